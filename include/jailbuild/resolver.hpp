@@ -59,6 +59,7 @@ struct Dependency {
   std::string name;                // as written in DT_NEEDED (or the preload list)
   std::optional<std::size_t> to;   // nullopt: vDSO, not found, skipped or failed
   Reuse reuse = Reuse::None;
+  std::optional<std::size_t> problem;  // index in LinkMap::problems when it was not satisfied
 };
 
 enum class ProblemKind {
@@ -115,6 +116,7 @@ struct ResolverOptions {
 // parameters for its lifetime, so each file is read once however many objects need it.
 class Resolver {
  public:
+  // Throws std::runtime_error if the root cannot be opened.
   explicit Resolver(ResolverOptions options);
   ~Resolver();
   Resolver(const Resolver&) = delete;

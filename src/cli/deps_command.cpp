@@ -1,1 +1,115 @@
-// placeholder
+#include <cstdio>
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "commands.hpp"
+#include "jailbuild/report.hpp"
+#include "jailbuild/resolver.hpp"
+
+namespace jailbuild::cli {
+namespace {
+
+struct DepsOptions {
+  std::vector<std::string> files;
+  bool tree = false;
+  bool list = false;
+  bool json = false;
+  std::string root = "/";
+  std::string library_path;
+  std::string preload;
+  bool from_environment = false;
+  bool no_preload_file = false;
+};
+
+// Problems go to stderr; returns the exit code they call for.
+int report_problems(const Closure& closure) {
+  int code = kExitOk;
+  auto print = [&](const Problem& problem) {
+    switch (problem.kind) {
+      case ProblemKind::Skipped:
+        spdlog::warn("{}", problem.message);
+        return;
+      case ProblemKind::Unreadable:
+        std::fprintf(stderr, "jailbuild: %s\n", problem.message.c_str());
+        code = kExitUsage;
+        return;
+      case ProblemKind::NotFound:
+      case ProblemKind::Fatal:
+        std::fprintf(stderr, "%s\n", problem.message.c_str());
+        if (code == kExitOk) code = kExitIncomplete;
+        return;
+    }
+  };
+  for (const Problem& problem : closure.problems) print(problem);
+  for (const LinkMap& map : closure.programs)
+    for (const Problem& problem : map.problems) print(problem);
+  return code;
+}
+
+int run_deps(const DepsOptions& options) {
+  ResolverOptions resolver_options;
+  resolver_options.root = options.root;
+  if (options.from_environment) {
+    if (const char* value = std::getenv("LD_LIBRARY_PATH"); value && *value) resolver_options.ld_library_path = value;
+    if (const char* value = std::getenv("LD_PRELOAD"); value && *value) resolver_options.preload = value;
+  }
+  if (!options.library_path.empty()) resolver_options.ld_library_path = options.library_path;
+  if (!options.preload.empty()) resolver_options.preload = options.preload;
+  resolver_options.read_preload_file = !options.no_preload_file;
+
+  Resolver resolver(resolver_options);
+  std::vector<Closure> closures;
+  int code = kExitOk;
+  for (const std::string& file : options.files) {
+    closures.push_back(resolver.resolve(file));
+    code = std::max(code, report_problems(closures.back()));
+  }
+
+  if (options.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const Closure& closure : closures) out.push_back(to_json(closure));
+    std::printf("%s\n", out.dump(2).c_str());
+  } else if (options.list) {
+    // The cwd the resolver used for relative names is that of this process (or "/" in a root).
+    std::string cwd = "/";
+    if (options.root == "/") {
+      if (char* here = ::getcwd(nullptr, 0)) { cwd = here; std::free(here); }
+    }
+    for (const std::string& path : closure_files(closures, cwd)) std::printf("%s\n", path.c_str());
+  } else {
+    for (const Closure& closure : closures) std::fputs(render_tree(closure).c_str(), stdout);
+  }
+  return code;
+}
+
+}  // namespace
+
+void add_deps_command(CLI::App& app, int& exit_code) {
+  auto options = std::make_shared<DepsOptions>();
+  CLI::App* deps = app.add_subcommand(
+      "deps", "Show the files the dynamic loader opens for each FILE, and how it finds each one");
+  deps->add_option("FILE", options->files, "Programs, libraries or scripts")->required();
+  auto* tree = deps->add_flag("--tree", options->tree, "Show how each object was found (default)");
+  auto* list = deps->add_flag("--list", options->list, "Print the closure of all FILEs, one absolute path per line");
+  auto* json = deps->add_flag("--json", options->json, "Per-file closures with reasons, as JSON");
+  tree->excludes(list, json);
+  list->excludes(json);
+  deps->add_option("--root", options->root, "Resolve inside this directory (a sysroot or a jail) instead of /")
+      ->check(CLI::ExistingDirectory);
+  deps->add_option("--library-path", options->library_path, "Search these directories as LD_LIBRARY_PATH would");
+  deps->add_option("--preload", options->preload, "Preload these objects as LD_PRELOAD would");
+  deps->add_flag("--environment", options->from_environment,
+                 "Take LD_LIBRARY_PATH and LD_PRELOAD from this process's environment");
+  deps->add_flag("--no-preload-file", options->no_preload_file, "Ignore ROOT/etc/ld.so.preload");
+  deps->callback([options, &exit_code] { exit_code = run_deps(*options); });
+}
+
+}  // namespace jailbuild::cli

@@ -1,1 +1,583 @@
-// placeholder
+// The ELF reader. On-disk structures are declared once per class (ELF32, ELF64) with fields of
+// type Stored<T, Order>: byte arrays that decode in the file's byte order when read. A structure is
+// copied out of the file with memcpy, so neither alignment nor host byte order matters (the
+// approach of mold's elf.h). Decoding yields host-order values; the logic after it is written once.
+//
+// Bounds: every range is checked with contains() before it is read, and nothing is allocated in
+// proportion to a header field, only to bytes that are actually present.
+
+#include <algorithm>
+#include <array>
+#include <bit>
+#include <charconv>
+#include <cstring>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "jailbuild/elf.hpp"
+
+namespace jailbuild::elf {
+namespace {
+
+using Bytes = std::span<const std::byte>;
+
+// Success, or what is wrong; for the steps that each fill in part of an ElfObject.
+using Status = std::optional<Error>;
+
+// ---------------------------------------------------------------------------------------------
+// On-disk layouts
+
+template <typename T>
+T byteswap(T value) {
+  static_assert(std::is_unsigned_v<T>);
+  if constexpr (sizeof(T) == 2) {
+    return __builtin_bswap16(value);
+  } else if constexpr (sizeof(T) == 4) {
+    return __builtin_bswap32(value);
+  } else {
+    static_assert(sizeof(T) == 8);
+    return __builtin_bswap64(value);
+  }
+}
+
+// An unsigned integer as stored in the file, in byte order `Order`; alignment 1.
+template <typename T, std::endian Order>
+class Stored {
+ public:
+  operator T() const {
+    T value;
+    std::memcpy(&value, bytes_.data(), sizeof value);
+    if constexpr (Order != std::endian::native) value = byteswap(value);
+    return value;
+  }
+
+ private:
+  std::array<std::byte, sizeof(T)> bytes_;
+};
+
+constexpr std::size_t kIdentSize = 16;  // EI_NIDENT
+
+template <std::endian Order>
+struct NoteHeader {  // Elf32_Nhdr and Elf64_Nhdr are the same
+  Stored<std::uint32_t, Order> namesz, descsz, type;
+};
+
+// Elf32_Ehdr, Elf32_Phdr, Elf32_Dyn. d_tag is signed in the gABI; read unsigned, since every tag
+// this reader looks for is positive.
+template <std::endian Order>
+struct Elf32 {
+  static constexpr std::endian kOrder = Order;
+  static constexpr std::string_view kName = "ELF32";
+  using Half = Stored<std::uint16_t, Order>;
+  using Word = Stored<std::uint32_t, Order>;
+
+  struct Ehdr {
+    std::array<std::byte, kIdentSize> ident;
+    Half type, machine;
+    Word version, entry, phoff, shoff, flags;
+    Half ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+  };
+  struct Phdr {
+    Word type, offset, vaddr, paddr, filesz, memsz, flags, align;
+  };
+  struct Dyn {
+    Word tag, val;
+  };
+};
+
+// Elf64_Ehdr, Elf64_Phdr, Elf64_Dyn (p_flags moves up to keep the 8-byte fields aligned).
+template <std::endian Order>
+struct Elf64 {
+  static constexpr std::endian kOrder = Order;
+  static constexpr std::string_view kName = "ELF64";
+  using Half = Stored<std::uint16_t, Order>;
+  using Word = Stored<std::uint32_t, Order>;
+  using Xword = Stored<std::uint64_t, Order>;
+
+  struct Ehdr {
+    std::array<std::byte, kIdentSize> ident;
+    Half type, machine;
+    Word version;
+    Xword entry, phoff, shoff;
+    Word flags;
+    Half ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+  };
+  struct Phdr {
+    Word type, flags;
+    Xword offset, vaddr, paddr, filesz, memsz, align;
+  };
+  struct Dyn {
+    Xword tag, val;
+  };
+};
+
+static_assert(sizeof(Elf32<std::endian::big>::Ehdr) == 52);
+static_assert(sizeof(Elf32<std::endian::big>::Phdr) == 32);
+static_assert(sizeof(Elf32<std::endian::big>::Dyn) == 8);
+static_assert(sizeof(Elf64<std::endian::big>::Ehdr) == 64);
+static_assert(sizeof(Elf64<std::endian::big>::Phdr) == 56);
+static_assert(sizeof(Elf64<std::endian::big>::Dyn) == 16);
+static_assert(sizeof(NoteHeader<std::endian::big>) == 12);
+
+// Calls `visit` with an (empty) layout object for a class and byte order that parse_header has
+// validated.
+template <typename Visitor>
+auto visit_layout(std::uint8_t elf_class, std::uint8_t data, Visitor&& visit) {
+  constexpr auto kLittle = std::endian::little;
+  constexpr auto kBig = std::endian::big;
+  if (elf_class == kClass32) {
+    return data == kDataLsb ? visit(Elf32<kLittle>{}) : visit(Elf32<kBig>{});
+  }
+  return data == kDataLsb ? visit(Elf64<kLittle>{}) : visit(Elf64<kBig>{});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounds-checked access and error text
+
+// Whether [offset, offset + size) lies within `bytes`; cannot overflow.
+bool contains(Bytes bytes, std::uint64_t offset, std::uint64_t size) {
+  return offset <= bytes.size() && size <= bytes.size() - offset;
+}
+
+// Copies a T out of `bytes` at `offset`; the caller has checked the range with contains().
+template <typename T>
+T load(Bytes bytes, std::uint64_t offset) {
+  static_assert(std::is_trivially_copyable_v<T>);
+  T value;
+  std::memcpy(&value, bytes.data() + offset, sizeof(T));
+  return value;
+}
+
+std::string_view as_chars(Bytes bytes) {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+
+// The text before the first NUL, or nullopt if `bytes` has no NUL.
+std::optional<std::string_view> c_string(Bytes bytes) {
+  if (bytes.empty()) return std::nullopt;  // memchr must not see a null pointer
+  const void* nul = std::memchr(bytes.data(), 0, bytes.size());
+  if (nul == nullptr) return std::nullopt;
+  return as_chars(bytes.first(static_cast<const std::byte*>(nul) - bytes.data()));
+}
+
+std::string hex(std::uint64_t value) {
+  std::array<char, 2 + 16> text{'0', 'x'};
+  const auto end = std::to_chars(text.data() + 2, text.data() + text.size(), value, 16).ptr;
+  return std::string(text.data(), end);
+}
+
+std::string dec(std::uint64_t value) { return std::to_string(value); }
+
+// ---------------------------------------------------------------------------------------------
+// ELF header
+
+constexpr std::array<std::byte, 4> kMagic = {std::byte{0x7f}, std::byte{'E'}, std::byte{'L'},
+                                             std::byte{'F'}};
+enum IdentIndex : std::size_t {
+  kEiClass = 4,
+  kEiData = 5,
+  kEiVersion = 6,
+  kEiOsAbi = 7,
+  kEiAbiVersion = 8,
+  kEiPad = 9,
+};
+
+Error truncated_header(std::size_t size, std::size_t needed) {
+  return Error{"truncated ELF header: " + dec(size) + " bytes, need " + dec(needed)};
+}
+
+template <typename Layout>
+ElfHeader decode_header(Bytes bytes) {
+  const auto ehdr = load<typename Layout::Ehdr>(bytes, 0);
+  const auto& ident = ehdr.ident;
+  ElfHeader header;
+  header.elf_class = std::to_integer<std::uint8_t>(ident[kEiClass]);
+  header.data = std::to_integer<std::uint8_t>(ident[kEiData]);
+  header.ident_version = std::to_integer<std::uint8_t>(ident[kEiVersion]);
+  header.osabi = std::to_integer<std::uint8_t>(ident[kEiOsAbi]);
+  header.abi_version = std::to_integer<std::uint8_t>(ident[kEiAbiVersion]);
+  header.ident_padding_zero =
+      std::all_of(ident.begin() + kEiPad, ident.end(), [](std::byte b) { return b == std::byte{0}; });
+  header.type = ehdr.type;
+  header.machine = ehdr.machine;
+  header.version = ehdr.version;
+  header.phoff = ehdr.phoff;
+  header.phentsize = ehdr.phentsize;
+  header.phnum = ehdr.phnum;
+  return header;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Program headers
+
+constexpr std::uint32_t kPtLoad = 1;
+constexpr std::uint32_t kPtDynamic = 2;
+constexpr std::uint32_t kPtInterp = 3;
+constexpr std::uint32_t kPtNote = 4;
+
+// The fields of a program header this reader uses, in host byte order.
+struct Segment {
+  std::uint32_t type = 0;
+  std::uint64_t offset = 0;
+  std::uint64_t vaddr = 0;
+  std::uint64_t filesz = 0;
+  std::uint64_t align = 0;
+};
+
+template <typename Layout>
+Result<std::vector<Segment>> read_segments(Bytes file, const ElfHeader& header) {
+  using Phdr = typename Layout::Phdr;
+  if (header.phnum == 0) return std::vector<Segment>();
+  if (header.phentsize < sizeof(Phdr)) {
+    return Error{"e_phentsize " + dec(header.phentsize) + " is too small for " +
+                 std::string(Layout::kName) + " (need " + dec(sizeof(Phdr)) + ")"};
+  }
+  // Both factors are 16-bit, so the product cannot overflow.
+  if (!contains(file, header.phoff, std::uint64_t{header.phnum} * header.phentsize)) {
+    return Error{"program header table runs past end of file: e_phoff " + hex(header.phoff) + ", " +
+                 dec(header.phnum) + " entries of " + dec(header.phentsize) + " bytes, file size " +
+                 dec(file.size())};
+  }
+  std::vector<Segment> segments;
+  segments.reserve(header.phnum);
+  for (std::uint64_t index = 0; index < header.phnum; ++index) {
+    const auto phdr = load<Phdr>(file, header.phoff + index * header.phentsize);
+    segments.push_back({phdr.type, phdr.offset, phdr.vaddr, phdr.filesz, phdr.align});
+  }
+  return segments;
+}
+
+Result<Bytes> segment_contents(Bytes file, const Segment& segment, std::string_view type_name) {
+  if (!contains(file, segment.offset, segment.filesz)) {
+    return Error{std::string(type_name) + " segment runs past end of file: p_offset " +
+                 hex(segment.offset) + ", p_filesz " + hex(segment.filesz) + ", file size " +
+                 dec(file.size())};
+  }
+  return file.subspan(segment.offset, segment.filesz);
+}
+
+// The first PT_LOAD segment whose file-backed part holds `address`, or nullptr.
+const Segment* find_load_segment(std::span<const Segment> segments, std::uint64_t address) {
+  const auto it = std::find_if(segments.begin(), segments.end(), [address](const Segment& s) {
+    return s.type == kPtLoad && address >= s.vaddr && address - s.vaddr < s.filesz;
+  });
+  return it == segments.end() ? nullptr : &*it;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PT_INTERP
+
+// The kernel uses the first PT_INTERP, as a C string.
+Status read_interpreter(Bytes file, std::span<const Segment> segments, ElfObject& object) {
+  const auto interp = std::find_if(segments.begin(), segments.end(),
+                                   [](const Segment& s) { return s.type == kPtInterp; });
+  if (interp == segments.end()) return std::nullopt;
+  const Result<Bytes> contents = segment_contents(file, *interp, "PT_INTERP");
+  if (!contents) return contents.error();
+  const std::optional<std::string_view> path = c_string(*contents);
+  if (!path) {
+    return Error{"PT_INTERP is not NUL-terminated within its p_filesz " + hex(interp->filesz)};
+  }
+  object.interpreter = std::string(*path);
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PT_DYNAMIC
+
+constexpr std::uint64_t kDtNull = 0;
+constexpr std::uint64_t kDtNeeded = 1;
+constexpr std::uint64_t kDtStrtab = 5;
+constexpr std::uint64_t kDtStrsz = 10;
+constexpr std::uint64_t kDtSoname = 14;
+constexpr std::uint64_t kDtRpath = 15;
+constexpr std::uint64_t kDtRunpath = 29;
+constexpr std::uint64_t kDtFlags1 = 0x6ffffffb;
+
+// The values of the dynamic tags the loader consults, before string offsets are resolved.
+// Like glibc's _dl_dynamic_info, the last entry of a tag wins; DT_NEEDED entries are a list.
+struct DynamicTags {
+  std::vector<std::uint64_t> needed;
+  std::optional<std::uint64_t> soname, rpath, runpath, strtab, strsz;
+  std::uint64_t flags_1 = 0;
+
+  void record(std::uint64_t tag, std::uint64_t value) {
+    switch (tag) {
+      case kDtNeeded: needed.push_back(value); break;
+      case kDtSoname: soname = value; break;
+      case kDtRpath: rpath = value; break;
+      case kDtRunpath: runpath = value; break;
+      case kDtStrtab: strtab = value; break;
+      case kDtStrsz: strsz = value; break;
+      case kDtFlags1: flags_1 = value; break;
+      default: break;
+    }
+  }
+
+  bool has_string_tags() const { return !needed.empty() || soname || rpath || runpath; }
+};
+
+// Reads the entries before DT_NULL. The loader stops at DT_NULL, so a dynamic section without
+// one within the bytes of its segment is malformed.
+template <typename Layout>
+Result<DynamicTags> read_dynamic_tags(Bytes contents) {
+  using Dyn = typename Layout::Dyn;
+  DynamicTags tags;
+  for (std::uint64_t offset = 0; contains(contents, offset, sizeof(Dyn)); offset += sizeof(Dyn)) {
+    const auto entry = load<Dyn>(contents, offset);
+    if (entry.tag == kDtNull) return tags;
+    tags.record(entry.tag, entry.val);
+  }
+  return Error{"dynamic section has no DT_NULL within the " + dec(contents.size()) +
+               " bytes of its PT_DYNAMIC segment"};
+}
+
+// The dynamic string table, located through the PT_LOAD segment that maps DT_STRTAB.
+class StringTable {
+ public:
+  static Result<StringTable> locate(Bytes file, std::span<const Segment> segments,
+                                    std::uint64_t address, std::optional<std::uint64_t> size) {
+    const Segment* load_segment = find_load_segment(segments, address);
+    if (load_segment == nullptr) {
+      return Error{"DT_STRTAB " + hex(address) + " not inside any PT_LOAD segment"};
+    }
+    const std::uint64_t offset_in_segment = address - load_segment->vaddr;
+    std::uint64_t offset = 0;
+    if (__builtin_add_overflow(load_segment->offset, offset_in_segment, &offset) ||
+        offset > file.size()) {
+      return Error{"DT_STRTAB " + hex(address) + " maps past end of file: PT_LOAD p_offset " +
+                   hex(load_segment->offset) + ", file size " + dec(file.size())};
+    }
+    if (size) {
+      if (!contains(file, offset, *size)) {
+        return Error{"DT_STRSZ " + hex(*size) + " runs past end of file: DT_STRTAB at file offset " +
+                     hex(offset) + ", file size " + dec(file.size())};
+      }
+      return StringTable(file.subspan(offset, *size), "DT_STRSZ " + hex(*size));
+    }
+    // Without DT_STRSZ (the loader never needs it) the table can reach the end of the segment.
+    const Bytes rest = file.subspan(offset);
+    const std::uint64_t in_segment = load_segment->filesz - offset_in_segment;
+    return StringTable(rest.first(std::min<std::uint64_t>(rest.size(), in_segment)),
+                       "its PT_LOAD segment (no DT_STRSZ)");
+  }
+
+  Result<std::string> string_at(std::uint64_t offset, std::string_view tag_name) const {
+    if (offset >= table_.size()) {
+      return Error{std::string(tag_name) + " offset " + hex(offset) + " outside " + bound_};
+    }
+    const std::optional<std::string_view> text = c_string(table_.subspan(offset));
+    if (!text) {
+      return Error{"string at offset " + hex(offset) +
+                   " in dynamic string table is not NUL-terminated"};
+    }
+    return std::string(*text);
+  }
+
+ private:
+  StringTable(Bytes table, std::string bound) : table_(table), bound_(std::move(bound)) {}
+
+  Bytes table_;
+  std::string bound_;  // what limits the table, for error messages
+};
+
+Status resolve_string(const StringTable& strings, std::optional<std::uint64_t> offset,
+                      std::string_view tag_name, std::optional<std::string>& out) {
+  if (!offset) return std::nullopt;
+  Result<std::string> text = strings.string_at(*offset, tag_name);
+  if (!text) return text.error();
+  out = std::move(*text);
+  return std::nullopt;
+}
+
+Status resolve_strings(const DynamicTags& tags, const StringTable& strings, ElfObject& object) {
+  for (const std::uint64_t offset : tags.needed) {
+    Result<std::string> name = strings.string_at(offset, "DT_NEEDED");
+    if (!name) return name.error();
+    object.needed.push_back(std::move(*name));
+  }
+  if (Status error = resolve_string(strings, tags.soname, "DT_SONAME", object.soname)) return error;
+  if (Status error = resolve_string(strings, tags.rpath, "DT_RPATH", object.rpath)) return error;
+  return resolve_string(strings, tags.runpath, "DT_RUNPATH", object.runpath);
+}
+
+// glibc's _dl_map_object_from_fd keeps the last PT_DYNAMIC.
+const Segment* find_dynamic_segment(std::span<const Segment> segments) {
+  const auto it = std::find_if(segments.rbegin(), segments.rend(),
+                               [](const Segment& s) { return s.type == kPtDynamic; });
+  return it == segments.rend() ? nullptr : &*it;
+}
+
+template <typename Layout>
+Status read_dynamic(Bytes file, std::span<const Segment> segments, ElfObject& object) {
+  const Segment* dynamic = find_dynamic_segment(segments);
+  if (dynamic == nullptr) return std::nullopt;
+  object.has_dynamic = true;
+
+  const Result<Bytes> contents = segment_contents(file, *dynamic, "PT_DYNAMIC");
+  if (!contents) return contents.error();
+  const Result<DynamicTags> tags = read_dynamic_tags<Layout>(*contents);
+  if (!tags) return tags.error();
+  object.flags_1 = tags->flags_1;
+  if (!tags->has_string_tags()) return std::nullopt;
+
+  if (!tags->strtab) return Error{"dynamic section has string-valued tags but no DT_STRTAB"};
+  const Result<StringTable> strings = StringTable::locate(file, segments, *tags->strtab, tags->strsz);
+  if (!strings) return strings.error();
+  return resolve_strings(*tags, *strings, object);
+}
+
+// ---------------------------------------------------------------------------------------------
+// PT_NOTE
+
+constexpr std::uint32_t kNoteDlopenType = 0x407c0c0a;
+constexpr std::string_view kNoteDlopenOwner = "FDO";
+
+struct Note {
+  std::uint32_t type = 0;
+  std::string_view owner;  // n_namesz bytes, up to the first NUL
+  Bytes descriptor;
+};
+
+std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) {
+  return (value + alignment - 1) & ~(alignment - 1);
+}
+
+// Like readelf: notes in a segment aligned to 8 are padded to 8 (the layout of GNU property
+// notes); a segment aligned to 4 or less holds notes padded to 4.
+Result<std::uint64_t> note_alignment(const Segment& segment) {
+  if (segment.align <= 4) return std::uint64_t{4};
+  if (segment.align == 8) return std::uint64_t{8};
+  return Error{"PT_NOTE segment at file offset " + hex(segment.offset) + " has p_align " +
+               dec(segment.align) + ", expected 4 or 8"};
+}
+
+// Walks the notes of one PT_NOTE segment.
+template <std::endian Order>
+class NoteCursor {
+ public:
+  NoteCursor(Bytes contents, std::uint64_t file_offset, std::uint64_t alignment)
+      : contents_(contents), file_offset_(file_offset), alignment_(alignment) {}
+
+  bool done() const { return position_ >= contents_.size(); }
+
+  Result<Note> next() {
+    const std::uint64_t note_offset = file_offset_ + position_;
+    if (!contains(contents_, position_, sizeof(NoteHeader<Order>))) {
+      return Error{"truncated note header at file offset " + hex(note_offset) + ": " +
+                   dec(contents_.size() - position_) + " bytes left in its PT_NOTE segment"};
+    }
+    const auto header = load<NoteHeader<Order>>(contents_, position_);
+    const std::uint64_t name_offset = position_ + sizeof header;
+    if (!contains(contents_, name_offset, header.namesz)) {
+      return past_segment_end(note_offset, "n_namesz", header.namesz);
+    }
+    // name_offset + namesz is within contents_, so aligning it cannot overflow.
+    const std::uint64_t descriptor_offset = align_up(name_offset + header.namesz, alignment_);
+    if (!contains(contents_, descriptor_offset, header.descsz)) {
+      return past_segment_end(note_offset, "n_descsz", header.descsz);
+    }
+    // The padding after the last descriptor may be missing; done() then ends the walk.
+    position_ = align_up(descriptor_offset + header.descsz, alignment_);
+
+    const Bytes name = contents_.subspan(name_offset, header.namesz);
+    return Note{header.type, c_string(name).value_or(as_chars(name)),
+                contents_.subspan(descriptor_offset, header.descsz)};
+  }
+
+ private:
+  static Error past_segment_end(std::uint64_t note_offset, std::string_view field,
+                                std::uint32_t value) {
+    return Error{"note at file offset " + hex(note_offset) + ": " + std::string(field) + " " +
+                 hex(value) + " runs past end of its PT_NOTE segment"};
+  }
+
+  Bytes contents_;
+  std::uint64_t file_offset_;
+  std::uint64_t alignment_;
+  std::uint64_t position_ = 0;
+};
+
+// FDO .note.dlopen (https://systemd.io/ELF_DLOPEN_METADATA/): the descriptor is a JSON string,
+// NUL-terminated and padded with NULs.
+std::optional<std::string> dlopen_payload(const Note& note) {
+  if (note.type != kNoteDlopenType || note.owner != kNoteDlopenOwner) return std::nullopt;
+  std::string_view json = as_chars(note.descriptor);
+  while (!json.empty() && json.back() == '\0') json.remove_suffix(1);
+  return std::string(json);
+}
+
+template <std::endian Order>
+Status read_dlopen_notes(Bytes file, std::span<const Segment> segments, ElfObject& object) {
+  for (const Segment& segment : segments) {
+    if (segment.type != kPtNote) continue;
+    const Result<Bytes> contents = segment_contents(file, segment, "PT_NOTE");
+    if (!contents) return contents.error();
+    const Result<std::uint64_t> alignment = note_alignment(segment);
+    if (!alignment) return alignment.error();
+    for (NoteCursor<Order> cursor(*contents, segment.offset, *alignment); !cursor.done();) {
+      const Result<Note> note = cursor.next();
+      if (!note) return note.error();
+      if (std::optional<std::string> payload = dlopen_payload(*note)) {
+        object.dlopen_notes.push_back(std::move(*payload));
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+template <typename Layout>
+Result<ElfObject> parse_object_as(Bytes file, const ElfHeader& header) {
+  const Result<std::vector<Segment>> segments = read_segments<Layout>(file, header);
+  if (!segments) return segments.error();
+  ElfObject object;
+  object.header = header;
+  if (Status error = read_interpreter(file, *segments, object)) return *error;
+  if (Status error = read_dynamic<Layout>(file, *segments, object)) return *error;
+  if (Status error = read_dlopen_notes<Layout::kOrder>(file, *segments, object)) return *error;
+  return object;
+}
+
+}  // namespace
+
+Result<ElfHeader> parse_header(std::span<const std::byte> bytes) {
+  if (bytes.size() < kMagic.size() || !std::equal(kMagic.begin(), kMagic.end(), bytes.begin())) {
+    return Error{"not an ELF file (bad magic)"};
+  }
+  if (bytes.size() < kIdentSize) return truncated_header(bytes.size(), kIdentSize);
+  const auto elf_class = std::to_integer<std::uint8_t>(bytes[kEiClass]);
+  const auto data = std::to_integer<std::uint8_t>(bytes[kEiData]);
+  if (elf_class != kClass32 && elf_class != kClass64) {
+    return Error{"unsupported ELF class " + dec(elf_class) + " (expected 1 or 2)"};
+  }
+  if (data != kDataLsb && data != kDataMsb) {
+    return Error{"unsupported ELF data encoding " + dec(data) + " (expected 1 or 2)"};
+  }
+  return visit_layout(elf_class, data, [bytes](auto layout) -> Result<ElfHeader> {
+    using Layout = decltype(layout);
+    constexpr std::size_t kHeaderSize = sizeof(typename Layout::Ehdr);
+    if (bytes.size() < kHeaderSize) return truncated_header(bytes.size(), kHeaderSize);
+    return decode_header<Layout>(bytes);
+  });
+}
+
+Result<ElfObject> parse_object(std::span<const std::byte> bytes) {
+  const Result<ElfHeader> header = parse_header(bytes);
+  if (!header) return header.error();
+  return visit_layout(header->elf_class, header->data, [&](auto layout) {
+    return parse_object_as<decltype(layout)>(bytes, *header);
+  });
+}
+
+Result<ElfObject> read_object(const std::string& path) {
+  const Result<MappedFile> file = MappedFile::open(path);
+  if (!file) return file.error();  // already names the path
+  Result<ElfObject> object = parse_object(file->bytes());
+  if (!object) return Error{path + ": " + object.error().message};
+  return object;
+}
+
+}  // namespace jailbuild::elf

@@ -1,1 +1,639 @@
-// placeholder
+#include "jailbuild/resolver.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <stdexcept>
+#include <tuple>
+#include <unordered_map>
+
+#include <unistd.h>
+
+#include "file_probe.hpp"
+#include "jailbuild/ld_cache.hpp"
+#include "jailbuild/search_path.hpp"
+#include "root_view.hpp"
+
+namespace jailbuild {
+
+const char* to_string(FoundBy found_by) {
+  switch (found_by) {
+    case FoundBy::Program: return "program";
+    case FoundBy::Interpreter: return "interpreter";
+    case FoundBy::Preload: return "preload";
+    case FoundBy::Path: return "path";
+    case FoundBy::Rpath: return "rpath";
+    case FoundBy::LdLibraryPath: return "LD_LIBRARY_PATH";
+    case FoundBy::Runpath: return "runpath";
+    case FoundBy::Cache: return "ld.so.cache";
+    case FoundBy::SystemDir: return "system dir";
+  }
+  return "?";
+}
+
+const char* to_string(Reuse reuse) {
+  switch (reuse) {
+    case Reuse::None: return "loaded";
+    case Reuse::Name: return "name";
+    case Reuse::Soname: return "soname";
+    case Reuse::Inode: return "inode";
+    case Reuse::Vdso: return "vdso";
+  }
+  return "?";
+}
+
+bool Closure::complete() const {
+  if (!problems.empty()) return false;
+  return std::all_of(programs.begin(), programs.end(), [](const LinkMap& map) {
+    return std::none_of(map.problems.begin(), map.problems.end(),
+                        [](const Problem& p) { return p.kind != ProblemKind::Skipped; });
+  });
+}
+
+namespace {
+
+constexpr int kMaxScriptDepth = 4;  // the kernel's BINPRM_MAX_RECURSION
+
+std::string vdso_name(const LoaderConfig& config) {
+  return config.machine == elf::kMachineX86 ? "linux-gate.so.1" : "linux-vdso.so.1";
+}
+
+std::string dirname_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// Splits on any of `separators`, dropping empty pieces.
+std::vector<std::string> split_words(std::string_view text, std::string_view separators) {
+  std::vector<std::string> words;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = std::min(text.find_first_of(separators, start), text.size());
+    if (end > start) words.emplace_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return words;
+}
+
+// What _dl_map_object_from_fd refuses after a file was chosen; nullptr if it loads.
+const char* refusal_to_load(const elf::ElfObject& object) {
+  if (object.header.type == elf::kTypeExec) return "cannot dynamically load executable";
+  if (object.flags_1 & elf::kDf1Pie) return "cannot dynamically load position-independent executable";
+  if (!object.has_dynamic) return "object file has no dynamic section";
+  return nullptr;
+}
+
+// One candidate search: where the name was found, or why not.
+struct SearchResult {
+  enum class Status { Found, NotFound, Fatal } status = Status::NotFound;
+  std::string path;  // the loader's realname for the file found (or the fatal candidate)
+  FoundBy found_by = FoundBy::SystemDir;
+  std::optional<std::size_t> rpath_owner;
+  std::string message;  // for Fatal
+};
+
+}  // namespace
+
+namespace {
+
+// What every link map of one Resolver shares: the root, every file read, caches, loader parameters.
+struct ResolveSession {
+  ResolveSession(ResolverOptions opts, RootView view)
+      : options(std::move(opts)), root(std::move(view)), probes(root) {}
+
+  ResolverOptions options;
+  RootView root;
+  FileProbes probes;
+  std::map<std::string, LoaderConfig> loader_configs;  // by canonical loader path ("" = default)
+  std::unordered_map<std::string, LdCache> caches;     // by cache path
+
+  // Absolute form of a path the loader or kernel would open, relative ones against the cwd.
+  std::string absolute(const std::string& path) const {
+    if (!path.empty() && path.front() == '/') return path;
+    return options.cwd + (options.cwd.back() == '/' ? "" : "/") + path;
+  }
+
+  const LoaderConfig& loader_config_for(const std::optional<std::string>& interpreter,
+                                        const elf::ElfHeader& header);
+  const LdCache& cache_for(const LoaderConfig& config);
+  void resolve_program(const std::string& path, LinkMap& map);
+};
+
+}  // namespace
+
+const LoaderConfig& ResolveSession::loader_config_for(const std::optional<std::string>& interpreter,
+                                                      const elf::ElfHeader& header) {
+  if (options.loader_config) return *options.loader_config;
+  LoaderConfig defaults = default_loader_config(header.elf_class, header.machine);
+  const std::string loader_path = interpreter ? absolute(*interpreter) : defaults.rtld_path;
+  const auto& canonical = probes.canonical(loader_path);
+  const std::string key = canonical ? *canonical : std::string();
+  if (auto it = loader_configs.find(key); it != loader_configs.end()) return it->second;
+  // The root's loader is asked only when the root is the host: running a binary from a jail that
+  // may have been tampered with would run the jail's code outside it. Another root gets the
+  // host's loader at the same path if that one is byte-identical, else built-in defaults.
+  LoaderConfig config = defaults;
+  if (canonical) {
+    std::string host_loader = *canonical;
+    bool trusted = root.is_host_root();
+    if (!trusted) {
+      const Probe& in_root = probes.probe(*canonical);
+      auto host_file = elf::MappedFile::open(host_loader);
+      auto jail_file = elf::MappedFile::open(root.host_path(*canonical));
+      trusted = in_root.data && host_file && jail_file &&
+                std::equal(host_file->bytes().begin(), host_file->bytes().end(),
+                           jail_file->bytes().begin(), jail_file->bytes().end());
+    }
+    if (trusted) {
+      if (auto queried = query_loader(host_loader, defaults)) config = std::move(*queried);
+    }
+  }
+  return loader_configs.emplace(key, std::move(config)).first->second;
+}
+
+const LdCache& ResolveSession::cache_for(const LoaderConfig& config) {
+  if (auto it = caches.find(config.cache_path); it != caches.end()) return it->second;
+  LdCache cache;  // missing, empty or invalid: no cache, as for the loader
+  const Probe& probe = probes.probe(config.cache_path);
+  if (probe.data && probe.open_error == 0) {
+    const int fd = root.open_read(config.cache_path);
+    if (fd >= 0) {
+      if (auto mapped = elf::MappedFile::from_fd(fd, config.cache_path)) {
+        if (auto parsed = LdCache::parse(mapped->bytes())) cache = std::move(*parsed);
+      }
+      ::close(fd);
+    }
+  }
+  return caches.emplace(config.cache_path, std::move(cache)).first->second;
+}
+
+namespace {
+
+// Builds the link map of one exec'd program: the loader's _dl_map_object_deps over
+// _dl_map_object, without mapping anything.
+class LinkMapBuilder {
+ public:
+  LinkMapBuilder(ResolveSession& impl, LinkMap& map, const LoaderConfig& config, const LdCache& cache)
+      : impl_(impl), map_(map), config_(config), cache_(cache) {}
+
+  void run(const std::string& program_path, const std::string& program_real_path,
+           std::shared_ptr<const elf::ElfObject> program);
+
+ private:
+  struct SearchLists {
+    std::optional<std::vector<std::string>> rpath;    // used only when the object has no runpath
+    std::optional<std::vector<std::string>> runpath;
+  };
+
+  LoadedObject& object(std::size_t index) { return map_.objects[index]; }
+  DstValues dst_values(std::size_t index);
+  const std::vector<std::string>& rpath_dirs(std::size_t index);
+  const std::vector<std::string>& runpath_dirs(std::size_t index);
+
+  void add_interpreter(const std::string& interp);
+  void add_preloads();
+  void load_needed(std::size_t from, const std::string& name, bool is_preload);
+  void satisfy(Dependency& dep, bool is_preload);
+  std::optional<std::pair<std::size_t, Reuse>> find_loaded(const std::string& name);
+  SearchResult search(std::size_t loader, const std::string& name);
+  SearchResult search_dirs(const std::vector<std::string>& dirs, const std::string& name, FoundBy by,
+                           bool& other_class);
+  void report(ProblemKind kind, const std::string& name, std::size_t needed_by, std::string message);
+
+  ResolveSession& impl_;
+  LinkMap& map_;
+  const LoaderConfig& config_;
+  const LdCache& cache_;
+  std::vector<SearchLists> lists_;  // parallel to map_.objects
+  std::optional<std::vector<std::string>> ld_library_path_;
+};
+
+DstValues LinkMapBuilder::dst_values(std::size_t index) {
+  DstValues values{std::nullopt, config_.lib, config_.platform};
+  const LoadedObject& obj = object(index);
+  // The program's $ORIGIN is the kernel's canonical path of the executable (/proc/self/exe);
+  // a library's is the string it was opened as, with no symlink resolved (ldso-reference §4.2).
+  values.origin = obj.found_by == FoundBy::Program ? dirname_of(obj.real_path)
+                                                   : origin_of(obj.path, impl_.options.cwd);
+  return values;
+}
+
+const std::vector<std::string>& LinkMapBuilder::rpath_dirs(std::size_t index) {
+  auto& cached = lists_[index].rpath;
+  if (!cached) {
+    const auto& elf = object(index).elf;
+    cached.emplace();
+    if (elf && elf->rpath && !elf->runpath)
+      *cached = parse_search_path(*elf->rpath, PathListKind::DynamicTag, dst_values(index));
+  }
+  return *cached;
+}
+
+const std::vector<std::string>& LinkMapBuilder::runpath_dirs(std::size_t index) {
+  auto& cached = lists_[index].runpath;
+  if (!cached) {
+    const auto& elf = object(index).elf;
+    cached.emplace();
+    if (elf && elf->runpath)
+      *cached = parse_search_path(*elf->runpath, PathListKind::DynamicTag, dst_values(index));
+  }
+  return *cached;
+}
+
+void LinkMapBuilder::report(ProblemKind kind, const std::string& name, std::size_t needed_by,
+                            std::string message) {
+  map_.problems.push_back({kind, name, needed_by, std::move(message)});
+}
+
+
+
+void LinkMapBuilder::run(const std::string& program_path, const std::string& program_real_path,
+                         std::shared_ptr<const elf::ElfObject> program) {
+  LoadedObject main;
+  main.path = program_path;
+  main.real_path = program_real_path;
+  main.found_by = FoundBy::Program;
+  main.elf = program;
+  map_.objects.push_back(std::move(main));
+  lists_.emplace_back();
+
+  if (program->interpreter) add_interpreter(*program->interpreter);
+  if (!program->has_dynamic || (!program->interpreter && program->header.type == elf::kTypeExec)) {
+    map_.static_program = true;
+    return;
+  }
+  if (program->interpreter && program->needed.empty()) map_.static_program = true;
+  if (impl_.options.ld_library_path)
+    ld_library_path_ = parse_search_path(*impl_.options.ld_library_path, PathListKind::LdLibraryPath,
+                                         dst_values(0));
+  add_preloads();
+  // Breadth-first: objects are appended in load order, which is the loader's queue order.
+  for (std::size_t i = 0; i < map_.objects.size(); ++i) {
+    if (object(i).found_by == FoundBy::Interpreter) continue;  // ld.so's needs are its own
+    const auto elf = object(i).elf;
+    for (const std::string& needed : elf->needed) load_needed(i, needed, false);
+  }
+}
+
+void LinkMapBuilder::add_interpreter(const std::string& interp) {
+  LoadedObject ld;
+  ld.path = interp;
+  ld.names = {interp};
+  ld.found_by = FoundBy::Interpreter;
+  ld.loader = 0;
+  const std::string absolute = impl_.absolute(interp);
+  const Probe& probe = impl_.probes.probe(absolute);
+  if (probe.open_error != 0 || !probe.data || !probe.data->elf) {
+    const std::string why = probe.open_error ? std::strerror(probe.open_error)
+                            : probe.data     ? probe.data->elf_error
+                                             : "unreadable";
+    report(ProblemKind::NotFound, interp, 0, interp + ": cannot open program interpreter: " + why);
+    return;
+  }
+  const auto& canonical = impl_.probes.canonical(absolute);
+  ld.real_path = canonical ? *canonical : absolute;
+  ld.elf = probe.data->elf;
+  ld.dev = probe.dev;
+  ld.ino = probe.ino;
+  map_.interpreter = map_.objects.size();
+  map_.objects.push_back(std::move(ld));
+  lists_.emplace_back();
+}
+
+void LinkMapBuilder::add_preloads() {
+  std::vector<std::pair<std::string, std::string>> preloads;  // name, where it came from
+  if (impl_.options.preload) {
+    for (auto& name : split_words(*impl_.options.preload, " :")) preloads.emplace_back(name, "LD_PRELOAD");
+  }
+  if (impl_.options.read_preload_file) {
+    const int fd = impl_.root.open_read(config_.preload_path);
+    if (fd >= 0) {
+      if (auto mapped = elf::MappedFile::from_fd(fd, config_.preload_path)) {
+        const auto bytes = mapped->bytes();
+        std::string text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+        std::string without_comments;
+        for (const auto& line : split_words(text, "\n")) without_comments += line.substr(0, line.find('#')) + "\n";
+        for (auto& name : split_words(without_comments, " \t\n:")) preloads.emplace_back(name, config_.preload_path);
+      }
+      ::close(fd);
+    }
+  }
+  for (const auto& [name, origin] : preloads) {
+    const std::size_t before = map_.problems.size();
+    load_needed(0, name, true);
+    // The loader reports a failed preload and carries on without it.
+    for (std::size_t i = before; i < map_.problems.size(); ++i) {
+      Problem& problem = map_.problems[i];
+      problem.kind = ProblemKind::Skipped;
+      problem.message = "object '" + name + "' from " + origin + " cannot be preloaded (" +
+                        problem.message + "): ignored";
+    }
+  }
+}
+
+std::optional<std::pair<std::size_t, Reuse>> LinkMapBuilder::find_loaded(const std::string& name) {
+  for (std::size_t i = 0; i < map_.objects.size(); ++i) {
+    LoadedObject& obj = object(i);
+    // The program is known by no name (the kernel exec'd it); everything else by its path and
+    // every name it was requested by.
+    const bool named = obj.found_by != FoundBy::Program &&
+                       (obj.path == name || std::find(obj.names.begin(), obj.names.end(), name) != obj.names.end());
+    if (named) return std::pair{i, Reuse::Name};
+    if (obj.elf && obj.elf->soname && *obj.elf->soname == name) {
+      obj.names.push_back(name);
+      return std::pair{i, Reuse::Soname};
+    }
+  }
+  return std::nullopt;
+}
+
+void LinkMapBuilder::load_needed(std::size_t from, const std::string& written, bool is_preload) {
+  Dependency dep;
+  dep.from = from;
+  dep.name = written;
+  const std::size_t problems_before = map_.problems.size();
+  satisfy(dep, is_preload);
+  if (map_.problems.size() > problems_before) dep.problem = problems_before;
+  map_.dependencies.push_back(std::move(dep));
+}
+
+void LinkMapBuilder::satisfy(Dependency& dep, bool is_preload) {
+  const std::size_t from = dep.from;
+  std::string name = dep.name;
+  // DT_NEEDED names are always expanded; preload names only when they contain a '/'.
+  if (!is_preload || name.find('/') != std::string::npos) {
+    auto expanded = expand_dst(name, dst_values(from));
+    if (!expanded || expanded->empty()) {
+      report(ProblemKind::Skipped, name, from,
+             "cannot load auxiliary '" + name + "' because of empty dynamic string token substitution");
+      return;
+    }
+    name = std::move(*expanded);
+  }
+  if (name == vdso_name(config_)) {
+    dep.reuse = Reuse::Vdso;
+    return;
+  }
+  // A library resolved as the program has no PT_INTERP; ld.so is still there, known by its own
+  // name and soname, and joins the map when something asks for it.
+  if (!map_.interpreter && (name == config_.rtld_soname || name == config_.rtld_path))
+    add_interpreter(config_.rtld_path);
+  if (auto found = find_loaded(name)) {
+    std::tie(dep.to, dep.reuse) = *found;
+    return;
+  }
+  const SearchResult result = search(from, name);
+  const std::string& needer = object(from).path;
+  if (result.status == SearchResult::Status::NotFound) {
+    report(ProblemKind::NotFound, name, from,
+           result.message.empty() ? name + ": not found (needed by " + needer + ")" : result.message);
+    return;
+  }
+  if (result.status == SearchResult::Status::Fatal) {
+    report(ProblemKind::Fatal, name, from,
+           result.path + ": " + result.message + " (loading " + name + ", needed by " + needer + ")");
+    return;
+  }
+  const Probe& probe = impl_.probes.probe(impl_.absolute(result.path));
+  // Same file as an object already loaded under another name: the loader reuses it (§2). The
+  // program's and ld.so's file identity is never recorded by the loader, so they never match.
+  for (std::size_t i = 0; i < map_.objects.size(); ++i) {
+    LoadedObject& obj = object(i);
+    const bool has_file_id = obj.found_by != FoundBy::Program && obj.found_by != FoundBy::Interpreter;
+    if (has_file_id && obj.dev == probe.dev && obj.ino == probe.ino) {
+      obj.names.push_back(name);
+      dep.to = i;
+      dep.reuse = Reuse::Inode;
+      return;
+    }
+  }
+  const auto& elf = probe.data->elf;
+  if (const char* refusal = refusal_to_load(*elf)) {
+    report(ProblemKind::Fatal, name, from, result.path + ": " + refusal + " (needed by " + needer + ")");
+    return;
+  }
+  LoadedObject loaded;
+  loaded.path = result.path;
+  const auto& canonical = impl_.probes.canonical(impl_.absolute(result.path));
+  loaded.real_path = canonical ? *canonical : impl_.absolute(result.path);
+  loaded.names = {name};
+  loaded.found_by = is_preload ? FoundBy::Preload : result.found_by;
+  loaded.loader = from;
+  loaded.rpath_owner = result.rpath_owner;
+  loaded.elf = elf;
+  loaded.dev = probe.dev;
+  loaded.ino = probe.ino;
+  dep.to = map_.objects.size();
+  map_.objects.push_back(std::move(loaded));
+  lists_.emplace_back();
+}
+
+SearchResult LinkMapBuilder::search_dirs(const std::vector<std::string>& dirs, const std::string& name,
+                                         FoundBy by, bool& other_class) {
+  const std::vector<std::string> subdirs = config_.search_subdirs();
+  for (const std::string& dir : dirs) {
+    int last_error = ENOENT;
+    for (const std::string& subdir : subdirs) {
+      std::string candidate = dir + subdir + name;
+      const Verification verdict = verify_candidate(impl_.probes.probe(impl_.absolute(candidate)), config_);
+      switch (verdict.verdict) {
+        case Verdict::Accept: return {SearchResult::Status::Found, std::move(candidate), by, {}, {}};
+        case Verdict::Fatal:
+          return {SearchResult::Status::Fatal, std::move(candidate), by, {}, verdict.message};
+        case Verdict::SkipOtherClass: other_class = true; [[fallthrough]];
+        case Verdict::Skip: last_error = verdict.error; break;
+      }
+    }
+    // Anything but "missing" or "unreadable" in a directory ends this whole list (open_path).
+    if (last_error != ENOENT && last_error != EACCES) break;
+  }
+  return {};
+}
+
+SearchResult LinkMapBuilder::search(std::size_t loader, const std::string& name) {
+  bool other_class = false;
+  SearchResult result;
+  auto finish = [&](SearchResult r) {
+    if (r.status == SearchResult::Status::NotFound && other_class)
+      r.message = name + ": wrong ELF class: ELFCLASS" + (config_.elf_class == elf::kClass64 ? "32" : "64") +
+                  " (needed by " + object(loader).path + ")";
+    return r;
+  };
+
+  if (name.find('/') != std::string::npos) {
+    const Verification verdict = verify_candidate(impl_.probes.probe(impl_.absolute(name)), config_);
+    if (verdict.verdict == Verdict::Accept) return {SearchResult::Status::Found, name, FoundBy::Path, {}, {}};
+    if (verdict.verdict == Verdict::Fatal) return {SearchResult::Status::Fatal, name, FoundBy::Path, {}, verdict.message};
+    other_class = verdict.verdict == Verdict::SkipOtherClass;
+    return finish({});
+  }
+
+  const bool loader_has_runpath = object(loader).elf && object(loader).elf->runpath;
+  if (!loader_has_runpath) {
+    // (1) DT_RPATH of the loader, of its loader, and up the chain; then the program's.
+    bool visited_program = false;
+    for (std::optional<std::size_t> l = loader; l; l = object(*l).loader) {
+      const auto& dirs = rpath_dirs(*l);
+      if (dirs.empty()) continue;
+      result = search_dirs(dirs, name, FoundBy::Rpath, other_class);
+      result.rpath_owner = *l;
+      if (result.status != SearchResult::Status::NotFound) return result;
+      visited_program |= *l == 0;
+    }
+    if (!visited_program && !rpath_dirs(0).empty()) {
+      result = search_dirs(rpath_dirs(0), name, FoundBy::Rpath, other_class);
+      result.rpath_owner = 0;
+      if (result.status != SearchResult::Status::NotFound) return result;
+    }
+  }
+  if (ld_library_path_) {  // (2)
+    result = search_dirs(*ld_library_path_, name, FoundBy::LdLibraryPath, other_class);
+    if (result.status != SearchResult::Status::NotFound) return result;
+  }
+  if (loader_has_runpath) {  // (3) the loader's own DT_RUNPATH only
+    result = search_dirs(runpath_dirs(loader), name, FoundBy::Runpath, other_class);
+    if (result.status != SearchResult::Status::NotFound) return result;
+  }
+  const auto& flag_owner = object(loader).elf;
+  const bool nodeflib = flag_owner && (flag_owner->flags_1 & elf::kDf1NoDefLib);
+  if (auto cached = cache_.lookup(name, config_)) {  // (4)
+    const bool in_system_dir =
+        std::any_of(config_.system_dirs.begin(), config_.system_dirs.end(),
+                    [&](const std::string& dir) { return cached->compare(0, dir.size(), dir) == 0; });
+    if (!(nodeflib && in_system_dir)) {
+      const Verification verdict = verify_candidate(impl_.probes.probe(impl_.absolute(*cached)), config_);
+      if (verdict.verdict == Verdict::Accept) return {SearchResult::Status::Found, *cached, FoundBy::Cache, {}, {}};
+      if (verdict.verdict == Verdict::Fatal)
+        return {SearchResult::Status::Fatal, *cached, FoundBy::Cache, {}, verdict.message};
+      other_class |= verdict.verdict == Verdict::SkipOtherClass;
+    }
+  }
+  if (!nodeflib) {  // (5)
+    result = search_dirs(config_.system_dirs, name, FoundBy::SystemDir, other_class);
+    if (result.status != SearchResult::Status::NotFound) return result;
+  }
+  return finish({});
+}
+
+// The `#!` line of a script: the interpreter and its optional single argument, as the kernel splits it.
+std::optional<std::pair<std::string, std::string>> parse_shebang(std::span<const std::byte> bytes) {
+  if (bytes.size() < 2 || bytes[0] != std::byte{'#'} || bytes[1] != std::byte{'!'}) return std::nullopt;
+  std::string line;
+  for (std::size_t i = 2; i < bytes.size() && i < 256 && bytes[i] != std::byte{'\n'}; ++i)
+    line.push_back(static_cast<char>(bytes[i]));
+  const auto begin = line.find_first_not_of(" \t");
+  if (begin == std::string::npos) return std::nullopt;
+  const auto end = line.find_first_of(" \t", begin);
+  std::string interpreter = line.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+  std::string argument;
+  if (end != std::string::npos) {
+    const auto arg_begin = line.find_first_not_of(" \t", end);
+    if (arg_begin != std::string::npos) {
+      argument = line.substr(arg_begin);
+      argument.erase(argument.find_last_not_of(" \t\r") + 1);
+    }
+  }
+  return std::pair{std::move(interpreter), std::move(argument)};
+}
+
+// The command `env ARG` runs: its first word that is neither an option nor an assignment.
+std::optional<std::string> env_command(const std::string& argument) {
+  for (const std::string& word : split_words(argument, " \t")) {
+    if (word.front() == '-' || word.find('=') != std::string::npos) continue;
+    return word;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void ResolveSession::resolve_program(const std::string& path, LinkMap& map) {
+  const Probe& probe = probes.probe(absolute(path));
+  const auto& canonical = probes.canonical(absolute(path));
+  const elf::ElfObject& program = *probe.data->elf;
+  const LoaderConfig& config = loader_config_for(program.interpreter, program.header);
+  LinkMapBuilder builder(*this, map, config, cache_for(config));
+  builder.run(absolute(path), canonical ? *canonical : absolute(path), probe.data->elf);
+}
+
+struct Resolver::Impl : ResolveSession {
+  using ResolveSession::ResolveSession;
+};
+
+Resolver::Resolver(ResolverOptions options) {
+  auto root = RootView::open(options.root);
+  if (!root) throw std::runtime_error(root.error().message);
+  if (options.cwd.empty()) {
+    options.cwd = "/";
+    if (root->is_host_root()) {
+      char buffer[4096];
+      if (::getcwd(buffer, sizeof buffer)) options.cwd = buffer;
+    }
+  }
+  impl_ = std::make_unique<Impl>(std::move(options), std::move(*root));
+}
+
+Resolver::~Resolver() = default;
+
+Closure Resolver::resolve(const std::string& file) {
+  Closure closure;
+  closure.file = file;
+  std::string current = file;
+  for (int depth = 0; depth <= kMaxScriptDepth; ++depth) {
+    const std::string absolute = impl_->absolute(current);
+    const Probe& probe = impl_->probes.probe(absolute);
+    auto fail = [&](const std::string& why) {
+      closure.problems.push_back({ProblemKind::Unreadable, current, std::nullopt, current + ": " + why});
+      return closure;
+    };
+    if (probe.open_error != 0) return fail(std::strerror(probe.open_error));
+    if (probe.data->is_directory) return fail("is a directory");
+    if (probe.data->elf) {
+      const auto type = probe.data->elf->header.type;
+      if (type != elf::kTypeExec && type != elf::kTypeDyn)
+        return fail("not an executable or shared object (ELF type " + std::to_string(type) + ")");
+      closure.programs.emplace_back();
+      impl_->resolve_program(current, closure.programs.back());
+      return closure;
+    }
+    std::span<const std::byte> head(reinterpret_cast<const std::byte*>(probe.data->head.data()),
+                                    std::min(probe.data->size, probe.data->head.size()));
+    auto shebang = parse_shebang(head);
+    if (!shebang) {
+      const bool looks_elf = probe.data->size >= 4 && std::memcmp(probe.data->head.data(), "\x7f" "ELF", 4) == 0;
+      return fail(looks_elf ? probe.data->elf_error : "not an ELF file or a script");
+    }
+    closure.scripts.push_back(absolute);
+    auto [interpreter, argument] = *shebang;
+    // `#!/usr/bin/env NAME`: env runs, then looks NAME up in PATH.
+    if (interpreter.ends_with("/env") || interpreter == "env") {
+      auto command = env_command(argument);
+      if (command && command->find('/') == std::string::npos) {
+        Closure env = resolve(interpreter);
+        for (auto& p : env.problems) closure.problems.push_back(std::move(p));
+        for (auto& m : env.programs) closure.programs.push_back(std::move(m));
+        std::optional<std::string> found;
+        for (const std::string& dir : split_words(impl_->options.path, ":")) {
+          const std::string candidate = dir + "/" + *command;
+          const Probe& p = impl_->probes.probe(impl_->absolute(candidate));
+          if (p.open_error == 0 && p.data && !p.data->is_directory) { found = candidate; break; }
+        }
+        if (!found) {
+          closure.problems.push_back({ProblemKind::NotFound, *command, std::nullopt,
+                                      *command + ": not found in PATH (interpreter of " + absolute + ")"});
+          return closure;
+        }
+        current = *found;
+        continue;
+      }
+      if (command) interpreter = *command;
+    }
+    current = interpreter;
+  }
+  closure.problems.push_back({ProblemKind::Unreadable, file, std::nullopt, file + ": too many levels of #! interpreters"});
+  return closure;
+}
+
+}  // namespace jailbuild

@@ -1,0 +1,16 @@
+// The command layer: each subcommand parses its options and calls the library.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace jailbuild::cli {
+
+// Exit codes scripts can rely on.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitIncomplete = 1;  // the job ran but something is missing or failed
+inline constexpr int kExitUsage = 2;       // bad usage or unusable input
+
+// Registers `deps`; when it runs it stores its exit code in `exit_code`.
+void add_deps_command(CLI::App& app, int& exit_code);
+
+}  // namespace jailbuild::cli

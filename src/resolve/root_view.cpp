@@ -1,0 +1,106 @@
+#include "root_view.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <vector>
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+namespace jailbuild {
+namespace {
+
+constexpr int kMaxSymlinks = 40;  // the kernel's limit before ELOOP
+
+std::vector<std::string> split_components(const std::string& path) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    if (end > start) parts.emplace_back(path, start, end - start);
+    start = end + 1;
+  }
+  return parts;
+}
+
+}  // namespace
+
+Result<RootView> RootView::open(const std::string& root) {
+  std::string normalized = root.empty() ? "/" : root;
+  while (normalized.size() > 1 && normalized.back() == '/') normalized.pop_back();
+  const int fd = ::open(normalized.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Error{normalized + ": cannot open root: " + std::strerror(errno)};
+  return RootView(fd, normalized);
+}
+
+RootView::RootView(RootView&& other) noexcept
+    : root_fd_(other.root_fd_), root_(std::move(other.root_)) {
+  other.root_fd_ = -1;
+}
+
+RootView::~RootView() {
+  if (root_fd_ >= 0) ::close(root_fd_);
+}
+
+int RootView::open_read(const std::string& path) const {
+  open_how how{};
+  how.flags = O_RDONLY | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  const char* relative = path.c_str();
+  while (*relative == '/') ++relative;
+  if (*relative == '\0') relative = ".";
+  const long fd = ::syscall(SYS_openat2, root_fd_, relative, &how, sizeof how);
+  return fd < 0 ? -errno : static_cast<int>(fd);
+}
+
+Result<std::string> RootView::canonical(const std::string& path) const {
+  std::vector<std::string> pending = split_components(path);
+  std::reverse(pending.begin(), pending.end());  // a stack: next component at the back
+  std::vector<std::string> resolved;
+  int symlinks = 0;
+  std::string current;  // "/a/b" form of `resolved`, relative to the root fd without the slash
+  auto rebuild = [&] {
+    current.clear();
+    for (const auto& part : resolved) current += (current.empty() ? "" : "/") + part;
+  };
+  while (!pending.empty()) {
+    std::string part = std::move(pending.back());
+    pending.pop_back();
+    if (part == ".") continue;
+    if (part == "..") {
+      if (!resolved.empty()) resolved.pop_back();
+      rebuild();
+      continue;
+    }
+    const std::string candidate = current.empty() ? part : current + "/" + part;
+    char target[PATH_MAX];
+    const ssize_t n = ::readlinkat(root_fd_, candidate.c_str(), target, sizeof target);
+    if (n < 0) {
+      if (errno != EINVAL) return Error{path + ": " + std::strerror(errno)};
+      resolved.push_back(std::move(part));  // not a symlink
+      current = candidate;
+      continue;
+    }
+    if (++symlinks > kMaxSymlinks) return Error{path + ": " + std::strerror(ELOOP)};
+    const std::string link(target, static_cast<std::size_t>(n));
+    if (!link.empty() && link.front() == '/') {
+      resolved.clear();
+      current.clear();
+    }
+    std::vector<std::string> link_parts = split_components(link);
+    pending.insert(pending.end(), link_parts.rbegin(), link_parts.rend());
+  }
+  return "/" + current;
+}
+
+std::string RootView::host_path(const std::string& path) const {
+  if (is_host_root()) return path;
+  return root_ + (path.empty() || path.front() != '/' ? "/" : "") + path;
+}
+
+}  // namespace jailbuild
