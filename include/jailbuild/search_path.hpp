@@ -2,6 +2,7 @@
 // Nothing here touches the filesystem (ldso-reference §3.3, §4).
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,5 +39,36 @@ std::vector<std::string> parse_search_path(std::string_view list, PathListKind k
 // The directory part of a path the loader opened, used as a library's $ORIGIN: everything before
 // the last '/', with `cwd` + '/' prepended when `path` is relative. "/libx.so" gives "/".
 std::string origin_of(std::string_view path, std::string_view cwd);
+
+// Where the loader looks for a name without '/' (_dl_map_object, ldso-reference §3.2).
+enum class SearchSource { Rpath, LdLibraryPath, Runpath, Cache, SystemDirs };
+
+struct SearchStep {
+  SearchSource source;
+  std::size_t owner = 0;  // for Rpath: whose DT_RPATH; for Runpath: the requesting object
+};
+
+// What the search order depends on, about the object that asks for the name.
+struct SearchContext {
+  struct Link {
+    std::size_t object;
+    bool has_rpath;  // a DT_RPATH the loader uses (none when the object also has DT_RUNPATH)
+  };
+  std::vector<Link> loader_chain;  // the requesting object, the object that loaded it, and so on up
+  std::size_t program = 0;         // the program's object
+  bool program_has_rpath = false;
+  bool loader_has_runpath = false;
+  bool has_ld_library_path = false;
+  bool nodeflib = false;  // DF_1_NODEFLIB on the requesting object
+};
+
+// The sources in the order the loader tries them: the RPATH chain (and the program's RPATH)
+// unless the requester has a RUNPATH; LD_LIBRARY_PATH; the requester's own RUNPATH;
+// ld.so.cache; the system directories unless DF_1_NODEFLIB.
+std::vector<SearchStep> search_steps(const SearchContext& context);
+
+// Whether a cache hit may be used: with DF_1_NODEFLIB, not if it lies in or below a system
+// directory (a plain prefix comparison, as the loader does it).
+bool cache_hit_allowed(std::string_view path, const std::vector<std::string>& system_dirs, bool nodeflib);
 
 }  // namespace jailbuild

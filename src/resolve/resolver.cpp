@@ -176,7 +176,7 @@ namespace {
 class LinkMapBuilder {
  public:
   LinkMapBuilder(ResolveSession& impl, LinkMap& map, const LoaderConfig& config, const LdCache& cache)
-      : impl_(impl), map_(map), config_(config), cache_(cache) {}
+      : impl_(impl), map_(map), config_(config), cache_(cache), subdirs_(config.search_subdirs()) {}
 
   void run(const std::string& program_path, const std::string& program_real_path,
            std::shared_ptr<const elf::ElfObject> program);
@@ -198,6 +198,10 @@ class LinkMapBuilder {
   void satisfy(Dependency& dep, bool is_preload);
   std::optional<std::pair<std::size_t, Reuse>> find_loaded(const std::string& name);
   SearchResult search(std::size_t loader, const std::string& name);
+  SearchContext search_context(std::size_t loader);
+  SearchResult run_step(const SearchStep& step, const std::string& name, std::size_t loader, bool& other_class);
+  // Verifies one candidate; on a skip, stores the errno the loader is left with in `skip_error`.
+  SearchResult try_candidate(const std::string& path, FoundBy by, bool& other_class, int* skip_error = nullptr);
   SearchResult search_dirs(const std::vector<std::string>& dirs, const std::string& name, FoundBy by,
                            bool& other_class);
   void report(ProblemKind kind, const std::string& name, std::size_t needed_by, std::string message);
@@ -206,7 +210,8 @@ class LinkMapBuilder {
   LinkMap& map_;
   const LoaderConfig& config_;
   const LdCache& cache_;
-  std::vector<SearchLists> lists_;  // parallel to map_.objects
+  const std::vector<std::string> subdirs_;  // glibc-hwcaps and legacy prefixes tried in every directory
+  std::vector<SearchLists> lists_;          // parallel to map_.objects
   std::optional<std::vector<std::string>> ld_library_path_;
 };
 
@@ -432,19 +437,11 @@ void LinkMapBuilder::satisfy(Dependency& dep, bool is_preload) {
 
 SearchResult LinkMapBuilder::search_dirs(const std::vector<std::string>& dirs, const std::string& name,
                                          FoundBy by, bool& other_class) {
-  const std::vector<std::string> subdirs = config_.search_subdirs();
   for (const std::string& dir : dirs) {
     int last_error = ENOENT;
-    for (const std::string& subdir : subdirs) {
-      std::string candidate = dir + subdir + name;
-      const Verification verdict = verify_candidate(impl_.probes.probe(impl_.absolute(candidate)), config_);
-      switch (verdict.verdict) {
-        case Verdict::Accept: return {SearchResult::Status::Found, std::move(candidate), by, {}, {}};
-        case Verdict::Fatal:
-          return {SearchResult::Status::Fatal, std::move(candidate), by, {}, verdict.message};
-        case Verdict::SkipOtherClass: other_class = true; [[fallthrough]];
-        case Verdict::Skip: last_error = verdict.error; break;
-      }
+    for (const std::string& subdir : subdirs_) {
+      SearchResult result = try_candidate(dir + subdir + name, by, other_class, &last_error);
+      if (result.status != SearchResult::Status::NotFound) return result;
     }
     // Anything but "missing" or "unreadable" in a directory ends this whole list (open_path).
     if (last_error != ENOENT && last_error != EACCES) break;
@@ -455,66 +452,69 @@ SearchResult LinkMapBuilder::search_dirs(const std::vector<std::string>& dirs, c
 SearchResult LinkMapBuilder::search(std::size_t loader, const std::string& name) {
   bool other_class = false;
   SearchResult result;
-  auto finish = [&](SearchResult r) {
-    if (r.status == SearchResult::Status::NotFound && other_class)
-      r.message = name + ": wrong ELF class: ELFCLASS" + (config_.elf_class == elf::kClass64 ? "32" : "64") +
-                  " (needed by " + object(loader).path + ")";
-    return r;
-  };
-
   if (name.find('/') != std::string::npos) {
-    const Verification verdict = verify_candidate(impl_.probes.probe(impl_.absolute(name)), config_);
-    if (verdict.verdict == Verdict::Accept) return {SearchResult::Status::Found, name, FoundBy::Path, {}, {}};
-    if (verdict.verdict == Verdict::Fatal) return {SearchResult::Status::Fatal, name, FoundBy::Path, {}, verdict.message};
-    other_class = verdict.verdict == Verdict::SkipOtherClass;
-    return finish({});
+    result = try_candidate(name, FoundBy::Path, other_class);
+  } else {
+    for (const SearchStep& step : search_steps(search_context(loader))) {
+      result = run_step(step, name, loader, other_class);
+      if (result.status != SearchResult::Status::NotFound) return result;
+    }
   }
+  if (result.status == SearchResult::Status::NotFound && other_class)
+    result.message = name + ": wrong ELF class: ELFCLASS" + (config_.elf_class == elf::kClass64 ? "32" : "64") +
+                     " (needed by " + object(loader).path + ")";
+  return result;
+}
 
-  const bool loader_has_runpath = object(loader).elf && object(loader).elf->runpath;
-  if (!loader_has_runpath) {
-    // (1) DT_RPATH of the loader, of its loader, and up the chain; then the program's.
-    bool visited_program = false;
-    for (std::optional<std::size_t> l = loader; l; l = object(*l).loader) {
-      const auto& dirs = rpath_dirs(*l);
-      if (dirs.empty()) continue;
-      result = search_dirs(dirs, name, FoundBy::Rpath, other_class);
-      result.rpath_owner = *l;
-      if (result.status != SearchResult::Status::NotFound) return result;
-      visited_program |= *l == 0;
+SearchContext LinkMapBuilder::search_context(std::size_t loader) {
+  SearchContext context;
+  for (std::optional<std::size_t> l = loader; l; l = object(*l).loader)
+    context.loader_chain.push_back({*l, !rpath_dirs(*l).empty()});
+  context.program = 0;
+  context.program_has_rpath = !rpath_dirs(0).empty();
+  const auto& elf = object(loader).elf;
+  context.loader_has_runpath = elf && elf->runpath;
+  context.has_ld_library_path = ld_library_path_.has_value();
+  context.nodeflib = elf && (elf->flags_1 & elf::kDf1NoDefLib);
+  return context;
+}
+
+SearchResult LinkMapBuilder::run_step(const SearchStep& step, const std::string& name, std::size_t loader,
+                                      bool& other_class) {
+  switch (step.source) {
+    case SearchSource::Rpath: {
+      SearchResult result = search_dirs(rpath_dirs(step.owner), name, FoundBy::Rpath, other_class);
+      result.rpath_owner = step.owner;
+      return result;
     }
-    if (!visited_program && !rpath_dirs(0).empty()) {
-      result = search_dirs(rpath_dirs(0), name, FoundBy::Rpath, other_class);
-      result.rpath_owner = 0;
-      if (result.status != SearchResult::Status::NotFound) return result;
+    case SearchSource::LdLibraryPath:
+      return search_dirs(*ld_library_path_, name, FoundBy::LdLibraryPath, other_class);
+    case SearchSource::Runpath:
+      return search_dirs(runpath_dirs(step.owner), name, FoundBy::Runpath, other_class);
+    case SearchSource::Cache: {
+      const auto cached = cache_.lookup(name, config_);
+      const auto& elf = object(loader).elf;
+      const bool nodeflib = elf && (elf->flags_1 & elf::kDf1NoDefLib);
+      if (!cached || !cache_hit_allowed(*cached, config_.system_dirs, nodeflib)) return {};
+      return try_candidate(*cached, FoundBy::Cache, other_class);
     }
+    case SearchSource::SystemDirs:
+      return search_dirs(config_.system_dirs, name, FoundBy::SystemDir, other_class);
   }
-  if (ld_library_path_) {  // (2)
-    result = search_dirs(*ld_library_path_, name, FoundBy::LdLibraryPath, other_class);
-    if (result.status != SearchResult::Status::NotFound) return result;
+  return {};
+}
+
+SearchResult LinkMapBuilder::try_candidate(const std::string& path, FoundBy by, bool& other_class,
+                                           int* skip_error) {
+  const Verification verdict = verify_candidate(impl_.probes.probe(impl_.absolute(path)), config_);
+  switch (verdict.verdict) {
+    case Verdict::Accept: return {SearchResult::Status::Found, path, by, {}, {}};
+    case Verdict::Fatal: return {SearchResult::Status::Fatal, path, by, {}, verdict.message};
+    case Verdict::SkipOtherClass: other_class = true; break;
+    case Verdict::Skip: break;
   }
-  if (loader_has_runpath) {  // (3) the loader's own DT_RUNPATH only
-    result = search_dirs(runpath_dirs(loader), name, FoundBy::Runpath, other_class);
-    if (result.status != SearchResult::Status::NotFound) return result;
-  }
-  const auto& flag_owner = object(loader).elf;
-  const bool nodeflib = flag_owner && (flag_owner->flags_1 & elf::kDf1NoDefLib);
-  if (auto cached = cache_.lookup(name, config_)) {  // (4)
-    const bool in_system_dir =
-        std::any_of(config_.system_dirs.begin(), config_.system_dirs.end(),
-                    [&](const std::string& dir) { return cached->compare(0, dir.size(), dir) == 0; });
-    if (!(nodeflib && in_system_dir)) {
-      const Verification verdict = verify_candidate(impl_.probes.probe(impl_.absolute(*cached)), config_);
-      if (verdict.verdict == Verdict::Accept) return {SearchResult::Status::Found, *cached, FoundBy::Cache, {}, {}};
-      if (verdict.verdict == Verdict::Fatal)
-        return {SearchResult::Status::Fatal, *cached, FoundBy::Cache, {}, verdict.message};
-      other_class |= verdict.verdict == Verdict::SkipOtherClass;
-    }
-  }
-  if (!nodeflib) {  // (5)
-    result = search_dirs(config_.system_dirs, name, FoundBy::SystemDir, other_class);
-    if (result.status != SearchResult::Status::NotFound) return result;
-  }
-  return finish({});
+  if (skip_error) *skip_error = verdict.error;
+  return {};
 }
 
 // The `#!` line of a script: the interpreter and its optional single argument, as the kernel splits it.

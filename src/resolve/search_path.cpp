@@ -132,4 +132,29 @@ std::string origin_of(std::string_view path, std::string_view cwd) {
   return full.substr(0, slash);
 }
 
+std::vector<SearchStep> search_steps(const SearchContext& context) {
+  std::vector<SearchStep> steps;
+  if (!context.loader_has_runpath) {
+    bool visited_program = false;
+    for (const auto& link : context.loader_chain) {
+      if (!link.has_rpath) continue;
+      steps.push_back({SearchSource::Rpath, link.object});
+      visited_program |= link.object == context.program;
+    }
+    if (!visited_program && context.program_has_rpath) steps.push_back({SearchSource::Rpath, context.program});
+  }
+  if (context.has_ld_library_path) steps.push_back({SearchSource::LdLibraryPath});
+  const std::size_t requester = context.loader_chain.empty() ? context.program : context.loader_chain.front().object;
+  if (context.loader_has_runpath) steps.push_back({SearchSource::Runpath, requester});
+  steps.push_back({SearchSource::Cache});
+  if (!context.nodeflib) steps.push_back({SearchSource::SystemDirs});
+  return steps;
+}
+
+bool cache_hit_allowed(std::string_view path, const std::vector<std::string>& system_dirs, bool nodeflib) {
+  if (!nodeflib) return true;
+  return std::none_of(system_dirs.begin(), system_dirs.end(),
+                      [&](const std::string& dir) { return path.substr(0, dir.size()) == dir; });
+}
+
 }  // namespace jailbuild
