@@ -14,7 +14,7 @@
 
 #include "jailbuild/elf.hpp"
 #include "jailbuild/loader_config.hpp"
-#include "root_view.hpp"
+#include "jailbuild/root_view.hpp"
 
 namespace jailbuild {
 

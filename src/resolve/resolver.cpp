@@ -13,7 +13,7 @@
 #include "file_probe.hpp"
 #include "jailbuild/ld_cache.hpp"
 #include "jailbuild/search_path.hpp"
-#include "root_view.hpp"
+#include "jailbuild/root_view.hpp"
 
 namespace jailbuild {
 

@@ -1,4 +1,4 @@
-#include "root_view.hpp"
+#include "jailbuild/root_view.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -58,36 +58,41 @@ int RootView::open_read(const std::string& path) const {
   return fd < 0 ? -errno : static_cast<int>(fd);
 }
 
-Result<std::string> RootView::canonical(const std::string& path) const {
+Result<std::vector<PathStep>> RootView::walk(const std::string& path) const {
   std::vector<std::string> pending = split_components(path);
-  std::reverse(pending.begin(), pending.end());  // a stack: next component at the back
-  std::vector<std::string> resolved;
+  std::reverse(pending.begin(), pending.end());  // a stack: the next component at the back
+  std::vector<std::string> resolved;             // components of the symlink-free path so far
+  std::vector<PathStep> steps;
   int symlinks = 0;
-  std::string current;  // "/a/b" form of `resolved`, relative to the root fd without the slash
-  auto rebuild = [&] {
-    current.clear();
-    for (const auto& part : resolved) current += (current.empty() ? "" : "/") + part;
+  auto joined = [&resolved] {
+    std::string out;
+    for (const auto& part : resolved) out += "/" + part;
+    return out;
   };
+  std::string current;  // joined(), kept in step with `resolved`
   while (!pending.empty()) {
     std::string part = std::move(pending.back());
     pending.pop_back();
     if (part == ".") continue;
     if (part == "..") {
       if (!resolved.empty()) resolved.pop_back();
-      rebuild();
+      current = joined();
       continue;
     }
-    const std::string candidate = current.empty() ? part : current + "/" + part;
+    const std::string candidate = current + "/" + part;
     char target[PATH_MAX];
-    const ssize_t n = ::readlinkat(root_fd_, candidate.c_str(), target, sizeof target);
+    // `candidate` has no symlink before its last component, so readlinkat follows nothing.
+    const ssize_t n = ::readlinkat(root_fd_, candidate.c_str() + 1, target, sizeof target);
     if (n < 0) {
-      if (errno != EINVAL) return Error{path + ": " + std::strerror(errno)};
-      resolved.push_back(std::move(part));  // not a symlink
+      if (errno != EINVAL) return Error{path + ": " + candidate + ": " + std::strerror(errno)};
+      resolved.push_back(std::move(part));
       current = candidate;
+      if (!pending.empty()) steps.push_back({candidate, PathStep::Kind::Directory, {}});
       continue;
     }
     if (++symlinks > kMaxSymlinks) return Error{path + ": " + std::strerror(ELOOP)};
-    const std::string link(target, static_cast<std::size_t>(n));
+    std::string link(target, static_cast<std::size_t>(n));
+    steps.push_back({candidate, PathStep::Kind::Symlink, link});
     if (!link.empty() && link.front() == '/') {
       resolved.clear();
       current.clear();
@@ -95,7 +100,14 @@ Result<std::string> RootView::canonical(const std::string& path) const {
     std::vector<std::string> link_parts = split_components(link);
     pending.insert(pending.end(), link_parts.rbegin(), link_parts.rend());
   }
-  return "/" + current;
+  steps.push_back({current.empty() ? "/" : current, PathStep::Kind::Final, {}});
+  return steps;
+}
+
+Result<std::string> RootView::canonical(const std::string& path) const {
+  auto steps = walk(path);
+  if (!steps) return steps.error();
+  return std::move(steps->back().path);
 }
 
 std::string RootView::host_path(const std::string& path) const {

@@ -4,10 +4,20 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "jailbuild/result.hpp"
 
 namespace jailbuild {
+
+// One thing met while walking a path: a directory passed through, a symlink followed, or the
+// object the path finally names.
+struct PathStep {
+  enum class Kind { Directory, Symlink, Final };
+  std::string path;         // where it is, absolute inside the root, with no symlink on the way
+  Kind kind = Kind::Final;
+  std::string link_target;  // for symlinks, the link's text
+};
 
 class RootView {
  public:
@@ -22,8 +32,12 @@ class RootView {
   // Returns a descriptor, or -errno (ENOENT, EACCES, ELOOP, ...) exactly as open(2) would fail.
   int open_read(const std::string& path) const;
 
-  // `path` with every symlink resolved inside the root, "." and ".." removed; an error if a
-  // component is missing, not a directory, or the symlinks loop.
+  // Walks `path` as the kernel would inside the root, reporting each directory passed through and
+  // each symlink followed, in order, then the final object; an error if a component is missing,
+  // not a directory, or the symlinks loop. The final step's path is the canonical path.
+  Result<std::vector<PathStep>> walk(const std::string& path) const;
+
+  // `path` with every symlink resolved inside the root, "." and ".." removed.
   Result<std::string> canonical(const std::string& path) const;
 
   // Where `path` (absolute, inside the root, symlink-free) is on the host.

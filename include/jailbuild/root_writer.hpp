@@ -1,0 +1,68 @@
+// The copier: applies a CopyPlan to a root without ever writing outside it, whatever symlinks the
+// root holds or gains while it runs. Every path in the root is reached from a descriptor of the
+// root with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS); files appear
+// under their final name only complete (temporary name in the same directory, then rename).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "jailbuild/manifest.hpp"
+#include "jailbuild/plan.hpp"
+#include "jailbuild/result.hpp"
+
+namespace jailbuild {
+
+struct WriteOptions {
+  bool force = false;          // replace what is in the way even if jailbuild did not place it
+  bool keep_setuid = false;    // keep setuid/setgid bits and file capabilities
+  bool allow_devices = false;  // copy device nodes
+  bool dry_run = false;        // decide everything, change nothing
+};
+
+// Something at a planned path that jailbuild did not place, or of another type.
+struct Conflict {
+  std::string path;
+  std::string reason;
+};
+
+struct WriteReport {
+  std::vector<ManifestEntry> placed;  // every planned entry as it now is in the root (for the manifest)
+  std::vector<Conflict> conflicts;    // left alone
+  std::vector<std::string> privileges_removed;  // "PATH: setuid bit removed", "PATH: capabilities removed"
+  std::size_t created = 0;    // entries newly written
+  std::size_t updated = 0;    // entries rewritten because the source or the copy changed
+  std::size_t unchanged = 0;  // entries already as planned (checked with lstat only)
+  std::uint64_t bytes_copied = 0;
+};
+
+class RootWriter {
+ public:
+  // Opens ROOT, creating it (mode 0755) if missing and `create`.
+  static Result<RootWriter> open(const std::string& root, bool create);
+
+  RootWriter(RootWriter&& other) noexcept;
+  RootWriter& operator=(RootWriter&&) = delete;
+  ~RootWriter();
+
+  // Places every entry of `plan`. `previous` is the root's manifest (nullptr for a new root): an
+  // entry it records whose source and copy are both unchanged is left as it is. Temporary files an
+  // interrupted run left in the planned directories are removed. Errors that stop
+  // the run (disk full, unreadable source) name the path and the cause; what was placed before
+  // stays consistent (every file old or new).
+  Result<WriteReport> apply(const CopyPlan& plan, const Manifest* previous, const WriteOptions& options);
+
+  // Removes entries jailbuild placed (children before parents), each only if it is still what
+  // `recorded` says; returns the paths it left alone because they changed, with why.
+  Result<std::vector<Conflict>> remove(const std::vector<ManifestEntry>& recorded);
+
+  const std::string& root() const { return root_; }
+
+ private:
+  RootWriter(int fd, std::string root) : root_fd_(fd), root_(std::move(root)) {}
+  int root_fd_ = -1;
+  std::string root_;
+};
+
+}  // namespace jailbuild
