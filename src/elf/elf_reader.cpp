@@ -197,8 +197,8 @@ ElfHeader decode_header(Bytes bytes) {
   header.ident_version = std::to_integer<std::uint8_t>(ident[kEiVersion]);
   header.osabi = std::to_integer<std::uint8_t>(ident[kEiOsAbi]);
   header.abi_version = std::to_integer<std::uint8_t>(ident[kEiAbiVersion]);
-  header.ident_padding_zero =
-      std::all_of(ident.begin() + kEiPad, ident.end(), [](std::byte b) { return b == std::byte{0}; });
+  header.ident_padding_zero = std::all_of(ident.begin() + kEiPad, ident.end(),
+                                          [](std::byte b) { return b == std::byte{0}; });
   header.type = ehdr.type;
   header.machine = ehdr.machine;
   header.version = ehdr.version;
@@ -351,21 +351,23 @@ class StringTable {
     }
     if (size) {
       if (!contains(file, offset, *size)) {
-        return Error{"DT_STRSZ " + hex(*size) + " runs past end of file: DT_STRTAB at file offset " +
-                     hex(offset) + ", file size " + dec(file.size())};
+        return Error{"DT_STRSZ " + hex(*size) +
+                     " runs past end of file: DT_STRTAB at file offset " + hex(offset) +
+                     ", file size " + dec(file.size())};
       }
-      return StringTable(file.subspan(offset, *size), "DT_STRSZ " + hex(*size));
+      return StringTable(file.subspan(offset, *size), size);
     }
     // Without DT_STRSZ (the loader never needs it) the table can reach the end of the segment.
     const Bytes rest = file.subspan(offset);
     const std::uint64_t in_segment = load_segment->filesz - offset_in_segment;
-    return StringTable(rest.first(std::min<std::uint64_t>(rest.size(), in_segment)),
-                       "its PT_LOAD segment (no DT_STRSZ)");
+    return StringTable(rest.first(std::min<std::uint64_t>(rest.size(), in_segment)), size);
   }
 
   Result<std::string> string_at(std::uint64_t offset, std::string_view tag_name) const {
     if (offset >= table_.size()) {
-      return Error{std::string(tag_name) + " offset " + hex(offset) + " outside " + bound_};
+      return Error{std::string(tag_name) + " offset " + hex(offset) + " outside " +
+                   (declared_size_ ? "DT_STRSZ " + hex(*declared_size_)
+                                   : std::string("its PT_LOAD segment (no DT_STRSZ)"))};
     }
     const std::optional<std::string_view> text = c_string(table_.subspan(offset));
     if (!text) {
@@ -376,10 +378,11 @@ class StringTable {
   }
 
  private:
-  StringTable(Bytes table, std::string bound) : table_(table), bound_(std::move(bound)) {}
+  StringTable(Bytes table, std::optional<std::uint64_t> declared_size)
+      : table_(table), declared_size_(declared_size) {}
 
   Bytes table_;
-  std::string bound_;  // what limits the table, for error messages
+  std::optional<std::uint64_t> declared_size_;  // DT_STRSZ, if the table has one
 };
 
 Status resolve_string(const StringTable& strings, std::optional<std::uint64_t> offset,
@@ -391,10 +394,22 @@ Status resolve_string(const StringTable& strings, std::optional<std::uint64_t> o
   return std::nullopt;
 }
 
+// Each entry gets its own copy of its string (ElfObject holds std::string): N DT_NEEDED entries
+// naming one long string cost N copies of it, so a crafted file could ask for memory quadratic in
+// its size (a 256 KiB file, 1 GiB). Real objects need a few KiB of names at most (libLLVM: 10
+// names), so the total is capped far above any real file instead of capping single names.
+constexpr std::uint64_t kMaxNeededBytes = 1 << 20;
+
 Status resolve_strings(const DynamicTags& tags, const StringTable& strings, ElfObject& object) {
+  std::uint64_t needed_bytes = 0;
   for (const std::uint64_t offset : tags.needed) {
     Result<std::string> name = strings.string_at(offset, "DT_NEEDED");
     if (!name) return name.error();
+    needed_bytes += name->size();
+    if (needed_bytes > kMaxNeededBytes) {
+      return Error{"DT_NEEDED names exceed " + dec(kMaxNeededBytes) + " bytes in all (" +
+                   dec(tags.needed.size()) + " entries)"};
+    }
     object.needed.push_back(std::move(*name));
   }
   if (Status error = resolve_string(strings, tags.soname, "DT_SONAME", object.soname)) return error;
@@ -414,7 +429,13 @@ Status read_dynamic(Bytes file, std::span<const Segment> segments, ElfObject& ob
   const Segment* dynamic = find_dynamic_segment(segments);
   if (dynamic == nullptr) return std::nullopt;
   object.has_dynamic = true;
-
+  // objcopy --only-keep-debug leaves such a segment; glibc refuses the object ("object file has
+  // no dynamic section").
+  if (dynamic->filesz == 0) {
+    return Error{
+        "PT_DYNAMIC segment has p_filesz 0: no dynamic section in the file "
+        "(a debug-info-only file?)"};
+  }
   const Result<Bytes> contents = segment_contents(file, *dynamic, "PT_DYNAMIC");
   if (!contents) return contents.error();
   const Result<DynamicTags> tags = read_dynamic_tags<Layout>(*contents);
@@ -423,7 +444,8 @@ Status read_dynamic(Bytes file, std::span<const Segment> segments, ElfObject& ob
   if (!tags->has_string_tags()) return std::nullopt;
 
   if (!tags->strtab) return Error{"dynamic section has string-valued tags but no DT_STRTAB"};
-  const Result<StringTable> strings = StringTable::locate(file, segments, *tags->strtab, tags->strsz);
+  const Result<StringTable> strings =
+      StringTable::locate(file, segments, *tags->strtab, tags->strsz);
   if (!strings) return strings.error();
   return resolve_strings(*tags, *strings, object);
 }

@@ -109,7 +109,7 @@ std::shared_ptr<const FileData> FileProbes::read_file(int fd, const std::string&
       data->elf_error = mapped.error().message;
     } else {
       const auto bytes = mapped->bytes();
-      std::memcpy(data->head.data(), bytes.data(), std::min(bytes.size(), data->head.size()));
+      if (!bytes.empty()) std::memcpy(data->head.data(), bytes.data(), std::min(bytes.size(), data->head.size()));
       auto object = elf::parse_object(bytes);
       if (object) {
         data->elf = std::make_shared<const elf::ElfObject>(std::move(*object));

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Builds the ELF reader fuzzer with clang (libFuzzer, AddressSanitizer, UndefinedBehaviorSanitizer)
+# and runs it for SECONDS (default 60). Exits non-zero if the fuzzer finds a crash, a leak, an
+# out-of-memory or a timeout; the reproducer is left in fuzz/corpus-run/artifacts/.
+#
+# Everything it writes goes to fuzz/corpus-run/ (git-ignored): the seed corpus is built at run time
+# from small system ELF files and truncations of them, never committed. CXX overrides clang++.
+set -euo pipefail
+
+seconds="${1:-60}"
+fuzz_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+source_dir="$(dirname "$fuzz_dir")"
+work_dir="$fuzz_dir/corpus-run"
+seeds="$work_dir/seeds"
+cxx="${CXX:-clang++}"
+
+rm -rf "$seeds" "$work_dir/artifacts"
+mkdir -p "$seeds" "$work_dir/corpus" "$work_dir/artifacts"
+
+echo "== building $work_dir/elf_reader_fuzzer with $cxx"
+# -fno-sanitize-recover: a UBSan report must stop the run like an ASan one, not just print.
+"$cxx" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+  -I "$source_dir/include" \
+  "$source_dir"/src/elf/*.cpp "$fuzz_dir/elf_reader_fuzzer.cpp" \
+  -o "$work_dir/elf_reader_fuzzer"
+
+echo "== building the seed corpus in $seeds"
+# An executable, the dynamic loader (ELF header at one end, PT_DYNAMIC at the other) and a small
+# shared library; their names vary with the architecture.
+for pattern in /usr/bin/true /lib64/ld-linux-*.so.* /lib/*-linux-gnu*/ld-linux*.so.* \
+               /lib/*-linux-gnu*/libdl.so.2; do
+  for file in $pattern; do
+    if [[ -f "$file" ]]; then cp "$(readlink -f "$file")" "$seeds/$(basename "$file")"; fi
+  done
+done
+# Cuts of /usr/bin/true inside e_ident, the ELF32 and ELF64 headers, the program headers and beyond.
+for cut in 4 16 40 52 64 100 200 512 1000 4096; do
+  head -c "$cut" /usr/bin/true > "$seeds/true-first-$cut-bytes"
+done
+# A small library with DT_SONAME, DT_RUNPATH and an FDO .note.dlopen note, as ELF64 and, if the
+# compiler can make one without a 32-bit libc, as ELF32.
+cat > "$work_dir/seed.c" <<'C'
+__asm__(".pushsection .note.dlopen,\"a\",@note\n"
+        ".balign 4\n"
+        ".long 4\n"
+        ".long 2f - 1f\n"
+        ".long 0x407c0c0a\n"
+        ".asciz \"FDO\"\n"
+        "1: .asciz \"[{\\\"soname\\\":[\\\"libz.so.1\\\"]}]\"\n"
+        "2: .balign 4\n"
+        ".popsection\n");
+int f(void) { return 0; }
+C
+for bits in 64 32; do
+  gcc -m$bits -shared -fPIC -nostdlib -Wl,-soname,libseed.so.1 -Wl,--enable-new-dtags \
+    -Wl,-rpath,'$ORIGIN/lib' -o "$seeds/libseed$bits.so" "$work_dir/seed.c" 2> /dev/null ||
+    echo "(no ELF$bits seed library: gcc -m$bits failed)"
+done
+
+echo "== fuzzing for $seconds s"
+# The reader only looks at headers, so a few hundred KiB per input is plenty; -rss_limit_mb
+# catches memory use out of proportion to the input.
+set +e
+"$work_dir/elf_reader_fuzzer" "$work_dir/corpus" "$seeds" \
+  -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=2048 -timeout=10 \
+  -print_final_stats=1 -artifact_prefix="$work_dir/artifacts/"
+status=$?
+set -e
+if [[ $status -ne 0 ]]; then
+  echo "FUZZER FAILED (exit $status); reproducers:" >&2
+  ls -l "$work_dir/artifacts" >&2
+  exit "$status"
+fi
+echo "== no crash in $seconds s"
