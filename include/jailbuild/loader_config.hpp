@@ -34,6 +34,9 @@ struct LoaderConfig {
   std::optional<unsigned> platform_bit;
   std::uint32_t isa_level_mask = 0x7;  // bit n set: x86-64 ISA level v(n+1) supported (x86.cpu_features.isa_1)
   std::int32_t cache_flags = 0x0303;   // the only ld.so.cache entry flags this loader accepts
+  // ...besides FLAG_ELF (1) when set: the generic _dl_cache_check_flags (i386 and every machine
+  // without its own dl-cache.h) also takes those, e.g. ldconfig's `ld-linux.so.2 (ELF)` entries.
+  bool cache_accepts_plain_elf = false;
   std::string cache_path = "/etc/ld.so.cache";
   std::string preload_path = "/etc/ld.so.preload";
 
