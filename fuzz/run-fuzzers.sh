@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the ELF reader fuzzer with clang (libFuzzer, AddressSanitizer, UndefinedBehaviorSanitizer)
-# and runs it for SECONDS (default 60). Exits non-zero if the fuzzer finds a crash, a leak, an
-# out-of-memory or a timeout; the reproducer is left in fuzz/corpus-run/artifacts/.
+# Builds the fuzzers of what parses untrusted bytes (the ELF reader; ld.so.cache, which a jail may
+# hold) with clang (libFuzzer, AddressSanitizer, UndefinedBehaviorSanitizer) and runs each for
+# SECONDS (default 60). Exits non-zero if a fuzzer finds a crash, a leak, an out-of-memory or a
+# timeout; the reproducer is left in fuzz/corpus-run/artifacts/.
 #
 # Everything it writes goes to fuzz/corpus-run/ (git-ignored): the seed corpus is built at run time
 # from small system ELF files and truncations of them, never committed. CXX overrides clang++.
@@ -14,15 +15,22 @@ work_dir="$fuzz_dir/corpus-run"
 seeds="$work_dir/seeds"
 cxx="${CXX:-clang++}"
 
-rm -rf "$seeds" "$work_dir/artifacts"
-mkdir -p "$seeds" "$work_dir/corpus" "$work_dir/artifacts"
+cache_seeds="$work_dir/cache-seeds"
+rm -rf "$seeds" "$cache_seeds" "$work_dir/artifacts"
+mkdir -p "$seeds" "$cache_seeds" "$work_dir/corpus" "$work_dir/cache-corpus" "$work_dir/artifacts"
 
-echo "== building $work_dir/elf_reader_fuzzer with $cxx"
-# -fno-sanitize-recover: a UBSan report must stop the run like an ASan one, not just print.
-"$cxx" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-  -I "$source_dir/include" \
-  "$source_dir"/src/elf/*.cpp "$fuzz_dir/elf_reader_fuzzer.cpp" \
-  -o "$work_dir/elf_reader_fuzzer"
+# build_fuzzer NAME SOURCES...
+build_fuzzer() {
+  local name="$1"
+  shift
+  echo "== building $work_dir/$name with $cxx"
+  # -fno-sanitize-recover: a UBSan report must stop the run like an ASan one, not just print.
+  "$cxx" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+    -I "$source_dir/include" "$@" "$fuzz_dir/$name.cpp" -o "$work_dir/$name"
+}
+build_fuzzer elf_reader_fuzzer "$source_dir"/src/elf/*.cpp
+build_fuzzer ld_cache_fuzzer "$source_dir"/src/resolve/ld_cache.cpp \
+  "$source_dir"/src/resolve/ld_cache_writer.cpp "$source_dir"/src/resolve/loader_config.cpp
 
 echo "== building the seed corpus in $seeds"
 # An executable, the dynamic loader (ELF header at one end, PT_DYNAMIC at the other) and a small
@@ -57,18 +65,29 @@ for bits in 64 32; do
     echo "(no ELF$bits seed library: gcc -m$bits failed)"
 done
 
-echo "== fuzzing for $seconds s"
-# The reader only looks at headers, so a few hundred KiB per input is plenty; -rss_limit_mb
-# catches memory use out of proportion to the input.
-set +e
-"$work_dir/elf_reader_fuzzer" "$work_dir/corpus" "$seeds" \
-  -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=2048 -timeout=10 \
-  -print_final_stats=1 -artifact_prefix="$work_dir/artifacts/"
-status=$?
-set -e
-if [[ $status -ne 0 ]]; then
-  echo "FUZZER FAILED (exit $status); reproducers:" >&2
-  ls -l "$work_dir/artifacts" >&2
-  exit "$status"
+# The host's cache and cuts of it inside the header, the entries and the extension directory.
+if [[ -f /etc/ld.so.cache ]]; then
+  cp /etc/ld.so.cache "$cache_seeds/host-ld.so.cache"
+  for cut in 20 48 72 1000 4096; do head -c "$cut" /etc/ld.so.cache > "$cache_seeds/cache-first-$cut-bytes"; done
 fi
-echo "== no crash in $seconds s"
+
+# run_fuzzer NAME CORPUS SEEDS: runs for $seconds; the reader only looks at headers and the cache
+# is small, so a few hundred KiB per input is plenty; -rss_limit_mb catches memory use out of
+# proportion to the input.
+run_fuzzer() {
+  echo "== fuzzing $1 for $seconds s"
+  set +e
+  "$work_dir/$1" "$2" "$3" \
+    -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=2048 -timeout=10 \
+    -print_final_stats=1 -artifact_prefix="$work_dir/artifacts/$1-"
+  local status=$?
+  set -e
+  if [[ $status -ne 0 ]]; then
+    echo "FUZZER $1 FAILED (exit $status); reproducers:" >&2
+    ls -l "$work_dir/artifacts" >&2
+    exit "$status"
+  fi
+}
+run_fuzzer elf_reader_fuzzer "$work_dir/corpus" "$seeds"
+run_fuzzer ld_cache_fuzzer "$work_dir/cache-corpus" "$cache_seeds"
+echo "== no crash in $seconds s per fuzzer"
