@@ -56,6 +56,7 @@ struct ElfObject {
   std::optional<std::string> runpath;      // DT_RUNPATH
   std::uint64_t flags_1 = 0;               // DT_FLAGS_1
   std::vector<std::string> dlopen_notes;   // JSON payloads of FDO .note.dlopen notes (type 0x407c0c0a)
+  std::uint32_t x86_isa_needed = 0;        // GNU_PROPERTY_X86_ISA_1_NEEDED bits; 0: none stated
 };
 
 // Parses the ELF header from the start of `bytes`. Fails on non-ELF input or fewer bytes than the

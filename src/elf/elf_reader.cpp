@@ -530,8 +530,36 @@ std::optional<std::string> dlopen_payload(const Note& note) {
   return std::string(json);
 }
 
+// NT_GNU_PROPERTY_TYPE_0: an array of {u32 type, u32 size, data padded to the class's word}. The
+// x86 ISA level a file needs is what glibc checks against the CPU after loading it.
+constexpr std::uint32_t kNoteGnuPropertyType = 5;
+constexpr std::string_view kNoteGnuOwner = "GNU";
+constexpr std::uint32_t kGnuPropertyX86IsaNeeded = 0xc0008002;
+
 template <std::endian Order>
-Status read_dlopen_notes(Bytes file, std::span<const Segment> segments, ElfObject& object) {
+std::uint32_t decode_u32(Bytes bytes, std::uint64_t offset) {
+  std::uint32_t value;
+  std::memcpy(&value, bytes.data() + offset, sizeof value);
+  if constexpr (Order != std::endian::native) value = byteswap(value);
+  return value;
+}
+
+template <std::endian Order>
+std::optional<std::uint32_t> x86_isa_needed(const Note& note, std::uint64_t word_size) {
+  if (note.type != kNoteGnuPropertyType || note.owner != kNoteGnuOwner) return std::nullopt;
+  const Bytes properties = note.descriptor;
+  for (std::uint64_t at = 0; contains(properties, at, 8);) {
+    const std::uint32_t type = decode_u32<Order>(properties, at);
+    const std::uint32_t size = decode_u32<Order>(properties, at + 4);
+    if (!contains(properties, at + 8, size)) break;  // glibc stops at a malformed property too
+    if (type == kGnuPropertyX86IsaNeeded && size == 4) return decode_u32<Order>(properties, at + 8);
+    at = align_up(at + 8 + size, word_size);
+  }
+  return std::nullopt;
+}
+
+template <std::endian Order>
+Status read_notes(Bytes file, std::span<const Segment> segments, std::uint64_t word_size, ElfObject& object) {
   for (const Segment& segment : segments) {
     if (segment.type != kPtNote) continue;
     const Result<Bytes> contents = segment_contents(file, segment, "PT_NOTE");
@@ -543,6 +571,8 @@ Status read_dlopen_notes(Bytes file, std::span<const Segment> segments, ElfObjec
       if (!note) return note.error();
       if (std::optional<std::string> payload = dlopen_payload(*note)) {
         object.dlopen_notes.push_back(std::move(*payload));
+      } else if (std::optional<std::uint32_t> isa = x86_isa_needed<Order>(*note, word_size)) {
+        object.x86_isa_needed = *isa;
       }
     }
   }
@@ -559,7 +589,8 @@ Result<ElfObject> parse_object_as(Bytes file, const ElfHeader& header) {
   object.header = header;
   if (Status error = read_interpreter(file, *segments, object)) return *error;
   if (Status error = read_dynamic<Layout>(file, *segments, object)) return *error;
-  if (Status error = read_dlopen_notes<Layout::kOrder>(file, *segments, object)) return *error;
+  const std::uint64_t word_size = header.elf_class == kClass64 ? 8 : 4;
+  if (Status error = read_notes<Layout::kOrder>(file, *segments, word_size, object)) return *error;
   return object;
 }
 

@@ -77,11 +77,15 @@ std::vector<std::string> split_words(std::string_view text, std::string_view sep
   return words;
 }
 
-// What _dl_map_object_from_fd refuses after a file was chosen; nullptr if it loads.
-const char* refusal_to_load(const elf::ElfObject& object) {
+// What _dl_map_object_from_fd refuses after a file was chosen; nullptr if it loads. The ISA
+// level check is x86's (sysdeps/x86/dl-prop.h); trace mode (ldd) skips it, a real run does not.
+const char* refusal_to_load(const elf::ElfObject& object, const LoaderConfig& config) {
   if (object.header.type == elf::kTypeExec) return "cannot dynamically load executable";
   if (object.flags_1 & elf::kDf1Pie) return "cannot dynamically load position-independent executable";
   if (!object.has_dynamic) return "object file has no dynamic section";
+  const bool x86 = config.machine == elf::kMachineX86_64 || config.machine == elf::kMachineX86;
+  if (x86 && (object.x86_isa_needed & config.isa_level_mask) != object.x86_isa_needed)
+    return "CPU ISA level is lower than required";
   return nullptr;
 }
 
@@ -204,6 +208,7 @@ class LinkMapBuilder {
   SearchResult try_candidate(const std::string& path, FoundBy by, bool& other_class, int* skip_error = nullptr);
   SearchResult search_dirs(const std::vector<std::string>& dirs, const std::string& name, FoundBy by,
                            bool& other_class);
+  bool directory_exists(const std::string& dir);  // as the loader's stat of a search directory
   void report(ProblemKind kind, const std::string& name, std::size_t needed_by, std::string message);
 
   ResolveSession& impl_;
@@ -415,7 +420,7 @@ void LinkMapBuilder::satisfy(Dependency& dep, bool is_preload) {
     }
   }
   const auto& elf = probe.data->elf;
-  if (const char* refusal = refusal_to_load(*elf)) {
+  if (const char* refusal = refusal_to_load(*elf, config_)) {
     report(ProblemKind::Fatal, name, from, result.path + ": " + refusal + " (needed by " + needer + ")");
     return;
   }
@@ -435,6 +440,12 @@ void LinkMapBuilder::satisfy(Dependency& dep, bool is_preload) {
   lists_.emplace_back();
 }
 
+bool LinkMapBuilder::directory_exists(const std::string& dir) {
+  if (dir.empty() || dir.front() != '/') return true;
+  const Probe& probe = impl_.probes.probe(dir.size() > 1 ? dir.substr(0, dir.size() - 1) : dir);
+  return probe.open_error == 0 && probe.data->is_directory;
+}
+
 SearchResult LinkMapBuilder::search_dirs(const std::vector<std::string>& dirs, const std::string& name,
                                          FoundBy by, bool& other_class) {
   for (const std::string& dir : dirs) {
@@ -443,8 +454,10 @@ SearchResult LinkMapBuilder::search_dirs(const std::vector<std::string>& dirs, c
       SearchResult result = try_candidate(dir + subdir + name, by, other_class, &last_error);
       if (result.status != SearchResult::Status::NotFound) return result;
     }
-    // Anything but "missing" or "unreadable" in a directory ends this whole list (open_path).
-    if (last_error != ENOENT && last_error != EACCES) break;
+    // Another error (ELOOP, ENAMETOOLONG, ...) in a directory that exists ends this whole list
+    // (open_path). A directory that does not exist, or is not one, is merely skipped; relative
+    // directories always count as existing.
+    if (last_error != ENOENT && last_error != EACCES && directory_exists(dir)) break;
   }
   return {};
 }

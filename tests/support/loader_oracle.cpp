@@ -152,6 +152,14 @@ bool parse_map_line(const std::string& body, LoaderTrace& trace) {
   return true;
 }
 
+// `PROG: LIB: version `V' not found (required by X)` and `PROG: LIB: no version information
+// available (required by X)` (elf/dl-version.c).
+bool is_version_problem(const std::string& line) {
+  if (!ends_with(line, ")") || line.find(" (required by ") == std::string::npos) return false;
+  return line.find("' not found (required by ") != std::string::npos ||
+         line.find(": no version information available (required by ") != std::string::npos;
+}
+
 std::vector<std::string> split_path(const std::string& path) {
   std::vector<std::string> parts;
   std::string part;
@@ -203,7 +211,23 @@ std::optional<std::string> resolve_in_root(const std::string& root, const std::s
   return join_path(done);
 }
 
-bool is_program(const LoadedObject& object) { return object.found_by == FoundBy::Program; }
+// The objects of `program` that a trace of it lists: all but the program itself, and its
+// interpreter only if some DT_NEEDED or preload resolved to it. Otherwise ld.so unlinks itself
+// from the list it prints (rtld.c, `rtld_multiple_ref`), although the kernel did map it.
+std::vector<const LoadedObject*> traced_objects(const LinkMap& program) {
+  const bool interpreter_needed =
+      program.interpreter &&
+      std::any_of(program.dependencies.begin(), program.dependencies.end(),
+                  [&](const Dependency& dependency) { return dependency.to == program.interpreter; });
+  std::vector<const LoadedObject*> objects;
+  for (std::size_t i = 0; i < program.objects.size(); ++i) {
+    const LoadedObject& object = program.objects[i];
+    if (object.found_by == FoundBy::Program) continue;
+    if (i == program.interpreter && !interpreter_needed) continue;
+    objects.push_back(&object);
+  }
+  return objects;
+}
 
 template <typename Visit>
 void for_each_problem(const Closure& closure, Visit visit) {
@@ -329,6 +353,8 @@ LoaderTrace parse_trace(const std::string& output) {
       if (!parse_map_line(line.substr(1), trace)) trace.unparsed.push_back(line);
     } else if (const auto at = line.find(kLoadError); at != std::string::npos) {
       trace.fatal_error = line.substr(at + kLoadError.size());
+    } else if (is_version_problem(line)) {
+      trace.version_problems.push_back(line);
     } else if (starts_with(line, kPreloadPrefix) && ends_with(line, kPreloadSuffix)) {
       const std::size_t quote = line.find('\'', kPreloadPrefix.size());
       trace.ignored_preloads.push_back(line.substr(kPreloadPrefix.size(), quote - kPreloadPrefix.size()));
@@ -392,9 +418,7 @@ std::set<std::string> loaded_file_set(const LoaderTrace& trace) {
 std::set<std::string> resolver_file_set(const Closure& closure) {
   std::set<std::string> files;
   for (const auto& program : closure.programs) {
-    for (const auto& object : program.objects) {
-      if (!is_program(object)) files.insert(object.real_path);
-    }
+    for (const LoadedObject* object : traced_objects(program)) files.insert(object->real_path);
   }
   return files;
 }
@@ -402,20 +426,29 @@ std::set<std::string> resolver_file_set(const Closure& closure) {
 std::vector<std::string> resolver_file_order(const LinkMap& program,
                                              const std::set<std::string>& excluded) {
   std::vector<std::string> files;
-  for (const auto& object : program.objects) {
-    if (is_program(object) || object.found_by == FoundBy::Interpreter) continue;
-    if (!excluded.contains(object.real_path)) files.push_back(object.real_path);
+  for (const LoadedObject* object : traced_objects(program)) {
+    if (!excluded.contains(object->real_path)) files.push_back(object->real_path);
   }
   return files;
 }
 
+std::multiset<std::string> opened_names(const LoaderTrace& trace) {
+  std::multiset<std::string> names;
+  for (const auto& object : trace.objects) names.insert(object.path);
+  return names;
+}
+
+std::multiset<std::string> resolver_opened_names(const Closure& closure) {
+  std::multiset<std::string> names;
+  for (const auto& program : closure.programs) {
+    for (const LoadedObject* object : traced_objects(program)) names.insert(object->path);
+  }
+  return names;
+}
+
 std::size_t resolver_object_count(const Closure& closure) {
   std::size_t count = 0;
-  for (const auto& program : closure.programs) {
-    count += static_cast<std::size_t>(
-        std::count_if(program.objects.begin(), program.objects.end(),
-                      [](const LoadedObject& object) { return !is_program(object); }));
-  }
+  for (const auto& program : closure.programs) count += traced_objects(program).size();
   return count;
 }
 
@@ -433,6 +466,46 @@ std::vector<const Problem*> resolver_fatal_problems(const Closure& closure) {
     if (problem.kind == ProblemKind::Fatal) fatal.push_back(&problem);
   });
   return fatal;
+}
+
+namespace {
+
+const char* problem_kind_name(ProblemKind kind) {
+  switch (kind) {
+    case ProblemKind::NotFound:
+      return "not found";
+    case ProblemKind::Fatal:
+      return "fatal";
+    case ProblemKind::Skipped:
+      return "skipped";
+    case ProblemKind::Unreadable:
+      return "unreadable";
+  }
+  return "?";
+}
+
+void describe_problem(std::ostringstream& out, const Problem& problem) {
+  out << "  problem (" << problem_kind_name(problem.kind) << ") " << problem.name << ": "
+      << problem.message << "\n";
+}
+
+}  // namespace
+
+std::string describe(const Closure& closure) {
+  std::ostringstream out;
+  out << "closure of " << closure.file << "\n";
+  for (const auto& problem : closure.problems) describe_problem(out, problem);
+  for (std::size_t i = 0; i < closure.programs.size(); ++i) {
+    const LinkMap& program = closure.programs[i];
+    out << "program " << i << (program.static_program ? " (static)" : "") << ":\n";
+    for (std::size_t j = 0; j < program.objects.size(); ++j) {
+      const LoadedObject& object = program.objects[j];
+      out << "  [" << j << "] " << object.path << " (" << to_string(object.found_by)
+          << ") -> " << object.real_path << "\n";
+    }
+    for (const auto& problem : program.problems) describe_problem(out, problem);
+  }
+  return out.str();
 }
 
 std::map<std::string, std::string> loader_diagnostics(const std::string& loader) {

@@ -9,6 +9,9 @@
 //   Closure closure = Resolver(options).resolve(program);
 //   EXPECT_EQ(loaded_file_set(trace), resolver_file_set(closure));
 //
+// Every function may be called from several threads at once (the child processes are forked with
+// everything prepared beforehand, and only async-signal-safe calls between fork and exec).
+//
 // Caveats for callers tracing arbitrary programs:
 // * trace_exec really execs the program. LD_TRACE_LOADED_OBJECTS only stops a program whose
 //   interpreter is the glibc loader; a static or musl program would simply run. Setuid/setgid
@@ -17,6 +20,10 @@
 //   loader crashes (SIGSEGV) on a static executable; check for PT_INTERP first.
 // * The trace does not print the main program, and prints nothing but the error when the load
 //   fails (a fatal error): compare file sets only when `fatal_error` is empty.
+// * A dynamic program without DT_NEEDED prints only `statically linked`, not even the loader,
+//   although the kernel still maps its PT_INTERP (which the resolver lists).
+// * For a `#!` script, trace_exec traces the first ELF program the kernel runs (the interpreter)
+//   and stops there: `#!/usr/bin/env NAME` traces env, never NAME.
 #pragma once
 
 #include <chrono>
@@ -37,7 +44,7 @@ using Environment = std::map<std::string, std::string>;
 
 // How to start a child process besides its argv and environment.
 struct ProcessOptions {
-  std::string cwd;         // its working directory (inside `root`); empty: the caller's
+  std::string cwd = {};    // its working directory (inside `root`); empty: the caller's
   std::string root = "/";  // chroot(2) into this directory first (needs root) unless "/"
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};  // then it is killed (SIGKILL)
 };
@@ -73,6 +80,9 @@ struct LoaderTrace {
   std::vector<std::string> not_found;  // `NAME => not found`, once per reference, in order
   std::optional<std::string> fatal_error;  // "NAME: REASON" of `…: error while loading shared libraries: …`
   std::vector<std::string> ignored_preloads;  // `ERROR: ld.so: object 'X' … cannot be preloaded …: ignored.`
+  // Symbol-version lines, `…: LIB: version `V' not found (required by X)` or `…: LIB: no version
+  // information available (required by X)`. Trace mode goes on; a real run fails on the first kind.
+  std::vector<std::string> version_problems;
   std::vector<std::string> unparsed;  // lines matching no known format
   bool vdso = false;                  // the vDSO (linux-vdso.so.1) was listed
   bool statically_linked = false;     // `statically linked`: the main program needs nothing
@@ -117,17 +127,28 @@ std::vector<std::string> loaded_file_order(const LoaderTrace& trace,
                                            const std::set<std::string>& excluded = {});
 
 // The resolver's counterpart of loaded_file_set: the `real_path` of every object of every
-// program in the closure, except the programs themselves (FoundBy::Program), which a trace never
-// lists. The interpreter is included, as in the trace.
+// program in the closure that a trace would list. That is every object except
+// * the programs themselves (FoundBy::Program), which a trace never lists, and
+// * a program's interpreter when no DT_NEEDED or preload resolved to it: the loader then unlinks
+//   itself from the list it prints (rtld.c `rtld_multiple_ref`), e.g. when libc.so.6 was not
+//   found or the program needs nothing, although the kernel did map it. The resolver always
+//   lists it (a jail needs the PT_INTERP file); this helper leaves it out in that case.
 std::set<std::string> resolver_file_set(const Closure& closure);
 
-// The resolver's counterpart of loaded_file_order for one program: real paths in link-map order
-// without the program itself, the interpreter and anything in `excluded`.
+// The resolver's counterpart of loaded_file_order for one program: the same objects as
+// resolver_file_set in link-map order, without anything in `excluded`.
 std::vector<std::string> resolver_file_order(const LinkMap& program,
                                              const std::set<std::string>& excluded = {});
 
-// How many objects the resolver loaded besides the programs (to compare with trace.objects.size():
-// two objects with the same real path would not show in a set).
+// The names the loader opened the objects as (l_name), one per traced object, and the resolver's
+// counterpart (LoadedObject::path of the same objects as resolver_file_set). These strings matter
+// beyond the files they name: a library's $ORIGIN is derived from them, and a jail must contain
+// each object at exactly this path.
+std::multiset<std::string> opened_names(const LoaderTrace& trace);
+std::multiset<std::string> resolver_opened_names(const Closure& closure);
+
+// How many objects resolver_file_set counts (to compare with trace.objects.size(): the same file
+// loaded twice as two objects would not show in a set).
 std::size_t resolver_object_count(const Closure& closure);
 
 // The names of the closure's ProblemKind::NotFound problems, and whether it has a Fatal one
@@ -135,6 +156,10 @@ std::size_t resolver_object_count(const Closure& closure);
 // and trace.fatal_error.
 std::set<std::string> resolver_not_found(const Closure& closure);
 std::vector<const Problem*> resolver_fatal_problems(const Closure& closure);
+
+// A readable dump of the resolver's answer (each object's path, real path and how it was found,
+// then the problems), for failure messages.
+std::string describe(const Closure& closure);
 
 // Runs `LOADER --list-diagnostics` and returns its `key=value` lines, string values unquoted
 // (e.g. "dl_dst_lib" -> "lib/x86_64-linux-gnu", "dl_platform" -> "x86_64"). Empty on failure.
