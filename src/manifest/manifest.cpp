@@ -1,0 +1,803 @@
+// The manifest: its JSON layout and validation, where it is stored, and how it is loaded and
+// saved. Layout (version 1), keys of an object in any order, entries sorted by path:
+//
+//   {"version": 1, "root": "/srv/jail", "options": {"keep_setuid": "true"},
+//    "added": ["/usr/bin/bash"],
+//    "entries": [{"path": "/usr/bin/bash", "type": "file", "source": "/usr/bin/bash",
+//                 "link_target": "",
+//                 "reasons": [{"added": "/usr/bin/bash", "needed_by": "", "rule": "added"}],
+//                 "source_identity": {"dev": 2049, "ino": 131, "size": 1234376,
+//                                     "mtime_ns": ..., "ctime_ns": ..., "mode": 33261,
+//                                     "uid": 0, "gid": 0},
+//                 "copy_identity": {...}}]}
+//
+// Linux paths are bytes, JSON strings are Unicode: a string that is not well-formed UTF-8 is
+// written as {"hex": "<its bytes in hex>"} instead of a JSON string, so every path round-trips.
+#include "jailbuild/manifest.hpp"
+
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <initializer_list>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace jailbuild {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::uint64_t kMaxManifestSize = std::uint64_t{256}
+                                           << 20;  // a sane manifest is a few MiB
+constexpr mode_t kStateDirectoryMode = 0700;
+
+// ---------------------------------------------------------------------------------------------
+// System calls
+
+// std::strerror may share a static buffer between threads; the error category does not.
+std::string errno_text(int error_number) { return std::generic_category().message(error_number); }
+
+Error system_error(const std::string& path, const char* operation, int error_number) {
+  return Error{path + ": " + operation + ": " + errno_text(error_number)};
+}
+
+// A file descriptor closed on destruction; `close()` reports the error that a destructor cannot.
+class UniqueFd {
+ public:
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  int get() const { return fd_; }
+
+  // Returns the errno of close(2), 0 on success.
+  int close() {
+    const int result = ::close(std::exchange(fd_, -1));
+    return result == 0 ? 0 : errno;
+  }
+
+ private:
+  int fd_;
+};
+
+std::string join_path(const std::string& directory, std::string_view name) {
+  if (directory.ends_with('/')) return directory + std::string(name);
+  return directory + "/" + std::string(name);
+}
+
+std::string parent_directory(const std::string& path) {
+  const std::size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+std::string base_name(const std::string& path) {
+  const std::size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// mkdir -p: creates `directory` and its missing parents with mode 0700 (the state directory is
+// private to its user); existing directories are left as they are.
+Result<bool> make_directories(const std::string& directory) {
+  struct stat status {};
+  if (::stat(directory.c_str(), &status) == 0 && S_ISDIR(status.st_mode)) return true;
+  for (std::size_t end = directory.find('/', 1);; end = directory.find('/', end + 1)) {
+    const std::string prefix = directory.substr(0, end);
+    if (!prefix.empty() && !prefix.ends_with('/') &&
+        ::mkdir(prefix.c_str(), kStateDirectoryMode) != 0 && errno != EEXIST) {
+      return system_error(prefix, "mkdir", errno);
+    }
+    if (end == std::string::npos) break;
+  }
+  if (::stat(directory.c_str(), &status) != 0) return system_error(directory, "stat", errno);
+  if (!S_ISDIR(status.st_mode)) return Error{directory + ": not a directory"};
+  return true;
+}
+
+Result<bool> write_all(int fd, std::string_view text, const std::string& path_for_errors) {
+  while (!text.empty()) {
+    const ssize_t written = ::write(fd, text.data(), text.size());
+    if (written < 0 && errno == EINTR) continue;
+    if (written < 0) return system_error(path_for_errors, "write", errno);
+    text.remove_prefix(static_cast<std::size_t>(written));
+  }
+  return true;
+}
+
+Error too_large(const std::string& path) {
+  return Error{path + ": larger than " + std::to_string(kMaxManifestSize >> 20) +
+               " MiB, too large for a manifest"};
+}
+
+// Reads `fd` to its end, failing once it holds more than a manifest may (a file that grows).
+Result<std::string> read_all(int fd, const std::string& path_for_errors) {
+  std::string text;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t count = ::read(fd, buffer, sizeof buffer);
+    if (count < 0 && errno == EINTR) continue;
+    if (count < 0) return system_error(path_for_errors, "read", errno);
+    if (count == 0) return text;
+    if (text.size() + static_cast<std::size_t>(count) > kMaxManifestSize)
+      return too_large(path_for_errors);
+    text.append(buffer, static_cast<std::size_t>(count));
+  }
+}
+
+Result<bool> sync_directory(const std::string& directory) {
+  UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() < 0) return system_error(directory, "open", errno);
+  if (::fsync(fd.get()) != 0) return system_error(directory, "fsync", errno);
+  if (const int error = fd.close(); error != 0) return system_error(directory, "close", error);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text that may not be UTF-8
+
+// Well-formed UTF-8 as in Unicode table 3-7: no overlong forms, no surrogates, nothing above
+// U+10FFFF. Exactly what nlohmann::json accepts when it writes a string.
+bool is_utf8(std::string_view text) {
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    std::size_t length = 1;
+    unsigned char second_min = 0x80;
+    unsigned char second_max = 0xBF;
+    if (lead < 0x80) {
+      length = 1;
+    } else if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      if (lead == 0xE0) second_min = 0xA0;  // overlong
+      if (lead == 0xED) second_max = 0x9F;  // surrogates
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      if (lead == 0xF0) second_min = 0x90;  // overlong
+      if (lead == 0xF4) second_max = 0x8F;  // above U+10FFFF
+    } else {
+      return false;
+    }
+    if (text.size() - i < length) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto byte = static_cast<unsigned char>(text[i + k]);
+      const unsigned char min = k == 1 ? second_min : 0x80;
+      const unsigned char max = k == 1 ? second_max : 0xBF;
+      if (byte < min || byte > max) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+constexpr std::string_view kHexDigits = "0123456789abcdef";
+
+std::string hex_encode(std::string_view bytes) {
+  std::string hex;
+  hex.reserve(bytes.size() * 2);
+  for (const char c : bytes) {
+    const auto byte = static_cast<unsigned char>(c);
+    hex += kHexDigits[byte >> 4];
+    hex += kHexDigits[byte & 0xF];
+  }
+  return hex;
+}
+
+// nullopt unless `hex` is an even number of lowercase hex digits.
+std::optional<std::string> hex_decode(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  std::string bytes;
+  bytes.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const std::size_t high = kHexDigits.find(hex[i]);
+    const std::size_t low = kHexDigits.find(hex[i + 1]);
+    if (high == std::string_view::npos || low == std::string_view::npos) return std::nullopt;
+    bytes += static_cast<char>(high << 4 | low);
+  }
+  return bytes;
+}
+
+json text_to_json(const std::string& text) {
+  if (is_utf8(text)) return text;
+  return json{{"hex", hex_encode(text)}};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+json identity_to_json(const FileIdentity& identity) {
+  return json{{"dev", identity.dev},           {"ino", identity.ino},
+              {"size", identity.size},         {"mtime_ns", identity.mtime_ns},
+              {"ctime_ns", identity.ctime_ns}, {"mode", identity.mode},
+              {"uid", identity.uid},           {"gid", identity.gid}};
+}
+
+json reason_to_json(const Reason& reason) {
+  return json{{"added", text_to_json(reason.added)},
+              {"needed_by", text_to_json(reason.needed_by)},
+              {"rule", text_to_json(reason.rule)}};
+}
+
+json entry_to_json(const ManifestEntry& entry) {
+  json reasons = json::array();
+  for (const Reason& reason : entry.reasons) reasons.push_back(reason_to_json(reason));
+  return json{{"path", text_to_json(entry.path)},
+              {"type", to_string(entry.type)},
+              {"source", text_to_json(entry.source)},
+              {"link_target", text_to_json(entry.link_target)},
+              {"reasons", std::move(reasons)},
+              {"source_identity", identity_to_json(entry.source_identity)},
+              {"copy_identity", identity_to_json(entry.copy_identity)}};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+// Where a value is in the document, for messages: "entries[3].source_identity.dev".
+std::string member_of(const std::string& where, std::string_view key) {
+  return where.empty() ? std::string(key) : where + "." + std::string(key);
+}
+
+std::string element_of(const std::string& where, std::size_t index) {
+  return where + "[" + std::to_string(index) + "]";
+}
+
+std::string type_name(const json& value) {
+  return value.is_number_float() ? "float" : value.type_name();
+}
+
+// How strictly a path-valued string is checked.
+enum class PathRule {
+  Absolute,         // absolute and canonical: "/", "/a/b"; not "a", "/a/", "//a", "/./a", "/a/.."
+  AbsoluteOrEmpty,  // as Absolute, or "" (the source of a generated file)
+  NonEmpty,         // any non-empty string without NUL (a symlink's target)
+};
+
+// What is wrong with `path` under `rule`, or "" if nothing.
+std::string path_problem(const std::string& path, PathRule rule) {
+  if (path.find('\0') != std::string::npos) return "path contains a NUL byte";
+  if (path.empty())
+    return rule == PathRule::NonEmpty || rule == PathRule::Absolute ? "empty path" : "";
+  if (rule == PathRule::NonEmpty) return "";
+  if (!path.starts_with('/')) return "'" + path + "' is not an absolute path";
+  if (path == "/") return "";
+  for (std::size_t start = 1; start <= path.size();) {
+    const std::size_t end = std::min(path.find('/', start), path.size());
+    const std::string_view component = std::string_view(path).substr(start, end - start);
+    if (component.empty()) return "'" + path + "' has an empty component";
+    if (component == "." || component == "..") {
+      return "'" + path + "' has a '" + std::string(component) + "' component";
+    }
+    start = end + 1;
+  }
+  return "";
+}
+
+// Reads a parsed manifest, remembering the first problem and where it is. After a problem every
+// read is a no-op that returns an empty value, so a parser reads a whole structure and checks
+// `failed()` once at the end instead of after every field.
+class Reader {
+ public:
+  bool failed() const { return problem_.has_value(); }
+  Error error() const { return Error{problem_.value_or("")}; }
+
+  void fail(const std::string& where, const std::string& what) {
+    if (!problem_) problem_ = where.empty() ? what : where + ": " + what;
+  }
+
+  // True if `value` is an object with no key outside `known`.
+  bool object(const json& value, const std::string& where,
+              std::initializer_list<std::string_view> known) {
+    if (failed()) return false;
+    if (!value.is_object()) {
+      fail(where, "expected an object, got " + type_name(value));
+      return false;
+    }
+    for (const auto& [key, member] : value.items()) {
+      if (std::find(known.begin(), known.end(), key) == known.end()) {
+        fail(where, "unknown key '" + key + "'");
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // The member `key` of `object`, which must be present; nullptr after a problem.
+  const json* member(const json& object, std::string_view key, const std::string& where) {
+    if (failed()) return nullptr;
+    const auto found = object.find(key);
+    if (found == object.end()) {
+      fail(where, "missing key '" + std::string(key) + "'");
+      return nullptr;
+    }
+    return &*found;
+  }
+
+  // The member `key` of `object`, which must be an array.
+  const json* array(const json& object, std::string_view key, const std::string& where) {
+    const json* value = member(object, key, where);
+    if (value == nullptr) return nullptr;
+    if (!value->is_array()) {
+      fail(member_of(where, key), "expected an array, got " + type_name(*value));
+      return nullptr;
+    }
+    return value;
+  }
+
+  // A string, or the {"hex": ...} form of a string that is not UTF-8.
+  std::string text(const json& value, const std::string& where) {
+    if (failed()) return {};
+    if (value.is_string()) return value.get<std::string>();
+    if (!value.is_object()) {
+      fail(where, "expected a string, got " + type_name(value));
+      return {};
+    }
+    if (!object(value, where, {"hex"})) return {};
+    const json* hex = member(value, "hex", where);
+    if (hex == nullptr) return {};
+    std::optional<std::string> bytes =
+        hex->is_string() ? hex_decode(hex->get<std::string>()) : std::nullopt;
+    if (!bytes) fail(member_of(where, "hex"), "expected an even number of lowercase hex digits");
+    return bytes.value_or("");
+  }
+
+  std::string text(const json& object, std::string_view key, const std::string& where) {
+    const json* value = member(object, key, where);
+    return value == nullptr ? std::string() : text(*value, member_of(where, key));
+  }
+
+  std::string path(const json& value, const std::string& where, PathRule rule) {
+    std::string path = text(value, where);
+    if (failed()) return {};
+    if (const std::string problem = path_problem(path, rule); !problem.empty())
+      fail(where, problem);
+    return path;
+  }
+
+  std::string path(const json& object, std::string_view key, const std::string& where,
+                   PathRule rule) {
+    const json* value = member(object, key, where);
+    return value == nullptr ? std::string() : path(*value, member_of(where, key), rule);
+  }
+
+  // An integer that fits in T; floats, booleans and out-of-range numbers are problems.
+  template <typename T>
+  T integer(const json& object, std::string_view key, const std::string& where) {
+    const json* value = member(object, key, where);
+    if (value == nullptr) return T{};
+    if (!value->is_number_integer()) {
+      fail(member_of(where, key), "expected an integer, got " + type_name(*value));
+      return T{};
+    }
+    const bool fits = value->is_number_unsigned() ? std::in_range<T>(value->get<std::uint64_t>())
+                                                  : std::in_range<T>(value->get<std::int64_t>());
+    if (!fits) {
+      fail(member_of(where, key), value->dump() + " is out of range");
+      return T{};
+    }
+    return value->is_number_unsigned() ? static_cast<T>(value->get<std::uint64_t>())
+                                       : static_cast<T>(value->get<std::int64_t>());
+  }
+
+ private:
+  std::optional<std::string> problem_;
+};
+
+std::optional<EntryType> entry_type_from_string(std::string_view name) {
+  for (const EntryType type : {EntryType::Directory, EntryType::Symlink, EntryType::File}) {
+    if (name == to_string(type)) return type;
+  }
+  return std::nullopt;
+}
+
+EntryType read_entry_type(Reader& in, const json& entry, const std::string& where) {
+  const std::string name = in.text(entry, "type", where);
+  if (in.failed()) return EntryType::File;
+  const std::optional<EntryType> type = entry_type_from_string(name);
+  if (!type) in.fail(member_of(where, "type"), "unknown entry type '" + name + "'");
+  return type.value_or(EntryType::File);
+}
+
+FileIdentity read_identity(Reader& in, const json& entry, std::string_view key,
+                           const std::string& entry_where) {
+  FileIdentity identity;
+  const json* value = in.member(entry, key, entry_where);
+  const std::string where = member_of(entry_where, key);
+  if (value == nullptr ||
+      !in.object(*value, where,
+                 {"dev", "ino", "size", "mtime_ns", "ctime_ns", "mode", "uid", "gid"})) {
+    return identity;
+  }
+  identity.dev = in.integer<std::uint64_t>(*value, "dev", where);
+  identity.ino = in.integer<std::uint64_t>(*value, "ino", where);
+  identity.size = in.integer<std::uint64_t>(*value, "size", where);
+  identity.mtime_ns = in.integer<std::int64_t>(*value, "mtime_ns", where);
+  identity.ctime_ns = in.integer<std::int64_t>(*value, "ctime_ns", where);
+  identity.mode = in.integer<std::uint32_t>(*value, "mode", where);
+  identity.uid = in.integer<std::uint32_t>(*value, "uid", where);
+  identity.gid = in.integer<std::uint32_t>(*value, "gid", where);
+  return identity;
+}
+
+Reason read_reason(Reader& in, const json& value, const std::string& where) {
+  Reason reason;
+  if (!in.object(value, where, {"added", "needed_by", "rule"})) return reason;
+  reason.added = in.path(value, "added", where, PathRule::AbsoluteOrEmpty);
+  reason.needed_by = in.path(value, "needed_by", where, PathRule::AbsoluteOrEmpty);
+  reason.rule = in.text(value, "rule", where);
+  return reason;
+}
+
+std::vector<Reason> read_reasons(Reader& in, const json& entry, const std::string& entry_where) {
+  std::vector<Reason> reasons;
+  const json* array = in.array(entry, "reasons", entry_where);
+  if (array == nullptr) return reasons;
+  const std::string where = member_of(entry_where, "reasons");
+  for (std::size_t i = 0; i < array->size() && !in.failed(); ++i) {
+    reasons.push_back(read_reason(in, (*array)[i], element_of(where, i)));
+  }
+  return reasons;
+}
+
+// A symlink has a target and nothing else has one.
+void check_link_target(Reader& in, const ManifestEntry& entry, const std::string& where) {
+  if (in.failed()) return;
+  const std::string target_where = member_of(where, "link_target");
+  if (entry.type == EntryType::Symlink) {
+    if (const std::string problem = path_problem(entry.link_target, PathRule::NonEmpty);
+        !problem.empty()) {
+      in.fail(target_where, "a symlink needs a target: " + problem);
+    }
+  } else if (!entry.link_target.empty()) {
+    in.fail(target_where, std::string("a ") + to_string(entry.type) + " has no link target");
+  }
+}
+
+ManifestEntry read_entry(Reader& in, const json& value, const std::string& where) {
+  ManifestEntry entry;
+  if (!in.object(value, where,
+                 {"path", "type", "source", "link_target", "reasons", "source_identity",
+                  "copy_identity"})) {
+    return entry;
+  }
+  entry.path = in.path(value, "path", where, PathRule::Absolute);
+  entry.type = read_entry_type(in, value, where);
+  entry.source = in.path(value, "source", where, PathRule::AbsoluteOrEmpty);
+  entry.link_target = in.text(value, "link_target", where);
+  check_link_target(in, entry, where);
+  entry.reasons = read_reasons(in, value, where);
+  entry.source_identity = read_identity(in, value, "source_identity", where);
+  entry.copy_identity = read_identity(in, value, "copy_identity", where);
+  return entry;
+}
+
+std::map<std::string, ManifestEntry> read_entries(Reader& in, const json& document) {
+  std::map<std::string, ManifestEntry> entries;
+  const json* array = in.array(document, "entries", "");
+  for (std::size_t i = 0; array != nullptr && i < array->size() && !in.failed(); ++i) {
+    const std::string where = element_of("entries", i);
+    ManifestEntry entry = read_entry(in, (*array)[i], where);
+    if (in.failed()) break;
+    const std::string path = entry.path;
+    if (!entries.emplace(path, std::move(entry)).second) {
+      in.fail(member_of(where, "path"), "duplicate entry '" + path + "'");
+    }
+  }
+  return entries;
+}
+
+std::vector<std::string> read_added(Reader& in, const json& document) {
+  std::vector<std::string> added;
+  std::set<std::string> seen;
+  const json* array = in.array(document, "added", "");
+  for (std::size_t i = 0; array != nullptr && i < array->size() && !in.failed(); ++i) {
+    const std::string where = element_of("added", i);
+    std::string path = in.path((*array)[i], where, PathRule::Absolute);
+    if (in.failed()) break;
+    if (!seen.insert(path).second) in.fail(where, "'" + path + "' is listed twice");
+    added.push_back(std::move(path));
+  }
+  return added;
+}
+
+std::map<std::string, std::string> read_options(Reader& in, const json& document) {
+  std::map<std::string, std::string> options;
+  const json* object = in.member(document, "options", "");
+  if (object == nullptr) return options;
+  if (!object->is_object()) {
+    in.fail("options", "expected an object, got " + type_name(*object));
+    return options;
+  }
+  for (const auto& [name, value] : object->items()) {
+    if (name.empty()) in.fail("options", "empty option name");
+    options.emplace(name, in.text(value, member_of("options", name)));
+  }
+  return options;
+}
+
+// The version comes first: a newer manifest may have any layout, and deserves the version message
+// rather than one about the first key this jailbuild does not know.
+bool check_version(Reader& in, const json& document) {
+  const auto version = in.integer<std::int64_t>(document, "version", "");
+  if (in.failed()) return false;
+  if (version > kManifestVersion) {
+    in.fail("", "version " + std::to_string(version) +
+                    " is newer than this jailbuild understands (" +
+                    std::to_string(kManifestVersion) + ")");
+  } else if (version < 1) {
+    in.fail("version", std::to_string(version) + " is not a manifest version");
+  }
+  return !in.failed();
+}
+
+// "[json.exception.parse_error.101] parse error at line 3, column 5: ..." without its tag.
+std::string describe_parse_error(const json::parse_error& error) {
+  const std::string_view what = error.what();
+  const std::size_t tag_end = what.find("] ");
+  return std::string(tag_end == std::string_view::npos ? what : what.substr(tag_end + 2));
+}
+
+Result<Manifest> parse_manifest(const std::string& text, const std::string& path) {
+  json document;
+  try {
+    document = json::parse(text);
+  } catch (const json::parse_error& error) {
+    return Error{path + ": not valid JSON: " + describe_parse_error(error)};
+  }
+  Result<Manifest> manifest = Manifest::from_json(document);
+  if (!manifest) return Error{path + ": " + manifest.error().message};
+  return manifest;
+}
+
+// The whole file, or nullopt if it does not exist.
+Result<std::optional<std::string>> read_manifest_file(const std::string& path) {
+  // O_NONBLOCK keeps open() from waiting on a FIFO; only regular files are read.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (fd.get() < 0) {
+    if (errno == ENOENT) return std::optional<std::string>();
+    return system_error(path, "open", errno);
+  }
+  struct stat status {};
+  if (::fstat(fd.get(), &status) != 0) return system_error(path, "fstat", errno);
+  if (!S_ISREG(status.st_mode)) return Error{path + ": not a regular file"};
+  if (static_cast<std::uint64_t>(status.st_size) > kMaxManifestSize) return too_large(path);
+  Result<std::string> text = read_all(fd.get(), path);
+  if (!text) return text.error();
+  return std::optional<std::string>(std::move(*text));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Saving
+
+Result<std::string> serialize(const Manifest& manifest, const std::string& path) {
+  try {
+    return manifest.to_json().dump(2) + "\n";
+  } catch (const json::type_error& error) {  // an option name that is not UTF-8
+    return Error{path + ": cannot write the manifest as JSON: " + error.what()};
+  }
+}
+
+// Creates a hidden temporary file next to `path` (mkostemp: O_CREAT | O_EXCL, mode 0600) holding
+// `text`, flushed to disk; returns its name. On failure nothing is left behind.
+Result<std::string> write_temporary(const std::string& path, const std::string& text) {
+  std::string temporary = join_path(parent_directory(path), "." + base_name(path) + ".XXXXXX");
+  UniqueFd fd(::mkostemp(temporary.data(), O_CLOEXEC));
+  if (fd.get() < 0) return system_error(path, "creating a temporary file", errno);
+
+  Result<bool> written = write_all(fd.get(), text, path);
+  if (written && ::fsync(fd.get()) != 0) written = system_error(path, "fsync", errno);
+  if (const int error = fd.close(); written && error != 0)
+    written = system_error(path, "close", error);
+  if (!written) {
+    ::unlink(temporary.c_str());
+    return written.error();
+  }
+  return temporary;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Naming
+
+// Names longer than this (before ".json" or ".lock") are shortened; the limit leaves room under
+// NAME_MAX (255) for the suffix and for the temporary file's "." and ".XXXXXX".
+constexpr std::size_t kMaxNameLength = 200;
+
+// The components of `root` without empty and "." ones: the spellings of one directory that are
+// equivalent without looking at the file system. ".." is kept (it depends on symlinks).
+std::vector<std::string_view> normalized_components(std::string_view root) {
+  std::vector<std::string_view> components;
+  for (std::size_t start = 0; start < root.size();) {
+    const std::size_t end = std::min(root.find('/', start), root.size());
+    const std::string_view component = root.substr(start, end - start);
+    if (!component.empty() && component != ".") components.push_back(component);
+    start = end + 1;
+  }
+  return components;
+}
+
+bool is_plain_name_byte(unsigned char byte) {
+  return (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') ||
+         (byte >= '0' && byte <= '9') || byte == '_' || byte == '.' || byte == ':';
+}
+
+void append_escaped(std::string& name, unsigned char byte) {
+  name += "\\x";
+  name += kHexDigits[byte >> 4];
+  name += kHexDigits[byte & 0xF];
+}
+
+// 64-bit FNV-1a: stable across compilers and versions, unlike std::hash.
+std::uint64_t fnv1a(std::string_view bytes) {
+  std::uint64_t hash = 0xcbf29ce484222325;
+  for (const char c : bytes) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 0x100000001b3;
+  }
+  return hash;
+}
+
+// The file name (without suffix) of a root's manifest and lock: its path escaped as
+// `systemd-escape --path` does, so it is readable and reversible. The path is normalized
+// lexically first (repeated and trailing slashes and "." components dropped) so that spellings of
+// one directory share one manifest and one lock. Components are joined with "-"; every byte but
+// ASCII letters, digits, "_", "." and ":" (and a "." that starts the name) becomes "\xNN", "-" and
+// "\" included: "/home/program" gives "home-program", "/a-b" gives "a\x2db", "/a/b" gives "a-b",
+// "/" gives "-".
+//
+// A name longer than kMaxNameLength keeps a readable prefix and ends in "~" and the 64-bit FNV-1a
+// hash of the normalized path. "~" is always escaped in unshortened names, so the two forms never
+// collide; two shortened names collide only if their hashes do.
+std::string root_file_name(const std::string& root) {
+  const std::vector<std::string_view> components = normalized_components(root);
+  if (components.empty()) return "-";
+  std::string normalized;
+  std::string name;
+  for (const std::string_view component : components) {
+    if (!name.empty()) name += '-';
+    normalized += '/';
+    normalized += component;
+    for (const char c : component) {
+      const auto byte = static_cast<unsigned char>(c);
+      const bool leading_dot = name.empty() && byte == '.';
+      if (is_plain_name_byte(byte) && !leading_dot) {
+        name += c;
+      } else {
+        append_escaped(name, byte);
+      }
+    }
+  }
+  if (name.size() <= kMaxNameLength) return name;
+
+  const std::uint64_t hash = fnv1a(normalized);
+  std::string suffix = "~";
+  for (int shift = 60; shift >= 0; shift -= 4) suffix += kHexDigits[(hash >> shift) & 0xF];
+  std::size_t keep = kMaxNameLength - suffix.size();
+  const std::size_t escape = name.rfind('\\', keep);  // do not cut an escape in half
+  if (escape != std::string::npos && keep - escape < 4) keep = escape;
+  return name.substr(0, keep) + suffix;
+}
+
+std::string environment(const char* name) {
+  const char* value = std::getenv(name);
+  return value == nullptr ? std::string() : std::string(value);
+}
+
+// $HOME, else the password database's home of the effective user, else "/" (then creating the
+// state directory fails with a message naming it, rather than writing somewhere unexpected).
+std::string home_directory() {
+  if (std::string home = environment("HOME"); !home.empty()) return home;
+  const long suggested = ::sysconf(_SC_GETPW_R_SIZE_MAX);
+  std::string buffer(suggested > 0 ? static_cast<std::size_t>(suggested) : 16384, '\0');
+  for (;;) {
+    struct passwd entry {};
+    struct passwd* found = nullptr;
+    const int error = ::getpwuid_r(::geteuid(), &entry, buffer.data(), buffer.size(), &found);
+    if (error == ERANGE && buffer.size() < (std::size_t{1} << 20)) {
+      buffer.resize(buffer.size() * 2);
+      continue;
+    }
+    if (error == 0 && found != nullptr && found->pw_dir != nullptr && found->pw_dir[0] != '\0') {
+      return found->pw_dir;
+    }
+    return "/";
+  }
+}
+
+}  // namespace
+
+const char* to_string(EntryType type) {
+  switch (type) {
+    case EntryType::Directory:
+      return "directory";
+    case EntryType::Symlink:
+      return "symlink";
+    case EntryType::File:
+      return "file";
+  }
+  return "unknown";
+}
+
+json Manifest::to_json() const {
+  json added_paths = json::array();
+  for (const std::string& path : added) added_paths.push_back(text_to_json(path));
+  json option_values = json::object();
+  for (const auto& [name, value] : options) option_values[name] = text_to_json(value);
+  json entry_list = json::array();  // sorted by path, as the map is
+  for (const auto& [path, entry] : entries) entry_list.push_back(entry_to_json(entry));
+  return json{{"version", kManifestVersion},  // the layout written here, whatever `version` says
+              {"root", text_to_json(root)},
+              {"options", std::move(option_values)},
+              {"added", std::move(added_paths)},
+              {"entries", std::move(entry_list)}};
+}
+
+Result<Manifest> Manifest::from_json(const json& document) {
+  if (!document.is_object())
+    return Error{"expected a JSON object at the top level, got " + type_name(document)};
+  Reader in;
+  if (!check_version(in, document)) return in.error();
+  if (!in.object(document, "", {"version", "root", "options", "added", "entries"}))
+    return in.error();
+  Manifest manifest;
+  manifest.root = in.path(document, "root", "", PathRule::Absolute);
+  manifest.options = read_options(in, document);
+  manifest.added = read_added(in, document);
+  manifest.entries = read_entries(in, document);
+  if (in.failed()) return in.error();
+  return manifest;
+}
+
+std::string default_state_dir() {
+  if (std::string directory = environment("JAILBUILD_STATE_DIR"); !directory.empty())
+    return directory;
+  if (::geteuid() == 0) return "/var/lib/jailbuild";
+  // The XDG base directory specification: a relative path is invalid and must be ignored.
+  if (const std::string state_home = environment("XDG_STATE_HOME"); state_home.starts_with('/')) {
+    return join_path(state_home, "jailbuild");
+  }
+  return join_path(home_directory(), ".local/state/jailbuild");
+}
+
+std::string manifest_path(const std::string& state_dir, const std::string& root) {
+  return join_path(join_path(state_dir, "roots"), root_file_name(root) + ".json");
+}
+
+Result<std::optional<Manifest>> load_manifest(const std::string& path) {
+  Result<std::optional<std::string>> text = read_manifest_file(path);
+  if (!text) return text.error();
+  if (!text->has_value()) return std::optional<Manifest>();
+  Result<Manifest> manifest = parse_manifest(**text, path);
+  if (!manifest) return manifest.error();
+  return std::optional<Manifest>(std::move(*manifest));
+}
+
+Result<bool> save_manifest(const std::string& path, const Manifest& manifest) {
+  Result<std::string> text = serialize(manifest, path);
+  if (!text) return text.error();
+  const std::string directory = parent_directory(path);
+  if (Result<bool> made = make_directories(directory); !made) return made.error();
+  Result<std::string> temporary = write_temporary(path, *text);
+  if (!temporary) return temporary.error();
+  if (::rename(temporary->c_str(), path.c_str()) != 0) {
+    const int rename_error = errno;
+    ::unlink(temporary->c_str());
+    return system_error(path, "rename", rename_error);
+  }
+  return sync_directory(directory);
+}
+
+}  // namespace jailbuild

@@ -1,0 +1,149 @@
+// RootLock: one jailbuild at a time on a root, with flock(2) on a file in the state directory.
+// An flock lock belongs to an open file description and goes away when its last descriptor is
+// closed, also when the process dies: a crash never leaves a root locked. The file holds the
+// holder's pid, for the message the next jailbuild prints; it is informational only (a holder that
+// has just taken the lock may not have written its pid yet).
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "jailbuild/manifest.hpp"
+
+namespace jailbuild {
+namespace {
+
+constexpr mode_t kStateDirectoryMode = 0700;
+
+std::string errno_text(int error_number) { return std::generic_category().message(error_number); }
+
+Error system_error(const std::string& path, const char* operation, int error_number) {
+  return Error{path + ": " + operation + ": " + errno_text(error_number)};
+}
+
+std::string join_path(const std::string& directory, std::string_view name) {
+  if (directory.ends_with('/')) return directory + std::string(name);
+  return directory + "/" + std::string(name);
+}
+
+// mkdir -p with mode 0700, as for the manifests (manifest.cpp).
+Result<bool> make_directories(const std::string& directory) {
+  struct stat status {};
+  if (::stat(directory.c_str(), &status) == 0 && S_ISDIR(status.st_mode)) return true;
+  for (std::size_t end = directory.find('/', 1);; end = directory.find('/', end + 1)) {
+    const std::string prefix = directory.substr(0, end);
+    if (!prefix.empty() && !prefix.ends_with('/') &&
+        ::mkdir(prefix.c_str(), kStateDirectoryMode) != 0 && errno != EEXIST) {
+      return system_error(prefix, "mkdir", errno);
+    }
+    if (end == std::string::npos) break;
+  }
+  if (::stat(directory.c_str(), &status) != 0) return system_error(directory, "stat", errno);
+  if (!S_ISDIR(status.st_mode)) return Error{directory + ": not a directory"};
+  return true;
+}
+
+// The lock of a root is named as its manifest (see manifest_path), under `locks` instead of
+// `roots`.
+std::string lock_path(const std::string& state_dir, const std::string& root) {
+  const std::string stem = std::filesystem::path(manifest_path(state_dir, root)).stem().string();
+  return join_path(join_path(state_dir, "locks"), stem + ".lock");
+}
+
+// `path` absolute, with the symlinks of its existing part resolved and no trailing slash.
+std::string resolved(const std::string& path) {
+  std::error_code error;
+  std::string result = std::filesystem::weakly_canonical(path, error).string();
+  if (error) result = path;  // an unreadable ancestor: compare as written
+  while (result.size() > 1 && result.ends_with('/')) result.pop_back();
+  return result;
+}
+
+bool is_within(const std::string& path, const std::string& directory) {
+  if (directory == "/") return true;
+  return path.starts_with(directory) &&
+         (path.size() == directory.size() || path[directory.size()] == '/');
+}
+
+// A lock (or a manifest) inside the root could be held forever, or edited, by a jailed process.
+// Checked before anything is created, so a refused state directory is not created in the root.
+Result<bool> check_outside_root(const std::string& state_dir, const std::string& root) {
+  if (is_within(resolved(state_dir), resolved(root))) {
+    return Error{"the state directory " + state_dir + " is inside the root " + root +
+                 ", where a jailed process could change it; choose another with --state-dir"};
+  }
+  return true;
+}
+
+int flock_retrying(int fd, int operation) {
+  int result = 0;
+  do {
+    result = ::flock(fd, operation);
+  } while (result != 0 && errno == EINTR);
+  return result;
+}
+
+// ", pid N" if the lock file names its holder, else "".
+std::string describe_holder(int fd) {
+  char buffer[32];
+  const ssize_t count = ::pread(fd, buffer, sizeof buffer, 0);
+  if (count <= 0) return "";
+  long pid = 0;
+  const auto [end, error] = std::from_chars(buffer, buffer + count, pid);
+  if (error != std::errc() || end == buffer || pid <= 0) return "";
+  return ", pid " + std::to_string(pid);
+}
+
+Result<bool> record_holder(int fd, const std::string& path) {
+  const std::string text = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(fd, 0) != 0) return system_error(path, "ftruncate", errno);
+  const ssize_t written = ::pwrite(fd, text.data(), text.size(), 0);
+  if (written < 0) return system_error(path, "write", errno);
+  if (static_cast<std::size_t>(written) != text.size()) return Error{path + ": write: short write"};
+  return true;
+}
+
+Result<bool> take_lock(int fd, const std::string& path, const std::string& root, bool wait) {
+  if (flock_retrying(fd, LOCK_EX | LOCK_NB) == 0) return true;
+  if (errno != EWOULDBLOCK) return system_error(path, "flock", errno);
+
+  const std::string where = root + " (lock " + path + describe_holder(fd) + ")";
+  if (!wait) return Error{"another jailbuild is working on " + where};
+  std::fprintf(stderr, "jailbuild: waiting for another jailbuild working on %s\n", where.c_str());
+  if (flock_retrying(fd, LOCK_EX) != 0) return system_error(path, "flock", errno);
+  return true;
+}
+
+}  // namespace
+
+Result<RootLock> RootLock::acquire(const std::string& state_dir, const std::string& root,
+                                   bool wait) {
+  if (Result<bool> outside = check_outside_root(state_dir, root); !outside) return outside.error();
+  if (Result<bool> made = make_directories(join_path(state_dir, "locks")); !made)
+    return made.error();
+
+  const std::string path = lock_path(state_dir, root);
+  RootLock lock(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (lock.fd_ < 0) return system_error(path, "open", errno);
+  if (Result<bool> taken = take_lock(lock.fd_, path, root, wait); !taken) return taken.error();
+  if (Result<bool> recorded = record_holder(lock.fd_, path); !recorded) return recorded.error();
+  return lock;
+}
+
+RootLock::RootLock(RootLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+
+RootLock::~RootLock() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+}  // namespace jailbuild

@@ -1,0 +1,1050 @@
+// The manifest: its JSON layout and validation, the names of manifest files, loading and atomic
+// saving (a full disk included), the default state directory, and the per-root lock.
+#include "jailbuild/manifest.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using jailbuild::default_state_dir;
+using jailbuild::EntryType;
+using jailbuild::FileIdentity;
+using jailbuild::load_manifest;
+using jailbuild::Manifest;
+using jailbuild::manifest_path;
+using jailbuild::ManifestEntry;
+using jailbuild::Reason;
+using jailbuild::RootLock;
+using jailbuild::save_manifest;
+using nlohmann::json;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = ::testing::TempDir() + "jailbuild-manifest-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      ADD_FAILURE() << "mkdtemp " << pattern << ": " << std::strerror(errno);
+      return;
+    }
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+std::vector<std::string> directory_listing(const std::string& directory) {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(directory))
+    names.push_back(entry.path().filename());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+::testing::AssertionResult contains(const std::string& text, const std::string& part) {
+  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
+}
+
+FileIdentity identity(std::uint64_t seed) {
+  return FileIdentity{.dev = 2049 + seed,
+                      .ino = 131 * seed,
+                      .size = 1000 + seed,
+                      .mtime_ns = 1'700'000'000'123'456'789 + static_cast<std::int64_t>(seed),
+                      .ctime_ns = 1'700'000'100'000'000'000 + static_cast<std::int64_t>(seed),
+                      .mode = 0100755,
+                      .uid = 0,
+                      .gid = 0};
+}
+
+ManifestEntry entry(const std::string& path, EntryType type, const std::string& source,
+                    std::uint64_t seed) {
+  ManifestEntry result;
+  result.path = path;
+  result.type = type;
+  result.source = source;
+  result.reasons = {Reason{.added = "/usr/bin/tool", .needed_by = "", .rule = "added"}};
+  result.source_identity = identity(seed);
+  result.copy_identity = identity(seed + 1000);
+  return result;
+}
+
+// A small manifest whose entries, sorted, are: [0] /lib64 symlink, [1] /usr directory,
+// [2] /usr/bin/tool file. The validation cases below refer to these indexes.
+Manifest small_manifest() {
+  Manifest manifest;
+  manifest.root = "/srv/jail";
+  manifest.added = {"/usr/bin/tool"};
+  ManifestEntry lib64 = entry("/lib64", EntryType::Symlink, "/lib64", 1);
+  lib64.link_target = "usr/lib64";
+  manifest.entries.emplace("/lib64", lib64);
+  manifest.entries.emplace("/usr", entry("/usr", EntryType::Directory, "/usr", 2));
+  manifest.entries.emplace("/usr/bin/tool",
+                           entry("/usr/bin/tool", EntryType::File, "/usr/bin/tool", 3));
+  return manifest;
+}
+
+// Everything a manifest can hold, with extreme numbers and paths that are not UTF-8.
+Manifest rich_manifest() {
+  Manifest manifest = small_manifest();
+  manifest.root = "/srv/jail caf\xc3\xa9";
+  manifest.options = {{"keep_setuid", "true"}, {"loader_cache", "generated"}};
+  manifest.added = {"/usr/bin/tool", "/srv/latin1-caf\xe9", "/etc/ssl"};
+
+  ManifestEntry generated = entry("/etc/ld.so.cache", EntryType::File, "", 4);
+  generated.reasons = {Reason{.added = "", .needed_by = "", .rule = "generated loader cache"}};
+  generated.source_identity = FileIdentity{};
+  manifest.entries.emplace(generated.path, generated);
+
+  ManifestEntry libc = entry("/usr/lib/x86_64-linux-gnu/libc.so.6", EntryType::File,
+                             "/usr/lib/x86_64-linux-gnu/libc.so.6", 5);
+  libc.reasons = {
+      Reason{.added = "/usr/bin/tool", .needed_by = "/usr/bin/tool", .rule = "ld.so.cache"},
+      Reason{.added = "/etc/ssl", .needed_by = "/usr/lib/libssl.so.3", .rule = "rpath of X"}};
+  libc.source_identity.dev = std::numeric_limits<std::uint64_t>::max();
+  libc.source_identity.ino = std::numeric_limits<std::uint64_t>::max() - 1;
+  libc.source_identity.mtime_ns = std::numeric_limits<std::int64_t>::min();  // before 1970
+  libc.source_identity.ctime_ns = std::numeric_limits<std::int64_t>::max();
+  libc.copy_identity.uid = std::numeric_limits<std::uint32_t>::max();
+  libc.copy_identity.mode = 0104755;
+  manifest.entries.emplace(libc.path, libc);
+
+  ManifestEntry latin1 = entry("/srv/latin1-caf\xe9", EntryType::File, "/srv/latin1-caf\xe9", 6);
+  latin1.reasons = {Reason{.added = "/srv/latin1-caf\xe9", .needed_by = "", .rule = "added \xff"}};
+  manifest.entries.emplace(latin1.path, latin1);
+
+  ManifestEntry odd_link = entry("/etc/ssl/certs", EntryType::Symlink, "/etc/ssl/certs", 7);
+  odd_link.link_target = "../../\xfe\xff/../x y";
+  manifest.entries.emplace(odd_link.path, odd_link);
+  return manifest;
+}
+
+void expect_same(const Manifest& actual, const Manifest& expected) {
+  EXPECT_EQ(actual.version, expected.version);
+  EXPECT_EQ(actual.root, expected.root);
+  EXPECT_EQ(actual.options, expected.options);
+  EXPECT_EQ(actual.added, expected.added);
+  ASSERT_EQ(actual.entries.size(), expected.entries.size());
+  for (const auto& [path, want] : expected.entries) {
+    SCOPED_TRACE(path);
+    const auto found = actual.entries.find(path);
+    ASSERT_NE(found, actual.entries.end());
+    const ManifestEntry& got = found->second;
+    EXPECT_EQ(got.path, want.path);
+    EXPECT_EQ(got.type, want.type);
+    EXPECT_EQ(got.source, want.source);
+    EXPECT_EQ(got.link_target, want.link_target);
+    EXPECT_EQ(got.reasons, want.reasons);
+    EXPECT_EQ(got.source_identity, want.source_identity);
+    EXPECT_EQ(got.copy_identity, want.copy_identity);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON layout
+
+TEST(ManifestJson, RoundTripKeepsEverything) {
+  const Manifest original = rich_manifest();
+  const json document = original.to_json();
+  const auto parsed = Manifest::from_json(document);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  expect_same(*parsed, original);
+
+  // Through text too, as a file holds it.
+  const auto reparsed = Manifest::from_json(json::parse(document.dump(2)));
+  ASSERT_TRUE(reparsed.ok()) << reparsed.error().message;
+  expect_same(*reparsed, original);
+}
+
+TEST(ManifestJson, LayoutIsStableVersionedAndSortedByPath) {
+  Manifest manifest;
+  manifest.root = "/srv/jail";
+  manifest.options = {{"keep_setuid", "false"}};
+  manifest.added = {"/bin/sh"};
+  ManifestEntry sh = entry("/bin/sh", EntryType::Symlink, "/bin/sh", 1);
+  sh.link_target = "dash";
+  sh.reasons = {Reason{.added = "/bin/sh", .needed_by = "", .rule = "added"}};
+  sh.source_identity = FileIdentity{.dev = 1,
+                                    .ino = 2,
+                                    .size = 4,
+                                    .mtime_ns = 5,
+                                    .ctime_ns = 6,
+                                    .mode = 0120777,
+                                    .uid = 7,
+                                    .gid = 8};
+  sh.copy_identity = FileIdentity{};
+  manifest.entries.emplace("/bin/sh", sh);
+  manifest.entries.emplace("/bin", entry("/bin", EntryType::Directory, "/bin", 2));
+  manifest.entries.at("/bin").reasons = {};
+  manifest.entries.at("/bin").source_identity = FileIdentity{};
+  manifest.entries.at("/bin").copy_identity = FileIdentity{};
+
+  const json expected = R"({
+    "version": 1,
+    "root": "/srv/jail",
+    "options": {"keep_setuid": "false"},
+    "added": ["/bin/sh"],
+    "entries": [
+      {"path": "/bin", "type": "directory", "source": "/bin", "link_target": "", "reasons": [],
+       "source_identity": {"dev": 0, "ino": 0, "size": 0, "mtime_ns": 0, "ctime_ns": 0, "mode": 0, "uid": 0, "gid": 0},
+       "copy_identity": {"dev": 0, "ino": 0, "size": 0, "mtime_ns": 0, "ctime_ns": 0, "mode": 0, "uid": 0, "gid": 0}},
+      {"path": "/bin/sh", "type": "symlink", "source": "/bin/sh", "link_target": "dash",
+       "reasons": [{"added": "/bin/sh", "needed_by": "", "rule": "added"}],
+       "source_identity": {"dev": 1, "ino": 2, "size": 4, "mtime_ns": 5, "ctime_ns": 6, "mode": 41471, "uid": 7, "gid": 8},
+       "copy_identity": {"dev": 0, "ino": 0, "size": 0, "mtime_ns": 0, "ctime_ns": 0, "mode": 0, "uid": 0, "gid": 0}}
+    ]
+  })"_json;
+  EXPECT_EQ(manifest.to_json(), expected) << manifest.to_json().dump(2);
+}
+
+TEST(ManifestJson, StringsThatAreNotUtf8AreWrittenAsHex) {
+  Manifest manifest = small_manifest();
+  manifest.added = {"/caf\xe9"};
+  const json document = manifest.to_json();
+  EXPECT_EQ(document["added"][0], json({{"hex", "2f636166e9"}}));
+  EXPECT_EQ(document["root"], "/srv/jail");  // UTF-8 stays a plain string
+  EXPECT_NO_THROW((void)document.dump());
+}
+
+TEST(ManifestJson, EntryTypeNames) {
+  EXPECT_STREQ(jailbuild::to_string(EntryType::Directory), "directory");
+  EXPECT_STREQ(jailbuild::to_string(EntryType::Symlink), "symlink");
+  EXPECT_STREQ(jailbuild::to_string(EntryType::File), "file");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation: each problem, reported where it is
+
+struct BadManifest {
+  std::string name;
+  std::function<void(json&)> spoil;
+  std::string message;
+};
+
+void PrintTo(const BadManifest& bad, std::ostream* out) { *out << bad.name; }
+
+// Sets the value at a JSON pointer.
+std::function<void(json&)> set(const std::string& pointer, json value) {
+  return [pointer, value](json& document) { document[json::json_pointer(pointer)] = value; };
+}
+
+std::function<void(json&)> erase(const std::string& pointer) {
+  return [pointer](json& document) {
+    const json::json_pointer where(pointer);
+    document[where.parent_pointer()].erase(where.back());
+  };
+}
+
+class ManifestValidation : public ::testing::TestWithParam<BadManifest> {};
+
+TEST_P(ManifestValidation, ReportsTheFirstProblemAndWhereItIs) {
+  json document = small_manifest().to_json();
+  ASSERT_TRUE(Manifest::from_json(document).ok()) << "the unspoiled manifest must be valid";
+  GetParam().spoil(document);
+  const auto parsed = Manifest::from_json(document);
+  ASSERT_FALSE(parsed.ok()) << document.dump(2);
+  EXPECT_EQ(parsed.error().message, GetParam().message);
+}
+
+const json kZeroIdentity = {{"dev", 0},      {"ino", 0},  {"size", 0}, {"mtime_ns", 0},
+                            {"ctime_ns", 0}, {"mode", 0}, {"uid", 0},  {"gid", 0}};
+
+INSTANTIATE_TEST_SUITE_P(
+    Problems, ManifestValidation,
+    ::testing::Values(
+        BadManifest{"TopLevelArray", [](json& d) { d = json::array({d}); },
+                    "expected a JSON object at the top level, got array"},
+        BadManifest{"MissingVersion", erase("/version"), "missing key 'version'"},
+        BadManifest{"VersionString", set("/version", "1"),
+                    "version: expected an integer, got string"},
+        BadManifest{"VersionFloat", set("/version", 1.0),
+                    "version: expected an integer, got float"},
+        BadManifest{"NewerVersion", set("/version", 2),
+                    "version 2 is newer than this jailbuild understands (1)"},
+        BadManifest{"NewerVersionWithAnotherLayout",
+                    [](json& d) {
+                      d = {{"version", 7}, {"roots", json::array()}};
+                    },
+                    "version 7 is newer than this jailbuild understands (1)"},
+        BadManifest{"VersionZero", set("/version", 0), "version: 0 is not a manifest version"},
+        BadManifest{"UnknownTopLevelKey", set("/extra", true), "unknown key 'extra'"},
+        BadManifest{"MissingRoot", erase("/root"), "missing key 'root'"},
+        BadManifest{"RootNumber", set("/root", 3), "root: expected a string, got number"},
+        BadManifest{"RelativeRoot", set("/root", "srv/jail"),
+                    "root: 'srv/jail' is not an absolute path"},
+        BadManifest{"EmptyRoot", set("/root", ""), "root: empty path"},
+        BadManifest{"RootWithDotDot", set("/root", "/srv/../jail"),
+                    "root: '/srv/../jail' has a '..' component"},
+        BadManifest{"RootWithDot", set("/root", "/srv/./jail"),
+                    "root: '/srv/./jail' has a '.' component"},
+        BadManifest{"RootWithDoubleSlash", set("/root", "/srv//jail"),
+                    "root: '/srv//jail' has an empty component"},
+        BadManifest{"RootWithTrailingSlash", set("/root", "/srv/jail/"),
+                    "root: '/srv/jail/' has an empty component"},
+        BadManifest{"RootWithNul", set("/root", std::string("/srv\0jail", 9)),
+                    "root: path contains a NUL byte"},
+        BadManifest{"RootHexOddLength", set("/root", {{"hex", "2f6"}}),
+                    "root.hex: expected an even number of lowercase hex digits"},
+        BadManifest{"RootHexNotHex", set("/root", {{"hex", "2fzz"}}),
+                    "root.hex: expected an even number of lowercase hex digits"},
+        BadManifest{"RootHexUnknownKey", set("/root", {{"hex", "2f61"}, {"base64", "x"}}),
+                    "root: unknown key 'base64'"},
+        BadManifest{"RootHexRelative", set("/root", {{"hex", "61"}}),
+                    "root: 'a' is not an absolute path"},
+        BadManifest{"OptionsArray", set("/options", json::array()),
+                    "options: expected an object, got array"},
+        BadManifest{"OptionValueNumber", set("/options/keep_setuid", 1),
+                    "options.keep_setuid: expected a string, got number"},
+        BadManifest{"EmptyOptionName", set("/options/", "x"), "options: empty option name"},
+        BadManifest{"AddedNotArray", set("/added", "/usr/bin/tool"),
+                    "added: expected an array, got string"},
+        BadManifest{"AddedRelative", set("/added/0", "tool"),
+                    "added[0]: 'tool' is not an absolute path"},
+        BadManifest{"AddedTwice", set("/added/1", "/usr/bin/tool"),
+                    "added[1]: '/usr/bin/tool' is listed twice"},
+        BadManifest{"MissingEntries", erase("/entries"), "missing key 'entries'"},
+        BadManifest{"EntriesObject", set("/entries", json::object()),
+                    "entries: expected an array, got object"},
+        BadManifest{"EntryNotObject", set("/entries/1", "/usr"),
+                    "entries[1]: expected an object, got string"},
+        BadManifest{"UnknownEntryType", set("/entries/2/type", "socket"),
+                    "entries[2].type: unknown entry type 'socket'"},
+        BadManifest{"FirstOfTwoProblems",
+                    [](json& d) {
+                      d["entries"][2]["type"] = "fifo";
+                      d["entries"][1]["type"] = "socket";
+                    },
+                    "entries[1].type: unknown entry type 'socket'"},
+        BadManifest{"EntryMissingSource", erase("/entries/2/source"),
+                    "entries[2]: missing key 'source'"},
+        BadManifest{"EntryUnknownKey", set("/entries/2/owner", "root"),
+                    "entries[2]: unknown key 'owner'"},
+        BadManifest{"EntryEmptyPath", set("/entries/2/path", ""), "entries[2].path: empty path"},
+        BadManifest{"EntryPathDotDot", set("/entries/2/path", "/usr/../etc/passwd"),
+                    "entries[2].path: '/usr/../etc/passwd' has a '..' component"},
+        BadManifest{"EntryPathRelative", set("/entries/2/path", "usr/bin/tool"),
+                    "entries[2].path: 'usr/bin/tool' is not an absolute path"},
+        BadManifest{"DuplicateEntry", set("/entries/2/path", "/usr"),
+                    "entries[2].path: duplicate entry '/usr'"},
+        BadManifest{"SourceRelative", set("/entries/2/source", "bin/tool"),
+                    "entries[2].source: 'bin/tool' is not an absolute path"},
+        BadManifest{"SymlinkWithoutTarget", set("/entries/0/link_target", ""),
+                    "entries[0].link_target: a symlink needs a target: empty path"},
+        BadManifest{"FileWithTarget", set("/entries/2/link_target", "elsewhere"),
+                    "entries[2].link_target: a file has no link target"},
+        BadManifest{"DirectoryWithTarget", set("/entries/1/link_target", "elsewhere"),
+                    "entries[1].link_target: a directory has no link target"},
+        BadManifest{"ReasonsNotArray", set("/entries/2/reasons", json::object()),
+                    "entries[2].reasons: expected an array, got object"},
+        BadManifest{"ReasonMissingRule", erase("/entries/2/reasons/0/rule"),
+                    "entries[2].reasons[0]: missing key 'rule'"},
+        BadManifest{"ReasonNeededByRelative", set("/entries/2/reasons/0/needed_by", "libc.so.6"),
+                    "entries[2].reasons[0].needed_by: 'libc.so.6' is not an absolute path"},
+        BadManifest{"ReasonUnknownKey", set("/entries/2/reasons/0/why", "x"),
+                    "entries[2].reasons[0]: unknown key 'why'"},
+        BadManifest{"MissingSourceIdentity", erase("/entries/2/source_identity"),
+                    "entries[2]: missing key 'source_identity'"},
+        BadManifest{"IdentityNotObject", set("/entries/2/copy_identity", json::array()),
+                    "entries[2].copy_identity: expected an object, got array"},
+        BadManifest{"IdentityMissingIno", erase("/entries/2/copy_identity/ino"),
+                    "entries[2].copy_identity: missing key 'ino'"},
+        BadManifest{"IdentityUnknownKey", set("/entries/2/copy_identity/nlink", 1),
+                    "entries[2].copy_identity: unknown key 'nlink'"},
+        BadManifest{"NegativeDevice", set("/entries/2/source_identity/dev", -1),
+                    "entries[2].source_identity.dev: -1 is out of range"},
+        BadManifest{"ModeAbove32Bits", set("/entries/2/copy_identity/mode", 4294967296),
+                    "entries[2].copy_identity.mode: 4294967296 is out of range"},
+        BadManifest{"MtimeAbove63Bits",
+                    set("/entries/2/source_identity/mtime_ns", 9223372036854775808u),
+                    "entries[2].source_identity.mtime_ns: 9223372036854775808 is out of range"},
+        BadManifest{"SizeString", set("/entries/2/source_identity/size", "12"),
+                    "entries[2].source_identity.size: expected an integer, got string"},
+        BadManifest{"CtimeBoolean", set("/entries/2/source_identity/ctime_ns", true),
+                    "entries[2].source_identity.ctime_ns: expected an integer, got boolean"},
+        BadManifest{"UidFloat",
+                    set("/entries/1/copy_identity",
+                        [] {
+                          json identity = kZeroIdentity;
+                          identity["uid"] = 0.5;
+                          return identity;
+                        }()),
+                    "entries[1].copy_identity.uid: expected an integer, got float"}),
+    [](const ::testing::TestParamInfo<BadManifest>& param_info) { return param_info.param.name; });
+
+// ---------------------------------------------------------------------------------------------
+// Loading and saving
+
+TEST(LoadManifest, MissingFileIsNullopt) {
+  TempDir dir;
+  const auto loaded = load_manifest(dir / "roots/srv-jail.json");
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  EXPECT_FALSE(loaded->has_value());
+}
+
+TEST(LoadManifest, SavedManifestLoadsBack) {
+  TempDir dir;
+  const std::string path = manifest_path(dir.path(), "/srv/jail");
+  const Manifest original = rich_manifest();
+  const auto saved = save_manifest(path, original);
+  ASSERT_TRUE(saved.ok()) << saved.error().message;
+  const auto loaded = load_manifest(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  ASSERT_TRUE(loaded->has_value());
+  expect_same(**loaded, original);
+}
+
+TEST(LoadManifest, TruncatedFileNamesTheFileAndThePosition) {
+  TempDir dir;
+  const std::string path = dir / "truncated.json";
+  write_file(path, "{\n  \"version\": 1,\n  \"root\": \"/srv");
+  const auto loaded = load_manifest(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_TRUE(contains(loaded.error().message,
+                       path + ": not valid JSON: parse error at line 3, column 16:"));
+  EXPECT_TRUE(contains(loaded.error().message, "missing closing quote"));
+}
+
+TEST(LoadManifest, HalfOfASavedManifestIsAnError) {
+  TempDir dir;
+  const std::string path = manifest_path(dir.path(), "/srv/jail");
+  ASSERT_TRUE(save_manifest(path, rich_manifest()).ok());
+  const std::string text = read_file(path);
+  write_file(path, text.substr(0, text.size() / 2));
+  const auto loaded = load_manifest(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_TRUE(contains(loaded.error().message, path + ": not valid JSON: parse error at line "));
+}
+
+TEST(LoadManifest, EmptyFileIsAnErrorNotAnEmptyManifest) {
+  TempDir dir;
+  const std::string path = dir / "empty.json";
+  write_file(path, "");
+  const auto loaded = load_manifest(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_TRUE(contains(loaded.error().message, path + ": not valid JSON: "));
+}
+
+TEST(LoadManifest, InvalidManifestNamesTheFileAndTheProblem) {
+  TempDir dir;
+  const std::string path = dir / "bad.json";
+  json document = small_manifest().to_json();
+  document["entries"][0]["type"] = "socket";
+  write_file(path, document.dump());
+  const auto loaded = load_manifest(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.error().message, path + ": entries[0].type: unknown entry type 'socket'");
+}
+
+TEST(LoadManifest, NewerVersionIsAnErrorNotAReset) {
+  TempDir dir;
+  const std::string path = dir / "newer.json";
+  write_file(path, R"({"version": 2, "root": "/srv/jail", "anything": "else"})");
+  const auto loaded = load_manifest(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.error().message,
+            path + ": version 2 is newer than this jailbuild understands (1)");
+}
+
+TEST(LoadManifest, DirectoryIsAnError) {
+  TempDir dir;
+  const auto loaded = load_manifest(dir.path());
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.error().message, dir.path() + ": not a regular file");
+}
+
+TEST(LoadManifest, PathThroughAFileIsAnError) {
+  TempDir dir;
+  write_file(dir / "file", "x");
+  const auto loaded = load_manifest(dir / "file/manifest.json");
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.error().message, dir / "file/manifest.json" + ": open: Not a directory");
+}
+
+TEST(LoadManifest, AbsurdlyLargeFileIsRefused) {
+  TempDir dir;
+  const std::string path = dir / "huge.json";
+  write_file(path, "");
+  fs::resize_file(path, (std::uintmax_t{256} << 20) + 1);  // sparse
+  const auto loaded = load_manifest(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.error().message, path + ": larger than 256 MiB, too large for a manifest");
+}
+
+TEST(SaveManifest, CreatesAPrivateStateDirectoryAndFile) {
+  TempDir dir;
+  const std::string state = dir / "state/jailbuild";
+  const std::string path = manifest_path(state, "/srv/jail");
+  const auto saved = save_manifest(path, small_manifest());
+  ASSERT_TRUE(saved.ok()) << saved.error().message;
+  EXPECT_EQ(fs::status(state + "/roots").permissions(), fs::perms::owner_all);
+  EXPECT_EQ(fs::status(state).permissions(), fs::perms::owner_all);
+  EXPECT_EQ(fs::status(path).permissions(), fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(directory_listing(state + "/roots"), std::vector<std::string>{"srv-jail.json"});
+  EXPECT_TRUE(contains(read_file(path), "\n  \"version\": 1\n"));  // indented, readable
+}
+
+TEST(SaveManifest, ReplacesThePreviousManifest) {
+  TempDir dir;
+  const std::string path = manifest_path(dir.path(), "/srv/jail");
+  ASSERT_TRUE(save_manifest(path, small_manifest()).ok());
+  const Manifest second = rich_manifest();
+  ASSERT_TRUE(save_manifest(path, second).ok());
+  const auto loaded = load_manifest(path);
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  expect_same(**loaded, second);
+  EXPECT_EQ(directory_listing(dir / "roots").size(), 1u);  // no temporary file left
+}
+
+TEST(SaveManifest, StateDirectoryThatIsAFileIsAnError) {
+  TempDir dir;
+  write_file(dir / "state", "not a directory");
+  const std::string path = manifest_path(dir / "state", "/srv/jail");
+  const auto saved = save_manifest(path, small_manifest());
+  ASSERT_FALSE(saved.ok());
+  EXPECT_EQ(saved.error().message, dir / "state/roots" + ": mkdir: Not a directory");
+}
+
+TEST(SaveManifest, OptionNameThatIsNotUtf8IsAnErrorNotAnException) {
+  TempDir dir;
+  const std::string path = manifest_path(dir.path(), "/srv/jail");
+  Manifest manifest = small_manifest();
+  manifest.options = {{"caf\xe9", "x"}};
+  const auto saved = save_manifest(path, manifest);
+  ASSERT_FALSE(saved.ok());
+  EXPECT_TRUE(contains(saved.error().message, path + ": cannot write the manifest as JSON: "));
+  EXPECT_FALSE(fs::exists(path));
+}
+
+// A tmpfs of 16 KiB: the manifest that fills it must fail with ENOSPC and change nothing.
+class FullDisk : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "mounting a tmpfs needs root";
+    mount_point_ = dir_ / "state";
+    ASSERT_EQ(::mkdir(mount_point_.c_str(), 0700), 0) << std::strerror(errno);
+    if (::mount("tmpfs", mount_point_.c_str(), "tmpfs", 0, "size=16k") != 0) {
+      GTEST_SKIP() << "mount tmpfs: " << std::strerror(errno);
+    }
+    mounted_ = true;
+  }
+  void TearDown() override {
+    if (mounted_ && ::umount2(mount_point_.c_str(), MNT_DETACH) != 0) {
+      ADD_FAILURE() << "umount " << mount_point_ << ": " << std::strerror(errno);
+    }
+  }
+
+  TempDir dir_;
+  std::string mount_point_;
+  bool mounted_ = false;
+};
+
+TEST_F(FullDisk, LeavesTheOldManifestIntactAndNoTemporaryFile) {
+  const std::string path = manifest_path(mount_point_, "/srv/jail");
+  const Manifest old = small_manifest();
+  const auto first = save_manifest(path, old);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  const std::string before = read_file(path);
+
+  Manifest big = small_manifest();
+  for (int i = 0; i < 200; ++i) {
+    const std::string entry_path = "/usr/lib/lib" + std::to_string(i) + ".so";
+    big.entries.emplace(entry_path, entry(entry_path, EntryType::File, entry_path, 10 + i));
+  }
+  ASSERT_GT(big.to_json().dump(2).size(), 64u * 1024) << "the manifest must not fit";
+  const auto saved = save_manifest(path, big);
+  ASSERT_FALSE(saved.ok());
+  EXPECT_EQ(saved.error().message, path + ": write: No space left on device");
+
+  EXPECT_EQ(read_file(path), before);
+  EXPECT_EQ(directory_listing(mount_point_ + "/roots"), std::vector<std::string>{"srv-jail.json"});
+  const auto loaded = load_manifest(path);
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  expect_same(**loaded, old);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Manifest file names
+
+std::string name_of(const std::string& root) {
+  return fs::path(manifest_path("/state", root)).filename();
+}
+
+// Inverts the escaping manifest_path documents: "-" separates components, "\xNN" is byte NN.
+std::string unescape(std::string name) {
+  EXPECT_TRUE(name.ends_with(".json")) << name;
+  name.resize(name.size() - 5);
+  if (name == "-") return "/";
+  std::string root = "/";
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (name[i] == '-') {
+      root += '/';
+    } else if (name.compare(i, 2, "\\x") == 0 && i + 4 <= name.size()) {
+      root += static_cast<char>(std::stoi(name.substr(i + 2, 2), nullptr, 16));
+      i += 3;
+    } else {
+      root += name[i];
+    }
+  }
+  return root;
+}
+
+TEST(ManifestPath, IsReadableAndUnderRoots) {
+  EXPECT_EQ(manifest_path("/var/lib/jailbuild", "/home/program"),
+            "/var/lib/jailbuild/roots/home-program.json");
+  EXPECT_EQ(manifest_path("/var/lib/jailbuild/", "/srv/jail"),
+            "/var/lib/jailbuild/roots/srv-jail.json");
+  EXPECT_EQ(name_of("/a-b"), "a\\x2db.json");
+  EXPECT_EQ(name_of("/srv/my jail"), "srv-my\\x20jail.json");
+  EXPECT_EQ(name_of("/.hidden/.x"), "\\x2ehidden-.x.json");
+  EXPECT_EQ(name_of("/"), "-.json");
+}
+
+TEST(ManifestPath, TrickyRootsGetDistinctReversibleNames) {
+  const std::vector<std::string> roots = {"/",
+                                          "/a",
+                                          "/a-b",
+                                          "/a/b",
+                                          "/a\\x2db",
+                                          "/a b",
+                                          "/a_b",
+                                          "/a.b",
+                                          "/a:b",
+                                          "/a~b",
+                                          "/-",
+                                          "/--",
+                                          "/a--b",
+                                          "/a/-/b",
+                                          "/.hidden",
+                                          "/x/.hidden",
+                                          "/srv/caf\xc3\xa9",
+                                          "/srv/caf\xe9",
+                                          "/srv/\xe2\x80\xae",
+                                          "/a\\b",
+                                          "/a/../b",
+                                          "/A",
+                                          "/ab",
+                                          "/a/b/c",
+                                          "/a/b-c",
+                                          "/a-b/c",
+                                          "/a\nb"};
+  std::set<std::string> names;
+  for (const std::string& root : roots) {
+    const std::string name = name_of(root);
+    EXPECT_TRUE(names.insert(name).second) << root << " shares the name " << name;
+    EXPECT_EQ(unescape(name), root) << name;
+    EXPECT_EQ(name.find('/'), std::string::npos) << name;
+    EXPECT_FALSE(name.starts_with('.')) << name;  // never hidden, never "." or ".."
+  }
+}
+
+TEST(ManifestPath, SpellingsOfOneDirectoryShareOneName) {
+  const std::string name = name_of("/srv/jail");
+  EXPECT_EQ(name_of("/srv/jail/"), name);
+  EXPECT_EQ(name_of("//srv///jail//"), name);
+  EXPECT_EQ(name_of("/srv/./jail/."), name);
+  EXPECT_NE(name_of("/srv/../jail"), name);  // ".." depends on symlinks: not normalized
+}
+
+TEST(ManifestPath, LongRootsAreShortenedDistinctAndUsable) {
+  const std::string long_root = "/" + std::string(300, 'x');
+  std::string accented = "/";
+  for (int i = 0; i < 60; ++i)
+    accented += "\xc3\xa9";  // each byte escaped: 8 characters per letter
+  const std::vector<std::string> roots = {long_root,
+                                          long_root + "y",
+                                          long_root + "/y",
+                                          accented,
+                                          accented + "x",
+                                          "/" + std::string(199, 'x'),
+                                          "/" + std::string(200, 'x')};
+  std::set<std::string> names;
+  TempDir dir;
+  for (const std::string& root : roots) {
+    const std::string path = manifest_path(dir.path(), root);
+    const std::string name = fs::path(path).filename();
+    EXPECT_LE(name.size(), 205u) << name;
+    EXPECT_TRUE(names.insert(name).second) << root.size() << "-byte root shares the name " << name;
+    const auto saved = save_manifest(path, small_manifest());
+    EXPECT_TRUE(saved.ok()) << saved.error().message;
+  }
+  EXPECT_EQ(name_of("/" + std::string(200, 'x')),
+            std::string(200, 'x') + ".json");  // at the limit: kept
+  const std::string shortened = name_of(long_root);
+  EXPECT_TRUE(shortened.starts_with(std::string(150, 'x'))) << shortened;
+  EXPECT_EQ(shortened.substr(shortened.size() - 22, 1), "~") << shortened;
+  // An escape is never cut in half.
+  const std::string accented_name = name_of(accented);
+  const std::string prefix = accented_name.substr(0, accented_name.find('~'));
+  EXPECT_EQ(prefix.size() % 4, 0u) << accented_name;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The default state directory
+
+// Sets environment variables for one test and restores them after.
+class EnvironmentGuard {
+ public:
+  EnvironmentGuard() {
+    for (const char* name : {"JAILBUILD_STATE_DIR", "XDG_STATE_HOME", "HOME"}) {
+      const char* value = std::getenv(name);
+      saved_.emplace_back(name,
+                          value == nullptr ? std::nullopt : std::optional<std::string>(value));
+    }
+  }
+  ~EnvironmentGuard() {
+    for (const auto& [name, value] : saved_) set(name.c_str(), value);
+  }
+  EnvironmentGuard(const EnvironmentGuard&) = delete;
+  EnvironmentGuard& operator=(const EnvironmentGuard&) = delete;
+
+  static void set(const char* name, const std::optional<std::string>& value) {
+    if (value) {
+      ::setenv(name, value->c_str(), 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+// Runs as user `uid` (effective uid only) until destroyed.
+class EffectiveUser {
+ public:
+  explicit EffectiveUser(uid_t uid) : ok_(::seteuid(uid) == 0) {}
+  ~EffectiveUser() {
+    if (ok_ && ::seteuid(0) != 0) std::abort();  // the other tests need root back
+  }
+  EffectiveUser(const EffectiveUser&) = delete;
+  EffectiveUser& operator=(const EffectiveUser&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  bool ok_;
+};
+
+constexpr uid_t kNobody = 65534;
+
+TEST(DefaultStateDir, EnvironmentVariableWins) {
+  EnvironmentGuard guard;
+  EnvironmentGuard::set("JAILBUILD_STATE_DIR", "/custom/state");
+  EnvironmentGuard::set("XDG_STATE_HOME", "/xdg");
+  EXPECT_EQ(default_state_dir(), "/custom/state");
+}
+
+TEST(DefaultStateDir, RootUsesVarLib) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root";
+  EnvironmentGuard guard;
+  EnvironmentGuard::set("JAILBUILD_STATE_DIR", std::nullopt);
+  EnvironmentGuard::set("XDG_STATE_HOME", "/xdg");
+  EXPECT_EQ(default_state_dir(), "/var/lib/jailbuild");
+  EnvironmentGuard::set("JAILBUILD_STATE_DIR", "");  // empty is unset
+  EXPECT_EQ(default_state_dir(), "/var/lib/jailbuild");
+}
+
+// As a user other than root: the tests' own user, or nobody when they run as root.
+class DefaultStateDirAsUser : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    EnvironmentGuard::set("JAILBUILD_STATE_DIR", std::nullopt);
+    if (::geteuid() != 0) return;
+    user_.emplace(kNobody);
+    ASSERT_TRUE(user_->ok()) << "seteuid: " << std::strerror(errno);
+  }
+
+  EnvironmentGuard guard_;
+  std::optional<EffectiveUser> user_;
+};
+
+TEST_F(DefaultStateDirAsUser, UsesXdgStateHome) {
+  EnvironmentGuard::set("XDG_STATE_HOME", "/home/u/.state");
+  EXPECT_EQ(default_state_dir(), "/home/u/.state/jailbuild");
+}
+
+TEST_F(DefaultStateDirAsUser, IgnoresARelativeXdgStateHome) {
+  EnvironmentGuard::set("XDG_STATE_HOME", "relative/state");
+  EnvironmentGuard::set("HOME", "/home/u");
+  EXPECT_EQ(default_state_dir(), "/home/u/.local/state/jailbuild");
+}
+
+TEST_F(DefaultStateDirAsUser, FallsBackToHome) {
+  EnvironmentGuard::set("XDG_STATE_HOME", std::nullopt);
+  EnvironmentGuard::set("HOME", "/home/u/");
+  EXPECT_EQ(default_state_dir(), "/home/u/.local/state/jailbuild");
+}
+
+TEST_F(DefaultStateDirAsUser, WithoutHomeAsksThePasswordDatabase) {
+  const passwd* user = ::getpwuid(::geteuid());
+  if (user == nullptr) GTEST_SKIP() << "uid " << ::geteuid() << " has no password entry";
+  const std::string expected = std::string(user->pw_dir) + "/.local/state/jailbuild";
+  EnvironmentGuard::set("XDG_STATE_HOME", "");
+  EnvironmentGuard::set("HOME", std::nullopt);
+  EXPECT_EQ(default_state_dir(), expected);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The root lock
+
+std::optional<char> read_byte(int fd, int timeout_ms) {
+  pollfd poll_fd{.fd = fd, .events = POLLIN, .revents = 0};
+  if (::poll(&poll_fd, 1, timeout_ms) != 1) return std::nullopt;
+  char byte = 0;
+  if (::read(fd, &byte, 1) != 1) return std::nullopt;
+  return byte;
+}
+
+// A child process that takes the lock of a root, says 'L' (or 'E' if it could not), holds it
+// until the test writes to it or `hold_ms` pass, then says 'R' and lets go by exiting.
+class LockHolder {
+ public:
+  LockHolder(const std::string& state_dir, const std::string& root, int hold_ms) {
+    int to_parent[2];
+    int to_child[2];
+    if (::pipe2(to_parent, O_CLOEXEC) != 0 || ::pipe2(to_child, O_CLOEXEC) != 0) {
+      ADD_FAILURE() << "pipe: " << std::strerror(errno);
+      return;
+    }
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::close(to_parent[0]);
+      ::close(to_child[1]);
+      run_child(state_dir, root, hold_ms, to_child[0], to_parent[1]);
+    }
+    ::close(to_parent[1]);
+    ::close(to_child[0]);
+    from_child_ = to_parent[0];
+    to_child_ = to_child[1];
+    if (pid_ < 0) ADD_FAILURE() << "fork: " << std::strerror(errno);
+  }
+
+  ~LockHolder() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    ::close(from_child_);
+    ::close(to_child_);
+  }
+  LockHolder(const LockHolder&) = delete;
+  LockHolder& operator=(const LockHolder&) = delete;
+
+  pid_t pid() const { return pid_; }
+
+  std::optional<char> next_message(int timeout_ms = 10'000) const {
+    return read_byte(from_child_, timeout_ms);
+  }
+
+  // Tells the child to let go; safe to call from another thread.
+  bool let_go() const { return ::write(to_child_, "r", 1) == 1; }
+
+  // Tells the child to let go and waits until it has; true if it exited cleanly.
+  bool release() {
+    if (!let_go()) return false;
+    int status = 0;
+    const bool waited = ::waitpid(pid_, &status, 0) == pid_;
+    pid_ = -1;
+    return waited && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  }
+
+ private:
+  [[noreturn]] static void run_child(const std::string& state_dir, const std::string& root,
+                                     int hold_ms, int commands, int messages) {
+    int status = 0;
+    {
+      auto lock = RootLock::acquire(state_dir, root, /*wait=*/false);
+      const char said = lock.ok() ? 'L' : 'E';
+      status = ::write(messages, &said, 1) == 1 && lock.ok() ? 0 : 1;
+      if (status == 0) {
+        (void)read_byte(commands, hold_ms);
+        status = ::write(messages, "R", 1) == 1 ? 0 : 1;
+      }
+    }  // the lock goes here
+    ::_exit(status);
+  }
+
+  pid_t pid_ = -1;
+  int from_child_ = -1;
+  int to_child_ = -1;
+};
+
+class RootLockTest : public ::testing::Test {
+ protected:
+  std::string state() const { return dir_ / "state"; }
+  std::string lock_file() const { return dir_ / "state/locks/srv-jail.lock"; }
+
+  TempDir dir_;
+  const std::string root_ = "/srv/jail";
+};
+
+TEST_F(RootLockTest, IsAFileInTheStateDirectoryNamedAsTheManifest) {
+  const auto lock = RootLock::acquire(state(), root_, false);
+  ASSERT_TRUE(lock.ok()) << lock.error().message;
+  EXPECT_EQ(directory_listing(state() + "/locks"), std::vector<std::string>{"srv-jail.lock"});
+  EXPECT_EQ(fs::path(manifest_path(state(), root_)).stem(), fs::path(lock_file()).stem());
+  EXPECT_EQ(read_file(lock_file()), std::to_string(::getpid()) + "\n");
+  EXPECT_EQ(fs::status(state() + "/locks").permissions(), fs::perms::owner_all);
+}
+
+TEST_F(RootLockTest, AnotherProcessCannotTakeItUntilItIsReleased) {
+  LockHolder holder(state(), root_, 30'000);
+  ASSERT_EQ(holder.next_message(), 'L');
+
+  const auto refused = RootLock::acquire(state(), root_, /*wait=*/false);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message, "another jailbuild is working on /srv/jail (lock " +
+                                         lock_file() + ", pid " + std::to_string(holder.pid()) +
+                                         ")");
+
+  ASSERT_TRUE(holder.release());
+  const auto taken = RootLock::acquire(state(), root_, /*wait=*/false);
+  EXPECT_TRUE(taken.ok()) << taken.error().message;
+}
+
+TEST_F(RootLockTest, ASecondDescriptorInTheSameProcessConflicts) {
+  {
+    const auto first = RootLock::acquire(state(), root_, false);
+    ASSERT_TRUE(first.ok()) << first.error().message;
+    const auto second = RootLock::acquire(state(), root_, false);
+    ASSERT_FALSE(second.ok());
+    EXPECT_TRUE(contains(second.error().message,
+                         "another jailbuild is working on /srv/jail (lock " + lock_file()));
+  }
+  const auto after_release = RootLock::acquire(state(), root_, false);
+  EXPECT_TRUE(after_release.ok()) << after_release.error().message;
+}
+
+TEST_F(RootLockTest, AMovedLockIsHeldUntilItsLastOwnerGoes) {
+  auto first = RootLock::acquire(state(), root_, false);
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  {
+    const RootLock moved(std::move(*first));
+    EXPECT_FALSE(RootLock::acquire(state(), root_, false).ok());
+  }
+  EXPECT_TRUE(RootLock::acquire(state(), root_, false).ok());
+}
+
+// The system call thread `tid` of this process is in, -1 if none or unknown.
+long current_syscall(pid_t tid) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/syscall");
+  long number = -1;
+  return in >> number ? number : -1;
+}
+
+TEST_F(RootLockTest, WaitingBlocksUntilTheHolderLetsGo) {
+  LockHolder holder(state(), root_, 30'000);
+  ASSERT_EQ(holder.next_message(), 'L');
+
+  // Let the holder go only once this thread is blocked in flock(2), so that the test neither
+  // depends on timing nor passes if acquire does not wait.
+  const pid_t waiter = ::gettid();
+  std::atomic<bool> acquired = false;
+  std::atomic<bool> saw_waiter_blocked = false;
+  std::thread releaser([&] {
+    for (int tries = 0; tries < 1000 && !acquired; ++tries) {
+      if (current_syscall(waiter) == SYS_flock) {
+        saw_waiter_blocked = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    (void)holder.let_go();
+  });
+
+  ::testing::internal::CaptureStderr();
+  const auto lock = RootLock::acquire(state(), root_, /*wait=*/true);
+  const std::string said = ::testing::internal::GetCapturedStderr();
+  acquired = true;
+  releaser.join();
+
+  ASSERT_TRUE(lock.ok()) << lock.error().message;
+  EXPECT_TRUE(saw_waiter_blocked);
+  EXPECT_EQ(said, "jailbuild: waiting for another jailbuild working on /srv/jail (lock " +
+                      lock_file() + ", pid " + std::to_string(holder.pid()) + ")\n");
+  // The holder said 'R' just before letting go: had acquire not waited, it would not have yet.
+  EXPECT_EQ(holder.next_message(0), 'R');
+  EXPECT_EQ(read_file(lock_file()), std::to_string(::getpid()) + "\n");
+}
+
+TEST_F(RootLockTest, DifferentRootsDoNotConflict) {
+  const auto first = RootLock::acquire(state(), "/srv/jail", false);
+  const auto second = RootLock::acquire(state(), "/srv/jail-2", false);
+  const auto same_spelled_otherwise = RootLock::acquire(state(), "/srv/jail/", false);
+  EXPECT_TRUE(first.ok());
+  EXPECT_TRUE(second.ok());
+  EXPECT_FALSE(same_spelled_otherwise.ok());
+}
+
+TEST_F(RootLockTest, StateDirectoryInsideTheRootIsRefused) {
+  const std::string root = dir_ / "jail";
+  ASSERT_EQ(::mkdir(root.c_str(), 0755), 0);
+  const auto lock = RootLock::acquire(root + "/var/lib/jailbuild", root + "/", false);
+  ASSERT_FALSE(lock.ok());
+  EXPECT_EQ(lock.error().message,
+            "the state directory " + root + "/var/lib/jailbuild is inside the root " + root +
+                "/, where a jailed process could change it; choose another with --state-dir");
+  EXPECT_TRUE(fs::is_empty(root)) << "nothing may be created in the root";
+
+  // Also through a symlink to the root.
+  ASSERT_EQ(::symlink(root.c_str(), (dir_ / "link").c_str()), 0);
+  const auto through_link = RootLock::acquire(dir_ / "link/state", root, false);
+  ASSERT_FALSE(through_link.ok());
+  EXPECT_TRUE(contains(through_link.error().message, "is inside the root " + root));
+
+  const auto beside = RootLock::acquire(dir_ / "jail-state", root, false);
+  EXPECT_TRUE(beside.ok()) << beside.error().message;
+}
+
+}  // namespace
