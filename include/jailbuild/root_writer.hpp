@@ -59,10 +59,16 @@ class RootWriter {
 
   const std::string& root() const { return root_; }
 
+  // After apply returned an error: what it had done before it stopped, so that the caller can
+  // record the entries it placed (a later run would otherwise take them for files jailbuild did
+  // not place). Empty after a successful apply.
+  const WriteReport& partial_report() const { return partial_; }
+
  private:
   RootWriter(int fd, std::string root) : root_fd_(fd), root_(std::move(root)) {}
   int root_fd_ = -1;
   std::string root_;
+  WriteReport partial_;
 };
 
 }  // namespace jailbuild

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
 
   int exit_code = kExitOk;
   add_deps_command(app, exit_code);
+  add_jail_commands(app, exit_code);
 
   app.parse_complete_callback([&] {
     auto logger = spdlog::stderr_color_st("jailbuild");

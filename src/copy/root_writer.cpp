@@ -1,0 +1,920 @@
+// RootWriter: places a CopyPlan in a root without writing outside it (see root_writer.hpp).
+//
+// Every planned path is reached in two steps. Its parent directory is opened from the root's
+// descriptor with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS), which
+// fails on a symlink anywhere on the way instead of following it. The last component is then only
+// named relative to that descriptor, by calls that do not follow a symlink there either (fstatat
+// with AT_SYMLINK_NOFOLLOW, mkdirat, symlinkat, openat with O_EXCL|O_NOFOLLOW, renameat, unlinkat),
+// and contents and metadata are set through descriptors of the new inode, never by path. A
+// directory that a hostile process swaps for a symlink mid-run makes a lookup fail (a conflict);
+// it cannot redirect a write.
+//
+// "Placed by jailbuild" means: the previous manifest records this path with an inode of the same
+// type, device and number as the one there now. Such an inode is ours to rewrite, even after the
+// jail edited it in place; anything else at a planned path is a conflict, left alone unless
+// --force. (One exception, for runs killed before their manifest was saved: see adoptable_copy.)
+// Directories that already exist are shared, not ours: they are never recorded, so the manifest
+// lists exactly the directories jailbuild created, which `remove` may delete.
+
+#include "jailbuild/root_writer.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <optional>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "file_copy.hpp"
+#include "safe_fs.hpp"
+
+namespace jailbuild {
+namespace {
+
+using copy::UniqueFd;
+using copy::system_error;
+
+constexpr mode_t kPermissionBits = 07777;
+constexpr mode_t kPrivilegeBits = S_ISUID | S_ISGID;
+constexpr mode_t kDefaultDirectoryMode = 0755;
+constexpr mode_t kDefaultFileMode = 0644;
+constexpr const char* kCapabilityAttribute = "security.capability";
+
+bool running_as_root() { return ::geteuid() == 0; }
+
+// Errors of an operation on a planned path that mean the path changed under us (a directory
+// appeared where a file was renamed, a name vanished, ...): the path is then left alone as a
+// conflict rather than stopping the run.
+bool changed_underneath(int error_number) {
+  return error_number == ENOENT || error_number == EEXIST || error_number == EISDIR || error_number == ENOTDIR ||
+         error_number == ENOTEMPTY || error_number == ELOOP;
+}
+
+// The end of an operation on a planned path: the inode now there, or (left_alone non-empty) why
+// the path was left as it was. Failures that stop the run are Errors instead.
+struct Done {
+  struct stat status {};
+  std::string left_alone;
+};
+
+Done left_alone(std::string reason) {
+  Done done;
+  done.left_alone = std::move(reason);
+  return done;
+}
+
+Done changed_while_running(int error_number) {
+  return left_alone("changed while jailbuild was writing it (" + copy::errno_text(error_number) + ")");
+}
+
+// One planned path, ready for *at() calls on its last component.
+struct Target {
+  const PlannedEntry* entry = nullptr;
+  copy::RootPath where;
+  std::string display;                      // the host path, for messages
+  int dir = -1;                             // O_PATH descriptor of the parent (owned by the Applier);
+                                            // -1 when the parent is still to be created (dry run only)
+  std::optional<struct stat> found;         // what is at the path now, if anything
+  const ManifestEntry* recorded = nullptr;  // the previous manifest's entry for the path
+};
+
+// Whether what is at the target is the inode jailbuild placed there (see the file comment).
+bool placed_by_us(const Target& target) {
+  if (!target.found || target.recorded == nullptr) return false;
+  const FileIdentity& copy = target.recorded->copy_identity;
+  return (copy.mode & S_IFMT) == (target.found->st_mode & S_IFMT) && copy.dev == target.found->st_dev &&
+         copy.ino == target.found->st_ino;
+}
+
+Result<struct stat> stat_at(int dir_fd, const std::string& name, const std::string& display) {
+  struct stat status {};
+  if (::fstatat(dir_fd, name.c_str(), &status, AT_SYMLINK_NOFOLLOW) != 0) return system_error(display, errno);
+  return status;
+}
+
+// Whether the directory `name` in dir_fd has no entries. One that is no longer a directory counts
+// as not empty: it changed under us, and is left alone.
+Result<bool> directory_is_empty(int dir_fd, const std::string& name, const std::string& display) {
+  const int fd = copy::open_beneath(dir_fd, name, O_RDONLY | O_DIRECTORY);
+  if (fd < 0 && changed_underneath(-fd)) return false;
+  if (fd < 0) return system_error(display, -fd);
+  DIR* stream = ::fdopendir(fd);
+  if (stream == nullptr) {
+    const int error_number = errno;
+    ::close(fd);
+    return system_error(display, error_number);
+  }
+  bool empty = true;
+  errno = 0;
+  while (const dirent* item = ::readdir(stream)) {
+    const std::string_view item_name = item->d_name;
+    if (item_name != "." && item_name != "..") {
+      empty = false;
+      break;
+    }
+  }
+  const int error_number = errno;
+  ::closedir(stream);
+  if (empty && error_number != 0) return system_error(display + ": reading the directory", error_number);
+  return empty;
+}
+
+// The source of a planned file: its lstat, checked for a type jailbuild copies.
+Result<struct stat> stat_source(const std::string& source, const WriteOptions& options) {
+  struct stat status {};
+  if (::lstat(source.c_str(), &status) != 0) return system_error(source, errno);
+  if (S_ISREG(status.st_mode)) return status;
+  if (S_ISCHR(status.st_mode) || S_ISBLK(status.st_mode)) {
+    if (options.allow_devices) return status;
+    return Error{source + ": is a " + copy::file_type_name(status.st_mode) +
+                 "; device nodes are copied only when asked for (--allow-devices)"};
+  }
+  return Error{source + ": is a " + copy::file_type_name(status.st_mode) + ", not a regular file"};
+}
+
+// Opens a regular source file for copying. O_NOFOLLOW and O_NONBLOCK guard against the path
+// having become a symlink or a FIFO since it was examined (open would follow the one and hang on
+// the other); fstat then tells what was really opened.
+Result<UniqueFd> open_source(const std::string& source, struct stat& status) {
+  UniqueFd fd(::open(source.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  if (!fd.valid()) return system_error(source, errno);
+  if (::fstat(fd.get(), &status) != 0) return system_error(source, errno);
+  if (!S_ISREG(status.st_mode)) {
+    return Error{source + ": became a " + std::string(copy::file_type_name(status.st_mode)) +
+                 " while jailbuild was running"};
+  }
+  return fd;
+}
+
+// The source's file capabilities (the raw security.capability attribute), if it has any.
+Result<std::optional<std::string>> read_capabilities(int fd, const std::string& source) {
+  std::array<char, 256> buffer{};  // a capability set is 20 or 24 bytes
+  const ssize_t size = ::fgetxattr(fd, kCapabilityAttribute, buffer.data(), buffer.size());
+  if (size >= 0) return std::optional<std::string>(std::string(buffer.data(), static_cast<std::size_t>(size)));
+  if (errno == ENODATA || errno == ENOTSUP) return std::optional<std::string>();
+  return system_error(source + ": reading its capabilities", errno);
+}
+
+// The permission bits a copy of a file with `mode` gets.
+mode_t copy_mode(mode_t mode, const WriteOptions& options) {
+  return mode & kPermissionBits & (options.keep_setuid ? kPermissionBits : ~kPrivilegeBits);
+}
+
+// How a new regular file is made: its bytes (copied from a descriptor or given) and metadata.
+struct FileRecipe {
+  int source_fd = -1;
+  const std::string* content = nullptr;  // used when source_fd is -1
+  std::string source_display;            // for messages
+  std::uint64_t size = 0;
+  mode_t mode = kDefaultFileMode;        // permission bits, privileges already removed when asked
+  std::optional<std::pair<uid_t, gid_t>> owner;
+  std::optional<std::array<timespec, 2>> times;  // access, modification
+  std::optional<std::string> capabilities;       // security.capability to set
+};
+
+// Removes the empty directory in the way of a replacement; "" when the way is clear, else why
+// the path is left alone.
+Result<std::string> remove_empty_directory(const Target& target) {
+  if (::unlinkat(target.dir, target.where.name.c_str(), AT_REMOVEDIR) == 0 || errno == ENOENT) return std::string();
+  if (errno == ENOTEMPTY || errno == EEXIST) return std::string("a directory that is not empty is in the way");
+  return system_error(target.display + ": removing the directory in the way", errno);
+}
+
+// Puts a finished temporary entry under the target's name, replacing what is there (a directory
+// must be empty and is removed first: rename cannot replace a directory with a non-directory).
+Result<Done> commit(const Target& target, copy::TempName& temporary) {
+  if (target.found && S_ISDIR(target.found->st_mode)) {
+    Result<std::string> cleared = remove_empty_directory(target);
+    if (!cleared) return cleared.error();
+    if (!cleared->empty()) return left_alone(*cleared);
+  }
+  if (const int error_number = temporary.commit(target.where.name); error_number != 0) {
+    if (changed_underneath(error_number)) return changed_while_running(error_number);
+    return system_error(target.display + ": renaming " + temporary.name() + " into place", error_number);
+  }
+  Result<struct stat> status = stat_at(target.dir, target.where.name, target.display);
+  if (!status) return status.error();
+  Done done;
+  done.status = *status;
+  return done;
+}
+
+// Writes a regular file under a temporary name next to the target, sets its metadata through its
+// descriptor, and renames it into place. On any failure the temporary file is removed.
+Result<Done> write_file(const Target& target, const FileRecipe& recipe, std::uint64_t& bytes_copied) {
+  const std::string& display = target.display;
+  Result<copy::TempFile> temporary = copy::create_temp_file(target.dir, display + ": in its directory");
+  if (!temporary) return temporary.error();
+  const int fd = temporary->fd.get();
+
+  if (recipe.source_fd >= 0) {
+    const copy::CopyOutcome outcome = copy::copy_contents(recipe.source_fd, fd, recipe.size);
+    if (outcome.error != 0) return system_error(display + ": copying " + recipe.source_display, outcome.error);
+    bytes_copied += outcome.bytes;
+  } else {
+    std::size_t written = 0;
+    while (written < recipe.content->size()) {
+      const ssize_t step = ::write(fd, recipe.content->data() + written, recipe.content->size() - written);
+      if (step < 0 && errno == EINTR) continue;
+      if (step < 0) return system_error(display + ": writing", errno);
+      written += static_cast<std::size_t>(step);
+    }
+    bytes_copied += written;
+  }
+  // Metadata after the data (writing clears setuid bits and capabilities), and the owner before
+  // the mode and capabilities (chown clears those too).
+  if (recipe.owner && ::fchown(fd, recipe.owner->first, recipe.owner->second) != 0) {
+    return system_error(display + ": setting its owner", errno);
+  }
+  if (::fchmod(fd, recipe.mode) != 0) return system_error(display + ": setting its mode", errno);
+  if (recipe.capabilities && ::fsetxattr(fd, kCapabilityAttribute, recipe.capabilities->data(),
+                                         recipe.capabilities->size(), 0) != 0) {
+    return system_error(display + ": setting its capabilities", errno);
+  }
+  if (recipe.times && ::futimens(fd, recipe.times->data()) != 0) {
+    return system_error(display + ": setting its modification time", errno);
+  }
+  struct stat written_status {};
+  if (::fstat(fd, &written_status) != 0) return system_error(display + ": fstat", errno);
+  // Closed before the rename, so that a late write-back error stops the file from ever appearing.
+  if (const int error_number = temporary->fd.close(); error_number != 0) {
+    return system_error(display + ": writing", error_number);
+  }
+  Result<Done> done = commit(target, temporary->name);
+  if (done && done->left_alone.empty() && done->status.st_ino != written_status.st_ino) {
+    return left_alone("replaced by another file while jailbuild was writing it");
+  }
+  return done;
+}
+
+// Makes a device node like the source's under a temporary name, then renames it into place. The
+// mode and owner are set through an O_PATH descriptor of the new node: chmod by name could follow
+// a symlink swapped in under the temporary name, and opening a device for real would run its driver.
+Result<Done> make_device(const Target& target, const struct stat& source, mode_t mode) {
+  Result<copy::TempName> temporary = copy::create_temp_node(target.dir, source.st_mode & S_IFMT, source.st_rdev,
+                                                            target.display + ": in its directory");
+  if (!temporary) return temporary.error();
+  const UniqueFd node(::openat(target.dir, temporary->name().c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!node.valid()) return system_error(target.display + ": opening the new device node", errno);
+  struct stat status {};
+  if (::fstat(node.get(), &status) != 0) return system_error(target.display + ": fstat", errno);
+  if ((status.st_mode & S_IFMT) != (source.st_mode & S_IFMT) || status.st_rdev != source.st_rdev) {
+    return left_alone("replaced by another file while jailbuild was writing it");
+  }
+  if (running_as_root() && ::fchownat(node.get(), "", source.st_uid, source.st_gid, AT_EMPTY_PATH) != 0) {
+    return system_error(target.display + ": setting its owner", errno);
+  }
+  // /proc/self/fd/N is the inode itself (a magic link, resolved without looking at any name).
+  const std::string self = "/proc/self/fd/" + std::to_string(node.get());
+  if (::chmod(self.c_str(), mode) != 0) {
+    return system_error(target.display + ": setting its mode (through /proc)", errno);
+  }
+  return commit(target, *temporary);
+}
+
+// Creates a symlink under a temporary name and renames it over the target.
+Result<Done> make_symlink(const Target& target) {
+  Result<copy::TempName> temporary =
+      copy::create_temp_symlink(target.dir, target.entry->link_target, target.display + ": in its directory");
+  if (!temporary) return temporary.error();
+  return commit(target, *temporary);
+}
+
+// Reads until `buffer` is full or the file ends; the count read, or -errno.
+ssize_t read_fully(int fd, char* buffer, std::size_t size) {
+  std::size_t got = 0;
+  while (got < size) {
+    const ssize_t step = ::read(fd, buffer + got, size - got);
+    if (step < 0 && errno == EINTR) continue;
+    if (step < 0) return -errno;
+    if (step == 0) break;
+    got += static_cast<std::size_t>(step);
+  }
+  return static_cast<ssize_t>(got);
+}
+
+// Opens the regular file found at the target for reading. An invalid descriptor means it is no
+// longer the inode that was found there: it changed meanwhile, and is treated as different.
+Result<UniqueFd> open_found(const Target& target) {
+  const int opened = copy::open_beneath(target.dir, target.where.name, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  if (opened < 0 && changed_underneath(-opened)) return UniqueFd();
+  if (opened < 0) return system_error(target.display, -opened);
+  UniqueFd fd(opened);
+  struct stat status {};
+  if (::fstat(fd.get(), &status) != 0) return system_error(target.display, errno);
+  if (status.st_dev != target.found->st_dev || status.st_ino != target.found->st_ino) return UniqueFd();
+  return fd;
+}
+
+// Whether the open file `fd` holds exactly `content` from its offset on.
+Result<bool> holds(int fd, const std::string& content, const std::string& display) {
+  std::string found(content.size() + 1, '\0');  // one byte more, to notice a longer file
+  const ssize_t got = read_fully(fd, found.data(), found.size());
+  if (got < 0) return system_error(display, static_cast<int>(-got));
+  return static_cast<std::size_t>(got) == content.size() && found.compare(0, content.size(), content) == 0;
+}
+
+// Whether two open files hold the same bytes from their offsets on.
+Result<bool> same_bytes(int first, int second, const std::string& first_display, const std::string& second_display) {
+  constexpr std::size_t kBlock = std::size_t{1} << 16;
+  std::vector<char> a(kBlock), b(kBlock);
+  while (true) {
+    const ssize_t got_a = read_fully(first, a.data(), kBlock);
+    if (got_a < 0) return system_error(first_display, static_cast<int>(-got_a));
+    const ssize_t got_b = read_fully(second, b.data(), kBlock);
+    if (got_b < 0) return system_error(second_display, static_cast<int>(-got_b));
+    if (got_a != got_b || std::memcmp(a.data(), b.data(), static_cast<std::size_t>(got_a)) != 0) return false;
+    if (got_a == 0) return true;
+  }
+}
+
+// The symlink target at the target; nullopt when it is no longer a symlink.
+Result<std::optional<std::string>> read_link(const Target& target) {
+  std::string buffer(PATH_MAX, '\0');
+  const ssize_t length = ::readlinkat(target.dir, target.where.name.c_str(), buffer.data(), buffer.size());
+  if (length < 0 && (changed_underneath(errno) || errno == EINVAL)) return std::optional<std::string>();
+  if (length < 0) return system_error(target.display, errno);
+  buffer.resize(static_cast<std::size_t>(length));
+  return std::optional<std::string>(std::move(buffer));
+}
+
+ManifestEntry manifest_entry(const PlannedEntry& entry, const FileIdentity& source, const FileIdentity& copy) {
+  ManifestEntry recorded;
+  recorded.path = entry.path;
+  recorded.type = entry.type;
+  recorded.source = entry.source;
+  recorded.link_target = entry.link_target;
+  recorded.reasons = entry.reasons;
+  recorded.source_identity = source;
+  recorded.copy_identity = copy;
+  return recorded;
+}
+
+// Applies one plan; RootWriter::apply's state for one run.
+class Applier {
+ public:
+  Applier(int root_fd, const std::string& root, const Manifest* previous, const WriteOptions& options,
+          WriteReport& report)
+      : root_fd_(root_fd), root_(root == "/" ? "" : root), previous_(previous), options_(options), report_(report) {}
+
+  Result<bool> remove_stale_temporaries(const CopyPlan& plan);
+  Result<bool> place(const PlannedEntry& entry);
+
+ private:
+  enum class Action { Created, Updated, Unchanged, Shared, LeftAlone };
+
+  Result<std::optional<Target>> open_target(const PlannedEntry& entry, copy::RootPath where);
+  int parent_directory(const std::string& relative);
+  Result<Action> place_directory(Target& target);
+  Result<Action> place_symlink(Target& target);
+  Result<Action> place_file(Target& target);
+  Result<Action> place_generated(Target& target);
+  Result<Action> finish(Target& target, Result<Done> done, const FileIdentity& source);
+  Result<std::optional<std::string>> obstacle(const Target& target);
+  Result<bool> adoptable_copy(const Target& target, const struct stat& source, mode_t mode);
+  Result<bool> remove_temporaries_in(const std::string& relative_dir);
+  Action conflict(const Target& target, std::string reason);
+  Action would_place(const Target& target, const FileIdentity& source);
+  std::string display(const std::string& path) const { return root_ + path; }
+
+  int root_fd_;
+  std::string root_;  // for messages; "" for "/", so that root_ + path reads right
+  const Manifest* previous_;
+  const WriteOptions& options_;
+  WriteReport& report_;
+  std::set<std::string> left_alone_dirs_;  // planned directories that are conflicts: so is all under them
+  std::set<std::string> pending_dirs_;     // dry run: planned directories that would be created
+  // The last parent directory opened, kept for its siblings that follow in the plan. It is opened
+  // again for every new parent, and forgotten when its own entry comes up (it may be replaced).
+  std::string parent_path_;
+  UniqueFd parent_fd_;
+};
+
+// A descriptor of the directory `relative` (to the root), or -errno.
+int Applier::parent_directory(const std::string& relative) {
+  if (parent_fd_.valid() && relative == parent_path_) return parent_fd_.get();
+  parent_fd_ = UniqueFd();
+  const int fd = copy::open_beneath(root_fd_, relative, O_PATH | O_DIRECTORY);
+  if (fd < 0) return fd;
+  parent_fd_ = UniqueFd(fd);
+  parent_path_ = relative;
+  return fd;
+}
+
+Applier::Action Applier::conflict(const Target& target, std::string reason) {
+  if (target.entry->type == EntryType::Directory) left_alone_dirs_.insert(target.entry->path);
+  report_.conflicts.push_back(Conflict{target.entry->path, std::move(reason)});
+  return Action::LeftAlone;
+}
+
+Result<bool> Applier::place(const PlannedEntry& entry) {
+  if (entry.path == "/") {  // the root itself, opened already
+    ++report_.unchanged;
+    return true;
+  }
+  Result<copy::RootPath> where = copy::split_root_path(entry.path);
+  if (!where) return Error{"plan entry " + where.error().message};
+  Result<std::optional<Target>> opened = open_target(entry, std::move(*where));
+  if (!opened) return opened.error();
+  if (!*opened) return true;  // a conflict, recorded
+  Target& target = **opened;
+
+  Result<Action> action = Error{};
+  switch (entry.type) {
+    case EntryType::Directory: action = place_directory(target); break;
+    case EntryType::Symlink: action = place_symlink(target); break;
+    case EntryType::File: action = entry.content ? place_generated(target) : place_file(target); break;
+  }
+  if (!action) return action.error();
+  // The cached parent may be this very directory (when the plan lists a child before it), which
+  // may just have been replaced.
+  if (parent_fd_.valid() && entry.path.compare(1, std::string::npos, parent_path_) == 0) parent_fd_ = UniqueFd();
+  switch (*action) {
+    case Action::Created: ++report_.created; break;
+    case Action::Updated: ++report_.updated; break;
+    case Action::Unchanged:
+    case Action::Shared: ++report_.unchanged; break;
+    case Action::LeftAlone: break;
+  }
+  return true;
+}
+
+// Opens the parent of a planned path and looks at what is there. Returns nullopt (after recording
+// a conflict) when the parent cannot be reached without crossing a symlink or a non-directory.
+Result<std::optional<Target>> Applier::open_target(const PlannedEntry& entry, copy::RootPath where) {
+  Target target;
+  target.entry = &entry;
+  target.display = display(entry.path);
+  if (previous_ != nullptr) {
+    const auto it = previous_->entries.find(entry.path);
+    if (it != previous_->entries.end()) target.recorded = &it->second;
+  }
+  const std::string parent = where.parent == "." ? "/" : "/" + where.parent;
+  target.where = std::move(where);
+
+  if (left_alone_dirs_.count(parent) != 0) {
+    conflict(target, "inside " + parent + ", which was left alone");
+    return std::optional<Target>();
+  }
+  if (pending_dirs_.count(parent) != 0) {
+    return std::optional<Target>(std::move(target));  // dry run: the parent would be new, so is this
+  }
+
+  const int dir = parent_directory(target.where.parent);
+  if (dir < 0) {
+    switch (-dir) {
+      case ELOOP: conflict(target, "a symlink is on the way to it"); break;
+      case ENOTDIR: conflict(target, "something other than a directory is on the way to it"); break;
+      case ENOENT: conflict(target, "a directory on the way to it is missing"); break;
+      case EXDEV: conflict(target, "the way to it leaves the root"); break;
+      default: return system_error(display(parent), -dir);
+    }
+    return std::optional<Target>();
+  }
+  target.dir = dir;
+  struct stat status {};
+  if (::fstatat(dir, target.where.name.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0) {
+    target.found = status;
+  } else if (errno != ENOENT) {
+    return system_error(target.display, errno);
+  }
+  return std::optional<Target>(std::move(target));
+}
+
+// Whether the regular file at the target, another inode than the one the manifest records there,
+// is nevertheless exactly the copy jailbuild would make of `source` now: same bytes, mode, owner,
+// modification time and capabilities. A run killed after renaming files into place but before its
+// manifest was saved leaves such files; adopting them is safe, as rewriting them would change
+// nothing. Only paths the manifest gives to jailbuild qualify: an identical file that was in the
+// root before jailbuild came is still a conflict.
+Result<bool> Applier::adoptable_copy(const Target& target, const struct stat& source, mode_t mode) {
+  if (!target.found || target.recorded == nullptr || target.recorded->type != EntryType::File) return false;
+  const struct stat& found = *target.found;
+  if (!S_ISREG(found.st_mode) || !S_ISREG(source.st_mode) || placed_by_us(target)) return false;
+  if (found.st_size != source.st_size || (found.st_mode & kPermissionBits) != mode ||
+      found.st_mtim.tv_sec != source.st_mtim.tv_sec || found.st_mtim.tv_nsec != source.st_mtim.tv_nsec) {
+    return false;
+  }
+  if (running_as_root() && (found.st_uid != source.st_uid || found.st_gid != source.st_gid)) return false;
+
+  const std::string& source_path = target.entry->source;
+  struct stat opened {};
+  Result<UniqueFd> source_fd = open_source(source_path, opened);
+  if (!source_fd) return source_fd.error();
+  Result<UniqueFd> copy_fd = open_found(target);
+  if (!copy_fd) return copy_fd.error();
+  if (!copy_fd->valid() || opened.st_ino != source.st_ino || opened.st_dev != source.st_dev) return false;
+
+  Result<std::optional<std::string>> source_capabilities = read_capabilities(source_fd->get(), source_path);
+  if (!source_capabilities) return source_capabilities.error();
+  Result<std::optional<std::string>> copy_capabilities = read_capabilities(copy_fd->get(), target.display);
+  if (!copy_capabilities) return copy_capabilities.error();
+  if (*copy_capabilities != (options_.keep_setuid ? *source_capabilities : std::nullopt)) return false;
+  return same_bytes(source_fd->get(), copy_fd->get(), source_path, target.display);
+}
+
+// Why a planned symlink or file may not take the place of what is at the target; nullopt when it
+// may: nothing there, what jailbuild placed, or with --force anything but a non-empty directory.
+Result<std::optional<std::string>> Applier::obstacle(const Target& target) {
+  using Why = std::optional<std::string>;
+  if (!target.found) return Why();
+  const std::string type = copy::file_type_name(target.found->st_mode);
+  if (!placed_by_us(target) && !options_.force) {
+    return Why("a " + type + " that jailbuild did not place is there (--force replaces it)");
+  }
+  if (S_ISDIR(target.found->st_mode)) {
+    Result<bool> empty = directory_is_empty(target.dir, target.where.name, target.display);
+    if (!empty) return empty.error();
+    if (!*empty) {
+      return Why("a directory that is not empty is there (jailbuild removes only empty directories, even with "
+                 "--force)");
+    }
+  }
+  return Why();
+}
+
+// Records a placed entry and says whether it was created or updated.
+Result<Applier::Action> Applier::finish(Target& target, Result<Done> done, const FileIdentity& source) {
+  if (!done) return done.error();
+  if (!done->left_alone.empty()) return conflict(target, std::move(done->left_alone));
+  report_.placed.push_back(manifest_entry(*target.entry, source, copy::identity_of(done->status)));
+  return target.found ? Action::Updated : Action::Created;
+}
+
+// Dry run: records what would be placed (the copy's identity is unknown until it exists).
+Applier::Action Applier::would_place(const Target& target, const FileIdentity& source) {
+  report_.placed.push_back(manifest_entry(*target.entry, source, FileIdentity{}));
+  // A directory that would be made (over nothing, or over what is in the way) would be new: so
+  // would everything under it.
+  const bool is_directory = target.found && S_ISDIR(target.found->st_mode);
+  if (target.entry->type == EntryType::Directory && !is_directory) pending_dirs_.insert(target.entry->path);
+  return target.found ? Action::Updated : Action::Created;
+}
+
+// Gives the directory at the target its mode and, when run as root, the owner of `source`,
+// through a descriptor opened without following a symlink.
+Result<Done> settle_directory(const Target& target, mode_t mode, const std::optional<struct stat>& source) {
+  const int opened = copy::open_beneath(target.dir, target.where.name, O_RDONLY | O_DIRECTORY);
+  if (opened < 0 && changed_underneath(-opened)) return changed_while_running(-opened);
+  if (opened < 0) return system_error(target.display, -opened);
+  const UniqueFd directory(opened);
+  if (running_as_root() && source && ::fchown(directory.get(), source->st_uid, source->st_gid) != 0) {
+    return system_error(target.display + ": setting its owner", errno);
+  }
+  if (::fchmod(directory.get(), mode) != 0) return system_error(target.display + ": setting its mode", errno);
+  Done done;
+  if (::fstat(directory.get(), &done.status) != 0) return system_error(target.display + ": fstat", errno);
+  return done;
+}
+
+Result<Applier::Action> Applier::place_directory(Target& target) {
+  const PlannedEntry& entry = *target.entry;
+  std::optional<struct stat> source;
+  if (!entry.source.empty()) {
+    struct stat status {};
+    if (::lstat(entry.source.c_str(), &status) != 0) return system_error(entry.source, errno);
+    if (!S_ISDIR(status.st_mode)) {
+      return Error{entry.source + ": is a " + copy::file_type_name(status.st_mode) + ", not a directory"};
+    }
+    source = status;
+  }
+  const mode_t planned_mode = entry.mode != 0 ? entry.mode & kPermissionBits : kDefaultDirectoryMode;
+  const mode_t mode = source ? source->st_mode & kPermissionBits : planned_mode;
+  const FileIdentity source_identity = source ? copy::identity_of(*source) : FileIdentity{};
+
+  if (target.found && S_ISDIR(target.found->st_mode)) {
+    // A directory jailbuild did not create is shared with whatever else uses the root: kept as it
+    // is and not recorded, so that `remove` never deletes it.
+    if (!placed_by_us(target)) return Action::Shared;
+    // One it created follows the host directory's mode and owner.
+    const struct stat& found = *target.found;
+    const bool owner_differs =
+        running_as_root() && source && (found.st_uid != source->st_uid || found.st_gid != source->st_gid);
+    if ((found.st_mode & kPermissionBits) == mode && !owner_differs) {
+      report_.placed.push_back(manifest_entry(entry, source_identity, copy::identity_of(found)));
+      return Action::Unchanged;
+    }
+    if (options_.dry_run) return would_place(target, source_identity);
+    return finish(target, settle_directory(target, mode, source), source_identity);
+  }
+  if (target.found && !placed_by_us(target) && !options_.force) {
+    return conflict(target, "a " + std::string(copy::file_type_name(target.found->st_mode)) +
+                                " that jailbuild did not place is there (--force replaces it)");
+  }
+  if (options_.dry_run) return would_place(target, source_identity);
+
+  // What is in the way is not a directory, so unlink removes it (rename cannot put a directory
+  // over it). The new directory is private until settle_directory gives it its mode.
+  const char* name = target.where.name.c_str();
+  if (target.found && ::unlinkat(target.dir, name, 0) != 0 && errno != ENOENT) {
+    const int error_number = errno;
+    if (changed_underneath(error_number)) return conflict(target, changed_while_running(error_number).left_alone);
+    const std::string what = copy::file_type_name(target.found->st_mode);
+    return system_error(target.display + ": removing the " + what + " in the way", error_number);
+  }
+  if (::mkdirat(target.dir, name, 0700) != 0) {
+    const int error_number = errno;
+    if (changed_underneath(error_number)) return conflict(target, changed_while_running(error_number).left_alone);
+    return system_error(target.display + ": mkdir", error_number);
+  }
+  return finish(target, settle_directory(target, mode, source), source_identity);
+}
+
+Result<Applier::Action> Applier::place_symlink(Target& target) {
+  const PlannedEntry& entry = *target.entry;
+  // The host symlink's identity lets `sync` notice a change cheaply. The plan already holds the
+  // target, so a symlink gone from the host since planning is no reason to stop: it is recorded
+  // without an identity (which never matches, so the next run looks again).
+  FileIdentity source_identity;
+  if (struct stat status {}; !entry.source.empty() && ::lstat(entry.source.c_str(), &status) == 0) {
+    source_identity = copy::identity_of(status);
+  }
+  if (target.found && S_ISLNK(target.found->st_mode) && target.recorded != nullptr &&
+      target.recorded->type == EntryType::Symlink) {
+    // Judged by stat alone when it is the very symlink recorded; read otherwise (see adoptable_copy).
+    bool same = placed_by_us(target) && target.recorded->link_target == entry.link_target &&
+                target.recorded->copy_identity == copy::identity_of(*target.found);
+    if (!same) {
+      Result<std::optional<std::string>> link = read_link(target);
+      if (!link) return link.error();
+      same = *link == entry.link_target;
+    }
+    if (same) {
+      report_.placed.push_back(manifest_entry(entry, source_identity, copy::identity_of(*target.found)));
+      return Action::Unchanged;
+    }
+  }
+  Result<std::optional<std::string>> reason = obstacle(target);
+  if (!reason) return reason.error();
+  if (*reason) return conflict(target, std::move(**reason));
+  if (options_.dry_run) return would_place(target, source_identity);
+  return finish(target, make_symlink(target), source_identity);
+}
+
+Result<Applier::Action> Applier::place_file(Target& target) {
+  const PlannedEntry& entry = *target.entry;
+  Result<struct stat> source = stat_source(entry.source, options_);
+  if (!source) return source.error();
+  const mode_t mode = copy_mode(source->st_mode, options_);
+
+  // The cheap check: both inodes as recorded, judged by stat alone.
+  if (target.found && placed_by_us(target) && target.recorded->source == entry.source &&
+      target.recorded->source_identity == copy::identity_of(*source) &&
+      target.recorded->copy_identity == copy::identity_of(*target.found) &&
+      (target.found->st_mode & kPermissionBits) == mode) {
+    report_.placed.push_back(manifest_entry(entry, target.recorded->source_identity, target.recorded->copy_identity));
+    return Action::Unchanged;
+  }
+  Result<bool> adoptable = adoptable_copy(target, *source, mode);
+  if (!adoptable) return adoptable.error();
+  if (*adoptable) {
+    report_.placed.push_back(manifest_entry(entry, copy::identity_of(*source), copy::identity_of(*target.found)));
+    return Action::Unchanged;
+  }
+  Result<std::optional<std::string>> reason = obstacle(target);
+  if (!reason) return reason.error();
+  if (*reason) return conflict(target, std::move(**reason));
+
+  if (!S_ISREG(source->st_mode)) {  // a device node, allowed by stat_source
+    if (options_.dry_run) return would_place(target, copy::identity_of(*source));
+    return finish(target, make_device(target, *source, mode), copy::identity_of(*source));
+  }
+
+  // The identity recorded is the opened file's before copying: if the file changes during the
+  // copy, the next run sees a difference and copies it again.
+  Result<UniqueFd> fd = open_source(entry.source, *source);
+  if (!fd) return fd.error();
+  Result<std::optional<std::string>> capabilities = read_capabilities(fd->get(), entry.source);
+  if (!capabilities) return capabilities.error();
+
+  const mode_t opened_mode = copy_mode(source->st_mode, options_);
+  const mode_t removed = source->st_mode & kPrivilegeBits & ~opened_mode;
+  if (removed & S_ISUID) report_.privileges_removed.push_back(entry.path + ": setuid bit removed");
+  if (removed & S_ISGID) report_.privileges_removed.push_back(entry.path + ": setgid bit removed");
+  if (*capabilities && !options_.keep_setuid) {
+    report_.privileges_removed.push_back(entry.path + ": capabilities removed");
+  }
+  if (options_.dry_run) {
+    report_.bytes_copied += static_cast<std::uint64_t>(source->st_size);
+    return would_place(target, copy::identity_of(*source));
+  }
+
+  FileRecipe recipe;
+  recipe.source_fd = fd->get();
+  recipe.source_display = entry.source;
+  recipe.size = static_cast<std::uint64_t>(source->st_size);
+  recipe.mode = opened_mode;
+  if (running_as_root()) recipe.owner = std::make_pair(source->st_uid, source->st_gid);
+  recipe.times = std::array<timespec, 2>{source->st_atim, source->st_mtim};
+  if (options_.keep_setuid) recipe.capabilities = std::move(*capabilities);
+  return finish(target, write_file(target, recipe, report_.bytes_copied), copy::identity_of(*source));
+}
+
+// A generated file (the root's own ld.so.cache, ...) has no source to compare with: a copy is
+// recognised by its bytes (such files are small), whether it is the inode recorded or another one
+// (see adoptable_copy).
+Result<Applier::Action> Applier::place_generated(Target& target) {
+  const PlannedEntry& entry = *target.entry;
+  const std::string& content = *entry.content;
+  const mode_t mode = entry.mode ? entry.mode & kPermissionBits : kDefaultFileMode;
+  const bool recorded_file = target.recorded != nullptr && target.recorded->type == EntryType::File;
+  if (target.found && S_ISREG(target.found->st_mode) && recorded_file &&
+      (target.found->st_mode & kPermissionBits) == mode && target.found->st_uid == ::geteuid() &&
+      static_cast<std::uint64_t>(target.found->st_size) == content.size()) {
+    Result<UniqueFd> fd = open_found(target);
+    if (!fd) return fd.error();
+    Result<bool> same = fd->valid() ? holds(fd->get(), content, target.display) : Result<bool>(false);
+    if (!same) return same.error();
+    if (*same) {
+      report_.placed.push_back(manifest_entry(entry, FileIdentity{}, copy::identity_of(*target.found)));
+      return Action::Unchanged;
+    }
+  }
+  Result<std::optional<std::string>> reason = obstacle(target);
+  if (!reason) return reason.error();
+  if (*reason) return conflict(target, std::move(**reason));
+  if (options_.dry_run) {
+    report_.bytes_copied += content.size();
+    return would_place(target, FileIdentity{});
+  }
+  FileRecipe recipe;
+  recipe.content = &content;
+  recipe.size = content.size();
+  recipe.mode = mode;
+  return finish(target, write_file(target, recipe, report_.bytes_copied), FileIdentity{});
+}
+
+// Removes what a killed run left: ".jailbuild-tmp.*" entries (never directories) in each planned
+// directory that can be reached. One that cannot is either missing or a conflict that placing its
+// entries will report.
+Result<bool> Applier::remove_temporaries_in(const std::string& relative_dir) {
+  const int fd = copy::open_beneath(root_fd_, relative_dir, O_RDONLY | O_DIRECTORY);
+  const std::string shown = display(relative_dir == "." ? "/" : "/" + relative_dir);
+  if (fd < 0) {
+    if (-fd == ENOENT || -fd == ELOOP || -fd == ENOTDIR || -fd == EXDEV) return true;
+    return system_error(shown, -fd);
+  }
+  DIR* stream = ::fdopendir(fd);
+  if (stream == nullptr) {
+    const int error_number = errno;
+    ::close(fd);
+    return system_error(shown, error_number);
+  }
+  // Names first, then unlink: removing entries while readdir runs may skip others.
+  std::vector<std::string> stale;
+  errno = 0;
+  while (const dirent* item = ::readdir(stream)) {
+    if (copy::is_temp_name(item->d_name) && item->d_type != DT_DIR) stale.emplace_back(item->d_name);
+  }
+  const int read_error = errno;
+  int unlink_error = 0;
+  std::string failed;
+  // unlinkat without AT_REMOVEDIR refuses a directory (EISDIR when d_type was DT_UNKNOWN).
+  for (std::size_t i = 0; read_error == 0 && unlink_error == 0 && i < stale.size(); ++i) {
+    if (::unlinkat(::dirfd(stream), stale[i].c_str(), 0) != 0 && errno != ENOENT && errno != EISDIR) {
+      unlink_error = errno;
+      failed = stale[i];
+    }
+  }
+  ::closedir(stream);
+  if (read_error != 0) return system_error(shown + ": reading the directory", read_error);
+  if (unlink_error != 0) {
+    return system_error(shown + "/" + failed + ": removing a temporary file an interrupted run left", unlink_error);
+  }
+  return true;
+}
+
+Result<bool> Applier::remove_stale_temporaries(const CopyPlan& plan) {
+  std::set<std::string> directories;
+  for (const PlannedEntry& entry : plan.entries) {
+    if (Result<copy::RootPath> where = copy::split_root_path(entry.path)) directories.insert(where->parent);
+  }
+  for (const std::string& directory : directories) {
+    if (Result<bool> removed = remove_temporaries_in(directory); !removed) return removed;
+  }
+  return true;
+}
+
+// remove(): whether `recorded` may be deleted; the reason to leave it alone otherwise.
+std::optional<std::string> removal_obstacle(const ManifestEntry& recorded, const struct stat& found) {
+  const FileIdentity& copy = recorded.copy_identity;
+  if ((copy.mode & S_IFMT) != (found.st_mode & S_IFMT) || copy.dev != found.st_dev || copy.ino != found.st_ino) {
+    return "replaced by a " + std::string(copy::file_type_name(found.st_mode)) + " jailbuild did not place";
+  }
+  // A directory's times change with its contents; rmdir itself refuses one that is not empty.
+  if (recorded.type != EntryType::Directory && copy != copy::identity_of(found)) {
+    return std::string("changed since jailbuild placed it");
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<RootWriter> RootWriter::open(const std::string& root, bool create) {
+  std::string path = root;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  if (path.empty()) return Error{"the root path is empty"};
+  if (create) {
+    // mkdir -p on the host side: the root's own path is the user's and trusted.
+    bool created = false;
+    for (std::size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+      const std::string prefix = path.substr(0, slash);
+      created = ::mkdir(prefix.c_str(), kDefaultDirectoryMode) == 0;
+      if (!created && errno != EEXIST) return system_error(prefix, errno);
+      if (slash == std::string::npos) break;
+    }
+    // The umask may have narrowed the mode; jailed users must be able to traverse the root.
+    if (created && ::chmod(path.c_str(), kDefaultDirectoryMode) != 0) return system_error(path, errno);
+  }
+  UniqueFd fd(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return system_error(path, errno);
+  // Fail now, not halfway through a plan, on a kernel (or seccomp filter) without openat2.
+  const int probe = copy::open_beneath(fd.get(), ".", O_PATH | O_DIRECTORY);
+  if (probe < 0) {
+    return Error{path + ": openat2: " + copy::errno_text(-probe) + " (jailbuild needs openat2, Linux 5.6 or later)"};
+  }
+  ::close(probe);
+  return RootWriter(fd.release(), std::move(path));
+}
+
+RootWriter::RootWriter(RootWriter&& other) noexcept
+    : root_fd_(std::exchange(other.root_fd_, -1)),
+      root_(std::move(other.root_)),
+      partial_(std::move(other.partial_)) {}
+
+RootWriter::~RootWriter() {
+  if (root_fd_ >= 0) ::close(root_fd_);
+}
+
+Result<WriteReport> RootWriter::apply(const CopyPlan& plan, const Manifest* previous, const WriteOptions& options) {
+  partial_ = WriteReport{};
+  WriteReport report;
+  Applier applier(root_fd_, root_, previous, options, report);
+  if (!options.dry_run) {
+    if (Result<bool> cleaned = applier.remove_stale_temporaries(plan); !cleaned) return cleaned.error();
+  }
+  for (const PlannedEntry& entry : plan.entries) {
+    if (Result<bool> placed = applier.place(entry); !placed) {
+      partial_ = std::move(report);
+      return placed.error();
+    }
+  }
+  return report;
+}
+
+Result<std::vector<Conflict>> RootWriter::remove(const std::vector<ManifestEntry>& recorded) {
+  // Reverse lexicographic order puts every path before its parent ("/a/b" > "/a").
+  std::vector<const ManifestEntry*> order;
+  order.reserve(recorded.size());
+  for (const ManifestEntry& entry : recorded) order.push_back(&entry);
+  std::sort(order.begin(), order.end(),
+            [](const ManifestEntry* a, const ManifestEntry* b) { return a->path > b->path; });
+
+  const std::string shown_root = root_ == "/" ? "" : root_;
+  std::vector<Conflict> left;
+  for (const ManifestEntry* entry : order) {
+    const std::string display = shown_root + entry->path;
+    Result<copy::RootPath> where = copy::split_root_path(entry->path);
+    if (!where) return Error{"manifest entry " + where.error().message};
+    const int dir = copy::open_beneath(root_fd_, where->parent, O_PATH | O_DIRECTORY);
+    if (dir < 0) {
+      if (-dir == ENOENT) continue;  // gone with its directory
+      if (-dir == ELOOP || -dir == ENOTDIR || -dir == EXDEV) {
+        left.push_back(Conflict{entry->path, "a symlink or a file is now on the way to it"});
+        continue;
+      }
+      return system_error(display, -dir);
+    }
+    const UniqueFd parent(dir);
+    struct stat found {};
+    if (::fstatat(dir, where->name.c_str(), &found, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;
+      return system_error(display, errno);
+    }
+    if (std::optional<std::string> reason = removal_obstacle(*entry, found)) {
+      left.push_back(Conflict{entry->path, std::move(*reason)});
+      continue;
+    }
+    const int flags = entry->type == EntryType::Directory ? AT_REMOVEDIR : 0;
+    if (::unlinkat(dir, where->name.c_str(), flags) == 0 || errno == ENOENT) continue;
+    if (errno == ENOTEMPTY || errno == EEXIST) {
+      left.push_back(Conflict{entry->path, "not empty: it holds what jailbuild did not place or left alone"});
+    } else if (errno == EISDIR || errno == ENOTDIR) {
+      left.push_back(Conflict{entry->path, "replaced while jailbuild was removing it"});
+    } else {
+      return system_error(display + ": removing it", errno);
+    }
+  }
+  return left;
+}
+
+}  // namespace jailbuild

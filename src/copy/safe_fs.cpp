@@ -1,0 +1,178 @@
+// The copier's system-call layer (see safe_fs.hpp).
+
+#include "safe_fs.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <system_error>
+
+namespace jailbuild::copy {
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
+  if (this != &other) {
+    close();
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+// Descriptors closed here were only read, or their errors were already collected with close().
+UniqueFd::~UniqueFd() { close(); }
+
+int UniqueFd::close() {
+  if (fd_ < 0) return 0;
+  // Linux releases the descriptor even when close fails, so it must never be retried (EINTR included).
+  const int result = ::close(std::exchange(fd_, -1));
+  return result == 0 ? 0 : errno;
+}
+
+std::string errno_text(int error_number) { return std::generic_category().message(error_number); }
+
+Error system_error(const std::string& what, int error_number) {
+  return Error{what + ": " + errno_text(error_number)};
+}
+
+Result<RootPath> split_root_path(const std::string& path) {
+  const auto malformed = [&] { return Error{"'" + path + "': not a normalised absolute path inside the root"}; };
+  if (path.size() < 2 || path.front() != '/' || path.back() == '/') return malformed();
+  if (path.find('\0') != std::string::npos) return malformed();
+  std::size_t start = 1;
+  while (true) {
+    const std::size_t end = path.find('/', start);
+    const std::string_view component(path.data() + start, (end == std::string::npos ? path.size() : end) - start);
+    if (component.empty() || component == "." || component == "..") return malformed();
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  const std::size_t slash = path.rfind('/');
+  RootPath split;
+  split.parent = slash == 0 ? "." : path.substr(1, slash - 1);
+  split.name = path.substr(slash + 1);
+  return split;
+}
+
+int open_beneath(int dir_fd, const std::string& relative, int flags) {
+  open_how how{};
+  how.flags = static_cast<std::uint64_t>(flags) | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  // EAGAIN means a concurrent rename or mount made the kernel doubt its lookup; a hostile process
+  // could keep that up forever, so the retries are bounded and the last EAGAIN is returned.
+  constexpr int kAttempts = 64;
+  int error_number = EAGAIN;
+  for (int attempt = 0; attempt < kAttempts && error_number == EAGAIN; ++attempt) {
+    const long fd = ::syscall(SYS_openat2, dir_fd, relative.c_str(), &how, sizeof how);
+    if (fd >= 0) return static_cast<int>(fd);
+    error_number = errno;
+  }
+  return -error_number;
+}
+
+bool is_temp_name(std::string_view name) { return name.substr(0, kTempPrefix.size()) == kTempPrefix; }
+
+TempName::~TempName() {
+  // Best effort: if this fails the file stays, and the next run's cleanup of the directory removes it.
+  if (armed_) ::unlinkat(dir_fd_, name_.c_str(), 0);
+}
+
+int TempName::commit(const std::string& final_name) {
+  // Both names are last components relative to the same directory descriptor, and rename never
+  // follows a symlink in its last component: whatever sits at final_name is replaced, not followed.
+  if (::renameat(dir_fd_, name_.c_str(), dir_fd_, final_name.c_str()) != 0) return errno;
+  armed_ = false;
+  return 0;
+}
+
+namespace {
+
+// A fresh ".jailbuild-tmp.XXXXXX" from the kernel's random pool.
+Result<std::string> random_temp_name() {
+  static constexpr std::string_view kAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::array<unsigned char, 6> bytes{};
+  if (::getrandom(bytes.data(), bytes.size(), 0) != static_cast<ssize_t>(bytes.size())) {
+    return system_error("getrandom", errno);
+  }
+  std::string name(kTempPrefix);
+  for (const unsigned char byte : bytes) name += kAlphabet[byte % kAlphabet.size()];
+  return name;
+}
+
+// Calls create(name) with fresh temporary names until one is not taken. create returns 0 or errno;
+// only EEXIST (the name is taken) is retried, so a planted file can never be reused by us.
+template <typename Create>
+Result<std::string> create_under_fresh_name(const std::string& dir_display, const char* what, Create create) {
+  constexpr int kAttempts = 100;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    Result<std::string> name = random_temp_name();
+    if (!name) return name.error();
+    const int error_number = create(*name);
+    if (error_number == 0) return name;
+    if (error_number != EEXIST) return system_error(dir_display + ": creating a temporary " + what, error_number);
+  }
+  return Error{dir_display + ": creating a temporary " + what + ": every name tried was taken"};
+}
+
+}  // namespace
+
+Result<TempFile> create_temp_file(int dir_fd, const std::string& dir_display) {
+  UniqueFd fd;
+  Result<std::string> name = create_under_fresh_name(dir_display, "file", [&](const std::string& candidate) {
+    // O_EXCL with O_NOFOLLOW: a symlink planted under this name makes the open fail, never followed.
+    const int opened = ::openat(dir_fd, candidate.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (opened < 0) return errno;
+    fd = UniqueFd(opened);
+    return 0;
+  });
+  if (!name) return name.error();
+  return TempFile{TempName(dir_fd, std::move(*name)), std::move(fd)};
+}
+
+Result<TempName> create_temp_symlink(int dir_fd, const std::string& target, const std::string& dir_display) {
+  Result<std::string> name = create_under_fresh_name(dir_display, "symlink", [&](const std::string& candidate) {
+    return ::symlinkat(target.c_str(), dir_fd, candidate.c_str()) == 0 ? 0 : errno;
+  });
+  if (!name) return name.error();
+  return TempName(dir_fd, std::move(*name));
+}
+
+Result<TempName> create_temp_node(int dir_fd, mode_t type, dev_t device, const std::string& dir_display) {
+  Result<std::string> name = create_under_fresh_name(dir_display, "device node", [&](const std::string& candidate) {
+    return ::mknodat(dir_fd, candidate.c_str(), type | 0600, device) == 0 ? 0 : errno;
+  });
+  if (!name) return name.error();
+  return TempName(dir_fd, std::move(*name));
+}
+
+FileIdentity identity_of(const struct stat& status) {
+  constexpr std::int64_t kNanosecondsPerSecond = 1'000'000'000;
+  FileIdentity identity;
+  identity.dev = status.st_dev;
+  identity.ino = status.st_ino;
+  identity.size = static_cast<std::uint64_t>(status.st_size);
+  identity.mtime_ns = static_cast<std::int64_t>(status.st_mtim.tv_sec) * kNanosecondsPerSecond + status.st_mtim.tv_nsec;
+  identity.ctime_ns = static_cast<std::int64_t>(status.st_ctim.tv_sec) * kNanosecondsPerSecond + status.st_ctim.tv_nsec;
+  identity.mode = status.st_mode;
+  identity.uid = status.st_uid;
+  identity.gid = status.st_gid;
+  return identity;
+}
+
+const char* file_type_name(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFREG: return "regular file";
+    case S_IFDIR: return "directory";
+    case S_IFLNK: return "symlink";
+    case S_IFCHR: return "character device";
+    case S_IFBLK: return "block device";
+    case S_IFIFO: return "FIFO";
+    case S_IFSOCK: return "socket";
+    default: return "file of unknown type";
+  }
+}
+
+}  // namespace jailbuild::copy

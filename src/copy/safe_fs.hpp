@@ -1,0 +1,112 @@
+// The copier's system-call layer: descriptors that close themselves, openat2 confined to the root,
+// validated root paths, and temporary names in a directory of the root that vanish unless renamed
+// over their final name. Nothing here follows a symlink inside the root.
+#pragma once
+
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "jailbuild/manifest.hpp"
+#include "jailbuild/result.hpp"
+
+namespace jailbuild::copy {
+
+// Owns one file descriptor.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd();
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  // Gives up ownership: the caller closes the descriptor.
+  int release() { return std::exchange(fd_, -1); }
+  // Closes now and reports close(2)'s error (0 if none): for files just written, whose last
+  // write-back error some filesystems report only here.
+  int close();
+
+ private:
+  int fd_ = -1;
+};
+
+// strerror, without std::strerror's shared buffer.
+std::string errno_text(int error_number);
+
+// "WHAT: strerror(error_number)".
+Error system_error(const std::string& what, int error_number);
+
+// A path inside the root as the plan gives it ("/usr/lib/x"), split for *at() calls: the parent
+// relative to the root ("usr/lib", or "." for the root itself) and the last component ("x").
+struct RootPath {
+  std::string parent;
+  std::string name;
+};
+
+// Splits an absolute, normalised path ("/a/b", no "." or ".." component, no empty component, no
+// trailing slash). The root itself, "/", has no last component and is refused like any other
+// malformed path.
+Result<RootPath> split_root_path(const std::string& path);
+
+// openat2(dir_fd, relative, flags, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS):
+// the lookup fails (ELOOP) on any symlink, including the last component, and (EXDEV) on anything
+// that would leave dir_fd. Retries the kernel's EAGAIN (a rename raced with the lookup).
+// Returns the descriptor, or -errno.
+int open_beneath(int dir_fd, const std::string& relative, int flags);
+
+// Where the copier writes a file before renaming it: ".jailbuild-tmp.XXXXXX".
+inline constexpr std::string_view kTempPrefix = ".jailbuild-tmp.";
+bool is_temp_name(std::string_view name);
+
+// A temporary name in a directory of the root, unlinked on destruction unless committed (renamed
+// over its final name). The entry behind it is created by the caller.
+class TempName {
+ public:
+  TempName(int dir_fd, std::string name) : dir_fd_(dir_fd), name_(std::move(name)) {}
+  TempName(TempName&& other) noexcept
+      : dir_fd_(other.dir_fd_), name_(std::move(other.name_)), armed_(std::exchange(other.armed_, false)) {}
+  TempName& operator=(TempName&&) = delete;
+  TempName(const TempName&) = delete;
+  TempName& operator=(const TempName&) = delete;
+  ~TempName();
+
+  const std::string& name() const { return name_; }
+  // renameat over `final_name` in the same directory; returns 0 or errno (the name stays armed).
+  int commit(const std::string& final_name);
+
+ private:
+  int dir_fd_;
+  std::string name_;
+  bool armed_ = true;
+};
+
+// Creates an empty regular file (mode 0600 until the caller sets the final mode) under a fresh
+// temporary name in dir_fd, opened for writing. `dir_display` names the directory in errors.
+struct TempFile {
+  TempName name;
+  UniqueFd fd;
+};
+Result<TempFile> create_temp_file(int dir_fd, const std::string& dir_display);
+
+// Creates `target` as a symlink under a fresh temporary name in dir_fd.
+Result<TempName> create_temp_symlink(int dir_fd, const std::string& target, const std::string& dir_display);
+
+// Creates a device node (mode bits 0600 until the caller sets them) under a fresh temporary name.
+Result<TempName> create_temp_node(int dir_fd, mode_t type, dev_t device, const std::string& dir_display);
+
+// The inode facts the manifest keeps.
+FileIdentity identity_of(const struct stat& status);
+
+// "regular file", "directory", "symlink", "character device", ... for messages.
+const char* file_type_name(mode_t mode);
+
+}  // namespace jailbuild::copy
