@@ -1,0 +1,159 @@
+// The planner and the path walk under it, on trees built in temporary directories: what a root
+// must hold to mirror a host path, symlinks and all.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "jailbuild/plan.hpp"
+#include "jailbuild/root_view.hpp"
+
+namespace jailbuild {
+namespace {
+
+namespace fs = std::filesystem;
+
+class TempTree : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/jailbuild-plan-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string at(const std::string& relative) const { return (dir_ / relative).string(); }
+  void file(const std::string& relative, const std::string& text = "x") {
+    fs::create_directories((dir_ / relative).parent_path());
+    std::ofstream(dir_ / relative) << text;
+  }
+  void link(const std::string& relative, const std::string& target) {
+    fs::create_directories((dir_ / relative).parent_path());
+    fs::create_symlink(target, dir_ / relative);
+  }
+  fs::path dir_;
+};
+
+using Steps = std::vector<std::tuple<std::string, PathStep::Kind, std::string>>;
+
+Steps steps_of(const RootView& view, const std::string& path) {
+  auto walked = view.walk(path);
+  EXPECT_TRUE(walked) << walked.error().message;
+  Steps out;
+  if (walked)
+    for (const PathStep& step : *walked) out.emplace_back(step.path, step.kind, step.link_target);
+  return out;
+}
+
+using Kind = PathStep::Kind;
+
+TEST_F(TempTree, WalkReportsDirectoriesAndEverySymlinkFollowedInsideTheRoot) {
+  file("usr/lib/x86_64-linux-gnu/ld.so");
+  link("lib", "usr/lib");
+  link("lib64", "usr/lib64");
+  link("usr/lib64/ld.so", "/lib/x86_64-linux-gnu/ld.so");  // absolute: restarts at the root
+  auto view = RootView::open(dir_.string());
+  ASSERT_TRUE(view);
+  EXPECT_EQ(steps_of(*view, "/lib64/ld.so"),
+            (Steps{{"/lib64", Kind::Symlink, "usr/lib64"},
+                   {"/usr", Kind::Directory, ""},
+                   {"/usr/lib64", Kind::Directory, ""},
+                   {"/usr/lib64/ld.so", Kind::Symlink, "/lib/x86_64-linux-gnu/ld.so"},
+                   {"/lib", Kind::Symlink, "usr/lib"},
+                   {"/usr", Kind::Directory, ""},
+                   {"/usr/lib", Kind::Directory, ""},
+                   {"/usr/lib/x86_64-linux-gnu", Kind::Directory, ""},
+                   {"/usr/lib/x86_64-linux-gnu/ld.so", Kind::Final, ""}}));
+}
+
+TEST_F(TempTree, WalkNeverLeavesTheRoot) {
+  file("inside/f");
+  link("up", "../../../..");
+  link("abs", "/inside");
+  auto view = RootView::open(dir_.string());
+  ASSERT_TRUE(view);
+  EXPECT_EQ(view->canonical("/up/inside/f").value(), "/inside/f");
+  EXPECT_EQ(view->canonical("/../../inside/../inside/f").value(), "/inside/f");
+  EXPECT_EQ(view->canonical("/abs/f").value(), "/inside/f");
+}
+
+TEST_F(TempTree, WalkReportsLoopsAndMissingComponents) {
+  link("loop", "loop");
+  file("plain");
+  auto view = RootView::open(dir_.string());
+  ASSERT_TRUE(view);
+  EXPECT_NE(view->walk("/loop").error().message.find("Too many levels of symbolic links"), std::string::npos);
+  EXPECT_NE(view->walk("/missing/x").error().message.find("No such file or directory"), std::string::npos);
+  EXPECT_NE(view->walk("/plain/x").error().message.find("Not a directory"), std::string::npos);
+}
+
+TEST_F(TempTree, PlanMirrorsSymlinkChainsAndPutsParentsFirst) {
+  file("opt/app/share/data.txt", "data");
+  link("opt/current", "app");
+  link("opt/app/share/latest.txt", "data.txt");
+  PlanOptions options;
+  options.generate_loader_cache = false;
+  Planner planner(options);
+  planner.add(at("opt/current/share/latest.txt"));
+  const CopyPlan plan = planner.finish();
+  EXPECT_TRUE(plan.complete());
+
+  std::vector<std::pair<std::string, EntryType>> entries;
+  for (const PlannedEntry& e : plan.entries)
+    if (e.path.rfind(dir_.string() + "/", 0) == 0) entries.emplace_back(e.path.substr(dir_.string().size()), e.type);
+  EXPECT_EQ(entries, (std::vector<std::pair<std::string, EntryType>>{
+                         {"/opt", EntryType::Directory},
+                         {"/opt/current", EntryType::Symlink},
+                         {"/opt/app", EntryType::Directory},
+                         {"/opt/app/share", EntryType::Directory},
+                         {"/opt/app/share/latest.txt", EntryType::Symlink},
+                         {"/opt/app/share/data.txt", EntryType::File}}));
+  EXPECT_EQ(plan.find(at("opt/current"))->link_target, "app");
+  // Every entry's parent directory comes before it.
+  for (std::size_t i = 0; i < plan.entries.size(); ++i) {
+    const std::string parent = fs::path(plan.entries[i].path).parent_path().string();
+    if (parent == "/") continue;
+    const auto* entry = plan.find(parent);
+    ASSERT_NE(entry, nullptr) << plan.entries[i].path;
+    EXPECT_LT(entry - plan.entries.data(), static_cast<std::ptrdiff_t>(i)) << plan.entries[i].path;
+  }
+}
+
+TEST_F(TempTree, PlanOfAProgramHoldsItsClosureWithReasons) {
+  file("m.c", "int main(void) { return 0; }\n");
+  ASSERT_EQ(std::system(("gcc -o " + at("bin/app") + " " + at("m.c") + " 2>/dev/null || (mkdir -p " + at("bin") +
+                         " && gcc -o " + at("bin/app") + " " + at("m.c") + ")")
+                            .c_str()),
+            0);
+  Planner planner{PlanOptions{}};
+  planner.add(at("bin/app"));
+  const CopyPlan plan = planner.finish();
+  ASSERT_TRUE(plan.complete());
+  const PlannedEntry* libc = plan.find("/usr/lib/x86_64-linux-gnu/libc.so.6");
+  ASSERT_NE(libc, nullptr);
+  ASSERT_FALSE(libc->reasons.empty());
+  EXPECT_EQ(libc->reasons.front().added, at("bin/app"));
+  EXPECT_EQ(libc->reasons.front().needed_by, at("bin/app"));
+  EXPECT_EQ(libc->reasons.front().rule, "ld.so.cache");
+  const PlannedEntry* lib64 = plan.find("/lib64");
+  ASSERT_NE(lib64, nullptr);
+  EXPECT_EQ(lib64->type, EntryType::Symlink);
+  const PlannedEntry* cache = plan.find("/etc/ld.so.cache");
+  ASSERT_NE(cache, nullptr);
+  EXPECT_TRUE(cache->content.has_value());
+  EXPECT_TRUE(cache->source.empty());
+}
+
+TEST_F(TempTree, PlanReportsWhatDoesNotExist) {
+  Planner planner{PlanOptions{}};
+  planner.add(at("nothing-here"));
+  const CopyPlan plan = planner.finish();
+  ASSERT_EQ(plan.problems.size(), 1u);
+  EXPECT_FALSE(plan.complete());
+  EXPECT_NE(plan.problems[0].message.find("No such file or directory"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace jailbuild
