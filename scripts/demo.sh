@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
-# Builds jailbuild and runs its main job on a real program (default: git).
-#   scripts/demo.sh [PROGRAM]
+# Builds jailbuild and runs its main job on a real program: shows how the loader finds what the
+# program needs, builds a jail holding exactly that, and runs the program inside it (as root).
+#   scripts/demo.sh [PROGRAM [ARGS...]]     default: ls -l / (what the jail holds, seen from inside)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-command -v git >/dev/null || { apt-get update -qq && apt-get install -y -qq git; }
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DJAILBUILD_TESTS=OFF
 cmake --build build -j"$(nproc)" --target jailbuild_cli
 
-program="${1:-$(command -v git)}"
+if (($# == 0)); then set -- ls -l /; fi
+program="$(command -v "$1")"
+shift
+root="$(mktemp -d /tmp/jailbuild-demo.XXXXXX)"
+
 echo "== how the loader finds what $program needs"
 build/jailbuild deps --tree "$program"
-echo "== every file a jail for $program must hold"
-build/jailbuild deps --list "$program"
+echo "== building a jail for it in $root"
+build/jailbuild add "$program" --root "$root" --state-dir "$root.state"
+build/jailbuild list "$root" --state-dir "$root.state" | head -n 20
+echo "== running it inside the jail: chroot $root $program $*"
+chroot "$root" "$program" "$@"
