@@ -36,6 +36,7 @@ struct CopyPlan {
 struct PlanOptions {
   ResolverOptions resolver;      // how programs are resolved (on the host: root "/")
   bool generate_loader_cache = true;  // give the root its own /etc/ld.so.cache and ld.so.conf
+  bool allow_devices = false;         // plan device nodes found in added directories (else skipped)
 };
 
 class Planner {

@@ -71,7 +71,7 @@ int run_add(const AddOptions& options) {
   int code = report_plan_problems(outcome->plan);
   const WriteReport& report = outcome->report;
   for (const Conflict& conflict : report.conflicts) {
-    std::fprintf(stderr, "jailbuild: conflict: %s: %s (left alone; --force replaces it)\n", conflict.path.c_str(),
+    std::fprintf(stderr, "jailbuild: conflict: %s: %s; left alone\n", conflict.path.c_str(),
                  conflict.reason.c_str());
     code = kExitIncomplete;
   }

@@ -3,7 +3,12 @@
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
+#include <cerrno>
+#include <cstring>
+#include <optional>
 #include <set>
+
+#include <sys/stat.h>
 
 #include <unistd.h>
 
@@ -33,8 +38,24 @@ Result<std::optional<Manifest>> load_for(const std::string& state_dir, const std
   return load_manifest(manifest_path(state_dir, root));
 }
 
-CopyPlan plan_for(const std::vector<std::string>& added) {
-  Planner planner{PlanOptions{}};
+// Why `path` cannot be added, if it cannot: it is missing, or not something a root can hold.
+std::optional<std::string> unaddable(const std::string& path, bool allow_devices) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return std::string(std::strerror(errno));
+  if (S_ISFIFO(st.st_mode)) return std::string("is a FIFO; jailbuild copies files, directories and symlinks");
+  if (S_ISSOCK(st.st_mode)) return std::string("is a socket; jailbuild copies files, directories and symlinks");
+  if ((S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && !allow_devices)
+    return std::string("is a device node (--allow-devices copies it)");
+  return std::nullopt;
+}
+
+// An entry recorded before a run that never completed: planned, but no copy seen yet.
+bool is_pending(const ManifestEntry& entry) { return entry.copy_identity == FileIdentity{}; }
+
+CopyPlan plan_for(const std::vector<std::string>& added, bool allow_devices = false) {
+  PlanOptions options;
+  options.allow_devices = allow_devices;
+  Planner planner{options};
   for (const std::string& path : added) planner.add(path);
   return planner.finish();
 }
@@ -60,15 +81,22 @@ Result<AddOutcome> add_to_root(const JailOptions& jail, const std::vector<std::s
   manifest.root = root;
   if (options.keep_setuid) manifest.options["keep_setuid"] = "true";
   if (options.allow_devices) manifest.options["allow_devices"] = "true";
+  // A path that cannot be added now is reported and not recorded, so later runs do not repeat it.
+  std::vector<Problem> refused;
   for (const std::string& path : paths) {
     const std::string added = absolute(path);
+    if (auto why = unaddable(added, options.allow_devices)) {
+      refused.push_back({ProblemKind::Unreadable, added, std::nullopt, added + ": " + *why});
+      continue;
+    }
     if (std::find(manifest.added.begin(), manifest.added.end(), added) == manifest.added.end())
       manifest.added.push_back(added);
   }
 
   AddOutcome outcome;
   outcome.manifest_path = manifest_path(state_dir, root);
-  outcome.plan = plan_for(manifest.added);
+  outcome.plan = plan_for(manifest.added, options.allow_devices);
+  outcome.plan.problems.insert(outcome.plan.problems.begin(), refused.begin(), refused.end());
   if (!writer) {  // a dry run on a root that does not exist yet: everything would be created
     for (const PlannedEntry& entry : outcome.plan.entries) {
       ManifestEntry placed;
@@ -82,8 +110,25 @@ Result<AddOutcome> add_to_root(const JailOptions& jail, const std::vector<std::s
     }
     return outcome;
   }
-  const Manifest* recorded = previous->has_value() ? &**previous : nullptr;
-  auto report = writer->apply(outcome.plan, recorded, options);
+  // Before writing, record every planned entry not yet recorded, without identities: if this run
+  // is killed, the next one finds what it placed identical to its plan and adopts it instead of
+  // calling it a conflict. Entries still without identity afterwards were never placed.
+  Manifest pending = manifest;
+  for (const PlannedEntry& entry : outcome.plan.entries) {
+    if (pending.entries.count(entry.path)) continue;
+    ManifestEntry planned;
+    planned.path = entry.path;
+    planned.type = entry.type;
+    planned.source = entry.source;
+    planned.link_target = entry.link_target;
+    planned.reasons = entry.reasons;
+    pending.entries.emplace(entry.path, std::move(planned));
+  }
+  if (!options.dry_run) {
+    if (auto saved = save_manifest(outcome.manifest_path, pending); !saved) return saved.error();
+  }
+  std::erase_if(manifest.entries, [](const auto& item) { return is_pending(item.second); });
+  auto report = writer->apply(outcome.plan, &pending, options);
   if (!report) {
     // Record what was placed before the failure, so that the next run knows those entries as
     // jailbuild's own and finishes the job instead of reporting them as conflicts.
@@ -120,6 +165,7 @@ Result<RemoveOutcome> remove_from_root(const JailOptions& jail, const std::vecto
   auto loaded = read_root_manifest(jail);
   if (!loaded) return loaded.error();
   Manifest manifest = std::move(*loaded);
+  std::erase_if(manifest.entries, [](const auto& item) { return is_pending(item.second); });
 
   for (const std::string& path : paths) {
     const std::string added = absolute(path);

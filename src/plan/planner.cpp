@@ -102,8 +102,18 @@ struct Planner::Impl {
           if (step.path == "/") break;
           struct stat st {};
           const std::string host_path = host->host_path(step.path);
-          const bool is_dir = ::lstat(host_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-          add_reason(entry(step.path, is_dir ? EntryType::Directory : EntryType::File), why);
+          if (::lstat(host_path.c_str(), &st) != 0) {
+            plan.problems.push_back({ProblemKind::Unreadable, path, std::nullopt, path + ": " + std::strerror(errno)});
+            return std::nullopt;
+          }
+          // Inside an added directory, what a root cannot hold is passed over with a warning.
+          const bool device = S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
+          if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || (device && !options.allow_devices)) {
+            plan.problems.push_back({ProblemKind::Skipped, path, std::nullopt,
+                                     path + ": not copied (a FIFO, socket or device node)"});
+            return std::nullopt;
+          }
+          add_reason(entry(step.path, S_ISDIR(st.st_mode) ? EntryType::Directory : EntryType::File), why);
           return step.path;
         }
       }

@@ -84,7 +84,10 @@ Result<std::vector<PathStep>> RootView::walk(const std::string& path) const {
     // `candidate` has no symlink before its last component, so readlinkat follows nothing.
     const ssize_t n = ::readlinkat(root_fd_, candidate.c_str() + 1, target, sizeof target);
     if (n < 0) {
-      if (errno != EINVAL) return Error{path + ": " + candidate + ": " + std::strerror(errno)};
+      if (errno != EINVAL) {
+        const std::string where = candidate == path ? path : path + ": " + candidate;
+        return Error{where + ": " + std::strerror(errno)};
+      }
       resolved.push_back(std::move(part));
       current = candidate;
       if (!pending.empty()) steps.push_back({candidate, PathStep::Kind::Directory, {}});

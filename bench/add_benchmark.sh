@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# Building one root for the same 25 real programs with `jailbuild add`, jailkit's `jk_cp` and
+# dracut's `dracut-install -a -l`, timed with hyperfine:
+#   fresh     each run starts from an empty root;
+#   repeated  the root already holds everything (jailbuild's repeated add should cost about what
+#             looking at its files costs: it is compared with `find ROOT -printf ''`, a walk of the
+#             root, and with `stat` of every entry of the root and of every host file it mirrors).
+# Each tool's fresh root is then checked from inside: for every program, the loader inside the
+# root (`chroot ROOT PT_INTERP --list PROGRAM`) must find everything, and a few programs must run.
+# Incomplete roots are reported; only jailbuild's must be complete, or this script fails after
+# printing the figures.
+#
+#   bench/add_benchmark.sh [OUT_DIR]          (default: build-bench/add-benchmark)
+#
+#   WARMUP=N  warmup runs per command (default 3)
+#   RUNS=N    minimum measured runs per command (default 20)
+#
+# Run as root (chroot) on Debian 12. Builds jailbuild in Release in build-bench/ first. Needs
+# hyperfine, jailkit (jk_cp), dracut-core (dracut-install) and binutils (readelf):
+# scripts/install-deps.sh --bench, plus `apt-get install jailkit dracut-core`. OUT_DIR must not be
+# below a directory writable by group or others (such as /tmp): jk_cp refuses to copy there.
+# Writes OUT_DIR/{fresh,repeated}.{json,md}, summary.md (the tables for docs/benchmarks.md),
+# checks.txt (what works in each root) and the roots themselves (OUT_DIR/roots/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out_dir=$(realpath -m "${1:-build-bench/add-benchmark}")
+warmup=${WARMUP:-3}
+runs=${RUNS:-20}
+# Debian's tools only: jk_cp is a Python script that needs Debian's python3.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export LC_ALL=C
+jailbuild=$PWD/build-bench/jailbuild
+dracut_install=/usr/lib/dracut/dracut-install
+tools=(jailbuild jk_cp dracut-install)
+programs=(/usr/bin/{bash,ls,cat,cp,grep,sed,tar,gzip,xz,find,ps,diff,sort,less,openssl,git,perl,python3.11,sqlite3,curl,ssh,make,strace,file,gpg})
+
+log() { printf '\n== %s\n' "$*"; }
+
+require() {
+  local missing=()
+  for command in hyperfine jk_cp "$dracut_install" readelf chroot cmake ninja python3; do
+    command -v "$command" >/dev/null || missing+=("$command")
+  done
+  for program in "${programs[@]}"; do [[ -x $program ]] || missing+=("$program"); done
+  if ((${#missing[@]})); then
+    echo "missing: ${missing[*]} (scripts/install-deps.sh --bench; apt-get install jailkit dracut-core)" >&2
+    exit 2
+  fi
+  if ((EUID != 0)); then
+    echo "run as root: the roots are checked with chroot" >&2
+    exit 2
+  fi
+}
+
+# Without -Werror: a compiler's false positive at -O3 must not stop a measurement.
+build_jailbuild() {
+  if ! { cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DJAILBUILD_TESTS=OFF -DJAILBUILD_WERROR=OFF &&
+         cmake --build build-bench --target jailbuild_cli -j"$(nproc)"; } >"$out_dir/build.log" 2>&1; then
+    tail -n 30 "$out_dir/build.log" >&2
+    echo "building jailbuild failed (log: $out_dir/build.log)" >&2
+    exit 2
+  fi
+}
+
+root_of() { echo "$out_dir/roots/$1-$2"; }    # KIND TOOL
+state_of() { echo "$out_dir/roots/$1-$2.state"; }
+
+# The command line of TOOL building ROOT (with STATE for jailbuild's manifest).
+command_of() {
+  local tool=$1 root=$2 state=$3
+  case "$tool" in
+    jailbuild) echo "$jailbuild add ${programs[*]} --root $root --state-dir $state" ;;
+    jk_cp) echo "jk_cp -j $root ${programs[*]}" ;;
+    dracut-install) echo "$dracut_install -D $root -a -l ${programs[*]}" ;;
+  esac
+}
+
+# An empty ROOT (jk_cp and dracut-install need it to exist) and no manifest: the start of a fresh run.
+write_reset_script() {
+  cat >"$out_dir/reset.sh" <<'EOF'
+#!/bin/sh
+rm -rf "$1" "$2" && mkdir -p "$1"
+EOF
+  chmod +x "$out_dir/reset.sh"
+}
+
+# Builds each tool's roots once: the fresh ones for the checks, the repeated ones to time again.
+build_roots() {
+  local tool kind argv
+  for tool in "${tools[@]}"; do
+    for kind in fresh repeated; do
+      "$out_dir/reset.sh" "$(root_of "$kind" "$tool")" "$(state_of "$kind" "$tool")"
+      read -ra argv <<<"$(command_of "$tool" "$(root_of "$kind" "$tool")" "$(state_of "$kind" "$tool")")"
+      "${argv[@]}" >"$out_dir/$tool.$kind.log" 2>&1 ||
+        echo "$tool exited with $? building the $kind root (log: $out_dir/$tool.$kind.log)"
+    done
+  done
+}
+
+time_fresh() {
+  local args=() tool root state
+  for tool in "${tools[@]}"; do
+    root=$(root_of fresh "$tool") state=$(state_of fresh "$tool")
+    args+=(--prepare "$out_dir/reset.sh $root $state" -n "$tool" "$(command_of "$tool" "$root" "$state")")
+  done
+  hyperfine -N --warmup "$warmup" --min-runs "$runs" --export-json "$out_dir/fresh.json" \
+    --export-markdown "$out_dir/fresh.md" "${args[@]}"
+}
+
+# Every entry of jailbuild's root and the host path it mirrors: what a repeated add looks at.
+write_stat_list() {
+  local root
+  root=$(root_of repeated jailbuild)
+  { find "$root" -mindepth 1 -printf '/%P\n'; find "$root" -mindepth 1 -printf "$root/%P\n"; } |
+    while read -r path; do [[ -e $path || -L $path ]] && echo "$path"; done >"$out_dir/stat-files.txt"
+}
+
+time_repeated() {
+  local args=() tool root
+  for tool in "${tools[@]}"; do
+    root=$(root_of repeated "$tool")
+    args+=(-n "$tool" "$(command_of "$tool" "$root" "$(state_of repeated "$tool")")")
+  done
+  root=$(root_of repeated jailbuild)
+  args+=(-n "find ROOT -printf ''" "find $root -printf ''")
+  args+=(-n "stat of its $(wc -l <"$out_dir/stat-files.txt") files" "stat --printf= $(tr '\n' ' ' <"$out_dir/stat-files.txt")")
+  hyperfine -N --warmup "$warmup" --min-runs "$runs" --export-json "$out_dir/repeated.json" \
+    --export-markdown "$out_dir/repeated.md" "${args[@]}"
+}
+
+interpreter_of() { readelf -lW "$1" | sed -n 's/.*\[Requesting program interpreter: \(.*\)\]/\1/p'; }
+
+# Programs that run in any complete root without files of their own (configuration, data, or
+# /dev/null, which git needs at every start), and what they must print. Run with LC_ALL=C.
+smoke_tests() {
+  cat <<'EOF'
+/usr/bin/bash -c echo${IFS}ok|ok
+/usr/bin/ls -d /usr|/usr
+/usr/bin/perl -v|This is perl 5
+/usr/bin/find /usr -maxdepth 0|/usr
+/usr/bin/diff --version|GNU diffutils
+/usr/bin/sqlite3 -version|3.
+/usr/bin/openssl version|OpenSSL
+/usr/bin/xz --version|xz (XZ Utils)
+/usr/bin/curl --version|curl
+/usr/bin/tar --version|tar (GNU tar)
+/usr/bin/make --version|GNU Make
+/usr/bin/gpg --version|gpg (GnuPG)
+EOF
+}
+
+# For each tool: which programs the loader inside its fresh root cannot load, and which smoke
+# tests fail there. Prints one line per problem and a verdict per tool; returns 1 if jailbuild's
+# root is incomplete.
+check_roots() {
+  local tool root program interpreter listing line argv expected output status jailbuild_ok=0
+  for tool in "${tools[@]}"; do
+    root=$(root_of fresh "$tool")
+    local problems=0
+    for program in "${programs[@]}"; do
+      interpreter=$(interpreter_of "$program")
+      listing=$(chroot "$root" "$interpreter" --list "$program" 2>&1) && status=0 || status=$?
+      if ((status != 0)) || grep -q 'not found' <<<"$listing"; then
+        echo "$tool: $program does not load: $(grep -m3 -e 'not found' -e 'error' -e 'No such' <<<"$listing" | tr '\n\t' '  ')"
+        problems=$((problems + 1))
+      fi
+    done
+    while IFS='|' read -r line expected; do
+      read -ra argv <<<"$line"
+      output=$(chroot "$root" "${argv[@]}" 2>&1 </dev/null) && status=0 || status=$?
+      if ((status != 0)) || [[ $output != *"$expected"* ]]; then
+        echo "$tool: \`${argv[*]}\` fails in the root (exit $status): $(head -c 200 <<<"$output" | tr '\n' ' ')"
+        problems=$((problems + 1))
+      fi
+    done < <(smoke_tests)
+    echo "$tool: $(find "$root" -mindepth 1 | wc -l) entries, $(du -sm "$root" | cut -f1) MB, $problems problems"
+    [[ $tool == jailbuild ]] && ((problems > 0)) && jailbuild_ok=1
+  done
+  return "$jailbuild_ok"
+}
+
+# Medians from hyperfine's JSON and their ratios, as markdown tables.
+summarize() {
+  python3 - "$out_dir/fresh.json" "$out_dir/repeated.json" <<'PYTHON'
+import json, sys
+
+def medians(path):
+    return [(r["command"], r["median"] * 1000, r["stddev"] * 1000) for r in json.load(open(path))["results"]]
+
+fresh = medians(sys.argv[1])
+repeated = medians(sys.argv[2])
+base = dict((name, median) for name, median, _ in fresh)["jailbuild"]
+print("Fresh root (empty before each run):\n")
+print("| tool | median | stddev | time / jailbuild's |")
+print("|---|---:|---:|---:|")
+for name, median, stddev in fresh:
+    print(f"| {name} | {median:.1f} ms | {stddev:.1f} ms | {median / base:.2f} |")
+base = dict((name, median) for name, median, _ in repeated)["jailbuild"]
+print("\nRepeated (the root already complete), with what looking at the files costs:\n")
+print("| command | median | stddev | jailbuild's time / this |")
+print("|---|---:|---:|---:|")
+for name, median, stddev in repeated:
+    print(f"| {name} | {median:.1f} ms | {stddev:.1f} ms | {base / median:.2f} |")
+PYTHON
+}
+
+machine() {
+  echo "- CPU: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1), $(nproc) cores; $(free -g | awk '/^Mem:/ { print $2 }') GB RAM"
+  echo "- $(sed -n 's/^PRETTY_NAME=//p' /etc/os-release | tr -d '"'), kernel $(uname -r); roots on $(df -T "$out_dir" | awk 'NR == 2 { print $2 }')"
+  echo "- jailkit $(dpkg-query -W -f='${Version}' jailkit), dracut-core $(dpkg-query -W -f='${Version}' dracut-core), $(hyperfine --version)"
+}
+
+main() {
+  require
+  mkdir -p "$out_dir/roots"
+  log "building jailbuild (Release) in build-bench/"
+  build_jailbuild
+  write_reset_script
+  log "building each tool's roots once"
+  build_roots
+  write_stat_list
+  log "fresh roots: hyperfine -N, $warmup warmups, at least $runs runs each"
+  time_fresh
+  log "repeated: hyperfine -N, $warmup warmups, at least $runs runs each"
+  time_repeated
+  log "checking each tool's root from inside"
+  local checks_status=0
+  check_roots | tee "$out_dir/checks.txt" || checks_status=$?
+  log "summary"
+  { machine; echo; echo "Programs: ${programs[*]}"; echo; summarize; } | tee "$out_dir/summary.md"
+  if ((checks_status != 0)); then
+    echo "jailbuild's root is incomplete (above)" >&2
+    exit 1
+  fi
+}
+
+main "$@"

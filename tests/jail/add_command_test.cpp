@@ -1,0 +1,701 @@
+// `jailbuild add`, `list` and `remove` as a user runs them: exit codes, dry runs, JSON, repeated
+// runs, conflicts, privileges, and roots that fight back (planted symlinks, a directory swapped
+// for a symlink while add runs, SIGKILL at every rename, a full disk, sources that vanish or are
+// FIFOs, concurrent runs). Fixtures are built with gcc at test time in a temporary directory; each
+// test has its own root and state directory there.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <iterator>
+#include <map>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "jailbuild/manifest.hpp"
+#include "support/loader_oracle.hpp"
+
+namespace jailbuild {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using testing::ProcessResult;
+
+const testing::Environment kPlainEnv{{"PATH", "/usr/bin:/bin"}};
+const std::string kStrace = "/usr/bin/strace";
+const std::string kLoader = "/lib64/ld-linux-x86-64.so.2";
+constexpr int kExitOk = 0;
+constexpr int kExitIncomplete = 1;
+constexpr int kExitUsage = 2;
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_file(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+// Whether two files hold the same bytes (compared without printing binaries in failure messages).
+bool same_contents(const fs::path& a, const fs::path& b) { return fs::exists(a) && read_file(a) == read_file(b); }
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+bool is_temporary(const fs::path& path) { return path.filename().string().starts_with(".jailbuild-tmp."); }
+
+mode_t mode_of(const fs::path& path) {
+  struct stat status {};
+  return ::lstat(path.c_str(), &status) == 0 ? status.st_mode : 0;
+}
+
+// What a tree holds: relative path -> type, permission bits, and a symlink's target or a file's
+// contents (hashed); with `times`, each entry's mtime and ctime too (anything written, created,
+// removed or chmod-ed in it shows).
+using Tree = std::map<std::string, std::string>;
+
+Tree snapshot(const fs::path& dir, bool times = false) {
+  Tree tree;
+  if (!fs::is_directory(fs::symlink_status(dir))) return tree;
+  auto describe = [&](const fs::path& path) {
+    struct stat status {};
+    if (::lstat(path.c_str(), &status) != 0) return std::string("vanished");
+    std::ostringstream out;
+    out << std::oct << status.st_mode << std::dec;
+    if (S_ISLNK(status.st_mode)) out << " -> " << fs::read_symlink(path).string();
+    if (S_ISREG(status.st_mode)) out << " " << status.st_size << " " << std::hash<std::string>{}(read_file(path));
+    if (times) {
+      out << " m" << status.st_mtim.tv_sec << "." << status.st_mtim.tv_nsec << " c" << status.st_ctim.tv_sec << "."
+          << status.st_ctim.tv_nsec;
+    }
+    return out.str();
+  };
+  tree["."] = times ? describe(dir) : "";
+  for (const auto& entry : fs::recursive_directory_iterator(dir))
+    tree[entry.path().lexically_relative(dir).string()] = describe(entry.path());
+  return tree;
+}
+
+// The ".jailbuild-tmp.*" entries under `root`.
+std::vector<std::string> temporaries(const fs::path& root) {
+  std::vector<std::string> found;
+  for (const auto& entry : fs::recursive_directory_iterator(root))
+    if (is_temporary(entry.path())) found.push_back(entry.path().string());
+  return found;
+}
+
+// Regular files under a final name in `root` that are not exactly the file of the same name in
+// `complete` (a root the same add built without interruption): truncated or half-written files.
+std::vector<std::string> incomplete_files(const fs::path& root, const fs::path& complete) {
+  std::vector<std::string> found;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    if (!S_ISREG(mode_of(entry.path())) || is_temporary(entry.path())) continue;
+    const fs::path relative = entry.path().lexically_relative(root);
+    if (read_file(entry.path()) != read_file(complete / relative)) found.push_back("/" + relative.string());
+  }
+  return found;
+}
+
+// Polls `condition` every few milliseconds until it holds or `limit` passes.
+bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
+  const auto deadline = Clock::now() + limit;
+  while (!condition()) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+// The JSON document in an output that may also hold stderr lines.
+nlohmann::json json_in(const std::string& output) {
+  const std::size_t begin = output.find('{');
+  const std::size_t end = output.rfind('}');
+  if (begin == std::string::npos || end == std::string::npos) return nullptr;
+  return nlohmann::json::parse(output.substr(begin, end - begin + 1), nullptr, false);
+}
+
+const nlohmann::json* entry_named(const nlohmann::json& entries, const std::string& path) {
+  for (const auto& entry : entries)
+    if (entry.value("path", "") == path) return &entry;
+  return nullptr;
+}
+
+class AddCommand : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/jailbuild-add-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    dir_ = pattern;
+    root_ = path("root");
+    state_ = path("state");
+    write_file(dir_ / "shared.c", "int shared(void) { return 40; }\n");
+    write_file(dir_ / "only.c", "int only(void) { return 2; }\n");
+    write_file(dir_ / "a.c",
+               "#include <stdio.h>\nint shared(void); int only(void);\n"
+               "int main(void) { printf(\"a %d\\n\", shared() + only()); return 0; }\n");
+    write_file(dir_ / "b.c",
+               "#include <stdio.h>\nint shared(void);\nint main(void) { printf(\"b %d\\n\", shared()); return 0; }\n");
+    write_file(dir_ / "hello.c", "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n");
+    fs::create_directories(dir_ / "lib");
+    gcc("-shared -fPIC -Wl,-soname,libshared.so.1 -o lib/libshared.so.1 shared.c");
+    gcc("-shared -fPIC -Wl,-soname,libonly.so.1 -o lib/libonly.so.1 only.c");
+    gcc("-shared -fPIC -Wl,-soname,libgone.so.1 -o lib/libgone.so.1 only.c");
+    const std::string rpath = " -Wl,-rpath," + path("lib");
+    gcc("-o app_a a.c -Wl,--no-as-needed -Llib -l:libshared.so.1 -l:libonly.so.1" + rpath);
+    gcc("-o app_b b.c -Wl,--no-as-needed -Llib -l:libshared.so.1" + rpath);
+    gcc("-o broken hello.c -Wl,--no-as-needed -Llib -l:libgone.so.1" + rpath);
+    gcc("-o hello hello.c");
+    fs::remove(dir_ / "lib/libgone.so.1");
+  }
+
+  void TearDown() override {
+    if (mounted_) ::umount2(root_.c_str(), MNT_DETACH);
+    fs::remove_all(dir_);
+  }
+
+  void gcc(const std::string& args) {
+    const std::string command = "cd " + dir_.string() + " && gcc " + args;
+    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  static ProcessResult jailbuild(std::vector<std::string> args) {
+    args.insert(args.begin(), JAILBUILD_BINARY);
+    return testing::run_process(args, kPlainEnv);
+  }
+  // `add PATHS... --root ROOT --state-dir STATE OPTIONS...` on the test's root unless told otherwise.
+  std::vector<std::string> add_args(const std::vector<std::string>& paths, const std::vector<std::string>& options = {},
+                                    const std::string& root = "", const std::string& state = "") const {
+    std::vector<std::string> args{"add"};
+    args.insert(args.end(), paths.begin(), paths.end());
+    args.insert(args.end(), {"--root", root.empty() ? root_ : root, "--state-dir", state.empty() ? state_ : state});
+    args.insert(args.end(), options.begin(), options.end());
+    return args;
+  }
+  ProcessResult add(const std::vector<std::string>& paths, const std::vector<std::string>& options = {},
+                    const std::string& root = "", const std::string& state = "") const {
+    return jailbuild(add_args(paths, options, root, state));
+  }
+  nlohmann::json add_json(const std::vector<std::string>& paths, const std::vector<std::string>& options = {}) const {
+    std::vector<std::string> with_json = options;
+    with_json.push_back("--json");
+    return json_in(add(paths, with_json).output);
+  }
+  ProcessResult list() const { return jailbuild({"list", root_, "--state-dir", state_}); }
+  ProcessResult remove(const std::string& added) const {
+    return jailbuild({"remove", added, "--root", root_, "--state-dir", state_});
+  }
+  // jailbuild under strace, with the given strace options (fault injection).
+  ProcessResult add_under_strace(const std::vector<std::string>& strace_options, const std::vector<std::string>& paths,
+                                 const std::vector<std::string>& options = {}, const std::string& root = "") const {
+    std::vector<std::string> argv{kStrace, "-f", "-o", "/dev/null"};
+    argv.insert(argv.end(), strace_options.begin(), strace_options.end());
+    argv.push_back(JAILBUILD_BINARY);
+    for (std::string& arg : add_args(paths, options, root)) argv.push_back(std::move(arg));
+    return testing::run_process(argv, kPlainEnv);
+  }
+
+  // A root the same add builds without interruption, in a directory of its own.
+  std::string reference_root(const std::vector<std::string>& paths) const {
+    const std::string root = path("reference");
+    const ProcessResult built = add(paths, {}, root, path("reference-state"));
+    EXPECT_EQ(built.exit_code, kExitOk) << built.describe();
+    return root;
+  }
+
+  // The loader inside the root lists `program` with nothing missing.
+  void expect_loads_in_root(const std::string& program) const {
+    if (::geteuid() != 0) return;  // chroot needs root; the file checks stand alone
+    testing::ProcessOptions in_root;
+    in_root.root = root_;
+    const auto trace = testing::trace_explicit(kLoader, program, {}, "/", in_root);
+    EXPECT_TRUE(trace.ran() && trace.not_found.empty() && !trace.fatal_error) << trace.describe();
+  }
+
+  // A directory outside the root laid out like the root's /usr, with decoys where add writes.
+  std::string make_outside() const {
+    const fs::path outside = dir_ / "outside";
+    write_file(outside / "lib/x86_64-linux-gnu/libc.so.6", "not a libc: must never change\n");
+    write_file(outside / "lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", "not a loader: must never change\n");
+    fs::create_directories(outside / "lib64");
+    fs::create_directories(outside / "bin");
+    return outside.string();
+  }
+
+  std::vector<std::string> after_kill(const std::vector<std::string>& programs, const std::string& complete);
+
+  fs::path dir_;
+  std::string root_;
+  std::string state_;
+  bool mounted_ = false;
+};
+
+// ---- exit codes, dry runs, JSON, repeated runs ------------------------------------------------
+
+TEST_F(AddCommand, ExitCodesTellSuccessMissingLibrariesAndUsage) {
+  const ProcessResult ok = add({path("hello")});
+  EXPECT_EQ(ok.exit_code, kExitOk) << ok.describe();
+
+  const ProcessResult missing = add({path("broken")}, {}, path("root-broken"));
+  EXPECT_EQ(missing.exit_code, kExitIncomplete) << missing.describe();
+  EXPECT_TRUE(contains(missing.output, "libgone.so.1: not found")) << missing.output;
+
+  EXPECT_EQ(jailbuild({"add", path("hello")}).exit_code, kExitUsage);  // no --root
+  EXPECT_EQ(jailbuild({"add", "--root", root_, "--state-dir", state_}).exit_code, kExitUsage);  // no PATH
+  EXPECT_EQ(add({path("hello")}, {"--no-such-option"}).exit_code, kExitUsage);
+  EXPECT_EQ(jailbuild({"list"}).exit_code, kExitUsage);
+  EXPECT_EQ(jailbuild({"remove", "--root", root_, "--state-dir", state_}).exit_code, kExitUsage);
+  EXPECT_EQ(jailbuild({"list", path("never-built"), "--state-dir", state_}).exit_code, kExitUsage);
+}
+
+TEST_F(AddCommand, AMissingPathIsAnErrorThatLaterAddsDoNotRepeat) {
+  const ProcessResult missing = add({path("nonexistent")});
+  EXPECT_NE(missing.exit_code, kExitOk) << missing.describe();
+  EXPECT_TRUE(contains(missing.output, path("nonexistent") + ": No such file or directory")) << missing.output;
+  // The path that failed is not recorded as added: the next add of something else succeeds.
+  const ProcessResult next = add({path("hello")});
+  EXPECT_EQ(next.exit_code, kExitOk) << next.describe();
+  EXPECT_FALSE(contains(list().output, path("nonexistent"))) << list().output;
+}
+
+TEST_F(AddCommand, DryRunOnANewRootCreatesNothing) {
+  const ProcessResult dry = add({path("app_a")}, {"--dry-run"});
+  EXPECT_EQ(dry.exit_code, kExitOk) << dry.describe();
+  EXPECT_TRUE(contains(dry.output, "file " + path("app_a"))) << dry.output;
+  EXPECT_TRUE(contains(dry.output, "file " + path("lib/libshared.so.1"))) << dry.output;
+  EXPECT_FALSE(fs::exists(root_)) << "the root was created";
+  EXPECT_FALSE(fs::exists(manifest_path(state_, root_))) << "a manifest was written";
+
+  const nlohmann::json json = add_json({path("app_a")}, {"--dry-run"});
+  ASSERT_TRUE(json.is_object());
+  EXPECT_EQ(json["dry_run"], true);
+  EXPECT_NE(entry_named(json["entries"], path("app_a")), nullptr) << json.dump(2);
+  EXPECT_FALSE(fs::exists(root_));
+}
+
+TEST_F(AddCommand, DryRunOnAnExistingRootChangesNothing) {
+  ASSERT_EQ(add({path("hello")}).exit_code, kExitOk);
+  const Tree root_before = snapshot(root_, true);
+  const Tree state_before = snapshot(state_, true);
+  const ProcessResult dry = add({path("app_a")}, {"--dry-run"});
+  EXPECT_EQ(dry.exit_code, kExitOk) << dry.describe();
+  EXPECT_EQ(snapshot(root_, true), root_before);
+  EXPECT_EQ(snapshot(state_, true), state_before);
+  EXPECT_FALSE(contains(list().output, path("app_a")));
+}
+
+TEST_F(AddCommand, JsonListsEveryEntryWithItsReasons) {
+  const nlohmann::json json = add_json({path("app_a")});
+  ASSERT_TRUE(json.is_object());
+  EXPECT_EQ(json["dry_run"], false);
+  EXPECT_EQ(json["root"], root_);
+  EXPECT_TRUE(json["conflicts"].empty());
+  const auto& entries = json["entries"];
+  EXPECT_EQ(json["created"], entries.size());
+  EXPECT_GE(json["bytes_copied"].get<std::uint64_t>(), fs::file_size(path("app_a")));
+
+  const nlohmann::json* app = entry_named(entries, path("app_a"));
+  ASSERT_NE(app, nullptr) << entries.dump(2);
+  EXPECT_EQ((*app)["type"], "file");
+  EXPECT_EQ((*app)["reasons"][0]["rule"], "added");
+  const nlohmann::json* library = entry_named(entries, path("lib/libshared.so.1"));
+  ASSERT_NE(library, nullptr) << entries.dump(2);
+  EXPECT_EQ((*library)["reasons"][0]["needed_by"], path("app_a"));
+  EXPECT_TRUE(contains((*library)["reasons"][0]["rule"].get<std::string>(), "runpath"));
+  const nlohmann::json* lib = entry_named(entries, "/lib");
+  ASSERT_NE(lib, nullptr) << entries.dump(2);
+  EXPECT_EQ((*lib)["type"], "symlink");
+  EXPECT_EQ((*lib)["link_target"], fs::read_symlink("/lib").string());
+  // Everything listed is in the root, as the type it is listed as.
+  for (const auto& entry : entries) {
+    const mode_t mode = mode_of(root_ + entry["path"].get<std::string>());
+    const std::string type = entry["type"];
+    EXPECT_TRUE((type == "file" && S_ISREG(mode)) || (type == "directory" && S_ISDIR(mode)) ||
+                (type == "symlink" && S_ISLNK(mode)))
+        << entry.dump();
+  }
+}
+
+TEST_F(AddCommand, CreatesTheRootAndItsParentsIfMissing) {
+  root_ = path("a/b/root");
+  const ProcessResult result = add({path("hello")});
+  ASSERT_EQ(result.exit_code, kExitOk) << result.describe();
+  EXPECT_TRUE(S_ISDIR(mode_of(root_)));
+  EXPECT_EQ(mode_of(root_) & 07777, 0755u);
+  EXPECT_TRUE(same_contents(root_ + path("hello"), path("hello")));
+  expect_loads_in_root(path("hello"));
+}
+
+TEST_F(AddCommand, ARepeatedAddCopiesNothing) {
+  const nlohmann::json first = add_json({path("app_a"), path("app_b")});
+  ASSERT_TRUE(first.is_object());
+  EXPECT_GT(first["bytes_copied"].get<std::uint64_t>(), 0u);
+  const Tree before = snapshot(root_, true);
+  const nlohmann::json again = add_json({path("app_a"), path("app_b")});
+  ASSERT_TRUE(again.is_object());
+  EXPECT_EQ(again["bytes_copied"], 0u);
+  EXPECT_EQ(again["created"], 0u);
+  EXPECT_EQ(again["updated"], 0u);
+  EXPECT_EQ(again["unchanged"], first["created"]);
+  EXPECT_EQ(snapshot(root_, true), before);
+}
+
+// ---- list and remove --------------------------------------------------------------------------
+
+TEST_F(AddCommand, ListShowsWhyEachFileIsThere) {
+  ASSERT_EQ(add({path("app_a"), path("app_b")}).exit_code, kExitOk);
+  const ProcessResult listed = list();
+  ASSERT_EQ(listed.exit_code, kExitOk) << listed.describe();
+  const std::string& text = listed.output;
+  EXPECT_TRUE(contains(text, "added:\n  " + path("app_a") + "\n  " + path("app_b") + "\n")) << text;
+  const std::string library = "file " + path("lib/libshared.so.1") + "\n";
+  ASSERT_TRUE(contains(text, library)) << text;
+  const std::string reasons = text.substr(text.find(library) + library.size());
+  for (const char* app : {"app_a", "app_b"}) {
+    EXPECT_TRUE(contains(reasons.substr(0, reasons.find("  file ")),
+                         "runpath of " + path(app) + ", needed by " + path(app) + " (for " + path(app) + ")"))
+        << text;
+  }
+  EXPECT_TRUE(contains(text, "file " + path("app_a") + "\n      added (for " + path("app_a") + ")")) << text;
+
+  const ProcessResult as_json = jailbuild({"list", root_, "--state-dir", state_, "--json"});
+  const nlohmann::json manifest = json_in(as_json.output);
+  ASSERT_TRUE(manifest.is_object()) << as_json.output;
+  EXPECT_EQ(manifest["added"], (nlohmann::json{path("app_a"), path("app_b")}));
+}
+
+TEST_F(AddCommand, RemoveTakesWhatNothingElseNeeds) {
+  ASSERT_EQ(add({path("app_a"), path("app_b")}).exit_code, kExitOk);
+  const ProcessResult removed = remove(path("app_a"));
+  ASSERT_EQ(removed.exit_code, kExitOk) << removed.describe();
+  EXPECT_TRUE(contains(removed.output, "removed " + path("app_a") + "\n")) << removed.output;
+  EXPECT_FALSE(fs::exists(root_ + path("app_a")));
+  EXPECT_FALSE(fs::exists(root_ + path("lib/libonly.so.1")));
+  EXPECT_TRUE(same_contents(root_ + path("lib/libshared.so.1"), path("lib/libshared.so.1")))
+      << "a library app_b still needs was removed";
+  EXPECT_TRUE(fs::exists(root_ + "/lib/x86_64-linux-gnu/libc.so.6"));
+  expect_loads_in_root(path("app_b"));
+  EXPECT_FALSE(contains(list().output, path("app_a")));
+
+  const ProcessResult never_added = remove(path("hello"));
+  EXPECT_NE(never_added.exit_code, kExitOk);
+  EXPECT_TRUE(contains(never_added.output, path("hello") + ": was not added")) << never_added.output;
+
+  ASSERT_EQ(remove(path("app_b")).exit_code, kExitOk);
+  EXPECT_EQ(snapshot(root_), (Tree{{".", ""}})) << "the last remove leaves an empty root";
+}
+
+// ---- conflicts and privileges -----------------------------------------------------------------
+
+TEST_F(AddCommand, AFileInTheWayIsAConflictLeftAloneUnlessForced) {
+  const std::string planted = root_ + path("lib/libshared.so.1");
+  write_file(planted, "placed by hand\n");
+  const ProcessResult refused = add({path("app_a")});
+  EXPECT_EQ(refused.exit_code, kExitIncomplete) << refused.describe();
+  EXPECT_TRUE(contains(refused.output, "conflict: " + path("lib/libshared.so.1"))) << refused.output;
+  EXPECT_EQ(read_file(planted), "placed by hand\n");
+  EXPECT_TRUE(same_contents(root_ + path("app_a"), path("app_a"))) << "the rest was not placed";
+
+  const ProcessResult forced = add({path("app_a")}, {"--force"});
+  EXPECT_EQ(forced.exit_code, kExitOk) << forced.describe();
+  EXPECT_TRUE(same_contents(planted, path("lib/libshared.so.1")));
+  expect_loads_in_root(path("app_a"));
+}
+
+TEST_F(AddCommand, SetuidAndSetgidBitsAreRemovedAndReportedUnlessKept) {
+  fs::create_directories(dir_ / "privileged");
+  fs::copy_file(path("hello"), path("privileged/setuid"));
+  fs::copy_file(path("hello"), path("privileged/setgid"));
+  ASSERT_EQ(::chmod(path("privileged/setuid").c_str(), 04755), 0);
+  ASSERT_EQ(::chmod(path("privileged/setgid").c_str(), 02755), 0);
+  const std::vector<std::string> programs{path("privileged/setuid"), path("privileged/setgid")};
+
+  const ProcessResult removed = add(programs);
+  EXPECT_EQ(removed.exit_code, kExitOk) << removed.describe();
+  EXPECT_TRUE(contains(removed.output, path("privileged/setuid") + ": setuid bit removed")) << removed.output;
+  EXPECT_TRUE(contains(removed.output, path("privileged/setgid") + ": setgid bit removed")) << removed.output;
+  EXPECT_EQ(mode_of(root_ + path("privileged/setuid")) & 07777, 0755u);
+  EXPECT_EQ(mode_of(root_ + path("privileged/setgid")) & 07777, 0755u);
+
+  const ProcessResult kept = add(programs, {"--keep-setuid"}, path("root-kept"), path("state-kept"));
+  EXPECT_EQ(kept.exit_code, kExitOk) << kept.describe();
+  EXPECT_FALSE(contains(kept.output, "removed")) << kept.output;
+  EXPECT_EQ(mode_of(path("root-kept") + path("privileged/setuid")) & 07777, 04755u);
+  EXPECT_EQ(mode_of(path("root-kept") + path("privileged/setgid")) & 07777, 02755u);
+}
+
+// ---- hostile roots ----------------------------------------------------------------------------
+
+TEST_F(AddCommand, ARootWhoseUsrIsASymlinkOutsideNeverWritesThere) {
+  const std::string outside = make_outside();
+  const Tree before = snapshot(outside, true);
+  fs::create_directories(root_);
+  fs::create_directory_symlink(outside, root_ + "/usr");
+
+  const ProcessResult refused = add({path("app_a")});
+  EXPECT_EQ(refused.exit_code, kExitIncomplete) << refused.describe();
+  EXPECT_TRUE(contains(refused.output, "conflict: /usr")) << refused.output;
+  EXPECT_EQ(fs::read_symlink(root_ + "/usr"), outside) << "the planted symlink was not left alone";
+  EXPECT_EQ(snapshot(outside, true), before);
+
+  const ProcessResult forced = add({path("app_a")}, {"--force"});
+  EXPECT_EQ(forced.exit_code, kExitOk) << forced.describe();
+  EXPECT_TRUE(S_ISDIR(mode_of(root_ + "/usr")));
+  EXPECT_EQ(snapshot(outside, true), before);
+  expect_loads_in_root(path("app_a"));
+}
+
+TEST_F(AddCommand, APlantedLibcSymlinkNeverRedirectsTheCopy) {
+  const std::string outside = make_outside();
+  const Tree before = snapshot(outside, true);
+  const std::string libc = root_ + "/usr/lib/x86_64-linux-gnu/libc.so.6";
+  fs::create_directories(fs::path(libc).parent_path());
+  fs::create_symlink(outside + "/lib/x86_64-linux-gnu/libc.so.6", libc);
+
+  const ProcessResult refused = add({path("app_a")});
+  EXPECT_EQ(refused.exit_code, kExitIncomplete) << refused.describe();
+  EXPECT_TRUE(contains(refused.output, "conflict: /usr/lib/x86_64-linux-gnu/libc.so.6")) << refused.output;
+  EXPECT_TRUE(S_ISLNK(mode_of(libc)));
+  EXPECT_EQ(snapshot(outside, true), before);
+
+  const ProcessResult forced = add({path("app_a")}, {"--force"});
+  EXPECT_EQ(forced.exit_code, kExitOk) << forced.describe();
+  EXPECT_TRUE(S_ISREG(mode_of(libc)));
+  EXPECT_TRUE(same_contents(libc, "/usr/lib/x86_64-linux-gnu/libc.so.6"));
+  EXPECT_EQ(snapshot(outside, true), before);
+}
+
+TEST_F(AddCommand, UsrSwappedWithASymlinkOutsideWhileAddRunsNeverWritesOutside) {
+  constexpr int kRuns = 50;
+  const std::string outside = make_outside();
+  const std::vector<std::string> programs{path("app_a"), path("app_b")};
+  const std::string complete = reference_root(programs);
+  ASSERT_EQ(add(programs).exit_code, kExitOk);
+  const Tree before = snapshot(outside, true);
+  // The root's real /usr, reachable without ever looking a name up in the root again.
+  const int usr = ::open((root_ + "/usr").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(usr, 0);
+  const std::string real = root_ + "/usr";
+  const std::string swapped = root_ + "/usr.swapped";
+  fs::create_directory_symlink(outside, swapped);
+
+  std::atomic<long> swaps{0};
+  int writes = 0;  // runs that did recreate libc.so.6 in the real /usr
+  std::map<int, int> exit_codes;
+  {
+    // Random pauses of up to 2 ms between swaps: add meets the symlink on some lookups and gets
+    // through on others, so that it writes under the real /usr while the swapping goes on.
+    std::jthread swapper([&](std::stop_token stop) {
+      std::minstd_rand random(12345);
+      while (!stop.stop_requested()) {
+        if (::renameat2(AT_FDCWD, real.c_str(), AT_FDCWD, swapped.c_str(), RENAME_EXCHANGE) == 0) ++swaps;
+        std::this_thread::sleep_for(std::chrono::microseconds(random() % 2000));
+      }
+    });
+    for (int run = 0; run < kRuns; ++run) {
+      // Make add write under /usr each time: what it must recreate is what the outside has decoys for.
+      ::unlinkat(usr, "lib/x86_64-linux-gnu/libc.so.6", 0);
+      ::unlinkat(usr, "lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", 0);
+      const ProcessResult result = add(programs);
+      EXPECT_TRUE(result.exited() && (result.exit_code == kExitOk || result.exit_code == kExitIncomplete))
+          << result.describe();
+      ++exit_codes[result.exit_code];
+      struct stat recreated {};
+      if (::fstatat(usr, "lib/x86_64-linux-gnu/libc.so.6", &recreated, AT_SYMLINK_NOFOLLOW) == 0) ++writes;
+    }
+  }
+  if (S_ISLNK(mode_of(real))) ::renameat2(AT_FDCWD, real.c_str(), AT_FDCWD, swapped.c_str(), RENAME_EXCHANGE);
+  ::close(usr);
+  std::cout << "swaps: " << swaps << "; runs that wrote libc.so.6 into the real /usr: " << writes << "; exit codes:";
+  for (const auto& [code, count] : exit_codes) std::cout << " " << count << " x " << code;
+  std::cout << "\n";
+  EXPECT_GT(swaps.load(), kRuns) << "the swapper hardly ran: the race was not tested";
+  EXPECT_GT(writes, 0) << "add never got to write under /usr: the race was not tested";
+  EXPECT_EQ(snapshot(outside, true), before) << "something was written outside the root";
+
+  fs::remove(swapped);
+  const ProcessResult settled = add(programs);
+  EXPECT_EQ(settled.exit_code, kExitOk) << settled.describe();
+  EXPECT_EQ(snapshot(root_), snapshot(complete));
+}
+
+// ---- interrupted runs and failures --------------------------------------------------------------
+
+// What is wrong after an add killed at one point and the add run after it: each "PROBLEM".
+std::vector<std::string> AddCommand::after_kill(const std::vector<std::string>& programs, const std::string& complete) {
+  std::vector<std::string> problems;
+  for (const std::string& file : incomplete_files(root_, complete))
+    problems.push_back("incomplete file under its final name after the kill: " + file);
+  const ProcessResult next = add(programs);
+  if (next.exit_code != kExitOk) problems.push_back("the next add failed: " + next.describe());
+  for (const std::string& file : temporaries(root_)) problems.push_back("left after the next add: " + file);
+  if (snapshot(root_) != snapshot(complete)) problems.push_back("the root differs from an uninterrupted add's");
+  const nlohmann::json settled = add_json(programs);
+  if (settled.value("bytes_copied", -1) != 0) problems.push_back("a third add still copies: " + settled.dump());
+  return problems;
+}
+
+TEST_F(AddCommand, AKilledAddLeavesNoTruncatedFileAndTheNextAddConverges) {
+  if (!fs::exists(kStrace)) GTEST_SKIP() << "needs strace (Debian package strace) to kill add at chosen points";
+  const std::vector<std::string> programs{path("app_a")};
+  const std::string complete = reference_root(programs);
+  // Each commit of an entry (renameat), the manifest's saves (rename: the pending manifest before
+  // the files, the final one after), and each chunk of a copy;
+  // the n-th such call of a run gets SIGKILL, for every n until a run has fewer such calls.
+  std::map<std::string, int> kill_points;
+  std::vector<std::string> failures;
+  for (const std::string syscall : {"renameat", "rename", "copy_file_range"}) {
+    for (int n = 1; n < 200; ++n) {
+      fs::remove_all(root_);
+      fs::remove_all(state_);
+      const ProcessResult killed =
+          add_under_strace({"-e", "inject=" + syscall + ":signal=SIGKILL:when=" + std::to_string(n)}, programs);
+      if (killed.term_signal != SIGKILL) {
+        EXPECT_EQ(killed.exit_code, kExitOk) << killed.describe();
+        break;
+      }
+      ++kill_points[syscall];
+      for (const std::string& problem : after_kill(programs, complete))
+        failures.push_back("killed at " + syscall + " #" + std::to_string(n) + ": " + problem);
+    }
+  }
+  for (const auto& [syscall, count] : kill_points) std::cout << "killed at " << count << " " << syscall << " calls\n";
+  EXPECT_GE(kill_points["renameat"], 10);
+  EXPECT_EQ(kill_points["rename"], 2);
+  EXPECT_GE(kill_points["copy_file_range"], 4);
+  EXPECT_TRUE(failures.empty()) << failures.size() << " problems:\n" << [&] {
+    std::string text;
+    for (const std::string& failure : failures) text += failure + "\n";
+    return text;
+  }();
+}
+
+// A tmpfs mounted over the root, unmounted (lazily) when the fixture ends.
+TEST_F(AddCommand, AFullDiskIsAClearErrorAndTheRootStaysConsistent) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs as the root";
+  const std::vector<std::string> programs{path("app_a")};
+  const std::string complete = reference_root(programs);
+  fs::create_directories(root_);
+  ASSERT_EQ(::mount("jailbuild-test", root_.c_str(), "tmpfs", 0, "size=1m,mode=0755"), 0) << std::strerror(errno);
+  mounted_ = true;
+
+  const ProcessResult full = add(programs);
+  EXPECT_EQ(full.exit_code, kExitIncomplete) << full.describe();
+  EXPECT_TRUE(contains(full.output, root_ + "/")) << "the message names no path in the root: " << full.output;
+  EXPECT_TRUE(contains(full.output, "No space left on device")) << full.output;
+  EXPECT_EQ(temporaries(root_), std::vector<std::string>{});
+  EXPECT_EQ(incomplete_files(root_, complete), std::vector<std::string>{});
+
+  ASSERT_EQ(::mount(nullptr, root_.c_str(), nullptr, MS_REMOUNT, "size=64m"), 0) << std::strerror(errno);
+  const ProcessResult roomy = add(programs);
+  EXPECT_EQ(roomy.exit_code, kExitOk) << roomy.describe();
+  EXPECT_EQ(snapshot(root_), snapshot(complete));
+}
+
+TEST_F(AddCommand, AFifoIsRefusedWithAClearError) {
+  ASSERT_EQ(::mkfifo(path("fifo").c_str(), 0644), 0);
+  const ProcessResult refused = add({path("fifo")});
+  EXPECT_FALSE(refused.timed_out) << "add blocked on the FIFO";
+  EXPECT_EQ(refused.exit_code, kExitIncomplete) << refused.describe();
+  EXPECT_TRUE(contains(refused.output, path("fifo") + ": is a FIFO")) << refused.output;
+  EXPECT_FALSE(fs::exists(root_ + path("fifo")));
+  EXPECT_EQ(temporaries(root_), std::vector<std::string>{});
+}
+
+TEST_F(AddCommand, AFifoThatFailedOnceDoesNotBlockLaterAdds) {
+  ASSERT_EQ(::mkfifo(path("fifo").c_str(), 0644), 0);
+  ASSERT_EQ(add({path("fifo")}).exit_code, kExitIncomplete);
+  const ProcessResult next = add({path("hello")});
+  EXPECT_EQ(next.exit_code, kExitOk) << next.describe();
+  EXPECT_TRUE(same_contents(root_ + path("hello"), path("hello")));
+}
+
+TEST_F(AddCommand, AFileThatVanishesBeforeItIsCopiedIsAClearError) {
+  if (!fs::exists(kStrace)) GTEST_SKIP() << "needs strace (Debian package strace) to hold add at the right moment";
+  const std::string file = path("data/vanishing");
+  write_file(file, "here while planned, gone when copied\n");
+  // The planner opens the file once; the second open (the copy) is held for two seconds, and the
+  // file is deleted meanwhile, once add has started writing the root.
+  auto running = std::async(std::launch::async, [&] {
+    return add_under_strace({"-P", file, "-e", "trace=openat", "-e", "inject=openat:delay_enter=2000000:when=2"},
+                            {file});
+  });
+  EXPECT_TRUE(wait_for([&] { return fs::exists(root_ + path("data")); }, std::chrono::seconds(20)));
+  fs::remove(file);
+  const ProcessResult vanished = running.get();
+  EXPECT_EQ(vanished.exit_code, kExitIncomplete) << vanished.describe();
+  EXPECT_TRUE(contains(vanished.output, file + ": No such file or directory")) << vanished.output;
+  EXPECT_FALSE(fs::exists(root_ + file));
+  EXPECT_EQ(temporaries(root_), std::vector<std::string>{});
+}
+
+// ---- concurrent runs ----------------------------------------------------------------------------
+
+TEST_F(AddCommand, ConcurrentAddsOnOneRootAreSerializedByTheLock) {
+  if (!fs::exists(kStrace)) GTEST_SKIP() << "needs strace (Debian package strace) to hold the lock";
+  // The first add holds the lock for at least two seconds: its first commit is delayed.
+  const auto first_start = Clock::now();
+  auto first = std::async(std::launch::async, [&] {
+    return add_under_strace({"-e", "inject=renameat:delay_enter=2000000:when=1"}, {path("app_a")});
+  });
+  ASSERT_TRUE(wait_for([&] { return fs::exists(root_) && !temporaries(root_).empty(); }, std::chrono::seconds(20)))
+      << "the first add never started writing";
+
+  const auto refused_start = Clock::now();
+  const ProcessResult refused = add({path("app_b")}, {"--no-wait"});
+  EXPECT_EQ(refused.exit_code, kExitIncomplete) << refused.describe();
+  EXPECT_TRUE(contains(refused.output, "another jailbuild is working on " + root_)) << refused.output;
+  EXPECT_LT(Clock::now() - refused_start, std::chrono::seconds(1)) << "--no-wait waited";
+
+  const ProcessResult waited = add({path("app_b")});
+  EXPECT_GE(Clock::now() - first_start, std::chrono::seconds(2)) << "the waiting add did not wait for the lock";
+  EXPECT_EQ(waited.exit_code, kExitOk) << waited.describe();
+  EXPECT_TRUE(contains(waited.output, "waiting for another jailbuild working on " + root_)) << waited.output;
+  const ProcessResult first_result = first.get();
+  EXPECT_EQ(first_result.exit_code, kExitOk) << first_result.describe();
+
+  // Neither run lost the other's work: both programs are recorded and in place.
+  const nlohmann::json manifest = json_in(jailbuild({"list", root_, "--state-dir", state_, "--json"}).output);
+  ASSERT_TRUE(manifest.is_object());
+  EXPECT_EQ(manifest["added"], (nlohmann::json{path("app_a"), path("app_b")}));
+  expect_loads_in_root(path("app_a"));
+  expect_loads_in_root(path("app_b"));
+}
+
+TEST_F(AddCommand, ConcurrentAddsOfDifferentProgramsKeepBoth) {
+  for (int round = 0; round < 10; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    fs::remove_all(root_);
+    fs::remove_all(state_);
+    auto a = std::async(std::launch::async, [&] { return add({path("app_a")}); });
+    auto b = std::async(std::launch::async, [&] { return add({path("app_b")}); });
+    EXPECT_EQ(a.get().exit_code, kExitOk);
+    EXPECT_EQ(b.get().exit_code, kExitOk);
+    const nlohmann::json manifest = json_in(jailbuild({"list", root_, "--state-dir", state_, "--json"}).output);
+    ASSERT_TRUE(manifest.is_object());
+    EXPECT_EQ(manifest["added"].size(), 2u) << manifest["added"].dump();
+    EXPECT_TRUE(fs::exists(root_ + path("app_a")) && fs::exists(root_ + path("app_b")));
+  }
+}
+
+}  // namespace
+}  // namespace jailbuild
