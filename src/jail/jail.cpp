@@ -114,8 +114,10 @@ Result<AddOutcome> add_to_root(const JailOptions& jail, const std::vector<std::s
   // is killed, the next one finds what it placed identical to its plan and adopts it instead of
   // calling it a conflict. Entries still without identity afterwards were never placed.
   Manifest pending = manifest;
+  bool unrecorded_entries = false;
   for (const PlannedEntry& entry : outcome.plan.entries) {
     if (pending.entries.count(entry.path)) continue;
+    unrecorded_entries = true;
     ManifestEntry planned;
     planned.path = entry.path;
     planned.type = entry.type;
@@ -124,7 +126,7 @@ Result<AddOutcome> add_to_root(const JailOptions& jail, const std::vector<std::s
     planned.reasons = entry.reasons;
     pending.entries.emplace(entry.path, std::move(planned));
   }
-  if (!options.dry_run) {
+  if (!options.dry_run && unrecorded_entries) {
     if (auto saved = save_manifest(outcome.manifest_path, pending); !saved) return saved.error();
   }
   std::erase_if(manifest.entries, [](const auto& item) { return is_pending(item.second); });
@@ -141,6 +143,11 @@ Result<AddOutcome> add_to_root(const JailOptions& jail, const std::vector<std::s
   outcome.report = std::move(*report);
   if (options.dry_run) return outcome;
 
+  // A repeated add that changed nothing leaves the manifest as it is (no rewrite, no fsync).
+  const bool changed = unrecorded_entries || outcome.report.created > 0 || outcome.report.updated > 0 ||
+                       !previous->has_value() || (*previous)->added != manifest.added ||
+                       (*previous)->options != manifest.options;
+  if (!changed) return outcome;
   for (ManifestEntry& placed : outcome.report.placed) manifest.entries[placed.path] = placed;
   if (auto saved = save_manifest(outcome.manifest_path, manifest); !saved) return saved.error();
   return outcome;
