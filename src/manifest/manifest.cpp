@@ -14,6 +14,7 @@
 // Linux paths are bytes, JSON strings are Unicode: a string that is not well-formed UTF-8 is
 // written as {"hex": "<its bytes in hex>"} instead of a JSON string, so every path round-trips.
 #include "jailbuild/manifest.hpp"
+#include "state_files.hpp"
 
 #include <fcntl.h>
 #include <pwd.h>
@@ -38,17 +39,13 @@ using nlohmann::json;
 
 constexpr std::uint64_t kMaxManifestSize = std::uint64_t{256}
                                            << 20;  // a sane manifest is a few MiB
-constexpr mode_t kStateDirectoryMode = 0700;
 
 // ---------------------------------------------------------------------------------------------
 // System calls
 
-// std::strerror may share a static buffer between threads; the error category does not.
-std::string errno_text(int error_number) { return std::generic_category().message(error_number); }
 
-Error system_error(const std::string& path, const char* operation, int error_number) {
-  return Error{path + ": " + operation + ": " + errno_text(error_number)};
-}
+using state_files::system_error;
+using state_files::make_directories;
 
 // A file descriptor closed on destruction; `close()` reports the error that a destructor cannot.
 class UniqueFd {
@@ -89,23 +86,6 @@ std::string base_name(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// mkdir -p: creates `directory` and its missing parents with mode 0700 (the state directory is
-// private to its user); existing directories are left as they are.
-Result<bool> make_directories(const std::string& directory) {
-  struct stat status {};
-  if (::stat(directory.c_str(), &status) == 0 && S_ISDIR(status.st_mode)) return true;
-  for (std::size_t end = directory.find('/', 1);; end = directory.find('/', end + 1)) {
-    const std::string prefix = directory.substr(0, end);
-    if (!prefix.empty() && !prefix.ends_with('/') &&
-        ::mkdir(prefix.c_str(), kStateDirectoryMode) != 0 && errno != EEXIST) {
-      return system_error(prefix, "mkdir", errno);
-    }
-    if (end == std::string::npos) break;
-  }
-  if (::stat(directory.c_str(), &status) != 0) return system_error(directory, "stat", errno);
-  if (!S_ISDIR(status.st_mode)) return Error{directory + ": not a directory"};
-  return true;
-}
 
 Result<bool> write_all(int fd, std::string_view text, const std::string& path_for_errors) {
   while (!text.empty()) {

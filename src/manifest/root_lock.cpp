@@ -19,39 +19,21 @@
 #include <utility>
 
 #include "jailbuild/manifest.hpp"
+#include "state_files.hpp"
 
 namespace jailbuild {
 namespace {
 
-constexpr mode_t kStateDirectoryMode = 0700;
 
-std::string errno_text(int error_number) { return std::generic_category().message(error_number); }
 
-Error system_error(const std::string& path, const char* operation, int error_number) {
-  return Error{path + ": " + operation + ": " + errno_text(error_number)};
-}
+using state_files::system_error;
+using state_files::make_directories;
 
 std::string join_path(const std::string& directory, std::string_view name) {
   if (directory.ends_with('/')) return directory + std::string(name);
   return directory + "/" + std::string(name);
 }
 
-// mkdir -p with mode 0700, as for the manifests (manifest.cpp).
-Result<bool> make_directories(const std::string& directory) {
-  struct stat status {};
-  if (::stat(directory.c_str(), &status) == 0 && S_ISDIR(status.st_mode)) return true;
-  for (std::size_t end = directory.find('/', 1);; end = directory.find('/', end + 1)) {
-    const std::string prefix = directory.substr(0, end);
-    if (!prefix.empty() && !prefix.ends_with('/') &&
-        ::mkdir(prefix.c_str(), kStateDirectoryMode) != 0 && errno != EEXIST) {
-      return system_error(prefix, "mkdir", errno);
-    }
-    if (end == std::string::npos) break;
-  }
-  if (::stat(directory.c_str(), &status) != 0) return system_error(directory, "stat", errno);
-  if (!S_ISDIR(status.st_mode)) return Error{directory + ": not a directory"};
-  return true;
-}
 
 // The lock of a root is named as its manifest (see manifest_path), under `locks` instead of
 // `roots`.
