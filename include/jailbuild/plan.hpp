@@ -25,6 +25,9 @@ struct PlannedEntry {
   std::vector<Reason> reasons;
 };
 
+// The manifest's record of a planned entry, before anything about its copy is known.
+ManifestEntry to_manifest_entry(const PlannedEntry& entry);
+
 struct CopyPlan {
   std::vector<PlannedEntry> entries;  // in creation order: parents before children
   std::vector<Problem> problems;      // what the resolver could not find or the planner could not read

@@ -348,12 +348,7 @@ Result<std::optional<std::string>> read_link(const Target& target) {
 }
 
 ManifestEntry manifest_entry(const PlannedEntry& entry, const FileIdentity& source, const FileIdentity& copy) {
-  ManifestEntry recorded;
-  recorded.path = entry.path;
-  recorded.type = entry.type;
-  recorded.source = entry.source;
-  recorded.link_target = entry.link_target;
-  recorded.reasons = entry.reasons;
+  ManifestEntry recorded = to_manifest_entry(entry);
   recorded.source_identity = source;
   recorded.copy_identity = copy;
   return recorded;

@@ -99,13 +99,7 @@ Result<AddOutcome> add_to_root(const JailOptions& jail, const std::vector<std::s
   outcome.plan.problems.insert(outcome.plan.problems.begin(), refused.begin(), refused.end());
   if (!writer) {  // a dry run on a root that does not exist yet: everything would be created
     for (const PlannedEntry& entry : outcome.plan.entries) {
-      ManifestEntry placed;
-      placed.path = entry.path;
-      placed.type = entry.type;
-      placed.source = entry.source;
-      placed.link_target = entry.link_target;
-      placed.reasons = entry.reasons;
-      outcome.report.placed.push_back(std::move(placed));
+      outcome.report.placed.push_back(to_manifest_entry(entry));
       ++outcome.report.created;
     }
     return outcome;
@@ -118,13 +112,7 @@ Result<AddOutcome> add_to_root(const JailOptions& jail, const std::vector<std::s
   for (const PlannedEntry& entry : outcome.plan.entries) {
     if (pending.entries.count(entry.path)) continue;
     unrecorded_entries = true;
-    ManifestEntry planned;
-    planned.path = entry.path;
-    planned.type = entry.type;
-    planned.source = entry.source;
-    planned.link_target = entry.link_target;
-    planned.reasons = entry.reasons;
-    pending.entries.emplace(entry.path, std::move(planned));
+    pending.entries.emplace(entry.path, to_manifest_entry(entry));
   }
   if (!options.dry_run && unrecorded_entries) {
     if (auto saved = save_manifest(outcome.manifest_path, pending); !saved) return saved.error();
