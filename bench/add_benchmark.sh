@@ -23,6 +23,8 @@
 # checks.txt (what works in each root) and the roots themselves (OUT_DIR/roots/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+source bench/common.sh
 
 out_dir=$(realpath -m "${1:-build-bench/add-benchmark}")
 warmup=${WARMUP:-3}
@@ -34,8 +36,6 @@ jailbuild=$PWD/build-bench/jailbuild
 dracut_install=/usr/lib/dracut/dracut-install
 tools=(jailbuild jk_cp dracut-install)
 programs=(/usr/bin/{bash,ls,cat,cp,grep,sed,tar,gzip,xz,find,ps,diff,sort,less,openssl,git,perl,python3.11,sqlite3,curl,ssh,make,strace,file,gpg})
-
-log() { printf '\n== %s\n' "$*"; }
 
 require() {
   local missing=()
@@ -49,16 +49,6 @@ require() {
   fi
   if ((EUID != 0)); then
     echo "run as root: the roots are checked with chroot" >&2
-    exit 2
-  fi
-}
-
-# Without -Werror: a compiler's false positive at -O3 must not stop a measurement.
-build_jailbuild() {
-  if ! { cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DJAILBUILD_TESTS=OFF -DJAILBUILD_WERROR=OFF &&
-         cmake --build build-bench --target jailbuild_cli -j"$(nproc)"; } >"$out_dir/build.log" 2>&1; then
-    tail -n 30 "$out_dir/build.log" >&2
-    echo "building jailbuild failed (log: $out_dir/build.log)" >&2
     exit 2
   fi
 }

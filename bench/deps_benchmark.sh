@@ -15,6 +15,8 @@
 # Writes OUT_DIR/hyperfine.{json,md}, files.txt (the programs), TOOL.{out,err,status,files,missing}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/common.sh
+source bench/common.sh
 
 out_dir=$(realpath -m "${1:-build-bench/deps-benchmark}")
 warmup=${WARMUP:-2}
@@ -25,8 +27,6 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C
 tools=(jailbuild ldd libtree lddtree)
 
-log() { printf '\n== %s\n' "$*"; }
-
 require_tools() {
   local missing=()
   for command in hyperfine ldd libtree lddtree scanelf python3 cmake ninja; do
@@ -34,16 +34,6 @@ require_tools() {
   done
   if ((${#missing[@]})); then
     echo "missing: ${missing[*]} (run scripts/install-deps.sh --bench)" >&2
-    exit 2
-  fi
-}
-
-# Without -Werror: a compiler's false positive at -O3 must not stop a measurement.
-build_jailbuild() {
-  if ! { cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DJAILBUILD_TESTS=OFF -DJAILBUILD_WERROR=OFF &&
-         cmake --build build-bench --target jailbuild_cli -j"$(nproc)"; } >"$out_dir/build.log" 2>&1; then
-    tail -n 30 "$out_dir/build.log" >&2
-    echo "building jailbuild failed (log: $out_dir/build.log)" >&2
     exit 2
   fi
 }
