@@ -34,12 +34,15 @@
 #include <gtest/gtest.h>
 
 #include "jailbuild/root_writer.hpp"
+#include "support/temp_dir.hpp"
 
 // White-box: the copy mechanisms are private to src/copy, and each fallback must be exercised.
 #include "../../src/copy/file_copy.hpp"
 
 namespace jailbuild {
 namespace {
+
+using jailbuild::testing::TempDir;
 
 namespace fs = std::filesystem;
 
@@ -133,26 +136,6 @@ std::vector<std::string> temporaries_under(const std::string& dir) {
   return found;
 }
 
-// A directory from mkdtemp, removed with everything in it (symlinks are removed, not followed).
-class TempDir {
- public:
-  TempDir() {
-    char pattern[] = "/tmp/jb-root-writer-XXXXXX";
-    const char* made = ::mkdtemp(pattern);
-    if (made == nullptr) throw std::runtime_error(std::string("mkdtemp: ") + std::strerror(errno));
-    path_ = made;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // ---------------------------------------------------------------------------------------------
 // Plans and manifests

@@ -1,6 +1,7 @@
 // The manifest: its JSON layout and validation, the names of manifest files, loading and atomic
 // saving (a full disk included), the default state directory, and the per-root lock.
 #include "jailbuild/manifest.hpp"
+#include "support/temp_dir.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -33,6 +34,8 @@
 
 namespace {
 
+using jailbuild::testing::TempDir;
+
 namespace fs = std::filesystem;
 using jailbuild::default_state_dir;
 using jailbuild::EntryType;
@@ -49,29 +52,6 @@ using nlohmann::json;
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = ::testing::TempDir() + "jailbuild-manifest-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      ADD_FAILURE() << "mkdtemp " << pattern << ": " << std::strerror(errno);
-      return;
-    }
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

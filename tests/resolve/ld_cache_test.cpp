@@ -1057,12 +1057,11 @@ class LdCacheRealLdconfig : public ::testing::Test {
   }
 
   static std::string path(const std::string& relative) {
-    return (dir_->path() / relative).string();
+    return *dir_ / relative;
   }
 
   // Builds the libraries, runs ldconfig and asks the loader; sets `problem_` when it cannot.
   static bool build() {
-    if (!dir_->ok()) return fail("no temporary directory");
     if (run_shell("command -v gcc && command -v ldconfig && command -v unshare").exit_status != 0)
       return fail("gcc, ldconfig or unshare is missing");
     std::ofstream(path("probe.c")) << "int jb_probe(void) { return 1; }\n";

@@ -734,9 +734,8 @@ TEST(QueryLoader, CallersTunablesDoNotLeakIntoTheLoader) {
 
 TEST(QueryLoader, FailuresNameTheLoaderAndTheReason) {
   TempDir dir;
-  ASSERT_TRUE(dir.ok());
   auto script = [&](const std::string& name, const std::string& body) {
-    const std::string path = (dir.path() / name).string();
+    const std::string path = dir / name;
     std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
     ::chmod(path.c_str(), 0755);
     return path;
@@ -744,13 +743,13 @@ TEST(QueryLoader, FailuresNameTheLoaderAndTheReason) {
   const std::string complaining = script("complains", "echo 'no such option' >&2; exit 3");
   const std::string crashing = script("crashes", "kill -SEGV $$");
   const std::string chatty = script("chatty", "echo hello world");
-  const std::string missing = (dir.path() / "missing").string();
+  const std::string missing = dir / "missing";
   const struct {
     std::string loader;
     std::vector<std::string> words;
   } cases[] = {
       {missing, {missing, "No such file"}},
-      {dir.path().string(), {dir.path().string(), "Permission denied"}},
+      {dir.path(), {dir.path(), "Permission denied"}},
       {complaining, {complaining, "exited with status 3", "no such option"}},
       {crashing, {crashing, "signal 11"}},
       {chatty, {chatty, "line 1", "hello world"}},

@@ -2,6 +2,8 @@
 // gcc) for the answer. Commands run through /bin/sh; callers quote what they interpolate.
 #pragma once
 
+#include "support/temp_dir.hpp"
+
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -47,25 +49,5 @@ inline std::vector<std::byte> read_file_bytes(const std::filesystem::path& path)
   return bytes;
 }
 
-// A fresh directory under /tmp, removed with everything in it on destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "jb-resolve-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::filesystem::path& path() const { return path_; }
-  bool ok() const { return !path_.empty(); }
-
- private:
-  std::filesystem::path path_;
-};
 
 }  // namespace jailbuild::testing
