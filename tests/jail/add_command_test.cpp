@@ -30,114 +30,13 @@
 #include <nlohmann/json.hpp>
 
 #include "jailbuild/manifest.hpp"
+#include "support/command_test_support.hpp"
 #include "support/loader_oracle.hpp"
 
 namespace jailbuild {
 namespace {
 
-namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-using testing::ProcessResult;
-
-const testing::Environment kPlainEnv{{"PATH", "/usr/bin:/bin"}};
-const std::string kStrace = "/usr/bin/strace";
-const std::string kLoader = "/lib64/ld-linux-x86-64.so.2";
-constexpr int kExitOk = 0;
-constexpr int kExitIncomplete = 1;
-constexpr int kExitUsage = 2;
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_file(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
-
-// Whether two files hold the same bytes (compared without printing binaries in failure messages).
-bool same_contents(const fs::path& a, const fs::path& b) { return fs::exists(a) && read_file(a) == read_file(b); }
-
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-bool is_temporary(const fs::path& path) { return path.filename().string().starts_with(".jailbuild-tmp."); }
-
-mode_t mode_of(const fs::path& path) {
-  struct stat status {};
-  return ::lstat(path.c_str(), &status) == 0 ? status.st_mode : 0;
-}
-
-// What a tree holds: relative path -> type, permission bits, and a symlink's target or a file's
-// contents (hashed); with `times`, each entry's mtime and ctime too (anything written, created,
-// removed or chmod-ed in it shows).
-using Tree = std::map<std::string, std::string>;
-
-Tree snapshot(const fs::path& dir, bool times = false) {
-  Tree tree;
-  if (!fs::is_directory(fs::symlink_status(dir))) return tree;
-  auto describe = [&](const fs::path& path) {
-    struct stat status {};
-    if (::lstat(path.c_str(), &status) != 0) return std::string("vanished");
-    std::ostringstream out;
-    out << std::oct << status.st_mode << std::dec;
-    if (S_ISLNK(status.st_mode)) out << " -> " << fs::read_symlink(path).string();
-    if (S_ISREG(status.st_mode)) out << " " << status.st_size << " " << std::hash<std::string>{}(read_file(path));
-    if (times) {
-      out << " m" << status.st_mtim.tv_sec << "." << status.st_mtim.tv_nsec << " c" << status.st_ctim.tv_sec << "."
-          << status.st_ctim.tv_nsec;
-    }
-    return out.str();
-  };
-  tree["."] = times ? describe(dir) : "";
-  for (const auto& entry : fs::recursive_directory_iterator(dir))
-    tree[entry.path().lexically_relative(dir).string()] = describe(entry.path());
-  return tree;
-}
-
-// The ".jailbuild-tmp.*" entries under `root`.
-std::vector<std::string> temporaries(const fs::path& root) {
-  std::vector<std::string> found;
-  for (const auto& entry : fs::recursive_directory_iterator(root))
-    if (is_temporary(entry.path())) found.push_back(entry.path().string());
-  return found;
-}
-
-// Regular files under a final name in `root` that are not exactly the file of the same name in
-// `complete` (a root the same add built without interruption): truncated or half-written files.
-std::vector<std::string> incomplete_files(const fs::path& root, const fs::path& complete) {
-  std::vector<std::string> found;
-  for (const auto& entry : fs::recursive_directory_iterator(root)) {
-    if (!S_ISREG(mode_of(entry.path())) || is_temporary(entry.path())) continue;
-    const fs::path relative = entry.path().lexically_relative(root);
-    if (read_file(entry.path()) != read_file(complete / relative)) found.push_back("/" + relative.string());
-  }
-  return found;
-}
-
-// Polls `condition` every few milliseconds until it holds or `limit` passes.
-bool wait_for(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
-  const auto deadline = Clock::now() + limit;
-  while (!condition()) {
-    if (Clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
-
-// The JSON document in an output that may also hold stderr lines.
-nlohmann::json json_in(const std::string& output) {
-  const std::size_t begin = output.find('{');
-  const std::size_t end = output.rfind('}');
-  if (begin == std::string::npos || end == std::string::npos) return nullptr;
-  return nlohmann::json::parse(output.substr(begin, end - begin + 1), nullptr, false);
-}
-
-const nlohmann::json* entry_named(const nlohmann::json& entries, const std::string& path) {
-  for (const auto& entry : entries)
-    if (entry.value("path", "") == path) return &entry;
-  return nullptr;
-}
+using namespace testing;  // the shared command-test helpers: run_jailbuild, snapshot, ...
 
 class AddCommand : public ::testing::Test {
  protected:
@@ -178,10 +77,7 @@ class AddCommand : public ::testing::Test {
   }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
-  static ProcessResult jailbuild(std::vector<std::string> args) {
-    args.insert(args.begin(), JAILBUILD_BINARY);
-    return testing::run_process(args, kPlainEnv);
-  }
+  static ProcessResult jailbuild(std::vector<std::string> args) { return run_jailbuild(std::move(args)); }
   // `add PATHS... --root ROOT --state-dir STATE OPTIONS...` on the test's root unless told otherwise.
   std::vector<std::string> add_args(const std::vector<std::string>& paths, const std::vector<std::string>& options = {},
                                     const std::string& root = "", const std::string& state = "") const {
