@@ -1,5 +1,6 @@
 // Operations on a jail root, as the commands use them: each takes the root's lock, reads its
-// manifest from the state directory, plans, writes through RootWriter, and records the result.
+// manifest from the state directory, plans what the root must hold, writes it through
+// RootWriter, removes what nothing needs any more, and records the result.
 #pragma once
 
 #include <string>
@@ -18,26 +19,48 @@ struct JailOptions {
   bool wait_for_lock = true;   // wait for another jailbuild on the same root, or fail at once
 };
 
-struct AddOutcome {
-  CopyPlan plan;
-  WriteReport report;
+// What an operation did to a root (or, in a dry run, would do).
+struct RootChange {
+  std::string root;           // canonical
   std::string manifest_path;
+  CopyPlan plan;              // what the root must hold; its problems are what could not be planned
+  WriteReport report;         // entries created, updated, unchanged, conflicts, privileges removed
+  std::vector<std::string> removed;  // entries deleted because nothing needs them any more
+  std::vector<Conflict> kept;        // entries nothing needs, left because they changed since placed
+  std::vector<std::string> vanished;  // added paths gone from the host; their entries stay
+  std::vector<std::string> pruned;    // added paths gone from the host and forgotten (--prune)
+  // True when the watch list proved that nothing changed on the host or in the root since the last
+  // run: then no file was read and `plan` and `report.placed` are empty.
+  bool proven_unchanged = false;
+
+  // Nothing left undone: no problem, conflict, kept entry or vanished path.
+  bool complete() const;
 };
 
 // Adds `paths` (and everything they need) to the root, creating it if missing. The plan covers
 // every path the manifest already lists too, so that the root's own loader cache describes all it
-// holds. With options.dry_run nothing is written, not even the manifest.
-Result<AddOutcome> add_to_root(const JailOptions& jail, const std::vector<std::string>& paths,
+// holds. Nothing is removed. With options.dry_run nothing is written, not even the manifest.
+Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::string>& paths,
                                const WriteOptions& options);
 
-struct RemoveOutcome {
-  std::vector<std::string> removed;  // entries deleted from the root
-  std::vector<Conflict> kept;        // entries left because they changed since jailbuild placed them
+// Removes added `paths` and every entry nothing else still needs.
+Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<std::string>& paths,
+                                    bool dry_run);
+
+struct SyncOptions {
+  bool dry_run = false;
+  bool checksum = false;  // compare contents too, not only identities
+  bool prune = false;     // forget added paths gone from the host, and remove their entries
 };
 
-// Removes added `paths` and every entry nothing else still needs.
-Result<RemoveOutcome> remove_from_root(const JailOptions& jail, const std::vector<std::string>& paths,
-                                       bool dry_run);
+// Brings the root to what adding its manifest's paths into an empty root would give today:
+// changed files copied again, symlinks re-pointed, new dependencies added, and entries jailbuild
+// placed that nothing needs any more removed. Added paths gone from the host are reported in
+// `vanished` and keep their entries unless options.prune.
+Result<RootChange> sync_root(const JailOptions& jail, const SyncOptions& options);
+
+// The roots that have a manifest in `state_dir` (default_state_dir() if empty), sorted.
+Result<std::vector<std::string>> roots_in_state_dir(const std::string& state_dir);
 
 // The root's manifest; an error if jailbuild has none for it.
 Result<Manifest> read_root_manifest(const JailOptions& jail);

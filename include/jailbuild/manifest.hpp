@@ -53,6 +53,8 @@ struct ManifestEntry {
   std::vector<Reason> reasons;
   FileIdentity source_identity;  // the host file when it was copied
   FileIdentity copy_identity;    // the file in the root after it was placed
+
+  bool operator==(const ManifestEntry&) const = default;
 };
 
 struct Manifest {

@@ -19,6 +19,7 @@ struct WriteOptions {
   bool keep_setuid = false;    // keep setuid/setgid bits and file capabilities
   bool allow_devices = false;  // copy device nodes
   bool dry_run = false;        // decide everything, change nothing
+  bool checksum = false;       // also compare the contents of copies that look unchanged
 };
 
 // Something at a planned path that jailbuild did not place, or of another type.
@@ -31,8 +32,8 @@ struct WriteReport {
   std::vector<ManifestEntry> placed;  // every planned entry as it now is in the root (for the manifest)
   std::vector<Conflict> conflicts;    // left alone
   std::vector<std::string> privileges_removed;  // "PATH: setuid bit removed", "PATH: capabilities removed"
-  std::size_t created = 0;    // entries newly written
-  std::size_t updated = 0;    // entries rewritten because the source or the copy changed
+  std::vector<std::string> created;  // entries newly written
+  std::vector<std::string> updated;  // entries rewritten because the source or the copy changed
   std::size_t unchanged = 0;  // entries already as planned (checked with lstat only)
   std::uint64_t bytes_copied = 0;
 };

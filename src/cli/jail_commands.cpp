@@ -1,4 +1,5 @@
 // `add`, `list` and `remove`: the commands that change or show a root's contents.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -42,9 +43,10 @@ std::string describe_reason(const Reason& reason) {
   return text;
 }
 
-int report_plan_problems(const CopyPlan& plan) {
+// Reports on stderr what the change left undone; returns the exit code it deserves.
+int report_undone(const RootChange& change) {
   int code = kExitOk;
-  for (const Problem& problem : plan.problems) {
+  for (const Problem& problem : change.plan.problems) {
     if (problem.kind == ProblemKind::Skipped) {
       spdlog::warn("{}", problem.message);
       continue;
@@ -52,7 +54,39 @@ int report_plan_problems(const CopyPlan& plan) {
     std::fprintf(stderr, "%s\n", problem.message.c_str());
     code = kExitIncomplete;
   }
+  for (const Conflict& conflict : change.report.conflicts)
+    std::fprintf(stderr, "jailbuild: conflict: %s: %s; left alone\n", conflict.path.c_str(), conflict.reason.c_str());
+  for (const Conflict& kept : change.kept)
+    std::fprintf(stderr, "jailbuild: kept %s: %s\n", kept.path.c_str(), kept.reason.c_str());
+  for (const std::string& added : change.vanished)
+    std::fprintf(stderr, "jailbuild: %s: gone from the host; its files stay in the root (sync --prune removes them)\n",
+                 added.c_str());
+  for (const std::string& removed : change.report.privileges_removed) spdlog::warn("{}", removed);
+  if (!change.complete()) code = kExitIncomplete;
   return code;
+}
+
+// The change for scripts: the same fields for add, remove and sync.
+nlohmann::json change_json(const RootChange& change, bool dry_run) {
+  const WriteReport& report = change.report;
+  nlohmann::json conflicts = nlohmann::json::array();
+  for (const Conflict& c : report.conflicts) conflicts.push_back({{"path", c.path}, {"reason", c.reason}});
+  for (const Conflict& c : change.kept) conflicts.push_back({{"path", c.path}, {"reason", c.reason}});
+  nlohmann::json problems = nlohmann::json::array();
+  for (const Problem& problem : change.plan.problems) problems.push_back(problem.message);
+  return {{"root", change.root},           {"dry_run", dry_run},
+          {"created", report.created},     {"updated", report.updated},
+          {"removed", change.removed},     {"unchanged", report.unchanged},
+          {"bytes_copied", report.bytes_copied}, {"conflicts", conflicts},
+          {"vanished", change.vanished},   {"pruned", change.pruned},
+          {"problems", problems}};
+}
+
+void print_summary(const RootChange& change, bool dry_run) {
+  const WriteReport& report = change.report;
+  std::fprintf(stderr, "%s%s: %zu created, %zu updated, %zu removed, %zu unchanged, %llu bytes copied\n",
+               dry_run ? "dry run: " : "", change.root.c_str(), report.created.size(), report.updated.size(),
+               change.removed.size(), report.unchanged, static_cast<unsigned long long>(report.bytes_copied));
 }
 
 struct AddOptions {
@@ -63,50 +97,31 @@ struct AddOptions {
 };
 
 int run_add(const AddOptions& options) {
-  auto outcome = add_to_root(options.root.jail(), options.paths, options.write);
-  if (!outcome) {
-    std::fprintf(stderr, "jailbuild: %s\n", outcome.error().message.c_str());
+  auto change = add_to_root(options.root.jail(), options.paths, options.write);
+  if (!change) {
+    std::fprintf(stderr, "jailbuild: %s\n", change.error().message.c_str());
     return kExitIncomplete;
   }
-  int code = report_plan_problems(outcome->plan);
-  const WriteReport& report = outcome->report;
-  for (const Conflict& conflict : report.conflicts) {
-    std::fprintf(stderr, "jailbuild: conflict: %s: %s; left alone\n", conflict.path.c_str(),
-                 conflict.reason.c_str());
-    code = kExitIncomplete;
-  }
-  for (const std::string& removed : report.privileges_removed) spdlog::warn("{}", removed);
-
+  const int code = report_undone(*change);
   if (options.json) {
+    nlohmann::json out = change_json(*change, options.write.dry_run);
     nlohmann::json entries = nlohmann::json::array();
-    for (const ManifestEntry& e : report.placed)
+    for (const ManifestEntry& e : change->report.placed)
       entries.push_back({{"path", e.path}, {"type", to_string(e.type)}, {"source", e.source},
                          {"link_target", e.link_target}, {"reasons", reasons_json(e.reasons)}});
-    nlohmann::json conflicts = nlohmann::json::array();
-    for (const Conflict& c : report.conflicts) conflicts.push_back({{"path", c.path}, {"reason", c.reason}});
-    std::printf("%s\n", nlohmann::json{{"root", options.root.root},
-                                       {"dry_run", options.write.dry_run},
-                                       {"entries", entries},
-                                       {"conflicts", conflicts},
-                                       {"created", report.created},
-                                       {"updated", report.updated},
-                                       {"unchanged", report.unchanged},
-                                       {"bytes_copied", report.bytes_copied}}
-                            .dump(2)
-                            .c_str());
-  } else if (options.write.dry_run) {
-    for (const PlannedEntry& e : outcome->plan.entries) {
+    out["entries"] = std::move(entries);
+    std::printf("%s\n", out.dump(2).c_str());
+    return code;
+  }
+  if (options.write.dry_run) {
+    for (const PlannedEntry& e : change->plan.entries) {
       std::string line = std::string(to_string(e.type)) + " " + e.path;
       if (e.type == EntryType::Symlink) line += " -> " + e.link_target;
       if (!e.reasons.empty()) line += "  [" + describe_reason(e.reasons.front()) + "]";
       std::printf("%s\n", line.c_str());
     }
   }
-  if (!options.json) {
-    std::fprintf(stderr, "%s%s: %zu created, %zu updated, %zu unchanged, %llu bytes copied\n",
-                 options.write.dry_run ? "dry run: " : "", options.root.root.c_str(), report.created, report.updated,
-                 report.unchanged, static_cast<unsigned long long>(report.bytes_copied));
-  }
+  print_summary(*change, options.write.dry_run);
   return code;
 }
 
@@ -133,15 +148,66 @@ int run_list(const RootOptions& options, bool json) {
 }
 
 int run_remove(const RootOptions& options, const std::vector<std::string>& paths, bool dry_run) {
-  auto outcome = remove_from_root(options.jail(), paths, dry_run);
-  if (!outcome) {
-    std::fprintf(stderr, "jailbuild: %s\n", outcome.error().message.c_str());
+  auto change = remove_from_root(options.jail(), paths, dry_run);
+  if (!change) {
+    std::fprintf(stderr, "jailbuild: %s\n", change.error().message.c_str());
     return kExitIncomplete;
   }
-  for (const std::string& path : outcome->removed) std::printf("%s%s\n", dry_run ? "would remove " : "removed ", path.c_str());
-  for (const Conflict& kept : outcome->kept)
-    std::fprintf(stderr, "jailbuild: kept %s: %s\n", kept.path.c_str(), kept.reason.c_str());
-  return outcome->kept.empty() ? kExitOk : kExitIncomplete;
+  for (const std::string& path : change->removed) std::printf("%s%s\n", dry_run ? "would remove " : "removed ", path.c_str());
+  return report_undone(*change);
+}
+
+struct SyncCommand {
+  RootOptions root;
+  bool all = false;
+  bool json = false;
+  SyncOptions sync;
+};
+
+// One root's sync, printed; returns its exit code.
+int sync_one(const SyncCommand& command, const JailOptions& jail, nlohmann::json& json_out) {
+  auto change = sync_root(jail, command.sync);
+  if (!change) {
+    std::fprintf(stderr, "jailbuild: %s\n", change.error().message.c_str());
+    if (command.json) json_out.push_back({{"root", jail.root}, {"error", change.error().message}});
+    return command.all ? kExitIncomplete : kExitUsage;
+  }
+  const int code = report_undone(*change);
+  if (command.json) {
+    json_out.push_back(change_json(*change, command.sync.dry_run));
+    return code;
+  }
+  if (command.sync.dry_run) {
+    for (const std::string& path : change->report.created) std::printf("create %s\n", path.c_str());
+    for (const std::string& path : change->report.updated) std::printf("update %s\n", path.c_str());
+    for (const std::string& path : change->removed) std::printf("remove %s\n", path.c_str());
+  }
+  for (const std::string& added : change->pruned) std::fprintf(stderr, "jailbuild: pruned %s\n", added.c_str());
+  print_summary(*change, command.sync.dry_run);
+  return code;
+}
+
+int run_sync(const SyncCommand& command) {
+  std::vector<std::string> roots;
+  if (command.all) {
+    auto known = roots_in_state_dir(command.root.state_dir);
+    if (!known) {
+      std::fprintf(stderr, "jailbuild: %s\n", known.error().message.c_str());
+      return kExitUsage;
+    }
+    roots = std::move(*known);
+  } else {
+    roots.push_back(command.root.root);
+  }
+  nlohmann::json json_out = nlohmann::json::array();
+  int code = kExitOk;
+  for (const std::string& root : roots) {
+    JailOptions jail = command.root.jail();
+    jail.root = root;
+    code = std::max(code, sync_one(command, jail, json_out));
+  }
+  if (command.json) std::printf("%s\n", (command.all ? json_out : json_out.at(0)).dump(2).c_str());
+  return code;
 }
 
 }  // namespace
@@ -177,6 +243,27 @@ void add_jail_commands(CLI::App& app, int& exit_code) {
   remove->root.add_to(*remove_command, true);
   remove_command->add_flag("--dry-run", remove->dry_run, "Print what would be removed and change nothing");
   remove_command->callback([remove, &exit_code] { exit_code = run_remove(remove->root, remove->paths, remove->dry_run); });
+
+  auto sync = std::make_shared<SyncCommand>();
+  CLI::App* sync_command = app.add_subcommand(
+      "sync", "Bring a root up to date with the host: copy what changed, add new dependencies, remove what "
+              "nothing needs");
+  CLI::Option* root_option = sync_command->add_option("ROOT", sync->root.root, "The jail's root directory");
+  sync_command->add_flag("--all", sync->all, "Sync every root that has a manifest in the state directory")
+      ->excludes(root_option);
+  sync_command->add_option("--state-dir", sync->root.state_dir,
+                           "Where manifests are kept (default /var/lib/jailbuild for root)");
+  sync_command->add_flag("--no-wait", sync->root.no_wait, "Fail at once if another jailbuild works on the root");
+  sync_command->add_flag("--dry-run", sync->sync.dry_run, "Print what would change and change nothing");
+  sync_command->add_flag("--json", sync->json, "Print the changes as JSON (an array of roots with --all)");
+  sync_command->add_flag("--checksum", sync->sync.checksum,
+                         "Compare contents too, not only size, times and inode numbers");
+  sync_command->add_flag("--prune", sync->sync.prune,
+                         "Forget added paths gone from the host and remove the files only they needed");
+  sync_command->callback([sync, &exit_code] {
+    if (!sync->all && sync->root.root.empty()) throw CLI::RequiredError("ROOT or --all");
+    exit_code = run_sync(*sync);
+  });
 }
 
 }  // namespace jailbuild::cli

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   bool quiet = false;
   app.add_flag("-v,--verbose", verbosity, "More detail on stderr (repeat for more)");
   app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
+  app.fallthrough();  // -v and -q after the subcommand too: `jailbuild sync --all -q`
 
   int exit_code = kExitOk;
   add_deps_command(app, exit_code);

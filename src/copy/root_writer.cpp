@@ -87,6 +87,13 @@ struct Target {
   const ManifestEntry* recorded = nullptr;  // the previous manifest's entry for the path
 };
 
+// Whether the manifest gives the target's path to jailbuild: it placed something there (pending
+// entries, planned by a run that never finished, have no copy identity yet). Whatever is at such a
+// path now, even another inode a jailed process put there, is jailbuild's to replace.
+bool owned_path(const Target& target) {
+  return target.recorded != nullptr && target.recorded->copy_identity != FileIdentity{};
+}
+
 // Whether what is at the target is the inode jailbuild placed there (see the file comment).
 bool placed_by_us(const Target& target) {
   if (!target.found || target.recorded == nullptr) return false;
@@ -337,6 +344,17 @@ Result<bool> same_bytes(int first, int second, const std::string& first_display,
   }
 }
 
+// --checksum: whether the regular file at the target holds the bytes of its source.
+Result<bool> same_contents(const Target& target) {
+  struct stat opened {};
+  Result<UniqueFd> source = open_source(target.entry->source, opened);
+  if (!source) return source.error();
+  Result<UniqueFd> copy = open_found(target);
+  if (!copy) return copy.error();
+  if (!copy->valid()) return false;
+  return same_bytes(source->get(), copy->get(), target.entry->source, target.display);
+}
+
 // The symlink target at the target; nullopt when it is no longer a symlink.
 Result<std::optional<std::string>> read_link(const Target& target) {
   std::string buffer(PATH_MAX, '\0');
@@ -434,8 +452,8 @@ Result<bool> Applier::place(const PlannedEntry& entry) {
   // may just have been replaced.
   if (parent_fd_.valid() && entry.path.compare(1, std::string::npos, parent_path_) == 0) parent_fd_ = UniqueFd();
   switch (*action) {
-    case Action::Created: ++report_.created; break;
-    case Action::Updated: ++report_.updated; break;
+    case Action::Created: report_.created.push_back(entry.path); break;
+    case Action::Updated: report_.updated.push_back(entry.path); break;
     case Action::Unchanged:
     case Action::Shared: ++report_.unchanged; break;
     case Action::LeftAlone: break;
@@ -523,7 +541,7 @@ Result<std::optional<std::string>> Applier::obstacle(const Target& target) {
   using Why = std::optional<std::string>;
   if (!target.found) return Why();
   const std::string type = copy::file_type_name(target.found->st_mode);
-  if (!placed_by_us(target) && !options_.force) {
+  if (!owned_path(target) && !options_.force) {
     return Why("a " + type + " that jailbuild did not place is there (--force replaces it)");
   }
   if (S_ISDIR(target.found->st_mode)) {
@@ -601,7 +619,7 @@ Result<Applier::Action> Applier::place_directory(Target& target) {
     if (options_.dry_run) return would_place(target, source_identity);
     return finish(target, settle_directory(target, mode, source), source_identity);
   }
-  if (target.found && !placed_by_us(target) && !options_.force) {
+  if (target.found && !owned_path(target) && !options_.force) {
     return conflict(target, "a " + std::string(copy::file_type_name(target.found->st_mode)) +
                                 " that jailbuild did not place is there (--force replaces it)");
   }
@@ -666,8 +684,12 @@ Result<Applier::Action> Applier::place_file(Target& target) {
       target.recorded->source_identity == copy::identity_of(*source) &&
       target.recorded->copy_identity == copy::identity_of(*target.found) &&
       (target.found->st_mode & kPermissionBits) == mode) {
-    report_.placed.push_back(manifest_entry(entry, target.recorded->source_identity, target.recorded->copy_identity));
-    return Action::Unchanged;
+    Result<bool> same = options_.checksum ? same_contents(target) : Result<bool>(true);
+    if (!same) return same.error();
+    if (*same) {
+      report_.placed.push_back(manifest_entry(entry, target.recorded->source_identity, target.recorded->copy_identity));
+      return Action::Unchanged;
+    }
   }
   Result<bool> adoptable = adoptable_copy(target, *source, mode);
   if (!adoptable) return adoptable.error();

@@ -1,22 +1,22 @@
 #include "jailbuild/jail.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cstdlib>
-#include <cerrno>
 #include <cstring>
 #include <optional>
 #include <set>
 
+#include <dirent.h>
 #include <sys/stat.h>
-
 #include <unistd.h>
 
 namespace jailbuild {
 namespace {
 
-std::string state_dir_of(const JailOptions& jail) {
-  return jail.state_dir.empty() ? default_state_dir() : jail.state_dir;
+std::string state_dir_of(const std::string& state_dir) {
+  return state_dir.empty() ? default_state_dir() : state_dir;
 }
 
 // The root as the manifest names it: absolute and canonical once it exists.
@@ -34,10 +34,6 @@ std::string absolute(const std::string& path) {
   return std::string(::getcwd(cwd, sizeof cwd) ? cwd : "") + "/" + path;
 }
 
-Result<std::optional<Manifest>> load_for(const std::string& state_dir, const std::string& root) {
-  return load_manifest(manifest_path(state_dir, root));
-}
-
 // Why `path` cannot be added, if it cannot: it is missing, or not something a root can hold.
 std::optional<std::string> unaddable(const std::string& path, bool allow_devices) {
   struct stat st {};
@@ -49,36 +45,184 @@ std::optional<std::string> unaddable(const std::string& path, bool allow_devices
   return std::nullopt;
 }
 
+bool gone_from_host(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) != 0 && (errno == ENOENT || errno == ENOTDIR);
+}
+
 // An entry recorded before a run that never completed: planned, but no copy seen yet.
 bool is_pending(const ManifestEntry& entry) { return entry.copy_identity == FileIdentity{}; }
 
-CopyPlan plan_for(const std::vector<std::string>& added, bool allow_devices = false) {
-  PlanOptions options;
-  options.allow_devices = allow_devices;
-  Planner planner{options};
-  for (const std::string& path : added) planner.add(path);
-  return planner.finish();
+bool option_set(const Manifest& manifest, const std::string& name) {
+  const auto it = manifest.options.find(name);
+  return it != manifest.options.end() && it->second == "true";
+}
+
+// The options of the add that recorded the manifest, which every later run repeats.
+WriteOptions recorded_options(const Manifest& manifest, WriteOptions options) {
+  options.keep_setuid = options.keep_setuid || option_set(manifest, "keep_setuid");
+  options.allow_devices = options.allow_devices || option_set(manifest, "allow_devices");
+  return options;
+}
+
+// The state of a root under its lock: the manifest as loaded and as it is being changed.
+struct LockedRoot {
+  std::string root;
+  std::string manifest_path;
+  std::optional<RootLock> lock;           // none in a dry run
+  std::optional<Manifest> previous;       // as loaded; none for a root jailbuild has not seen
+  Manifest manifest;                      // what this run records
+};
+
+Result<LockedRoot> lock_root(const JailOptions& jail, bool dry_run) {
+  LockedRoot locked;
+  locked.root = canonical_root(jail.root);
+  const std::string state_dir = state_dir_of(jail.state_dir);
+  locked.manifest_path = manifest_path(state_dir, locked.root);
+  if (!dry_run) {
+    auto acquired = RootLock::acquire(state_dir, locked.root, jail.wait_for_lock);
+    if (!acquired) return acquired.error();
+    locked.lock.emplace(std::move(*acquired));
+  }
+  auto loaded = load_manifest(locked.manifest_path);
+  if (!loaded) return loaded.error();
+  locked.previous = std::move(*loaded);
+  locked.manifest = locked.previous.value_or(Manifest{});
+  std::erase_if(locked.manifest.entries, [](const auto& item) { return is_pending(item.second); });
+  locked.manifest.root = locked.root;
+  return locked;
+}
+
+Result<LockedRoot> lock_known_root(const JailOptions& jail, bool dry_run) {
+  auto locked = lock_root(jail, dry_run);
+  if (!locked) return locked;
+  if (!locked->previous) {
+    return Error{locked->root + ": jailbuild has no manifest for this root (looked in " + locked->manifest_path + ")"};
+  }
+  return locked;
+}
+
+// How converge() treats entries the plan no longer lists.
+struct Cleanup {
+  bool remove_unneeded = false;
+  std::set<std::string> keep_for;  // added paths whose entries stay although unplanned
+};
+
+// Whether an unplanned entry stays for one of `added`: it was placed for it, or it is a generated
+// file (the root's loader cache), which may describe its libraries.
+bool kept_for(const ManifestEntry& entry, const std::set<std::string>& added) {
+  if (entry.source.empty() && entry.type == EntryType::File && !added.empty()) return true;
+  return std::any_of(entry.reasons.begin(), entry.reasons.end(),
+                     [&](const Reason& reason) { return added.count(reason.added) != 0; });
+}
+
+// Brings the root to the plan of the manifest's added paths (all but `skip`), then removes what
+// nothing needs when asked, and records the result. The order keeps the root usable if the run
+// stops anywhere: every planned entry recorded as pending before anything is written (so a killed
+// run's files are adopted, not taken for strangers), new files in place before old ones go, and
+// the manifest replaced only after the files it describes.
+Result<RootChange> converge(LockedRoot& locked, const std::set<std::string>& skip, const WriteOptions& options,
+                            const Cleanup& cleanup) {
+  RootChange change;
+  change.root = locked.root;
+  change.manifest_path = locked.manifest_path;
+  Manifest& manifest = locked.manifest;
+  const WriteOptions write = recorded_options(manifest, options);
+
+  PlanOptions plan_options;
+  plan_options.allow_devices = write.allow_devices;
+  // Relative search paths resolve against the jailed program's working directory, "/" by default,
+  // not against wherever jailbuild happens to run.
+  plan_options.resolver.cwd = "/";
+  Planner planner{plan_options};
+  for (const std::string& added : manifest.added)
+    if (!skip.count(added)) planner.add(added);
+  change.plan = planner.finish();
+
+  std::set<std::string> planned;
+  for (const PlannedEntry& entry : change.plan.entries) planned.insert(entry.path);
+  std::vector<ManifestEntry> unneeded;
+  if (cleanup.remove_unneeded) {
+    for (const auto& [path, entry] : manifest.entries)
+      if (!planned.count(path) && !kept_for(entry, cleanup.keep_for)) unneeded.push_back(entry);
+  }
+
+  auto writer = RootWriter::open(locked.root, !write.dry_run);
+  if (!writer) {
+    if (!write.dry_run) return writer.error();
+    // A dry run on a root that does not exist yet: everything would be created.
+    for (const PlannedEntry& entry : change.plan.entries) {
+      change.report.placed.push_back(to_manifest_entry(entry));
+      change.report.created.push_back(entry.path);
+    }
+    return change;
+  }
+
+  Manifest pending = manifest;
+  bool unrecorded_entries = false;
+  for (const PlannedEntry& entry : change.plan.entries) {
+    if (pending.entries.count(entry.path)) continue;
+    unrecorded_entries = true;
+    pending.entries.emplace(entry.path, to_manifest_entry(entry));
+  }
+  if (!write.dry_run && unrecorded_entries) {
+    if (auto saved = save_manifest(locked.manifest_path, pending); !saved) return saved.error();
+  }
+  auto report = writer->apply(change.plan, &pending, write);
+  if (!report) {
+    // Record what was placed before the failure, so that the next run knows those entries as
+    // jailbuild's own and finishes the job instead of reporting them as conflicts.
+    if (!write.dry_run) {
+      for (const ManifestEntry& placed : writer->partial_report().placed) manifest.entries[placed.path] = placed;
+      (void)save_manifest(locked.manifest_path, manifest);
+    }
+    return report.error();
+  }
+  change.report = std::move(*report);
+
+  bool changed = unrecorded_entries || !locked.previous || locked.previous->added != manifest.added ||
+                 locked.previous->options != manifest.options;
+  for (const ManifestEntry& placed : change.report.placed) {
+    auto recorded = manifest.entries.find(placed.path);
+    if (recorded != manifest.entries.end() && recorded->second == placed) continue;
+    changed = true;
+    if (!write.dry_run) manifest.entries[placed.path] = placed;
+  }
+
+  if (write.dry_run) {
+    for (const ManifestEntry& entry : unneeded) change.removed.push_back(entry.path);
+    return change;
+  }
+  if (!unneeded.empty()) {
+    auto kept = writer->remove(unneeded);
+    if (!kept) return kept.error();
+    change.kept = std::move(*kept);
+    std::set<std::string> kept_paths;
+    for (const Conflict& conflict : change.kept) kept_paths.insert(conflict.path);
+    for (const ManifestEntry& entry : unneeded) {
+      if (kept_paths.count(entry.path)) continue;
+      change.removed.push_back(entry.path);
+      manifest.entries.erase(entry.path);
+      changed = true;
+    }
+  }
+  if (changed) {
+    if (auto saved = save_manifest(locked.manifest_path, manifest); !saved) return saved.error();
+  }
+  return change;
 }
 
 }  // namespace
 
-Result<AddOutcome> add_to_root(const JailOptions& jail, const std::vector<std::string>& paths,
-                               const WriteOptions& options) {
-  auto writer = RootWriter::open(jail.root, !options.dry_run);
-  if (!writer && !options.dry_run) return writer.error();
-  const std::string root = canonical_root(jail.root);
-  const std::string state_dir = state_dir_of(jail);
-  std::optional<RootLock> lock;
-  if (!options.dry_run) {
-    auto acquired = RootLock::acquire(state_dir, root, jail.wait_for_lock);
-    if (!acquired) return acquired.error();
-    lock.emplace(std::move(*acquired));
-  }
-  auto previous = load_for(state_dir, root);
-  if (!previous) return previous.error();
+bool RootChange::complete() const {
+  return plan.complete() && report.conflicts.empty() && kept.empty() && vanished.empty();
+}
 
-  Manifest manifest = previous->value_or(Manifest{});
-  manifest.root = root;
+Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::string>& paths,
+                               const WriteOptions& options) {
+  auto locked = lock_root(jail, options.dry_run);
+  if (!locked) return locked.error();
+  Manifest& manifest = locked->manifest;
   if (options.keep_setuid) manifest.options["keep_setuid"] = "true";
   if (options.allow_devices) manifest.options["allow_devices"] = "true";
   // A path that cannot be added now is reported and not recorded, so later runs do not repeat it.
@@ -92,113 +236,87 @@ Result<AddOutcome> add_to_root(const JailOptions& jail, const std::vector<std::s
     if (std::find(manifest.added.begin(), manifest.added.end(), added) == manifest.added.end())
       manifest.added.push_back(added);
   }
+  auto change = converge(*locked, {}, options, Cleanup{});
+  if (!change) return change;
+  change->plan.problems.insert(change->plan.problems.begin(), refused.begin(), refused.end());
+  return change;
+}
 
-  AddOutcome outcome;
-  outcome.manifest_path = manifest_path(state_dir, root);
-  outcome.plan = plan_for(manifest.added, options.allow_devices);
-  outcome.plan.problems.insert(outcome.plan.problems.begin(), refused.begin(), refused.end());
-  if (!writer) {  // a dry run on a root that does not exist yet: everything would be created
-    for (const PlannedEntry& entry : outcome.plan.entries) {
-      outcome.report.placed.push_back(to_manifest_entry(entry));
-      ++outcome.report.created;
-    }
-    return outcome;
+Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<std::string>& paths,
+                                    bool dry_run) {
+  auto locked = lock_known_root(jail, dry_run);
+  if (!locked) return locked.error();
+  Manifest& manifest = locked->manifest;
+  for (const std::string& path : paths) {
+    const std::string added = absolute(path);
+    auto it = std::find(manifest.added.begin(), manifest.added.end(), added);
+    if (it == manifest.added.end()) return Error{added + ": was not added to " + locked->root};
+    manifest.added.erase(it);
   }
-  // Before writing, record every planned entry not yet recorded, without identities: if this run
-  // is killed, the next one finds what it placed identical to its plan and adopts it instead of
-  // calling it a conflict. Entries still without identity afterwards were never placed.
-  Manifest pending = manifest;
-  bool unrecorded_entries = false;
-  for (const PlannedEntry& entry : outcome.plan.entries) {
-    if (pending.entries.count(entry.path)) continue;
-    unrecorded_entries = true;
-    pending.entries.emplace(entry.path, to_manifest_entry(entry));
-  }
-  if (!options.dry_run && unrecorded_entries) {
-    if (auto saved = save_manifest(outcome.manifest_path, pending); !saved) return saved.error();
-  }
-  std::erase_if(manifest.entries, [](const auto& item) { return is_pending(item.second); });
-  auto report = writer->apply(outcome.plan, &pending, options);
-  if (!report) {
-    // Record what was placed before the failure, so that the next run knows those entries as
-    // jailbuild's own and finishes the job instead of reporting them as conflicts.
-    if (!options.dry_run) {
-      for (const ManifestEntry& placed : writer->partial_report().placed) manifest.entries[placed.path] = placed;
-      (void)save_manifest(outcome.manifest_path, manifest);
-    }
-    return report.error();
-  }
-  outcome.report = std::move(*report);
-  if (options.dry_run) return outcome;
+  // Other added paths gone from the host keep their entries: removing them is sync --prune's call.
+  Cleanup cleanup{true, {}};
+  for (const std::string& added : manifest.added)
+    if (gone_from_host(added)) cleanup.keep_for.insert(added);
+  WriteOptions options;
+  options.dry_run = dry_run;
+  return converge(*locked, cleanup.keep_for, options, cleanup);
+}
 
-  // A repeated add that changed nothing leaves the manifest as it is (no rewrite, no fsync).
-  const bool changed = unrecorded_entries || outcome.report.created > 0 || outcome.report.updated > 0 ||
-                       !previous->has_value() || (*previous)->added != manifest.added ||
-                       (*previous)->options != manifest.options;
-  if (!changed) return outcome;
-  for (ManifestEntry& placed : outcome.report.placed) manifest.entries[placed.path] = placed;
-  if (auto saved = save_manifest(outcome.manifest_path, manifest); !saved) return saved.error();
-  return outcome;
+Result<RootChange> sync_root(const JailOptions& jail, const SyncOptions& options) {
+  auto locked = lock_known_root(jail, options.dry_run);
+  if (!locked) return locked.error();
+  Manifest& manifest = locked->manifest;
+  std::vector<std::string> gone;
+  for (const std::string& added : manifest.added)
+    if (gone_from_host(added)) gone.push_back(added);
+
+  Cleanup cleanup{true, {}};
+  if (options.prune) {
+    std::erase_if(manifest.added, [&](const std::string& added) {
+      return std::find(gone.begin(), gone.end(), added) != gone.end();
+    });
+  } else {
+    cleanup.keep_for.insert(gone.begin(), gone.end());
+  }
+  WriteOptions write;
+  write.dry_run = options.dry_run;
+  write.checksum = options.checksum;
+  auto change = converge(*locked, cleanup.keep_for, write, cleanup);
+  if (!change) return change;
+  (options.prune ? change->pruned : change->vanished) = std::move(gone);
+  return change;
+}
+
+Result<std::vector<std::string>> roots_in_state_dir(const std::string& state_dir) {
+  const std::string directory = state_dir_of(state_dir) + "/roots";
+  std::vector<std::string> roots;
+  DIR* stream = ::opendir(directory.c_str());
+  if (!stream) {
+    if (errno == ENOENT) return roots;
+    return Error{directory + ": " + std::strerror(errno)};
+  }
+  std::vector<std::string> files;
+  while (const dirent* d = ::readdir(stream)) {
+    const std::string name = d->d_name;
+    if (name.size() > 5 && name.front() != '.' && name.ends_with(".json")) files.push_back(name);
+  }
+  ::closedir(stream);
+  for (const std::string& name : files) {
+    auto loaded = load_manifest(directory + "/" + name);
+    if (!loaded) return loaded.error();
+    if (loaded->has_value()) roots.push_back((*loaded)->root);
+  }
+  std::sort(roots.begin(), roots.end());
+  return roots;
 }
 
 Result<Manifest> read_root_manifest(const JailOptions& jail) {
   const std::string root = canonical_root(jail.root);
-  auto loaded = load_for(state_dir_of(jail), root);
+  const std::string path = manifest_path(state_dir_of(jail.state_dir), root);
+  auto loaded = load_manifest(path);
   if (!loaded) return loaded.error();
-  if (!loaded->has_value())
-    return Error{root + ": jailbuild has no manifest for this root (looked in " +
-                 manifest_path(state_dir_of(jail), root) + ")"};
+  if (!loaded->has_value()) return Error{root + ": jailbuild has no manifest for this root (looked in " + path + ")"};
   return std::move(**loaded);
-}
-
-Result<RemoveOutcome> remove_from_root(const JailOptions& jail, const std::vector<std::string>& paths,
-                                       bool dry_run) {
-  const std::string root = canonical_root(jail.root);
-  const std::string state_dir = state_dir_of(jail);
-  auto lock = RootLock::acquire(state_dir, root, jail.wait_for_lock);
-  if (!lock) return lock.error();
-  auto loaded = read_root_manifest(jail);
-  if (!loaded) return loaded.error();
-  Manifest manifest = std::move(*loaded);
-  std::erase_if(manifest.entries, [](const auto& item) { return is_pending(item.second); });
-
-  for (const std::string& path : paths) {
-    const std::string added = absolute(path);
-    auto it = std::find(manifest.added.begin(), manifest.added.end(), added);
-    if (it == manifest.added.end()) return Error{added + ": was not added to " + root};
-    manifest.added.erase(it);
-  }
-  // What the remaining added paths need today; everything else jailbuild placed goes.
-  const CopyPlan plan = plan_for(manifest.added);
-  std::set<std::string> planned;
-  for (const PlannedEntry& entry : plan.entries) planned.insert(entry.path);
-  std::vector<ManifestEntry> unneeded;
-  for (const auto& [path, entry] : manifest.entries)
-    if (!planned.count(path)) unneeded.push_back(entry);
-
-  RemoveOutcome outcome;
-  if (dry_run) {
-    for (const ManifestEntry& entry : unneeded) outcome.removed.push_back(entry.path);
-    return outcome;
-  }
-  auto writer = RootWriter::open(root, false);
-  if (!writer) return writer.error();
-  auto kept = writer->remove(unneeded);
-  if (!kept) return kept.error();
-  outcome.kept = std::move(*kept);
-  std::set<std::string> kept_paths;
-  for (const Conflict& conflict : outcome.kept) kept_paths.insert(conflict.path);
-  for (const ManifestEntry& entry : unneeded) {
-    if (kept_paths.count(entry.path)) continue;
-    outcome.removed.push_back(entry.path);
-    manifest.entries.erase(entry.path);
-  }
-  // The root's own loader cache must now describe less.
-  auto report = writer->apply(plan, &manifest, WriteOptions{});
-  if (!report) return report.error();
-  for (ManifestEntry& placed : report->placed) manifest.entries[placed.path] = placed;
-  if (auto saved = save_manifest(manifest_path(state_dir, root), manifest); !saved) return saved.error();
-  return outcome;
 }
 
 }  // namespace jailbuild

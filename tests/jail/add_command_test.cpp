@@ -206,7 +206,7 @@ TEST_F(AddCommand, JsonListsEveryEntryWithItsReasons) {
   EXPECT_EQ(json["root"], root_);
   EXPECT_TRUE(json["conflicts"].empty());
   const auto& entries = json["entries"];
-  EXPECT_EQ(json["created"], entries.size());
+  EXPECT_EQ(json["created"].size(), entries.size());
   EXPECT_GE(json["bytes_copied"].get<std::uint64_t>(), fs::file_size(path("app_a")));
 
   const nlohmann::json* app = entry_named(entries, path("app_a"));
@@ -249,9 +249,9 @@ TEST_F(AddCommand, ARepeatedAddCopiesNothing) {
   const nlohmann::json again = add_json({path("app_a"), path("app_b")});
   ASSERT_TRUE(again.is_object());
   EXPECT_EQ(again["bytes_copied"], 0u);
-  EXPECT_EQ(again["created"], 0u);
-  EXPECT_EQ(again["updated"], 0u);
-  EXPECT_EQ(again["unchanged"], first["created"]);
+  EXPECT_EQ(again["created"].size(), 0u);
+  EXPECT_EQ(again["updated"].size(), 0u);
+  EXPECT_EQ(again["unchanged"], first["created"].size());
   EXPECT_EQ(snapshot(root_, true), before);
 }
 
@@ -334,7 +334,7 @@ TEST_F(AddCommand, SetuidAndSetgidBitsAreRemovedAndReportedUnlessKept) {
 
   const ProcessResult kept = add(programs, {"--keep-setuid"}, path("root-kept"), path("state-kept"));
   EXPECT_EQ(kept.exit_code, kExitOk) << kept.describe();
-  EXPECT_FALSE(contains(kept.output, "removed")) << kept.output;
+  EXPECT_FALSE(contains(kept.output, "bit removed")) << kept.output;
   EXPECT_EQ(mode_of(path("root-kept") + path("privileged/setuid")) & 07777, 04755u);
   EXPECT_EQ(mode_of(path("root-kept") + path("privileged/setgid")) & 07777, 02755u);
 }
@@ -428,7 +428,9 @@ TEST_F(AddCommand, UsrSwappedWithASymlinkOutsideWhileAddRunsNeverWritesOutside) 
   EXPECT_GT(writes, 0) << "add never got to write under /usr: the race was not tested";
   EXPECT_EQ(snapshot(outside, true), before) << "something was written outside the root";
 
-  fs::remove(swapped);
+  // The swap may have ended with the real /usr here: add recreates a /usr it finds replaced by a
+  // symlink, as the path is jailbuild's.
+  fs::remove_all(swapped);
   const ProcessResult settled = add(programs);
   EXPECT_EQ(settled.exit_code, kExitOk) << settled.describe();
   EXPECT_EQ(snapshot(root_), snapshot(complete));
