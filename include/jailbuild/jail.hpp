@@ -17,6 +17,9 @@ struct JailOptions {
   std::string root;
   std::string state_dir;       // empty: default_state_dir()
   bool wait_for_lock = true;   // wait for another jailbuild on the same root, or fail at once
+  // May answer "nothing to do" from the root's watch list without planning (RootChange::
+  // proven_unchanged); false when the caller wants the full plan and report even then.
+  bool allow_proof = true;
 };
 
 // What an operation did to a root (or, in a dry run, would do).

@@ -31,6 +31,10 @@ ManifestEntry to_manifest_entry(const PlannedEntry& entry);
 struct CopyPlan {
   std::vector<PlannedEntry> entries;  // in creation order: parents before children
   std::vector<Problem> problems;      // what the resolver could not find or the planner could not read
+  // Host paths the plan depends on besides its entries (whose sources it depends on too): every
+  // path the resolver or the planner looked up, found or not, unless planned with every step on
+  // its way. Sorted, each once.
+  std::vector<std::string> looked_up;
 
   const PlannedEntry* find(const std::string& path) const;
   bool complete() const;  // no problem other than a skipped entry

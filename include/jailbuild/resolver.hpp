@@ -124,6 +124,10 @@ class Resolver {
 
   Closure resolve(const std::string& file);
 
+  // Every path inside the root looked up so far (probed, found or not, or canonicalized): what
+  // the closures resolved until now depend on besides the files they list.
+  std::vector<std::string> looked_up() const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

@@ -97,7 +97,9 @@ struct AddOptions {
 };
 
 int run_add(const AddOptions& options) {
-  auto change = add_to_root(options.root.jail(), options.paths, options.write);
+  JailOptions jail = options.root.jail();
+  jail.allow_proof = !options.json;  // the JSON lists every entry, so the plan is needed
+  auto change = add_to_root(jail, options.paths, options.write);
   if (!change) {
     std::fprintf(stderr, "jailbuild: %s\n", change.error().message.c_str());
     return kExitIncomplete;

@@ -7,10 +7,15 @@
 #include <cstring>
 #include <optional>
 #include <set>
+#include <string_view>
+#include <tuple>
 
 #include <dirent.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "watch_list.hpp"
 
 namespace jailbuild {
 namespace {
@@ -69,6 +74,7 @@ WriteOptions recorded_options(const Manifest& manifest, WriteOptions options) {
 struct LockedRoot {
   std::string root;
   std::string manifest_path;
+  std::string watch_path;
   std::optional<RootLock> lock;           // none in a dry run
   std::optional<Manifest> previous;       // as loaded; none for a root jailbuild has not seen
   Manifest manifest;                      // what this run records
@@ -79,27 +85,110 @@ Result<LockedRoot> lock_root(const JailOptions& jail, bool dry_run) {
   locked.root = canonical_root(jail.root);
   const std::string state_dir = state_dir_of(jail.state_dir);
   locked.manifest_path = manifest_path(state_dir, locked.root);
+  locked.watch_path = watch_list_path(locked.manifest_path);
   if (!dry_run) {
     auto acquired = RootLock::acquire(state_dir, locked.root, jail.wait_for_lock);
     if (!acquired) return acquired.error();
     locked.lock.emplace(std::move(*acquired));
   }
+  return locked;
+}
+
+// The manifest, read once the root is locked (and the watch list could not prove it unchanged).
+Result<bool> load_locked(LockedRoot& locked) {
   auto loaded = load_manifest(locked.manifest_path);
   if (!loaded) return loaded.error();
   locked.previous = std::move(*loaded);
   locked.manifest = locked.previous.value_or(Manifest{});
   std::erase_if(locked.manifest.entries, [](const auto& item) { return is_pending(item.second); });
   locked.manifest.root = locked.root;
-  return locked;
+  return true;
 }
 
-Result<LockedRoot> lock_known_root(const JailOptions& jail, bool dry_run) {
-  auto locked = lock_root(jail, dry_run);
-  if (!locked) return locked;
-  if (!locked->previous) {
-    return Error{locked->root + ": jailbuild has no manifest for this root (looked in " + locked->manifest_path + ")"};
+Result<bool> load_known(LockedRoot& locked) {
+  if (auto loaded = load_locked(locked); !loaded) return loaded;
+  if (!locked.previous) {
+    return Error{locked.root + ": jailbuild has no manifest for this root (looked in " + locked.manifest_path + ")"};
   }
-  return locked;
+  return true;
+}
+
+// The fast path of a run with nothing to do: the watch list proves, by stat calls alone, that the
+// host and the root are as the last complete run left them, and that it covered `paths` (added
+// paths) and `options` (add options). The manifest is not even read.
+std::optional<RootChange> proven_unchanged(const LockedRoot& locked, const std::vector<std::string>& paths,
+                                           const std::vector<std::string>& options) {
+  const std::optional<WatchList> watch = load_watch_list(locked.watch_path);
+  if (!watch || watch->root != locked.root) return std::nullopt;
+  for (const std::string& path : paths)
+    if (std::find(watch->added.begin(), watch->added.end(), path) == watch->added.end()) return std::nullopt;
+  for (const std::string& option : options)
+    if (!watch->options.count(option)) return std::nullopt;
+  const std::optional<FileIdentity> manifest = identity_at(locked.manifest_path, false);
+  if (!manifest || !still_current(*watch, locked.root, *manifest)) return std::nullopt;
+  RootChange change;
+  change.root = locked.root;
+  change.manifest_path = locked.manifest_path;
+  change.proven_unchanged = true;
+  change.report.unchanged = static_cast<std::size_t>(std::count_if(
+      watch->paths.begin(), watch->paths.end(),
+      [](const WatchedPath& watched) { return watched.side == WatchedPath::Side::Root; }));
+  return change;
+}
+
+std::int64_t now_ns() {
+  timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
+// The watch list of a root just brought to its plan, or nullopt when no list may be trusted: a
+// host path changed during the run (its ctime is not safely older than the run's start, so what
+// was read may not be what is recorded) or an entry's source is unknown.
+std::optional<WatchList> watch_list_of(const LockedRoot& locked, const CopyPlan& plan, std::int64_t started_ns) {
+  // A margin for filesystems whose timestamps lag the clock by a tick.
+  constexpr std::int64_t kMarginNs = 1'000'000'000;
+  const std::optional<FileIdentity> manifest = identity_at(locked.manifest_path, false);
+  if (!manifest) return std::nullopt;
+  WatchList list;
+  list.root = locked.root;
+  list.manifest = *manifest;
+  list.boot_id = current_boot_id();
+  list.added = locked.manifest.added;
+  list.options = locked.manifest.options;
+  auto settled = [&](const std::optional<FileIdentity>& identity) {
+    return !identity || identity->ctime_ns < started_ns - kMarginNs;
+  };
+  std::set<std::string> sources;
+  for (const auto& [path, entry] : locked.manifest.entries) {
+    list.paths.push_back({WatchedPath::Side::Root, path, entry.copy_identity});
+    if (entry.source.empty()) continue;
+    if (entry.source_identity == FileIdentity{} || !settled(entry.source_identity)) return std::nullopt;
+    list.paths.push_back({WatchedPath::Side::Host, entry.source, entry.source_identity});
+    sources.insert(entry.source);
+  }
+  // A path found: its own identity. A path not found: the identity of its deepest existing
+  // ancestor, whose entries would change for the path to appear (many misses share one).
+  std::set<std::string> followed;
+  for (const std::string& looked_up : plan.looked_up) {
+    std::string path = looked_up;
+    std::optional<FileIdentity> identity = identity_at(path, true);
+    while (!identity && path != "/") {
+      path.resize(std::max<std::size_t>(path.rfind('/'), 1));
+      identity = identity_at(path, true);
+    }
+    if (sources.count(path) || !followed.insert(path).second) continue;
+    if (!settled(identity)) return std::nullopt;
+    list.paths.push_back({WatchedPath::Side::HostFollow, path, identity});
+  }
+  // Root paths first, then host paths, each by directory: siblings follow each other, so that
+  // still_current opens each directory once.
+  auto directory_of = [](const std::string& path) { return std::string_view(path).substr(0, path.rfind('/')); };
+  std::sort(list.paths.begin(), list.paths.end(), [&](const WatchedPath& a, const WatchedPath& b) {
+    return std::make_tuple(a.side, directory_of(a.path), std::string_view(a.path)) <
+           std::make_tuple(b.side, directory_of(b.path), std::string_view(b.path));
+  });
+  return list;
 }
 
 // How converge() treats entries the plan no longer lists.
@@ -123,6 +212,10 @@ bool kept_for(const ManifestEntry& entry, const std::set<std::string>& added) {
 // the manifest replaced only after the files it describes.
 Result<RootChange> converge(LockedRoot& locked, const std::set<std::string>& skip, const WriteOptions& options,
                             const Cleanup& cleanup) {
+  const std::int64_t started_ns = now_ns();
+  // Whatever this run changes, the list no longer describes the root; a new one is written only
+  // after a complete run.
+  if (!options.dry_run) discard_watch_list(locked.watch_path);
   RootChange change;
   change.root = locked.root;
   change.manifest_path = locked.manifest_path;
@@ -209,6 +302,11 @@ Result<RootChange> converge(LockedRoot& locked, const std::set<std::string>& ski
   if (changed) {
     if (auto saved = save_manifest(locked.manifest_path, manifest); !saved) return saved.error();
   }
+  if (change.complete() && skip.empty()) {
+    // Only a cache: failing to write it costs the next run a full check, nothing else.
+    if (std::optional<WatchList> watch = watch_list_of(locked, change.plan, started_ns))
+      (void)save_watch_list(locked.watch_path, *watch);
+  }
   return change;
 }
 
@@ -222,6 +320,15 @@ Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::s
                                const WriteOptions& options) {
   auto locked = lock_root(jail, options.dry_run);
   if (!locked) return locked.error();
+  if (jail.allow_proof && !options.dry_run) {
+    std::vector<std::string> added;
+    for (const std::string& path : paths) added.push_back(absolute(path));
+    std::vector<std::string> asked;
+    if (options.keep_setuid) asked.push_back("keep_setuid");
+    if (options.allow_devices) asked.push_back("allow_devices");
+    if (auto unchanged = proven_unchanged(*locked, added, asked)) return std::move(*unchanged);
+  }
+  if (auto loaded = load_locked(*locked); !loaded) return loaded.error();
   Manifest& manifest = locked->manifest;
   if (options.keep_setuid) manifest.options["keep_setuid"] = "true";
   if (options.allow_devices) manifest.options["allow_devices"] = "true";
@@ -244,8 +351,9 @@ Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::s
 
 Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<std::string>& paths,
                                     bool dry_run) {
-  auto locked = lock_known_root(jail, dry_run);
+  auto locked = lock_root(jail, dry_run);
   if (!locked) return locked.error();
+  if (auto loaded = load_known(*locked); !loaded) return loaded.error();
   Manifest& manifest = locked->manifest;
   for (const std::string& path : paths) {
     const std::string added = absolute(path);
@@ -263,8 +371,12 @@ Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<s
 }
 
 Result<RootChange> sync_root(const JailOptions& jail, const SyncOptions& options) {
-  auto locked = lock_known_root(jail, options.dry_run);
+  auto locked = lock_root(jail, options.dry_run);
   if (!locked) return locked.error();
+  if (jail.allow_proof && !options.checksum) {
+    if (auto unchanged = proven_unchanged(*locked, {}, {})) return std::move(*unchanged);
+  }
+  if (auto loaded = load_known(*locked); !loaded) return loaded.error();
   Manifest& manifest = locked->manifest;
   std::vector<std::string> gone;
   for (const std::string& added : manifest.added)
@@ -302,6 +414,11 @@ Result<std::vector<std::string>> roots_in_state_dir(const std::string& state_dir
   }
   ::closedir(stream);
   for (const std::string& name : files) {
+    // The watch list names the root too, and is much quicker to read than the manifest.
+    if (auto watch = load_watch_list(watch_list_path(directory + "/" + name)); watch && !watch->root.empty()) {
+      roots.push_back(watch->root);
+      continue;
+    }
     auto loaded = load_manifest(directory + "/" + name);
     if (!loaded) return loaded.error();
     if (loaded->has_value()) roots.push_back((*loaded)->root);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -56,6 +57,8 @@ struct Planner::Impl {
   CopyPlan plan;
   std::unordered_map<std::string, std::size_t> index;  // entry path -> position in plan.entries
   std::unordered_set<std::string> resolved;            // files whose closure is already planned
+  std::set<std::string> looked_up;                     // host paths looked up that are not planned
+  std::unordered_set<std::string> placed;              // host paths whose every step is an entry
 
   std::string absolute(const std::string& path) const {
     if (!path.empty() && path.front() == '/') return path;
@@ -84,6 +87,7 @@ struct Planner::Impl {
   std::optional<std::string> place(const std::string& path, const Reason& why) {
     auto steps = host->walk(path);
     if (!steps) {
+      looked_up.insert(path);
       plan.problems.push_back({ProblemKind::Unreadable, path, std::nullopt, steps.error().message});
       return std::nullopt;
     }
@@ -114,6 +118,7 @@ struct Planner::Impl {
             return std::nullopt;
           }
           add_reason(entry(step.path, S_ISDIR(st.st_mode) ? EntryType::Directory : EntryType::File), why);
+          placed.insert(path);
           return step.path;
         }
       }
@@ -194,6 +199,7 @@ struct Planner::Impl {
   // The root's own loader cache: the host cache's entries whose every step (the value path with
   // its symlinks) the root holds, so that the loader in the root finds what the host's finds.
   void plan_loader_cache() {
+    looked_up.insert(kRootCachePath);
     auto mapped = elf::MappedFile::open(host->host_path(kRootCachePath));
     if (!mapped) return;
     auto host_cache = LdCache::parse(mapped->bytes());
@@ -230,7 +236,8 @@ struct Planner::Impl {
   }
 
   // True if every step of `path` on the host is planned as the same kind of entry.
-  bool holds(const std::string& path) const {
+  bool holds(const std::string& path) {
+    if (!placed.count(path)) looked_up.insert(path);
     auto steps = host->walk(path);
     if (!steps) return false;
     return std::all_of(steps->begin(), steps->end(), [&](const PathStep& step) {
@@ -249,6 +256,10 @@ void Planner::add(const std::string& path) { impl_->add(path); }
 
 CopyPlan Planner::finish() {
   if (impl_->options.generate_loader_cache) impl_->plan_loader_cache();
+  // A path planned with every step on its way is watched through those entries.
+  for (std::string& path : impl_->resolver.looked_up())
+    if (!impl_->placed.count(path)) impl_->looked_up.insert(std::move(path));
+  impl_->plan.looked_up.assign(impl_->looked_up.begin(), impl_->looked_up.end());
   return std::move(impl_->plan);
 }
 

@@ -127,4 +127,12 @@ const Result<std::string>& FileProbes::canonical(const std::string& path) {
   return canonical_.emplace(path, root_.canonical(path)).first->second;
 }
 
+std::vector<std::string> FileProbes::paths() const {
+  std::vector<std::string> out;
+  out.reserve(probes_.size() + canonical_.size());
+  for (const auto& [path, probe] : probes_) out.push_back(path);
+  for (const auto& [path, canonical] : canonical_) out.push_back(path);
+  return out;
+}
+
 }  // namespace jailbuild

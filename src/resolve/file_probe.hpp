@@ -9,6 +9,7 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include <sys/types.h>
 
@@ -61,6 +62,8 @@ class FileProbes {
   const Probe& probe(const std::string& path);
   // `path` with all symlinks resolved inside the root (remembered).
   const Result<std::string>& canonical(const std::string& path);
+  // Every path probed or canonicalized so far.
+  std::vector<std::string> paths() const;
 
  private:
   std::shared_ptr<const FileData> read_file(int fd, const std::string& path, dev_t dev, ino_t ino,

@@ -318,6 +318,7 @@ void LinkMapBuilder::add_preloads() {
     for (auto& name : split_words(*impl_.options.preload, " :")) preloads.emplace_back(name, "LD_PRELOAD");
   }
   if (impl_.options.read_preload_file) {
+    (void)impl_.probes.probe(config_.preload_path);  // a lookup like the others (looked_up())
     const int fd = impl_.root.open_read(config_.preload_path);
     if (fd >= 0) {
       if (auto mapped = elf::MappedFile::from_fd(fd, config_.preload_path)) {
@@ -589,6 +590,8 @@ Resolver::Resolver(ResolverOptions options) {
 }
 
 Resolver::~Resolver() = default;
+
+std::vector<std::string> Resolver::looked_up() const { return impl_->probes.paths(); }
 
 Closure Resolver::resolve(const std::string& file) {
   Closure closure;

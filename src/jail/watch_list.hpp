@@ -1,0 +1,74 @@
+// The watch list: what the last complete run on a root depended on, so that the next run can
+// prove with stat calls alone, reading no file, that there is nothing to do.
+//
+// A plan is a function of the host files the planner looked at: each entry's source, and every
+// path the resolver probed (found or not). A path's lookup answer can only change if the path's
+// own inode changes (content, ctime, replacement) or its directory's entries change (the
+// directory's mtime and ctime move with every name added, removed or renamed in it). So the list
+// holds the identity of every entry's source, of every probed path and of its directory; of every
+// entry in the root as placed; and of the manifest it goes with. If all still match, and the
+// machine has not rebooted (the loader's hardware capabilities could differ), a new plan would be
+// the old one and the root still holds it.
+//
+// It lives next to the manifest in the state directory and is only a cache: a missing, corrupt or
+// outdated list just means the run plans and checks everything.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "jailbuild/manifest.hpp"
+#include "jailbuild/result.hpp"
+
+namespace jailbuild {
+
+struct WatchedPath {
+  enum class Side {
+    Host,        // lstat of a host path
+    HostFollow,  // stat of a host path (symlinks followed, as the resolver's lookups do)
+    Root,        // lstat of a path inside the root, reached without following any symlink
+  };
+  Side side = Side::Host;
+  std::string path;
+  std::optional<FileIdentity> identity;  // nullopt: nothing there
+
+  bool operator==(const WatchedPath&) const = default;
+};
+
+struct WatchList {
+  std::string root;       // the root's host path, as its manifest names it
+  FileIdentity manifest;  // the manifest file this list was written with
+  std::string boot_id;    // of the boot the list was written in
+  std::vector<std::string> added;
+  std::map<std::string, std::string> options;
+  std::vector<WatchedPath> paths;
+
+  bool operator==(const WatchList&) const = default;
+};
+
+std::string serialize_watch_list(const WatchList& list);
+Result<WatchList> parse_watch_list(std::string_view text);
+
+// NAME.watch next to NAME.json.
+std::string watch_list_path(const std::string& manifest_path);
+
+// The list at `path`; nullopt when missing or unreadable as a list.
+std::optional<WatchList> load_watch_list(const std::string& path);
+// Written atomically (temporary file, rename).
+Result<bool> save_watch_list(const std::string& path, const WatchList& list);
+void discard_watch_list(const std::string& path);
+
+// The kernel's boot id ("" if unknown, which never matches).
+std::string current_boot_id();
+
+// What is at `path` now; nullopt if nothing is.
+std::optional<FileIdentity> identity_at(const std::string& path, bool follow);
+
+// Whether every watched path is as the list says, `root` being the root's host path and
+// `manifest` the manifest file's identity now. Reads no file contents.
+bool still_current(const WatchList& list, const std::string& root, const FileIdentity& manifest);
+
+}  // namespace jailbuild
