@@ -80,6 +80,7 @@ bool read_identity(std::string_view text, std::size_t& pos, FileIdentity& id) {
 char side_letter(WatchedPath::Side side) {
   switch (side) {
     case WatchedPath::Side::Host: return 'h';
+    case WatchedPath::Side::HostDirectory: return 'd';
     case WatchedPath::Side::HostFollow: return 'f';
     case WatchedPath::Side::Root: return 'r';
   }
@@ -89,6 +90,7 @@ char side_letter(WatchedPath::Side side) {
 std::optional<WatchedPath::Side> side_of(char letter) {
   switch (letter) {
     case 'h': return WatchedPath::Side::Host;
+    case 'd': return WatchedPath::Side::HostDirectory;
     case 'f': return WatchedPath::Side::HostFollow;
     case 'r': return WatchedPath::Side::Root;
     default: return std::nullopt;
@@ -161,6 +163,11 @@ class DirectoryStat {
 };
 
 }  // namespace
+
+bool ignores_entries(const WatchedPath& watched) {
+  if (watched.side == WatchedPath::Side::HostDirectory) return true;
+  return watched.side == WatchedPath::Side::Root && watched.identity && S_ISDIR(watched.identity->mode);
+}
 
 std::string serialize_watch_list(const WatchList& list) {
   std::string out;
@@ -334,7 +341,8 @@ bool still_current(const WatchList& list, const std::string& root, const FileIde
     DirectoryStat where(confined_to);
     bool ok = true;
     for (const WatchedPath& watched : paths) {
-      const auto now = where.identity(watched.path, watched.side == WatchedPath::Side::HostFollow, ok);
+      auto now = where.identity(watched.path, watched.side == WatchedPath::Side::HostFollow, ok);
+      if (now && ignores_entries(watched)) now->size = now->mtime_ns = now->ctime_ns = 0;
       if (!ok || now != watched.identity) return false;
     }
     return true;

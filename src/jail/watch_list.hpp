@@ -5,8 +5,9 @@
 // path the resolver probed (found or not). A path's lookup answer can only change if the path's
 // own inode changes (content, ctime, replacement) or its directory's entries change (the
 // directory's mtime and ctime move with every name added, removed or renamed in it). So the list
-// holds the identity of every entry's source, of every probed path and of its directory; of every
-// entry in the root as placed; and of the manifest it goes with. If all still match, and the
+// holds the identity of every entry's source (only the inode, type, mode and owner of a directory
+// the plan merely passes through), of every probed path (or, for a miss, of its deepest existing
+// ancestor), of every entry in the root as placed, and of the manifest it goes with. If all still match, and the
 // machine has not rebooted (the loader's hardware capabilities could differ), a new plan would be
 // the old one and the root still holds it.
 //
@@ -27,9 +28,10 @@ namespace jailbuild {
 
 struct WatchedPath {
   enum class Side {
-    Host,        // lstat of a host path
-    HostFollow,  // stat of a host path (symlinks followed, as the resolver's lookups do)
-    Root,        // lstat of a path inside the root, reached without following any symlink
+    Host,           // lstat of a host path
+    HostDirectory,  // lstat of a host directory whose entries do not matter: times and size ignored
+    HostFollow,     // stat of a host path (symlinks followed, as the resolver's lookups do)
+    Root,           // lstat of a path inside the root, reached without following any symlink
   };
   Side side = Side::Host;
   std::string path;
@@ -37,6 +39,11 @@ struct WatchedPath {
 
   bool operator==(const WatchedPath&) const = default;
 };
+
+// Whether a watched directory's entries do not matter, only the directory itself: a host
+// directory passed through, or a directory in the root (whose entries jailbuild placed are watched
+// one by one; others are not its business). Its identity is then kept without size and times.
+bool ignores_entries(const WatchedPath& watched);
 
 struct WatchList {
   std::string root;       // the root's host path, as its manifest names it

@@ -154,6 +154,7 @@ struct Planner::Impl {
   }
 
   void add_directory(const std::string& added, const std::string& dir) {
+    looked_up.insert(dir);  // its entries are read: the plan depends on them
     const std::string host_dir = host->host_path(dir);
     DIR* stream = ::opendir(host_dir.c_str());
     if (!stream) {
