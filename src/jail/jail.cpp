@@ -161,19 +161,16 @@ std::optional<WatchList> watch_list_of(const LockedRoot& locked, const CopyPlan&
   };
   std::set<std::string> sources;  // of files and symlinks, whose every change the list notices
   for (const auto& [path, entry] : locked.manifest.entries) {
-    WatchedPath copy{WatchedPath::Side::Root, path, entry.copy_identity};
-    if (ignores_entries(copy)) copy.identity->size = copy.identity->mtime_ns = copy.identity->ctime_ns = 0;
-    list.paths.push_back(std::move(copy));
+    list.paths.push_back(make_watched(WatchedPath::Side::Root, path, entry.copy_identity));
     if (entry.source.empty()) continue;
-    FileIdentity source = entry.source_identity;
-    if (source == FileIdentity{}) return std::nullopt;
+    if (entry.source_identity == FileIdentity{}) return std::nullopt;
     if (entry.type == EntryType::Directory) {
       // What matters of a directory passed through is what the root's copy takes from it; one
       // whose entries were read (an added directory) is among plan.looked_up as well.
-      source.size = source.mtime_ns = source.ctime_ns = 0;
-      list.paths.push_back({WatchedPath::Side::HostDirectory, entry.source, source});
+      list.paths.push_back(make_watched(WatchedPath::Side::HostDirectory, entry.source, entry.source_identity));
       continue;
     }
+    const FileIdentity& source = entry.source_identity;
     if (!settled(source)) return std::nullopt;
     list.paths.push_back({WatchedPath::Side::Host, entry.source, source});
     sources.insert(entry.source);

@@ -169,6 +169,12 @@ bool ignores_entries(const WatchedPath& watched) {
   return watched.side == WatchedPath::Side::Root && watched.identity && S_ISDIR(watched.identity->mode);
 }
 
+WatchedPath make_watched(WatchedPath::Side side, std::string path, std::optional<FileIdentity> identity) {
+  WatchedPath watched{side, std::move(path), identity};
+  if (ignores_entries(watched)) watched.identity->size = watched.identity->mtime_ns = watched.identity->ctime_ns = 0;
+  return watched;
+}
+
 std::string serialize_watch_list(const WatchList& list) {
   std::string out;
   out.reserve(list.paths.size() * 120);

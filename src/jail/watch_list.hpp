@@ -45,6 +45,9 @@ struct WatchedPath {
 // one by one; others are not its business). Its identity is then kept without size and times.
 bool ignores_entries(const WatchedPath& watched);
 
+// A watched path as the list keeps it (without size and times when ignores_entries).
+WatchedPath make_watched(WatchedPath::Side side, std::string path, std::optional<FileIdentity> identity);
+
 struct WatchList {
   std::string root;       // the root's host path, as its manifest names it
   FileIdentity manifest;  // the manifest file this list was written with
