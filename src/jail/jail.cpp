@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../manifest/state_files.hpp"
 #include "watch_list.hpp"
 
 namespace jailbuild {
@@ -90,6 +91,9 @@ Result<LockedRoot> lock_root(const JailOptions& jail, bool dry_run) {
     auto acquired = RootLock::acquire(state_dir, locked.root, jail.wait_for_lock);
     if (!acquired) return acquired.error();
     locked.lock.emplace(std::move(*acquired));
+    // What a run killed while saving left; no other run writes these names while we hold the lock.
+    state_files::remove_temporaries(locked.manifest_path);
+    state_files::remove_temporaries(locked.watch_path);
   }
   return locked;
 }

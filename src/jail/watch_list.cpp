@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../copy/safe_fs.hpp"
+#include "../manifest/state_files.hpp"
 
 namespace jailbuild {
 namespace {
@@ -299,29 +300,7 @@ std::optional<WatchList> load_watch_list(const std::string& path) {
 }
 
 Result<bool> save_watch_list(const std::string& path, const WatchList& list) {
-  const std::string text = serialize_watch_list(list);
-  std::string temporary = path + ".XXXXXX";
-  const int fd = ::mkstemp(temporary.data());
-  if (fd < 0) return copy::system_error(temporary, errno);
-  copy::UniqueFd file(fd);
-  std::size_t written = 0;
-  while (written < text.size()) {
-    const ssize_t n = ::write(fd, text.data() + written, text.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int error_number = n < 0 ? errno : ENOSPC;
-      ::unlink(temporary.c_str());
-      return copy::system_error(temporary, error_number);
-    }
-    written += static_cast<std::size_t>(n);
-  }
-  // No fsync: a list lost in a crash only costs the next run a full check.
-  if (file.close() != 0 || ::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int error_number = errno;
-    ::unlink(temporary.c_str());
-    return copy::system_error(path, error_number);
-  }
-  return true;
+  return state_files::replace_file(path, serialize_watch_list(list));
 }
 
 void discard_watch_list(const std::string& path) { ::unlink(path.c_str()); }

@@ -67,7 +67,7 @@ std::string watch_list_path(const std::string& manifest_path);
 
 // The list at `path`; nullopt when missing or unreadable as a list.
 std::optional<WatchList> load_watch_list(const std::string& path);
-// Written atomically (temporary file, rename).
+// Written atomically (state_files::replace_file).
 Result<bool> save_watch_list(const std::string& path, const WatchList& list);
 void discard_watch_list(const std::string& path);
 

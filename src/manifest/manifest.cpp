@@ -44,8 +44,11 @@ constexpr std::uint64_t kMaxManifestSize = std::uint64_t{256}
 // System calls
 
 
-using state_files::system_error;
+using state_files::join_path;
 using state_files::make_directories;
+using state_files::parent_directory;
+using state_files::replace_file;
+using state_files::system_error;
 
 // A file descriptor closed on destruction; `close()` reports the error that a destructor cannot.
 class UniqueFd {
@@ -69,34 +72,6 @@ class UniqueFd {
   int fd_;
 };
 
-std::string join_path(const std::string& directory, std::string_view name) {
-  if (directory.ends_with('/')) return directory + std::string(name);
-  return directory + "/" + std::string(name);
-}
-
-std::string parent_directory(const std::string& path) {
-  const std::size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
-std::string base_name(const std::string& path) {
-  const std::size_t slash = path.find_last_of('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-
-Result<bool> write_all(int fd, std::string_view text, const std::string& path_for_errors) {
-  while (!text.empty()) {
-    const ssize_t written = ::write(fd, text.data(), text.size());
-    if (written < 0 && errno == EINTR) continue;
-    if (written < 0) return system_error(path_for_errors, "write", errno);
-    text.remove_prefix(static_cast<std::size_t>(written));
-  }
-  return true;
-}
-
 Error too_large(const std::string& path) {
   return Error{path + ": larger than " + std::to_string(kMaxManifestSize >> 20) +
                " MiB, too large for a manifest"};
@@ -115,14 +90,6 @@ Result<std::string> read_all(int fd, const std::string& path_for_errors) {
       return too_large(path_for_errors);
     text.append(buffer, static_cast<std::size_t>(count));
   }
-}
-
-Result<bool> sync_directory(const std::string& directory) {
-  UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() < 0) return system_error(directory, "open", errno);
-  if (::fsync(fd.get()) != 0) return system_error(directory, "fsync", errno);
-  if (const int error = fd.close(); error != 0) return system_error(directory, "close", error);
-  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -573,22 +540,6 @@ Result<std::string> serialize(const Manifest& manifest, const std::string& path)
 
 // Creates a hidden temporary file next to `path` (mkostemp: O_CREAT | O_EXCL, mode 0600) holding
 // `text`, flushed to disk; returns its name. On failure nothing is left behind.
-Result<std::string> write_temporary(const std::string& path, const std::string& text) {
-  std::string temporary = join_path(parent_directory(path), "." + base_name(path) + ".XXXXXX");
-  UniqueFd fd(::mkostemp(temporary.data(), O_CLOEXEC));
-  if (fd.get() < 0) return system_error(path, "creating a temporary file", errno);
-
-  Result<bool> written = write_all(fd.get(), text, path);
-  if (written && ::fsync(fd.get()) != 0) written = system_error(path, "fsync", errno);
-  if (const int error = fd.close(); written && error != 0)
-    written = system_error(path, "close", error);
-  if (!written) {
-    ::unlink(temporary.c_str());
-    return written.error();
-  }
-  return temporary;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Naming
 
@@ -768,16 +719,8 @@ Result<std::optional<Manifest>> load_manifest(const std::string& path) {
 Result<bool> save_manifest(const std::string& path, const Manifest& manifest) {
   Result<std::string> text = serialize(manifest, path);
   if (!text) return text.error();
-  const std::string directory = parent_directory(path);
-  if (Result<bool> made = make_directories(directory); !made) return made.error();
-  Result<std::string> temporary = write_temporary(path, *text);
-  if (!temporary) return temporary.error();
-  if (::rename(temporary->c_str(), path.c_str()) != 0) {
-    const int rename_error = errno;
-    ::unlink(temporary->c_str());
-    return system_error(path, "rename", rename_error);
-  }
-  return sync_directory(directory);
+  if (Result<bool> made = make_directories(parent_directory(path)); !made) return made.error();
+  return replace_file(path, *text);
 }
 
 }  // namespace jailbuild

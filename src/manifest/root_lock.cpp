@@ -26,13 +26,9 @@ namespace {
 
 
 
-using state_files::system_error;
+using state_files::join_path;
 using state_files::make_directories;
-
-std::string join_path(const std::string& directory, std::string_view name) {
-  if (directory.ends_with('/')) return directory + std::string(name);
-  return directory + "/" + std::string(name);
-}
+using state_files::system_error;
 
 
 // The lock of a root is named as its manifest (see manifest_path), under `locks` instead of

@@ -1,9 +1,13 @@
 #include "state_files.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <system_error>
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace jailbuild::state_files {
 
@@ -12,6 +16,82 @@ constexpr mode_t kStateDirectoryMode = 0700;
 Error system_error(const std::string& path, const char* operation, int error_number) {
   // std::strerror may share a static buffer between threads; the error category does not.
   return Error{path + ": " + operation + ": " + std::generic_category().message(error_number)};
+}
+
+std::string join_path(const std::string& directory, std::string_view name) {
+  if (directory.ends_with('/')) return directory + std::string(name);
+  return directory + "/" + std::string(name);
+}
+
+std::string parent_directory(const std::string& path) {
+  const std::size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+namespace {
+
+std::string base_name(const std::string& path) {
+  const std::size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// The temporary names replace_file uses for `path`: ".NAME." and six characters from mkstemp.
+constexpr std::size_t kTemporarySuffix = 6;
+std::string temporary_prefix(const std::string& path) { return "." + base_name(path) + "."; }
+
+// Writes all of `text` to `fd` and makes it durable; the errno of the failing call, or 0.
+int write_durably(int fd, std::string_view text) {
+  while (!text.empty()) {
+    const ssize_t written = ::write(fd, text.data(), text.size());
+    if (written < 0 && errno == EINTR) continue;
+    if (written < 0) return errno;
+    text.remove_prefix(static_cast<std::size_t>(written));
+  }
+  return ::fsync(fd) == 0 ? 0 : errno;
+}
+
+}  // namespace
+
+Result<bool> replace_file(const std::string& path, std::string_view text) {
+  const std::string directory = parent_directory(path);
+  std::string temporary = join_path(directory, temporary_prefix(path) + std::string(kTemporarySuffix, 'X'));
+  const int fd = ::mkostemp(temporary.data(), O_CLOEXEC);
+  if (fd < 0) return system_error(path, "creating a temporary file", errno);
+  int error = write_durably(fd, text);
+  const char* failed = "write";
+  if (::close(fd) != 0 && error == 0) {
+    error = errno;
+    failed = "close";
+  }
+  if (error == 0 && ::rename(temporary.c_str(), path.c_str()) != 0) {
+    error = errno;
+    failed = "rename";
+  }
+  if (error != 0) {
+    ::unlink(temporary.c_str());
+    return system_error(path, failed, error);
+  }
+  const int directory_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (directory_fd < 0) return system_error(directory, "open", errno);
+  error = ::fsync(directory_fd) == 0 ? 0 : errno;
+  ::close(directory_fd);
+  if (error != 0) return system_error(directory, "fsync", error);
+  return true;
+}
+
+void remove_temporaries(const std::string& path) {
+  const std::string directory = parent_directory(path);
+  const std::string prefix = temporary_prefix(path);
+  DIR* stream = ::opendir(directory.c_str());
+  if (stream == nullptr) return;
+  while (const dirent* entry = ::readdir(stream)) {
+    const std::string_view name = entry->d_name;
+    if (name.size() == prefix.size() + kTemporarySuffix && name.starts_with(prefix))
+      ::unlinkat(::dirfd(stream), entry->d_name, 0);
+  }
+  ::closedir(stream);
 }
 
 Result<bool> make_directories(const std::string& directory) {
