@@ -385,6 +385,10 @@ Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<s
 Result<RootChange> sync_root(const JailOptions& jail, const SyncOptions& options) {
   auto locked = lock_root(jail, options.dry_run);
   if (!locked) return locked.error();
+  // A root someone deleted stays deleted: bringing it back is add's job, asked for explicitly.
+  if (struct stat st {}; ::stat(locked->root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Error{locked->root + ": the root is gone (its manifest remains; `jailbuild add` with its paths builds it again)"};
+  }
   if (jail.allow_proof && !options.checksum) {
     if (auto unchanged = proven_unchanged(*locked, {}, {})) return std::move(*unchanged);
   }
