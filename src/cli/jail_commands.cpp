@@ -82,7 +82,9 @@ nlohmann::json change_json(const RootChange& change, bool dry_run) {
           {"problems", problems}};
 }
 
+// The one-line summary on stderr, unless -q asked for errors only.
 void print_summary(const RootChange& change, bool dry_run) {
+  if (spdlog::get_level() > spdlog::level::warn) return;
   const WriteReport& report = change.report;
   std::fprintf(stderr, "%s%s: %zu created, %zu updated, %zu removed, %zu unchanged, %llu bytes copied\n",
                dry_run ? "dry run: " : "", change.root.c_str(), report.created.size(), report.updated.size(),
