@@ -10,6 +10,9 @@ namespace jailbuild {
 
 struct Error {
   std::string message;
+  // The request itself was wrong (a root jailbuild does not know, a path never added), as
+  // opposed to a failure met while carrying it out; the CLI exits with 2 rather than 1.
+  bool bad_request = false;
 };
 
 template <typename T>

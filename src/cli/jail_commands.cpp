@@ -155,7 +155,7 @@ int run_remove(const RootOptions& options, const std::vector<std::string>& paths
   auto change = remove_from_root(options.jail(), paths, dry_run);
   if (!change) {
     std::fprintf(stderr, "jailbuild: %s\n", change.error().message.c_str());
-    return kExitIncomplete;
+    return change.error().bad_request ? kExitUsage : kExitIncomplete;
   }
   for (const std::string& path : change->removed) std::printf("%s%s\n", dry_run ? "would remove " : "removed ", path.c_str());
   return report_undone(*change);
@@ -174,7 +174,7 @@ int sync_one(const SyncCommand& command, const JailOptions& jail, nlohmann::json
   if (!change) {
     std::fprintf(stderr, "jailbuild: %s\n", change.error().message.c_str());
     if (command.json) json_out.push_back({{"root", jail.root}, {"error", change.error().message}});
-    return command.all ? kExitIncomplete : kExitUsage;
+    return change.error().bad_request ? kExitUsage : kExitIncomplete;
   }
   const int code = report_undone(*change);
   if (command.json) {

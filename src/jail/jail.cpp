@@ -112,7 +112,8 @@ Result<bool> load_locked(LockedRoot& locked) {
 Result<bool> load_known(LockedRoot& locked) {
   if (auto loaded = load_locked(locked); !loaded) return loaded;
   if (!locked.previous) {
-    return Error{locked.root + ": jailbuild has no manifest for this root (looked in " + locked.manifest_path + ")"};
+    return Error{locked.root + ": jailbuild has no manifest for this root (looked in " + locked.manifest_path + ")",
+                 true};
   }
   return true;
 }
@@ -370,7 +371,7 @@ Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<s
   for (const std::string& path : paths) {
     const std::string added = absolute(path);
     auto it = std::find(manifest.added.begin(), manifest.added.end(), added);
-    if (it == manifest.added.end()) return Error{added + ": was not added to " + locked->root};
+    if (it == manifest.added.end()) return Error{added + ": was not added to " + locked->root, true};
     manifest.added.erase(it);
   }
   // Other added paths gone from the host keep their entries: removing them is sync --prune's call.
@@ -387,7 +388,8 @@ Result<RootChange> sync_root(const JailOptions& jail, const SyncOptions& options
   if (!locked) return locked.error();
   // A root someone deleted stays deleted: bringing it back is add's job, asked for explicitly.
   if (struct stat st {}; ::stat(locked->root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return Error{locked->root + ": the root is gone (its manifest remains; `jailbuild add` with its paths builds it again)"};
+    return Error{locked->root + ": the root is gone (its manifest remains; `jailbuild add` with its paths builds it again)",
+                 true};
   }
   if (jail.allow_proof && !options.checksum) {
     if (auto unchanged = proven_unchanged(*locked, {}, {})) return std::move(*unchanged);

@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -88,16 +89,25 @@ inline std::vector<std::string> temporaries(const fs::path& root) {
   return found;
 }
 
-// Regular files under a final name in `root` that are not exactly the file of the same name in
-// `complete` (a root the same add built without interruption): truncated or half-written files.
-inline std::vector<std::string> incomplete_files(const fs::path& root, const fs::path& complete) {
+// Regular files under a final name in `root` that are exactly the file of the same name in none of
+// `complete` (roots built without interruption: the one a run would give, or for an update, the
+// root before it and after it): truncated or half-written files, or files of neither state.
+inline std::vector<std::string> incomplete_files(const fs::path& root, const std::vector<fs::path>& complete) {
   std::vector<std::string> found;
   for (const auto& entry : fs::recursive_directory_iterator(root)) {
     if (!S_ISREG(mode_of(entry.path())) || is_temporary(entry.path())) continue;
     const fs::path relative = entry.path().lexically_relative(root);
-    if (read_file(entry.path()) != read_file(complete / relative)) found.push_back("/" + relative.string());
+    const std::string contents = read_file(entry.path());
+    const bool whole = std::any_of(complete.begin(), complete.end(), [&](const fs::path& reference) {
+      return S_ISREG(mode_of(reference / relative)) && read_file(reference / relative) == contents;
+    });
+    if (!whole) found.push_back("/" + relative.string());
   }
   return found;
+}
+
+inline std::vector<std::string> incomplete_files(const fs::path& root, const fs::path& complete) {
+  return incomplete_files(root, std::vector<fs::path>{complete});
 }
 
 // Polls `condition` every few milliseconds until it holds or `limit` passes.
@@ -122,6 +132,43 @@ inline const nlohmann::json* entry_named(const nlohmann::json& entries, const st
   for (const auto& entry : entries)
     if (entry.value("path", "") == path) return &entry;
   return nullptr;
+}
+
+// The files a run opened (to read or write: O_PATH descriptors give access to no contents) or read
+// from once it took the root's lock, from the log of `strace -f -y -e trace=open,openat,openat2,
+// read,pread64 -o LOG`. Until the lock in the state directory is taken, the opens are the loader's,
+// starting the binary. -y names the file behind every descriptor, so that a file opened relative
+// to a directory descriptor (as everything in a root is) shows with its full path too.
+inline std::vector<std::string> files_used_after_lock(const std::string& log) {
+  // "N</path>" at `from` (a descriptor as -y prints it): the path; "" if something else is there.
+  auto described = [](const std::string& line, std::size_t from) {
+    const std::size_t digits = line.find_first_not_of("0123456789", from);
+    if (digits == from || digits == std::string::npos || line[digits] != '<') return std::string();
+    const std::size_t close = line.find('>', digits);
+    return close == std::string::npos ? std::string() : line.substr(digits + 1, close - digits - 1);
+  };
+  std::vector<std::string> files;
+  std::istringstream lines(read_file(log));
+  bool started = false;
+  for (std::string line; std::getline(lines, line);) {
+    if (!started) {
+      started = contains(line, "/locks/");
+      continue;
+    }
+    const std::size_t name = line.find_first_not_of("0123456789 ");  // after the pid -f prints
+    const std::size_t paren = line.find('(', name);
+    if (name == std::string::npos || paren == std::string::npos) continue;
+    const std::string call = line.substr(name, paren - name);
+    std::string file;
+    if (call == "read" || call == "pread64") {
+      file = described(line, paren + 1);
+    } else if (call.starts_with("open") && !contains(line, "O_PATH")) {
+      const std::size_t result = line.rfind(") = ");
+      if (result != std::string::npos) file = described(line, result + 4);
+    }
+    if (!file.empty()) files.push_back(file);
+  }
+  return files;
 }
 
 // Runs the jailbuild binary under test with ARGS and a plain environment.
