@@ -180,17 +180,12 @@ std::optional<WatchList> watch_list_of(const LockedRoot& locked, const CopyPlan&
     list.paths.push_back({WatchedPath::Side::Host, entry.source, source});
     sources.insert(entry.source);
   }
-  // A path found: its own identity. A path not found: the identity of its deepest existing
-  // ancestor, whose entries would change for the path to appear (many misses share one).
-  std::set<std::string> followed;
-  for (const std::string& looked_up : plan.looked_up) {
-    std::string path = looked_up;
+  // Each path looked up, found or not, as the lookup saw it (symlinks followed). A miss is watched
+  // as such rather than through its directory's times: a file created next to /etc/ld.so.preload
+  // changes nothing.
+  for (const std::string& path : plan.looked_up) {
+    if (sources.count(path)) continue;
     std::optional<FileIdentity> identity = identity_at(path, true);
-    while (!identity && path != "/") {
-      path.resize(std::max<std::size_t>(path.rfind('/'), 1));
-      identity = identity_at(path, true);
-    }
-    if (sources.count(path) || !followed.insert(path).second) continue;
     if (!settled(identity)) return std::nullopt;
     list.paths.push_back({WatchedPath::Side::HostFollow, path, identity});
   }

@@ -6,8 +6,8 @@
 // own inode changes (content, ctime, replacement) or its directory's entries change (the
 // directory's mtime and ctime move with every name added, removed or renamed in it). So the list
 // holds the identity of every entry's source (only the inode, type, mode and owner of a directory
-// the plan merely passes through), of every probed path (or, for a miss, of its deepest existing
-// ancestor), of every entry in the root as placed, and of the manifest it goes with. If all still match, and the
+// the plan merely passes through), of every other path it looked up (found or, as "nothing there",
+// not), of every entry in the root as placed, and of the manifest it goes with. If all still match, and the
 // machine has not rebooted (the loader's hardware capabilities could differ), a new plan would be
 // the old one and the root still holds it.
 //
