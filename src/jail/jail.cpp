@@ -244,8 +244,20 @@ Result<RootChange> converge(LockedRoot& locked, const std::set<std::string>& ski
   for (const PlannedEntry& entry : change.plan.entries) planned.insert(entry.path);
   std::vector<ManifestEntry> unneeded;
   if (cleanup.remove_unneeded) {
-    for (const auto& [path, entry] : manifest.entries)
-      if (!planned.count(path) && !kept_for(entry, cleanup.keep_for)) unneeded.push_back(entry);
+    std::vector<std::string> staying;  // recorded entries that are not to go, sorted as the map is
+    for (const auto& [path, entry] : manifest.entries) {
+      if (planned.count(path) || kept_for(entry, cleanup.keep_for)) {
+        staying.push_back(path);
+      } else {
+        unneeded.push_back(entry);
+      }
+    }
+    // A directory holding an entry that stays stays too.
+    std::erase_if(unneeded, [&](const ManifestEntry& entry) {
+      const std::string prefix = entry.path + "/";
+      const auto next = std::lower_bound(staying.begin(), staying.end(), prefix);
+      return entry.type == EntryType::Directory && next != staying.end() && next->starts_with(prefix);
+    });
   }
 
   auto writer = RootWriter::open(locked.root, !write.dry_run);
