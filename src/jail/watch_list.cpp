@@ -119,10 +119,11 @@ class DirectoryStat {
       ok = false;
       return std::nullopt;
     }
-    if (!dir_.valid() || parent != dir_path_) {
+    if (!opened_ || parent != dir_path_) {  // a directory that failed to open is remembered too
       dir_path_ = parent;
       dir_ = copy::UniqueFd(open_directory(dir_path_));
       dir_error_ = dir_.valid() ? 0 : errno;
+      opened_ = true;
     }
     if (!dir_.valid()) {
       if (dir_error_ != ENOENT && dir_error_ != ENOTDIR) ok = false;
@@ -156,6 +157,7 @@ class DirectoryStat {
   }
 
   int root_fd_;
+  bool opened_ = false;
   copy::UniqueFd dir_;
   std::string dir_path_;
   int dir_error_ = 0;
