@@ -189,8 +189,8 @@ std::optional<WatchList> watch_list_of(const LockedRoot& locked, const CopyPlan&
     if (!settled(identity)) return std::nullopt;
     list.paths.push_back({WatchedPath::Side::HostFollow, path, identity});
   }
-  // Root paths first, then host paths, each by directory: siblings follow each other, so that
-  // still_current opens each directory once.
+  // By side, then by directory: siblings follow each other, so that still_current opens each
+  // directory once.
   auto directory_of = [](const std::string& path) { return std::string_view(path).substr(0, path.rfind('/')); };
   std::sort(list.paths.begin(), list.paths.end(), [&](const WatchedPath& a, const WatchedPath& b) {
     return std::make_tuple(a.side, directory_of(a.path), std::string_view(a.path)) <

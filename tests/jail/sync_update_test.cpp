@@ -141,6 +141,16 @@ class SyncUpdate : public ::testing::Test {
     fs::rename(temporary, to);
   }
 
+  // A soname bump: libfoo2 installed beside libfoo1 (whose package stays, as with Debian's libfoo1
+  // and libfoo2) and app relinked against it, so that the root no longer needs libfoo.so.1.
+  void install_soname_bump() const {
+    ASSERT_NO_FATAL_FAILURE(build_lib("libfoo.so.2", "libfoo.so.2", returning("foo", 2)));
+    ASSERT_NO_FATAL_FAILURE(
+        build_program("app", {"foo", "bar", "zz"}, {"libfoo.so.2", "libbar.so.1", "libzz.so.1.2.13"}));
+    install("libfoo.so.2", "lib/libfoo.so.2");
+    install("app", "bin/app");
+  }
+
   // PKG/usr/NAME -> TARGET, made under a temporary name and renamed over the old symlink.
   void install_symlink(const std::string& target, const std::string& name) const {
     const std::string to = installed(name);
@@ -313,13 +323,7 @@ TEST_F(SyncUpdate, ALibraryRewrittenInPlaceWithItsSizeAndMtimeKeptIsCopiedAgain)
 
 TEST_F(SyncUpdate, ASonameBumpAddsTheNewLibraryAndRemovesTheOld) {
   ASSERT_NO_FATAL_FAILURE(add_and_check({app()}, {{app(), kAppV1}}));
-  // libfoo2 is installed beside libfoo1 (whose package stays, as with Debian's libfoo1 and
-  // libfoo2), and app is relinked against it: the root no longer needs libfoo.so.1.
-  ASSERT_NO_FATAL_FAILURE(build_lib("libfoo.so.2", "libfoo.so.2", returning("foo", 2)));
-  ASSERT_NO_FATAL_FAILURE(
-      build_program("app", {"foo", "bar", "zz"}, {"libfoo.so.2", "libbar.so.1", "libzz.so.1.2.13"}));
-  install("libfoo.so.2", "lib/libfoo.so.2");
-  install("app", "bin/app");
+  ASSERT_NO_FATAL_FAILURE(install_soname_bump());
 
   const nlohmann::json report = sync_json();
   EXPECT_EQ(listed(report, "created"), std::set<std::string>{installed("lib/libfoo.so.2")}) << report.dump(2);
@@ -488,11 +492,7 @@ TEST_F(SyncUpdate, ASyncRightAfterAddChangesNothing) {
 TEST_F(SyncUpdate, ADryRunListsTheUpdateAndChangesNothing) {
   ASSERT_NO_FATAL_FAILURE(add_and_check({app()}, {{app(), kAppV1}}));
   // The soname bump: one file of each kind of change.
-  ASSERT_NO_FATAL_FAILURE(build_lib("libfoo.so.2", "libfoo.so.2", returning("foo", 2)));
-  ASSERT_NO_FATAL_FAILURE(
-      build_program("app", {"foo", "bar", "zz"}, {"libfoo.so.2", "libbar.so.1", "libzz.so.1.2.13"}));
-  install("libfoo.so.2", "lib/libfoo.so.2");
-  install("app", "bin/app");
+  ASSERT_NO_FATAL_FAILURE(install_soname_bump());
   const Tree root_before = snapshot(root_, true);
   const Tree state_before = snapshot(state_, true);
 
