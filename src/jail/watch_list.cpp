@@ -121,8 +121,9 @@ class DirectoryStat {
     }
     if (!opened_ || parent != dir_path_) {  // a directory that failed to open is remembered too
       dir_path_ = parent;
-      dir_ = copy::UniqueFd(open_directory(dir_path_));
-      dir_error_ = dir_.valid() ? 0 : errno;
+      const int fd = open_directory(dir_path_);
+      dir_error_ = fd >= 0 ? 0 : errno;
+      dir_ = copy::UniqueFd(fd);
       opened_ = true;
     }
     if (!dir_.valid()) {
