@@ -2,6 +2,7 @@
 // must hold to mirror a host path, symlinks and all.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -144,6 +145,31 @@ TEST_F(TempTree, PlanOfAProgramHoldsItsClosureWithReasons) {
   ASSERT_NE(cache, nullptr);
   EXPECT_TRUE(cache->content.has_value());
   EXPECT_TRUE(cache->source.empty());
+}
+
+TEST_F(TempTree, PlanListsTheLookupsItDependsOnButNotThePathsItPlanned) {
+  // app needs libx.so.1 through its RUNPATH, which lists an empty directory first: the miss there
+  // is something the plan depends on (a libx.so.1 appearing there would be found instead).
+  file("x.c", "int x(void) { return 1; }\n");
+  file("m.c", "int x(void); int main(void) { return x(); }\n");
+  fs::create_directories(dir_ / "lib");
+  fs::create_directories(dir_ / "empty");
+  const std::string build = "cd " + dir_.string() + " && gcc -shared -fPIC -Wl,-soname,libx.so.1 -o lib/libx.so.1 x.c" +
+                            " && gcc -o app m.c -Llib -l:libx.so.1 -Wl,--enable-new-dtags,-rpath," + at("empty") +
+                            ":" + at("lib");
+  ASSERT_EQ(std::system(build.c_str()), 0);
+  Planner planner{PlanOptions{}};
+  planner.add(at("app"));
+  const CopyPlan plan = planner.finish();
+  ASSERT_TRUE(plan.complete());
+  auto looked_up = [&](const std::string& path) {
+    return std::binary_search(plan.looked_up.begin(), plan.looked_up.end(), path);
+  };
+  EXPECT_TRUE(std::is_sorted(plan.looked_up.begin(), plan.looked_up.end()));
+  EXPECT_TRUE(looked_up(at("empty/libx.so.1"))) << "the miss before the library was found";
+  EXPECT_TRUE(looked_up("/etc/ld.so.cache"));
+  EXPECT_FALSE(looked_up(at("lib/libx.so.1"))) << "planned, so watched through its entry";
+  ASSERT_NE(plan.find(at("lib/libx.so.1")), nullptr);
 }
 
 TEST_F(TempTree, PlanReportsWhatDoesNotExist) {
