@@ -54,6 +54,7 @@ struct SyncOptions {
   bool dry_run = false;
   bool checksum = false;  // compare contents too, not only identities
   bool prune = false;     // forget added paths gone from the host, and remove their entries
+  bool force = false;     // replace what is in the way even if jailbuild did not place it
 };
 
 // Brings the root to what adding its manifest's paths into an empty root would give today:

@@ -19,9 +19,11 @@ struct RootOptions {
   std::string state_dir;
   bool no_wait = false;
 
-  void add_to(CLI::App& command, bool root_is_option) {
+  // `root_is_option`: --root ROOT (add, remove) rather than a positional ROOT; `creates`: add makes it.
+  void add_to(CLI::App& command, bool root_is_option, bool creates = false) {
     if (root_is_option)
-      command.add_option("--root", root, "The jail's root directory (created if missing)")->required();
+      command.add_option("--root", root, creates ? "The jail's root directory (created if missing)" : "The jail's root directory")
+          ->required();
     else
       command.add_option("ROOT", root, "The jail's root directory")->required();
     command.add_option("--state-dir", state_dir, "Where manifests are kept (default /var/lib/jailbuild for root)");
@@ -186,7 +188,8 @@ int sync_one(const SyncCommand& command, const JailOptions& jail, nlohmann::json
     for (const std::string& path : change->report.updated) std::printf("update %s\n", path.c_str());
     for (const std::string& path : change->removed) std::printf("remove %s\n", path.c_str());
   }
-  for (const std::string& added : change->pruned) std::fprintf(stderr, "jailbuild: pruned %s\n", added.c_str());
+  for (const std::string& added : change->pruned)
+    std::fprintf(stderr, "jailbuild: %s %s\n", command.sync.dry_run ? "would prune" : "pruned", added.c_str());
   print_summary(*change, command.sync.dry_run);
   return code;
 }
@@ -221,7 +224,7 @@ void add_jail_commands(CLI::App& app, int& exit_code) {
   CLI::App* add_command = app.add_subcommand(
       "add", "Copy programs, libraries, scripts, directories or files into a root with everything they need");
   add_command->add_option("PATH", add->paths, "What to add")->required();
-  add->root.add_to(*add_command, true);
+  add->root.add_to(*add_command, true, true);
   add_command->add_flag("--dry-run", add->write.dry_run, "Print the plan and change nothing");
   add_command->add_flag("--json", add->json, "Print what was (or would be) placed as JSON");
   add_command->add_flag("--force", add->write.force, "Replace what is in the way even if jailbuild did not put it there");
@@ -262,6 +265,8 @@ void add_jail_commands(CLI::App& app, int& exit_code) {
   sync_command->add_flag("--json", sync->json, "Print the changes as JSON (an array of roots with --all)");
   sync_command->add_flag("--checksum", sync->sync.checksum,
                          "Compare contents too, not only size, times and inode numbers");
+  sync_command->add_flag("--force", sync->sync.force,
+                         "Replace what is in the way even if jailbuild did not put it there");
   sync_command->add_flag("--prune", sync->sync.prune,
                          "Forget added paths gone from the host and remove the files only they needed");
   sync_command->callback([sync, &exit_code] {

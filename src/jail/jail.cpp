@@ -34,10 +34,22 @@ std::string canonical_root(const std::string& root) {
   return std::string(::getcwd(cwd, sizeof cwd) ? cwd : "") + "/" + root;
 }
 
-std::string absolute(const std::string& path) {
-  if (!path.empty() && path.front() == '/') return path;
-  char cwd[PATH_MAX];
-  return std::string(::getcwd(cwd, sizeof cwd) ? cwd : "") + "/" + path;
+// An added path as the manifest records it: absolute and canonical up to its last component,
+// which stays as given (an added symlink is added as the symlink, with what it points to).
+std::string added_path(const std::string& path) {
+  std::string absolute = path;
+  if (absolute.empty() || absolute.front() != '/') {
+    char cwd[PATH_MAX];
+    absolute = std::string(::getcwd(cwd, sizeof cwd) ? cwd : "") + "/" + path;
+  }
+  while (absolute.size() > 1 && absolute.back() == '/') absolute.pop_back();
+  const std::size_t slash = absolute.rfind('/');
+  const std::string name = absolute.substr(slash + 1);
+  char resolved[PATH_MAX];
+  if (name == "." || name == "..") return ::realpath(absolute.c_str(), resolved) ? resolved : absolute;
+  const std::string parent = slash == 0 ? "/" : absolute.substr(0, slash);
+  if (!::realpath(parent.c_str(), resolved)) return absolute;  // missing: refused as such later
+  return std::string(resolved) + (std::string_view(resolved) == "/" ? "" : "/") + name;
 }
 
 // Why `path` cannot be added, if it cannot: it is missing, or not something a root can hold.
@@ -342,7 +354,7 @@ Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::s
   if (!locked) return locked.error();
   if (jail.allow_proof && !options.dry_run) {
     std::vector<std::string> added;
-    for (const std::string& path : paths) added.push_back(absolute(path));
+    for (const std::string& path : paths) added.push_back(added_path(path));
     std::vector<std::string> asked;
     if (options.keep_setuid) asked.push_back("keep_setuid");
     if (options.allow_devices) asked.push_back("allow_devices");
@@ -355,7 +367,7 @@ Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::s
   // A path that cannot be added now is reported and not recorded, so later runs do not repeat it.
   std::vector<Problem> refused;
   for (const std::string& path : paths) {
-    const std::string added = absolute(path);
+    const std::string added = added_path(path);
     if (auto why = unaddable(added, options.allow_devices)) {
       refused.push_back({ProblemKind::Unreadable, added, std::nullopt, added + ": " + *why});
       continue;
@@ -376,7 +388,7 @@ Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<s
   if (auto loaded = load_known(*locked); !loaded) return loaded.error();
   Manifest& manifest = locked->manifest;
   for (const std::string& path : paths) {
-    const std::string added = absolute(path);
+    const std::string added = added_path(path);
     auto it = std::find(manifest.added.begin(), manifest.added.end(), added);
     if (it == manifest.added.end()) return Error{added + ": was not added to " + locked->root, true};
     manifest.added.erase(it);
@@ -418,6 +430,7 @@ Result<RootChange> sync_root(const JailOptions& jail, const SyncOptions& options
   WriteOptions write;
   write.dry_run = options.dry_run;
   write.checksum = options.checksum;
+  write.force = options.force;
   auto change = converge(*locked, cleanup.keep_for, write, cleanup);
   if (!change) return change;
   (options.prune ? change->pruned : change->vanished) = std::move(gone);

@@ -211,6 +211,7 @@ std::string type_name(const json& value) {
 enum class PathRule {
   Absolute,         // absolute and canonical: "/", "/a/b"; not "a", "/a/", "//a", "/./a", "/a/.."
   AbsoluteOrEmpty,  // as Absolute, or "" (the source of a generated file)
+  AsOpenedOrEmpty,  // any absolute path, "." and ".." allowed (a path as the loader opened it), or ""
   NonEmpty,         // any non-empty string without NUL (a symlink's target)
 };
 
@@ -221,7 +222,7 @@ std::string path_problem(const std::string& path, PathRule rule) {
     return rule == PathRule::NonEmpty || rule == PathRule::Absolute ? "empty path" : "";
   if (rule == PathRule::NonEmpty) return "";
   if (!path.starts_with('/')) return "'" + path + "' is not an absolute path";
-  if (path == "/") return "";
+  if (path == "/" || rule == PathRule::AsOpenedOrEmpty) return "";
   for (std::size_t start = 1; start <= path.size();) {
     const std::size_t end = std::min(path.find('/', start), path.size());
     const std::string_view component = std::string_view(path).substr(start, end - start);
@@ -384,7 +385,7 @@ Reason read_reason(Reader& in, const json& value, const std::string& where) {
   Reason reason;
   if (!in.object(value, where, {"added", "needed_by", "rule"})) return reason;
   reason.added = in.path(value, "added", where, PathRule::AbsoluteOrEmpty);
-  reason.needed_by = in.path(value, "needed_by", where, PathRule::AbsoluteOrEmpty);
+  reason.needed_by = in.path(value, "needed_by", where, PathRule::AsOpenedOrEmpty);
   reason.rule = in.text(value, "rule", where);
   return reason;
 }

@@ -305,6 +305,27 @@ TEST_F(AddCommand, TemporariesOfAKilledManifestSaveAreRemovedByTheNextRun) {
   EXPECT_TRUE(fs::exists(roots / ".other-root.json.a1B2c3")) << "another root's file is not this run's";
 }
 
+TEST_F(AddCommand, PathsWithDotDotAreRecordedSoThatTheManifestStaysReadable) {
+  // A library found through $ORIGIN/../lib that needs a library of its own: the loader's path for
+  // it, recorded as what needed the next one, holds "..". And a relative added path with "..".
+  fs::create_directories(dir_ / "app/bin");
+  fs::create_directories(dir_ / "app/lib");
+  gcc("-shared -fPIC -Wl,-soname,libgreet.so.1 -o app/lib/libgreet.so.1 only.c -Wl,--no-as-needed -lm");
+  gcc("-o app/bin/hello hello.c -Wl,--no-as-needed app/lib/libgreet.so.1 -Wl,-rpath,'$ORIGIN/../lib'");
+  const std::vector<std::string> relative{"app/bin/../bin/hello"};
+  testing::ProcessOptions in_dir;
+  in_dir.cwd = dir_.string();
+  const ProcessResult added = testing::run_process(
+      {JAILBUILD_BINARY, "add", relative[0], "--root", root_, "--state-dir", state_}, kPlainEnv, in_dir);
+  ASSERT_EQ(added.exit_code, kExitOk) << added.describe();
+
+  const ProcessResult listed = list();
+  ASSERT_EQ(listed.exit_code, kExitOk) << listed.describe();
+  EXPECT_TRUE(contains(listed.output, "needed by " + path("app/bin/../lib/libgreet.so.1"))) << listed.output;
+  EXPECT_TRUE(contains(listed.output, "added:\n  " + path("app/bin/hello") + "\n")) << listed.output;
+  EXPECT_EQ(remove(path("app/bin/hello")).exit_code, kExitOk);
+}
+
 // ---- list and remove --------------------------------------------------------------------------
 
 TEST_F(AddCommand, ListShowsWhyEachFileIsThere) {
