@@ -284,18 +284,11 @@ std::string watch_list_path(const std::string& manifest_path) {
 }
 
 std::optional<WatchList> load_watch_list(const std::string& path) {
-  const copy::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  struct stat status {};
-  if (!fd.valid() || ::fstat(fd.get(), &status) != 0) return std::nullopt;
-  std::string text(static_cast<std::size_t>(status.st_size), '\0');
-  std::size_t got = 0;
-  while (got < text.size()) {
-    const ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return std::nullopt;
-    got += static_cast<std::size_t>(n);
-  }
-  auto parsed = parse_watch_list(text);
+  // A list is about 250 bytes per entry; a root of a million entries stays under this.
+  constexpr std::uint64_t kMaxWatchListSize = std::uint64_t{512} << 20;
+  auto text = state_files::read_file(path, kMaxWatchListSize, "a watch list");
+  if (!text || !text->has_value()) return std::nullopt;
+  auto parsed = parse_watch_list(**text);
   if (!parsed) return std::nullopt;
   return std::move(*parsed);
 }

@@ -47,50 +47,9 @@ constexpr std::uint64_t kMaxManifestSize = std::uint64_t{256}
 using state_files::join_path;
 using state_files::make_directories;
 using state_files::parent_directory;
+using state_files::read_file;
 using state_files::replace_file;
 using state_files::system_error;
-
-// A file descriptor closed on destruction; `close()` reports the error that a destructor cannot.
-class UniqueFd {
- public:
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  int get() const { return fd_; }
-
-  // Returns the errno of close(2), 0 on success.
-  int close() {
-    const int result = ::close(std::exchange(fd_, -1));
-    return result == 0 ? 0 : errno;
-  }
-
- private:
-  int fd_;
-};
-
-Error too_large(const std::string& path) {
-  return Error{path + ": larger than " + std::to_string(kMaxManifestSize >> 20) +
-               " MiB, too large for a manifest"};
-}
-
-// Reads `fd` to its end, failing once it holds more than a manifest may (a file that grows).
-Result<std::string> read_all(int fd, const std::string& path_for_errors) {
-  std::string text;
-  char buffer[65536];
-  for (;;) {
-    const ssize_t count = ::read(fd, buffer, sizeof buffer);
-    if (count < 0 && errno == EINTR) continue;
-    if (count < 0) return system_error(path_for_errors, "read", errno);
-    if (count == 0) return text;
-    if (text.size() + static_cast<std::size_t>(count) > kMaxManifestSize)
-      return too_large(path_for_errors);
-    text.append(buffer, static_cast<std::size_t>(count));
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Text that may not be UTF-8
@@ -512,22 +471,6 @@ Result<Manifest> parse_manifest(const std::string& text, const std::string& path
 }
 
 // The whole file, or nullopt if it does not exist.
-Result<std::optional<std::string>> read_manifest_file(const std::string& path) {
-  // O_NONBLOCK keeps open() from waiting on a FIFO; only regular files are read.
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
-  if (fd.get() < 0) {
-    if (errno == ENOENT) return std::optional<std::string>();
-    return system_error(path, "open", errno);
-  }
-  struct stat status {};
-  if (::fstat(fd.get(), &status) != 0) return system_error(path, "fstat", errno);
-  if (!S_ISREG(status.st_mode)) return Error{path + ": not a regular file"};
-  if (static_cast<std::uint64_t>(status.st_size) > kMaxManifestSize) return too_large(path);
-  Result<std::string> text = read_all(fd.get(), path);
-  if (!text) return text.error();
-  return std::optional<std::string>(std::move(*text));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Saving
 
@@ -709,7 +652,7 @@ std::string manifest_path(const std::string& state_dir, const std::string& root)
 }
 
 Result<std::optional<Manifest>> load_manifest(const std::string& path) {
-  Result<std::optional<std::string>> text = read_manifest_file(path);
+  Result<std::optional<std::string>> text = read_file(path, kMaxManifestSize, "a manifest");
   if (!text) return text.error();
   if (!text->has_value()) return std::optional<Manifest>();
   Result<Manifest> manifest = parse_manifest(**text, path);

@@ -54,6 +54,44 @@ int write_durably(int fd, std::string_view text) {
 
 }  // namespace
 
+Result<std::optional<std::string>> read_file(const std::string& path, std::uint64_t max_size, const char* what) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::optional<std::string>();
+    return system_error(path, "open", errno);
+  }
+  const Error too_large{path + ": larger than " + std::to_string(max_size >> 20) + " MiB, too large for " + what};
+  struct stat status {};
+  Result<std::optional<std::string>> result = std::optional<std::string>(std::string());
+  std::string& text = **result;
+  if (::fstat(fd, &status) != 0) {
+    result = system_error(path, "fstat", errno);
+  } else if (!S_ISREG(status.st_mode)) {
+    result = Error{path + ": not a regular file"};
+  } else if (static_cast<std::uint64_t>(status.st_size) > max_size) {
+    result = too_large;
+  } else {
+    text.reserve(static_cast<std::size_t>(status.st_size));
+    char buffer[65536];
+    for (;;) {  // to the end, however the size changed since fstat, but never past max_size
+      const ssize_t count = ::read(fd, buffer, sizeof buffer);
+      if (count < 0 && errno == EINTR) continue;
+      if (count < 0) {
+        result = system_error(path, "read", errno);
+        break;
+      }
+      if (count == 0) break;
+      if (text.size() + static_cast<std::size_t>(count) > max_size) {
+        result = too_large;
+        break;
+      }
+      text.append(buffer, static_cast<std::size_t>(count));
+    }
+  }
+  ::close(fd);
+  return result;
+}
+
 Result<bool> replace_file(const std::string& path, std::string_view text) {
   const std::string directory = parent_directory(path);
   std::string temporary = join_path(directory, temporary_prefix(path) + std::string(kTemporarySuffix, 'X'));

@@ -1,6 +1,8 @@
 // Helpers the manifest and the lock share for files in the state directory.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -13,6 +15,11 @@ Error system_error(const std::string& path, const char* operation, int error_num
 
 std::string join_path(const std::string& directory, std::string_view name);
 std::string parent_directory(const std::string& path);
+
+// The contents of the regular file at `path`; nullopt if there is none. A file larger than
+// `max_size` is an error ("PATH: larger than N MiB, too large for WHAT"), as is anything but a
+// regular file (opened without waiting on a FIFO).
+Result<std::optional<std::string>> read_file(const std::string& path, std::uint64_t max_size, const char* what);
 
 // Replaces the file at `path` with `text` so that it is always either the old file or the new
 // one, even after a crash: a temporary ".NAME.XXXXXX" in the same directory, fsync, rename,
