@@ -352,22 +352,21 @@ Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::s
                                const WriteOptions& options) {
   auto locked = lock_root(jail, options.dry_run);
   if (!locked) return locked.error();
+  std::vector<std::string> requested;
+  for (const std::string& path : paths) requested.push_back(added_path(path));
+  // The add options a manifest records, so that later runs repeat them.
+  std::vector<std::string> recorded;
+  if (options.keep_setuid) recorded.push_back("keep_setuid");
+  if (options.allow_devices) recorded.push_back("allow_devices");
   if (jail.allow_proof && !options.dry_run) {
-    std::vector<std::string> added;
-    for (const std::string& path : paths) added.push_back(added_path(path));
-    std::vector<std::string> asked;
-    if (options.keep_setuid) asked.push_back("keep_setuid");
-    if (options.allow_devices) asked.push_back("allow_devices");
-    if (auto unchanged = proven_unchanged(*locked, added, asked)) return std::move(*unchanged);
+    if (auto unchanged = proven_unchanged(*locked, requested, recorded)) return std::move(*unchanged);
   }
   if (auto loaded = load_locked(*locked); !loaded) return loaded.error();
   Manifest& manifest = locked->manifest;
-  if (options.keep_setuid) manifest.options["keep_setuid"] = "true";
-  if (options.allow_devices) manifest.options["allow_devices"] = "true";
+  for (const std::string& option : recorded) manifest.options[option] = "true";
   // A path that cannot be added now is reported and not recorded, so later runs do not repeat it.
   std::vector<Problem> refused;
-  for (const std::string& path : paths) {
-    const std::string added = added_path(path);
+  for (const std::string& added : requested) {
     if (auto why = unaddable(added, options.allow_devices)) {
       refused.push_back({ProblemKind::Unreadable, added, std::nullopt, added + ": " + *why});
       continue;
