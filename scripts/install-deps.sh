@@ -6,11 +6,11 @@
 set -euo pipefail
 
 packages=(cmake ninja-build g++ pkg-config liblief-dev libspdlog-dev nlohmann-json3-dev libcli11-dev
-          libgtest-dev libseccomp-dev)
+          libgtest-dev libseccomp-dev libcap-dev)
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(clang libclang-rt-14-dev gcc binutils python3 sqlite3 strace git xz-utils) ;;
-    --bench) packages+=(hyperfine libtree pax-utils python3-pyelftools jailkit dracut-core) ;;
+    --bench) packages+=(hyperfine libtree pax-utils python3-pyelftools jailkit dracut-core bubblewrap firejail) ;;
     *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
   esac
 done

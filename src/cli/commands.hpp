@@ -16,4 +16,7 @@ void add_deps_command(CLI::App& app, int& exit_code);
 // Registers `add`, `list`, `remove` and `sync`.
 void add_jail_commands(CLI::App& app, int& exit_code);
 
+// Registers `run`, whose own failures exit 125 (not kExitUsage): 1 and 2 are the program's.
+void add_run_command(CLI::App& app, int& exit_code);
+
 }  // namespace jailbuild::cli

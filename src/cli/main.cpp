@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
+#include "jailbuild/run.hpp"
 
 int main(int argc, char** argv) {
   using namespace jailbuild::cli;
@@ -20,6 +21,7 @@ int main(int argc, char** argv) {
   int exit_code = kExitOk;
   add_deps_command(app, exit_code);
   add_jail_commands(app, exit_code);
+  add_run_command(app, exit_code);
 
   app.parse_complete_callback([&] {
     auto logger = spdlog::stderr_color_st("jailbuild");
@@ -37,7 +39,7 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
-    return kExitUsage;
+    return app.get_subcommand("run")->parsed() ? jailbuild::kRunFailed : kExitUsage;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "jailbuild: error: %s\n", e.what());
     return kExitUsage;

@@ -1,0 +1,95 @@
+// Entering a root: the isolation `jailbuild run` sets up, described as data, and the call that
+// sets it up and runs a program inside.
+#pragma once
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "jailbuild/result.hpp"
+
+namespace jailbuild {
+
+// A host path or a fresh tmpfs made visible inside the jail (--bind, --ro-bind, --tmpfs).
+struct JailMount {
+  enum class Kind { Bind, ReadOnlyBind, Tmpfs };
+  Kind kind = Kind::Bind;
+  std::string source;  // host path; empty for a tmpfs
+  std::string target;  // absolute path inside the root
+};
+
+struct ResourceLimit {
+  std::string name;  // as given, lower case: "nofile"
+  int resource = 0;  // RLIMIT_*
+  rlim_t soft = 0;
+  rlim_t hard = 0;
+};
+
+// Who the program runs as, looked up on the host before entering (never in the root's NSS files).
+struct Identity {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary groups; empty unless asked for
+  std::string home;           // HOME for the program: the user's home directory, "/" if unknown
+};
+
+enum class Network { Host, None };
+
+struct RunOptions {
+  std::string root;
+  std::string program;                 // absolute inside the root, or a name looked up in its PATH
+  std::vector<std::string> arguments;  // after the program name
+  Identity identity;
+  std::vector<int> capabilities;       // CAP_* kept (ambient), all others dropped
+  std::vector<std::string> environment;  // the program's whole environment, "K=V"
+  std::string cwd = "/";               // inside the root
+  bool writable = false;               // the root mounted read-write
+  std::vector<JailMount> mounts;       // in order, after /proc, /dev and /tmp
+  bool seccomp = true;
+  Network network = Network::Host;
+  bool chroot_only = false;            // chroot(2) and no namespaces
+  std::vector<ResourceLimit> limits;
+};
+
+// Exit statuses of `run` itself, as chroot(8) and env(1) use them; any other is the program's own
+// (128+N when signal N killed it).
+inline constexpr int kRunFailed = 125;         // jailbuild could not set the jail up
+inline constexpr int kRunCannotExecute = 126;  // found but not executable
+inline constexpr int kRunNotFound = 127;       // no such program in the root
+
+// ---- turning the command line into RunOptions (no side effects but NSS look-ups) ----
+
+// "SRC:DST" or "PATH" (the same path on both sides). Both absolute; DST may not contain "..".
+Result<JailMount> parse_bind(JailMount::Kind kind, const std::string& spec);
+Result<JailMount> parse_tmpfs(const std::string& target);
+
+// "NAME=VALUE" or "NAME=SOFT:HARD"; NAME as in setrlimit without RLIMIT_ (nofile, NOFILE);
+// a value is a number or "unlimited".
+Result<ResourceLimit> parse_resource_limit(const std::string& spec);
+
+// "NET_BIND_SERVICE", "cap_net_bind_service": the capability's number.
+Result<int> parse_capability(const std::string& name);
+
+// Looks user, group and groups (names or numbers) up on the host. Without a user: the caller's
+// real ids. Without a group: the user's primary group. Without groups: none.
+Result<Identity> resolve_identity(const std::optional<std::string>& user, const std::optional<std::string>& group,
+                                  const std::optional<std::vector<std::string>>& groups);
+
+// The program's environment: PATH, HOME, TERM and LANG (the last two from `caller` if set), or all
+// of `caller` with keep_caller; then each of `assignments` ("K=V") set over them.
+Result<std::vector<std::string>> jail_environment(const std::vector<std::string>& caller, bool keep_caller,
+                                                  const Identity& identity,
+                                                  const std::vector<std::string>& assignments);
+
+// ---- running ----
+
+// Sets the jail up, runs the program in it and returns the status jailbuild should exit with.
+// With chroot_only the program replaces the calling process, which does not return unless the
+// jail could not be entered; otherwise the caller waits while signals it gets are passed on.
+// Setup failures are reported on stderr, with the path and the reason, and return kRunFailed.
+int run_in_jail(const RunOptions& options);
+
+}  // namespace jailbuild

@@ -1,0 +1,133 @@
+// `run`: enter a root and run a program there.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "jailbuild/run.hpp"
+
+extern char** environ;
+
+namespace jailbuild::cli {
+namespace {
+
+struct RunCommandLine {
+  std::optional<std::string> user;
+  std::optional<std::string> group;
+  std::optional<std::vector<std::string>> groups;
+  std::vector<std::string> capabilities;
+  std::vector<std::string> environment;
+  bool keep_environment = false;
+  std::string cwd = "/";
+  bool writable = false;
+  std::vector<std::string> binds;
+  std::vector<std::string> read_only_binds;
+  std::vector<std::string> tmpfs;
+  std::string seccomp = "on";
+  std::string network = "host";
+  bool chroot_only = false;
+  std::vector<std::string> limits;
+};
+
+// Everything the command line says, checked and looked up; errors name the option at fault.
+Result<RunOptions> run_options(const RunCommandLine& line, const std::vector<std::string>& positionals) {
+  const std::size_t first = 0;
+  if (!positionals.empty() && positionals[0].starts_with("-"))
+    return Error{positionals[0] + ": unknown option (see jailbuild run --help)", true};
+  if (positionals.size() < first + 2) return Error{"expected ROOT PROGRAM [ARGS...] (see jailbuild run --help)", true};
+  RunOptions options;
+  std::error_code error;
+  const std::string& root = positionals[first];
+  options.root = std::filesystem::canonical(root, error).string();
+  if (error) return Error{root + ": " + error.message()};
+  if (!std::filesystem::is_directory(options.root)) return Error{root + ": not a directory"};
+  if (options.root == "/") return Error{root + ": the host's own root is not a jail", true};
+  options.program = positionals[first + 1];
+  options.arguments.assign(positionals.begin() + first + 2, positionals.end());
+
+  auto identity = resolve_identity(line.user, line.group, line.groups);
+  if (!identity) return identity.error();
+  options.identity = *identity;
+  for (const std::string& name : line.capabilities) {
+    auto capability = parse_capability(name);
+    if (!capability) return capability.error();
+    options.capabilities.push_back(*capability);
+  }
+  std::vector<std::string> caller;
+  for (char** entry = environ; *entry != nullptr; ++entry) caller.emplace_back(*entry);
+  auto environment = jail_environment(caller, line.keep_environment, options.identity, line.environment);
+  if (!environment) return environment.error();
+  options.environment = std::move(*environment);
+  options.cwd = line.cwd;
+  options.writable = line.writable;
+  for (const auto& [specs, kind] : {std::pair{&line.binds, JailMount::Kind::Bind},
+                                    std::pair{&line.read_only_binds, JailMount::Kind::ReadOnlyBind}}) {
+    for (const std::string& spec : *specs) {
+      auto mount = parse_bind(kind, spec);
+      if (!mount) return mount.error();
+      options.mounts.push_back(*mount);
+    }
+  }
+  for (const std::string& target : line.tmpfs) {
+    auto mount = parse_tmpfs(target);
+    if (!mount) return mount.error();
+    options.mounts.push_back(*mount);
+  }
+  options.seccomp = line.seccomp == "on";
+  options.network = line.network == "none" ? Network::None : Network::Host;
+  options.chroot_only = line.chroot_only;
+  for (const std::string& spec : line.limits) {
+    auto limit = parse_resource_limit(spec);
+    if (!limit) return limit.error();
+    options.limits.push_back(*limit);
+  }
+  return options;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, int& exit_code) {
+  auto line = std::make_shared<RunCommandLine>();
+  CLI::App* run = app.add_subcommand("run", "Run a program inside a root: namespaces, read-only root, seccomp");
+  // ROOT, PROGRAM and the program's arguments: everything from the first positional on, untouched
+  // (no fall-through: the parent would take the positionals, and -v/-q go before `run`).
+  run->fallthrough(false);
+  run->prefix_command();
+  run->footer(
+      "Usage: jailbuild run [OPTIONS] ROOT PROGRAM [ARGS...]\n"
+      "PROGRAM is a path inside ROOT or a name looked up in the jail's PATH. Options go before ROOT.\n"
+      "Exit status: the program's (128+N if signal N killed it); 125 the jail could not be set up,\n"
+      "126 PROGRAM cannot be executed, 127 PROGRAM not found.");
+  run->add_option("-u,--user", line->user, "Run as USER (name or number, looked up on the host)");
+  run->add_option("-g,--group", line->group, "Run with GROUP (default: the user's primary group)");
+  run->add_option("--groups", line->groups, "Supplementary groups (default: none)")->delimiter(',')->allow_extra_args(false);
+  run->add_option("--cap", line->capabilities, "Keep capability NAME (e.g. NET_BIND_SERVICE); all others are dropped")->allow_extra_args(false);
+  run->add_option("--env", line->environment, "Set K=V in the program's environment")->allow_extra_args(false);
+  run->add_flag("--keep-env", line->keep_environment, "Start from the caller's environment, not PATH/HOME/TERM/LANG");
+  run->add_option("--cwd", line->cwd, "Working directory inside the root (default /)");
+  run->add_flag("--writable", line->writable, "Mount the root read-write (default read-only)");
+  run->add_option("--bind", line->binds, "Bind host SRC read-write at DST inside (SRC:DST)")->allow_extra_args(false);
+  run->add_option("--ro-bind", line->read_only_binds, "Bind host SRC read-only at DST inside (SRC:DST)")->allow_extra_args(false);
+  run->add_option("--tmpfs", line->tmpfs, "Mount an empty tmpfs at DIR inside")->allow_extra_args(false);
+  run->add_option("--seccomp", line->seccomp, "on (default) or off: the system call denylist")
+      ->check(CLI::IsMember({"on", "off"}));
+  run->add_option("--net", line->network, "host (default) or none: a network namespace with only loopback")
+      ->check(CLI::IsMember({"host", "none"}));
+  run->add_flag("--chroot-only", line->chroot_only, "Plain chroot(2), no namespaces (root only)");
+  run->add_option("--rlimit", line->limits, "Set a resource limit NAME=VALUE or NAME=SOFT:HARD (nofile=1024)")->allow_extra_args(false);
+  run->callback([run, line, &exit_code] {
+    auto options = run_options(*line, run->remaining());
+    if (!options) {
+      std::fprintf(stderr, "jailbuild: run: %s\n", options.error().message.c_str());
+      exit_code = kRunFailed;
+      return;
+    }
+    exit_code = run_in_jail(*options);
+  });
+}
+
+}  // namespace jailbuild::cli

@@ -1,0 +1,229 @@
+// The jail's file system: the root bind-mounted on itself, the kernel file systems the programs
+// expect, the caller's extra mounts, then pivot_root so that nothing of the host stays reachable.
+//
+// Every mount target is reached from a descriptor of the root, one component at a time with
+// O_NOFOLLOW, and mounted on as /proc/self/fd/N: a symlink planted in a --writable root cannot
+// send a mount to the host.
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include "../manifest/state_files.hpp"
+#include "jail_setup.hpp"
+
+namespace jailbuild::run {
+namespace {
+
+// A descriptor closed when it goes out of scope.
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  Fd& operator=(Fd&& other) noexcept {
+    std::swap(fd_, other.fd_);
+    return *this;
+  }
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  int get() const { return fd_; }
+  std::string proc_path() const { return "/proc/self/fd/" + std::to_string(fd_); }
+
+ private:
+  int fd_;
+};
+
+constexpr unsigned long kKernelFsFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+
+// The flags a remount must repeat: in a user namespace the kernel refuses to clear the ones the
+// original mount has (they are locked), so a read-only remount carries them over.
+unsigned long locked_flags(const std::string& path) {
+  struct statvfs status {};
+  if (::statvfs(path.c_str(), &status) != 0) return 0;
+  unsigned long flags = 0;
+  if (status.f_flag & ST_NOSUID) flags |= MS_NOSUID;
+  if (status.f_flag & ST_NODEV) flags |= MS_NODEV;
+  if (status.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
+  if (status.f_flag & ST_NOATIME) flags |= MS_NOATIME;
+  if (status.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
+  if (status.f_flag & ST_RELATIME) flags |= MS_RELATIME;
+  return flags;
+}
+
+Step mount_call(const char* source, const std::string& target, const char* type, unsigned long flags,
+                const char* data, const std::string& what) {
+  if (::mount(source, target.c_str(), type, flags, data) != 0) return failed(what);
+  return std::nullopt;
+}
+
+Step remount_read_only(const std::string& target, unsigned long flags, const std::string& what) {
+  return mount_call(nullptr, target, nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | flags | locked_flags(target),
+                    nullptr, what);
+}
+
+// Opens `target` (absolute, inside the root) for mounting on, making what is missing: directories
+// along the way and, unless `directory`, an empty file at the end. A symlink anywhere is refused.
+Result<Fd> mount_point(int root_fd, const std::string& target, bool directory) {
+  Fd current(::dup(root_fd));
+  std::size_t begin = 0;
+  while (true) {
+    begin = target.find_first_not_of('/', begin);
+    if (begin == std::string::npos) return current;
+    const std::size_t end = std::min(target.find('/', begin), target.size());
+    const std::string name = target.substr(begin, end - begin);
+    const bool last = target.find_first_not_of('/', end) == std::string::npos;
+    const std::string shown = target.substr(0, end);
+    const bool want_directory = !last || directory;
+    int fd = ::openat(current.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC | (want_directory ? O_DIRECTORY : 0));
+    if (fd < 0 && errno == ENOENT) {
+      const int made = want_directory ? ::mkdirat(current.get(), name.c_str(), 0755)
+                                      : ::openat(current.get(), name.c_str(),
+                                                 O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (made < 0 && errno != EEXIST) return failed(shown + ": cannot make the mount point in the root");
+      if (!want_directory && made >= 0) ::close(made);
+      fd = ::openat(current.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC | (want_directory ? O_DIRECTORY : 0));
+    }
+    if (fd < 0) {
+      struct stat status {};
+      if (::fstatat(current.get(), name.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(status.st_mode))
+        return Error{shown + ": a symlink in the root; refusing to mount through it"};
+      return failed(shown + ": cannot open the mount point in the root");
+    }
+    current = Fd(fd);
+    begin = end;
+  }
+}
+
+Step make_dev(int root_fd) {
+  auto dev = mount_point(root_fd, "/dev", true);
+  if (!dev) return dev.error();
+  if (auto error = mount_call("tmpfs", dev->proc_path(), "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k",
+                              "mount a tmpfs on /dev"))
+    return error;
+  // The tmpfs now covers the directory: reopen to reach it.
+  auto fresh = mount_point(root_fd, "/dev", true);
+  if (!fresh) return fresh.error();
+  const int dev_fd = fresh->get();
+  for (const char* device : {"null", "zero", "full", "random", "urandom", "tty"}) {
+    auto node = mount_point(dev_fd, device, false);
+    if (!node) return node.error();
+    const std::string host = std::string("/dev/") + device;
+    if (auto error = mount_call(host.c_str(), node->proc_path(), nullptr, MS_BIND, nullptr, "bind " + host))
+      return error;
+  }
+  for (const char* directory : {"pts", "shm"})
+    if (::mkdirat(dev_fd, directory, 0755) != 0) return failed(std::string("/dev/") + directory + ": mkdir");
+  auto pts = mount_point(dev_fd, "pts", true);
+  if (!pts) return pts.error();
+  if (auto error = mount_call("devpts", pts->proc_path(), "devpts", MS_NOSUID | MS_NOEXEC,
+                              "newinstance,ptmxmode=0666,mode=0620", "mount devpts on /dev/pts"))
+    return error;
+  auto shm = mount_point(dev_fd, "shm", true);
+  if (!shm) return shm.error();
+  if (auto error = mount_call("tmpfs", shm->proc_path(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777",
+                              "mount a tmpfs on /dev/shm"))
+    return error;
+  const std::array<std::array<const char*, 2>, 5> links{{{"pts/ptmx", "ptmx"},
+                                                          {"/proc/self/fd", "fd"},
+                                                          {"/proc/self/fd/0", "stdin"},
+                                                          {"/proc/self/fd/1", "stdout"},
+                                                          {"/proc/self/fd/2", "stderr"}}};
+  for (const auto& [target, name] : links)
+    if (::symlinkat(target, dev_fd, name) != 0) return failed(std::string("/dev/") + name + ": symlink");
+  return std::nullopt;
+}
+
+Step make_proc(int root_fd) {
+  auto proc = mount_point(root_fd, "/proc", true);
+  if (!proc) return proc.error();
+  if (auto error = mount_call("proc", proc->proc_path(), "proc", kKernelFsFlags, nullptr, "mount /proc"))
+    return error;
+  // Root inside keeps uid 0 (without capabilities), and /proc/sys and /proc/sysrq-trigger check
+  // only the uid: they stay read-only, as in Docker and bubblewrap.
+  auto fresh = mount_point(root_fd, "/proc", true);
+  if (!fresh) return fresh.error();
+  for (const char* name : {"sys", "sysrq-trigger"}) {
+    const std::string path = fresh->proc_path() + "/" + name;
+    if (::access(path.c_str(), F_OK) != 0) continue;
+    if (auto error = mount_call(path.c_str(), path, nullptr, MS_BIND | MS_REC, nullptr, std::string("bind /proc/") + name))
+      return error;
+    if (auto error = remount_read_only(path, kKernelFsFlags, std::string("make /proc/") + name + " read-only"))
+      return error;
+  }
+  return std::nullopt;
+}
+
+Step make_mount(int root_fd, const JailMount& mount) {
+  if (mount.kind == JailMount::Kind::Tmpfs) {
+    auto target = mount_point(root_fd, mount.target, true);
+    if (!target) return target.error();
+    return mount_call("tmpfs", target->proc_path(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755",
+                      "mount a tmpfs on " + mount.target);
+  }
+  struct stat source {};
+  if (::stat(mount.source.c_str(), &source) != 0) return failed(mount.source + ": cannot bind it");
+  auto target = mount_point(root_fd, mount.target, S_ISDIR(source.st_mode));
+  if (!target) return target.error();
+  const std::string what = "bind " + mount.source + " on " + mount.target;
+  if (auto error = mount_call(mount.source.c_str(), target->proc_path(), nullptr, MS_BIND | MS_REC, nullptr, what))
+    return error;
+  if (mount.kind != JailMount::Kind::ReadOnlyBind) return std::nullopt;
+  // The path now leads to the mounted source, not to the mount point the descriptor holds.
+  auto mounted = mount_point(root_fd, mount.target, S_ISDIR(source.st_mode));
+  if (!mounted) return mounted.error();
+  return remount_read_only(mounted->proc_path(), 0, "make " + mount.target + " read-only");
+}
+
+}  // namespace
+
+Error failed(const std::string& what) {
+  const int error_number = errno;
+  return Error{what + ": " + std::strerror(error_number)};
+}
+
+Step enter_new_root(const RunOptions& options) {
+  // Nothing mounted from here on may propagate back to the host's namespace.
+  if (auto error = mount_call(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr, "make the mounts private"))
+    return error;
+  // Mounts the host made inside the root are not carried (no MS_REC): the jail shows the root's
+  // own files and what --bind asks for, nothing else.
+  if (auto error = mount_call(options.root.c_str(), options.root, nullptr, MS_BIND, nullptr, options.root + ": bind"))
+    return error;
+  const Fd root(::open(options.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (root.get() < 0) return failed(options.root + ": open");
+  if (auto error = make_proc(root.get())) return error;
+  if (auto error = make_dev(root.get())) return error;
+  auto tmp = mount_point(root.get(), "/tmp", true);
+  if (!tmp) return tmp.error();
+  if (auto error = mount_call("tmpfs", tmp->proc_path(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "mount /tmp"))
+    return error;
+  for (const JailMount& mount : options.mounts)
+    if (auto error = make_mount(root.get(), mount)) return error;
+
+  const unsigned long root_flags = MS_NOSUID | MS_NODEV | (options.writable ? 0 : MS_RDONLY);
+  if (auto error = mount_call(nullptr, root.proc_path(), nullptr,
+                              MS_REMOUNT | MS_BIND | root_flags | locked_flags(root.proc_path()), nullptr,
+                              options.root + (options.writable ? ": remount nosuid" : ": remount read-only")))
+    return error;
+  // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the jail.
+  if (::fchdir(root.get()) != 0) return failed(options.root + ": chdir");
+  if (::syscall(SYS_pivot_root, ".", ".") != 0) return failed(options.root + ": pivot_root");
+  if (::umount2(".", MNT_DETACH) != 0) return failed("detach the host's root");
+  if (::chdir("/") != 0) return failed("chdir /");
+  return std::nullopt;
+}
+
+Step enter_chroot(const std::string& root) {
+  if (::chroot(root.c_str()) != 0) return failed(root + ": chroot");
+  if (::chdir("/") != 0) return failed(root + ": chdir / after chroot");
+  return std::nullopt;
+}
+
+}  // namespace jailbuild::run

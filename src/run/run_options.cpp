@@ -1,0 +1,222 @@
+// Turning `run`'s command line into RunOptions: bind specs, resource limits, capability names,
+// host identities and the program's environment.
+#include <grp.h>
+#include <pwd.h>
+#include <sys/capability.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <string_view>
+
+#include "jailbuild/run.hpp"
+
+namespace jailbuild {
+namespace {
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+bool has_dot_dot(std::string_view path) {
+  for (std::size_t begin = 0; begin <= path.size();) {
+    const std::size_t end = std::min(path.find('/', begin), path.size());
+    if (path.substr(begin, end - begin) == "..") return true;
+    begin = end + 1;
+  }
+  return false;
+}
+
+std::optional<Error> check_target(const std::string& target, const std::string& spec) {
+  if (target.empty() || target[0] != '/') return Error{spec + ": the path inside the root must be absolute", true};
+  if (has_dot_dot(target)) return Error{spec + ": the path inside the root may not contain '..'", true};
+  if (target.find_first_not_of('/') == std::string::npos)
+    return Error{spec + ": the root itself cannot be mounted over", true};
+  return std::nullopt;
+}
+
+template <typename Number>
+std::optional<Number> parse_number(std::string_view text) {
+  Number value{};
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+struct LimitName {
+  std::string_view name;
+  int resource;
+};
+constexpr std::array<LimitName, 16> kLimits{{
+    {"as", RLIMIT_AS},           {"core", RLIMIT_CORE},         {"cpu", RLIMIT_CPU},
+    {"data", RLIMIT_DATA},       {"fsize", RLIMIT_FSIZE},       {"locks", RLIMIT_LOCKS},
+    {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
+    {"nofile", RLIMIT_NOFILE},   {"nproc", RLIMIT_NPROC},       {"rss", RLIMIT_RSS},
+    {"rtprio", RLIMIT_RTPRIO},   {"rttime", RLIMIT_RTTIME},     {"sigpending", RLIMIT_SIGPENDING},
+    {"stack", RLIMIT_STACK},
+}};
+
+std::optional<rlim_t> parse_limit_value(std::string_view text) {
+  if (text == "unlimited" || text == "infinity") return RLIM_INFINITY;
+  return parse_number<rlim_t>(text);
+}
+
+// getpwnam_r and friends want a buffer whose size they cannot tell in advance.
+template <typename Entry, typename Lookup>
+std::optional<Entry> look_up(Lookup lookup, std::string& buffer) {
+  Entry entry{};
+  Entry* found = nullptr;
+  for (buffer.resize(1024);; buffer.resize(buffer.size() * 2)) {
+    const int error = lookup(&entry, buffer.data(), buffer.size(), &found);
+    if (error != ERANGE || buffer.size() > (1u << 20)) break;
+  }
+  if (found == nullptr) return std::nullopt;
+  return entry;
+}
+
+Result<gid_t> group_id(const std::string& name) {
+  if (auto number = parse_number<gid_t>(name)) return *number;
+  std::string buffer;
+  auto group = look_up<struct group>(
+      [&](struct group* g, char* b, std::size_t n, struct group** r) { return ::getgrnam_r(name.c_str(), g, b, n, r); },
+      buffer);
+  if (!group) return Error{"no group named '" + name + "' on the host", true};
+  return group->gr_gid;
+}
+
+}  // namespace
+
+Result<JailMount> parse_bind(JailMount::Kind kind, const std::string& spec) {
+  const std::size_t colon = spec.find(':');
+  JailMount mount{kind, spec.substr(0, colon), colon == std::string::npos ? spec : spec.substr(colon + 1)};
+  if (mount.source.empty() || mount.source[0] != '/')
+    return Error{spec + ": the host path must be absolute (SRC:DST)", true};
+  if (auto error = check_target(mount.target, spec)) return *error;
+  return mount;
+}
+
+Result<JailMount> parse_tmpfs(const std::string& target) {
+  if (auto error = check_target(target, target)) return *error;
+  return JailMount{JailMount::Kind::Tmpfs, "", target};
+}
+
+Result<ResourceLimit> parse_resource_limit(const std::string& spec) {
+  const std::size_t equals = spec.find('=');
+  if (equals == std::string::npos) return Error{"--rlimit " + spec + ": expected NAME=VALUE or NAME=SOFT:HARD", true};
+  ResourceLimit limit;
+  limit.name = lower(spec.substr(0, equals));
+  if (limit.name.starts_with("rlimit_")) limit.name.erase(0, 7);
+  const auto known = std::find_if(kLimits.begin(), kLimits.end(), [&](const LimitName& l) { return l.name == limit.name; });
+  if (known == kLimits.end()) {
+    std::string names;
+    for (const LimitName& l : kLimits) names += (names.empty() ? "" : ", ") + std::string(l.name);
+    return Error{"--rlimit " + spec + ": unknown limit '" + limit.name + "' (known: " + names + ")", true};
+  }
+  limit.resource = known->resource;
+  const std::string_view value = std::string_view(spec).substr(equals + 1);
+  const std::size_t colon = value.find(':');
+  const auto soft = parse_limit_value(value.substr(0, colon));
+  const auto hard = colon == std::string_view::npos ? soft : parse_limit_value(value.substr(colon + 1));
+  if (!soft || !hard) return Error{"--rlimit " + spec + ": a value is a number or 'unlimited'", true};
+  if (*hard != RLIM_INFINITY && (*soft == RLIM_INFINITY || *soft > *hard))
+    return Error{"--rlimit " + spec + ": the soft limit is above the hard one", true};
+  limit.soft = *soft;
+  limit.hard = *hard;
+  return limit;
+}
+
+Result<int> parse_capability(const std::string& name) {
+  std::string wanted = lower(name);
+  if (!wanted.starts_with("cap_")) wanted = "cap_" + wanted;
+  cap_value_t value = 0;
+  // cap_from_name also takes numbers; a capability is asked for by name.
+  if (parse_number<int>(name) || ::cap_from_name(wanted.c_str(), &value) != 0)
+    return Error{"--cap " + name + ": no such capability (see capabilities(7))", true};
+  return static_cast<int>(value);
+}
+
+Result<Identity> resolve_identity(const std::optional<std::string>& user, const std::optional<std::string>& group,
+                                  const std::optional<std::vector<std::string>>& groups) {
+  Identity identity{::getuid(), ::getgid(), {}, "/"};
+  std::string buffer;
+  std::optional<struct passwd> account;
+  if (user) {
+    if (auto number = parse_number<uid_t>(*user)) {
+      identity.uid = *number;
+      identity.gid = *number;  // a bare number has no primary group but its own, as with OpenBSD's chroot -u
+      account = look_up<struct passwd>(
+          [&](struct passwd* p, char* b, std::size_t n, struct passwd** r) { return ::getpwuid_r(*number, p, b, n, r); },
+          buffer);
+    } else {
+      account = look_up<struct passwd>(
+          [&](struct passwd* p, char* b, std::size_t n, struct passwd** r) {
+            return ::getpwnam_r(user->c_str(), p, b, n, r);
+          },
+          buffer);
+      if (!account) return Error{"no user named '" + *user + "' on the host", true};
+      identity.uid = account->pw_uid;
+    }
+    if (account) identity.gid = account->pw_gid;
+  } else {
+    account = look_up<struct passwd>(
+        [&](struct passwd* p, char* b, std::size_t n, struct passwd** r) { return ::getpwuid_r(identity.uid, p, b, n, r); },
+        buffer);
+  }
+  if (account && account->pw_dir != nullptr && account->pw_dir[0] == '/') identity.home = account->pw_dir;
+  if (group) {
+    auto gid = group_id(*group);
+    if (!gid) return gid.error();
+    identity.gid = *gid;
+  }
+  if (groups) {
+    for (const std::string& name : *groups) {
+      auto gid = group_id(name);
+      if (!gid) return gid.error();
+      identity.groups.push_back(*gid);
+    }
+  }
+  return identity;
+}
+
+Result<std::vector<std::string>> jail_environment(const std::vector<std::string>& caller, bool keep_caller,
+                                                  const Identity& identity,
+                                                  const std::vector<std::string>& assignments) {
+  std::vector<std::string> environment;
+  auto set = [&](const std::string& assignment) {
+    const std::string_view name = std::string_view(assignment).substr(0, assignment.find('=') + 1);
+    const auto same = std::find_if(environment.begin(), environment.end(),
+                                   [&](const std::string& e) { return e.starts_with(name); });
+    if (same != environment.end())
+      *same = assignment;
+    else
+      environment.push_back(assignment);
+  };
+  auto from_caller = [&](std::string_view name) {
+    for (const std::string& entry : caller)
+      if (entry.size() > name.size() && entry.starts_with(name) && entry[name.size()] == '=') set(entry);
+  };
+  if (keep_caller) {
+    for (const std::string& entry : caller)
+      if (entry.find('=') != std::string::npos) set(entry);
+  } else {
+    set("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    set("HOME=" + identity.home);
+    from_caller("TERM");
+    from_caller("LANG");
+  }
+  for (const std::string& assignment : assignments) {
+    const std::size_t equals = assignment.find('=');
+    if (equals == 0 || equals == std::string::npos)
+      return Error{"--env " + assignment + ": expected NAME=VALUE", true};
+    set(assignment);
+  }
+  return environment;
+}
+
+}  // namespace jailbuild
