@@ -4,6 +4,7 @@
 // Every mount target is reached from a descriptor of the root, one component at a time with
 // O_NOFOLLOW, and mounted on as /proc/self/fd/N: a symlink planted in a --writable root cannot
 // send a mount to the host.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -13,6 +14,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "../manifest/state_files.hpp"
@@ -181,6 +183,24 @@ Step make_mount(int root_fd, const JailMount& mount) {
   return remount_read_only(mounted->proc_path(), 0, "make " + mount.target + " read-only");
 }
 
+// The jail's /tmp is a fresh tmpfs: what the root holds there (a program added from a host /tmp
+// directory, say) is out of the program's sight, which deserves a word rather than a puzzle.
+void warn_if_hidden(int directory_fd, const std::string& shown) {
+  const int fd = ::openat(directory_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR* directory = fd < 0 ? nullptr : ::fdopendir(fd);
+  if (directory == nullptr) {
+    if (fd >= 0) ::close(fd);
+    return;
+  }
+  while (const dirent* entry = ::readdir(directory)) {
+    if (std::strcmp(entry->d_name, ".") == 0 || std::strcmp(entry->d_name, "..") == 0) continue;
+    std::fprintf(stderr, "jailbuild: run: warning: %s holds files the jail's tmpfs /tmp hides (%s, ...)\n",
+                 shown.c_str(), entry->d_name);
+    break;
+  }
+  ::closedir(directory);
+}
+
 }  // namespace
 
 Error failed(const std::string& what) {
@@ -202,6 +222,7 @@ Step enter_new_root(const RunOptions& options) {
   if (auto error = make_dev(root.get())) return error;
   auto tmp = mount_point(root.get(), "/tmp", true);
   if (!tmp) return tmp.error();
+  warn_if_hidden(tmp->get(), options.root + "/tmp");
   if (auto error = mount_call("tmpfs", tmp->proc_path(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "mount /tmp"))
     return error;
   for (const JailMount& mount : options.mounts)
