@@ -117,6 +117,8 @@ int jail_init(const RunOptions& options, int wait_fd, bool in_user_namespace, co
     }
     ::close(wait_fd);
   }
+  // Nothing of the host stays open in the jail, not even in its init: /proc/1/fd would show it.
+  if (::close_range(3, UINT_MAX, 0) != 0) fail(run::failed("close inherited descriptors"));
   if (options.network == Network::None)
     if (Step error = run::bring_up_loopback()) fail(*error);
   if (Step error = run::enter_new_root(options)) fail(*error);
