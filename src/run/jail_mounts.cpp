@@ -17,30 +17,15 @@
 #include <cstdio>
 #include <cstring>
 
-#include "../manifest/state_files.hpp"
+#include "../copy/safe_fs.hpp"
 #include "jail_setup.hpp"
 
 namespace jailbuild::run {
 namespace {
 
-// A descriptor closed when it goes out of scope.
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  std::string proc_path() const { return "/proc/self/fd/" + std::to_string(fd_); }
+using copy::UniqueFd;
 
- private:
-  int fd_;
-};
+std::string proc_path(const UniqueFd& fd) { return "/proc/self/fd/" + std::to_string(fd.get()); }
 
 constexpr unsigned long kKernelFsFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 
@@ -72,8 +57,8 @@ Step remount_read_only(const std::string& target, unsigned long flags, const std
 
 // Opens `target` (absolute, inside the root) for mounting on, making what is missing: directories
 // along the way and, unless `directory`, an empty file at the end. A symlink anywhere is refused.
-Result<Fd> mount_point(int root_fd, const std::string& target, bool directory) {
-  Fd current(::dup(root_fd));
+Result<UniqueFd> mount_point(int root_fd, const std::string& target, bool directory) {
+  UniqueFd current(::dup(root_fd));
   std::size_t begin = 0;
   while (true) {
     begin = target.find_first_not_of('/', begin);
@@ -98,7 +83,7 @@ Result<Fd> mount_point(int root_fd, const std::string& target, bool directory) {
         return Error{shown + ": a symlink in the root; refusing to mount through it"};
       return failed(shown + ": cannot open the mount point in the root");
     }
-    current = Fd(fd);
+    current = UniqueFd(fd);
     begin = end;
   }
 }
@@ -106,7 +91,7 @@ Result<Fd> mount_point(int root_fd, const std::string& target, bool directory) {
 Step make_dev(int root_fd) {
   auto dev = mount_point(root_fd, "/dev", true);
   if (!dev) return dev.error();
-  if (auto error = mount_call("tmpfs", dev->proc_path(), "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k",
+  if (auto error = mount_call("tmpfs", proc_path(*dev), "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k",
                               "mount a tmpfs on /dev"))
     return error;
   // The tmpfs now covers the directory: reopen to reach it.
@@ -117,19 +102,19 @@ Step make_dev(int root_fd) {
     auto node = mount_point(dev_fd, device, false);
     if (!node) return node.error();
     const std::string host = std::string("/dev/") + device;
-    if (auto error = mount_call(host.c_str(), node->proc_path(), nullptr, MS_BIND, nullptr, "bind " + host))
+    if (auto error = mount_call(host.c_str(), proc_path(*node), nullptr, MS_BIND, nullptr, "bind " + host))
       return error;
   }
   for (const char* directory : {"pts", "shm"})
     if (::mkdirat(dev_fd, directory, 0755) != 0) return failed(std::string("/dev/") + directory + ": mkdir");
   auto pts = mount_point(dev_fd, "pts", true);
   if (!pts) return pts.error();
-  if (auto error = mount_call("devpts", pts->proc_path(), "devpts", MS_NOSUID | MS_NOEXEC,
+  if (auto error = mount_call("devpts", proc_path(*pts), "devpts", MS_NOSUID | MS_NOEXEC,
                               "newinstance,ptmxmode=0666,mode=0620", "mount devpts on /dev/pts"))
     return error;
   auto shm = mount_point(dev_fd, "shm", true);
   if (!shm) return shm.error();
-  if (auto error = mount_call("tmpfs", shm->proc_path(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777",
+  if (auto error = mount_call("tmpfs", proc_path(*shm), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777",
                               "mount a tmpfs on /dev/shm"))
     return error;
   const std::array<std::array<const char*, 2>, 5> links{{{"pts/ptmx", "ptmx"},
@@ -145,14 +130,14 @@ Step make_dev(int root_fd) {
 Step make_proc(int root_fd) {
   auto proc = mount_point(root_fd, "/proc", true);
   if (!proc) return proc.error();
-  if (auto error = mount_call("proc", proc->proc_path(), "proc", kKernelFsFlags, nullptr, "mount /proc"))
+  if (auto error = mount_call("proc", proc_path(*proc), "proc", kKernelFsFlags, nullptr, "mount /proc"))
     return error;
   // Root inside keeps uid 0 (without capabilities), and /proc/sys and /proc/sysrq-trigger check
   // only the uid: they stay read-only, as in Docker and bubblewrap.
   auto fresh = mount_point(root_fd, "/proc", true);
   if (!fresh) return fresh.error();
   for (const char* name : {"sys", "sysrq-trigger"}) {
-    const std::string path = fresh->proc_path() + "/" + name;
+    const std::string path = proc_path(*fresh) + "/" + name;
     if (::access(path.c_str(), F_OK) != 0) continue;
     if (auto error = mount_call(path.c_str(), path, nullptr, MS_BIND | MS_REC, nullptr, std::string("bind /proc/") + name))
       return error;
@@ -166,7 +151,7 @@ Step make_mount(int root_fd, const JailMount& mount) {
   if (mount.kind == JailMount::Kind::Tmpfs) {
     auto target = mount_point(root_fd, mount.target, true);
     if (!target) return target.error();
-    return mount_call("tmpfs", target->proc_path(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755",
+    return mount_call("tmpfs", proc_path(*target), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755",
                       "mount a tmpfs on " + mount.target);
   }
   struct stat source {};
@@ -174,13 +159,13 @@ Step make_mount(int root_fd, const JailMount& mount) {
   auto target = mount_point(root_fd, mount.target, S_ISDIR(source.st_mode));
   if (!target) return target.error();
   const std::string what = "bind " + mount.source + " on " + mount.target;
-  if (auto error = mount_call(mount.source.c_str(), target->proc_path(), nullptr, MS_BIND | MS_REC, nullptr, what))
+  if (auto error = mount_call(mount.source.c_str(), proc_path(*target), nullptr, MS_BIND | MS_REC, nullptr, what))
     return error;
   if (mount.kind != JailMount::Kind::ReadOnlyBind) return std::nullopt;
   // The path now leads to the mounted source, not to the mount point the descriptor holds.
   auto mounted = mount_point(root_fd, mount.target, S_ISDIR(source.st_mode));
   if (!mounted) return mounted.error();
-  return remount_read_only(mounted->proc_path(), 0, "make " + mount.target + " read-only");
+  return remount_read_only(proc_path(*mounted), 0, "make " + mount.target + " read-only");
 }
 
 // The jail's /tmp is a fresh tmpfs: what the root holds there (a program added from a host /tmp
@@ -203,10 +188,7 @@ void warn_if_hidden(int directory_fd, const std::string& shown) {
 
 }  // namespace
 
-Error failed(const std::string& what) {
-  const int error_number = errno;
-  return Error{what + ": " + std::strerror(error_number)};
-}
+Error failed(const std::string& what) { return copy::system_error(what, errno); }
 
 Step enter_new_root(const RunOptions& options) {
   // Nothing mounted from here on may propagate back to the host's namespace.
@@ -216,21 +198,21 @@ Step enter_new_root(const RunOptions& options) {
   // own files and what --bind asks for, nothing else.
   if (auto error = mount_call(options.root.c_str(), options.root, nullptr, MS_BIND, nullptr, options.root + ": bind"))
     return error;
-  const Fd root(::open(options.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  const UniqueFd root(::open(options.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (root.get() < 0) return failed(options.root + ": open");
   if (auto error = make_proc(root.get())) return error;
   if (auto error = make_dev(root.get())) return error;
   auto tmp = mount_point(root.get(), "/tmp", true);
   if (!tmp) return tmp.error();
   warn_if_hidden(tmp->get(), options.root + "/tmp");
-  if (auto error = mount_call("tmpfs", tmp->proc_path(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "mount /tmp"))
+  if (auto error = mount_call("tmpfs", proc_path(*tmp), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "mount /tmp"))
     return error;
   for (const JailMount& mount : options.mounts)
     if (auto error = make_mount(root.get(), mount)) return error;
 
   const unsigned long root_flags = MS_NOSUID | MS_NODEV | (options.writable ? 0 : MS_RDONLY);
-  if (auto error = mount_call(nullptr, root.proc_path(), nullptr,
-                              MS_REMOUNT | MS_BIND | root_flags | locked_flags(root.proc_path()), nullptr,
+  if (auto error = mount_call(nullptr, proc_path(root), nullptr,
+                              MS_REMOUNT | MS_BIND | root_flags | locked_flags(proc_path(root)), nullptr,
                               options.root + (options.writable ? ": remount nosuid" : ": remount read-only")))
     return error;
   // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the jail.
