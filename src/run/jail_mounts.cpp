@@ -73,7 +73,10 @@ Result<UniqueFd> mount_point(int root_fd, const std::string& target, bool direct
       const int made = want_directory ? ::mkdirat(current.get(), name.c_str(), 0755)
                                       : ::openat(current.get(), name.c_str(),
                                                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-      if (made < 0 && errno != EEXIST) return failed(shown + ": cannot make the mount point in the root");
+      // A normal user running a root that root built cannot make mount points in it.
+      if (made < 0 && errno != EEXIST)
+        return Error{shown + ": not in the root, and cannot be made there to mount on: " + copy::errno_text(errno) +
+                     " (make it once as the root's owner)"};
       if (!want_directory && made >= 0) ::close(made);
       fd = ::openat(current.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC | (want_directory ? O_DIRECTORY : 0));
     }

@@ -212,7 +212,10 @@ int run_with_namespaces(const RunOptions& options, bool in_user_namespace) {
     ::close(sync[0]);
     if (Step error = map_caller(child)) {
       ::kill(child, SIGKILL);
+      ::waitpid(child, nullptr, 0);
+      ::sigprocmask(SIG_SETMASK, &previous, nullptr);
       report(error->message);
+      return kRunFailed;
     }
     ::close(sync[1]);
   }
