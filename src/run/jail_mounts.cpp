@@ -94,7 +94,9 @@ Result<UniqueFd> mount_point(int root_fd, const std::string& target, bool direct
 Step make_dev(int root_fd) {
   auto dev = mount_point(root_fd, "/dev", true);
   if (!dev) return dev.error();
-  if (auto error = mount_call("tmpfs", proc_path(*dev), "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k",
+  // nodev: a node made in /dev (with --cap MKNOD) must not open a host disk; the devices bound
+  // below are mounts of their own and keep working.
+  if (auto error = mount_call("tmpfs", proc_path(*dev), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k",
                               "mount a tmpfs on /dev"))
     return error;
   // The tmpfs now covers the directory: reopen to reach it.

@@ -1,0 +1,866 @@
+// `jailbuild run` against a program that tries to get out: the classic chroot escapes (a double
+// chroot, an inherited directory descriptor, a device node of the host's disk, a new mount), and
+// the ways a jailed program reaches the host without leaving the root (tracing or signalling a
+// host process, pushing keystrokes into the caller's terminal, opening a host file by its handle,
+// writing to the root, reading jailbuild's own state, the caller's environment, a setuid binary,
+// the 32-bit system call ABI).
+//
+// The probe (tests/run/escape_probe.c, built with gcc at test time and added to the root with
+// `jailbuild add`) makes the attempts and prints what the kernel answered ("WHAT: EPERM") and
+// "ESCAPED: ..." when it reached the host. Each test also checks the host itself where something
+// could show there (a file created, a snapshot changed, a process traced, a byte injected).
+//
+// A check that cannot fail proves nothing, so each test also runs a control: the same probe under
+// plain chroot(8), or in the jail with the one protection under test switched off (--seccomp off,
+// --writable, a capability kept, a bind mount), and asserts that the control DOES get out. Where a
+// protection has two layers (seccomp and the missing capability, seccomp and pivot_root), each
+// layer is tested without the other.
+//
+// Everything here needs root: jailbuild run sets namespaces up, and the controls need chroot(2).
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "support/command_test_support.hpp"
+#include "support/loader_oracle.hpp"
+
+namespace jailbuild {
+namespace {
+
+using namespace testing;  // the shared command-test helpers: run_jailbuild, snapshot, ...
+
+const std::string kChroot = "/usr/sbin/chroot";
+const std::string kGcc = "/usr/bin/gcc";
+constexpr int kKilledBySigsys = 128 + SIGSYS;
+constexpr int kNobody = 65534;
+constexpr int kInheritedFd = 5;
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string text;
+  for (const std::string& line : lines) text += line + "\n";
+  return text;
+}
+
+std::vector<std::string> lines_of(const std::string& output) {
+  std::vector<std::string> lines;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // a terminal's line ends
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+// ---- the probe's report -----------------------------------------------------------------------
+
+// What the probe answered for WHAT ("OK", "EPERM", ...), or "(no answer)" if it printed no line
+// for it (it did not get that far).
+std::string answer(const ProcessResult& result, const std::string& what) {
+  for (const std::string& line : lines_of(result.output))
+    if (line.starts_with(what + ": ")) return line.substr(what.size() + 2);
+  return "(no answer)";
+}
+
+// The lines starting with PREFIX ("ESCAPED: ", "LEAK: ", "ENV ").
+std::vector<std::string> lines_starting(const ProcessResult& result, const std::string& prefix) {
+  std::vector<std::string> found;
+  for (const std::string& line : lines_of(result.output))
+    if (line.starts_with(prefix)) found.push_back(line);
+  return found;
+}
+
+std::vector<std::string> escapes(const ProcessResult& result) { return lines_starting(result, "ESCAPED: "); }
+
+// The probe ran to its end: a jail that fails to start must not pass for one that holds.
+void expect_ran(const ProcessResult& result) {
+  EXPECT_EQ(result.exit_code, 0) << result.describe();
+  EXPECT_TRUE(contains(result.output, "PROBE-END")) << "the probe did not run to its end: " << result.describe();
+}
+
+// ---- processes with an inherited descriptor or a terminal ------------------------------------
+
+struct SpawnOptions {
+  int inherit = -1;   // this descriptor stays open in the child as kInheritedFd (no FD_CLOEXEC)
+  int terminal = -1;  // a pty's slave: the child's stdin, stdout, stderr and controlling terminal
+  int master = -1;    // that pty's master, where the child's output is read
+};
+
+// Runs ARGV with exactly ENV, as run_process does, but with a descriptor of the caller's left open
+// or on a terminal. The output is read until the child exits (from the master: the caller keeps
+// the slave open, to look at its input queue afterwards).
+ProcessResult spawn(const std::vector<std::string>& argv, const Environment& env, const SpawnOptions& options) {
+  ProcessResult result;
+  std::vector<char*> child_argv;
+  for (const std::string& arg : argv) child_argv.push_back(const_cast<char*>(arg.c_str()));
+  child_argv.push_back(nullptr);
+  std::vector<std::string> env_strings;
+  for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
+  std::vector<char*> child_env;
+  for (std::string& entry : env_strings) child_env.push_back(entry.data());
+  child_env.push_back(nullptr);
+
+  int output[2] = {-1, -1};
+  const int null_input = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (options.terminal < 0 && ::pipe2(output, O_CLOEXEC) != 0) {
+    result.launch_error = std::string("pipe: ") + std::strerror(errno);
+    return result;
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    result.launch_error = std::string("fork: ") + std::strerror(errno);
+    return result;
+  }
+  if (pid == 0) {  // only async-signal-safe calls from here
+    if (options.terminal >= 0) {
+      ::setsid();
+      ::dup2(options.terminal, 0);
+      ::dup2(options.terminal, 1);
+      ::dup2(options.terminal, 2);
+      ::ioctl(0, TIOCSCTTY, 0);
+    } else {
+      ::dup2(null_input, 0);
+      ::dup2(output[1], 1);
+      ::dup2(output[1], 2);
+    }
+    if (options.inherit >= 0) ::dup2(options.inherit, kInheritedFd);  // dup2 clears FD_CLOEXEC
+    ::execve(child_argv[0], child_argv.data(), child_env.data());
+    ::_exit(127);
+  }
+  ::close(null_input);
+  if (output[1] >= 0) ::close(output[1]);
+  const int read_fd = options.terminal >= 0 ? options.master : output[0];
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  bool readable = true;
+  bool exited = false;
+  int status = 0;
+  while (true) {
+    if (Clock::now() > deadline) {
+      result.timed_out = true;
+      ::kill(pid, SIGKILL);
+      if (!exited) ::waitpid(pid, &status, 0);
+      break;
+    }
+    pollfd poll_fd{read_fd, POLLIN, 0};
+    const int ready = ::poll(&poll_fd, readable ? 1 : 0, 20);
+    if (readable && ready > 0) {
+      char buffer[4096];
+      const ssize_t n = ::read(read_fd, buffer, sizeof buffer);
+      if (n > 0) result.output.append(buffer, static_cast<std::size_t>(n));
+      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) readable = false;
+    }
+    if (!exited && ::waitpid(pid, &status, WNOHANG) == pid) exited = true;
+    // Done when the child is gone and its output read: EOF on a pipe; on a terminal, whose slave
+    // stays open here, nothing more within a poll's wait.
+    if (exited && (!readable || ready == 0)) break;
+  }
+  if (output[0] >= 0) ::close(output[0]);
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
+  return result;
+}
+
+// A pty in raw mode (no echo, no line editing: a byte pushed into its input queue stays there as
+// it is, for the test to read from the slave). Closed when it goes.
+struct Pty {
+  int master = -1;
+  int slave = -1;
+  Pty() {
+    master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0) return;
+    const char* name = ::ptsname(master);
+    if (name == nullptr) return;
+    slave = ::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    termios modes{};
+    if (slave >= 0 && ::tcgetattr(slave, &modes) == 0) {
+      ::cfmakeraw(&modes);
+      ::tcsetattr(slave, TCSANOW, &modes);
+    }
+  }
+  ~Pty() {
+    if (slave >= 0) ::close(slave);
+    if (master >= 0) ::close(master);
+  }
+  Pty(const Pty&) = delete;
+  Pty& operator=(const Pty&) = delete;
+  bool ok() const { return master >= 0 && slave >= 0; }
+
+  // What waits in the terminal's input queue: what the caller's shell would read next.
+  std::string pending_input() const {
+    const int flags = ::fcntl(slave, F_GETFL);
+    ::fcntl(slave, F_SETFL, flags | O_NONBLOCK);
+    std::string input;
+    char buffer[256];
+    for (ssize_t n; (n = ::read(slave, buffer, sizeof buffer)) > 0;) input.append(buffer, static_cast<std::size_t>(n));
+    ::fcntl(slave, F_SETFL, flags);
+    return input;
+  }
+};
+
+// A process of the host (sleep), as UID, killed when this goes.
+struct HostProcess {
+  pid_t pid = -1;
+  explicit HostProcess(uid_t uid) {
+    pid = ::fork();
+    if (pid == 0) {
+      if (uid != 0 && (::setgroups(0, nullptr) != 0 || ::setgid(uid) != 0 || ::setuid(uid) != 0)) ::_exit(126);
+      ::execl("/bin/sleep", "sleep", "60", static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+  }
+  ~HostProcess() {
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  HostProcess(const HostProcess&) = delete;
+  HostProcess& operator=(const HostProcess&) = delete;
+
+  // "State: S" and "TracerPid: 0", or what /proc/PID/status says instead.
+  std::string state() const {
+    std::string state, tracer;
+    for (const std::string& line : lines_of(read_file("/proc/" + std::to_string(pid) + "/status"))) {
+      if (line.starts_with("State:")) state = line;
+      if (line.starts_with("TracerPid:")) tracer = line;
+    }
+    return state + " " + tracer;
+  }
+  // Still there (not exited, killed or stopped) and traced by nobody.
+  bool untouched() const {
+    const std::string now = state();
+    return ::waitpid(pid, nullptr, WNOHANG) == 0 && !contains(now, "\tT") && !contains(now, "\tt") &&
+           !contains(now, "\tZ") && contains(now, "TracerPid:\t0");
+  }
+  // Once it runs sleep (not the test's fork of itself any more).
+  bool started() const {
+    return wait_for([&] { return contains(read_file("/proc/" + std::to_string(pid) + "/cmdline"), "sleep"); },
+                    std::chrono::seconds(5));
+  }
+};
+
+// ---- the fixture: one root with the probe, built once ------------------------------------------
+
+class RunEscape : public ::testing::Test {
+ protected:
+  // The test directory is under /var/tmp, not /tmp: the probe keeps its host path in the root,
+  // and the jail mounts a tmpfs over /tmp.
+  static void SetUpTestSuite() {
+    if (::geteuid() != 0) return;
+    char pattern[] = "/var/tmp/jailbuild-escape-XXXXXX";
+    if (::mkdtemp(pattern) == nullptr) {
+      setup_error_ = std::string("mkdtemp: ") + std::strerror(errno);
+      return;
+    }
+    dir_ = pattern;
+    ::chmod(dir_.c_str(), 0755);  // so that the probe can be reached as nobody (-u 65534)
+    root_ = dir_ + "/root";
+    state_ = dir_ + "/state";
+    probe_ = dir_ + "/bin/probe";
+    host_dir_ = dir_ + "/host";
+    marker_ = host_dir_ + "/marker";
+    write_file(marker_, "host-only marker\n");
+    fs::create_directories(dir_ + "/bin");
+
+    const ProcessResult built =
+        run_process({kGcc, "-O1", "-Wall", "-o", probe_, ESCAPE_PROBE_SOURCE}, kPlainEnv);
+    if (built.exit_code != 0) {
+      setup_error_ = "building the probe failed: " + built.describe();
+      return;
+    }
+    const ProcessResult added = run_jailbuild({"add", probe_, "--root", root_, "--state-dir", state_});
+    if (added.exit_code != kExitOk) {
+      setup_error_ = "jailbuild add failed: " + added.describe();
+      return;
+    }
+    for (const auto& entry : fs::directory_iterator(state_ + "/roots"))
+      if (entry.path().extension() == ".json") manifest_ = entry.path().string();
+    if (manifest_.empty()) {
+      setup_error_ = "no manifest in " + state_ + "/roots";
+      return;
+    }
+    // A /tmp for the controls under plain chroot (the jail mounts a tmpfs over it), and the state
+    // directory's path as an empty directory: the manifest's path then exists in the root up to
+    // its last two names, and a bind mount of the real one (a control) has a place to go.
+    fs::create_directories(root_ + "/tmp");
+    fs::permissions(root_ + "/tmp", fs::perms::all | fs::perms::sticky_bit);
+    fs::create_directories(root_ + state_);
+
+    const ProcessResult hello = run_jailbuild({"run", root_, probe_, "hello"});
+    if (hello.exit_code != 0 || !contains(hello.output, "hello from the jail")) {
+      setup_error_ = "jailbuild run cannot run the probe at all: " + hello.describe();
+    }
+  }
+
+  static void TearDownTestSuite() {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root: jailbuild run sets namespaces up, the controls chroot";
+    ASSERT_TRUE(setup_error_.empty()) << setup_error_;
+  }
+
+  // `jailbuild run OPTIONS ROOT PROGRAM ARGS`, the probe as PROGRAM unless given.
+  static std::vector<std::string> run_argv(const std::vector<std::string>& options, const std::vector<std::string>& args,
+                                           const std::string& program = "") {
+    std::vector<std::string> argv{JAILBUILD_BINARY, "run"};
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.push_back(root_);
+    argv.push_back(program.empty() ? probe_ : program);
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+
+  // The probe in the jail.
+  static ProcessResult jail(const std::vector<std::string>& options, const std::vector<std::string>& args,
+                            const Environment& env = kPlainEnv) {
+    return run_process(run_argv(options, args), env);
+  }
+
+  // The probe under plain chroot(8) as root (or as USERSPEC): the control, which gets out.
+  static std::vector<std::string> chroot_argv(const std::vector<std::string>& args, const std::string& program = "",
+                                              const std::string& userspec = "") {
+    std::vector<std::string> argv{kChroot};
+    if (!userspec.empty()) argv.push_back("--userspec=" + userspec);
+    argv.push_back(root_);
+    argv.push_back(program.empty() ? probe_ : program);
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
+  static ProcessResult chrooted(const std::vector<std::string>& args, const std::string& userspec = "") {
+    return run_process(chroot_argv(args, "", userspec), kPlainEnv);
+  }
+
+  // "Uid:" -> "0\t0\t0\t0": the /proc/self/status lines the probe's creds mode printed.
+  static std::map<std::string, std::string> status_of(const ProcessResult& result) {
+    std::map<std::string, std::string> status;
+    for (const std::string& line : lines_starting(result, "STATUS ")) {
+      const std::size_t colon = line.find(':');
+      std::string value = line.substr(colon + 1);
+      value.erase(0, value.find_first_not_of(" \t"));
+      value.erase(value.find_last_not_of(" \t") + 1);
+      status[line.substr(7, colon - 7)] = value;
+    }
+    return status;
+  }
+
+  static void expect_no_capabilities(const ProcessResult& result) {
+    const auto status = status_of(result);
+    for (const char* set : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) {
+      ASSERT_TRUE(status.contains(set)) << set << " not printed: " << result.describe();
+      EXPECT_EQ(status.at(set), "0000000000000000") << set << ": " << result.describe();
+    }
+    EXPECT_EQ(status.at("NoNewPrivs"), "1") << result.describe();
+    EXPECT_EQ(status.at("Seccomp"), "2") << "no seccomp filter: " << result.describe();
+  }
+
+  static inline std::string dir_, root_, state_, probe_, host_dir_, marker_, manifest_;
+  static inline std::string setup_error_;
+};
+
+// ---- leaving the root --------------------------------------------------------------------------
+
+// Root with CAP_SYS_CHROOT chroots into a subdirectory, keeping its working directory outside the
+// new root; ".." from there climbs to the real "/". In the jail it fails three times over: no
+// capability, seccomp refusing chroot, and above all no host root to climb to after pivot_root.
+TEST_F(RunEscape, ADoubleChrootDoesNotLeaveTheJail) {
+  const std::string created = host_dir_ + "/created-by-double-chroot";
+  const std::vector<std::string> probe{"chroot-escape", "/tmp", marker_, created};
+
+  const ProcessResult control = chrooted(probe);
+  EXPECT_FALSE(escapes(control).empty()) << "the control did not escape: " << control.describe();
+  EXPECT_TRUE(fs::exists(created)) << control.describe();
+  fs::remove(created);
+  fs::remove_all(root_ + "/tmp/jb-escape-x");
+
+  const ProcessResult jailed = jail({}, probe);
+  expect_ran(jailed);
+  EXPECT_EQ(answer(jailed, "chroot x"), "EPERM") << jailed.output;
+  EXPECT_EQ(answer(jailed, "open host marker"), "ENOENT") << jailed.output;
+  EXPECT_EQ(escapes(jailed), std::vector<std::string>{}) << jailed.output;
+
+  // The capability kept: seccomp alone refuses chroot.
+  const ProcessResult capable = jail({"--cap", "SYS_CHROOT"}, probe);
+  expect_ran(capable);
+  EXPECT_EQ(answer(capable, "chroot x"), "EPERM") << "seccomp lets chroot through: " << capable.output;
+  EXPECT_EQ(escapes(capable), std::vector<std::string>{}) << capable.output;
+
+  // The capability kept and seccomp off: chroot works, and ".." still ends at the jail's "/",
+  // since pivot_root left the host's root out of the jail's mount namespace.
+  const ProcessResult unfiltered = jail({"--cap", "SYS_CHROOT", "--seccomp", "off"}, probe);
+  expect_ran(unfiltered);
+  EXPECT_EQ(answer(unfiltered, "chroot x"), "OK") << "the capability was not kept: " << unfiltered.output;
+  EXPECT_EQ(answer(unfiltered, "open host marker"), "ENOENT") << unfiltered.output;
+  EXPECT_EQ(escapes(unfiltered), std::vector<std::string>{}) << "the jail is only a chroot: " << unfiltered.output;
+  EXPECT_FALSE(fs::exists(created));
+}
+
+// --chroot-only has no mount namespace behind it: the dropped capabilities and seccomp are all
+// that keep a double chroot from working.
+TEST_F(RunEscape, ChrootOnlyStillRefusesTheDoubleChroot) {
+  const std::string created = host_dir_ + "/created-by-chroot-only";
+  const ProcessResult jailed = jail({"--chroot-only"}, {"chroot-escape", "/tmp", marker_, created});
+  fs::remove_all(root_ + "/tmp/jb-escape-x");  // no tmpfs on /tmp without a mount namespace
+  expect_ran(jailed);
+  EXPECT_EQ(answer(jailed, "chroot x"), "EPERM") << jailed.output;
+  EXPECT_EQ(escapes(jailed), std::vector<std::string>{}) << jailed.output;
+  EXPECT_FALSE(fs::exists(created));
+  fs::remove(created);
+}
+
+// A directory descriptor of the host inherited by the jailed program leads out whatever the root
+// (fchdir, openat): jailbuild must close every descriptor above 2 before the program runs.
+TEST_F(RunEscape, AnInheritedDirectoryDescriptorIsClosedBeforeTheProgramRuns) {
+  const int host_dir = ::open(host_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(host_dir, 0) << std::strerror(errno);
+  const std::string created = "created-through-fd";
+  const std::vector<std::string> probe{"fchdir", std::to_string(kInheritedFd), "marker", created};
+  SpawnOptions inherit;
+  inherit.inherit = host_dir;
+
+  const ProcessResult control = spawn(chroot_argv(probe), kPlainEnv, inherit);
+  EXPECT_FALSE(escapes(control).empty()) << "the control did not escape: " << control.describe();
+  fs::remove(host_dir_ + "/" + created);
+
+  for (const std::vector<std::string>& options : {std::vector<std::string>{}, {"--chroot-only"}}) {
+    const std::string mode = options.empty() ? "default" : options[0];
+    const ProcessResult jailed = spawn(run_argv(options, probe), kPlainEnv, inherit);
+    expect_ran(jailed);
+    EXPECT_EQ(answer(jailed, "fchdir"), "EBADF") << mode << ": " << jailed.output;
+    EXPECT_EQ(answer(jailed, "openat marker"), "EBADF") << mode << ": " << jailed.output;
+    EXPECT_EQ(escapes(jailed), std::vector<std::string>{}) << mode << ": " << jailed.output;
+    EXPECT_FALSE(fs::exists(host_dir_ + "/" + created)) << mode;
+    fs::remove(host_dir_ + "/" + created);
+    if (options.empty()) {  // /proc is the jail's own only with namespaces
+      EXPECT_EQ(lines_starting(jailed, "FDS:"), std::vector<std::string>{"FDS: 0 1 2"})
+          << "descriptors besides stdin, stdout and stderr reach the program: " << jailed.output;
+    }
+  }
+  ::close(host_dir);
+}
+
+// A block device node made inside, for a disk the host can open, opened from inside: without
+// CAP_MKNOD no node can be made, and with it the jail's writable places are nodev.
+TEST_F(RunEscape, ADeviceNodeForAHostDiskCannotBeOpened) {
+  // A disk the host can open here: the root filesystem's, or else the first loop device (some
+  // hosts refuse even root the disk they run on).
+  struct stat root_status {};
+  ASSERT_EQ(::stat("/", &root_status), 0);
+  std::optional<dev_t> disk;
+  for (const dev_t candidate : {root_status.st_dev, ::makedev(7, 0)}) {
+    const std::string node = dir_ + "/disk-candidate";
+    fs::remove(node);
+    if (::mknod(node.c_str(), S_IFBLK | 0600, candidate) != 0) continue;
+    const int fd = ::open(node.c_str(), O_RDONLY | O_CLOEXEC);
+    fs::remove(node);
+    if (fd >= 0) {
+      ::close(fd);
+      disk = candidate;
+      break;
+    }
+  }
+  if (!disk) GTEST_SKIP() << "this host lets even root open no disk: nothing for the jail to reach";
+  const std::string major = std::to_string(::major(*disk));
+  const std::string minor = std::to_string(::minor(*disk));
+
+  const ProcessResult control = chrooted({"mknod", major, minor, "/tmp"});
+  EXPECT_FALSE(escapes(control).empty()) << "the control did not escape: " << control.describe();
+
+  const std::vector<std::string> probe{"mknod", major, minor, "/tmp", "/dev", "/dev/shm", "/"};
+  const ProcessResult jailed = jail({}, probe);
+  expect_ran(jailed);
+  EXPECT_EQ(answer(jailed, "mknod /tmp"), "EPERM") << jailed.output;
+  EXPECT_EQ(escapes(jailed), std::vector<std::string>{}) << jailed.output;
+
+  // CAP_MKNOD kept: a node can be made (in the tmpfs /tmp at least), but never opened there.
+  const ProcessResult capable = jail({"--cap", "MKNOD"}, probe);
+  expect_ran(capable);
+  EXPECT_EQ(answer(capable, "mknod /tmp"), "OK") << "the capability was not kept: " << capable.output;
+  EXPECT_EQ(escapes(capable), std::vector<std::string>{}) << "a mount without nodev: " << capable.output;
+}
+
+// ---- changing the mounts -----------------------------------------------------------------------
+
+// Every way to mount, unmount or get a namespace where mounting is allowed. Seccomp refuses them
+// all with EPERM even to a program that kept CAP_SYS_ADMIN; clone3, whose flags seccomp cannot
+// look at, fails with ENOSYS (so that glibc falls back to clone).
+TEST_F(RunEscape, MountingIsRefusedEvenWithCapSysAdmin) {
+  const Tree before = snapshot(root_, true);
+  const std::vector<std::string> refused{
+      "fsopen",      "open_tree",   "move_mount",      "fsmount",       "pivot_root",
+      "chroot /",    "clone newuser", "clone newns",   "setns",         "mount proc",
+      "mount tmpfs", "remount root rw", "umount2 /proc", "unshare user+mount"};
+  for (const std::vector<std::string>& options : {std::vector<std::string>{}, {"--cap", "SYS_ADMIN"}}) {
+    const std::string mode = options.empty() ? "default" : "--cap SYS_ADMIN";
+    const ProcessResult jailed = jail(options, {"mount"});
+    expect_ran(jailed);
+    for (const std::string& call : refused) EXPECT_EQ(answer(jailed, call), "EPERM") << mode << ": " << call;
+    EXPECT_EQ(answer(jailed, "clone3"), "ENOSYS") << mode;
+    EXPECT_EQ(answer(jailed, "create in root"), "EROFS") << mode;
+    EXPECT_EQ(escapes(jailed), std::vector<std::string>{}) << mode << ": " << jailed.output;
+    EXPECT_EQ(answer(jailed, "mount tmpfs after unshare"), "(no answer)") << mode;
+    if (HasFailure()) std::cout << mode << ":\n" << jailed.output;
+  }
+  EXPECT_EQ(snapshot(root_, true), before) << "the root changed on the host";
+
+  // The controls, both inside the jail's own mount namespace (the host's mounts stay as they
+  // are): with CAP_SYS_ADMIN and no seccomp, mounting works; with no capability and no seccomp, a
+  // new user namespace gives back the right to mount.
+  const ProcessResult capable = jail({"--cap", "SYS_ADMIN", "--seccomp", "off"}, {"mount"});
+  fs::remove(root_ + "/jb-escape-remount");  // the root remounted read-write (asked for, here)
+  expect_ran(capable);
+  EXPECT_EQ(answer(capable, "mount tmpfs"), "OK") << "the control could not mount: " << capable.output;
+  const ProcessResult unfiltered = jail({"--seccomp", "off"}, {"mount"});
+  expect_ran(unfiltered);
+  EXPECT_EQ(answer(unfiltered, "unshare user+mount"), "OK") << unfiltered.output;
+  EXPECT_EQ(answer(unfiltered, "mount tmpfs after unshare"), "OK") << unfiltered.output;
+  EXPECT_EQ(answer(unfiltered, "clone3"), "OK") << "clone3 fails without seccomp too: " << unfiltered.output;
+}
+
+// ---- reaching host processes -------------------------------------------------------------------
+
+// A host process of the same uid as the jailed program: in a plain chroot it can be signalled and
+// traced. In the jail the PID namespace hides it and seccomp refuses ptrace altogether (even of
+// the program's own child, which it could otherwise trace).
+TEST_F(RunEscape, AHostProcessOfTheSameUidCannotBeSignalledOrTraced) {
+  const HostProcess nobody_process(kNobody);
+  const HostProcess root_process(0);
+  ASSERT_TRUE(nobody_process.started() && root_process.started());
+  const std::string nobody_pid = std::to_string(nobody_process.pid);
+  const std::string root_pid = std::to_string(root_process.pid);
+  const std::string ids = std::to_string(kNobody) + ":" + std::to_string(kNobody);
+
+  const ProcessResult control = chrooted({"ptrace", nobody_pid}, ids);
+  EXPECT_TRUE(contains(joined(escapes(control)), "traced the host process")) << "the control did not escape: "
+                                                                              << control.describe();
+
+  const ProcessResult as_nobody = jail({"-u", std::to_string(kNobody), "-g", std::to_string(kNobody)},
+                                       {"ptrace", nobody_pid});
+  expect_ran(as_nobody);
+  EXPECT_EQ(answer(as_nobody, "kill host"), "ESRCH") << as_nobody.output;
+  EXPECT_EQ(answer(as_nobody, "ptrace seize host"), "EPERM") << as_nobody.output;
+  EXPECT_EQ(answer(as_nobody, "ptrace attach host"), "EPERM") << as_nobody.output;
+  EXPECT_EQ(answer(as_nobody, "ptrace own child"), "EPERM") << "seccomp lets ptrace through: " << as_nobody.output;
+  EXPECT_EQ(answer(as_nobody, "process_vm_readv"), "EPERM") << as_nobody.output;
+  EXPECT_EQ(escapes(as_nobody), std::vector<std::string>{}) << as_nobody.output;
+
+  const ProcessResult as_root = jail({}, {"ptrace", root_pid});
+  expect_ran(as_root);
+  EXPECT_EQ(answer(as_root, "kill host"), "ESRCH") << as_root.output;
+  EXPECT_EQ(answer(as_root, "ptrace own child"), "EPERM") << as_root.output;
+  EXPECT_EQ(escapes(as_root), std::vector<std::string>{}) << as_root.output;
+
+  // Without seccomp, the program traces its own child: what the filter refused above.
+  const ProcessResult unfiltered = jail({"--seccomp", "off"}, {"ptrace", root_pid});
+  expect_ran(unfiltered);
+  EXPECT_EQ(answer(unfiltered, "ptrace own child"), "OK") << unfiltered.output;
+  EXPECT_EQ(answer(unfiltered, "kill host"), "ESRCH") << unfiltered.output;
+
+  // The host processes are as they were: running, traced by nobody (the control's tracer is gone).
+  EXPECT_TRUE(nobody_process.untouched()) << nobody_process.state();
+  EXPECT_TRUE(root_process.untouched()) << root_process.state();
+}
+
+// /proc in the jail is a fresh one of the jail's PID namespace: the program sees itself and the
+// jail's init at most, nothing of the host.
+TEST_F(RunEscape, ProcListsOnlyTheJailsProcesses) {
+  const HostProcess host(0);
+  ASSERT_TRUE(host.started());
+  const std::string pid = std::to_string(host.pid);
+
+  const ProcessResult control = chrooted({"procs", pid});
+  EXPECT_FALSE(escapes(control).empty()) << "the control did not escape: " << control.describe();
+
+  const ProcessResult jailed = jail({}, {"procs", pid});
+  expect_ran(jailed);
+  EXPECT_EQ(answer(jailed, "stat host pid"), "ENOENT") << jailed.output;
+  EXPECT_EQ(answer(jailed, "kill host"), "ESRCH") << jailed.output;
+  EXPECT_EQ(escapes(jailed), std::vector<std::string>{}) << jailed.output;
+  const std::string self = answer(jailed, "SELF");
+  const std::vector<std::string> pids = lines_starting(jailed, "PIDS:");
+  ASSERT_EQ(pids.size(), 1u) << jailed.output;
+  std::istringstream listed(pids[0].substr(5));
+  std::set<std::string> seen;
+  for (std::string entry; listed >> entry;) seen.insert(entry);
+  EXPECT_FALSE(seen.empty()) << "an empty /proc proves nothing: " << jailed.output;
+  for (const std::string& entry : seen)
+    EXPECT_TRUE(entry == "1" || entry == self) << "/proc lists pid " << entry << " besides 1 and the program's " << self;
+  EXPECT_TRUE(host.untouched()) << host.state();
+}
+
+// ---- the terminal -----------------------------------------------------------------------------
+
+// TIOCSTI pushes bytes into a terminal's input: from a jail sharing the caller's terminal, the
+// next command the caller's shell reads. Seccomp refuses it (and TIOCLINUX) by the low 32 bits of
+// the request, as the kernel reads it: with bit 32 set it is the same request.
+TEST_F(RunEscape, NoInputCanBePushedIntoTheCallersTerminal) {
+  const Pty pty;
+  ASSERT_TRUE(pty.ok()) << std::strerror(errno);
+  SpawnOptions terminal;
+  terminal.terminal = pty.slave;
+  terminal.master = pty.master;
+
+  const ProcessResult control = spawn(chroot_argv({"tty"}), kPlainEnv, terminal);
+  EXPECT_EQ(answer(control, "TIOCSTI"), "OK") << control.describe();
+  EXPECT_EQ(pty.pending_input(), "xx") << "the control injected nothing: " << control.describe();
+
+  for (const std::vector<std::string>& options : {std::vector<std::string>{}, {"--cap", "SYS_ADMIN"}}) {
+    const std::string mode = options.empty() ? "default" : "--cap SYS_ADMIN";
+    const ProcessResult jailed = spawn(run_argv(options, {"tty"}), kPlainEnv, terminal);
+    expect_ran(jailed);
+    for (const char* request : {"TIOCSTI", "TIOCSTI high bits", "TIOCLINUX", "TIOCLINUX high bits"})
+      EXPECT_EQ(answer(jailed, request), "EPERM") << mode << ": " << request << "\n" << jailed.output;
+    EXPECT_EQ(pty.pending_input(), "") << mode << ": bytes were pushed into the terminal";
+  }
+
+  // With CAP_SYS_ADMIN and no seccomp, both requests get through: the refusals above are seccomp's.
+  const ProcessResult unfiltered = spawn(run_argv({"--cap", "SYS_ADMIN", "--seccomp", "off"}, {"tty"}), kPlainEnv, terminal);
+  expect_ran(unfiltered);
+  EXPECT_EQ(answer(unfiltered, "TIOCSTI"), "OK") << unfiltered.output;
+  EXPECT_EQ(answer(unfiltered, "TIOCSTI high bits"), "OK") << unfiltered.output;
+  EXPECT_NE(answer(unfiltered, "TIOCLINUX"), "EPERM") << unfiltered.output;
+  EXPECT_EQ(pty.pending_input(), "xx") << unfiltered.output;
+}
+
+// ---- host files by other paths -----------------------------------------------------------------
+
+// open_by_handle_at opens a file by its handle from any descriptor on the same filesystem,
+// wherever the file is (the "shocker" escape, with CAP_DAC_READ_SEARCH). The root is a bind mount
+// of a host directory, so the jail's "/" is on the host's filesystem: seccomp must refuse it.
+TEST_F(RunEscape, AHostFileCannotBeOpenedByItsHandle) {
+  struct stat marker_status {}, root_status {};
+  ASSERT_EQ(::stat(marker_.c_str(), &marker_status), 0);
+  ASSERT_EQ(::stat(root_.c_str(), &root_status), 0);
+  ASSERT_EQ(marker_status.st_dev, root_status.st_dev) << "the marker and the root are on different filesystems";
+  std::vector<unsigned char> storage(sizeof(file_handle) + MAX_HANDLE_SZ);
+  auto* handle = reinterpret_cast<file_handle*>(storage.data());
+  handle->handle_bytes = MAX_HANDLE_SZ;
+  int mount_id = 0;
+  if (::name_to_handle_at(AT_FDCWD, marker_.c_str(), handle, &mount_id, 0) != 0)
+    GTEST_SKIP() << "this filesystem gives no file handles: " << std::strerror(errno);
+  std::string hex;
+  for (unsigned i = 0; i < handle->handle_bytes; ++i) {
+    char byte[3];
+    std::snprintf(byte, sizeof byte, "%02x", handle->f_handle[i]);
+    hex += byte;
+  }
+  const std::vector<std::string> probe{"open-handle", std::to_string(handle->handle_type), hex};
+
+  for (const std::vector<std::string>& options : {std::vector<std::string>{}, {"--cap", "DAC_READ_SEARCH"}}) {
+    const std::string mode = options.empty() ? "default" : "--cap DAC_READ_SEARCH";
+    const ProcessResult jailed = jail(options, probe);
+    expect_ran(jailed);
+    EXPECT_EQ(answer(jailed, "open_by_handle_at host file"), "EPERM") << mode << ": " << jailed.output;
+    EXPECT_EQ(answer(jailed, "open_by_handle_at made-up"), "EPERM") << mode << ": " << jailed.output;
+    EXPECT_EQ(escapes(jailed), std::vector<std::string>{}) << mode << ": " << jailed.output;
+  }
+
+  // The control: with the capability and no seccomp, the jail reads the host's marker.
+  const ProcessResult unfiltered = jail({"--cap", "DAC_READ_SEARCH", "--seccomp", "off"}, probe);
+  expect_ran(unfiltered);
+  EXPECT_TRUE(contains(joined(escapes(unfiltered)), "host-only marker")) << "the control did not escape: "
+                                                                         << unfiltered.output;
+  EXPECT_NE(answer(unfiltered, "open_by_handle_at made-up"), "EPERM") << unfiltered.output;
+}
+
+// The root is mounted read-only: nothing a jailed root process does changes the host's copy.
+TEST_F(RunEscape, TheRootIsReadOnly) {
+  // Files the probe does not execute (writing to the running probe fails with ETXTBSY first).
+  std::string libc;
+  for (const auto& entry : fs::recursive_directory_iterator(root_))
+    if (entry.path().filename() == "libc.so.6" && fs::is_regular_file(fs::symlink_status(entry.path())))
+      libc = "/" + entry.path().lexically_relative(root_).string();
+  ASSERT_FALSE(libc.empty()) << "no libc.so.6 in the root";
+  const std::string bin = fs::path(probe_).parent_path().string();
+  const Tree before = snapshot(root_, true);
+  for (const auto& [file, directory] : {std::pair<std::string, std::string>{"/etc/ld.so.cache", "/"}, {libc, bin}}) {
+    const ProcessResult jailed = jail({}, {"write", file, directory});
+    expect_ran(jailed);
+    for (const char* attempt : {"create file", "mkdir", "open for writing", "chmod"})
+      EXPECT_EQ(answer(jailed, attempt), "EROFS") << file << ": " << attempt << "\n" << jailed.output;
+    EXPECT_EQ(escapes(jailed), std::vector<std::string>{}) << jailed.output;
+  }
+  EXPECT_EQ(snapshot(root_, true), before) << "the root changed on the host";
+
+  // The control: --writable lets the same attempts through (and the host's copy shows them).
+  const ProcessResult writable = jail({"--writable"}, {"write", "/etc/ld.so.cache", "/"});
+  expect_ran(writable);
+  EXPECT_EQ(answer(writable, "create file"), "OK") << writable.output;
+  EXPECT_TRUE(fs::exists(root_ + "/jb-escape-new")) << writable.output;
+  fs::remove(root_ + "/jb-escape-new");
+  fs::remove(root_ + "/jb-escape-dir");
+}
+
+// jailbuild's state directory lies outside the root: the jail cannot open the manifest, and no
+// file of /proc names the state directory (a bind mount of it would show in mountinfo).
+TEST_F(RunEscape, JailbuildsStateIsOutOfReach) {
+  const std::vector<std::string> probe{"manifest", state_, manifest_};
+  const ProcessResult jailed = jail({}, probe);
+  expect_ran(jailed);
+  EXPECT_EQ(answer(jailed, "open manifest"), "ENOENT") << jailed.output;
+  EXPECT_EQ(lines_starting(jailed, "LEAK: "), std::vector<std::string>{}) << jailed.output;
+  EXPECT_EQ(escapes(jailed), std::vector<std::string>{}) << jailed.output;
+  // The jail's pid 1 may be out of the program's reach (EACCES); if not, its root and working
+  // directory are the jail's, named as the jail sees them.
+  for (const std::string& link : lines_starting(jailed, "/proc/1/"))
+    EXPECT_FALSE(contains(link, root_) || contains(link, state_)) << "a host path: " << link;
+
+  // The control: the state directory bound in at its own path is read, and mountinfo names it.
+  const ProcessResult bound = jail({"--ro-bind", state_ + ":" + state_}, probe);
+  expect_ran(bound);
+  EXPECT_FALSE(escapes(bound).empty()) << "the control did not read the manifest: " << bound.output;
+  EXPECT_FALSE(lines_starting(bound, "LEAK: ").empty()) << "mountinfo does not name a bound directory: " << bound.output;
+}
+
+// ---- credentials and environment ---------------------------------------------------------------
+
+TEST_F(RunEscape, AnotherUserGetsOnlyItsIdsAndNoPrivileges) {
+  const std::string nobody = std::to_string(kNobody);
+  const ProcessResult jailed = jail({"-u", nobody, "-g", nobody}, {"creds"});
+  expect_ran(jailed);
+  const auto status = status_of(jailed);
+  const std::string all = nobody + "\t" + nobody + "\t" + nobody + "\t" + nobody;
+  EXPECT_EQ(status.contains("Uid") ? status.at("Uid") : "", all) << jailed.output;
+  EXPECT_EQ(status.contains("Gid") ? status.at("Gid") : "", all) << jailed.output;
+  EXPECT_EQ(status.contains("Groups") ? status.at("Groups") : "missing", "") << "supplementary groups kept: "
+                                                                            << jailed.output;
+  expect_no_capabilities(jailed);
+}
+
+// Without -u root stays uid 0, but uid 0 with no capability in any set is an ordinary user to the
+// kernel (every "root can" check is a capability check).
+TEST_F(RunEscape, RootWithoutAUserKeepsUidZeroButNoCapabilities) {
+  const ProcessResult jailed = jail({}, {"creds"});
+  expect_ran(jailed);
+  const auto status = status_of(jailed);
+  EXPECT_EQ(status.contains("Uid") ? status.at("Uid") : "", "0\t0\t0\t0") << jailed.output;
+  expect_no_capabilities(jailed);
+
+  // The control: a kept capability shows, so the zeros above are read, not defaults.
+  const ProcessResult kept = jail({"--cap", "NET_BIND_SERVICE"}, {"creds"});
+  expect_ran(kept);
+  EXPECT_EQ(status_of(kept)["CapEff"], "0000000000000400") << kept.output;
+}
+
+// A setuid-root program in the root (a copy made setuid behind jailbuild's back: add strips the
+// bit) run as nobody: the root is mounted nosuid and no_new_privs is set, so it stays nobody.
+TEST_F(RunEscape, ASetuidRootProgramInsideStaysUnprivileged) {
+  const std::string suid = fs::path(probe_).parent_path().string() + "/suid-probe";
+  const std::string host_copy = root_ + suid;
+  fs::copy_file(root_ + probe_, host_copy, fs::copy_options::overwrite_existing);
+  ASSERT_EQ(::chown(host_copy.c_str(), 0, 0), 0);
+  ASSERT_EQ(::chmod(host_copy.c_str(), 04755), 0);
+  const std::string nobody = std::to_string(kNobody);
+  const std::string ids = "IDS: uid " + nobody + " " + nobody + " " + nobody;
+
+  const ProcessResult control = run_process(chroot_argv({"creds"}, suid, nobody + ":" + nobody), kPlainEnv);
+  EXPECT_TRUE(contains(control.output, "IDS: uid " + nobody + " 0 0")) << "the control did not become root: "
+                                                                       << control.describe();
+
+  const ProcessResult jailed = run_process(run_argv({"-u", nobody, "-g", nobody}, {"creds"}, suid), kPlainEnv);
+  fs::remove(host_copy);
+  expect_ran(jailed);
+  EXPECT_TRUE(contains(jailed.output, ids)) << "the setuid bit took effect: " << jailed.output;
+  expect_no_capabilities(jailed);
+}
+
+// The caller's environment stays outside: a preload that would run code in the jailed program, a
+// secret. The program's environment is PATH, HOME, TERM and LANG at most, and no process in the
+// jail shows the secret in /proc (jailbuild's own environment, were it visible there).
+TEST_F(RunEscape, TheCallersPreloadAndSecretsStayOutside) {
+  const std::string secret = "jb-secret-7f3a9";
+  const std::string reversed(secret.rbegin(), secret.rend());
+  Environment env = kPlainEnv;
+  env["LD_PRELOAD"] = "/nonexistent.so";
+  env["SECRET_TOKEN"] = secret;
+
+  const std::string nobody = std::to_string(kNobody);
+  for (const std::vector<std::string>& options : {std::vector<std::string>{}, {"-u", nobody, "-g", nobody}}) {
+    const std::string mode = options.empty() ? "default" : "-u nobody";
+    const ProcessResult jailed = jail(options, {"env", reversed}, env);
+    expect_ran(jailed);
+    for (const std::string& line : lines_starting(jailed, "ENV ")) {
+      const std::string name = line.substr(4, line.find('=') - 4);
+      EXPECT_TRUE(name == "PATH" || name == "HOME" || name == "TERM" || name == "LANG")
+          << mode << ": the program's environment has " << line;
+    }
+    EXPECT_FALSE(contains(jailed.output, "ENV SECRET_TOKEN") || contains(jailed.output, "ENV LD_PRELOAD")) << jailed.output;
+    EXPECT_EQ(escapes(jailed), std::vector<std::string>{}) << mode << ": " << jailed.output;
+  }
+
+  // The control: --keep-env hands both over.
+  const ProcessResult kept = jail({"--keep-env"}, {"env", reversed}, env);
+  expect_ran(kept);
+  EXPECT_TRUE(contains(kept.output, "ENV SECRET_TOKEN=" + secret)) << kept.output;
+  EXPECT_TRUE(contains(kept.output, "ENV LD_PRELOAD=/nonexistent.so")) << kept.output;
+  EXPECT_FALSE(escapes(kept).empty()) << "the secret in the program's own environment was not found: " << kept.output;
+}
+
+// ---- system call ABIs --------------------------------------------------------------------------
+
+// A filter written for x86-64 system call numbers means nothing to a 32-bit call (int $0x80: the
+// numbers differ) or an x32 one: seccomp must kill or refuse those outright.
+TEST_F(RunEscape, The32BitAndX32SystemCallAbisAreRefused) {
+  const ProcessResult jailed = jail({}, {"int80"});
+  EXPECT_EQ(escapes(jailed), std::vector<std::string>{}) << jailed.output;
+  if (jailed.exit_code != kKilledBySigsys) {
+    expect_ran(jailed);  // refused with an error instead of killed: it must have said so
+    EXPECT_TRUE(contains(jailed.output, "int80 getpid: -")) << jailed.output;
+  }
+
+  const ProcessResult x32 = jail({}, {"x32"});
+  EXPECT_EQ(escapes(x32), std::vector<std::string>{}) << x32.output;
+  if (x32.exit_code != kKilledBySigsys) {
+    expect_ran(x32);
+    EXPECT_NE(answer(x32, "x32 getpid"), "OK") << x32.output;
+  }
+
+  // The control: without seccomp, the 32-bit getpid runs (on a kernel with IA-32 emulation).
+  const ProcessResult unfiltered = jail({"--seccomp", "off"}, {"int80"});
+  expect_ran(unfiltered);
+  if (escapes(unfiltered).empty())
+    GTEST_SKIP() << "this kernel runs no 32-bit system calls, the control cannot escape: " << unfiltered.output;
+}
+
+// The rest of the denylist, each with arguments that do nothing harmful: EPERM from seccomp. The
+// keyrings are not namespaced (keyctl reaches the host's session keyring); bpf, perf_event_open,
+// modules and kexec reach the kernel itself.
+TEST_F(RunEscape, TheOtherDenylistedCallsAreRefused) {
+  const std::vector<std::string> refused{"keyctl",      "add_key",       "request_key",   "bpf",
+                                         "perf_event_open", "init_module", "finit_module", "delete_module",
+                                         "kexec_load",  "kexec_file_load", "process_vm_readv", "process_vm_writev"};
+  const ProcessResult jailed = jail({}, {"denylist"});
+  expect_ran(jailed);
+  for (const std::string& call : refused) EXPECT_EQ(answer(jailed, call), "EPERM") << call << "\n" << jailed.output;
+
+  // The control: without seccomp, the keyring and the process's own memory are reached.
+  const ProcessResult unfiltered = jail({"--seccomp", "off"}, {"denylist"});
+  expect_ran(unfiltered);
+  EXPECT_EQ(answer(unfiltered, "keyctl"), "OK") << unfiltered.output;
+  EXPECT_EQ(answer(unfiltered, "process_vm_readv"), "OK") << unfiltered.output;
+}
+
+}  // namespace
+}  // namespace jailbuild
