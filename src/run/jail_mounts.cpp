@@ -1,9 +1,10 @@
-// The jail's file system: the root bind-mounted on itself, the kernel file systems the programs
-// expect, the caller's extra mounts, then pivot_root so that nothing of the host stays reachable.
+// The jail's file system: a tmpfs top level showing the root's entries, the kernel file systems
+// programs expect, the caller's extra mounts, then pivot_root so that nothing of the host stays
+// reachable.
 //
-// Every mount target is reached from a descriptor of the root, one component at a time with
-// O_NOFOLLOW, and mounted on as /proc/self/fd/N: a symlink planted in a --writable root cannot
-// send a mount to the host.
+// Every mount target is reached from a descriptor, one component at a time with O_NOFOLLOW, and
+// mounted on as /proc/self/fd/N: a symlink planted in a --writable root cannot send a mount to
+// the host.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mount.h>
@@ -13,6 +14,8 @@
 #include <unistd.h>
 
 #include <array>
+#include <climits>
+#include <memory>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -175,8 +178,8 @@ Step make_mount(int root_fd, const JailMount& mount) {
 
 // The jail's /tmp is a fresh tmpfs: what the root holds there (a program added from a host /tmp
 // directory, say) is out of the program's sight, which deserves a word rather than a puzzle.
-void warn_if_hidden(int directory_fd, const std::string& shown) {
-  const int fd = ::openat(directory_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+void warn_if_hidden(int root_fd, const std::string& shown) {
+  const int fd = ::openat(root_fd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   DIR* directory = fd < 0 ? nullptr : ::fdopendir(fd);
   if (directory == nullptr) {
     if (fd >= 0) ::close(fd);
@@ -191,6 +194,57 @@ void warn_if_hidden(int directory_fd, const std::string& shown) {
   ::closedir(directory);
 }
 
+// The jail's top level is a tmpfs showing the root's entries: each directory and file bound from
+// the root read-only, nosuid and nodev, each symlink copied. So /proc, /dev and
+// /tmp need no directories in the root, and running a root never writes to it: a normal user
+// can run a root that root built. The root's own proc, dev and tmp are left out (a warning says
+// so if its tmp holds something). Mounts the host made below the root's directories are not
+// carried (no MS_REC): the jail shows the root's files and what --bind asks for.
+Step mirror_top_level(int root_fd, int top_fd, const RunOptions& options) {
+  const int listing_fd = ::openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR* listing = listing_fd < 0 ? nullptr : ::fdopendir(listing_fd);
+  if (listing == nullptr) {
+    if (listing_fd >= 0) ::close(listing_fd);
+    return failed(options.root + ": list");
+  }
+  std::unique_ptr<DIR, int (*)(DIR*)> closer(listing, ::closedir);
+  const std::string from = "/proc/self/fd/" + std::to_string(root_fd) + "/";
+  const std::string to = "/proc/self/fd/" + std::to_string(top_fd) + "/";
+  const unsigned long flags = MS_RDONLY | MS_NOSUID | MS_NODEV;
+  errno = 0;
+  while (const dirent* entry = ::readdir(listing)) {
+    const std::string name = entry->d_name;
+    if (name == "." || name == ".." || name == "proc" || name == "dev") continue;
+    const std::string shown = options.root + "/" + name;
+    if (name == "tmp") {
+      warn_if_hidden(root_fd, shown);
+      continue;
+    }
+    struct stat status {};
+    if (::fstatat(root_fd, name.c_str(), &status, AT_SYMLINK_NOFOLLOW) != 0) return failed(shown + ": stat");
+    if (S_ISLNK(status.st_mode)) {
+      std::string target(PATH_MAX, '\0');
+      const ssize_t size = ::readlinkat(root_fd, name.c_str(), target.data(), target.size());
+      if (size < 0) return failed(shown + ": readlink");
+      target.resize(static_cast<std::size_t>(size));
+      if (::symlinkat(target.c_str(), top_fd, name.c_str()) != 0) return failed("/" + name + ": symlink");
+      continue;
+    }
+    const bool directory = S_ISDIR(status.st_mode);
+    const int made = directory ? ::mkdirat(top_fd, name.c_str(), 0755)
+                               : ::openat(top_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (made < 0) return failed("/" + name + ": make the mount point");
+    if (!directory) ::close(made);
+    if (auto error = mount_call((from + name).c_str(), to + name, nullptr, MS_BIND, nullptr, shown + ": bind"))
+      return error;
+    if (auto error = mount_call(nullptr, to + name, nullptr, MS_REMOUNT | MS_BIND | flags | locked_flags(to + name),
+                                nullptr, shown + ": remount read-only"))
+      return error;
+  }
+  if (errno != 0) return failed(options.root + ": list");
+  return std::nullopt;
+}
+
 }  // namespace
 
 Error failed(const std::string& what) { return copy::system_error(what, errno); }
@@ -199,29 +253,38 @@ Step enter_new_root(const RunOptions& options) {
   // Nothing mounted from here on may propagate back to the host's namespace.
   if (auto error = mount_call(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr, "make the mounts private"))
     return error;
-  // Mounts the host made inside the root are not carried (no MS_REC): the jail shows the root's
-  // own files and what --bind asks for, nothing else.
-  if (auto error = mount_call(options.root.c_str(), options.root, nullptr, MS_BIND, nullptr, options.root + ": bind"))
-    return error;
   const UniqueFd root(::open(options.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (root.get() < 0) return failed(options.root + ": open");
-  if (auto error = make_proc(root.get())) return error;
-  if (auto error = make_dev(root.get())) return error;
-  auto tmp = mount_point(root.get(), "/tmp", true);
+  // Read-only, the jail's top level is a tmpfs mirroring the root (see mirror_top_level), so that
+  // the root needs no mount points and is never written to. --writable asks for the root itself,
+  // to create files anywhere in it: it is bound as the top level, with mount points made in it.
+  if (options.writable) {
+    if (auto error = mount_call(options.root.c_str(), options.root, nullptr, MS_BIND, nullptr, options.root + ": bind"))
+      return error;
+  } else if (auto error = mount_call("tmpfs", options.root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k",
+                                     options.root + ": mount the jail's top level")) {
+    return error;
+  }
+  const UniqueFd top(::open(options.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (top.get() < 0) return failed(options.root + ": open the jail's top level");
+  if (!options.writable)
+    if (auto error = mirror_top_level(root.get(), top.get(), options)) return error;
+  if (auto error = make_proc(top.get())) return error;
+  if (auto error = make_dev(top.get())) return error;
+  auto tmp = mount_point(top.get(), "/tmp", true);
   if (!tmp) return tmp.error();
-  warn_if_hidden(tmp->get(), options.root + "/tmp");
+  if (options.writable) warn_if_hidden(top.get(), options.root + "/tmp");
   if (auto error = mount_call("tmpfs", proc_path(*tmp), "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777", "mount /tmp"))
     return error;
   for (const JailMount& mount : options.mounts)
-    if (auto error = make_mount(root.get(), mount)) return error;
-
-  const unsigned long root_flags = MS_NOSUID | MS_NODEV | (options.writable ? 0 : MS_RDONLY);
-  if (auto error = mount_call(nullptr, proc_path(root), nullptr,
-                              MS_REMOUNT | MS_BIND | root_flags | locked_flags(proc_path(root)), nullptr,
+    if (auto error = make_mount(top.get(), mount)) return error;
+  const std::string top_level = proc_path(top);
+  const unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | (options.writable ? 0 : MS_RDONLY);
+  if (auto error = mount_call(nullptr, top_level, nullptr, flags | locked_flags(top_level), nullptr,
                               options.root + (options.writable ? ": remount nosuid" : ": remount read-only")))
     return error;
   // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the jail.
-  if (::fchdir(root.get()) != 0) return failed(options.root + ": chdir");
+  if (::fchdir(top.get()) != 0) return failed(options.root + ": chdir");
   if (::syscall(SYS_pivot_root, ".", ".") != 0) return failed(options.root + ": pivot_root");
   if (::umount2(".", MNT_DETACH) != 0) return failed("detach the host's root");
   if (::chdir("/") != 0) return failed("chdir /");

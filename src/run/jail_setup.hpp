@@ -16,9 +16,11 @@ using Step = std::optional<Error>;  // nullopt: done
 // "WHAT: reason" for the failed system call that set errno.
 Error failed(const std::string& what);
 
-// In a new mount namespace: bind the root, mount /proc, /dev, /tmp and options.mounts in it,
-// make it read-only unless options.writable, pivot_root into it and detach the old root. Missing
-// mount points are made in the root (never through a symlink).
+// In a new mount namespace: a read-only tmpfs top level with the root's entries bound in (with
+// options.writable, the root itself, read-write), a fresh /proc, /dev and /tmp, then
+// options.mounts; pivot_root into it and detach the old root. Read-only, the root is not written
+// to but for missing mount points of options.mounts below its directories (never made through a
+// symlink).
 Step enter_new_root(const RunOptions& options);
 
 // Plain chroot(2) into options.root, then chdir("/").

@@ -1,0 +1,1171 @@
+// `jailbuild run` end to end: real programs in roots built by the real `jailbuild add`, run through
+// the jailbuild binary as a user would: exit statuses, signals passed on, orphans reaped, standard
+// streams, a $ORIGIN program, the jail's own /proc, /dev and /tmp, the defaults that confine the
+// program (read-only root, no capabilities, seccomp, a bare environment, no inherited descriptors)
+// and every option, a Python HTTP server reached from the host, and a run by a user who is not
+// root.
+//
+// The fixtures are built once per test suite (SetUpTestSuite) in a directory under /var/tmp, not
+// /tmp: `add` places each file at its host path inside the root, and the jail mounts a fresh tmpfs
+// on /tmp, which would hide anything placed under it. The fixture programs (a "probe" with one
+// subcommand per thing to look at, and an app that finds its library through $ORIGIN) are
+// compiled in a staging directory, added to the root, and the staging directory is then removed:
+// they exist only inside the root, so a run that did not really enter it finds nothing (127).
+//
+// The statuses, the options and the defaults checked here are those of the `run` specification:
+// the program's status, 128+N when signal N killed it, 125 when the jail could not be set up, 126
+// when the program cannot be executed, 127 when it is not in the root, 2 for command-line
+// mistakes.
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "support/command_test_support.hpp"
+#include "support/loader_oracle.hpp"
+
+namespace jailbuild {
+namespace {
+
+using namespace testing;  // the shared command-test helpers: run_jailbuild, write_file, contains, ...
+using namespace std::chrono_literals;
+
+// `run`'s own statuses (any other is the program's).
+constexpr int kRunFailed = 125;
+constexpr int kCannotExecute = 126;
+constexpr int kNotFound = 127;
+// A command-line mistake is one of jailbuild's own failures: 125, as chroot(8) and env(1) use it,
+// so that 1 and 2 stay the program's.
+constexpr int kRunUsage = kRunFailed;
+
+constexpr uid_t kNobody = 65534;
+const std::string kSetpriv = "/usr/bin/setpriv";
+// dash. Not /bin/sh: `add /bin/sh` places the shell under its real directory, /usr/bin, and the
+// root gets no /bin -> usr/bin symlink unless something else needs it.
+const std::string kShell = "/usr/bin/sh";
+const std::string kPython = "/usr/bin/python3";
+const std::string kPythonLibrary = "/usr/lib/python3.11";
+
+// ---- running jailbuild with stdin, stdout and stderr of its own, and signals ------------------
+
+// How a spawned jailbuild ended.
+struct Outcome {
+  int exit_code = -1;  // -1 unless it exited
+  int term_signal = 0;
+  bool timed_out = false;
+  std::string out;
+  std::string err;
+  std::chrono::milliseconds took{0};
+
+  std::string describe() const {
+    std::ostringstream text;
+    text << "exit code " << exit_code;
+    if (term_signal != 0) text << ", killed by signal " << term_signal;
+    if (timed_out) text << ", timed out (killed)";
+    text << ", after " << took.count() << " ms\n--- stdout ---\n" << out << "--- stderr ---\n" << err;
+    return text.str();
+  }
+};
+
+struct SpawnOptions {
+  std::string input;         // written to its stdin, which is then closed
+  std::vector<int> inherit;  // descriptors it inherits besides 0, 1 and 2
+};
+
+// A child process (run_process gives stdin from /dev/null and one merged output; these tests need
+// input, stdout and stderr apart, and the child's pid to send signals to). The child gets its own
+// process group, default signal dispositions and an empty signal mask; what is left when the
+// object goes is killed.
+class Spawned {
+ public:
+  Spawned(const std::vector<std::string>& argv, const Environment& env, const SpawnOptions& options = {})
+      : input_(options.input), started_(Clock::now()) {
+    // Everything the child needs is prepared before fork: only async-signal-safe calls after it.
+    std::vector<std::string> env_strings;
+    for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
+    std::vector<char*> args;
+    std::vector<char*> envp;
+    for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+    for (const std::string& entry : env_strings) envp.push_back(const_cast<char*>(entry.c_str()));
+    args.push_back(nullptr);
+    envp.push_back(nullptr);
+
+    int in[2], out[2], err[2];
+    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
+      throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+    if (pid_ == 0) {
+      ::setpgid(0, 0);
+      ::dup2(in[0], 0);
+      ::dup2(out[1], 1);
+      ::dup2(err[1], 2);
+      for (int fd : options.inherit) ::fcntl(fd, F_SETFD, 0);
+      struct sigaction default_action {};
+      default_action.sa_handler = SIG_DFL;
+      for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &default_action, nullptr);
+      sigset_t none;
+      ::sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::execve(args[0], args.data(), envp.data());
+      static const char message[] = "spawn: execve failed\n";
+      [[maybe_unused]] auto ignored = ::write(2, message, sizeof message - 1);
+      ::_exit(254);
+    }
+    ::setpgid(pid_, pid_);  // also here, so that the group exists before any kill(-pid)
+    ::close(in[0]);
+    ::close(out[1]);
+    ::close(err[1]);
+    stdin_ = in[1];
+    stdout_ = out[0];
+    stderr_ = err[0];
+    for (int fd : {stdin_, stdout_, stderr_}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+    if (input_.empty()) close_fd(stdin_);
+  }
+
+  ~Spawned() {
+    if (!exited_) {
+      ::kill(-pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+    for (int* fd : {&stdin_, &stdout_, &stderr_}) close_fd(*fd);
+  }
+
+  Spawned(const Spawned&) = delete;
+  Spawned& operator=(const Spawned&) = delete;
+
+  pid_t pid() const { return pid_; }
+  const std::string& out() const { return outcome_.out; }
+
+  void signal(int sig) const { ::kill(pid_, sig); }
+
+  // Whether it is still running (reads what it wrote meanwhile).
+  bool running() {
+    pump(0ms);
+    return !exited_;
+  }
+
+  // Waits until its stdout holds `text`; false if it ended or `limit` passed first.
+  bool wait_for_output(const std::string& text, std::chrono::milliseconds limit) {
+    const auto deadline = Clock::now() + limit;
+    while (!contains(outcome_.out, text)) {
+      if (Clock::now() > deadline || (exited_ && stdout_ < 0)) return false;
+      pump(10ms);
+    }
+    return true;
+  }
+
+  // Waits for it to exit (killing its process group after `limit`) and collects what it wrote. An
+  // orphan it left may hold the pipes open: they are read for at most a second after the exit.
+  Outcome finish(std::chrono::milliseconds limit = 30s) {
+    const auto deadline = Clock::now() + limit;
+    while (!exited_) {
+      if (Clock::now() > deadline) {
+        outcome_.timed_out = true;
+        ::kill(-pid_, SIGKILL);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+        record(status);
+        break;
+      }
+      pump(10ms);
+    }
+    const auto drain_until = Clock::now() + 1s;
+    while ((stdout_ >= 0 || stderr_ >= 0) && Clock::now() < drain_until) pump(10ms);
+    return outcome_;
+  }
+
+ private:
+  static void close_fd(int& fd) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+
+  void record(int status) {
+    exited_ = true;
+    outcome_.took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_);
+    if (WIFEXITED(status)) outcome_.exit_code = WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) outcome_.term_signal = WTERMSIG(status);
+  }
+
+  // One round: waits up to `wait` for something to read or write, moves what it can, reaps.
+  void pump(std::chrono::milliseconds wait) {
+    std::vector<pollfd> fds;
+    for (int fd : {stdout_, stderr_})
+      if (fd >= 0) fds.push_back({fd, POLLIN, 0});
+    if (stdin_ >= 0) fds.push_back({stdin_, POLLOUT, 0});
+    if (!fds.empty()) ::poll(fds.data(), fds.size(), static_cast<int>(wait.count()));
+    else if (wait.count() > 0) ::usleep(static_cast<useconds_t>(wait.count()) * 1000);
+    read_from(stdout_, outcome_.out);
+    read_from(stderr_, outcome_.err);
+    if (stdin_ >= 0) {
+      const ssize_t written = ::write(stdin_, input_.data() + input_sent_, input_.size() - input_sent_);
+      if (written > 0) input_sent_ += static_cast<std::size_t>(written);
+      if (input_sent_ == input_.size() || (written < 0 && errno != EAGAIN)) close_fd(stdin_);
+    }
+    if (!exited_) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) record(status);
+    }
+  }
+
+  static void read_from(int& fd, std::string& into) {
+    char buffer[65536];
+    while (fd >= 0) {
+      const ssize_t got = ::read(fd, buffer, sizeof buffer);
+      if (got > 0) {
+        into.append(buffer, static_cast<std::size_t>(got));
+      } else if (got == 0 || errno != EAGAIN) {
+        close_fd(fd);
+      } else {
+        break;
+      }
+    }
+  }
+
+  std::string input_;
+  std::size_t input_sent_ = 0;
+  Clock::time_point started_;
+  pid_t pid_ = -1;
+  int stdin_ = -1, stdout_ = -1, stderr_ = -1;
+  bool exited_ = false;
+  Outcome outcome_;
+};
+
+// ---- small parsers for what the programs print ------------------------------------------------
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// `env` output: NAME -> value.
+std::map<std::string, std::string> environment_in(const std::string& text) {
+  std::map<std::string, std::string> env;
+  for (const std::string& line : lines_of(text)) {
+    const std::size_t equals = line.find('=');
+    if (equals != std::string::npos) env[line.substr(0, equals)] = line.substr(equals + 1);
+  }
+  return env;
+}
+
+std::set<std::string> names_of(const std::map<std::string, std::string>& env) {
+  std::set<std::string> names;
+  for (const auto& entry : env) names.insert(entry.first);
+  return names;
+}
+
+// The value of "Field:\tvalue" in /proc/PID/status text; nullopt if absent.
+std::optional<std::string> status_field(const std::string& status, const std::string& field) {
+  for (const std::string& line : lines_of(status)) {
+    if (!line.starts_with(field + ":")) continue;
+    const std::size_t value = line.find_first_not_of(" \t", field.size() + 1);
+    return value == std::string::npos ? "" : line.substr(value);
+  }
+  return std::nullopt;
+}
+
+// "SOFT HARD" of a /proc/PID/limits line, e.g. "Max open files".
+std::string limit_in(const std::string& limits, const std::string& name) {
+  for (const std::string& line : lines_of(limits)) {
+    if (!line.starts_with(name + " ")) continue;
+    std::istringstream fields(line.substr(name.size()));
+    std::string soft, hard;
+    fields >> soft >> hard;
+    return soft + " " + hard;
+  }
+  return "(no " + name + " line)";
+}
+
+// The interface names of /proc/net/dev text.
+std::set<std::string> interfaces_in(const std::string& net_dev) {
+  std::set<std::string> names;
+  for (const std::string& line : lines_of(net_dev)) {
+    const std::size_t colon = line.find(':');
+    if (colon == std::string::npos || contains(line, "|")) continue;  // the two header lines
+    const std::size_t begin = line.find_first_not_of(' ');
+    names.insert(line.substr(begin, colon - begin));
+  }
+  return names;
+}
+
+std::set<std::string> words_of(const std::string& text) {
+  std::set<std::string> words;
+  std::istringstream in(text);
+  for (std::string word; in >> word;) words.insert(word);
+  return words;
+}
+
+// A TCP port on 127.0.0.1 that nothing listens on right now.
+int free_loopback_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof address;
+  int port = -1;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0)
+    port = ntohs(address.sin_port);
+  ::close(fd);
+  return port;
+}
+
+// GET PATH from 127.0.0.1:PORT over plain HTTP/1.0: the whole response; nullopt if nothing
+// accepted the connection.
+std::optional<std::string> http_get(int port, const std::string& path) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  const timeval limit{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  [[maybe_unused]] auto sent = ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string response;
+  char buffer[4096];
+  for (ssize_t got; (got = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) response.append(buffer, got);
+  ::close(fd);
+  return response;
+}
+
+// ---- the fixture programs -----------------------------------------------------------------------
+
+// One program with a subcommand per thing a test looks at. stdout is unbuffered: tests wait for
+// "ready" before sending signals.
+constexpr const char* kProbeSource = R"C(
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t caught;
+static void on_signal(int sig) { caught = sig; }
+
+static int numeric(const char* s) {
+  if (!*s) return 0;
+  for (; *s; ++s)
+    if (*s < '0' || *s > '9') return 0;
+  return 1;
+}
+
+/* The numeric entries of DIR, sorted, space-separated on one line (fds, pids). */
+static int list_numbers(const char* path) {
+  DIR* dir = opendir(path);
+  if (!dir) { printf("%s: %s\n", path, strerror(errno)); return 1; }
+  int numbers[4096], count = 0;
+  for (struct dirent* entry; (entry = readdir(dir)) && count < 4096;) {
+    if (!numeric(entry->d_name)) continue;
+    int number = atoi(entry->d_name);
+    if (strcmp(path, "/proc/self/fd") == 0 && number == dirfd(dir)) continue;
+    numbers[count++] = number;
+  }
+  closedir(dir);
+  for (int i = 1; i < count; ++i)
+    for (int j = i; j > 0 && numbers[j - 1] > numbers[j]; --j) {
+      int swap = numbers[j]; numbers[j] = numbers[j - 1]; numbers[j - 1] = swap;
+    }
+  for (int i = 0; i < count; ++i) printf(i ? " %d" : "%d", numbers[i]);
+  printf("\n");
+  return 0;
+}
+
+static struct sockaddr_in loopback(int port) {
+  struct sockaddr_in address;
+  memset(&address, 0, sizeof address);
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return address;
+}
+
+int main(int argc, char** argv) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  const char* what = argc > 1 ? argv[1] : "";
+  if (!strcmp(what, "exit") && argc > 2) return atoi(argv[2]);
+  if (!strcmp(what, "raise") && argc > 2) {
+    raise(atoi(argv[2]));
+    printf("still alive after signal %s\n", argv[2]);
+    return 99;
+  }
+  if (!strcmp(what, "args")) {
+    for (int i = 2; i < argc; ++i) printf("[%s]\n", argv[i]);
+    return 0;
+  }
+  if (!strcmp(what, "wait")) {
+    puts("ready");
+    for (;;) pause();
+  }
+  if (!strcmp(what, "trap")) {  /* trap SIG...: prints the first one that comes, exits 0 */
+    sigset_t blocked, none;
+    sigemptyset(&blocked);
+    sigemptyset(&none);
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_signal;
+    for (int i = 2; i < argc; ++i) {
+      sigaddset(&blocked, atoi(argv[i]));
+      sigaction(atoi(argv[i]), &action, NULL);
+    }
+    sigprocmask(SIG_BLOCK, &blocked, NULL);
+    puts("ready");
+    while (!caught) sigsuspend(&none);
+    printf("got signal %d\n", (int)caught);
+    return 0;
+  }
+  if (!strcmp(what, "write") && argc > 2) {
+    int fd = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0 || write(fd, "written by probe\n", 17) != 17) {
+      printf("%s: %s\n", argv[2], strerror(errno));
+      return 1;
+    }
+    close(fd);
+    printf("wrote %s\n", argv[2]);
+    return 0;
+  }
+  if (!strcmp(what, "cwd")) {
+    char buffer[4096];
+    if (!getcwd(buffer, sizeof buffer)) { printf("getcwd: %s\n", strerror(errno)); return 1; }
+    puts(buffer);
+    return 0;
+  }
+  if (!strcmp(what, "pid")) { printf("%d\n", (int)getpid()); return 0; }
+  if (!strcmp(what, "fds")) return list_numbers("/proc/self/fd");
+  if (!strcmp(what, "pids")) return list_numbers("/proc");
+  if (!strcmp(what, "bind") && argc > 2) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = loopback(atoi(argv[2]));
+    if (fd < 0 || bind(fd, (struct sockaddr*)&address, sizeof address) != 0) {
+      printf("bind: %s\n", strerror(errno));
+      return 1;
+    }
+    puts("bound");
+    return 0;
+  }
+  if (!strcmp(what, "loopback")) {  /* a connection to itself over 127.0.0.1 */
+    struct sockaddr_in address = loopback(0);
+    socklen_t size = sizeof address;
+    int listener = socket(AF_INET, SOCK_STREAM, 0), client = socket(AF_INET, SOCK_STREAM, 0);
+    char byte = 0;
+    if (bind(listener, (struct sockaddr*)&address, sizeof address) != 0 || listen(listener, 1) != 0 ||
+        getsockname(listener, (struct sockaddr*)&address, &size) != 0 ||
+        connect(client, (struct sockaddr*)&address, sizeof address) != 0) {
+      printf("loopback: %s\n", strerror(errno));
+      return 1;
+    }
+    int server = accept(listener, NULL, NULL);
+    if (server < 0 || write(client, "x", 1) != 1 || read(server, &byte, 1) != 1 || byte != 'x') {
+      printf("loopback: %s\n", strerror(errno));
+      return 1;
+    }
+    puts("loopback ok");
+    return 0;
+  }
+  if (!strcmp(what, "orphan")) {
+    /* A child that forks a grandchild and exits at once: the grandchild, which exits too, is
+       reparented to the jail's pid 1, which must reap it. Exits 5 once its /proc entry is gone. */
+    if (access("/proc/self/status", F_OK) != 0) { puts("no /proc"); return 7; }
+    int pipe_fds[2];
+    if (pipe(pipe_fds) != 0) return 8;
+    pid_t child = fork();
+    if (child == 0) {
+      pid_t grandchild = fork();
+      if (grandchild == 0) _exit(9);
+      if (write(pipe_fds[1], &grandchild, sizeof grandchild) != sizeof grandchild) _exit(1);
+      _exit(0);
+    }
+    pid_t grandchild = 0;
+    if (read(pipe_fds[0], &grandchild, sizeof grandchild) != sizeof grandchild) return 8;
+    waitpid(child, NULL, 0);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d", (int)grandchild);
+    for (int i = 0; i < 300; ++i) {
+      if (access(path, F_OK) != 0) { puts("orphan reaped"); return 5; }
+      usleep(10000);
+    }
+    printf("orphan %d left a zombie\n", (int)grandchild);
+    return 6;
+  }
+  fprintf(stderr, "probe: unknown command %s\n", what);
+  return 100;
+}
+)C";
+
+constexpr const char* kGreetLibrarySource =
+    "#include <stdio.h>\nvoid greet(void) { puts(\"hello from libgreet, found through $ORIGIN\"); }\n";
+constexpr const char* kGreetSource = "void greet(void);\nint main(void) { greet(); return 0; }\n";
+
+// ---- the fixture ----------------------------------------------------------------------------
+
+class RunCommand : public ::testing::Test {
+ protected:
+  // Builds the fixtures and the shared root once: the host's sh (dash), a few coreutils, the probe
+  // and the $ORIGIN app, each with its closure, by `jailbuild add`.
+  static void SetUpTestSuite() {
+    ::signal(SIGPIPE, SIG_IGN);  // a program that stops reading its stdin must not kill the test
+    char pattern[] = "/var/tmp/jailbuild-run-XXXXXX";
+    if (::mkdtemp(pattern) == nullptr) {
+      setup_error_ = std::string("mkdtemp: ") + std::strerror(errno);
+      return;
+    }
+    dir_ = pattern;
+    ::chmod(dir_.c_str(), 0755);  // the unprivileged run must reach the root
+    root_ = dir_ + "/root";
+    state_ = dir_ + "/state";
+    const std::string stage = dir_ + "/stage";
+    probe_ = stage + "/bin/probe";
+    greet_ = stage + "/app/bin/greet";
+
+    write_file(dir_ + "/src/probe.c", kProbeSource);
+    write_file(dir_ + "/src/greet.c", kGreetSource);
+    write_file(dir_ + "/src/libgreet.c", kGreetLibrarySource);
+    fs::create_directories(stage + "/bin");
+    fs::create_directories(stage + "/app/bin");
+    fs::create_directories(stage + "/app/lib");
+    for (const std::string& args :
+         {"-O1 -o " + probe_ + " src/probe.c",
+          "-shared -fPIC -Wl,-soname,libgreet.so.1 -o " + stage + "/app/lib/libgreet.so.1 src/libgreet.c",
+          "-o " + greet_ + " src/greet.c -L" + stage +
+              "/app/lib -l:libgreet.so.1 -Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/../lib'"}) {
+      const std::string command = "cd " + dir_ + " && gcc " + args;
+      if (std::system(command.c_str()) != 0) {
+        setup_error_ = "failed: " + command;
+        return;
+      }
+    }
+    const ProcessResult added = add({kShell, "/usr/bin/cat", "/usr/bin/env", "/usr/bin/id", "/usr/bin/sleep",
+                                     "/usr/bin/readlink", "/usr/bin/ls", probe_, greet_},
+                                    root_);
+    if (added.exit_code != kExitOk) {
+      setup_error_ = "add: " + added.describe();
+      return;
+    }
+    fs::remove_all(stage);  // from now on the fixtures exist only inside the root
+
+    // What cannot be executed: a file without x bits, and an executable file the kernel has no
+    // format for (no ELF header, no #!).
+    write_file(root_ + "/usr/bin/not-executable", "#!/bin/sh\necho ran\n");
+    ::chmod((root_ + "/usr/bin/not-executable").c_str(), 0644);
+    write_file(root_ + "/usr/bin/no-format", "echo ran\n");
+    ::chmod((root_ + "/usr/bin/no-format").c_str(), 0755);
+  }
+
+  static void TearDownTestSuite() {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
+
+  // `jailbuild add PATHS... --root ROOT --state-dir STATE`.
+  static ProcessResult add(std::vector<std::string> paths, const std::string& root) {
+    paths.insert(paths.begin(), "add");
+    paths.insert(paths.end(), {"--root", root, "--state-dir", state_});
+    return run_jailbuild(paths);
+  }
+
+  // `jailbuild run OPTIONS... ROOT COMMAND...`, as argv.
+  static std::vector<std::string> run_argv(const std::vector<std::string>& options,
+                                           const std::vector<std::string>& command, const std::string& root = "") {
+    std::vector<std::string> argv{JAILBUILD_BINARY, "run"};
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.push_back(root.empty() ? root_ : root);
+    argv.insert(argv.end(), command.begin(), command.end());
+    return argv;
+  }
+
+  // Runs `jailbuild run OPTIONS... ROOT COMMAND...` on the shared root to the end.
+  static Outcome run(const std::vector<std::string>& options, const std::vector<std::string>& command,
+                     const Environment& env = kPlainEnv, const SpawnOptions& spawn = {}) {
+    return Spawned(run_argv(options, command), env, spawn).finish();
+  }
+  static Outcome run(const std::vector<std::string>& command) { return run({}, command); }
+
+  // The same through `sh -c SCRIPT` inside the jail.
+  static Outcome shell(const std::vector<std::string>& options, const std::string& script) {
+    return run(options, {kShell, "-c", script});
+  }
+
+  // A root of its own for one test (removed with the suite's directory).
+  static std::string fresh_root(const std::string& name) { return dir_ + "/" + name; }
+
+  static std::string path(const std::string& name) { return dir_ + "/" + name; }
+
+  static inline std::string setup_error_;
+  static inline std::string dir_;
+  static inline std::string root_;
+  static inline std::string state_;
+  static inline std::string probe_;  // the same path on the host (gone) and in the root
+  static inline std::string greet_;
+};
+
+#define REQUIRE_ROOT(why) \
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: " << why
+
+// ---- exit statuses --------------------------------------------------------------------------
+
+TEST_F(RunCommand, TheProgramsExitStatusIsJailbuildsExitStatus) {
+  for (int status : {0, 3, 42}) {
+    const Outcome outcome = run({probe_, "exit", std::to_string(status)});
+    EXPECT_EQ(outcome.exit_code, status) << outcome.describe();
+  }
+}
+
+TEST_F(RunCommand, AProgramKilledBySignalNExitsWith128PlusN) {
+  // The probe raises the signal against itself; if it lives on (e.g. as a pid 1, which ignores
+  // signals it has no handler for), it says so and exits 99.
+  for (int sig : {SIGKILL, SIGSEGV}) {
+    const Outcome outcome = run({probe_, "raise", std::to_string(sig)});
+    EXPECT_EQ(outcome.exit_code, 128 + sig) << outcome.describe();
+    EXPECT_FALSE(contains(outcome.out, "still alive")) << outcome.describe();
+  }
+  const Outcome shell_killed = shell({}, "kill -TERM $$; echo still alive");
+  EXPECT_EQ(shell_killed.exit_code, 128 + SIGTERM) << shell_killed.describe();
+  EXPECT_FALSE(contains(shell_killed.out, "still alive")) << shell_killed.describe();
+}
+
+TEST_F(RunCommand, AProgramMissingFromTheRootExitsWith127NamingIt) {
+  // /usr/bin/true exists on the host, not in the root: only the root counts.
+  ASSERT_TRUE(fs::exists("/usr/bin/true"));
+  for (const std::string program : {"/usr/bin/true", "/usr/bin/no-such-program", "no-such-program", "true"}) {
+    const Outcome outcome = run({program});
+    EXPECT_EQ(outcome.exit_code, kNotFound) << program << "\n" << outcome.describe();
+    EXPECT_TRUE(contains(outcome.err, program)) << program << "\n" << outcome.describe();
+  }
+}
+
+TEST_F(RunCommand, AProgramThatCannotBeExecutedExitsWith126NamingIt) {
+  for (const std::string program : {"/usr/bin/not-executable", "/usr/bin/no-format", "/usr/bin"}) {
+    const Outcome outcome = run({program});
+    EXPECT_EQ(outcome.exit_code, kCannotExecute) << program << "\n" << outcome.describe();
+    EXPECT_TRUE(contains(outcome.err, program)) << program << "\n" << outcome.describe();
+    EXPECT_FALSE(contains(outcome.out, "ran")) << outcome.describe();
+  }
+}
+
+TEST_F(RunCommand, AJailThatCannotBeSetUpExitsWith125NamingWhy) {
+  const std::string missing = path("no-such-root");
+  const Outcome no_root = Spawned(run_argv({}, {kShell, "-c", "echo ran"}, missing), kPlainEnv).finish();
+  EXPECT_EQ(no_root.exit_code, kRunFailed) << no_root.describe();
+  EXPECT_TRUE(contains(no_root.err, missing)) << no_root.describe();
+
+  write_file(path("a-file"), "not a directory\n");
+  const Outcome file_root = Spawned(run_argv({}, {kShell, "-c", "echo ran"}, path("a-file")), kPlainEnv).finish();
+  EXPECT_EQ(file_root.exit_code, kRunFailed) << file_root.describe();
+  EXPECT_TRUE(contains(file_root.err, path("a-file"))) << file_root.describe();
+
+  const Outcome no_cwd = run({"--cwd", "/no/such/dir"}, {kShell, "-c", "echo ran"});
+  EXPECT_EQ(no_cwd.exit_code, kRunFailed) << no_cwd.describe();
+  EXPECT_TRUE(contains(no_cwd.err, "/no/such/dir")) << no_cwd.describe();
+
+  for (const Outcome* outcome : {&no_root, &file_root, &no_cwd})
+    EXPECT_FALSE(contains(outcome->out, "ran")) << outcome->describe();
+}
+
+TEST_F(RunCommand, CommandLineMistakesExitWith125) {
+  const std::vector<std::vector<std::string>> mistakes{
+      {},                                     // no root
+      {"ROOT"},                               // no program
+      {"--no-such-option", "ROOT", "/usr/bin/sh"},
+      {"--net", "bogus", "ROOT", "/usr/bin/sh"},
+      {"--seccomp", "maybe", "ROOT", "/usr/bin/sh"},
+      {"--rlimit", "nofile=lots", "ROOT", "/usr/bin/sh"},
+      {"--rlimit", "no-such-limit=1", "ROOT", "/usr/bin/sh"},
+      {"--cap", "NOT_A_CAPABILITY", "ROOT", "/usr/bin/sh"},
+      {"--bind", "relative:/mnt", "ROOT", "/usr/bin/sh"},
+      {"--env", "NO_EQUALS_SIGN", "ROOT", "/usr/bin/sh"},
+      {"--cwd"},                              // an option without its value
+  };
+  for (std::vector<std::string> args : mistakes) {
+    for (std::string& arg : args)
+      if (arg == "ROOT") arg = root_;
+    args.insert(args.begin(), "run");
+    const ProcessResult result = run_jailbuild(args);
+    std::string shown;
+    for (const std::string& arg : args) shown += arg + " ";
+    EXPECT_EQ(result.exit_code, kRunUsage) << shown << "\n" << result.describe();
+  }
+}
+
+TEST_F(RunCommand, EverythingAfterTheProgramGoesToItUntouched) {
+  // Options of `run` after PROGRAM are the program's arguments, and so are empty strings and "--".
+  const Outcome outcome = run({probe_, "args", "-u", "root", "--env", "X=1", "--writable", "two words", "", "--"});
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.describe();
+  EXPECT_EQ(outcome.out, "[-u]\n[root]\n[--env]\n[X=1]\n[--writable]\n[two words]\n[]\n[--]\n") << outcome.describe();
+}
+
+TEST_F(RunCommand, AProgramNameIsLookedUpInTheJailsPath) {
+  const Outcome by_name = run({"readlink", "/proc/self/exe"});
+  EXPECT_EQ(by_name.exit_code, 0) << by_name.describe();
+  EXPECT_EQ(by_name.out, "/usr/bin/readlink\n") << by_name.describe();
+
+  // The PATH the program gets is the one searched.
+  const Outcome elsewhere = run({"--env", "PATH=/nowhere"}, {"readlink", "/proc/self/exe"});
+  EXPECT_EQ(elsewhere.exit_code, kNotFound) << elsewhere.describe();
+}
+
+// ---- signals and orphans ----------------------------------------------------------------------
+
+TEST_F(RunCommand, SigtermToJailbuildKillsTheProgramWhichExitsWith143) {
+  Spawned jail(run_argv({}, {probe_, "wait"}), kPlainEnv);
+  ASSERT_TRUE(jail.wait_for_output("ready\n", 20s)) << jail.finish(1s).describe();
+  jail.signal(SIGTERM);
+  const Outcome outcome = jail.finish(10s);
+  EXPECT_EQ(outcome.exit_code, 128 + SIGTERM) << outcome.describe();
+}
+
+TEST_F(RunCommand, SignalsSentToJailbuildReachTheProgram) {
+  // The probe handles the signal, prints it and exits 0: jailbuild passed it on, then waited for
+  // the program and exited with its status (not 128+N of its own).
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM}) {
+    Spawned jail(run_argv({}, {probe_, "trap", std::to_string(sig)}), kPlainEnv);
+    ASSERT_TRUE(jail.wait_for_output("ready\n", 20s)) << jail.finish(1s).describe();
+    jail.signal(sig);
+    const Outcome outcome = jail.finish(10s);
+    EXPECT_EQ(outcome.exit_code, 0) << "signal " << sig << "\n" << outcome.describe();
+    EXPECT_EQ(outcome.out, "ready\ngot signal " + std::to_string(sig) + "\n") << outcome.describe();
+  }
+}
+
+TEST_F(RunCommand, OrphansAreReapedAndTheRunEndsWithTheProgramsStatus) {
+  // An orphan that exits (9) while the program runs: reaped by the jail's pid 1, and its status
+  // is not taken for the program's (5).
+  const Outcome reaped = run({probe_, "orphan"});
+  EXPECT_EQ(reaped.exit_code, 5) << reaped.describe();
+  EXPECT_EQ(reaped.out, "orphan reaped\n") << reaped.describe();
+
+  // An orphan that outlives the program does not keep the run going.
+  const Outcome outlived = shell({}, "sleep 30 & exit 4");
+  EXPECT_EQ(outlived.exit_code, 4) << outlived.describe();
+  EXPECT_LT(outlived.took, 10s) << outlived.describe();
+}
+
+// ---- standard streams and descriptors ---------------------------------------------------------
+
+TEST_F(RunCommand, StdinReachesTheProgramAndStdoutAndStderrComeBackApart) {
+  // More than a pipe holds, so that a runner that buffered or relayed only part of it would show.
+  std::string input;
+  for (int line = 0; input.size() < 300000; ++line) input += "line " + std::to_string(line) + " of the input\n";
+  const Outcome piped = run({}, {"cat"}, kPlainEnv, {.input = input, .inherit = {}});
+  EXPECT_EQ(piped.exit_code, 0) << piped.err;
+  EXPECT_EQ(piped.out.size(), input.size());
+  EXPECT_TRUE(piped.out == input) << "stdout differs from stdin";
+
+  const Outcome apart = shell({}, "echo to stdout; echo to stderr >&2; exit 7");
+  EXPECT_EQ(apart.exit_code, 7) << apart.describe();
+  EXPECT_EQ(apart.out, "to stdout\n") << apart.describe();
+  EXPECT_EQ(apart.err, "to stderr\n") << apart.describe();
+}
+
+TEST_F(RunCommand, DescriptorsBeyondStderrAreClosed) {
+  // A descriptor jailbuild inherits (a host file outside the root) must not reach the program.
+  write_file(path("host-secret"), "host secret\n");
+  const int leaked = ::open(path("host-secret").c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(leaked, 3);
+  const Outcome outcome = run({}, {probe_, "fds"}, kPlainEnv, {.input = "", .inherit = {leaked}});
+  ::close(leaked);
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.describe();
+  EXPECT_EQ(outcome.out, "0 1 2\n") << "descriptor " << leaked << " was passed in\n" << outcome.describe();
+}
+
+// ---- the program and its view of the system ---------------------------------------------------
+
+TEST_F(RunCommand, AnOriginRpathProgramFindsItsLibraryInTheRoot) {
+  // greet's DT_RUNPATH is $ORIGIN/../lib; neither it nor its library exists on the host anymore.
+  const Outcome outcome = run({greet_});
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.describe();
+  EXPECT_EQ(outcome.out, "hello from libgreet, found through $ORIGIN\n") << outcome.describe();
+}
+
+TEST_F(RunCommand, ProcShowsTheJailsOwnProcesses) {
+  // A fresh /proc of the jail's PID namespace: the program is pid 2 (after the jail's init), and
+  // it sees only the jail's few processes, none of the host's.
+  const Outcome status = run({"cat", "/proc/self/status"});
+  EXPECT_EQ(status.exit_code, 0) << status.describe();
+  EXPECT_EQ(status_field(status.out, "Pid"), "2") << status.out;
+  EXPECT_EQ(status_field(status.out, "NSpid"), "2") << status.out;
+
+  const Outcome pids = run({probe_, "pids"});
+  EXPECT_EQ(pids.exit_code, 0) << pids.describe();
+  const std::set<std::string> seen = words_of(pids.out);
+  EXPECT_TRUE(seen.contains("2")) << pids.out;
+  EXPECT_LE(seen.size(), 3u) << pids.out;
+
+  const Outcome exe = run({"/usr/bin/readlink", "/proc/self/exe"});
+  EXPECT_EQ(exe.out, "/usr/bin/readlink\n") << exe.describe();
+
+  // The jail's mounts (its /proc among them) never show in the host's mount table.
+  const std::string host_mounts = read_file("/proc/self/mountinfo");
+  EXPECT_FALSE(contains(host_mounts, root_)) << host_mounts;
+}
+
+TEST_F(RunCommand, TheJailHasAMinimalDevAndAFreshTmp) {
+  const Outcome dev = run({"ls", "-A", "/dev"});
+  EXPECT_EQ(dev.exit_code, 0) << dev.describe();
+  const std::set<std::string> in_jail = words_of(dev.out);
+  for (const char* needed : {"null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "ptmx"})
+    EXPECT_TRUE(in_jail.contains(needed)) << "/dev/" << needed << " missing:\n" << dev.out;
+  // No other host device (disks, kmsg, kvm, loop devices, ...) is there.
+  const std::set<std::string> allowed{"null", "zero",  "full",  "random", "urandom", "tty",    "pts",
+                                      "shm",  "ptmx", "fd",    "stdin",  "stdout",  "stderr", "core",
+                                      "console", "mqueue"};
+  for (const auto& entry : fs::directory_iterator("/dev")) {
+    const std::string name = entry.path().filename().string();
+    if (!allowed.contains(name)) {
+      EXPECT_FALSE(in_jail.contains(name)) << "host /dev/" << name << " in the jail";
+    }
+  }
+
+  // /tmp is an empty tmpfs (the host's /tmp is not empty), writable although the root is not.
+  const Outcome tmp = shell({}, "ls -A /tmp; echo end of ls; " + probe_ + " write /tmp/file && cat /tmp/file && " +
+                                    probe_ + " write /dev/null");
+  EXPECT_EQ(tmp.exit_code, 0) << tmp.describe();
+  EXPECT_EQ(tmp.out, "end of ls\nwrote /tmp/file\nwritten by probe\nwrote /dev/null\n") << tmp.describe();
+}
+
+// ---- confinement by default ------------------------------------------------------------------
+
+TEST_F(RunCommand, TheRootIsReadOnlyUnlessWritable) {
+  REQUIRE_ROOT("as any other user, the root's files are not writable anyway");
+  const std::string written = root_ + "/written";
+  const Outcome read_only = run({probe_, "write", "/written"});
+  EXPECT_EQ(read_only.exit_code, 1) << read_only.describe();
+  EXPECT_EQ(read_only.out, "/written: " + std::string(std::strerror(EROFS)) + "\n") << read_only.describe();
+  EXPECT_FALSE(fs::exists(written));
+
+  const Outcome writable = run({"--writable"}, {probe_, "write", "/written"});
+  EXPECT_EQ(writable.exit_code, 0) << writable.describe();
+  EXPECT_EQ(read_file(written), "written by probe\n");
+  fs::remove(written);
+}
+
+TEST_F(RunCommand, NoCapabilitiesNoNewPrivilegesAndSeccompByDefault) {
+  const Outcome defaults = run({"cat", "/proc/self/status"});
+  ASSERT_EQ(defaults.exit_code, 0) << defaults.describe();
+  for (const char* set : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"})
+    EXPECT_EQ(status_field(defaults.out, set), "0000000000000000") << set << "\n" << defaults.out;
+  EXPECT_EQ(status_field(defaults.out, "NoNewPrivs"), "1") << defaults.out;
+  EXPECT_EQ(status_field(defaults.out, "Seccomp"), "2") << defaults.out;  // a filter
+
+  const Outcome off = run({"--seccomp", "off"}, {"cat", "/proc/self/status"});
+  ASSERT_EQ(off.exit_code, 0) << off.describe();
+  EXPECT_EQ(status_field(off.out, "Seccomp"), "0") << off.out;
+}
+
+TEST_F(RunCommand, TheDefaultEnvironmentHoldsOnlyPathHomeTermAndLang) {
+  const passwd* caller = ::getpwuid(::getuid());
+  ASSERT_NE(caller, nullptr);
+  const Environment rich{{"PATH", "/usr/bin:/bin"},
+                         {"TERM", "xterm-jailtest"},
+                         {"LANG", "C.UTF-8"},
+                         {"SECRET", "hunter2"},
+                         {"HOME", "/caller/home"}};
+  const Outcome outcome = run({}, {"env"}, rich);
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.describe();
+  const auto env = environment_in(outcome.out);
+  EXPECT_EQ(names_of(env), (std::set<std::string>{"HOME", "LANG", "PATH", "TERM"})) << outcome.out;
+  EXPECT_EQ(env.at("TERM"), "xterm-jailtest");
+  EXPECT_EQ(env.at("LANG"), "C.UTF-8");
+  EXPECT_EQ(env.at("HOME"), caller->pw_dir);  // the user's home, not the caller's HOME
+  EXPECT_TRUE(contains(":" + env.at("PATH") + ":", ":/usr/bin:")) << env.at("PATH");
+
+  // Without TERM and LANG in the caller's environment, there are none.
+  const Outcome plain = run({}, {"env"});
+  EXPECT_EQ(names_of(environment_in(plain.out)), (std::set<std::string>{"HOME", "PATH"})) << plain.describe();
+}
+
+TEST_F(RunCommand, EnvAssignmentsAreSetOverTheEnvironment) {
+  const Outcome outcome = run({"--env", "GREETING=hello world", "--env", "PATH=/opt/bin", "--env", "EMPTY=",
+                               "--env", "TWICE=first", "--env", "TWICE=second"},
+                              {"/usr/bin/env"});
+  ASSERT_EQ(outcome.exit_code, 0) << outcome.describe();
+  const auto env = environment_in(outcome.out);
+  EXPECT_EQ(names_of(env), (std::set<std::string>{"EMPTY", "GREETING", "HOME", "PATH", "TWICE"})) << outcome.out;
+  EXPECT_EQ(env.at("GREETING"), "hello world");
+  EXPECT_EQ(env.at("PATH"), "/opt/bin");
+  EXPECT_EQ(env.at("EMPTY"), "");
+  EXPECT_EQ(env.at("TWICE"), "second");
+}
+
+TEST_F(RunCommand, KeepEnvPassesTheCallersEnvironment) {
+  const Environment caller{{"PATH", "/usr/bin:/bin"}, {"SECRET", "hunter2"}, {"OTHER", "x y"}};
+  const Outcome kept = run({"--keep-env", "--env", "OTHER=replaced"}, {"env"}, caller);
+  ASSERT_EQ(kept.exit_code, 0) << kept.describe();
+  const auto env = environment_in(kept.out);
+  EXPECT_EQ(env.count("SECRET") ? env.at("SECRET") : "(unset)", "hunter2") << kept.out;
+  EXPECT_EQ(env.count("PATH") ? env.at("PATH") : "(unset)", "/usr/bin:/bin") << kept.out;
+  EXPECT_EQ(env.count("OTHER") ? env.at("OTHER") : "(unset)", "replaced") << kept.out;
+}
+
+// ---- options ------------------------------------------------------------------------------------
+
+TEST_F(RunCommand, CwdSetsTheWorkingDirectoryInsideTheRoot) {
+  const Outcome by_default = run({probe_, "cwd"});
+  EXPECT_EQ(by_default.out, "/\n") << by_default.describe();
+  const Outcome in_bin = run({"--cwd", "/usr/bin"}, {probe_, "cwd"});
+  EXPECT_EQ(in_bin.exit_code, 0) << in_bin.describe();
+  EXPECT_EQ(in_bin.out, "/usr/bin\n") << in_bin.describe();
+  // The directory is the root's, not the host's: /usr/bin in the root has cat but no python3.
+  const Outcome listed = run({"--cwd", "/usr/bin"}, {"ls", "cat"});
+  EXPECT_EQ(listed.out, "cat\n") << listed.describe();
+  const Outcome unlisted = run({"--cwd", "/usr/bin"}, {"ls", "python3"});
+  EXPECT_NE(unlisted.exit_code, 0) << unlisted.describe();
+}
+
+TEST_F(RunCommand, BindMountsShowHostDirectoriesReadWriteOrReadOnly) {
+  REQUIRE_ROOT("writes into a host directory bound into the jail");
+  const std::string shared = path("shared");
+  write_file(shared + "/hello.txt", "hello from the host\n");
+  fs::create_directories(root_ + "/mnt/rw");
+  fs::create_directories(root_ + "/mnt/ro");
+  const Outcome outcome =
+      shell({"--bind", shared + ":/mnt/rw", "--ro-bind", shared + ":/mnt/ro"},
+            "cat /mnt/rw/hello.txt /mnt/ro/hello.txt; " + probe_ + " write /mnt/rw/from-jail; " + probe_ +
+                " write /mnt/ro/not-allowed; exit 0");
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.describe();
+  EXPECT_EQ(outcome.out, "hello from the host\nhello from the host\nwrote /mnt/rw/from-jail\n/mnt/ro/not-allowed: " +
+                             std::string(std::strerror(EROFS)) + "\n")
+      << outcome.describe();
+  EXPECT_EQ(read_file(shared + "/from-jail"), "written by probe\n");
+  EXPECT_FALSE(fs::exists(shared + "/not-allowed"));
+}
+
+TEST_F(RunCommand, TmpfsMountsAFreshWritableDirectory) {
+  REQUIRE_ROOT("compares with a root that root wrote");
+  write_file(root_ + "/scratch/underneath.txt", "hidden by the tmpfs\n");
+  const Outcome outcome =
+      shell({"--tmpfs", "/scratch"}, "ls -A /scratch; echo end of ls; " + probe_ + " write /scratch/new");
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.describe();
+  EXPECT_EQ(outcome.out, "end of ls\nwrote /scratch/new\n") << outcome.describe();
+  EXPECT_FALSE(fs::exists(root_ + "/scratch/new")) << "the write reached the root";
+  EXPECT_TRUE(fs::exists(root_ + "/scratch/underneath.txt"));
+}
+
+TEST_F(RunCommand, NetNoneLeavesOnlyLoopbackUp) {
+  const std::set<std::string> host = interfaces_in(read_file("/proc/net/dev"));
+
+  const Outcome none = run({"--net", "none"}, {"cat", "/proc/net/dev"});
+  EXPECT_EQ(none.exit_code, 0) << none.describe();
+  EXPECT_EQ(interfaces_in(none.out), std::set<std::string>{"lo"}) << none.out;
+  const Outcome loopback = run({"--net", "none"}, {probe_, "loopback"});
+  EXPECT_EQ(loopback.out, "loopback ok\n") << loopback.describe();
+
+  // By default the host's network: its interfaces are all there.
+  const Outcome shared = run({"cat", "/proc/net/dev"});
+  EXPECT_EQ(interfaces_in(shared.out), host) << shared.describe();
+}
+
+TEST_F(RunCommand, RlimitSetsTheProgramsLimits) {
+  const Outcome one = run({"--rlimit", "nofile=64"}, {"cat", "/proc/self/limits"});
+  EXPECT_EQ(one.exit_code, 0) << one.describe();
+  EXPECT_EQ(limit_in(one.out, "Max open files"), "64 64") << one.out;
+
+  const Outcome several =
+      run({"--rlimit", "nofile=32:64", "--rlimit", "core=0", "--rlimit", "fsize=unlimited"}, {"cat", "/proc/self/limits"});
+  EXPECT_EQ(several.exit_code, 0) << several.describe();
+  EXPECT_EQ(limit_in(several.out, "Max open files"), "32 64") << several.out;
+  EXPECT_EQ(limit_in(several.out, "Max core file size"), "0 0") << several.out;
+  EXPECT_EQ(limit_in(several.out, "Max file size"), "unlimited unlimited") << several.out;
+}
+
+TEST_F(RunCommand, UserAndGroupsAreLookedUpOnTheHost) {
+  REQUIRE_ROOT("changing user");
+  // Copied at once: getpwnam and getgrnam return static storage that the next call overwrites.
+  const passwd* nobody_entry = ::getpwnam("nobody");
+  if (nobody_entry == nullptr) GTEST_SKIP() << "no user nobody on this host";
+  const std::string nobody_uid = std::to_string(nobody_entry->pw_uid);
+  const std::string nobody_gid = std::to_string(nobody_entry->pw_gid);
+  const std::string nobody_home = nobody_entry->pw_dir;
+  const group* users_entry = ::getgrnam("users");
+  if (users_entry == nullptr) GTEST_SKIP() << "no group users on this host";
+  const std::string users_gid = std::to_string(users_entry->gr_gid);
+  const group* adm_entry = ::getgrnam("adm");
+  if (adm_entry == nullptr) GTEST_SKIP() << "no group adm on this host";
+  const std::string adm_gid = std::to_string(adm_entry->gr_gid);
+
+  const Outcome as_root = shell({}, "id -u; id -g; id -G");
+  EXPECT_EQ(as_root.out, "0\n0\n0\n") << as_root.describe();
+
+  // nobody with its primary group and no supplementary groups (none of root's), and its HOME.
+  const Outcome as_nobody = shell({"-u", "nobody"}, "id -u; id -g; id -G; echo $HOME");
+  EXPECT_EQ(as_nobody.exit_code, 0) << as_nobody.describe();
+  EXPECT_EQ(as_nobody.out, nobody_uid + "\n" + nobody_gid + "\n" + nobody_gid + "\n" + nobody_home + "\n")
+      << as_nobody.describe();
+
+  // Numbers and names mixed, with the long options.
+  const Outcome with_groups = shell(
+      {"--user", nobody_uid, "--group", "users", "--groups", "adm," + users_gid}, "id -u; id -g; echo; id -G");
+  EXPECT_EQ(with_groups.exit_code, 0) << with_groups.describe();
+  const std::size_t blank = with_groups.out.find("\n\n");
+  ASSERT_NE(blank, std::string::npos) << with_groups.describe();
+  EXPECT_EQ(with_groups.out.substr(0, blank + 1), nobody_uid + "\n" + users_gid + "\n") << with_groups.describe();
+  EXPECT_EQ(words_of(with_groups.out.substr(blank)), (std::set<std::string>{users_gid, adm_gid}))
+      << with_groups.describe();
+
+  const Outcome unknown = shell({"-u", "no-such-user-jailbuild"}, "echo ran");
+  EXPECT_EQ(unknown.exit_code, kRunFailed) << unknown.describe();
+  EXPECT_TRUE(contains(unknown.err, "no-such-user-jailbuild")) << unknown.describe();
+  EXPECT_FALSE(contains(unknown.out, "ran")) << unknown.describe();
+}
+
+TEST_F(RunCommand, CapNetBindServiceLetsNobodyBindPort80) {
+  REQUIRE_ROOT("changing user");
+  // In a network namespace of the jail's own (--net none), where port 80 is free whatever the
+  // host runs, and ports below 1024 are privileged as on any new namespace.
+  const Outcome without = run({"-u", "nobody", "--net", "none"}, {probe_, "bind", "80"});
+  EXPECT_EQ(without.exit_code, 1) << without.describe();
+  EXPECT_EQ(without.out, "bind: " + std::string(std::strerror(EACCES)) + "\n") << without.describe();
+
+  const Outcome with = run({"-u", "nobody", "--net", "none", "--cap", "NET_BIND_SERVICE"}, {probe_, "bind", "80"});
+  EXPECT_EQ(with.exit_code, 0) << with.describe();
+  EXPECT_EQ(with.out, "bound\n") << with.describe();
+
+  // That one capability and no other; --cap repeated keeps each one named.
+  const Outcome one = run({"-u", "nobody", "--cap", "NET_BIND_SERVICE"}, {"cat", "/proc/self/status"});
+  const std::string bit = "0000000000000400";  // 1 << CAP_NET_BIND_SERVICE (10)
+  for (const char* set : {"CapEff", "CapPrm", "CapBnd", "CapAmb"})
+    EXPECT_EQ(status_field(one.out, set), bit) << set << "\n" << one.describe();
+  const Outcome two = run({"-u", "nobody", "--cap", "NET_BIND_SERVICE", "--cap", "KILL"}, {"cat", "/proc/self/status"});
+  EXPECT_EQ(status_field(two.out, "CapEff"), "0000000000000420") << two.describe();  // | 1 << CAP_KILL (5)
+}
+
+TEST_F(RunCommand, ChrootOnlyRunsTheProgramAndWarnsRootWithoutUser) {
+  REQUIRE_ROOT("chroot(2)");
+  const Outcome as_root = run({"--chroot-only"}, {probe_, "exit", "3"});
+  EXPECT_EQ(as_root.exit_code, 3) << as_root.describe();
+  EXPECT_TRUE(contains(as_root.err, "warning")) << as_root.describe();
+
+  // No PID namespace: the program has a host pid, never the 2 it gets in a jail.
+  const Outcome pid = run({"--chroot-only"}, {probe_, "pid"});
+  EXPECT_EQ(pid.exit_code, 0) << pid.describe();
+  EXPECT_GT(std::atoi(pid.out.c_str()), 2) << pid.describe();
+
+  // Inside the root (the probe exists nowhere else), as the user asked for, without a warning.
+  const Outcome as_nobody = shell({"--chroot-only", "-u", "nobody"}, "id -u; " + probe_ + " cwd");
+  EXPECT_EQ(as_nobody.exit_code, 0) << as_nobody.describe();
+  EXPECT_EQ(as_nobody.out, std::to_string(kNobody) + "\n/\n") << as_nobody.describe();
+  EXPECT_EQ(as_nobody.err, "") << as_nobody.describe();
+}
+
+// ---- without root -------------------------------------------------------------------------------
+
+// `jailbuild run ROOT COMMAND...` as nobody (uid and gid 65534, no groups), through setpriv.
+Outcome run_as_nobody(const std::string& root, const std::vector<std::string>& command) {
+  std::vector<std::string> argv{kSetpriv, "--reuid", std::to_string(kNobody), "--regid", std::to_string(kNobody),
+                                "--clear-groups", JAILBUILD_BINARY, "run", root};
+  argv.insert(argv.end(), command.begin(), command.end());
+  return Spawned(argv, kPlainEnv).finish();
+}
+
+TEST_F(RunCommand, AUserWhoIsNotRootRunsProgramsInARootThatAddBuilt) {
+  REQUIRE_ROOT("setpriv to become nobody");
+  // A root of its own that no run has touched yet: like any root `add` builds, it has no /proc,
+  // /dev or /tmp, which a root does not need, and which nobody cannot create in it.
+  const std::string root = fresh_root("unprivileged-root");
+  const ProcessResult added = add({kShell, "/usr/bin/id"}, root);
+  ASSERT_EQ(added.exit_code, kExitOk) << added.describe();
+  for (const char* mount_point : {"proc", "dev", "tmp"}) ASSERT_FALSE(fs::exists(root + "/" + mount_point));
+
+  // The user namespace maps the caller to itself; the program's status comes back.
+  const Outcome ids = run_as_nobody(root, {kShell, "-c", "id -u; id -g; exit 3"});
+  EXPECT_EQ(ids.exit_code, 3) << ids.describe();
+  EXPECT_EQ(ids.out, std::to_string(kNobody) + "\n" + std::to_string(kNobody) + "\n") << ids.describe();
+}
+
+TEST_F(RunCommand, AUserWhoIsNotRootGetsTheSameJailThroughAUserNamespace) {
+  REQUIRE_ROOT("setpriv to become nobody");
+  // Mount points made beforehand by the root's owner, so that this test sees the jail itself
+  // whatever happens to a root without them (the test above).
+  const std::string root = fresh_root("unprivileged-root-with-mount-points");
+  const ProcessResult added = add({kShell, "/usr/bin/id", "/usr/bin/cat"}, root);
+  ASSERT_EQ(added.exit_code, kExitOk) << added.describe();
+  for (const char* mount_point : {"proc", "dev", "tmp"}) fs::create_directories(root + "/" + mount_point);
+
+  const Outcome ids = run_as_nobody(root, {kShell, "-c", "id -u; id -g; exit 3"});
+  EXPECT_EQ(ids.exit_code, 3) << ids.describe();
+  EXPECT_EQ(ids.out, std::to_string(kNobody) + "\n" + std::to_string(kNobody) + "\n") << ids.describe();
+
+  // Its own PID namespace and /proc, no capabilities (not even those of its user namespace),
+  // seccomp, and the root read-only.
+  const Outcome proc = run_as_nobody(root, {"cat", "/proc/self/status"});
+  EXPECT_EQ(proc.exit_code, 0) << proc.describe();
+  EXPECT_EQ(status_field(proc.out, "Pid"), "2") << proc.describe();
+  EXPECT_EQ(status_field(proc.out, "CapEff"), "0000000000000000") << proc.describe();
+  EXPECT_EQ(status_field(proc.out, "Seccomp"), "2") << proc.describe();
+  const Outcome tmp = run_as_nobody(root, {kShell, "-c", "echo in tmp > /tmp/file && cat /tmp/file"});
+  EXPECT_EQ(tmp.out, "in tmp\n") << tmp.describe();
+}
+
+// ---- a real server --------------------------------------------------------------------------------
+
+TEST_F(RunCommand, APythonHttpServerInTheJailServesTheHostOverLoopback) {
+  if (!fs::exists(kPython) || !fs::is_directory(kPythonLibrary)) GTEST_SKIP() << "no " << kPython;
+  const std::string root = fresh_root("python-root");
+  const ProcessResult added = add({kPython, kPythonLibrary}, root);
+  ASSERT_EQ(added.exit_code, kExitOk) << added.describe();
+  const std::string page = "served from inside the jail\n";
+  write_file(root + "/srv/jail.txt", page);
+  ::chmod((root + "/srv").c_str(), 0755);
+
+  const int port = free_loopback_port();
+  ASSERT_GT(port, 0);
+  Spawned server(run_argv({}, {kPython, "-m", "http.server", std::to_string(port), "--bind", "127.0.0.1",
+                               "--directory", "/srv"},
+                          root),
+                 kPlainEnv);
+  std::optional<std::string> response;
+  const auto deadline = Clock::now() + 30s;
+  while (!response && server.running() && Clock::now() < deadline) {
+    response = http_get(port, "/jail.txt");
+    if (!response) ::usleep(50000);
+  }
+  ASSERT_TRUE(response) << "the server never accepted a connection\n" << server.finish(1s).describe();
+  EXPECT_TRUE(response->starts_with("HTTP/1.0 200")) << *response;
+  EXPECT_TRUE(response->ends_with("\r\n\r\n" + page)) << *response;
+
+  server.signal(SIGTERM);
+  const Outcome outcome = server.finish(10s);
+  EXPECT_EQ(outcome.exit_code, 128 + SIGTERM) << outcome.describe();
+  EXPECT_TRUE(contains(outcome.err, "\"GET /jail.txt HTTP/1.0\" 200")) << outcome.describe();  // its access log
+}
+
+}  // namespace
+}  // namespace jailbuild
