@@ -877,6 +877,20 @@ TEST_F(RunCommand, TheRootIsReadOnlyUnlessWritable) {
   fs::remove(written);
 }
 
+TEST_F(RunCommand, RunningARootLeavesItAsItWas) {
+  // No mount point is made in a read-only root (its /proc, /dev and /tmp live in a tmpfs top
+  // level), and nothing is touched: times included.
+  std::error_code ignored;
+  for (const char* mount_point : {"proc", "dev", "tmp"})  // made by a --writable run, if one came first
+    fs::remove(root_ + "/" + mount_point, ignored);
+  const Tree before = snapshot(root_, true);
+  ASSERT_FALSE(before.contains("proc")) << "the root holds a /proc of its own: nothing would be tested";
+  const Outcome outcome = shell({}, "ls / /dev /proc/self >/dev/null && echo hi > /tmp/x && cat /tmp/x");
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.describe();
+  EXPECT_EQ(outcome.out, "hi\n") << outcome.describe();
+  EXPECT_EQ(snapshot(root_, true), before) << "the run changed the root";
+}
+
 TEST_F(RunCommand, NoCapabilitiesNoNewPrivilegesAndSeccompByDefault) {
   const Outcome defaults = run({"cat", "/proc/self/status"});
   ASSERT_EQ(defaults.exit_code, 0) << defaults.describe();
