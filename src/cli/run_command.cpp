@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "commands.hpp"
@@ -24,9 +26,8 @@ struct RunCommandLine {
   bool keep_environment = false;
   std::string cwd = "/";
   bool writable = false;
-  std::vector<std::string> binds;
-  std::vector<std::string> read_only_binds;
-  std::vector<std::string> tmpfs;
+  // --bind, --ro-bind and --tmpfs in command-line order: a later mount may go inside an earlier one.
+  std::vector<std::pair<JailMount::Kind, std::string>> mounts;
   std::string seccomp = "on";
   std::string network = "host";
   bool chroot_only = false;
@@ -64,16 +65,8 @@ Result<RunOptions> run_options(const RunCommandLine& line, const std::vector<std
   options.environment = std::move(*environment);
   options.cwd = line.cwd;
   options.writable = line.writable;
-  for (const auto& [specs, kind] : {std::pair{&line.binds, JailMount::Kind::Bind},
-                                    std::pair{&line.read_only_binds, JailMount::Kind::ReadOnlyBind}}) {
-    for (const std::string& spec : *specs) {
-      auto mount = parse_bind(kind, spec);
-      if (!mount) return mount.error();
-      options.mounts.push_back(*mount);
-    }
-  }
-  for (const std::string& target : line.tmpfs) {
-    auto mount = parse_tmpfs(target);
+  for (const auto& [kind, spec] : line.mounts) {
+    auto mount = kind == JailMount::Kind::Tmpfs ? parse_tmpfs(spec) : parse_bind(kind, spec);
     if (!mount) return mount.error();
     options.mounts.push_back(*mount);
   }
@@ -110,9 +103,15 @@ void add_run_command(CLI::App& app, int& exit_code) {
   run->add_flag("--keep-env", line->keep_environment, "Start from the caller's environment, not PATH/HOME/TERM/LANG");
   run->add_option("--cwd", line->cwd, "Working directory inside the root (default /)");
   run->add_flag("--writable", line->writable, "Mount the root read-write (default read-only)");
-  run->add_option("--bind", line->binds, "Bind host SRC read-write at DST inside (SRC:DST)")->allow_extra_args(false);
-  run->add_option("--ro-bind", line->read_only_binds, "Bind host SRC read-only at DST inside (SRC:DST)")->allow_extra_args(false);
-  run->add_option("--tmpfs", line->tmpfs, "Mount an empty tmpfs at DIR inside")->allow_extra_args(false);
+  for (const auto& [name, kind, help] :
+       {std::tuple{"--bind", JailMount::Kind::Bind, "Bind host SRC read-write at DST inside (SRC:DST)"},
+        std::tuple{"--ro-bind", JailMount::Kind::ReadOnlyBind, "Bind host SRC read-only at DST inside (SRC:DST)"},
+        std::tuple{"--tmpfs", JailMount::Kind::Tmpfs, "Mount an empty tmpfs at DIR inside"}}) {
+    run->add_option_function<std::string>(
+           name, [line, mount_kind = kind](const std::string& spec) { line->mounts.emplace_back(mount_kind, spec); }, help)
+        ->trigger_on_parse()
+        ->allow_extra_args(false);
+  }
   run->add_option("--seccomp", line->seccomp, "on (default) or off: the system call denylist")
       ->check(CLI::IsMember({"on", "off"}));
   run->add_option("--net", line->network, "host (default) or none: a network namespace with only loopback")

@@ -78,8 +78,8 @@ Result<UniqueFd> mount_point(int root_fd, const std::string& target, bool direct
                                                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
       // A normal user running a root that root built cannot make mount points in it.
       if (made < 0 && errno != EEXIST)
-        return Error{shown + ": not in the root, and cannot be made there to mount on: " + copy::errno_text(errno) +
-                     " (make it once as the root's owner)"};
+        return Error{shown + ": missing, and cannot be made to mount on: " + copy::errno_text(errno) +
+                     " (make it in the root once as its owner, or mount a --tmpfs on a directory above it)"};
       if (!want_directory && made >= 0) ::close(made);
       fd = ::openat(current.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC | (want_directory ? O_DIRECTORY : 0));
     }

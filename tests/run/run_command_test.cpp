@@ -993,6 +993,16 @@ TEST_F(RunCommand, TmpfsMountsAFreshWritableDirectory) {
   EXPECT_TRUE(fs::exists(root_ + "/scratch/underneath.txt"));
 }
 
+TEST_F(RunCommand, MountsAreMadeInCommandLineOrder) {
+  // A bind inside a tmpfs given before it: made after it, it shows; made before, the tmpfs hides it.
+  const std::string site = path("site");
+  write_file(site + "/index.html", "hello\n");
+  const Outcome outcome = shell({"--tmpfs", "/srv", "--ro-bind", site + ":/srv/site", "--tmpfs", "/srv/cache"},
+                                "cat /srv/site/index.html; ls -A /srv; echo end");
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.describe();
+  EXPECT_EQ(outcome.out, "hello\ncache\nsite\nend\n") << outcome.describe();
+}
+
 TEST_F(RunCommand, NetNoneLeavesOnlyLoopbackUp) {
   const std::set<std::string> host = interfaces_in(read_file("/proc/net/dev"));
 
