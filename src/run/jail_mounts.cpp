@@ -14,11 +14,11 @@
 #include <unistd.h>
 
 #include <array>
-#include <climits>
-#include <memory>
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 #include "../copy/safe_fs.hpp"
 #include "jail_setup.hpp"
@@ -76,7 +76,8 @@ Result<UniqueFd> mount_point(int root_fd, const std::string& target, bool direct
       const int made = want_directory ? ::mkdirat(current.get(), name.c_str(), 0755)
                                       : ::openat(current.get(), name.c_str(),
                                                  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-      // A normal user running a root that root built cannot make mount points in it.
+      // Inside one of the root's directories, bound read-only, nothing can be made (EROFS); in a
+      // --writable root, a normal user cannot write to a root that root built (EACCES).
       if (made < 0 && errno != EEXIST)
         return Error{shown + ": missing, and cannot be made to mount on: " + copy::errno_text(errno) +
                      " (make it in the root once as its owner, or mount a --tmpfs on a directory above it)"};
@@ -147,7 +148,7 @@ Step make_proc(int root_fd) {
   for (const char* name : {"sys", "sysrq-trigger"}) {
     const std::string path = proc_path(*fresh) + "/" + name;
     if (::access(path.c_str(), F_OK) != 0) continue;
-    if (auto error = mount_call(path.c_str(), path, nullptr, MS_BIND | MS_REC, nullptr, std::string("bind /proc/") + name))
+    if (auto error = mount_call(path.c_str(), path, nullptr, MS_BIND, nullptr, std::string("bind /proc/") + name))
       return error;
     if (auto error = remount_read_only(path, kKernelFsFlags, std::string("make /proc/") + name + " read-only"))
       return error;
@@ -166,8 +167,10 @@ Step make_mount(int root_fd, const JailMount& mount) {
   if (::stat(mount.source.c_str(), &source) != 0) return failed(mount.source + ": cannot bind it");
   auto target = mount_point(root_fd, mount.target, S_ISDIR(source.st_mode));
   if (!target) return target.error();
+  // Not MS_REC: a read-only remount covers one mount, and a writable mount below a --ro-bind
+  // source must not come along writable.
   const std::string what = "bind " + mount.source + " on " + mount.target;
-  if (auto error = mount_call(mount.source.c_str(), proc_path(*target), nullptr, MS_BIND | MS_REC, nullptr, what))
+  if (auto error = mount_call(mount.source.c_str(), proc_path(*target), nullptr, MS_BIND, nullptr, what))
     return error;
   if (mount.kind != JailMount::Kind::ReadOnlyBind) return std::nullopt;
   // The path now leads to the mounted source, not to the mount point the descriptor holds.
