@@ -815,6 +815,28 @@ TEST_F(RunCommand, AnOriginRpathProgramFindsItsLibraryInTheRoot) {
   EXPECT_EQ(outcome.out, "hello from libgreet, found through $ORIGIN\n") << outcome.describe();
 }
 
+TEST_F(RunCommand, TheProgramGetsItsOwnMountPidIpcAndUtsNamespaces) {
+  const std::vector<std::string> kinds{"mnt", "pid", "ipc", "uts", "net", "user"};
+  auto namespaces_of = [&](const std::vector<std::string>& options) {
+    std::vector<std::string> command{"readlink"};
+    for (const std::string& kind : kinds) command.push_back("/proc/self/ns/" + kind);
+    const Outcome outcome = run(options, command);
+    EXPECT_EQ(outcome.exit_code, 0) << outcome.describe();
+    std::map<std::string, bool> fresh;
+    std::istringstream lines(outcome.out);
+    std::string line;
+    for (const std::string& kind : kinds) {
+      std::getline(lines, line);
+      fresh[kind] = line != fs::read_symlink("/proc/self/ns/" + kind).string();
+    }
+    return fresh;
+  };
+  const bool as_root = ::geteuid() == 0;  // otherwise a user namespace is made too
+  EXPECT_EQ(namespaces_of({}), (std::map<std::string, bool>{{"ipc", true}, {"mnt", true}, {"net", false},
+                                                            {"pid", true}, {"user", !as_root}, {"uts", true}}));
+  EXPECT_TRUE(namespaces_of({"--net", "none"})["net"]);
+}
+
 TEST_F(RunCommand, ProcShowsTheJailsOwnProcesses) {
   // A fresh /proc of the jail's PID namespace: the program is pid 2 (after the jail's init), and
   // it sees only the jail's few processes, none of the host's.
