@@ -34,8 +34,11 @@ std::string canonical_root(const std::string& root) {
   return std::string(::getcwd(cwd, sizeof cwd) ? cwd : "") + "/" + root;
 }
 
-// An added path as the manifest records it: absolute and canonical up to its last component,
-// which stays as given (an added symlink is added as the symlink, with what it points to).
+// An added path as the manifest records it: absolute, as given otherwise. Its directories' symlinks
+// are recreated in the root (`add /bin/true` gives /bin -> usr/bin and /usr/bin/true, so that the
+// program runs by the name it was added by), and an added symlink is added as the symlink, with
+// what it points to. A path with ".." is made canonical up to its last component instead, since
+// ".." after a symlink is not what it looks like.
 std::string added_path(const std::string& path) {
   std::string absolute = path;
   if (absolute.empty() || absolute.front() != '/') {
@@ -49,6 +52,16 @@ std::string added_path(const std::string& path) {
   if (name == "." || name == "..") return ::realpath(absolute.c_str(), resolved) ? resolved : absolute;
   const std::string parent = slash == 0 ? "/" : absolute.substr(0, slash);
   if (!::realpath(parent.c_str(), resolved)) return absolute;  // missing: refused as such later
+  std::string lexical;  // without "." components and repeated slashes: "/bin/true" stays so
+  bool has_dot_dot = false;
+  for (std::size_t begin = 1; begin <= slash;) {
+    const std::size_t end = absolute.find('/', begin);
+    const std::string component = absolute.substr(begin, end - begin);
+    if (component == "..") has_dot_dot = true;
+    if (!component.empty() && component != ".") lexical += "/" + component;
+    begin = end + 1;
+  }
+  if (!has_dot_dot) return lexical + "/" + name;
   return std::string(resolved) + (std::string_view(resolved) == "/" ? "" : "/") + name;
 }
 

@@ -305,6 +305,22 @@ TEST_F(AddCommand, TemporariesOfAKilledManifestSaveAreRemovedByTheNextRun) {
   EXPECT_TRUE(fs::exists(roots / ".other-root.json.a1B2c3")) << "another root's file is not this run's";
 }
 
+TEST_F(AddCommand, AProgramAddedThroughADirectorySymlinkKeepsItsName) {
+  // "bin" is a symlink to "usr/bin" here, as /bin is on Debian 12: the program must be in the root
+  // by the name it was added by, through the same symlink, or `run ROOT .../bin/hello` fails.
+  fs::create_directories(dir_ / "usr/bin");
+  fs::create_directory_symlink("usr/bin", dir_ / "bin");
+  gcc("-o usr/bin/hello hello.c");
+  ASSERT_EQ(add({path("bin/hello")}).exit_code, kExitOk);
+  EXPECT_EQ(fs::read_symlink(root_ + path("bin")), "usr/bin");
+  EXPECT_TRUE(fs::is_regular_file(fs::symlink_status(root_ + path("usr/bin/hello"))));
+  expect_loads_in_root(path("bin/hello"));
+  const ProcessResult listed = list();
+  EXPECT_TRUE(contains(listed.output, "added:\n  " + path("bin/hello") + "\n")) << listed.output;
+  EXPECT_EQ(remove(path("bin/hello")).exit_code, kExitOk) << "removed by the name it was added by";
+  EXPECT_FALSE(fs::exists(root_ + path("usr/bin/hello")));
+}
+
 TEST_F(AddCommand, PathsWithDotDotAreRecordedSoThatTheManifestStaysReadable) {
   // A library found through $ORIGIN/../lib that needs a library of its own: the loader's path for
   // it, recorded as what needed the next one, holds "..". And a relative added path with "..".
