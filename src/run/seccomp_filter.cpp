@@ -19,12 +19,13 @@ namespace {
 // processes (ptrace, process_vm_*), and file handles, which open files by inode number on a
 // mounted file system, bypassing the jail's paths (the "shocker" escape).
 constexpr std::array kDenied{
-    "mount",         "umount2",        "pivot_root",        "chroot",          "unshare",
-    "setns",         "fsopen",         "fsconfig",          "fsmount",         "fspick",
-    "move_mount",    "open_tree",      "mount_setattr",     "init_module",     "finit_module",
-    "delete_module", "kexec_load",     "kexec_file_load",   "open_by_handle_at", "bpf",
-    "perf_event_open", "keyctl",       "add_key",           "request_key",     "ptrace",
-    "process_vm_readv", "process_vm_writev",
+    "mount", "umount2", "pivot_root", "chroot",                                     // the file system view
+    "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
+    "unshare", "setns",                                                             // namespaces
+    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",  // the kernel
+    "bpf", "perf_event_open", "keyctl", "add_key", "request_key",
+    "ptrace", "process_vm_readv", "process_vm_writev",                              // other processes
+    "open_by_handle_at",                                                            // files by inode
 };
 
 // Namespace flags of clone(2): each would give the program a namespace of its own to mount in.
