@@ -1,9 +1,8 @@
 // `run`: enter a root and run a program there.
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -36,19 +35,19 @@ struct RunCommandLine {
 
 // Everything the command line says, checked and looked up; errors name the option at fault.
 Result<RunOptions> run_options(const RunCommandLine& line, const std::vector<std::string>& positionals) {
-  const std::size_t first = 0;
+  // CLI11 leaves an unknown option before ROOT among the positionals.
   if (!positionals.empty() && positionals[0].starts_with("-"))
     return Error{positionals[0] + ": unknown option (see jailbuild run --help)", true};
-  if (positionals.size() < first + 2) return Error{"expected ROOT PROGRAM [ARGS...] (see jailbuild run --help)", true};
+  if (positionals.size() < 2) return Error{"expected ROOT PROGRAM [ARGS...] (see jailbuild run --help)", true};
   RunOptions options;
   std::error_code error;
-  const std::string& root = positionals[first];
+  const std::string& root = positionals[0];
   options.root = std::filesystem::canonical(root, error).string();
   if (error) return Error{root + ": " + error.message()};
   if (!std::filesystem::is_directory(options.root)) return Error{root + ": not a directory"};
   if (options.root == "/") return Error{root + ": the host's own root is not a jail", true};
-  options.program = positionals[first + 1];
-  options.arguments.assign(positionals.begin() + first + 2, positionals.end());
+  options.program = positionals[1];
+  options.arguments.assign(positionals.begin() + 2, positionals.end());
 
   auto identity = resolve_identity(line.user, line.group, line.groups);
   if (!identity) return identity.error();
