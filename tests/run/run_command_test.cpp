@@ -14,8 +14,8 @@
 //
 // The statuses, the options and the defaults checked here are those of the `run` specification:
 // the program's status, 128+N when signal N killed it, 125 when the jail could not be set up, 126
-// when the program cannot be executed, 127 when it is not in the root, 2 for command-line
-// mistakes.
+// when the program cannot be executed, 127 when it is not in the root; command-line mistakes are
+// jailbuild's own failures too (125).
 #include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
