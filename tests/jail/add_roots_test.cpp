@@ -25,7 +25,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -37,13 +36,13 @@
 #include <set>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "jailbuild/elf.hpp"
 #include "support/loader_oracle.hpp"
+#include "support/parallel.hpp"
 
 namespace jailbuild {
 namespace {
@@ -299,18 +298,6 @@ Outcome check_program(const Program& program, const TempDir& scratch, std::size_
   return outcome;
 }
 
-// Runs `work(i)` for every i < count on kParallelRoots threads.
-template <typename Work>
-void run_in_parallel(std::size_t count, Work work) {
-  std::atomic<std::size_t> next{0};
-  std::vector<std::jthread> workers;
-  for (unsigned t = 0; t < kParallelRoots; ++t) {
-    workers.emplace_back([&] {
-      for (std::size_t i = next++; i < count; i = next++) work(i);
-    });
-  }
-}
-
 void print_list(const std::string& title, const std::vector<Program>& programs, const std::vector<Outcome>& outcomes,
                 Verdict verdict) {
   for (std::size_t i = 0; i < programs.size(); ++i) {
@@ -325,8 +312,8 @@ TEST(AddRoots, EveryProgramLoadsInARootOfItsOwn) {
   const Survey survey = survey_programs();
   const TempDir scratch("jailbuild-roots");
   std::vector<Outcome> outcomes(survey.programs.size());
-  run_in_parallel(survey.programs.size(),
-                  [&](std::size_t i) { outcomes[i] = check_program(survey.programs[i], scratch, i); });
+  testing::run_in_parallel(survey.programs.size(), kParallelRoots,
+                           [&](std::size_t i) { outcomes[i] = check_program(survey.programs[i], scratch, i); });
 
   std::map<Verdict, std::size_t> counts;
   for (const Outcome& outcome : outcomes) ++counts[outcome.verdict];

@@ -16,7 +16,6 @@
 // * a library (no PT_INTERP): `LD_TRACE_LOADED_OBJECTS=1 LOADER FILE` with the loader of its ELF
 //   class. A file without PT_INTERP is never exec'd: nothing would stop it from running.
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -28,7 +27,6 @@
 #include <sstream>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <variant>
 #include <vector>
 
@@ -38,6 +36,7 @@
 #include "jailbuild/report.hpp"
 #include "jailbuild/resolver.hpp"
 #include "support/loader_oracle.hpp"
+#include "support/parallel.hpp"
 
 namespace jailbuild {
 namespace {
@@ -216,21 +215,10 @@ Answer loader_answer(const Subject& subject, const LoaderTrace& trace, const std
   return answer;
 }
 
-// Runs `work(i)` for every i < count on kParallelTraces threads.
-template <typename Work>
-void run_in_parallel(std::size_t count, Work work) {
-  std::atomic<std::size_t> next{0};
-  std::vector<std::jthread> workers;
-  for (unsigned t = 0; t < kParallelTraces; ++t) {
-    workers.emplace_back([&] {
-      for (std::size_t i = next++; i < count; i = next++) work(i);
-    });
-  }
-}
-
 std::vector<LoaderTrace> trace_all(const std::vector<Subject>& subjects, const std::string& cwd) {
   std::vector<LoaderTrace> traces(subjects.size());
-  run_in_parallel(subjects.size(), [&](std::size_t i) { traces[i] = trace(subjects[i], cwd); });
+  testing::run_in_parallel(subjects.size(), kParallelTraces,
+                           [&](std::size_t i) { traces[i] = trace(subjects[i], cwd); });
   return traces;
 }
 
