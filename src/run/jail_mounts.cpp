@@ -213,7 +213,6 @@ Step mirror_top_level(int root_fd, int top_fd, const RunOptions& options) {
   std::unique_ptr<DIR, int (*)(DIR*)> closer(listing, ::closedir);
   const std::string from = "/proc/self/fd/" + std::to_string(root_fd) + "/";
   const std::string to = "/proc/self/fd/" + std::to_string(top_fd) + "/";
-  const unsigned long flags = MS_RDONLY | MS_NOSUID | MS_NODEV;
   errno = 0;
   while (const dirent* entry = ::readdir(listing)) {
     const std::string name = entry->d_name;
@@ -240,9 +239,7 @@ Step mirror_top_level(int root_fd, int top_fd, const RunOptions& options) {
     if (!directory) ::close(made);
     if (auto error = mount_call((from + name).c_str(), to + name, nullptr, MS_BIND, nullptr, shown + ": bind"))
       return error;
-    if (auto error = mount_call(nullptr, to + name, nullptr, MS_REMOUNT | MS_BIND | flags | locked_flags(to + name),
-                                nullptr, shown + ": remount read-only"))
-      return error;
+    if (auto error = remount_read_only(to + name, MS_NOSUID | MS_NODEV, shown + ": remount read-only")) return error;
   }
   if (errno != 0) return failed(options.root + ": list");
   return std::nullopt;

@@ -44,6 +44,23 @@ bool sent_by_process(const siginfo_t& info) { return info.si_code <= 0; }
 
 int exit_status_of(int status) { return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status); }
 
+// With the supervised signals blocked: passes each one a process sends on to `child`, reaps every
+// child that exits (in the jail's init, orphans too), and returns `child`'s exit status.
+int supervise(pid_t child) {
+  const sigset_t supervised = supervised_signals();
+  while (true) {
+    siginfo_t info{};
+    const int signal = ::sigwaitinfo(&supervised, &info);
+    if (signal == SIGCHLD) {
+      int status = 0;
+      for (pid_t reaped; (reaped = ::waitpid(-1, &status, WNOHANG)) > 0;)
+        if (reaped == child) return exit_status_of(status);
+    } else if (signal > 0 && sent_by_process(info)) {
+      ::kill(child, signal);
+    }
+  }
+}
+
 void report(const std::string& message) { std::fprintf(stderr, "jailbuild: run: %s\n", message.c_str()); }
 
 [[noreturn]] void fail(const Error& error) {
@@ -136,18 +153,7 @@ int jail_init(const RunOptions& options, int wait_fd, bool in_user_namespace, co
     ::sigprocmask(SIG_SETMASK, &program_mask, nullptr);
     become_program(options, in_user_namespace);
   }
-  const sigset_t supervised = supervised_signals();
-  while (true) {
-    siginfo_t info{};
-    const int signal = ::sigwaitinfo(&supervised, &info);
-    if (signal == SIGCHLD) {
-      int status = 0;
-      for (pid_t reaped; (reaped = ::waitpid(-1, &status, WNOHANG)) > 0;)
-        if (reaped == program) return exit_status_of(status);  // the kernel kills the rest
-    } else if (signal > 0 && sent_by_process(info)) {
-      ::kill(program, signal);
-    }
-  }
+  return supervise(program);  // when it returns, the kernel kills what is left in the jail
 }
 
 bool write_file(const std::string& path, std::string_view text) {
@@ -219,16 +225,7 @@ int run_with_namespaces(const RunOptions& options, bool in_user_namespace) {
     }
     ::close(sync[1]);
   }
-  while (true) {
-    siginfo_t info{};
-    const int signal = ::sigwaitinfo(&supervised, &info);
-    if (signal == SIGCHLD) {
-      int status = 0;
-      if (::waitpid(child, &status, WNOHANG) == child) return exit_status_of(status);
-    } else if (signal > 0 && sent_by_process(info)) {
-      ::kill(child, signal);
-    }
-  }
+  return supervise(child);
 }
 
 }  // namespace
