@@ -575,17 +575,44 @@ Applier::Action Applier::would_place(const Target& target, const FileIdentity& s
 
 // Gives the directory at the target its mode and, when run as root, the owner of `source`,
 // through a descriptor opened without following a symlink.
+// The owner (as root) and then the mode of a directory jailbuild made, set through its descriptor.
+std::optional<Error> set_owner_and_mode(int directory, const Target& target, mode_t mode,
+                                        const std::optional<struct stat>& source) {
+  if (running_as_root() && source && ::fchown(directory, source->st_uid, source->st_gid) != 0) {
+    return system_error(target.display + ": setting its owner", errno);
+  }
+  if (::fchmod(directory, mode) != 0) return system_error(target.display + ": setting its mode", errno);
+  return std::nullopt;
+}
+
 Result<Done> settle_directory(const Target& target, mode_t mode, const std::optional<struct stat>& source) {
   const int opened = copy::open_beneath(target.dir, target.where.name, O_RDONLY | O_DIRECTORY);
   if (opened < 0 && changed_underneath(-opened)) return changed_while_running(-opened);
   if (opened < 0) return system_error(target.display, -opened);
   const UniqueFd directory(opened);
-  if (running_as_root() && source && ::fchown(directory.get(), source->st_uid, source->st_gid) != 0) {
-    return system_error(target.display + ": setting its owner", errno);
-  }
-  if (::fchmod(directory.get(), mode) != 0) return system_error(target.display + ": setting its mode", errno);
+  if (std::optional<Error> error = set_owner_and_mode(directory.get(), target, mode, source)) return *error;
   Done done;
   if (::fstat(directory.get(), &done.status) != 0) return system_error(target.display + ": fstat", errno);
+  return done;
+}
+
+// Makes a directory under a temporary name, gives it its owner and mode, and renames it into
+// place: like a file, a directory appears under its final name only finished. One made at its final
+// name and left private (0700) by a run that was killed, or that lost a race for the name, would be
+// taken by later runs for a directory someone else made, and keep that mode for good.
+Result<Done> make_directory(const Target& target, mode_t mode, const std::optional<struct stat>& source) {
+  Result<copy::TempName> temporary = copy::create_temp_directory(target.dir, target.display + ": in its directory");
+  if (!temporary) return temporary.error();
+  const int opened = copy::open_beneath(target.dir, temporary->name(), O_RDONLY | O_DIRECTORY);
+  if (opened < 0) return system_error(target.display + ": opening the new directory", -opened);
+  const UniqueFd directory(opened);
+  if (std::optional<Error> error = set_owner_and_mode(directory.get(), target, mode, source)) return *error;
+  struct stat made {};
+  if (::fstat(directory.get(), &made) != 0) return system_error(target.display + ": fstat", errno);
+  Result<Done> done = commit(target, *temporary);
+  if (done && done->left_alone.empty() && done->status.st_ino != made.st_ino) {
+    return left_alone("replaced by another directory while jailbuild was making it");
+  }
   return done;
 }
 
@@ -626,20 +653,14 @@ Result<Applier::Action> Applier::place_directory(Target& target) {
   if (options_.dry_run) return would_place(target, source_identity);
 
   // What is in the way is not a directory, so unlink removes it (rename cannot put a directory
-  // over it). The new directory is private until settle_directory gives it its mode.
-  const char* name = target.where.name.c_str();
-  if (target.found && ::unlinkat(target.dir, name, 0) != 0 && errno != ENOENT) {
+  // over it).
+  if (target.found && ::unlinkat(target.dir, target.where.name.c_str(), 0) != 0 && errno != ENOENT) {
     const int error_number = errno;
     if (changed_underneath(error_number)) return conflict(target, changed_while_running(error_number).left_alone);
     const std::string what = copy::file_type_name(target.found->st_mode);
     return system_error(target.display + ": removing the " + what + " in the way", error_number);
   }
-  if (::mkdirat(target.dir, name, 0700) != 0) {
-    const int error_number = errno;
-    if (changed_underneath(error_number)) return conflict(target, changed_while_running(error_number).left_alone);
-    return system_error(target.display + ": mkdir", error_number);
-  }
-  return finish(target, settle_directory(target, mode, source), source_identity);
+  return finish(target, make_directory(target, mode, source), source_identity);
 }
 
 Result<Applier::Action> Applier::place_symlink(Target& target) {
@@ -790,22 +811,27 @@ Result<bool> Applier::remove_temporaries_in(const std::string& relative_dir) {
   std::vector<std::string> stale;
   errno = 0;
   while (const dirent* item = ::readdir(stream)) {
-    if (copy::is_temp_name(item->d_name) && item->d_type != DT_DIR) stale.emplace_back(item->d_name);
+    if (copy::is_temp_name(item->d_name)) stale.emplace_back(item->d_name);
   }
   const int read_error = errno;
   int unlink_error = 0;
   std::string failed;
-  // unlinkat without AT_REMOVEDIR refuses a directory (EISDIR when d_type was DT_UNKNOWN).
+  // A temporary directory (make_directory's) is removed only empty, as a killed run leaves it:
+  // rmdir refuses one that holds anything (ENOTEMPTY), and that one is left alone.
   for (std::size_t i = 0; read_error == 0 && unlink_error == 0 && i < stale.size(); ++i) {
-    if (::unlinkat(::dirfd(stream), stale[i].c_str(), 0) != 0 && errno != ENOENT && errno != EISDIR) {
-      unlink_error = errno;
-      failed = stale[i];
+    const char* name = stale[i].c_str();
+    if (::unlinkat(::dirfd(stream), name, 0) == 0 || errno == ENOENT) continue;
+    if (errno == EISDIR && (::unlinkat(::dirfd(stream), name, AT_REMOVEDIR) == 0 || errno == ENOENT ||
+                            errno == ENOTEMPTY || errno == EEXIST)) {
+      continue;
     }
+    unlink_error = errno;
+    failed = stale[i];
   }
   ::closedir(stream);
   if (read_error != 0) return system_error(shown + ": reading the directory", read_error);
   if (unlink_error != 0) {
-    return system_error(shown + "/" + failed + ": removing a temporary file an interrupted run left", unlink_error);
+    return system_error(shown + "/" + failed + ": removing a temporary an interrupted run left", unlink_error);
   }
   return true;
 }

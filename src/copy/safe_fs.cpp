@@ -77,7 +77,7 @@ bool is_temp_name(std::string_view name) { return name.substr(0, kTempPrefix.siz
 
 TempName::~TempName() {
   // Best effort: if this fails the file stays, and the next run's cleanup of the directory removes it.
-  if (armed_) ::unlinkat(dir_fd_, name_.c_str(), 0);
+  if (armed_) ::unlinkat(dir_fd_, name_.c_str(), directory_ ? AT_REMOVEDIR : 0);
 }
 
 int TempName::commit(const std::string& final_name) {
@@ -138,6 +138,14 @@ Result<TempName> create_temp_symlink(int dir_fd, const std::string& target, cons
   });
   if (!name) return name.error();
   return TempName(dir_fd, std::move(*name));
+}
+
+Result<TempName> create_temp_directory(int dir_fd, const std::string& dir_display) {
+  Result<std::string> name = create_under_fresh_name(dir_display, "directory", [&](const std::string& candidate) {
+    return ::mkdirat(dir_fd, candidate.c_str(), 0700) == 0 ? 0 : errno;
+  });
+  if (!name) return name.error();
+  return TempName(dir_fd, std::move(*name), true);
 }
 
 Result<TempName> create_temp_node(int dir_fd, mode_t type, dev_t device, const std::string& dir_display) {

@@ -68,12 +68,17 @@ inline constexpr std::string_view kTempPrefix = ".jailbuild-tmp.";
 bool is_temp_name(std::string_view name);
 
 // A temporary name in a directory of the root, unlinked on destruction unless committed (renamed
-// over its final name). The entry behind it is created by the caller.
+// over its final name). The entry behind it is created by the caller; `directory` says it is an
+// (empty) directory, removed with AT_REMOVEDIR.
 class TempName {
  public:
-  TempName(int dir_fd, std::string name) : dir_fd_(dir_fd), name_(std::move(name)) {}
+  TempName(int dir_fd, std::string name, bool directory = false)
+      : dir_fd_(dir_fd), name_(std::move(name)), directory_(directory) {}
   TempName(TempName&& other) noexcept
-      : dir_fd_(other.dir_fd_), name_(std::move(other.name_)), armed_(std::exchange(other.armed_, false)) {}
+      : dir_fd_(other.dir_fd_),
+        name_(std::move(other.name_)),
+        directory_(other.directory_),
+        armed_(std::exchange(other.armed_, false)) {}
   TempName& operator=(TempName&&) = delete;
   TempName(const TempName&) = delete;
   TempName& operator=(const TempName&) = delete;
@@ -86,6 +91,7 @@ class TempName {
  private:
   int dir_fd_;
   std::string name_;
+  bool directory_ = false;
   bool armed_ = true;
 };
 
@@ -99,6 +105,9 @@ Result<TempFile> create_temp_file(int dir_fd, const std::string& dir_display);
 
 // Creates `target` as a symlink under a fresh temporary name in dir_fd.
 Result<TempName> create_temp_symlink(int dir_fd, const std::string& target, const std::string& dir_display);
+
+// Creates an empty directory (mode 0700 until the caller sets its mode) under a fresh temporary name.
+Result<TempName> create_temp_directory(int dir_fd, const std::string& dir_display);
 
 // Creates a device node (mode bits 0600 until the caller sets them) under a fresh temporary name.
 Result<TempName> create_temp_node(int dir_fd, mode_t type, dev_t device, const std::string& dir_display);

@@ -847,12 +847,17 @@ TEST_F(RootWriterTest, PlantedTemporaryNamesAreRemovedNotFollowed) {
   write_file(in_root("/usr/bin/.jailbuild-tmp.AbC123"), "half a file", 0600);
   ASSERT_EQ(::symlink((outside_ + "/secret").c_str(), in_root("/usr/bin/.jailbuild-tmp.xyz789").c_str()), 0);
   ASSERT_EQ(::symlink((outside_ + "/bin").c_str(), in_root("/.jailbuild-tmp.dirlnk").c_str()), 0);
-  fs::create_directories(in_root("/usr/.jailbuild-tmp.a-directory"));  // never ours: left alone
+  // A killed run leaves its new directory empty under a temporary name: removed. One that holds
+  // something was never ours: left alone, contents and all.
+  fs::create_directories(in_root("/usr/.jailbuild-tmp.EmPtY1"));
+  fs::create_directories(in_root("/usr/.jailbuild-tmp.a-directory"));
+  write_file(in_root("/usr/.jailbuild-tmp.a-directory/kept"), "not jailbuild's", 0644);
   const std::string outside_before = tree_listing(outside_);
 
   Result<WriteReport> report = apply(plan);
   ASSERT_TRUE(report) << report.error().message;
   EXPECT_EQ(temporaries_under(root_), std::vector<std::string>{in_root("/usr/.jailbuild-tmp.a-directory")});
+  EXPECT_TRUE(fs::exists(in_root("/usr/.jailbuild-tmp.a-directory/kept")));
   EXPECT_EQ(tree_listing(outside_), outside_before);
 }
 

@@ -545,11 +545,13 @@ TEST_F(AddCommand, AKilledAddLeavesNoTruncatedFileAndTheNextAddConverges) {
   const std::string complete = reference_root(programs);
   // Each commit of an entry (renameat), the saves in the state directory (rename: the pending
   // manifest before the files, the final one after, and the watch list once the fixtures are a
-  // second old), and each chunk of a copy;
+  // second old), each chunk of a copy, and each mode set on a new file or directory (fchmod: a
+  // directory must not be left private under its final name, where later runs would take it for
+  // someone else's);
   // the n-th such call of a run gets SIGKILL, for every n until a run has fewer such calls.
   std::map<std::string, int> kill_points;
   std::vector<std::string> failures;
-  for (const std::string syscall : {"renameat", "rename", "copy_file_range"}) {
+  for (const std::string syscall : {"renameat", "rename", "copy_file_range", "fchmod"}) {
     for (int n = 1; n < 200; ++n) {
       fs::remove_all(root_);
       fs::remove_all(state_);
@@ -569,6 +571,7 @@ TEST_F(AddCommand, AKilledAddLeavesNoTruncatedFileAndTheNextAddConverges) {
   EXPECT_GE(kill_points["rename"], 2);
   EXPECT_LE(kill_points["rename"], 3);
   EXPECT_GE(kill_points["copy_file_range"], 4);
+  EXPECT_GE(kill_points["fchmod"], 10);
   EXPECT_TRUE(failures.empty()) << failures.size() << " problems:\n" << [&] {
     std::string text;
     for (const std::string& failure : failures) text += failure + "\n";
