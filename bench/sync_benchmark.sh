@@ -12,7 +12,11 @@
 #              find ROOT -printf %C@     (the walk that lstats every entry, as reading a change
 #                                       time requires)
 #              stat --printf= PATHS    (lstat of every entry of the root and of the host path it
-#                                       mirrors: the calls a stat-only proof cannot avoid)
+#                                       mirrors: more than a stat-only proof needs, since
+#                                       directories' listings prove their symlinks)
+#              taskset -c 0 ...        (jailbuild sync and the bare find pinned to one CPU: sync
+#                                       checks the host side and the root side on two CPUs when
+#                                       it can; taskset's own start is in both figures)
 #   changed  one library rewritten on the host before each run (same bytes, new inode and mtime, as
 #            a package upgrade leaves it): jailbuild sync and jk_update again. The library is a
 #            fixture built here with gcc (OUT_DIR/fixture: libjbfixture.so.1 and 20 programs that
@@ -68,7 +72,7 @@ watch_list=      # jailbuild's watch list of the root, once the settling sync ha
 
 require() {
   local missing=()
-  for command in hyperfine jk_cp jk_update rsync scanelf gcc readelf chroot cmake ninja python3; do
+  for command in hyperfine jk_cp jk_update rsync scanelf gcc readelf chroot cmake ninja python3 taskset; do
     command -v "$command" >/dev/null || missing+=("$command")
   done
   if ((${#missing[@]})); then
@@ -226,7 +230,9 @@ time_noop() {
     -n "rsync -a --dry-run" "$(rsync_command)" \
     -n "find ROOT -printf ''" "find $root -printf ''" \
     -n "find ROOT -printf %C@" "find $root -printf %C@" \
-    -n "stat of $(wc -l <"$results/stat-files.txt") paths" "stat --printf= $(tr '\n' ' ' <"$results/stat-files.txt")"
+    -n "stat of $(wc -l <"$results/stat-files.txt") paths" "stat --printf= $(tr '\n' ' ' <"$results/stat-files.txt")" \
+    -n "jailbuild sync, one CPU" "taskset -c 0 $(sync_command)" \
+    -n "find ROOT -printf '', one CPU" "taskset -c 0 find $root -printf ''"
 }
 
 time_full() {
@@ -335,6 +341,8 @@ stat_walk = sync / noop["find ROOT -printf %C@"]["median"]
 print(f"- (no target) no-op sync / `find` walk that lstats every entry: {stat_walk:.1f}x")
 stat_name = next(name for name in noop if name.startswith("stat of "))
 print(f"- (no target) no-op sync / {stat_name}: {sync / noop[stat_name]['median']:.1f}x")
+one_cpu = noop["jailbuild sync, one CPU"]["median"] / noop["find ROOT -printf '', one CPU"]["median"]
+print(f"- (no target) both on one CPU (`taskset -c 0`, whose own start both include): {one_cpu:.1f}x")
 PYTHON
 }
 

@@ -143,28 +143,9 @@ Result<bool> load_known(LockedRoot& locked) {
   return true;
 }
 
-// The fast path of a run with nothing to do: the watch list proves, by stat calls alone, that the
-// host and the root are as the last complete run left them, and that it covered `paths` (added
-// paths) and `options` (add options). The manifest is not even read.
-std::optional<RootChange> proven_unchanged(const LockedRoot& locked, const std::vector<std::string>& paths,
-                                           const std::vector<std::string>& options) {
-  const std::optional<WatchList> watch = load_watch_list(locked.watch_path);
-  if (!watch || watch->root != locked.root) return std::nullopt;
-  for (const std::string& path : paths)
-    if (std::find(watch->added.begin(), watch->added.end(), path) == watch->added.end()) return std::nullopt;
-  for (const std::string& option : options)
-    if (!watch->options.count(option)) return std::nullopt;
-  const std::optional<FileIdentity> manifest = identity_at(locked.manifest_path, false);
-  if (!manifest || !still_current(*watch, locked.root, *manifest)) return std::nullopt;
-  RootChange change;
-  change.root = locked.root;
-  change.manifest_path = locked.manifest_path;
-  change.proven_unchanged = true;
-  change.report.unchanged = static_cast<std::size_t>(std::count_if(
-      watch->paths.begin(), watch->paths.end(),
-      [](const WatchedPath& watched) { return watched.side == WatchedPath::Side::Root; }));
-  return change;
-}
+// A margin for filesystems whose timestamps lag the clock by a tick: a path whose last change is
+// less than this before a run started may change again without its times moving.
+constexpr std::int64_t kSettleMarginNs = 1'000'000'000;
 
 std::int64_t now_ns() {
   timespec now {};
@@ -172,12 +153,45 @@ std::int64_t now_ns() {
   return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
 }
 
+// The fast path of a run with nothing to do: the watch list proves, by stat calls alone, that the
+// host and the root are as the last complete run left them, and that it covered `paths` (added
+// paths) and `options` (add options). The manifest is not even read.
+std::optional<RootChange> proven_unchanged(const LockedRoot& locked, const std::vector<std::string>& paths,
+                                           const std::vector<std::string>& options) {
+  const std::optional<WatchListText> watch = load_watch_list(locked.watch_path);
+  if (!watch || watch->header.root != locked.root) return std::nullopt;
+  for (const std::string& path : paths) {
+    const auto& added = watch->header.added;
+    if (std::find(added.begin(), added.end(), path) == added.end()) return std::nullopt;
+  }
+  for (const std::string& option : options)
+    if (!watch->header.options.count(option)) return std::nullopt;
+  const std::optional<FileIdentity> manifest = identity_at(locked.manifest_path, false);
+  if (!manifest) return std::nullopt;
+  const std::int64_t started_ns = now_ns();
+  const WatchCheck check = check_watch_list(*watch, locked.root, *manifest);
+  if (!check.current) return std::nullopt;
+  // Directories that had not settled when the list was written (the run had just written to
+  // them) have settled since: their listings spare the next runs a stat call per symlink.
+  if (check.unlisted > 0 && locked.lock) {
+    if (auto list = parse_watch_list(watch->text)) {
+      const WatchList before = *list;
+      complete_watch_list(*list, locked.root, started_ns - kSettleMarginNs);
+      if (*list != before) (void)save_watch_list(locked.watch_path, *list);  // only a cache
+    }
+  }
+  RootChange change;
+  change.root = locked.root;
+  change.manifest_path = locked.manifest_path;
+  change.proven_unchanged = true;
+  change.report.unchanged = check.root_entries;
+  return change;
+}
+
 // The watch list of a root just brought to its plan, or nullopt when no list may be trusted: a
 // host path changed during the run (its ctime is not safely older than the run's start, so what
 // was read may not be what is recorded) or an entry's source is unknown.
 std::optional<WatchList> watch_list_of(const LockedRoot& locked, const CopyPlan& plan, std::int64_t started_ns) {
-  // A margin for filesystems whose timestamps lag the clock by a tick.
-  constexpr std::int64_t kMarginNs = 1'000'000'000;
   const std::optional<FileIdentity> manifest = identity_at(locked.manifest_path, false);
   if (!manifest) return std::nullopt;
   WatchList list;
@@ -186,8 +200,9 @@ std::optional<WatchList> watch_list_of(const LockedRoot& locked, const CopyPlan&
   list.boot_id = current_boot_id();
   list.added = locked.manifest.added;
   list.options = locked.manifest.options;
+  const std::int64_t settled_before_ns = started_ns - kSettleMarginNs;
   auto settled = [&](const std::optional<FileIdentity>& identity) {
-    return !identity || identity->ctime_ns < started_ns - kMarginNs;
+    return !identity || identity->ctime_ns < settled_before_ns;
   };
   std::set<std::string> sources;  // of files and symlinks, whose every change the list notices
   for (const auto& [path, entry] : locked.manifest.entries) {
@@ -206,21 +221,17 @@ std::optional<WatchList> watch_list_of(const LockedRoot& locked, const CopyPlan&
     sources.insert(entry.source);
   }
   // Each path looked up, found or not, as the lookup saw it (symlinks followed). A miss is watched
-  // as such rather than through its directory's times: a file created next to /etc/ld.so.preload
-  // changes nothing.
+  // as such, not through its directory's times alone: a file created next to /etc/ld.so.preload
+  // changes nothing. A miss with nothing at all at the name (not even a dangling symlink) is
+  // watched with lstat, which its directory's listing can prove.
   for (const std::string& path : plan.looked_up) {
     if (sources.count(path)) continue;
     std::optional<FileIdentity> identity = identity_at(path, true);
     if (!settled(identity)) return std::nullopt;
-    list.paths.push_back({WatchedPath::Side::HostFollow, path, identity});
+    const bool nothing_there = !identity && !identity_at(path, false);
+    list.paths.push_back({nothing_there ? WatchedPath::Side::Host : WatchedPath::Side::HostFollow, path, identity});
   }
-  // By side, then by directory: siblings follow each other, so that still_current opens each
-  // directory once.
-  auto directory_of = [](const std::string& path) { return std::string_view(path).substr(0, path.rfind('/')); };
-  std::sort(list.paths.begin(), list.paths.end(), [&](const WatchedPath& a, const WatchedPath& b) {
-    return std::make_tuple(a.side, directory_of(a.path), std::string_view(a.path)) <
-           std::make_tuple(b.side, directory_of(b.path), std::string_view(b.path));
-  });
+  complete_watch_list(list, locked.root, settled_before_ns);
   return list;
 }
 
@@ -465,8 +476,8 @@ Result<std::vector<std::string>> roots_in_state_dir(const std::string& state_dir
   ::closedir(stream);
   for (const std::string& name : files) {
     // The watch list names the root too, and is much quicker to read than the manifest.
-    if (auto watch = load_watch_list(watch_list_path(directory + "/" + name)); watch && !watch->root.empty()) {
-      roots.push_back(watch->root);
+    if (auto watch = load_watch_list(watch_list_path(directory + "/" + name)); watch && !watch->header.root.empty()) {
+      roots.push_back(watch->header.root);
       continue;
     }
     auto loaded = load_manifest(directory + "/" + name);

@@ -11,10 +11,17 @@
 // machine has not rebooted (the loader's hardware capabilities could differ), a new plan would be
 // the old one and the root still holds it.
 //
+// A directory's listing (its identity with its times) proves its symlinks and its misses at
+// once: a symlink's target cannot be rewritten, only the link replaced, and a name cannot appear
+// without changing the directory. A file can be rewritten in place, so files are always stat'ed.
+// A listing is only recorded for a directory that had settled (no change for a margin) before
+// the entries it proves were last seen, so that a change within one timestamp tick cannot hide.
+//
 // It lives next to the manifest in the state directory and is only a cache: a missing, corrupt or
 // outdated list just means the run plans and checks everything.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -31,7 +38,9 @@ struct WatchedPath {
     Host,           // lstat of a host path
     HostDirectory,  // lstat of a host directory whose entries do not matter: times and size ignored
     HostFollow,     // stat of a host path (symlinks followed, as the resolver's lookups do)
+    HostListing,    // a host directory (as open(2) reaches it), times included: its names unchanged
     Root,           // lstat of a path inside the root, reached without following any symlink
+    RootListing,    // a directory inside the root, times included: its names unchanged
   };
   Side side = Side::Host;
   std::string path;
@@ -62,11 +71,21 @@ struct WatchList {
 std::string serialize_watch_list(const WatchList& list);
 Result<WatchList> parse_watch_list(std::string_view text);
 
+// A list as a check reads it: all but the paths parsed, the path lines kept as text. A check
+// reads each line once and builds nothing, which matters as much as its stat calls.
+struct WatchListText {
+  WatchList header;  // paths empty
+  std::string text;
+  std::size_t paths_offset = 0;  // where the path lines start in text
+};
+
+Result<WatchListText> read_watch_list(std::string text);
+
 // NAME.watch next to NAME.json.
 std::string watch_list_path(const std::string& manifest_path);
 
 // The list at `path`; nullopt when missing or unreadable as a list.
-std::optional<WatchList> load_watch_list(const std::string& path);
+std::optional<WatchListText> load_watch_list(const std::string& path);
 // Written atomically (state_files::replace_file).
 Result<bool> save_watch_list(const std::string& path, const WatchList& list);
 void discard_watch_list(const std::string& path);
@@ -77,8 +96,20 @@ std::string current_boot_id();
 // What is at `path` now; nullopt if nothing is.
 std::optional<FileIdentity> identity_at(const std::string& path, bool follow);
 
+// Gives `list` (whose entries are all in, root being the root's host path) the listing of each
+// directory that holds entries a listing proves and whose last change (ctime) is before
+// `settled_before_ns`, and sorts it in the order a check reads it: by side and directory, each
+// directory's listing before its entries.
+void complete_watch_list(WatchList& list, const std::string& root, std::int64_t settled_before_ns);
+
+struct WatchCheck {
+  bool current = false;          // every watched path is as the list says
+  std::size_t root_entries = 0;  // the root's entries the list describes
+  std::size_t unlisted = 0;      // directories whose listing would have spared stat calls
+};
+
 // Whether every watched path is as the list says, `root` being the root's host path and
 // `manifest` the manifest file's identity now. Reads no file contents.
-bool still_current(const WatchList& list, const std::string& root, const FileIdentity& manifest);
+WatchCheck check_watch_list(const WatchListText& list, const std::string& root, const FileIdentity& manifest);
 
 }  // namespace jailbuild

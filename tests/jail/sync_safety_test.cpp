@@ -25,6 +25,7 @@
 #include <future>
 #include <map>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -621,6 +622,69 @@ TEST_F(SyncSafety, ASyncWithNothingToDoReadsNoFileAndStillNoticesChanges) {
   ASSERT_EQ(changed.exit_code, kExitOk) << changed.describe();
   EXPECT_TRUE(contains(changed.output, "1 updated")) << changed.output;
   EXPECT_TRUE(same_contents(root_ + path("lib/libshared.so.1"), path("lib/libshared.so.1")));
+}
+
+TEST_F(SyncSafety, ASymlinkRepointedInTheRootIsRestoredAndItsDirectoryListedOnceSettled) {
+  if (!fs::exists(kStrace)) GTEST_SKIP() << "needs strace (Debian package strace) to count sync's stat calls";
+  ASSERT_NO_FATAL_FAILURE(prepare());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  ASSERT_EQ(sync().exit_code, kExitOk);
+  // A symlink jailbuild placed (the root's /lib64 or a library's link, as the host has them).
+  std::string link;
+  for (const auto& entry : fs::recursive_directory_iterator(root_))
+    if (entry.is_symlink()) link = entry.path().string();
+  if (link.empty()) GTEST_SKIP() << "the root holds no symlink (the host's loader path has none)";
+  const fs::path target = fs::read_symlink(link);
+  const std::string directory = "/" + fs::path(link).parent_path().lexically_relative(root_).string();
+  const std::string listed_directory = directory == "/." ? "/" : directory;
+  std::string watch_file;
+  for (const auto& entry : fs::directory_iterator(fs::path(state_) / "roots"))
+    if (entry.path().extension() == ".watch") watch_file = entry.path().string();
+  ASSERT_FALSE(watch_file.empty()) << "no watch list written";
+  auto listed = [&] {
+    std::istringstream lines(read_file(watch_file));
+    for (std::string line; std::getline(lines, line);)
+      if (line.starts_with("R ") && line.ends_with(" " + listed_directory)) return true;
+    return false;
+  };
+  // Re-pointed by a rename over it, which changes its directory.
+  auto repoint = [&] {
+    fs::create_symlink("/nonexistent", link + ".swap");
+    fs::rename(link + ".swap", link);
+  };
+  auto restore = [&] {
+    const ProcessResult restored = sync();
+    ASSERT_EQ(restored.exit_code, kExitOk) << restored.describe();
+    EXPECT_TRUE(contains(restored.output, "1 updated")) << restored.output;
+    EXPECT_EQ(fs::read_symlink(link), target);
+  };
+  auto stat_calls = [&] {
+    const std::string log = path("stat-calls.log");
+    const ProcessResult result = sync_under_strace({"-e", "trace=newfstatat,statx,fstat", "-o", log});
+    EXPECT_EQ(result.exit_code, kExitOk) << result.describe();
+    EXPECT_TRUE(contains(result.output, "0 created, 0 updated, 0 removed")) << result.output;
+    std::istringstream lines(read_file(log));
+    std::size_t count = 0;
+    for (std::string line; std::getline(lines, line);) count += contains(line, "stat");
+    return count;
+  };
+
+  repoint();
+  ASSERT_NO_FATAL_FAILURE(restore());
+  EXPECT_FALSE(listed()) << listed_directory << " is listed although the run had just written to it";
+  // A second later the first run with nothing to do proves it all with stat calls and lists the
+  // directory; the next one spares the stat of each symlink in it.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const std::size_t unlisted_stats = stat_calls();
+  EXPECT_TRUE(listed()) << listed_directory;
+  const std::size_t listed_stats = stat_calls();
+  EXPECT_LT(listed_stats, unlisted_stats) << "the listing spared no stat call";
+
+  // Under a listing as well, the rename changes the directory: sync sees it and restores the link.
+  repoint();
+  ASSERT_NO_FATAL_FAILURE(restore());
+  const std::vector<std::string> problems = convergence_problems();
+  EXPECT_TRUE(problems.empty()) << joined(problems);
 }
 
 }  // namespace

@@ -1,14 +1,20 @@
-// The watch list: its text form (round trip, damage refused) and still_current, which must notice
+// The watch list: its text form (round trip, damage refused) and its check, which must notice
 // every change that could alter a plan or a root: a host file rewritten in place or replaced, a
 // file appearing where the resolver found none, a copy in the root touched, replaced or swapped
-// for a symlink, another manifest, another boot.
+// for a symlink, a symlink re-pointed, another manifest, another boot. Directories' listings
+// (complete_watch_list) must spare stat calls without hiding any of these.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -19,6 +25,14 @@ namespace jailbuild {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+// complete_watch_list's threshold with which every directory counts as settled.
+constexpr std::int64_t kEverythingSettled = std::numeric_limits<std::int64_t>::max();
+
+bool is_listing(const WatchedPath& watched) {
+  return watched.side == WatchedPath::Side::HostListing || watched.side == WatchedPath::Side::RootListing;
+}
 
 void write_file(const std::string& path, const std::string& text) {
   fs::create_directories(fs::path(path).parent_path());
@@ -41,7 +55,9 @@ WatchList sample_list() {
   list.paths = {
       {WatchedPath::Side::Host, "/usr/bin/ls", FileIdentity{66306, 1234, 151344, -5, 1700000000000000000, 0100755, 0, 0}},
       {WatchedPath::Side::HostFollow, "/usr/lib/glibc-hwcaps", std::nullopt},
+      {WatchedPath::Side::HostListing, "/usr/lib", FileIdentity{66306, 7, 4096, 3, 4, 040755, 0, 0}},
       {WatchedPath::Side::Root, "/usr/bin/ls", FileIdentity{66306, 99, 151344, 1, 2, 0100755, 0, 0}},
+      {WatchedPath::Side::RootListing, "/usr/bin", FileIdentity{66306, 98, 4096, 5, 6, 040755, 0, 0}},
   };
   return list;
 }
@@ -56,13 +72,14 @@ TEST(WatchListText, RoundTripsEveryField) {
 TEST(WatchListText, DamageIsRefused) {
   const std::string good = serialize_watch_list(sample_list());
   EXPECT_FALSE(parse_watch_list(""));
-  EXPECT_FALSE(parse_watch_list("jailbuild-watch 2\n" + good.substr(good.find('\n') + 1)));
+  EXPECT_FALSE(parse_watch_list("jailbuild-watch 1\n" + good.substr(good.find('\n') + 1)));
   EXPECT_FALSE(parse_watch_list(good.substr(0, good.size() - 1))) << "a list cut short";
   EXPECT_FALSE(parse_watch_list(good + "r 1 2 3\n")) << "an identity cut short";
   EXPECT_FALSE(parse_watch_list(good + "x - /path\n")) << "an unknown keyword";
   EXPECT_FALSE(parse_watch_list(good + "h - relative\n")) << "a relative path";
   EXPECT_FALSE(parse_watch_list(good + "h - /bad\\escape\n"));
-  EXPECT_FALSE(parse_watch_list("jailbuild-watch 1\nroot /r\n")) << "no manifest identity";
+  EXPECT_FALSE(parse_watch_list("jailbuild-watch 2\nroot /r\n")) << "no manifest identity";
+  EXPECT_FALSE(parse_watch_list(good + "added /after/the/paths\n")) << "the header after the paths";
 }
 
 class StillCurrent : public ::testing::Test {
@@ -88,7 +105,12 @@ class StillCurrent : public ::testing::Test {
 
   std::string host(const std::string& path) const { return dir_.path() + "/host" + path; }
   std::string root(const std::string& path) const { return dir_.path() + "/root" + path; }
-  bool current() const { return still_current(list_, list_.root, identity(manifest_)); }
+  WatchCheck check() const {
+    auto read = read_watch_list(serialize_watch_list(list_));
+    EXPECT_TRUE(read) << read.error().message;
+    return read ? check_watch_list(*read, list_.root, identity(manifest_)) : WatchCheck{};
+  }
+  bool current() const { return check().current; }
   void set_manifest_identity() { list_.manifest = identity(manifest_); }
 
   testing::TempDir dir_;
@@ -169,6 +191,156 @@ TEST_F(StillCurrent, AHostDirectoryPassedThroughMayGainEntriesButNotChangeMode) 
   EXPECT_TRUE(current());
   ASSERT_EQ(::chmod(host("/lib").c_str(), 0700), 0);
   EXPECT_FALSE(current());
+}
+
+// The fixture with a symlink on each side and a miss with nothing at its name, completed with
+// every directory counted as settled: the host's and the root's lib/ get listings.
+class Listings : public StillCurrent {
+ protected:
+  void SetUp() override {
+    StillCurrent::SetUp();
+    fs::create_symlink("libx.so.1", host("/lib/libx.so"));
+    fs::create_symlink("libx.so.1", root("/lib/libx.so"));
+    list_.paths.push_back(make_watched(WatchedPath::Side::Host, host("/lib/libx.so"), identity(host("/lib/libx.so"))));
+    list_.paths.push_back(make_watched(WatchedPath::Side::Root, "/lib/libx.so", identity(root("/lib/libx.so"))));
+    list_.paths.push_back(make_watched(WatchedPath::Side::Host, host("/lib/libmissing.so.1"), std::nullopt));
+    set_manifest_identity();
+    complete();
+  }
+
+  // Timestamps move in ticks of milliseconds, so a change in the tick a listing was taken in could
+  // leave its directory's times as they were. Runs guard against that with a settle margin (no
+  // listing of a directory changed less than a second before); the tests wait the tick out.
+  void complete(std::int64_t settled_before_ns = kEverythingSettled) {
+    complete_watch_list(list_, list_.root, settled_before_ns);
+    std::this_thread::sleep_for(20ms);
+  }
+
+  std::vector<WatchedPath> listings() const {
+    std::vector<WatchedPath> found;
+    std::copy_if(list_.paths.begin(), list_.paths.end(), std::back_inserter(found), is_listing);
+    return found;
+  }
+
+  // The watched entry at `path` on `side`.
+  WatchedPath& entry(WatchedPath::Side side, const std::string& path) {
+    auto it = std::find_if(list_.paths.begin(), list_.paths.end(),
+                           [&](const WatchedPath& watched) { return watched.side == side && watched.path == path; });
+    EXPECT_NE(it, list_.paths.end()) << path;
+    return *it;
+  }
+};
+
+TEST_F(Listings, AreTakenOfDirectoriesHoldingSymlinksOrMissesAndReadBeforeTheirEntries) {
+  const std::vector<WatchedPath> found = listings();
+  ASSERT_EQ(found.size(), 2u) << "the host's and the root's lib/; /searched holds only a HostFollow miss";
+  EXPECT_EQ(found[0].side, WatchedPath::Side::HostListing);
+  EXPECT_EQ(found[0].path, host("/lib"));
+  EXPECT_EQ(found[0].identity, identity(host("/lib")));
+  EXPECT_EQ(found[1].side, WatchedPath::Side::RootListing);
+  EXPECT_EQ(found[1].path, "/lib");
+  EXPECT_EQ(found[1].identity, identity(root("/lib")));
+  // The check reads a directory's listing before the entries it proves.
+  for (const WatchedPath& listing : found) {
+    const auto at = std::find(list_.paths.begin(), list_.paths.end(), listing);
+    EXPECT_TRUE(std::none_of(list_.paths.begin(), at, [&](const WatchedPath& watched) {
+      return !is_listing(watched) && (watched.side == WatchedPath::Side::Root) == (listing.side == WatchedPath::Side::RootListing) &&
+             fs::path(watched.path).parent_path() == listing.path;
+    })) << listing.path;
+  }
+  const WatchCheck checked = check();
+  EXPECT_TRUE(checked.current);
+  EXPECT_EQ(checked.unlisted, 0u);
+  EXPECT_EQ(checked.root_entries, 3u) << "/lib, /lib/libx.so.1 and /lib/libx.so";
+}
+
+TEST_F(Listings, ProveSymlinksAndMissesWithoutAStatButNeverFiles) {
+  // Recorded identities no stat could match: only the listings can prove these entries.
+  entry(WatchedPath::Side::Host, host("/lib/libx.so")).identity->ino += 1000;
+  entry(WatchedPath::Side::Root, "/lib/libx.so").identity->ino += 1000;
+  EXPECT_TRUE(current()) << "the symlinks were stat'ed although their directories' listings prove them";
+  // A file can be rewritten in place without its directory changing: a listing never proves one.
+  entry(WatchedPath::Side::Root, "/lib/libx.so.1").identity->ino += 1000;
+  EXPECT_FALSE(current());
+}
+
+TEST_F(Listings, ASymlinkRepointedOrANameAppearingInAListedDirectoryIsNoticed) {
+  ASSERT_TRUE(current());
+  fs::create_symlink("libother.so.1", host("/lib/libx.so.new"));
+  fs::rename(host("/lib/libx.so.new"), host("/lib/libx.so"));
+  EXPECT_FALSE(current()) << "a host symlink re-pointed";
+  entry(WatchedPath::Side::Host, host("/lib/libx.so")).identity = identity(host("/lib/libx.so"));
+  complete();
+  ASSERT_TRUE(current());
+
+  fs::remove(root("/lib/libx.so"));
+  fs::create_symlink("/elsewhere/libx.so.1", root("/lib/libx.so"));
+  EXPECT_FALSE(current()) << "a symlink in the root re-pointed";
+  entry(WatchedPath::Side::Root, "/lib/libx.so").identity = identity(root("/lib/libx.so"));
+  complete();
+  ASSERT_TRUE(current());
+
+  write_file(host("/lib/libmissing.so.1"), "a library where the resolver found none");
+  EXPECT_FALSE(current()) << "a miss that now finds something";
+}
+
+TEST_F(Listings, AMissThroughADanglingSymlinkIsStatedEvenInAListedDirectory) {
+  // The name exists, as a symlink to a file that does not: its directory may never change while
+  // the target appears elsewhere.
+  fs::create_directories(host("/other"));
+  fs::create_symlink("../other/libdangling.so.1", host("/lib/libdangling.so.1"));
+  list_.paths.push_back(make_watched(WatchedPath::Side::HostFollow, host("/lib/libdangling.so.1"), std::nullopt));
+  complete();
+  ASSERT_TRUE(current());
+  write_file(host("/other/libdangling.so.1"), "the target appears");
+  EXPECT_FALSE(current());
+}
+
+TEST_F(Listings, AnUnsettledDirectoryGetsNoneAndAStaleOneOnlyCostsStatCalls) {
+  complete(0);  // nothing settled before the epoch
+  EXPECT_TRUE(listings().empty());
+  WatchCheck checked = check();
+  EXPECT_TRUE(checked.current);
+  EXPECT_EQ(checked.unlisted, 2u) << "the host's and the root's lib/ would spare stat calls";
+
+  complete();
+  ASSERT_EQ(listings().size(), 2u);
+  write_file(host("/lib/unrelated"), "another package's file, which changes lib/'s times");
+  checked = check();
+  EXPECT_TRUE(checked.current) << "the listing no longer matches, so the entries were stat'ed, and they did";
+  EXPECT_EQ(checked.unlisted, 1u);
+  complete();
+  EXPECT_EQ(check().unlisted, 0u) << "completing again replaces the stale listing";
+}
+
+TEST_F(Listings, ALongListIsCheckedSideBySideTheHostsSideAndTheRoots) {
+  // Long enough a list to be checked on two CPUs (where there are two), the host's lines on one
+  // and the root's on the other. The root's /many is empty but the list records 4,000 symlinks in
+  // it, which only /many's listing can prove: the list is only current if that listing is read
+  // before all of them. /zzz's 50 files come after.
+  fs::create_directories(root("/many"));
+  fs::create_directories(root("/zzz"));
+  const FileIdentity link{1, 2, 6, 3, 4, S_IFLNK | 0777, 0, 0};
+  for (int i = 0; i < 4000; ++i)
+    list_.paths.push_back(make_watched(WatchedPath::Side::Root, "/many/link" + std::to_string(i), link));
+  for (int i = 0; i < 50; ++i) {
+    const std::string name = "/zzz/file" + std::to_string(i);
+    write_file(root(name), "copy");
+    list_.paths.push_back(make_watched(WatchedPath::Side::Root, name, identity(root(name))));
+  }
+  complete();
+  ASSERT_GT(serialize_watch_list(list_).size(), 128u * 1024) << "too short a list to be cut in two";
+  WatchCheck checked = check();
+  EXPECT_TRUE(checked.current);
+  EXPECT_EQ(checked.root_entries, 4053u);
+
+  const timespec times[2] = {{0, UTIME_OMIT}, {12345, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, root("/zzz/file49").c_str(), times, 0), 0);
+  EXPECT_FALSE(current()) << "a change on the root's side";
+  entry(WatchedPath::Side::Root, "/zzz/file49").identity = identity(root("/zzz/file49"));
+  ASSERT_TRUE(current());
+  ASSERT_EQ(::utimensat(AT_FDCWD, host("/lib/libx.so.1").c_str(), times, 0), 0);
+  EXPECT_FALSE(current()) << "a change on the host's side";
 }
 
 }  // namespace

@@ -909,12 +909,20 @@ class RootLockTest : public ::testing::Test {
   const std::string root_ = "/srv/jail";
 };
 
+// The lock file's text while `pid` holds the lock: the pid padded to a fixed width, which the next
+// holder overwrites whole without truncating the file.
+std::string holder_record(pid_t pid) {
+  std::string text = std::to_string(pid);
+  text.resize(14, ' ');
+  return text + "\n";
+}
+
 TEST_F(RootLockTest, IsAFileInTheStateDirectoryNamedAsTheManifest) {
   const auto lock = RootLock::acquire(state(), root_, false);
   ASSERT_TRUE(lock.ok()) << lock.error().message;
   EXPECT_EQ(directory_listing(state() + "/locks"), std::vector<std::string>{"srv-jail.lock"});
   EXPECT_EQ(fs::path(manifest_path(state(), root_)).stem(), fs::path(lock_file()).stem());
-  EXPECT_EQ(read_file(lock_file()), std::to_string(::getpid()) + "\n");
+  EXPECT_EQ(read_file(lock_file()), holder_record(::getpid()));
   EXPECT_EQ(fs::status(state() + "/locks").permissions(), fs::perms::owner_all);
 }
 
@@ -995,7 +1003,7 @@ TEST_F(RootLockTest, WaitingBlocksUntilTheHolderLetsGo) {
                       lock_file() + ", pid " + std::to_string(holder.pid()) + ")\n");
   // The holder said 'R' just before letting go: had acquire not waited, it would not have yet.
   EXPECT_EQ(holder.next_message(0), 'R');
-  EXPECT_EQ(read_file(lock_file()), std::to_string(::getpid()) + "\n");
+  EXPECT_EQ(read_file(lock_file()), holder_record(::getpid()));
 }
 
 TEST_F(RootLockTest, DifferentRootsDoNotConflict) {
