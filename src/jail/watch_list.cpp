@@ -182,14 +182,24 @@ class DirectoryWalker {
   // otherwise they are host paths, opened as the kernel resolves them.
   explicit DirectoryWalker(int root_fd) : root_fd_(root_fd) {}
 
-  // Makes `directory` (absolute) the current one, opening it unless it is already.
+  // Makes `directory` (absolute) the current one, opening it unless it is already. Below a
+  // directory found missing, nothing is opened: the resolver's misses come in whole trees of
+  // hardware-capability subdirectories (tls/x86_64/x86_64, glibc-hwcaps/x86-64-v2, ...).
   void enter(std::string_view directory) {
     if (opened_ && directory == path_) return;
+    const bool below_missing = !missing_.empty() && directory.starts_with(missing_) &&
+                               directory.size() > missing_.size() && directory[missing_.size()] == '/';
     path_ = directory;
+    opened_ = true;
+    if (below_missing) {
+      fd_ = copy::UniqueFd();
+      error_ = ENOENT;
+      return;
+    }
     const int fd = open_directory();
     error_ = fd >= 0 ? 0 : errno;
     fd_ = copy::UniqueFd(fd);
-    opened_ = true;
+    if (error_ == ENOENT) missing_ = path_;
   }
 
   bool is_open() const { return fd_.valid(); }
@@ -237,6 +247,7 @@ class DirectoryWalker {
   copy::UniqueFd fd_;
   std::string path_;
   int error_ = 0;
+  std::string missing_;  // the last directory found missing
 };
 
 // Checks the path lines `lines` (a side's, or all), giving up early once `mismatch` is set, by

@@ -1,5 +1,6 @@
 #include "state_files.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <system_error>
@@ -71,22 +72,27 @@ Result<std::optional<std::string>> read_file(const std::string& path, std::uint6
   } else if (static_cast<std::uint64_t>(status.st_size) > max_size) {
     result = too_large;
   } else {
-    text.reserve(static_cast<std::size_t>(status.st_size));
-    char buffer[65536];
-    for (;;) {  // to the end, however the size changed since fstat, but never past max_size
-      const ssize_t count = ::read(fd, buffer, sizeof buffer);
+    // Read straight into the string, sized as fstat says; to the end, however the size changed
+    // since, but never past max_size.
+    std::size_t filled = 0;
+    text.resize(static_cast<std::size_t>(status.st_size) + 1);  // + 1: the end is seen in one read
+    for (;;) {
+      // Grown since fstat: room up to one byte past max_size, which tells too large from not.
+      if (filled == text.size()) text.resize(std::min<std::uint64_t>(max_size + 1, text.size() * 2));
+      const ssize_t count = ::read(fd, text.data() + filled, text.size() - filled);
       if (count < 0 && errno == EINTR) continue;
       if (count < 0) {
         result = system_error(path, "read", errno);
         break;
       }
       if (count == 0) break;
-      if (text.size() + static_cast<std::size_t>(count) > max_size) {
+      filled += static_cast<std::size_t>(count);
+      if (filled > max_size) {
         result = too_large;
         break;
       }
-      text.append(buffer, static_cast<std::size_t>(count));
     }
+    if (result) text.resize(filled);
   }
   ::close(fd);
   return result;

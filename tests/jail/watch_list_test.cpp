@@ -152,6 +152,20 @@ TEST_F(StillCurrent, AFileAppearingWhereNoneWasFoundIsNoticedButNotItsNeighbours
   EXPECT_FALSE(current());
 }
 
+TEST_F(StillCurrent, AFileAppearingDeepInAMissingTreeOrBesideItIsNoticed) {
+  // The resolver's misses come in trees of hardware-capability directories, none of them there.
+  for (const char* miss : {"/searched/tls/libx.so.1", "/searched/tls/x86_64/libx.so.1", "/searched/tlsx/libx.so.1"})
+    list_.paths.push_back(make_watched(WatchedPath::Side::Host, host(miss), std::nullopt));
+  set_manifest_identity();
+  ASSERT_TRUE(current());
+  write_file(host("/searched/tlsx/libx.so.1"), "beside the missing tree, named with its prefix");
+  EXPECT_FALSE(current());
+  fs::remove_all(host("/searched/tlsx"));
+  ASSERT_TRUE(current());
+  write_file(host("/searched/tls/x86_64/libx.so.1"), "deep in the tree");
+  EXPECT_FALSE(current());
+}
+
 TEST_F(StillCurrent, AMissThroughASymlinkRepointedToAFileIsNoticed) {
   fs::create_directories(host("/other"));
   write_file(host("/other/libx.so.1"), "found through the new link");

@@ -2,6 +2,7 @@
 // saving (a full disk included), the default state directory, and the per-root lock.
 #include "jailbuild/manifest.hpp"
 #include "support/temp_dir.hpp"
+#include "../../src/manifest/state_files.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -500,6 +501,26 @@ TEST(LoadManifest, AbsurdlyLargeFileIsRefused) {
   const auto loaded = load_manifest(path);
   ASSERT_FALSE(loaded.ok());
   EXPECT_EQ(loaded.error().message, path + ": larger than 256 MiB, too large for a manifest");
+}
+
+TEST(ReadStateFile, AFileLongerThanItsStatSizeIsReadWholeButNeverPastTheLimit) {
+  // /proc/self/cmdline says size 0 and holds this test's arguments: the text read after fstat is
+  // all there is to go by, as for a file that grew in between.
+  const std::string path = "/proc/self/cmdline";
+  ASSERT_EQ(fs::file_size(path), 0u);
+  std::ifstream in(path, std::ios::binary);
+  const std::string expected{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  ASSERT_GT(expected.size(), 8u);
+  const auto read = jailbuild::state_files::read_file(path, 1 << 20, "a test file");
+  ASSERT_TRUE(read.ok()) << read.error().message;
+  ASSERT_TRUE(read->has_value());
+  EXPECT_EQ(**read, expected);
+  const auto too_long = jailbuild::state_files::read_file(path, expected.size() - 1, "a test file");
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_TRUE(too_long.error().message.starts_with(path + ": larger than ")) << too_long.error().message;
+  const auto exact = jailbuild::state_files::read_file(path, expected.size(), "a test file");
+  ASSERT_TRUE(exact.ok()) << exact.error().message;
+  EXPECT_EQ(**exact, expected);
 }
 
 TEST(SaveManifest, CreatesAPrivateStateDirectoryAndFile) {
