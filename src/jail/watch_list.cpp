@@ -330,40 +330,42 @@ std::size_t root_side_start(std::string_view lines) {
   return newline == std::string_view::npos ? lines.size() : newline + 1;
 }
 
-// The CPUs this process may use other than the one this thread runs on; nullopt if none.
-std::optional<cpu_set_t> other_cpus() {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) return std::nullopt;
-  if (const int here = ::sched_getcpu(); here >= 0 && here < CPU_SETSIZE) CPU_CLR(here, &allowed);
-  if (CPU_COUNT(&allowed) == 0) return std::nullopt;
-  return allowed;
-}
-
+// One side's lines, checked by whichever of the two threads claims them first.
 struct SideCheck {
   std::string_view lines;
   int root_fd = -1;
   std::atomic<bool>* mismatch = nullptr;
+  cpu_set_t allowed {};              // the CPUs this process may use
+  std::atomic<bool> claimed = false;
   WatchCheck result;
+
+  void check_unless_claimed() {
+    if (!claimed.exchange(true)) result = check_lines(lines, root_fd, *mismatch);
+  }
 };
 
 void* check_side(void* argument) {
   auto* side = static_cast<SideCheck*>(argument);
-  side->result = check_lines(side->lines, side->root_fd, *side->mismatch);
+  // Started on another CPU so as not to displace its creator; from here on it may run anywhere,
+  // should that CPU be busy. (Pid 0: this thread.)
+  ::sched_setaffinity(0, sizeof side->allowed, &side->allowed);
+  side->check_unless_claimed();
   return nullptr;
 }
 
-// Checks `side` on a thread of its own on another CPU; false if there is none to be had.
-// Another CPU, because Linux starts a new thread on its creator's CPU and runs it first: the
+// Starts a thread to check `side` on another CPU than this thread's; false if there is none to be
+// had. Another CPU, because Linux starts a new thread on its creator's CPU and runs it first: the
 // creator would then wait most of a millisecond for the scheduler to move one of them.
 bool start_on_another_cpu(pthread_t& thread, SideCheck& side) {
-  const std::optional<cpu_set_t> cpus = other_cpus();
-  if (!cpus) return false;
+  if (::sched_getaffinity(0, sizeof side.allowed, &side.allowed) != 0) return false;
+  cpu_set_t others = side.allowed;
+  if (const int here = ::sched_getcpu(); here >= 0 && here < CPU_SETSIZE) CPU_CLR(here, &others);
+  if (CPU_COUNT(&others) == 0) return false;
   pthread_attr_t attributes;
   if (::pthread_attr_init(&attributes) != 0) return false;
   constexpr std::size_t kStackSize = 256 * 1024;  // check_lines keeps its strings on the heap
   const bool started = ::pthread_attr_setstacksize(&attributes, kStackSize) == 0 &&
-                       ::pthread_attr_setaffinity_np(&attributes, sizeof *cpus, &*cpus) == 0 &&
+                       ::pthread_attr_setaffinity_np(&attributes, sizeof others, &others) == 0 &&
                        ::pthread_create(&thread, &attributes, check_side, &side) == 0;
   ::pthread_attr_destroy(&attributes);
   return started;
@@ -567,12 +569,17 @@ WatchCheck check_watch_list(const WatchListText& list, const std::string& root, 
   const std::string_view lines = std::string_view(list.text).substr(list.paths_offset);
   const std::size_t cut = lines.size() < kWorthASecondThread ? lines.size() : root_side_start(lines);
   std::atomic<bool> mismatch = false;
-  SideCheck root_side{lines.substr(cut), root_fd.get(), &mismatch, {}};
+  SideCheck root_side;
+  root_side.lines = lines.substr(cut);
+  root_side.root_fd = root_fd.get();
+  root_side.mismatch = &mismatch;
   pthread_t thread {};
   if (cut == lines.size() || !start_on_another_cpu(thread, root_side)) {
     return check_lines(lines, root_fd.get(), mismatch);
   }
   const WatchCheck host_side = check_lines(lines.substr(0, cut), root_fd.get(), mismatch);
+  // Unless the thread has started on it by now: then it is not worth waiting for.
+  root_side.check_unless_claimed();
   ::pthread_join(thread, nullptr);
   check.current = host_side.current && root_side.result.current;
   check.root_entries = host_side.root_entries + root_side.result.root_entries;
