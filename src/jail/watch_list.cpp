@@ -1,14 +1,13 @@
 #include "watch_list.hpp"
 
-#include <cerrno>
-#include <charconv>
-#include <cstdio>
-#include <cstring>
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <charconv>
 #include <fstream>
 #include <set>
 #include <tuple>
+#include <utility>
 
 #include <fcntl.h>
 #include <pthread.h>
