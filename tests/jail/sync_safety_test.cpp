@@ -1,7 +1,8 @@
 // `jailbuild sync` when things go wrong: SIGKILL at every step, a manifest behind the root, a full
 // disk, an unreadable source, roots that fight back (symlinks planted in place of what jailbuild
-// placed, a directory swapped for a symlink while sync runs, copies edited inside the jail), a
-// second run waiting for the lock, and a run with nothing to do, which must read nothing.
+// placed, a directory swapped for a symlink while sync runs, copies edited inside the jail, a
+// symlink re-pointed under its directory's listing), a second run waiting for the lock, and a run
+// with nothing to do, which must read nothing.
 //
 // Every test makes a real update happen between add and sync. The fixtures are built with gcc at
 // test time in two versions: version 1 has app_a (needing libshared and libonly) and app_b (needing
