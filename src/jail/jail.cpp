@@ -117,8 +117,7 @@ Result<LockedRoot> lock_root(const JailOptions& jail, bool dry_run) {
     if (!acquired) return acquired.error();
     locked.lock.emplace(std::move(*acquired));
     // What a run killed while saving left; no other run writes these names while we hold the lock.
-    state_files::remove_temporaries(locked.manifest_path);
-    state_files::remove_temporaries(locked.watch_path);
+    state_files::remove_temporaries({locked.manifest_path, locked.watch_path});
   }
   return locked;
 }
@@ -134,12 +133,14 @@ Result<bool> load_locked(LockedRoot& locked) {
   return true;
 }
 
+// A root jailbuild does not know: a bad request, since nothing can be done for it.
+Error unknown_root(const std::string& root, const std::string& manifest_path) {
+  return Error{root + ": jailbuild has no manifest for this root (looked in " + manifest_path + ")", true};
+}
+
 Result<bool> load_known(LockedRoot& locked) {
   if (auto loaded = load_locked(locked); !loaded) return loaded;
-  if (!locked.previous) {
-    return Error{locked.root + ": jailbuild has no manifest for this root (looked in " + locked.manifest_path + ")",
-                 true};
-  }
+  if (!locked.previous) return unknown_root(locked.root, locked.manifest_path);
   return true;
 }
 
@@ -493,7 +494,7 @@ Result<Manifest> read_root_manifest(const JailOptions& jail) {
   const std::string path = manifest_path(state_dir_of(jail.state_dir), root);
   auto loaded = load_manifest(path);
   if (!loaded) return loaded.error();
-  if (!loaded->has_value()) return Error{root + ": jailbuild has no manifest for this root (looked in " + path + ")"};
+  if (!loaded->has_value()) return unknown_root(root, path);
   return std::move(**loaded);
 }
 

@@ -125,15 +125,18 @@ Result<bool> replace_file(const std::string& path, std::string_view text) {
   return true;
 }
 
-void remove_temporaries(const std::string& path) {
-  const std::string directory = parent_directory(path);
-  const std::string prefix = temporary_prefix(path);
-  DIR* stream = ::opendir(directory.c_str());
+void remove_temporaries(const std::vector<std::string>& paths) {
+  if (paths.empty()) return;
+  std::vector<std::string> prefixes;
+  for (const std::string& path : paths) prefixes.push_back(temporary_prefix(path));
+  DIR* stream = ::opendir(parent_directory(paths.front()).c_str());
   if (stream == nullptr) return;
   while (const dirent* entry = ::readdir(stream)) {
     const std::string_view name = entry->d_name;
-    if (name.size() == prefix.size() + kTemporarySuffix && name.starts_with(prefix))
-      ::unlinkat(::dirfd(stream), entry->d_name, 0);
+    const bool temporary = std::any_of(prefixes.begin(), prefixes.end(), [&](const std::string& prefix) {
+      return name.size() == prefix.size() + kTemporarySuffix && name.starts_with(prefix);
+    });
+    if (temporary) ::unlinkat(::dirfd(stream), entry->d_name, 0);
   }
   ::closedir(stream);
 }

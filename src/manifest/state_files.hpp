@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "jailbuild/result.hpp"
 
@@ -26,9 +27,9 @@ Result<std::optional<std::string>> read_file(const std::string& path, std::uint6
 // fsync of the directory.
 Result<bool> replace_file(const std::string& path, std::string_view text);
 
-// Removes the temporaries a replace_file of `path` killed midway left behind. Only for a caller
-// that holds the lock under which `path` is written.
-void remove_temporaries(const std::string& path);
+// Removes the temporaries that replace_file calls on `paths` (all in one directory, read once)
+// left behind when killed midway. Only for a caller that holds the lock they are written under.
+void remove_temporaries(const std::vector<std::string>& paths);
 
 // mkdir -p: creates `directory` and its missing parents with mode 0700 (the state directory is
 // private to its user); existing directories are left as they are.
