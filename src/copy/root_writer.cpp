@@ -573,8 +573,6 @@ Applier::Action Applier::would_place(const Target& target, const FileIdentity& s
   return target.found ? Action::Updated : Action::Created;
 }
 
-// Gives the directory at the target its mode and, when run as root, the owner of `source`,
-// through a descriptor opened without following a symlink.
 // The owner (as root) and then the mode of a directory jailbuild made, set through its descriptor.
 std::optional<Error> set_owner_and_mode(int directory, const Target& target, mode_t mode,
                                         const std::optional<struct stat>& source) {
@@ -585,6 +583,8 @@ std::optional<Error> set_owner_and_mode(int directory, const Target& target, mod
   return std::nullopt;
 }
 
+// Gives the directory at the target its mode and, when run as root, the owner of `source`,
+// through a descriptor opened without following a symlink.
 Result<Done> settle_directory(const Target& target, mode_t mode, const std::optional<struct stat>& source) {
   const int opened = copy::open_beneath(target.dir, target.where.name, O_RDONLY | O_DIRECTORY);
   if (opened < 0 && changed_underneath(-opened)) return changed_while_running(-opened);
