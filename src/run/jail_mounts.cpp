@@ -28,7 +28,20 @@ namespace {
 
 using copy::UniqueFd;
 
-std::string proc_path(const UniqueFd& fd) { return "/proc/self/fd/" + std::to_string(fd.get()); }
+// The path that reaches what descriptor `fd` holds, for calls that take a path (mount).
+std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+std::string proc_path(const UniqueFd& fd) { return proc_path(fd.get()); }
+
+using DirectoryStream = std::unique_ptr<DIR, int (*)(DIR*)>;
+
+// The entries of directory `name` in `dir_fd`, read without following a symlink at `name`; null
+// if it cannot be opened.
+DirectoryStream open_directory_stream(int dir_fd, const char* name) {
+  const int fd = ::openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  DIR* stream = fd < 0 ? nullptr : ::fdopendir(fd);
+  if (stream == nullptr && fd >= 0) ::close(fd);
+  return DirectoryStream(stream, ::closedir);
+}
 
 constexpr unsigned long kKernelFsFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
 
@@ -182,19 +195,14 @@ Step make_mount(int root_fd, const JailMount& mount) {
 // The jail's /tmp is a fresh tmpfs: what the root holds there (a program added from a host /tmp
 // directory, say) is out of the program's sight, which deserves a word rather than a puzzle.
 void warn_if_hidden(int root_fd, const std::string& shown) {
-  const int fd = ::openat(root_fd, "tmp", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  DIR* directory = fd < 0 ? nullptr : ::fdopendir(fd);
-  if (directory == nullptr) {
-    if (fd >= 0) ::close(fd);
-    return;
-  }
-  while (const dirent* entry = ::readdir(directory)) {
+  const DirectoryStream directory = open_directory_stream(root_fd, "tmp");
+  if (!directory) return;
+  while (const dirent* entry = ::readdir(directory.get())) {
     if (std::strcmp(entry->d_name, ".") == 0 || std::strcmp(entry->d_name, "..") == 0) continue;
     std::fprintf(stderr, "jailbuild: run: warning: %s holds files the jail's tmpfs /tmp hides (%s, ...)\n",
                  shown.c_str(), entry->d_name);
     break;
   }
-  ::closedir(directory);
 }
 
 // The jail's top level is a tmpfs showing the root's entries: each directory and file bound from
@@ -204,17 +212,12 @@ void warn_if_hidden(int root_fd, const std::string& shown) {
 // so if its tmp holds something). Mounts the host made below the root's directories are not
 // carried (no MS_REC): the jail shows the root's files and what --bind asks for.
 Step mirror_top_level(int root_fd, int top_fd, const RunOptions& options) {
-  const int listing_fd = ::openat(root_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  DIR* listing = listing_fd < 0 ? nullptr : ::fdopendir(listing_fd);
-  if (listing == nullptr) {
-    if (listing_fd >= 0) ::close(listing_fd);
-    return failed(options.root + ": list");
-  }
-  std::unique_ptr<DIR, int (*)(DIR*)> closer(listing, ::closedir);
-  const std::string from = "/proc/self/fd/" + std::to_string(root_fd) + "/";
-  const std::string to = "/proc/self/fd/" + std::to_string(top_fd) + "/";
+  const DirectoryStream listing = open_directory_stream(root_fd, ".");
+  if (!listing) return failed(options.root + ": list");
+  const std::string from = proc_path(root_fd) + "/";
+  const std::string to = proc_path(top_fd) + "/";
   errno = 0;
-  while (const dirent* entry = ::readdir(listing)) {
+  while (const dirent* entry = ::readdir(listing.get())) {
     const std::string name = entry->d_name;
     if (name == "." || name == ".." || name == "proc" || name == "dev") continue;
     const std::string shown = options.root + "/" + name;

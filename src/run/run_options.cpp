@@ -80,6 +80,18 @@ std::optional<Entry> look_up(Lookup lookup, std::string& buffer) {
   return entry;
 }
 
+std::optional<struct passwd> account_of(uid_t uid, std::string& buffer) {
+  return look_up<struct passwd>(
+      [&](struct passwd* p, char* b, std::size_t n, struct passwd** r) { return ::getpwuid_r(uid, p, b, n, r); },
+      buffer);
+}
+
+std::optional<struct passwd> account_named(const std::string& name, std::string& buffer) {
+  return look_up<struct passwd>(
+      [&](struct passwd* p, char* b, std::size_t n, struct passwd** r) { return ::getpwnam_r(name.c_str(), p, b, n, r); },
+      buffer);
+}
+
 Result<gid_t> group_id(const std::string& name) {
   if (auto number = parse_number<gid_t>(name)) return *number;
   std::string buffer;
@@ -150,23 +162,15 @@ Result<Identity> resolve_identity(const std::optional<std::string>& user, const 
     if (auto number = parse_number<uid_t>(*user)) {
       identity.uid = *number;
       identity.gid = *number;  // a bare number has no primary group but its own, as with OpenBSD's chroot -u
-      account = look_up<struct passwd>(
-          [&](struct passwd* p, char* b, std::size_t n, struct passwd** r) { return ::getpwuid_r(*number, p, b, n, r); },
-          buffer);
+      account = account_of(*number, buffer);
     } else {
-      account = look_up<struct passwd>(
-          [&](struct passwd* p, char* b, std::size_t n, struct passwd** r) {
-            return ::getpwnam_r(user->c_str(), p, b, n, r);
-          },
-          buffer);
+      account = account_named(*user, buffer);
       if (!account) return Error{"no user named '" + *user + "' on the host", true};
       identity.uid = account->pw_uid;
     }
     if (account) identity.gid = account->pw_gid;
   } else {
-    account = look_up<struct passwd>(
-        [&](struct passwd* p, char* b, std::size_t n, struct passwd** r) { return ::getpwuid_r(identity.uid, p, b, n, r); },
-        buffer);
+    account = account_of(identity.uid, buffer);
   }
   if (account && account->pw_dir != nullptr && account->pw_dir[0] == '/') identity.home = account->pw_dir;
   if (group) {
