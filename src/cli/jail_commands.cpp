@@ -26,6 +26,10 @@ struct RootOptions {
           ->required();
     else
       command.add_option("ROOT", root, "The jail's root directory")->required();
+    add_state_options(command);
+  }
+  // The options every command on a root takes, whichever way it names the root.
+  void add_state_options(CLI::App& command) {
     command.add_option("--state-dir", state_dir, "Where manifests are kept (default /var/lib/jailbuild for root)");
     command.add_flag("--no-wait", no_wait, "Fail at once if another jailbuild works on this root");
   }
@@ -258,9 +262,7 @@ void add_jail_commands(CLI::App& app, int& exit_code) {
   CLI::Option* root_option = sync_command->add_option("ROOT", sync->root.root, "The jail's root directory");
   sync_command->add_flag("--all", sync->all, "Sync every root that has a manifest in the state directory")
       ->excludes(root_option);
-  sync_command->add_option("--state-dir", sync->root.state_dir,
-                           "Where manifests are kept (default /var/lib/jailbuild for root)");
-  sync_command->add_flag("--no-wait", sync->root.no_wait, "Fail at once if another jailbuild works on the root");
+  sync->root.add_state_options(*sync_command);
   sync_command->add_flag("--dry-run", sync->sync.dry_run, "Print what would change and change nothing");
   sync_command->add_flag("--json", sync->json, "Print the changes as JSON (an array of roots with --all)");
   sync_command->add_flag("--checksum", sync->sync.checksum,
