@@ -30,7 +30,7 @@ Step apply_limits(const std::vector<ResourceLimit>& limits) {
 Step switch_identity(const Identity& identity, const std::vector<int>& keep, bool in_user_namespace) {
   // The bounding set bounds what any later execve can grant, a setuid-root file included;
   // dropping from it needs CAP_SETPCAP, so it comes first.
-  for (int capability = 0; capability <= static_cast<int>(::cap_max_bits()) - 1; ++capability) {
+  for (int capability = 0; capability < static_cast<int>(::cap_max_bits()); ++capability) {
     if (kept(keep, capability)) continue;
     if (::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0 && errno != EINVAL)
       return failed("drop capability " + std::to_string(capability) + " from the bounding set");

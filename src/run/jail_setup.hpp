@@ -18,9 +18,9 @@ Error failed(const std::string& what);
 
 // In a new mount namespace: a read-only tmpfs top level with the root's entries bound in (with
 // options.writable, the root itself, read-write), a fresh /proc, /dev and /tmp, then
-// options.mounts; pivot_root into it and detach the old root. Read-only, the root is not written
-// to but for missing mount points of options.mounts below its directories (never made through a
-// symlink).
+// options.mounts; pivot_root into it and detach the old root. Read-only, the root is never
+// written to: a mount point of options.mounts missing below one of its directories cannot be
+// made, and the error says so. Mount points are never made or reached through a symlink.
 Step enter_new_root(const RunOptions& options);
 
 // Plain chroot(2) into options.root, then chdir("/").
