@@ -38,19 +38,9 @@ tools=(jailbuild jk_cp dracut-install)
 programs=(/usr/bin/{bash,ls,cat,cp,grep,sed,tar,gzip,xz,find,ps,diff,sort,less,openssl,git,perl,python3.11,sqlite3,curl,ssh,make,strace,file,gpg})
 
 require() {
-  local missing=()
-  for command in hyperfine jk_cp "$dracut_install" readelf chroot cmake ninja python3; do
-    command -v "$command" >/dev/null || missing+=("$command")
-  done
-  for program in "${programs[@]}"; do [[ -x $program ]] || missing+=("$program"); done
-  if ((${#missing[@]})); then
-    echo "missing: ${missing[*]} (scripts/install-deps.sh --bench; apt-get install jailkit dracut-core)" >&2
-    exit 2
-  fi
-  if ((EUID != 0)); then
-    echo "run as root: the roots are checked with chroot" >&2
-    exit 2
-  fi
+  require_commands "scripts/install-deps.sh --bench; apt-get install jailkit dracut-core" \
+    hyperfine jk_cp "$dracut_install" readelf chroot cmake ninja python3 "${programs[@]}"
+  require_root "the roots are checked with chroot"
 }
 
 root_of() { echo "$out_dir/roots/$1-$2"; }    # KIND TOOL
@@ -119,8 +109,6 @@ time_repeated() {
     --export-markdown "$out_dir/repeated.md" "${args[@]}"
 }
 
-interpreter_of() { readelf -lW "$1" | sed -n 's/.*\[Requesting program interpreter: \(.*\)\]/\1/p'; }
-
 # Programs that run in any complete root without files of their own (configuration, data, or
 # /dev/null, which git needs at every start), and what they must print. Run with LC_ALL=C.
 smoke_tests() {
@@ -144,15 +132,13 @@ EOF
 # tests fail there. Prints one line per problem and a verdict per tool; returns 1 if jailbuild's
 # root is incomplete.
 check_roots() {
-  local tool root program interpreter listing line argv expected output status jailbuild_ok=0
+  local tool root program excerpt line argv expected output status jailbuild_ok=0
   for tool in "${tools[@]}"; do
     root=$(root_of fresh "$tool")
     local problems=0
     for program in "${programs[@]}"; do
-      interpreter=$(interpreter_of "$program")
-      listing=$(chroot "$root" "$interpreter" --list "$program" 2>&1) && status=0 || status=$?
-      if ((status != 0)) || grep -q 'not found' <<<"$listing"; then
-        echo "$tool: $program does not load: $(grep -m3 -e 'not found' -e 'error' -e 'No such' <<<"$listing" | tr '\n\t' '  ')"
+      if ! excerpt=$(loads_in_root "$root" "$program"); then
+        echo "$tool: $program does not load: $excerpt"
         problems=$((problems + 1))
       fi
     done
@@ -196,8 +182,7 @@ PYTHON
 }
 
 machine() {
-  echo "- CPU: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1), $(nproc) cores; $(free -g | awk '/^Mem:/ { print $2 }') GB RAM"
-  echo "- $(sed -n 's/^PRETTY_NAME=//p' /etc/os-release | tr -d '"'), kernel $(uname -r); roots on $(df -T "$out_dir" | awk 'NR == 2 { print $2 }')"
+  describe_host "$out_dir"
   echo "- jailkit $(dpkg-query -W -f='${Version}' jailkit), dracut-core $(dpkg-query -W -f='${Version}' dracut-core), $(hyperfine --version)"
 }
 

@@ -27,22 +27,6 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export LC_ALL=C
 tools=(jailbuild ldd libtree lddtree)
 
-require_tools() {
-  local missing=()
-  for command in hyperfine ldd libtree lddtree scanelf python3 cmake ninja; do
-    command -v "$command" >/dev/null || missing+=("$command")
-  done
-  if ((${#missing[@]})); then
-    echo "missing: ${missing[*]} (run scripts/install-deps.sh --bench)" >&2
-    exit 2
-  fi
-}
-
-# Regular ELF files (scanelf does not follow symlinks) with a PT_INTERP, sorted.
-list_programs() {
-  scanelf -R -B -F '%i %F' /usr/bin /usr/sbin | awk '/^\// { sub(/^[^ ]+ /, ""); print }' | sort
-}
-
 # The command line of TOOL over all programs, one word per line.
 command_of() {
   case "$1" in
@@ -142,13 +126,13 @@ print_machine() {
 }
 
 main() {
-  require_tools
+  require_commands "run scripts/install-deps.sh --bench" hyperfine ldd libtree lddtree scanelf python3 cmake ninja
   mkdir -p "$out_dir"
   log "machine"
   print_machine
   log "building jailbuild (Release, build-bench/)"
   build_jailbuild
-  list_programs >"$out_dir/files.txt"
+  list_dynamic_programs -R /usr/bin /usr/sbin >"$out_dir/files.txt"
   real_paths <"$out_dir/files.txt" >"$out_dir/programs.real"
   log "$(wc -l <"$out_dir/files.txt") dynamically linked programs in /usr/bin and /usr/sbin"
 

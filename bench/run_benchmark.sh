@@ -67,19 +67,10 @@ firejail_config=$out_dir/firejail.config
 jail_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 require() {
-  local missing=()
-  for command in hyperfine bwrap firejail unshare chroot python3; do
-    command -v "$command" >/dev/null || missing+=("$command")
-  done
-  [[ -n ${JAILBUILD:-} ]] || for command in cmake ninja; do command -v "$command" >/dev/null || missing+=("$command"); done
-  if ((${#missing[@]})); then
-    echo "missing: ${missing[*]} (scripts/install-deps.sh --bench)" >&2
-    exit 2
-  fi
-  if ((EUID != 0)); then
-    echo "run as root: chroot, firejail --chroot and the mounts need it" >&2
-    exit 2
-  fi
+  local commands=(hyperfine bwrap firejail unshare chroot python3)
+  [[ -n ${JAILBUILD:-} ]] || commands+=(cmake ninja)
+  require_commands "scripts/install-deps.sh --bench" "${commands[@]}"
+  require_root "chroot, firejail --chroot and the mounts need it"
 }
 
 # The command line each tool runs PROGRAM [ARGS...] with in JAIL, as words.
@@ -243,8 +234,7 @@ PYTHON
 }
 
 machine() {
-  echo "- CPU: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1), $(nproc) cores; $(free -g | awk '/^Mem:/ { print $2 }') GB RAM; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "- $(sed -n 's/^PRETTY_NAME=//p' /etc/os-release | tr -d '"'), kernel $(uname -r); roots on $(df -T "$out_dir" | awk 'NR == 2 { print $2 }')"
+  describe_host "$out_dir"
   echo "- bubblewrap $(dpkg-query -W -f='${Version}' bubblewrap), firejail $(dpkg-query -W -f='${Version}' firejail), coreutils $(dpkg-query -W -f='${Version}' coreutils), $(hyperfine --version)"
   if [[ -n ${JAILBUILD:-} ]]; then
     echo "- jailbuild: the binary $JAILBUILD ($("$jailbuild" --version)), given with JAILBUILD"
@@ -260,10 +250,7 @@ main() {
     log "building jailbuild (Release) in build-bench/"
     build_jailbuild
   fi
-  if ! "$jailbuild" run --help >/dev/null 2>&1; then
-    echo "$jailbuild has no run command" >&2
-    exit 2
-  fi
+  require_subcommand run
   log "building the roots with jailbuild add"
   build_roots
   local entries

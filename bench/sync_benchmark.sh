@@ -71,23 +71,9 @@ fixture_programs=20
 watch_list=      # jailbuild's watch list of the root, once the settling sync has written it
 
 require() {
-  local missing=()
-  for command in hyperfine jk_cp jk_update rsync scanelf gcc readelf chroot cmake ninja python3 taskset; do
-    command -v "$command" >/dev/null || missing+=("$command")
-  done
-  if ((${#missing[@]})); then
-    echo "missing: ${missing[*]} (scripts/install-deps.sh --bench; apt-get install rsync)" >&2
-    exit 2
-  fi
-  if ((EUID != 0)); then
-    echo "run as root: the root is checked with chroot" >&2
-    exit 2
-  fi
-}
-
-# Regular ELF files in /usr/bin (scanelf does not follow symlinks) with a PT_INTERP, sorted.
-list_programs() {
-  scanelf -B -F '%i %F' /usr/bin | awk '/^\// { sub(/^[^ ]+ /, ""); print }' | sort
+  require_commands "scripts/install-deps.sh --bench; apt-get install rsync" \
+    hyperfine jk_cp jk_update rsync scanelf gcc readelf chroot cmake ninja python3 taskset
+  require_root "the root is checked with chroot"
 }
 
 # A library and FIXTURE_PROGRAMS programs that need it, found through their RUNPATH: the library
@@ -191,16 +177,23 @@ print(report.get("unchanged"), "unchanged", file=sys.stderr)
 '
 }
 
+# The dry-run check of jailbuild's root that check_noop and check_root share: prints
+# "WHEN: jailbuild sync --dry-run: nothing to do (...)", or "... OTHERWISE: CHANGES" and returns 1.
+report_pending() {    # WHEN OTHERWISE
+  local changes
+  if changes=$(pending_changes 2>"$results/pending.err") && [[ -z $changes ]]; then
+    echo "$1: jailbuild sync --dry-run: nothing to do ($(cat "$results/pending.err"))"
+  else
+    echo "$1: jailbuild sync --dry-run $2: $changes $(head -c 300 "$results/pending.err")"
+    return 1
+  fi
+}
+
 # What each tool would do on the unchanged roots: nothing, or the no-op figures mean nothing.
 # Prints one line per tool; returns 1 if one would change something.
 check_noop() {
-  local status=0 output argv changes
-  if changes=$(pending_changes 2>"$results/pending.err") && [[ -z $changes ]]; then
-    echo "no-op: jailbuild sync --dry-run: nothing to do ($(cat "$results/pending.err"))"
-  else
-    echo "no-op: jailbuild sync --dry-run would change something: $changes $(head -c 300 "$results/pending.err")"
-    status=1
-  fi
+  local status=0 output argv
+  report_pending no-op "would change something" || status=1
   read -ra argv <<<"$(jk_update_command -d)"
   output=$("${argv[@]}" 2>&1)
   if [[ -z $output ]]; then
@@ -254,7 +247,7 @@ time_changed() {
 # with nothing "not found"; the fixture program also runs there. Prints one line per check;
 # returns 1 if one fails.
 check_root() {
-  local status=0 output changes program interpreter listing listing_status
+  local status=0 output program excerpt
   "$results/rewrite-lib.sh" "$fixture_lib"
   output=$("$jailbuild" sync "$root" --state-dir "$state" --json)
   if python3 -c '
@@ -273,23 +266,16 @@ sys.exit(0 if any("libjbfixture.so.1.0" in json.dumps(entry) for entry in report
     echo "changed: the root's copy of $fixture_lib differs from the host's"
     status=1
   fi
-  if changes=$(pending_changes 2>"$results/pending.err") && [[ -z $changes ]]; then
-    echo "after: jailbuild sync --dry-run: nothing to do ($(cat "$results/pending.err"))"
-  else
-    echo "after: jailbuild sync --dry-run still finds work: $changes $(head -c 300 "$results/pending.err")"
-    status=1
-  fi
+  report_pending after "still finds work" || status=1
   local sample=() loaded=0
   mapfile -t sample < <(awk 'NR % 56 == 28' "$results/programs.txt")
   sample+=("$fixture/bin/jbfixture-01")
   for program in "${sample[@]}"; do
-    interpreter=$(readelf -lW "$program" | sed -n 's/.*\[Requesting program interpreter: \(.*\)\]/\1/p')
-    listing=$(chroot "$root" "$interpreter" --list "$program" 2>&1) && listing_status=0 || listing_status=$?
-    if ((listing_status != 0)) || grep -q 'not found' <<<"$listing"; then
-      echo "after: $program does not load in the root: $(grep -m3 -e 'not found' -e 'rror' -e 'No such' <<<"$listing" | tr '\n\t' '  ')"
-      status=1
-    else
+    if excerpt=$(loads_in_root "$root" "$program"); then
       loaded=$((loaded + 1))
+    else
+      echo "after: $program does not load in the root: $excerpt"
+      status=1
     fi
   done
   echo "after: $loaded of ${#sample[@]} sampled programs load in the root: ${sample[*]##*/}"
@@ -347,8 +333,7 @@ PYTHON
 }
 
 machine() {
-  echo "- CPU: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1), $(nproc) cores; $(free -g | awk '/^Mem:/ { print $2 }') GB RAM; load average $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "- $(sed -n 's/^PRETTY_NAME=//p' /etc/os-release | tr -d '"'), kernel $(uname -r); roots on $(df -T "$out_dir" | awk 'NR == 2 { print $2 }')"
+  describe_host "$out_dir"
   echo "- jailkit $(dpkg-query -W -f='${Version}' jailkit), rsync $(dpkg-query -W -f='${Version}' rsync), $(hyperfine --version)"
   echo "- jailbuild $(git describe --always --dirty 2>/dev/null || echo '(not a git checkout)'), Release build in build-bench/"
 }
@@ -358,11 +343,8 @@ main() {
   mkdir -p "$results"
   log "building jailbuild (Release) in build-bench/"
   build_jailbuild
-  if ! "$jailbuild" sync --help >/dev/null 2>&1; then
-    echo "this jailbuild has no sync command" >&2
-    exit 2
-  fi
-  list_programs >"$results/programs.txt"
+  require_subcommand sync
+  list_dynamic_programs /usr/bin >"$results/programs.txt"
   log "$(wc -l <"$results/programs.txt") dynamically linked programs in /usr/bin; the fixture in $fixture"
   build_fixture
   write_scripts
