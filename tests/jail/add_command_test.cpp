@@ -12,7 +12,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -32,27 +31,19 @@
 #include "jailbuild/manifest.hpp"
 #include "support/command_test_support.hpp"
 #include "support/loader_oracle.hpp"
+#include "support/root_test.hpp"
 
 namespace jailbuild {
 namespace {
 
 using namespace testing;  // the shared command-test helpers: run_jailbuild, snapshot, ...
 
-class AddCommand : public ::testing::Test {
+class AddCommand : public RootTest {
  protected:
+  AddCommand() : RootTest("jailbuild-add") {}
+
   void SetUp() override {
-    char pattern[] = "/tmp/jailbuild-add-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    root_ = path("root");
-    state_ = path("state");
-    write_file(dir_ / "shared.c", "int shared(void) { return 40; }\n");
-    write_file(dir_ / "only.c", "int only(void) { return 2; }\n");
-    write_file(dir_ / "a.c",
-               "#include <stdio.h>\nint shared(void); int only(void);\n"
-               "int main(void) { printf(\"a %d\\n\", shared() + only()); return 0; }\n");
-    write_file(dir_ / "b.c",
-               "#include <stdio.h>\nint shared(void);\nint main(void) { printf(\"b %d\\n\", shared()); return 0; }\n");
+    write_app_sources("shared.c");
     write_file(dir_ / "hello.c", "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n");
     fs::create_directories(dir_ / "lib");
     gcc("-shared -fPIC -Wl,-soname,libshared.so.1 -o lib/libshared.so.1 shared.c");
@@ -66,26 +57,11 @@ class AddCommand : public ::testing::Test {
     fs::remove(dir_ / "lib/libgone.so.1");
   }
 
-  void TearDown() override {
-    if (mounted_) ::umount2(root_.c_str(), MNT_DETACH);
-    fs::remove_all(dir_);
-  }
-
-  void gcc(const std::string& args) {
-    const std::string command = "cd " + dir_.string() + " && gcc " + args;
-    ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  }
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
   static ProcessResult jailbuild(std::vector<std::string> args) { return run_jailbuild(std::move(args)); }
   // `add PATHS... --root ROOT --state-dir STATE OPTIONS...` on the test's root unless told otherwise.
   std::vector<std::string> add_args(const std::vector<std::string>& paths, const std::vector<std::string>& options = {},
                                     const std::string& root = "", const std::string& state = "") const {
-    std::vector<std::string> args{"add"};
-    args.insert(args.end(), paths.begin(), paths.end());
-    args.insert(args.end(), {"--root", root.empty() ? root_ : root, "--state-dir", state.empty() ? state_ : state});
-    args.insert(args.end(), options.begin(), options.end());
-    return args;
+    return testing::add_args(paths, root.empty() ? root_ : root, state.empty() ? state_ : state, options);
   }
   ProcessResult add(const std::vector<std::string>& paths, const std::vector<std::string>& options = {},
                     const std::string& root = "", const std::string& state = "") const {
@@ -100,14 +76,9 @@ class AddCommand : public ::testing::Test {
   ProcessResult remove(const std::string& added) const {
     return jailbuild({"remove", added, "--root", root_, "--state-dir", state_});
   }
-  // jailbuild under strace, with the given strace options (fault injection).
   ProcessResult add_under_strace(const std::vector<std::string>& strace_options, const std::vector<std::string>& paths,
                                  const std::vector<std::string>& options = {}, const std::string& root = "") const {
-    std::vector<std::string> argv{kStrace, "-f", "-o", "/dev/null"};
-    argv.insert(argv.end(), strace_options.begin(), strace_options.end());
-    argv.push_back(JAILBUILD_BINARY);
-    for (std::string& arg : add_args(paths, options, root)) argv.push_back(std::move(arg));
-    return testing::run_process(argv, kPlainEnv);
+    return run_jailbuild_under_strace(strace_options, add_args(paths, options, root));
   }
 
   // A root the same add builds without interruption, in a directory of its own.
@@ -116,15 +87,6 @@ class AddCommand : public ::testing::Test {
     const ProcessResult built = add(paths, {}, root, path("reference-state"));
     EXPECT_EQ(built.exit_code, kExitOk) << built.describe();
     return root;
-  }
-
-  // The loader inside the root lists `program` with nothing missing.
-  void expect_loads_in_root(const std::string& program) const {
-    if (::geteuid() != 0) return;  // chroot needs root; the file checks stand alone
-    testing::ProcessOptions in_root;
-    in_root.root = root_;
-    const auto trace = testing::trace_explicit(kLoader, program, {}, "/", in_root);
-    EXPECT_TRUE(trace.ran() && trace.not_found.empty() && !trace.fatal_error) << trace.describe();
   }
 
   // A directory outside the root laid out like the root's /usr, with decoys where add writes.
@@ -138,11 +100,6 @@ class AddCommand : public ::testing::Test {
   }
 
   std::vector<std::string> after_kill(const std::vector<std::string>& programs, const std::string& complete);
-
-  fs::path dir_;
-  std::string root_;
-  std::string state_;
-  bool mounted_ = false;
 };
 
 // ---- exit codes, dry runs, JSON, repeated runs ------------------------------------------------
@@ -289,10 +246,8 @@ TEST_F(AddCommand, ARepeatedAddOfNothingNewReadsNoFileAndStillNoticesChanges) {
 TEST_F(AddCommand, TemporariesOfAKilledManifestSaveAreRemovedByTheNextRun) {
   ASSERT_EQ(add({path("hello")}).exit_code, kExitOk);
   const fs::path roots = fs::path(state_) / "roots";
-  std::string manifest;
-  for (const auto& entry : fs::directory_iterator(roots))
-    if (entry.path().extension() == ".json") manifest = entry.path().filename().string();
-  ASSERT_FALSE(manifest.empty());
+  const std::string manifest = fs::path(manifest_path(state_, root_)).filename().string();
+  ASSERT_TRUE(fs::exists(roots / manifest)) << roots / manifest;
   const std::string stem = manifest.substr(0, manifest.size() - 5);
   // What a run killed between mkstemp and rename leaves, and a file of another root's.
   write_file(roots / ("." + manifest + ".a1B2c3"), "{\"half\": ");
@@ -572,11 +527,7 @@ TEST_F(AddCommand, AKilledAddLeavesNoTruncatedFileAndTheNextAddConverges) {
   EXPECT_LE(kill_points["rename"], 3);
   EXPECT_GE(kill_points["copy_file_range"], 4);
   EXPECT_GE(kill_points["fchmod"], 10);
-  EXPECT_TRUE(failures.empty()) << failures.size() << " problems:\n" << [&] {
-    std::string text;
-    for (const std::string& failure : failures) text += failure + "\n";
-    return text;
-  }();
+  EXPECT_TRUE(failures.empty()) << failures.size() << " problems:\n" << joined(failures);
 }
 
 // A tmpfs mounted over the root, unmounted (lazily) when the fixture ends.

@@ -19,7 +19,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -37,58 +36,32 @@
 #include "jailbuild/manifest.hpp"
 #include "support/command_test_support.hpp"
 #include "support/loader_oracle.hpp"
+#include "support/root_test.hpp"
 
 namespace jailbuild {
 namespace {
 
 using namespace testing;  // the shared command-test helpers: run_jailbuild, snapshot, ...
 
-std::string joined(const std::vector<std::string>& lines) {
-  std::string text;
-  for (const std::string& line : lines) text += line + "\n";
-  return text;
-}
-
-class SyncSafety : public ::testing::Test {
+class SyncSafety : public RootTest {
  protected:
+  SyncSafety() : RootTest("jailbuild-sync") {}
+
   void SetUp() override {
-    char pattern[] = "/tmp/jailbuild-sync-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
-    root_ = path("root");
-    state_ = path("state");
     old_ = path("reference-old");
     new_ = path("reference-new");
     build_versions();
     install(1);
   }
 
-  void TearDown() override {
-    if (mounted_) ::umount2(root_.c_str(), MNT_DETACH);
-    fs::remove_all(dir_);
-  }
-
-  std::string path(const std::string& name) const { return (dir_ / name).string(); }
-
-  void gcc(const std::string& args) const {
-    const std::string command = "cd " + dir_.string() + " && gcc " + args;
-    ASSERT_EQ(std::system(command.c_str()), 0) << command;
-  }
-
   // v1/ and v2/ hold each version's files at their paths relative to the test directory; the
   // programs find their libraries in the test directory's lib/, where install() puts them.
   void build_versions() {
-    write_file(dir_ / "shared1.c", "int shared(void) { return 40; }\n");
+    write_app_sources("shared1.c");
     // Version 2 is a quarter megabyte bigger: on a disk with little room left, its copy cannot fit.
     write_file(dir_ / "shared2.c",
                "int shared(void) { return 41; }\nconst char shared_padding[256 * 1024] = {1};\n");
-    write_file(dir_ / "only.c", "int only(void) { return 2; }\n");
     write_file(dir_ / "new.c", "int only(void) { return 3; }\n");
-    write_file(dir_ / "a.c",
-               "#include <stdio.h>\nint shared(void); int only(void);\n"
-               "int main(void) { printf(\"a %d\\n\", shared() + only()); return 0; }\n");
-    write_file(dir_ / "b.c",
-               "#include <stdio.h>\nint shared(void);\nint main(void) { printf(\"b %d\\n\", shared()); return 0; }\n");
     fs::create_directories(dir_ / "v1/lib");
     fs::create_directories(dir_ / "v2/lib");
     const std::string rpath = " -Wl,-rpath," + path("lib");
@@ -119,10 +92,7 @@ class SyncSafety : public ::testing::Test {
   std::vector<std::string> programs() const { return {path("app_a"), path("app_b")}; }
 
   ProcessResult add(const std::string& root, const std::string& state) const {
-    std::vector<std::string> args{"add"};
-    for (const std::string& program : programs()) args.push_back(program);
-    args.insert(args.end(), {"--root", root, "--state-dir", state});
-    return run_jailbuild(args);
+    return run_jailbuild(add_args(programs(), root, state));
   }
   std::vector<std::string> sync_args(const std::vector<std::string>& options, const std::string& root = "",
                                      const std::string& state = "") const {
@@ -131,14 +101,9 @@ class SyncSafety : public ::testing::Test {
     return args;
   }
   ProcessResult sync(const std::vector<std::string>& options = {}) const { return run_jailbuild(sync_args(options)); }
-  // jailbuild sync under strace, with the given strace options (fault injection, tracing).
   ProcessResult sync_under_strace(const std::vector<std::string>& strace_options,
                                   const std::vector<std::string>& options = {}) const {
-    std::vector<std::string> argv{kStrace, "-f", "-o", "/dev/null"};
-    argv.insert(argv.end(), strace_options.begin(), strace_options.end());
-    argv.push_back(JAILBUILD_BINARY);
-    for (std::string& arg : sync_args(options)) argv.push_back(std::move(arg));
-    return run_process(argv, kPlainEnv);
+    return run_jailbuild_under_strace(strace_options, sync_args(options));
   }
 
   // The state every test starts from: the references built, the test's root added with version 1
@@ -207,28 +172,9 @@ class SyncSafety : public ::testing::Test {
     return outside.string();
   }
 
-  // The loader inside the root lists `program` with nothing missing.
-  void expect_loads_in_root(const std::string& program) const {
-    if (::geteuid() != 0) return;  // chroot needs root; the file checks stand alone
-    ProcessOptions in_root;
-    in_root.root = root_;
-    const auto trace = trace_explicit(kLoader, program, {}, "/", in_root);
-    EXPECT_TRUE(trace.ran() && trace.not_found.empty() && !trace.fatal_error) << trace.describe();
-  }
-
-  fs::path dir_;
-  std::string root_;
-  std::string state_;
   std::string old_;  // a root as add builds it with version 1
   std::string new_;  // the same root after an uninterrupted sync to version 2
-  bool mounted_ = false;
 };
-
-struct stat lstat_of(const std::string& path) {
-  struct stat status {};
-  if (::lstat(path.c_str(), &status) != 0) status.st_ino = 0;
-  return status;
-}
 
 // What is wrong with the manifest a killed sync left. It is only ever replaced whole, so it must
 // load. It must list every file and symlink in the root, or the next run would take what the

@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <source_location>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,6 +34,7 @@
 
 #include "support/command_test_support.hpp"
 #include "support/loader_oracle.hpp"
+#include "support/temp_dir.hpp"
 
 namespace jailbuild {
 namespace {
@@ -50,19 +52,21 @@ std::set<std::string> listed(const nlohmann::json& report, const char* key) {
   return paths;
 }
 
-struct stat lstat_of(const std::string& path) {
-  struct stat status {};
-  if (::lstat(path.c_str(), &status) != 0) status.st_ino = 0;
-  return status;
+// The report lists exactly CREATED, UPDATED and REMOVED; a failure names the line that called.
+void expect_changes(const nlohmann::json& report, const std::set<std::string>& created,
+                    const std::set<std::string>& updated, const std::set<std::string>& removed,
+                    const std::source_location caller = std::source_location::current()) {
+  const ::testing::ScopedTrace trace(caller.file_name(), static_cast<int>(caller.line()),
+                                     "expect_changes called here");
+  EXPECT_EQ(listed(report, "created"), created) << report.dump(2);
+  EXPECT_EQ(listed(report, "updated"), updated) << report.dump(2);
+  EXPECT_EQ(listed(report, "removed"), removed) << report.dump(2);
 }
 
 class SyncUpdate : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root: every test runs the program inside the root (chroot)";
-    char pattern[] = "/tmp/jailbuild-sync-XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
     root_ = path("root");
     state_ = path("state");
     fs::create_directories(dir_ / "build");
@@ -81,10 +85,6 @@ class SyncUpdate : public ::testing::Test {
     install_symlink("libzz.so.1.2.13", "lib/libzz.so.1");
     install("app", "bin/app");
     install("other", "bin/other");
-  }
-
-  void TearDown() override {
-    if (!dir_.empty()) fs::remove_all(dir_);
   }
 
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
@@ -170,10 +170,7 @@ class SyncUpdate : public ::testing::Test {
   }
 
   ProcessResult add(const std::vector<std::string>& paths, const std::string& root, const std::string& state) const {
-    std::vector<std::string> args{"add"};
-    args.insert(args.end(), paths.begin(), paths.end());
-    args.insert(args.end(), {"--root", root, "--state-dir", state});
-    return run_jailbuild(args);
+    return run_jailbuild(add_args(paths, root, state));
   }
   // Adds PATHS to the test's root (or ROOT), which must succeed.
   void add_to_root(const std::vector<std::string>& paths, const std::string& root = "") const {
@@ -253,7 +250,8 @@ class SyncUpdate : public ::testing::Test {
     expect_runs_in_root(programs.front(), expected.at(programs.front()), root_);
   }
 
-  fs::path dir_;
+  const TempDir temp_{"jailbuild-sync"};
+  const fs::path dir_ = temp_.path();
   std::string root_;
   std::string state_;
   int fresh_roots_ = 0;
@@ -273,9 +271,7 @@ TEST_F(SyncUpdate, ALibraryReplacedByRenameIsCopiedAgain) {
   ASSERT_NE(lstat_of(library).st_ino, old_inode) << "the update did not make a new inode";
 
   const nlohmann::json report = sync_json();
-  EXPECT_EQ(listed(report, "updated"), std::set<std::string>{library}) << report.dump(2);
-  EXPECT_EQ(listed(report, "created"), std::set<std::string>{}) << report.dump(2);
-  EXPECT_EQ(listed(report, "removed"), std::set<std::string>{}) << report.dump(2);
+  expect_changes(report, {}, {library}, {});
   EXPECT_GE(report.value("bytes_copied", 0u), fs::file_size(library)) << report.dump(2);
   EXPECT_TRUE(same_contents(root_ + library, library));
   expect_current({{app(), "app foo 2 bar 1 zz 1213"}});
@@ -291,9 +287,7 @@ TEST_F(SyncUpdate, ALibraryRewrittenInPlaceIsCopiedAgain) {
   ASSERT_FALSE(same_contents(root_ + library, library)) << "the rewrite changed nothing";
 
   const nlohmann::json report = sync_json();
-  EXPECT_EQ(listed(report, "updated"), std::set<std::string>{library}) << report.dump(2);
-  EXPECT_EQ(listed(report, "created"), std::set<std::string>{}) << report.dump(2);
-  EXPECT_EQ(listed(report, "removed"), std::set<std::string>{}) << report.dump(2);
+  expect_changes(report, {}, {library}, {});
   EXPECT_TRUE(same_contents(root_ + library, library));
   expect_current({{app(), "app foo 2 bar 1 zz 1213"}});
 }
@@ -326,9 +320,7 @@ TEST_F(SyncUpdate, ASonameBumpAddsTheNewLibraryAndRemovesTheOld) {
   ASSERT_NO_FATAL_FAILURE(install_soname_bump());
 
   const nlohmann::json report = sync_json();
-  EXPECT_EQ(listed(report, "created"), std::set<std::string>{installed("lib/libfoo.so.2")}) << report.dump(2);
-  EXPECT_EQ(listed(report, "updated"), std::set<std::string>{app()}) << report.dump(2);
-  EXPECT_EQ(listed(report, "removed"), std::set<std::string>{installed("lib/libfoo.so.1")}) << report.dump(2);
+  expect_changes(report, {installed("lib/libfoo.so.2")}, {app()}, {installed("lib/libfoo.so.1")});
   EXPECT_FALSE(fs::exists(fs::symlink_status(root_ + installed("lib/libfoo.so.1"))));
   EXPECT_TRUE(fs::exists(installed("lib/libfoo.so.1"))) << "the host's old library must stay: only the root changes";
   expect_current({{app(), "app foo 2 bar 1 zz 1213"}});
@@ -343,9 +335,7 @@ TEST_F(SyncUpdate, ANewDependencyIsAdded) {
   install("app", "bin/app");
 
   const nlohmann::json report = sync_json();
-  EXPECT_EQ(listed(report, "created"), std::set<std::string>{installed("lib/libextra.so.1")}) << report.dump(2);
-  EXPECT_EQ(listed(report, "updated"), std::set<std::string>{app()}) << report.dump(2);
-  EXPECT_EQ(listed(report, "removed"), std::set<std::string>{}) << report.dump(2);
+  expect_changes(report, {installed("lib/libextra.so.1")}, {app()}, {});
   expect_current({{app(), "app foo 1 bar 1 zz 1213 extra 7"}});
 }
 
@@ -356,9 +346,7 @@ TEST_F(SyncUpdate, ADroppedDependencyIsRemoved) {
   install("app", "bin/app");
 
   const nlohmann::json report = sync_json();
-  EXPECT_EQ(listed(report, "created"), std::set<std::string>{}) << report.dump(2);
-  EXPECT_EQ(listed(report, "updated"), std::set<std::string>{app()}) << report.dump(2);
-  EXPECT_EQ(listed(report, "removed"), std::set<std::string>{installed("lib/libbar.so.1")}) << report.dump(2);
+  expect_changes(report, {}, {app()}, {installed("lib/libbar.so.1")});
   EXPECT_FALSE(fs::exists(fs::symlink_status(root_ + installed("lib/libbar.so.1"))));
   EXPECT_TRUE(fs::exists(installed("lib/libbar.so.1")));
   expect_current({{app(), "app foo 1 zz 1213"}});
@@ -376,10 +364,7 @@ TEST_F(SyncUpdate, ARepointedSonameSymlinkIsRepointed) {
   fs::remove(installed("lib/libzz.so.1.2.13"));
 
   const nlohmann::json report = sync_json();
-  EXPECT_EQ(listed(report, "created"), std::set<std::string>{installed("lib/libzz.so.1.3")}) << report.dump(2);
-  EXPECT_EQ(listed(report, "updated"), std::set<std::string>{link}) << report.dump(2);
-  EXPECT_EQ(listed(report, "removed"), std::set<std::string>{installed("lib/libzz.so.1.2.13")})
-      << report.dump(2);
+  expect_changes(report, {installed("lib/libzz.so.1.3")}, {link}, {installed("lib/libzz.so.1.2.13")});
   EXPECT_TRUE(S_ISLNK(mode_of(root_ + link)));
   EXPECT_EQ(fs::read_symlink(root_ + link), "libzz.so.1.3");
   EXPECT_FALSE(fs::exists(fs::symlink_status(root_ + installed("lib/libzz.so.1.2.13"))));
@@ -460,9 +445,7 @@ TEST_F(SyncUpdate, ASyncRightAfterAddChangesNothing) {
   const Tree root_before = snapshot(root_, true);
 
   const nlohmann::json report = sync_json();
-  EXPECT_EQ(listed(report, "created"), std::set<std::string>{}) << report.dump(2);
-  EXPECT_EQ(listed(report, "updated"), std::set<std::string>{}) << report.dump(2);
-  EXPECT_EQ(listed(report, "removed"), std::set<std::string>{}) << report.dump(2);
+  expect_changes(report, {}, {}, {});
   EXPECT_EQ(report.value("bytes_copied", -1), 0) << report.dump(2);
   EXPECT_TRUE(report["conflicts"].empty() && report["problems"].empty() && report["vanished"].empty())
       << report.dump(2);
@@ -507,9 +490,7 @@ TEST_F(SyncUpdate, ADryRunListsTheUpdateAndChangesNothing) {
 
   const nlohmann::json planned = sync_json({"--dry-run"});
   EXPECT_EQ(planned.value("dry_run", false), true) << planned.dump(2);
-  EXPECT_EQ(listed(planned, "created"), std::set<std::string>{installed("lib/libfoo.so.2")}) << planned.dump(2);
-  EXPECT_EQ(listed(planned, "updated"), std::set<std::string>{app()}) << planned.dump(2);
-  EXPECT_EQ(listed(planned, "removed"), std::set<std::string>{installed("lib/libfoo.so.1")}) << planned.dump(2);
+  expect_changes(planned, {installed("lib/libfoo.so.2")}, {app()}, {installed("lib/libfoo.so.1")});
   EXPECT_EQ(snapshot(root_, true), root_before);
   EXPECT_EQ(snapshot(state_, true), state_before);
   expect_runs_in_root(app(), kAppV1, root_);  // still the old version, whole
@@ -581,10 +562,7 @@ TEST_F(SyncUpdate, AllSyncsEveryRootInTheStateDirectory) {
 
   const ProcessResult result = run_jailbuild({"sync", "--all", "--state-dir", state_, "--json"});
   EXPECT_EQ(result.exit_code, kExitOk) << result.describe();
-  const std::size_t begin = result.output.find('[');
-  const std::size_t end = result.output.rfind(']');
-  ASSERT_TRUE(begin != std::string::npos && end != std::string::npos) << result.output;
-  const nlohmann::json reports = nlohmann::json::parse(result.output.substr(begin, end - begin + 1), nullptr, false);
+  const nlohmann::json reports = json_in(result.output);
   ASSERT_TRUE(reports.is_array()) << result.output;
   std::set<std::string> roots;
   for (const auto& report : reports) {

@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "../../src/jail/watch_list.hpp"
+#include "support/files.hpp"
 #include "support/temp_dir.hpp"
 
 namespace jailbuild {
@@ -26,17 +27,13 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
+using testing::write_file;
 
 // complete_watch_list's threshold with which every directory counts as settled.
 constexpr std::int64_t kEverythingSettled = std::numeric_limits<std::int64_t>::max();
 
 bool is_listing(const WatchedPath& watched) {
   return watched.side == WatchedPath::Side::HostListing || watched.side == WatchedPath::Side::RootListing;
-}
-
-void write_file(const std::string& path, const std::string& text) {
-  fs::create_directories(fs::path(path).parent_path());
-  std::ofstream(path, std::ios::binary) << text;
 }
 
 FileIdentity identity(const std::string& path, bool follow = false) {

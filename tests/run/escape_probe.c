@@ -56,24 +56,23 @@ static long report(const char* what, long result) {
 
 static void escaped(const char* why, const char* detail) { printf("ESCAPED: %s%s%s\n", why, detail ? " " : "", detail ? detail : ""); }
 
-/* The first line of the file open at `fd` (closed here), for ESCAPED messages. */
-static void read_line(int fd, char* line, size_t size) {
-  ssize_t n = read(fd, line, size - 1);
+/* "ESCAPED: WHY LINE" for a file the jail should not reach, open at `fd` (closed here): LINE is its
+ * first line, which shows whose file it was. */
+static void escaped_reading(const char* why, int fd) {
+  char line[256];
+  ssize_t n = read(fd, line, sizeof line - 1);
   close(fd);
   if (n < 0) n = 0;
   line[n] = 0;
   line[strcspn(line, "\n")] = 0;
+  escaped(why, line);
 }
 
 /* Tries to read `path` (a file that exists only on the host) and to create `create` (a path in a
  * host directory): either succeeding is an escape. */
 static void reach_host(const char* path, const char* create) {
   int fd = (int)report("open host marker", open(path, O_RDONLY | O_CLOEXEC));
-  if (fd >= 0) {
-    char line[256];
-    read_line(fd, line, sizeof line);
-    escaped("read the host marker:", line);
-  }
+  if (fd >= 0) escaped_reading("read the host marker:", fd);
   fd = (int)report("create on host", open(create, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (fd >= 0) {
     escaped("created a host file:", create);
@@ -94,16 +93,21 @@ static int chroot_escape(char** argv) {
   return 0;
 }
 
-/* Descriptors 0..N open now, but the one listing them, as "FDS: 0 1 2". */
-static void print_fds(void) {
-  DIR* dir = opendir("/proc/self/fd");
+/* The numeric entries of the directory `path` as "LABEL: 1 2" (in readdir's order: ascending for
+ * /proc and /proc/self/fd). With `skip_own_fd`, not the descriptor this listing holds open, which
+ * /proc/self/fd shows too. */
+static void print_numbered(const char* label, const char* path, int skip_own_fd) {
+  DIR* dir = opendir(path);
   if (!dir) {
-    report("list /proc/self/fd", -1);
+    char what[64];
+    snprintf(what, sizeof what, "list %s", path);
+    report(what, -1);
     return;
   }
-  printf("FDS:");
+  printf("%s:", label);
   for (struct dirent* entry; (entry = readdir(dir)) != NULL;) {
-    if (entry->d_name[0] == '.' || atoi(entry->d_name) == dirfd(dir)) continue;
+    if (entry->d_name[0] < '0' || entry->d_name[0] > '9') continue;
+    if (skip_own_fd && atoi(entry->d_name) == dirfd(dir)) continue;
     printf(" %s", entry->d_name);
   }
   printf("\n");
@@ -114,21 +118,13 @@ static void print_fds(void) {
  * jail's entry leads out of it, whatever the root. */
 static int fchdir_escape(char** argv) {
   const int fd = atoi(argv[0]);
-  print_fds();
+  print_numbered("FDS", "/proc/self/fd", 1);
   if (report("fchdir", fchdir(fd)) == 0) {
     const int file = (int)report("open marker after fchdir", open(argv[1], O_RDONLY | O_CLOEXEC));
-    if (file >= 0) {
-      char line[256];
-      read_line(file, line, sizeof line);
-      escaped("read the host marker through the inherited descriptor:", line);
-    }
+    if (file >= 0) escaped_reading("read the host marker through the inherited descriptor:", file);
   }
   int file = (int)report("openat marker", openat(fd, argv[1], O_RDONLY | O_CLOEXEC));
-  if (file >= 0) {
-    char line[256];
-    read_line(file, line, sizeof line);
-    escaped("read the host marker with openat:", line);
-  }
+  if (file >= 0) escaped_reading("read the host marker with openat:", file);
   file = (int)report("create on host", openat(fd, argv[2], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (file >= 0) {
     escaped("created a host file through the inherited descriptor:", argv[2]);
@@ -279,11 +275,7 @@ static int open_handle_escape(char** argv) {
    * "/" itself is a tmpfs showing the root's entries). */
   const int root = open("/etc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   const int fd = (int)report("open_by_handle_at host file", open_by_handle_at(root, handle, O_RDONLY));
-  if (fd >= 0) {
-    char line[256];
-    read_line(fd, line, sizeof line);
-    escaped("opened a host file by its handle:", line);
-  }
+  if (fd >= 0) escaped_reading("opened a host file by its handle:", fd);
   memset(handle->f_handle, 0, bytes);
   handle->handle_bytes = 8;
   report("open_by_handle_at made-up", open_by_handle_at(root, handle, O_RDONLY));
@@ -331,11 +323,7 @@ static void scan_for(const char* file, const char* secret) {
  * and named nowhere the jail can read. */
 static int manifest_escape(char** argv) {
   const int fd = (int)report("open manifest", open(argv[1], O_RDONLY | O_CLOEXEC));
-  if (fd >= 0) {
-    char line[256];
-    read_line(fd, line, sizeof line);
-    escaped("read jailbuild's manifest:", line);
-  }
+  if (fd >= 0) escaped_reading("read jailbuild's manifest:", fd);
   scan_for("/proc/self/mountinfo", argv[0]);
   scan_for("/proc/1/mountinfo", argv[0]);
   char target[4096];
@@ -351,25 +339,10 @@ static int manifest_escape(char** argv) {
   return 0;
 }
 
-/* The pids /proc lists, as "PIDS: 1 2" (sorted as readdir gives them: ascending for /proc). */
-static void print_pids(void) {
-  DIR* proc = opendir("/proc");
-  if (!proc) {
-    report("list /proc", -1);
-    return;
-  }
-  printf("PIDS:");
-  for (struct dirent* entry; (entry = readdir(proc)) != NULL;) {
-    if (entry->d_name[0] >= '0' && entry->d_name[0] <= '9') printf(" %s", entry->d_name);
-  }
-  printf("\n");
-  closedir(proc);
-}
-
 /* procs HOSTPID: what of the host's processes the jail sees. */
 static int procs_escape(char** argv) {
   printf("SELF: %d\n", (int)getpid());
-  print_pids();
+  print_numbered("PIDS", "/proc", 0);
   char path[64];
   snprintf(path, sizeof path, "/proc/%s", argv[0]);
   struct stat status;

@@ -157,9 +157,6 @@ class Spawned {
   Spawned(const Spawned&) = delete;
   Spawned& operator=(const Spawned&) = delete;
 
-  pid_t pid() const { return pid_; }
-  const std::string& out() const { return outcome_.out; }
-
   void signal(int sig) const { ::kill(pid_, sig); }
 
   // Whether it is still running (reads what it wrote meanwhile).
@@ -256,13 +253,6 @@ class Spawned {
 };
 
 // ---- small parsers for what the programs print ------------------------------------------------
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 // `env` output: NAME -> value.
 std::map<std::string, std::string> environment_in(const std::string& text) {
@@ -596,10 +586,8 @@ class RunCommand : public ::testing::Test {
   void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
 
   // `jailbuild add PATHS... --root ROOT --state-dir STATE`.
-  static ProcessResult add(std::vector<std::string> paths, const std::string& root) {
-    paths.insert(paths.begin(), "add");
-    paths.insert(paths.end(), {"--root", root, "--state-dir", state_});
-    return run_jailbuild(paths);
+  static ProcessResult add(const std::vector<std::string>& paths, const std::string& root) {
+    return run_jailbuild(add_args(paths, root, state_));
   }
 
   // `jailbuild run OPTIONS... ROOT COMMAND...`, as argv.
@@ -624,9 +612,7 @@ class RunCommand : public ::testing::Test {
     return run(options, {kShell, "-c", script});
   }
 
-  // A root of its own for one test (removed with the suite's directory).
-  static std::string fresh_root(const std::string& name) { return dir_ + "/" + name; }
-
+  // NAME in the suite's directory: a file or a root of one test's own (removed with the directory).
   static std::string path(const std::string& name) { return dir_ + "/" + name; }
 
   static inline std::string setup_error_;
@@ -1145,7 +1131,7 @@ TEST_F(RunCommand, AUserWhoIsNotRootRunsProgramsInARootThatAddBuilt) {
   REQUIRE_ROOT("setpriv to become nobody");
   // A root of its own that no run has touched yet: like any root `add` builds, it has no /proc,
   // /dev or /tmp, which a root does not need, and which nobody cannot create in it.
-  const std::string root = fresh_root("unprivileged-root");
+  const std::string root = path("unprivileged-root");
   const ProcessResult added = add({kShell, "/usr/bin/id"}, root);
   ASSERT_EQ(added.exit_code, kExitOk) << added.describe();
   for (const char* mount_point : {"proc", "dev", "tmp"}) ASSERT_FALSE(fs::exists(root + "/" + mount_point));
@@ -1160,7 +1146,7 @@ TEST_F(RunCommand, AUserWhoIsNotRootGetsTheSameJailThroughAUserNamespace) {
   REQUIRE_ROOT("setpriv to become nobody");
   // Mount points made beforehand by the root's owner, so that this test sees the jail itself
   // whatever happens to a root without them (the test above).
-  const std::string root = fresh_root("unprivileged-root-with-mount-points");
+  const std::string root = path("unprivileged-root-with-mount-points");
   const ProcessResult added = add({kShell, "/usr/bin/id", "/usr/bin/cat"}, root);
   ASSERT_EQ(added.exit_code, kExitOk) << added.describe();
   for (const char* mount_point : {"proc", "dev", "tmp"}) fs::create_directories(root + "/" + mount_point);
@@ -1184,7 +1170,7 @@ TEST_F(RunCommand, AUserWhoIsNotRootGetsTheSameJailThroughAUserNamespace) {
 
 TEST_F(RunCommand, APythonHttpServerInTheJailServesTheHostOverLoopback) {
   if (!fs::exists(kPython) || !fs::is_directory(kPythonLibrary)) GTEST_SKIP() << "no " << kPython;
-  const std::string root = fresh_root("python-root");
+  const std::string root = path("python-root");
   const ProcessResult added = add({kPython, kPythonLibrary}, root);
   ASSERT_EQ(added.exit_code, kExitOk) << added.describe();
   const std::string page = "served from inside the jail\n";

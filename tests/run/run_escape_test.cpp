@@ -44,6 +44,7 @@
 
 #include <gtest/gtest.h>
 
+#include "jailbuild/manifest.hpp"
 #include "support/command_test_support.hpp"
 #include "support/loader_oracle.hpp"
 
@@ -58,28 +59,12 @@ constexpr int kKilledBySigsys = 128 + SIGSYS;
 constexpr int kNobody = 65534;
 constexpr int kInheritedFd = 5;
 
-std::string joined(const std::vector<std::string>& lines) {
-  std::string text;
-  for (const std::string& line : lines) text += line + "\n";
-  return text;
-}
-
-std::vector<std::string> lines_of(const std::string& output) {
-  std::vector<std::string> lines;
-  std::istringstream in(output);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();  // a terminal's line ends
-    lines.push_back(line);
-  }
-  return lines;
-}
-
 // ---- the probe's report -----------------------------------------------------------------------
 
 // What the probe answered for WHAT ("OK", "EPERM", ...), or "(no answer)" if it printed no line
 // for it (it did not get that far).
 std::string answer(const ProcessResult& result, const std::string& what) {
-  for (const std::string& line : lines_of(result.output))
+  for (const std::string& line : lines_of(result.output, CarriageReturn::kDropped))
     if (line.starts_with(what + ": ")) return line.substr(what.size() + 2);
   return "(no answer)";
 }
@@ -87,7 +72,7 @@ std::string answer(const ProcessResult& result, const std::string& what) {
 // The lines starting with PREFIX ("ESCAPED: ", "LEAK: ", "ENV ").
 std::vector<std::string> lines_starting(const ProcessResult& result, const std::string& prefix) {
   std::vector<std::string> found;
-  for (const std::string& line : lines_of(result.output))
+  for (const std::string& line : lines_of(result.output, CarriageReturn::kDropped))
     if (line.starts_with(prefix)) found.push_back(line);
   return found;
 }
@@ -241,7 +226,8 @@ struct HostProcess {
   // "State: S" and "TracerPid: 0", or what /proc/PID/status says instead.
   std::string state() const {
     std::string state, tracer;
-    for (const std::string& line : lines_of(read_file("/proc/" + std::to_string(pid) + "/status"))) {
+    const std::string status = read_file("/proc/" + std::to_string(pid) + "/status");
+    for (const std::string& line : lines_of(status, CarriageReturn::kDropped)) {
       if (line.starts_with("State:")) state = line;
       if (line.starts_with("TracerPid:")) tracer = line;
     }
@@ -294,10 +280,9 @@ class RunEscape : public ::testing::Test {
       setup_error_ = "jailbuild add failed: " + added.describe();
       return;
     }
-    for (const auto& entry : fs::directory_iterator(state_ + "/roots"))
-      if (entry.path().extension() == ".json") manifest_ = entry.path().string();
-    if (manifest_.empty()) {
-      setup_error_ = "no manifest in " + state_ + "/roots";
+    manifest_ = manifest_path(state_, root_);
+    if (!fs::exists(manifest_)) {
+      setup_error_ = "no manifest at " + manifest_;
       return;
     }
     // A /tmp for the controls under plain chroot (the jail mounts a tmpfs over it), and the state

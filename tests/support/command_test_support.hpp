@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/files.hpp"
 #include "support/loader_oracle.hpp"
 
 namespace jailbuild::testing {
@@ -31,16 +32,6 @@ inline const std::string kLoader = "/lib64/ld-linux-x86-64.so.2";
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitIncomplete = 1;
 inline constexpr int kExitUsage = 2;
-
-inline std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-inline void write_file(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path, std::ios::binary) << text;
-}
 
 // Whether two files hold the same bytes (compared without printing binaries in failure messages).
 inline bool same_contents(const fs::path& a, const fs::path& b) { return fs::exists(a) && read_file(a) == read_file(b); }
@@ -120,11 +111,13 @@ inline bool wait_for(const std::function<bool()>& condition, std::chrono::millis
   return true;
 }
 
-// The JSON document in an output that may also hold stderr lines.
+// The JSON document (an object, or an array as `sync --all` prints) in an output that may also
+// hold stderr lines.
 inline nlohmann::json json_in(const std::string& output) {
-  const std::size_t begin = output.find('{');
-  const std::size_t end = output.rfind('}');
-  if (begin == std::string::npos || end == std::string::npos) return nullptr;
+  const std::size_t begin = output.find_first_of("{[");
+  if (begin == std::string::npos) return nullptr;
+  const std::size_t end = output.rfind(output[begin] == '{' ? '}' : ']');
+  if (end == std::string::npos) return nullptr;
   return nlohmann::json::parse(output.substr(begin, end - begin + 1), nullptr, false);
 }
 
@@ -175,6 +168,27 @@ inline std::vector<std::string> files_used_after_lock(const std::string& log) {
 inline ProcessResult run_jailbuild(std::vector<std::string> args) {
   args.insert(args.begin(), JAILBUILD_BINARY);
   return run_process(args, kPlainEnv);
+}
+
+// The same under strace with STRACE_OPTIONS (fault injection, tracing), its own log discarded
+// unless they name another.
+inline ProcessResult run_jailbuild_under_strace(const std::vector<std::string>& strace_options,
+                                                const std::vector<std::string>& args) {
+  std::vector<std::string> argv{kStrace, "-f", "-o", "/dev/null"};
+  argv.insert(argv.end(), strace_options.begin(), strace_options.end());
+  argv.push_back(JAILBUILD_BINARY);
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(argv, kPlainEnv);
+}
+
+// `add PATHS... --root ROOT --state-dir STATE OPTIONS...`, as ARGS for run_jailbuild.
+inline std::vector<std::string> add_args(const std::vector<std::string>& paths, const std::string& root,
+                                         const std::string& state, const std::vector<std::string>& options = {}) {
+  std::vector<std::string> args{"add"};
+  args.insert(args.end(), paths.begin(), paths.end());
+  args.insert(args.end(), {"--root", root, "--state-dir", state});
+  args.insert(args.end(), options.begin(), options.end());
+  return args;
 }
 
 }  // namespace jailbuild::testing
