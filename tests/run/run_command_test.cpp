@@ -19,7 +19,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -44,7 +43,10 @@
 #include <gtest/gtest.h>
 
 #include "support/command_test_support.hpp"
+#include "support/jail_suite.hpp"
 #include "support/loader_oracle.hpp"
+#include "support/proc_status.hpp"
+#include "support/spawned.hpp"
 
 namespace jailbuild {
 namespace {
@@ -68,190 +70,6 @@ const std::string kShell = "/usr/bin/sh";
 const std::string kPython = "/usr/bin/python3";
 const std::string kPythonLibrary = "/usr/lib/python3.11";
 
-// ---- running jailbuild with stdin, stdout and stderr of its own, and signals ------------------
-
-// How a spawned jailbuild ended.
-struct Outcome {
-  int exit_code = -1;  // -1 unless it exited
-  int term_signal = 0;
-  bool timed_out = false;
-  std::string out;
-  std::string err;
-  std::chrono::milliseconds took{0};
-
-  std::string describe() const {
-    std::ostringstream text;
-    text << "exit code " << exit_code;
-    if (term_signal != 0) text << ", killed by signal " << term_signal;
-    if (timed_out) text << ", timed out (killed)";
-    text << ", after " << took.count() << " ms\n--- stdout ---\n" << out << "--- stderr ---\n" << err;
-    return text.str();
-  }
-};
-
-struct SpawnOptions {
-  std::string input;         // written to its stdin, which is then closed
-  std::vector<int> inherit;  // descriptors it inherits besides 0, 1 and 2
-};
-
-// A child process (run_process gives stdin from /dev/null and one merged output; these tests need
-// input, stdout and stderr apart, and the child's pid to send signals to). The child gets its own
-// process group, default signal dispositions and an empty signal mask; what is left when the
-// object goes is killed.
-class Spawned {
- public:
-  Spawned(const std::vector<std::string>& argv, const Environment& env, const SpawnOptions& options = {})
-      : input_(options.input), started_(Clock::now()) {
-    // Everything the child needs is prepared before fork: only async-signal-safe calls after it.
-    std::vector<std::string> env_strings;
-    for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
-    std::vector<char*> args;
-    std::vector<char*> envp;
-    for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-    for (const std::string& entry : env_strings) envp.push_back(const_cast<char*>(entry.c_str()));
-    args.push_back(nullptr);
-    envp.push_back(nullptr);
-
-    int in[2], out[2], err[2];
-    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0)
-      throw std::runtime_error(std::string("pipe2: ") + std::strerror(errno));
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-    if (pid_ == 0) {
-      ::setpgid(0, 0);
-      ::dup2(in[0], 0);
-      ::dup2(out[1], 1);
-      ::dup2(err[1], 2);
-      for (int fd : options.inherit) ::fcntl(fd, F_SETFD, 0);
-      struct sigaction default_action {};
-      default_action.sa_handler = SIG_DFL;
-      for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &default_action, nullptr);
-      sigset_t none;
-      ::sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      ::execve(args[0], args.data(), envp.data());
-      static const char message[] = "spawn: execve failed\n";
-      [[maybe_unused]] auto ignored = ::write(2, message, sizeof message - 1);
-      ::_exit(254);
-    }
-    ::setpgid(pid_, pid_);  // also here, so that the group exists before any kill(-pid)
-    ::close(in[0]);
-    ::close(out[1]);
-    ::close(err[1]);
-    stdin_ = in[1];
-    stdout_ = out[0];
-    stderr_ = err[0];
-    for (int fd : {stdin_, stdout_, stderr_}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-    if (input_.empty()) close_fd(stdin_);
-  }
-
-  ~Spawned() {
-    if (!exited_) {
-      ::kill(-pid_, SIGKILL);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
-    for (int* fd : {&stdin_, &stdout_, &stderr_}) close_fd(*fd);
-  }
-
-  Spawned(const Spawned&) = delete;
-  Spawned& operator=(const Spawned&) = delete;
-
-  void signal(int sig) const { ::kill(pid_, sig); }
-
-  // Whether it is still running (reads what it wrote meanwhile).
-  bool running() {
-    pump(0ms);
-    return !exited_;
-  }
-
-  // Waits until its stdout holds `text`; false if it ended or `limit` passed first.
-  bool wait_for_output(const std::string& text, std::chrono::milliseconds limit) {
-    const auto deadline = Clock::now() + limit;
-    while (!contains(outcome_.out, text)) {
-      if (Clock::now() > deadline || (exited_ && stdout_ < 0)) return false;
-      pump(10ms);
-    }
-    return true;
-  }
-
-  // Waits for it to exit (killing its process group after `limit`) and collects what it wrote. An
-  // orphan it left may hold the pipes open: they are read for at most a second after the exit.
-  Outcome finish(std::chrono::milliseconds limit = 30s) {
-    const auto deadline = Clock::now() + limit;
-    while (!exited_) {
-      if (Clock::now() > deadline) {
-        outcome_.timed_out = true;
-        ::kill(-pid_, SIGKILL);
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
-        record(status);
-        break;
-      }
-      pump(10ms);
-    }
-    const auto drain_until = Clock::now() + 1s;
-    while ((stdout_ >= 0 || stderr_ >= 0) && Clock::now() < drain_until) pump(10ms);
-    return outcome_;
-  }
-
- private:
-  static void close_fd(int& fd) {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-  }
-
-  void record(int status) {
-    exited_ = true;
-    outcome_.took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_);
-    if (WIFEXITED(status)) outcome_.exit_code = WEXITSTATUS(status);
-    if (WIFSIGNALED(status)) outcome_.term_signal = WTERMSIG(status);
-  }
-
-  // One round: waits up to `wait` for something to read or write, moves what it can, reaps.
-  void pump(std::chrono::milliseconds wait) {
-    std::vector<pollfd> fds;
-    for (int fd : {stdout_, stderr_})
-      if (fd >= 0) fds.push_back({fd, POLLIN, 0});
-    if (stdin_ >= 0) fds.push_back({stdin_, POLLOUT, 0});
-    if (!fds.empty()) ::poll(fds.data(), fds.size(), static_cast<int>(wait.count()));
-    else if (wait.count() > 0) ::usleep(static_cast<useconds_t>(wait.count()) * 1000);
-    read_from(stdout_, outcome_.out);
-    read_from(stderr_, outcome_.err);
-    if (stdin_ >= 0) {
-      const ssize_t written = ::write(stdin_, input_.data() + input_sent_, input_.size() - input_sent_);
-      if (written > 0) input_sent_ += static_cast<std::size_t>(written);
-      if (input_sent_ == input_.size() || (written < 0 && errno != EAGAIN)) close_fd(stdin_);
-    }
-    if (!exited_) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) record(status);
-    }
-  }
-
-  static void read_from(int& fd, std::string& into) {
-    char buffer[65536];
-    while (fd >= 0) {
-      const ssize_t got = ::read(fd, buffer, sizeof buffer);
-      if (got > 0) {
-        into.append(buffer, static_cast<std::size_t>(got));
-      } else if (got == 0 || errno != EAGAIN) {
-        close_fd(fd);
-      } else {
-        break;
-      }
-    }
-  }
-
-  std::string input_;
-  std::size_t input_sent_ = 0;
-  Clock::time_point started_;
-  pid_t pid_ = -1;
-  int stdin_ = -1, stdout_ = -1, stderr_ = -1;
-  bool exited_ = false;
-  Outcome outcome_;
-};
-
 // ---- small parsers for what the programs print ------------------------------------------------
 
 // `env` output: NAME -> value.
@@ -268,16 +86,6 @@ std::set<std::string> names_of(const std::map<std::string, std::string>& env) {
   std::set<std::string> names;
   for (const auto& entry : env) names.insert(entry.first);
   return names;
-}
-
-// The value of "Field:\tvalue" in /proc/PID/status text; nullopt if absent.
-std::optional<std::string> status_field(const std::string& status, const std::string& field) {
-  for (const std::string& line : lines_of(status)) {
-    if (!line.starts_with(field + ":")) continue;
-    const std::size_t value = line.find_first_not_of(" \t", field.size() + 1);
-    return value == std::string::npos ? "" : line.substr(value);
-  }
-  return std::nullopt;
 }
 
 // "SOFT HARD" of a /proc/PID/limits line, e.g. "Max open files".
@@ -526,21 +334,13 @@ constexpr const char* kGreetSource = "void greet(void);\nint main(void) { greet(
 
 // ---- the fixture ----------------------------------------------------------------------------
 
-class RunCommand : public ::testing::Test {
+class RunCommand : public JailSuite {
  protected:
   // Builds the fixtures and the shared root once: the host's sh (dash), a few coreutils, the probe
   // and the $ORIGIN app, each with its closure, by `jailbuild add`.
   static void SetUpTestSuite() {
     ::signal(SIGPIPE, SIG_IGN);  // a program that stops reading its stdin must not kill the test
-    char pattern[] = "/var/tmp/jailbuild-run-XXXXXX";
-    if (::mkdtemp(pattern) == nullptr) {
-      setup_error_ = std::string("mkdtemp: ") + std::strerror(errno);
-      return;
-    }
-    dir_ = pattern;
-    ::chmod(dir_.c_str(), 0755);  // the unprivileged run must reach the root
-    root_ = dir_ + "/root";
-    state_ = dir_ + "/state";
+    if (!make_suite_directory("run")) return;
     const std::string stage = dir_ + "/stage";
     probe_ = stage + "/bin/probe";
     greet_ = stage + "/app/bin/greet";
@@ -579,25 +379,11 @@ class RunCommand : public ::testing::Test {
     ::chmod((root_ + "/usr/bin/no-format").c_str(), 0755);
   }
 
-  static void TearDownTestSuite() {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-
   void SetUp() override { ASSERT_TRUE(setup_error_.empty()) << setup_error_; }
 
   // `jailbuild add PATHS... --root ROOT --state-dir STATE`.
   static ProcessResult add(const std::vector<std::string>& paths, const std::string& root) {
     return run_jailbuild(add_args(paths, root, state_));
-  }
-
-  // `jailbuild run OPTIONS... ROOT COMMAND...`, as argv.
-  static std::vector<std::string> run_argv(const std::vector<std::string>& options,
-                                           const std::vector<std::string>& command, const std::string& root = "") {
-    std::vector<std::string> argv{JAILBUILD_BINARY, "run"};
-    argv.insert(argv.end(), options.begin(), options.end());
-    argv.push_back(root.empty() ? root_ : root);
-    argv.insert(argv.end(), command.begin(), command.end());
-    return argv;
   }
 
   // Runs `jailbuild run OPTIONS... ROOT COMMAND...` on the shared root to the end.
@@ -615,10 +401,6 @@ class RunCommand : public ::testing::Test {
   // NAME in the suite's directory: a file or a root of one test's own (removed with the directory).
   static std::string path(const std::string& name) { return dir_ + "/" + name; }
 
-  static inline std::string setup_error_;
-  static inline std::string dir_;
-  static inline std::string root_;
-  static inline std::string state_;
   static inline std::string probe_;  // the same path on the host (gone) and in the root
   static inline std::string greet_;
 };
@@ -786,7 +568,7 @@ TEST_F(RunCommand, DescriptorsBeyondStderrAreClosed) {
   write_file(path("host-secret"), "host secret\n");
   const int leaked = ::open(path("host-secret").c_str(), O_RDONLY | O_CLOEXEC);
   ASSERT_GE(leaked, 3);
-  const Outcome outcome = run({}, {probe_, "fds"}, kPlainEnv, {.input = "", .inherit = {leaked}});
+  const Outcome outcome = run({}, {probe_, "fds"}, kPlainEnv, {.input = "", .inherit = {{leaked}}});
   ::close(leaked);
   EXPECT_EQ(outcome.exit_code, 0) << outcome.describe();
   EXPECT_EQ(outcome.out, "0 1 2\n") << "descriptor " << leaked << " was passed in\n" << outcome.describe();
@@ -902,10 +684,7 @@ TEST_F(RunCommand, RunningARootLeavesItAsItWas) {
 TEST_F(RunCommand, NoCapabilitiesNoNewPrivilegesAndSeccompByDefault) {
   const Outcome defaults = run({"cat", "/proc/self/status"});
   ASSERT_EQ(defaults.exit_code, 0) << defaults.describe();
-  for (const char* set : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"})
-    EXPECT_EQ(status_field(defaults.out, set), "0000000000000000") << set << "\n" << defaults.out;
-  EXPECT_EQ(status_field(defaults.out, "NoNewPrivs"), "1") << defaults.out;
-  EXPECT_EQ(status_field(defaults.out, "Seccomp"), "2") << defaults.out;  // a filter
+  expect_no_capabilities(defaults.out, defaults.out);
 
   const Outcome off = run({"--seccomp", "off"}, {"cat", "/proc/self/status"});
   ASSERT_EQ(off.exit_code, 0) << off.describe();

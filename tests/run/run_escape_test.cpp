@@ -19,9 +19,7 @@
 // Everything here needs root: jailbuild run sets namespaces up, and the controls need chroot(2).
 #include <fcntl.h>
 #include <grp.h>
-#include <poll.h>
 #include <signal.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -46,7 +44,10 @@
 
 #include "jailbuild/manifest.hpp"
 #include "support/command_test_support.hpp"
+#include "support/jail_suite.hpp"
 #include "support/loader_oracle.hpp"
+#include "support/proc_status.hpp"
+#include "support/spawned.hpp"
 
 namespace jailbuild {
 namespace {
@@ -87,84 +88,24 @@ void expect_ran(const ProcessResult& result) {
 
 // ---- processes with an inherited descriptor or a terminal ------------------------------------
 
-struct SpawnOptions {
-  int inherit = -1;   // this descriptor stays open in the child as kInheritedFd (no FD_CLOEXEC)
-  int terminal = -1;  // a pty's slave: the child's stdin, stdout, stderr and controlling terminal
-  int master = -1;    // that pty's master, where the child's output is read
-};
-
-// Runs ARGV with exactly ENV, as run_process does, but with a descriptor of the caller's left open
-// or on a terminal. The output is read until the child exits (from the master: the caller keeps
-// the slave open, to look at its input queue afterwards).
-ProcessResult spawn(const std::vector<std::string>& argv, const Environment& env, const SpawnOptions& options) {
+// Runs ARGV with exactly ENV, as run_process does (stdout and stderr in one output), but with a
+// descriptor of the caller's left open or on a terminal.
+ProcessResult spawn(const std::vector<std::string>& argv, const Environment& env, SpawnOptions options) {
+  options.merged = true;
+  const Outcome outcome = Spawned(argv, env, options).finish(std::chrono::seconds(60));
   ProcessResult result;
-  std::vector<char*> child_argv;
-  for (const std::string& arg : argv) child_argv.push_back(const_cast<char*>(arg.c_str()));
-  child_argv.push_back(nullptr);
-  std::vector<std::string> env_strings;
-  for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
-  std::vector<char*> child_env;
-  for (std::string& entry : env_strings) child_env.push_back(entry.data());
-  child_env.push_back(nullptr);
-
-  int output[2] = {-1, -1};
-  const int null_input = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (options.terminal < 0 && ::pipe2(output, O_CLOEXEC) != 0) {
-    result.launch_error = std::string("pipe: ") + std::strerror(errno);
-    return result;
-  }
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    result.launch_error = std::string("fork: ") + std::strerror(errno);
-    return result;
-  }
-  if (pid == 0) {  // only async-signal-safe calls from here
-    if (options.terminal >= 0) {
-      ::setsid();
-      ::dup2(options.terminal, 0);
-      ::dup2(options.terminal, 1);
-      ::dup2(options.terminal, 2);
-      ::ioctl(0, TIOCSCTTY, 0);
-    } else {
-      ::dup2(null_input, 0);
-      ::dup2(output[1], 1);
-      ::dup2(output[1], 2);
-    }
-    if (options.inherit >= 0) ::dup2(options.inherit, kInheritedFd);  // dup2 clears FD_CLOEXEC
-    ::execve(child_argv[0], child_argv.data(), child_env.data());
-    ::_exit(127);
-  }
-  ::close(null_input);
-  if (output[1] >= 0) ::close(output[1]);
-  const int read_fd = options.terminal >= 0 ? options.master : output[0];
-  const auto deadline = Clock::now() + std::chrono::seconds(60);
-  bool readable = true;
-  bool exited = false;
-  int status = 0;
-  while (true) {
-    if (Clock::now() > deadline) {
-      result.timed_out = true;
-      ::kill(pid, SIGKILL);
-      if (!exited) ::waitpid(pid, &status, 0);
-      break;
-    }
-    pollfd poll_fd{read_fd, POLLIN, 0};
-    const int ready = ::poll(&poll_fd, readable ? 1 : 0, 20);
-    if (readable && ready > 0) {
-      char buffer[4096];
-      const ssize_t n = ::read(read_fd, buffer, sizeof buffer);
-      if (n > 0) result.output.append(buffer, static_cast<std::size_t>(n));
-      if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) readable = false;
-    }
-    if (!exited && ::waitpid(pid, &status, WNOHANG) == pid) exited = true;
-    // Done when the child is gone and its output read: EOF on a pipe; on a terminal, whose slave
-    // stays open here, nothing more within a poll's wait.
-    if (exited && (!readable || ready == 0)) break;
-  }
-  if (output[0] >= 0) ::close(output[0]);
-  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
+  result.timed_out = outcome.timed_out;
+  result.exit_code = outcome.exit_code;
+  result.term_signal = outcome.term_signal;
+  result.output = outcome.out;
   return result;
+}
+
+// The descriptor of the caller's the child gets as kInheritedFd.
+SpawnOptions inheriting(int fd) {
+  SpawnOptions options;
+  options.inherit.push_back({.fd = fd, .as = kInheritedFd});
+  return options;
 }
 
 // A pty in raw mode (no echo, no line editing: a byte pushed into its input queue stays there as
@@ -203,6 +144,14 @@ struct Pty {
     return input;
   }
 };
+
+// The child on PTY, a terminal of its own.
+SpawnOptions on_terminal(const Pty& pty) {
+  SpawnOptions options;
+  options.terminal = pty.slave;
+  options.master = pty.master;
+  return options;
+}
 
 // A process of the host (sleep), as UID, killed when this goes.
 struct HostProcess {
@@ -248,21 +197,10 @@ struct HostProcess {
 
 // ---- the fixture: one root with the probe, built once ------------------------------------------
 
-class RunEscape : public ::testing::Test {
+class RunEscape : public JailSuite {
  protected:
-  // The test directory is under /var/tmp, not /tmp: the probe keeps its host path in the root,
-  // and the jail mounts a tmpfs over /tmp.
   static void SetUpTestSuite() {
-    if (::geteuid() != 0) return;
-    char pattern[] = "/var/tmp/jailbuild-escape-XXXXXX";
-    if (::mkdtemp(pattern) == nullptr) {
-      setup_error_ = std::string("mkdtemp: ") + std::strerror(errno);
-      return;
-    }
-    dir_ = pattern;
-    ::chmod(dir_.c_str(), 0755);  // so that the probe can be reached as nobody (-u 65534)
-    root_ = dir_ + "/root";
-    state_ = dir_ + "/state";
+    if (::geteuid() != 0 || !make_suite_directory("escape")) return;
     probe_ = dir_ + "/bin/probe";
     host_dir_ = dir_ + "/host";
     marker_ = host_dir_ + "/marker";
@@ -298,10 +236,6 @@ class RunEscape : public ::testing::Test {
     }
   }
 
-  static void TearDownTestSuite() {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
-
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root: jailbuild run sets namespaces up, the controls chroot";
     ASSERT_TRUE(setup_error_.empty()) << setup_error_;
@@ -310,12 +244,9 @@ class RunEscape : public ::testing::Test {
   // `jailbuild run OPTIONS ROOT PROGRAM ARGS`, the probe as PROGRAM unless given.
   static std::vector<std::string> run_argv(const std::vector<std::string>& options, const std::vector<std::string>& args,
                                            const std::string& program = "") {
-    std::vector<std::string> argv{JAILBUILD_BINARY, "run"};
-    argv.insert(argv.end(), options.begin(), options.end());
-    argv.push_back(root_);
-    argv.push_back(program.empty() ? probe_ : program);
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
+    std::vector<std::string> command{program.empty() ? probe_ : program};
+    command.insert(command.end(), args.begin(), args.end());
+    return JailSuite::run_argv(options, command);
   }
 
   // The probe in the jail.
@@ -338,31 +269,14 @@ class RunEscape : public ::testing::Test {
     return run_process(chroot_argv(args, "", userspec), kPlainEnv);
   }
 
-  // "Uid:" -> "0\t0\t0\t0": the /proc/self/status lines the probe's creds mode printed.
-  static std::map<std::string, std::string> status_of(const ProcessResult& result) {
-    std::map<std::string, std::string> status;
-    for (const std::string& line : lines_starting(result, "STATUS ")) {
-      const std::size_t colon = line.find(':');
-      std::string value = line.substr(colon + 1);
-      value.erase(0, value.find_first_not_of(" \t"));
-      value.erase(value.find_last_not_of(" \t") + 1);
-      status[line.substr(7, colon - 7)] = value;
-    }
+  // The /proc/self/status lines the probe's creds mode printed, as /proc/self/status text.
+  static std::string status_of(const ProcessResult& result) {
+    std::string status;
+    for (const std::string& line : lines_starting(result, "STATUS ")) status += line.substr(7) + "\n";
     return status;
   }
 
-  static void expect_no_capabilities(const ProcessResult& result) {
-    const auto status = status_of(result);
-    for (const char* set : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) {
-      ASSERT_TRUE(status.contains(set)) << set << " not printed: " << result.describe();
-      EXPECT_EQ(status.at(set), "0000000000000000") << set << ": " << result.describe();
-    }
-    EXPECT_EQ(status.at("NoNewPrivs"), "1") << result.describe();
-    EXPECT_EQ(status.at("Seccomp"), "2") << "no seccomp filter: " << result.describe();
-  }
-
-  static inline std::string dir_, root_, state_, probe_, host_dir_, marker_, manifest_;
-  static inline std::string setup_error_;
+  static inline std::string probe_, host_dir_, marker_, manifest_;
 };
 
 // ---- leaving the root --------------------------------------------------------------------------
@@ -422,8 +336,7 @@ TEST_F(RunEscape, AnInheritedDirectoryDescriptorIsClosedBeforeTheProgramRuns) {
   ASSERT_GE(host_dir, 0) << std::strerror(errno);
   const std::string created = "created-through-fd";
   const std::vector<std::string> probe{"fchdir", std::to_string(kInheritedFd), "marker", created};
-  SpawnOptions inherit;
-  inherit.inherit = host_dir;
+  const SpawnOptions inherit = inheriting(host_dir);
 
   const ProcessResult control = spawn(chroot_argv(probe), kPlainEnv, inherit);
   EXPECT_FALSE(escapes(control).empty()) << "the control did not escape: " << control.describe();
@@ -603,9 +516,7 @@ TEST_F(RunEscape, ProcListsOnlyTheJailsProcesses) {
 TEST_F(RunEscape, NoInputCanBePushedIntoTheCallersTerminal) {
   const Pty pty;
   ASSERT_TRUE(pty.ok()) << std::strerror(errno);
-  SpawnOptions terminal;
-  terminal.terminal = pty.slave;
-  terminal.master = pty.master;
+  const SpawnOptions terminal = on_terminal(pty);
 
   const ProcessResult control = spawn(chroot_argv({"tty"}), kPlainEnv, terminal);
   EXPECT_EQ(answer(control, "TIOCSTI"), "OK") << control.describe();
@@ -727,11 +638,11 @@ TEST_F(RunEscape, AnotherUserGetsOnlyItsIdsAndNoPrivileges) {
   expect_ran(jailed);
   const auto status = status_of(jailed);
   const std::string all = nobody + "\t" + nobody + "\t" + nobody + "\t" + nobody;
-  EXPECT_EQ(status.contains("Uid") ? status.at("Uid") : "", all) << jailed.output;
-  EXPECT_EQ(status.contains("Gid") ? status.at("Gid") : "", all) << jailed.output;
-  EXPECT_EQ(status.contains("Groups") ? status.at("Groups") : "missing", "") << "supplementary groups kept: "
-                                                                            << jailed.output;
-  expect_no_capabilities(jailed);
+  EXPECT_EQ(status_field(status, "Uid").value_or(""), all) << jailed.output;
+  EXPECT_EQ(status_field(status, "Gid").value_or(""), all) << jailed.output;
+  EXPECT_EQ(status_field(status, "Groups").value_or("missing"), "")
+      << "supplementary groups kept: " << jailed.output;
+  expect_no_capabilities(status, jailed.describe());
 }
 
 // Without -u root stays uid 0, but uid 0 with no capability in any set is an ordinary user to the
@@ -740,13 +651,13 @@ TEST_F(RunEscape, RootWithoutAUserKeepsUidZeroButNoCapabilities) {
   const ProcessResult jailed = jail({}, {"creds"});
   expect_ran(jailed);
   const auto status = status_of(jailed);
-  EXPECT_EQ(status.contains("Uid") ? status.at("Uid") : "", "0\t0\t0\t0") << jailed.output;
-  expect_no_capabilities(jailed);
+  EXPECT_EQ(status_field(status, "Uid").value_or(""), "0\t0\t0\t0") << jailed.output;
+  expect_no_capabilities(status, jailed.describe());
 
   // The control: a kept capability shows, so the zeros above are read, not defaults.
   const ProcessResult kept = jail({"--cap", "NET_BIND_SERVICE"}, {"creds"});
   expect_ran(kept);
-  EXPECT_EQ(status_of(kept)["CapEff"], "0000000000000400") << kept.output;
+  EXPECT_EQ(status_field(status_of(kept), "CapEff"), "0000000000000400") << kept.output;
 }
 
 // A setuid-root program in the root (a copy made setuid behind jailbuild's back: add strips the
@@ -768,7 +679,7 @@ TEST_F(RunEscape, ASetuidRootProgramInsideStaysUnprivileged) {
   fs::remove(host_copy);
   expect_ran(jailed);
   EXPECT_TRUE(contains(jailed.output, ids)) << "the setuid bit took effect: " << jailed.output;
-  expect_no_capabilities(jailed);
+  expect_no_capabilities(status_of(jailed), jailed.describe());
 }
 
 // The caller's environment stays outside: a preload that would run code in the jailed program, a

@@ -1,0 +1,56 @@
+// What the `jailbuild run` suites share: a directory of their own, made once per suite and removed
+// after it, holding the root they run in and its state directory.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace jailbuild::testing {
+
+class JailSuite : public ::testing::Test {
+ protected:
+  // Under /var/tmp, not /tmp: `add` places each file at its host path inside the root, and the
+  // jail mounts a fresh tmpfs on /tmp, which would hide anything placed under it. False, with
+  // setup_error_ saying why, if it could not be made.
+  static bool make_suite_directory(const std::string& name) {
+    std::string pattern = "/var/tmp/jailbuild-" + name + "-XXXXXX";
+    if (::mkdtemp(pattern.data()) == nullptr) {
+      setup_error_ = std::string("mkdtemp: ") + std::strerror(errno);
+      return false;
+    }
+    dir_ = pattern;
+    ::chmod(dir_.c_str(), 0755);  // a run as another user (nobody) must reach the root
+    root_ = dir_ + "/root";
+    state_ = dir_ + "/state";
+    return true;
+  }
+
+  static void TearDownTestSuite() {
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  // `jailbuild run OPTIONS... ROOT COMMAND...`, as argv; ROOT is the suite's unless given.
+  static std::vector<std::string> run_argv(const std::vector<std::string>& options,
+                                           const std::vector<std::string>& command, const std::string& root = "") {
+    std::vector<std::string> argv{JAILBUILD_BINARY, "run"};
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.push_back(root.empty() ? root_ : root);
+    argv.insert(argv.end(), command.begin(), command.end());
+    return argv;
+  }
+
+  static inline std::string setup_error_;
+  static inline std::string dir_;
+  static inline std::string root_;
+  static inline std::string state_;
+};
+
+}  // namespace jailbuild::testing
