@@ -3,12 +3,20 @@
 // would open inside a jail or sysroot; with root "/" it is simply the host.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "jailbuild/result.hpp"
 
 namespace jailbuild {
+
+// openat2(dir_fd, path, {flags | O_CLOEXEC, resolve}): a descriptor, or -errno. With RESOLVE_BENEATH
+// or RESOLVE_IN_ROOT the kernel refuses (EAGAIN) a lookup through ".." whenever a rename or a
+// mount happened anywhere on the system meanwhile, and asks the caller to try again: a busy
+// machine (a package upgrade) does that often. The retries are bounded, since a hostile process
+// could rename forever; the last EAGAIN is then returned.
+int openat2_retrying(int dir_fd, const char* path, std::uint64_t flags, std::uint64_t resolve);
 
 // One thing met while walking a path: a directory passed through, a symlink followed, or the
 // object the path finally names.

@@ -2,10 +2,11 @@
 
 #include "safe_fs.hpp"
 
+#include "jailbuild/root_view.hpp"
+
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/random.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <array>
@@ -58,19 +59,8 @@ Result<RootPath> split_root_path(const std::string& path) {
 }
 
 int open_beneath(int dir_fd, const std::string& relative, int flags) {
-  open_how how{};
-  how.flags = static_cast<std::uint64_t>(flags) | O_CLOEXEC;
-  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  // EAGAIN means a concurrent rename or mount made the kernel doubt its lookup; a hostile process
-  // could keep that up forever, so the retries are bounded and the last EAGAIN is returned.
-  constexpr int kAttempts = 64;
-  int error_number = EAGAIN;
-  for (int attempt = 0; attempt < kAttempts && error_number == EAGAIN; ++attempt) {
-    const long fd = ::syscall(SYS_openat2, dir_fd, relative.c_str(), &how, sizeof how);
-    if (fd >= 0) return static_cast<int>(fd);
-    error_number = errno;
-  }
-  return -error_number;
+  return openat2_retrying(dir_fd, relative.c_str(), static_cast<std::uint64_t>(flags),
+                          RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
 }
 
 bool is_temp_name(std::string_view name) { return name.substr(0, kTempPrefix.size()) == kTempPrefix; }

@@ -47,15 +47,25 @@ RootView::~RootView() {
   if (root_fd_ >= 0) ::close(root_fd_);
 }
 
-int RootView::open_read(const std::string& path) const {
+int openat2_retrying(int dir_fd, const char* path, std::uint64_t flags, std::uint64_t resolve) {
   open_how how{};
-  how.flags = O_RDONLY | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  how.flags = flags | O_CLOEXEC;
+  how.resolve = resolve;
+  constexpr int kAttempts = 64;
+  int error_number = EAGAIN;
+  for (int attempt = 0; attempt < kAttempts && error_number == EAGAIN; ++attempt) {
+    const long fd = ::syscall(SYS_openat2, dir_fd, path, &how, sizeof how);
+    if (fd >= 0) return static_cast<int>(fd);
+    error_number = errno;
+  }
+  return -error_number;
+}
+
+int RootView::open_read(const std::string& path) const {
   const char* relative = path.c_str();
   while (*relative == '/') ++relative;
   if (*relative == '\0') relative = ".";
-  const long fd = ::syscall(SYS_openat2, root_fd_, relative, &how, sizeof how);
-  return fd < 0 ? -errno : static_cast<int>(fd);
+  return openat2_retrying(root_fd_, relative, O_RDONLY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
 Result<std::vector<PathStep>> RootView::walk(const std::string& path) const {
