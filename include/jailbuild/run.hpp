@@ -51,6 +51,10 @@ struct RunOptions {
   bool seccomp = true;
   Network network = Network::Host;
   bool chroot_only = false;            // chroot(2) and no namespaces
+  // With a root caller: no user namespace, so the jail's uid 0 is the host's root (see
+  // src/run/user_namespace.cpp for what the namespace changes).
+  bool host_root = false;
+  std::string tmpfs_size = "256m";     // size= of /tmp, /dev/shm and --tmpfs: tmpfs's syntax
   std::vector<ResourceLimit> limits;
 };
 
@@ -65,6 +69,10 @@ inline constexpr int kRunNotFound = 127;       // no such program in the root
 // "SRC:DST" or "PATH" (the same path on both sides). Both absolute; DST may not contain "..".
 Result<JailMount> parse_bind(JailMount::Kind kind, const std::string& spec);
 Result<JailMount> parse_tmpfs(const std::string& target);
+
+// A tmpfs size as tmpfs takes it: a number of bytes with an optional k, m or g, or a percentage
+// of memory ("64m", "1g", "10%"); returned as given, lower case.
+Result<std::string> parse_tmpfs_size(const std::string& size);
 
 // "NAME=VALUE" or "NAME=SOFT:HARD"; NAME as in setrlimit without RLIMIT_ (nofile, NOFILE);
 // a value is a number or "unlimited".
@@ -86,10 +94,9 @@ Result<std::vector<std::string>> jail_environment(const std::vector<std::string>
 
 // ---- running ----
 
-// Sets the jail up, runs the program in it and returns the status jailbuild should exit with.
-// With chroot_only the program replaces the calling process, which does not return unless the
-// jail could not be entered; otherwise the caller waits while signals it gets are passed on.
-// Setup failures are reported on stderr, with the path and the reason, and return kRunFailed.
+// Sets the jail up, runs the program in it and returns the status jailbuild should exit with,
+// passing on the signals jailbuild gets meanwhile. Setup failures are reported on stderr, with
+// the path and the reason, and return kRunFailed.
 int run_in_jail(const RunOptions& options);
 
 }  // namespace jailbuild

@@ -30,6 +30,8 @@ struct RunCommandLine {
   std::string seccomp = "on";
   std::string network = "host";
   bool chroot_only = false;
+  bool host_root = false;
+  std::string tmpfs_size = RunOptions{}.tmpfs_size;
   std::vector<std::string> limits;
 };
 
@@ -72,6 +74,10 @@ Result<RunOptions> run_options(const RunCommandLine& line, const std::vector<std
   options.seccomp = line.seccomp == "on";
   options.network = line.network == "none" ? Network::None : Network::Host;
   options.chroot_only = line.chroot_only;
+  options.host_root = line.host_root;
+  auto tmpfs_size = parse_tmpfs_size(line.tmpfs_size);
+  if (!tmpfs_size) return tmpfs_size.error();
+  options.tmpfs_size = *tmpfs_size;
   for (const std::string& spec : line.limits) {
     auto limit = parse_resource_limit(spec);
     if (!limit) return limit.error();
@@ -116,6 +122,10 @@ void add_run_command(CLI::App& app, int& exit_code) {
   run->add_option("--net", line->network, "host (default) or none: a network namespace with only loopback")
       ->check(CLI::IsMember({"host", "none"}));
   run->add_flag("--chroot-only", line->chroot_only, "Plain chroot(2), no namespaces (root only)");
+  run->add_flag("--host-root", line->host_root,
+                "As root: no user namespace, the jail's uid 0 is the host's root (default: an unprivileged id "
+                "from jailbuild's range in /etc/subuid)");
+  run->add_option("--tmpfs-size", line->tmpfs_size, "Size of /tmp, /dev/shm and each --tmpfs (default 256m; k, m, g or %)");
   run->add_option("--rlimit", line->limits, "Set a resource limit NAME=VALUE or NAME=SOFT:HARD (nofile=1024)")->allow_extra_args(false);
   run->callback([run, line, &exit_code] {
     auto options = run_options(*line, run->remaining());

@@ -13,6 +13,21 @@
 #include <vector>
 
 namespace jailbuild::copy {
+
+// Writes all of data, however many calls it takes.
+int write_all(int to, const char* data, std::size_t length) {
+  while (length > 0) {
+    const ssize_t written = ::write(to, data, length);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    data += written;
+    length -= static_cast<std::size_t>(written);
+  }
+  return 0;
+}
+
 namespace {
 
 // Each call moves at most this much, so a long copy returns to user space (where a signal can
@@ -86,20 +101,6 @@ Step send_file(int from, int to, Progress& progress) {
     progress.error = errno;
     return Step::Failed;
   }
-}
-
-// Writes all of data, however many calls it takes.
-int write_all(int to, const char* data, std::size_t length) {
-  while (length > 0) {
-    const ssize_t written = ::write(to, data, length);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    data += written;
-    length -= static_cast<std::size_t>(written);
-  }
-  return 0;
 }
 
 Step read_write(int from, int to, Progress& progress) {

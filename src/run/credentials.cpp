@@ -27,7 +27,7 @@ Step apply_limits(const std::vector<ResourceLimit>& limits) {
   return std::nullopt;
 }
 
-Step switch_identity(const Identity& identity, const std::vector<int>& keep, bool in_user_namespace) {
+Step switch_identity(const Identity& identity, const std::vector<int>& keep, bool setgroups_denied) {
   // The bounding set bounds what any later execve can grant, a setuid-root file included;
   // dropping from it needs CAP_SETPCAP, so it comes first.
   for (int capability = 0; capability < static_cast<int>(::cap_max_bits()); ++capability) {
@@ -37,9 +37,9 @@ Step switch_identity(const Identity& identity, const std::vector<int>& keep, boo
   }
   // Keep the permitted set across setresuid so that the kept capabilities can become ambient.
   if (!keep.empty() && ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return failed("PR_SET_KEEPCAPS");
-  // In a user namespace setgroups is denied (that is what lets an unprivileged caller map its
+  // In a user namespace a normal user made, setgroups is denied (that is what lets it map its
   // gid); the process holds only the caller's own groups there, and run asks for none.
-  if (!in_user_namespace && ::setgroups(identity.groups.size(), identity.groups.data()) != 0)
+  if (!setgroups_denied && ::setgroups(identity.groups.size(), identity.groups.data()) != 0)
     return failed("setgroups");
   if (::setresgid(identity.gid, identity.gid, identity.gid) != 0)
     return failed("setresgid " + std::to_string(identity.gid));

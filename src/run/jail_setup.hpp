@@ -3,9 +3,13 @@
 // Each checks every system call and returns what failed, with the path and the reason.
 #pragma once
 
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "../copy/safe_fs.hpp"
 #include "jailbuild/result.hpp"
 #include "jailbuild/run.hpp"
 
@@ -16,12 +20,14 @@ using Step = std::optional<Error>;  // nullopt: done
 // "WHAT: reason" for the failed system call that set errno.
 Error failed(const std::string& what);
 
-// In a new mount namespace: a read-only tmpfs top level with the root's entries bound in (with
-// options.writable, the root itself, read-write), a fresh /proc, /dev and /tmp, then
-// options.mounts; pivot_root into it and detach the old root. Read-only, the root is never
-// written to: a mount point of options.mounts missing below one of its directories cannot be
-// made, and the error says so. Mount points are never made or reached through a symlink.
-Step enter_new_root(const RunOptions& options);
+// In a new mount namespace: a read-only tmpfs top level with the entries of the root `root_fd`
+// holds bound in (with options.writable, the root itself, read-write), a fresh /proc (host-wide
+// parts masked or read-only), /dev (nodes made fresh with host privileges, the host's bound in a
+// user namespace) and /tmp, then options.mounts; pivot_root into it and detach the old root.
+// Read-only, the root is never written to: a mount point of options.mounts missing below one of
+// its directories cannot be made, and the error says so. Mount points are never made or reached
+// through a symlink.
+Step enter_new_root(const RunOptions& options, int root_fd, bool in_user_namespace);
 
 // Plain chroot(2) into options.root, then chdir("/").
 Step enter_chroot(const std::string& root);
@@ -32,10 +38,38 @@ Step bring_up_loopback();
 // setrlimit for each limit; before the identity changes, so that raising a hard limit can work.
 Step apply_limits(const std::vector<ResourceLimit>& limits);
 
-// Capabilities outside `keep` leave the bounding set; then setgroups (unless in a user namespace,
-// where it is denied), setresgid, setresuid; `keep` stays in the permitted, effective,
-// inheritable and ambient sets so that it survives execve; finally PR_SET_NO_NEW_PRIVS.
-Step switch_identity(const Identity& identity, const std::vector<int>& keep, bool in_user_namespace);
+// Capabilities outside `keep` leave the bounding set; then setgroups (unless `setgroups_denied`, as
+// in a user namespace a normal user made), setresgid, setresuid; `keep` stays in the permitted,
+// effective, inheritable and ambient sets so that it survives execve; finally PR_SET_NO_NEW_PRIVS.
+Step switch_identity(const Identity& identity, const std::vector<int>& keep, bool setgroups_denied);
+
+// One line of an id map: `count` ids from `inside` (in the namespace) are `outside` on the host.
+struct IdMapping {
+  unsigned inside = 0;
+  unsigned outside = 0;
+  unsigned count = 1;
+};
+
+// The jail's user namespace: see user_namespace.cpp for which ids map to what, and why.
+struct UserNamespace {
+  std::vector<IdMapping> uids;
+  std::vector<IdMapping> gids;
+  bool deny_setgroups = false;  // required when a normal user writes the maps
+  uid_t root_uid = 0;           // the host ids of the jail's uid and gid 0 (root callers only)
+  gid_t root_gid = 0;
+};
+
+// The maps for running as `identity`: a normal caller maps only itself; root maps the jail's 0 to
+// jailbuild's range in /etc/subuid and /etc/subgid (added if missing) and the identity's other ids
+// to themselves.
+Result<UserNamespace> plan_user_namespace(const Identity& identity);
+
+// Writes the maps of `child`'s new user namespace (from the parent, before the child goes on).
+Step write_id_maps(pid_t child, const UserNamespace& plan);
+
+// A sealed memfd holding the jail's init program (init/jail_init.c), close-on-exec: executed with
+// fexecve once the jail is set up, so that no process in the jail runs jailbuild's own binary.
+Result<copy::UniqueFd> sealed_init();
 
 // Loads the denylist (see seccomp_filter.cpp) for this process and its children.
 Step load_seccomp_filter();

@@ -118,6 +118,17 @@ Result<JailMount> parse_tmpfs(const std::string& target) {
   return JailMount{JailMount::Kind::Tmpfs, "", target};
 }
 
+Result<std::string> parse_tmpfs_size(const std::string& size) {
+  const std::string value = lower(size);
+  std::size_t digits = 0;
+  while (digits < value.size() && value[digits] >= '0' && value[digits] <= '9') ++digits;
+  const std::string unit = value.substr(digits);
+  if (digits == 0 || digits > 18 || !(unit.empty() || unit == "k" || unit == "m" || unit == "g" || unit == "%") ||
+      value.find_first_not_of('0') >= digits)  // 0 would mean no limit at all to tmpfs
+    return Error{"--tmpfs-size " + size + ": expected a size such as 64m, 1g or 10% (not 0)", true};
+  return value;
+}
+
 Result<ResourceLimit> parse_resource_limit(const std::string& spec) {
   const std::size_t equals = spec.find('=');
   if (equals == std::string::npos) return Error{"--rlimit " + spec + ": expected NAME=VALUE or NAME=SOFT:HARD", true};

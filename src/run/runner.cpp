@@ -1,62 +1,80 @@
-// `run`: three processes. jailbuild stays on the host, passes signals on and returns the exit
-// status; the jail's init (pid 1 of the new PID namespace) sets up the mounts, starts the program
-// and reaps whatever it leaves behind; the program itself drops its identity, loads the seccomp
-// filter and execs. The program cannot be pid 1: the kernel drops signals to a namespace's init
-// that it has no handler for, so `kill -TERM` would not stop it.
+// `run`: jailbuild stays on the host, passes signals on and returns the exit status; a child it
+// clones into new namespaces sets the jail up (mounts, session, keyring, limits, identity, seccomp)
+// and then execs the jail's init from a sealed memfd (init/jail_init.c), which starts the program
+// as its own process group, reaps whatever it leaves behind and exits with its status. The
+// program cannot be pid 1: the kernel drops signals to a namespace's init that it has no handler
+// for, so `kill -TERM` would not stop it.
 #include <fcntl.h>
+#include <linux/keyctl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <string_view>
+#include <initializer_list>
 
+#include "init/jail_init.h"
 #include "jail_setup.hpp"
 #include "jailbuild/run.hpp"
 
 namespace jailbuild {
 namespace {
 
+using copy::UniqueFd;
 using run::Step;
-
-// Passed on to the program when a process sends them to jailbuild. The terminal sends its own
-// (Ctrl-C, window size) to the whole foreground process group, the program included.
-constexpr std::array kForwarded{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
 
 sigset_t supervised_signals() {
   sigset_t set;
   sigemptyset(&set);
-  for (int signal : kForwarded) sigaddset(&set, signal);
+  for (int signal : kJailForwardedSignals) sigaddset(&set, signal);
   sigaddset(&set, SIGCHLD);
   return set;
 }
 
-// Sent by a process (kill, sigqueue, tgkill) rather than by the kernel or a terminal.
-bool sent_by_process(const siginfo_t& info) { return info.si_code <= 0; }
-
 int exit_status_of(int status) { return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status); }
 
-// With the supervised signals blocked: passes each one a process sends on to `child`, reaps every
-// child that exits (in the jail's init, orphans too), and returns `child`'s exit status.
-int supervise(pid_t child) {
+// What the jail's processes are, as jailbuild on the host sees them.
+struct Jail {
+  pid_t child = -1;         // the jail's init (namespaces) or the program itself (--chroot-only)
+  bool through_init = true;  // signals go to the init, which passes them on
+};
+
+// Passes `signal` on. What the caller's terminal sent (Ctrl-C, Ctrl-\, a new window size; the
+// kernel is its sender) and job control go to the program's whole process group, as the terminal
+// would have sent them had the jail not been a session of its own; what a process sent goes to
+// the program.
+void forward(const Jail& jail, int signal, const siginfo_t& info) {
+  const bool to_group = info.si_code == SI_KERNEL || signal == SIGTSTP || signal == SIGCONT;
+  if (jail.through_init) {
+    sigval value{};
+    value.sival_int = to_group ? kJailSignalToGroup : 0;
+    ::sigqueue(jail.child, signal, value);
+  } else {
+    ::kill(to_group ? -jail.child : jail.child, signal);
+  }
+}
+
+// With the supervised signals blocked: passes each one on to the jail until the child exits, and
+// returns its exit status. Ctrl-Z stops the program's group, then jailbuild itself, so that the
+// caller's shell sees the job stopped; its SIGCONT resumes both.
+int supervise(const Jail& jail) {
   const sigset_t supervised = supervised_signals();
   while (true) {
     siginfo_t info{};
     const int signal = ::sigwaitinfo(&supervised, &info);
     if (signal == SIGCHLD) {
       int status = 0;
-      for (pid_t reaped; (reaped = ::waitpid(-1, &status, WNOHANG)) > 0;)
-        if (reaped == child) return exit_status_of(status);
-    } else if (signal > 0 && sent_by_process(info)) {
-      ::kill(child, signal);
+      if (::waitpid(jail.child, &status, WNOHANG) == jail.child) return exit_status_of(status);
+    } else if (signal > 0) {
+      forward(jail, signal, info);
+      if (signal == SIGTSTP) ::raise(SIGSTOP);
     }
   }
 }
@@ -69,182 +87,214 @@ void report(const std::string& message) { std::fprintf(stderr, "jailbuild: run: 
   ::_exit(kRunFailed);
 }
 
-std::string path_of(const std::vector<std::string>& environment) {
-  for (const std::string& entry : environment)
-    if (entry.starts_with("PATH=")) return entry.substr(5);
-  return "/usr/bin:/bin";
+// Closes every descriptor above 2 but `keep`: a descriptor of the host's file system is a way out
+// of any root (fchdir, openat), and /proc/1/fd would show it.
+Step close_all_but(std::initializer_list<int> keep) {
+  std::vector<int> kept(keep);
+  std::sort(kept.begin(), kept.end());
+  unsigned first = 3;
+  for (int fd : kept) {
+    if (fd < static_cast<int>(first)) continue;
+    if (static_cast<unsigned>(fd) > first && ::close_range(first, static_cast<unsigned>(fd) - 1, 0) != 0)
+      return run::failed("close inherited descriptors");
+    first = static_cast<unsigned>(fd) + 1;
+  }
+  if (::close_range(first, UINT_MAX, 0) != 0) return run::failed("close inherited descriptors");
+  return std::nullopt;
 }
 
-// execve, or a PATH search as execvpe does, minus its fallback of running a non-ELF file with
-// /bin/sh: status 126 for a program found but not executable, 127 for one not found.
-[[noreturn]] void exec_program(const RunOptions& options) {
-  std::vector<char*> argv{const_cast<char*>(options.program.c_str())};
+// A session of its own (kill(0) and a terminal's signals reach no host process, and the caller's
+// terminal is not the jail's controlling terminal, so TIOCSTI needs a capability the jail lacks),
+// and a fresh session keyring: keyrings are not namespaced, and the caller's may hold secrets.
+Step detach_from_caller() {
+  if (::setsid() < 0) return run::failed("setsid");
+  if (::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr) < 0 && errno != ENOSYS)
+    return run::failed("join a new session keyring");
+  return std::nullopt;
+}
+
+// The last steps, already inside the root: limits, identity, working directory, the system call
+// filter, then the jail's init from its sealed memfd, which becomes (or starts) the program.
+[[noreturn]] void exec_jail_init(const RunOptions& options, int init_fd, const char* init_mode, bool setgroups_denied,
+                                 const sigset_t& program_mask) {
+  if (Step error = run::apply_limits(options.limits)) fail(*error);
+  if (Step error = run::switch_identity(options.identity, options.capabilities, setgroups_denied)) fail(*error);
+  // Changing ids cleared the parent-death signal: the jail dies with jailbuild.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::chdir(options.cwd.c_str()) != 0) fail(run::failed("--cwd " + options.cwd));
+  if (Step error = close_all_but({init_fd})) fail(*error);
+  if (options.seccomp)
+    if (Step error = run::load_seccomp_filter()) fail(*error);
+  std::vector<char*> argv{const_cast<char*>("jailbuild-init"), const_cast<char*>(init_mode),
+                          const_cast<char*>(options.program.c_str())};
   for (const std::string& argument : options.arguments) argv.push_back(const_cast<char*>(argument.c_str()));
   argv.push_back(nullptr);
   std::vector<char*> envp;
   for (const std::string& entry : options.environment) envp.push_back(const_cast<char*>(entry.c_str()));
   envp.push_back(nullptr);
-
-  std::vector<std::string> candidates;
-  if (options.program.find('/') != std::string::npos) {
-    candidates.push_back(options.program);
-  } else {
-    const std::string path = path_of(options.environment);
-    for (std::size_t begin = 0; begin <= path.size();) {
-      const std::size_t end = std::min(path.find(':', begin), path.size());
-      const std::string directory = end == begin ? "." : path.substr(begin, end - begin);
-      candidates.push_back(directory + "/" + options.program);
-      begin = end + 1;
-    }
-  }
-  int cannot_execute = 0;
-  for (const std::string& candidate : candidates) {
-    ::execve(candidate.c_str(), argv.data(), envp.data());
-    if (errno != ENOENT && errno != ENOTDIR && cannot_execute == 0) cannot_execute = errno;
-  }
-  if (cannot_execute != 0) {
-    report(options.program + ": cannot execute: " + std::strerror(cannot_execute));
-    ::_exit(kRunCannotExecute);
-  }
-  report(options.program + (candidates.size() == 1 ? ": no such file in the root"
-                                                   : ": not found in the root's PATH (" + path_of(options.environment) + ")"));
-  ::_exit(kRunNotFound);
+  ::sigprocmask(SIG_SETMASK, &program_mask, nullptr);
+  ::fexecve(init_fd, argv.data(), envp.data());
+  fail(run::failed("execute the jail's init"));
 }
 
-// The last steps, in the process that becomes the program, already inside the root.
-[[noreturn]] void become_program(const RunOptions& options, bool in_user_namespace) {
-  if (Step error = run::apply_limits(options.limits)) fail(*error);
-  if (Step error = run::switch_identity(options.identity, options.capabilities, in_user_namespace)) fail(*error);
-  if (::chdir(options.cwd.c_str()) != 0) fail(run::failed("--cwd " + options.cwd));
-  // A descriptor of the host's file system is a way out of any chroot (fchdir, openat).
-  if (::close_range(3, UINT_MAX, 0) != 0) fail(run::failed("close inherited descriptors"));
-  if (options.seccomp)
-    if (Step error = run::load_seccomp_filter()) fail(*error);
-  exec_program(options);
-}
+// What the child that becomes the jail gets from jailbuild.
+struct JailStart {
+  int root_fd = -1;
+  int init_fd = -1;
+  int wait_fd = -1;  // read end of the pipe that holds the child until jailbuild has done its part
+  bool in_user_namespace = false;
+  bool setgroups_denied = false;
+  // Root's own ids are not mapped in the jail's user namespace: the child takes the namespace's
+  // uid and gid 0 (jailbuild's unprivileged host ids) before it makes anything.
+  bool takes_namespace_root = false;
+  sigset_t program_mask{};
+};
 
-void ignore_signal(int) {}
-
-// Pid 1 of the jail: returns the program's exit status (128+N if signal N killed it).
-int jail_init(const RunOptions& options, int wait_fd, bool in_user_namespace, const sigset_t& program_mask) {
+// The child of run_with_namespaces: pid 1 of the new PID namespace until it execs the init.
+[[noreturn]] void set_up_jail(const RunOptions& options, const JailStart& start) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (wait_fd >= 0) {  // until jailbuild has written the user namespace's id maps
-    char byte;
-    while (::read(wait_fd, &byte, 1) < 0 && errno == EINTR) {
-    }
-    ::close(wait_fd);
+  char byte = 0;
+  ssize_t got;
+  while ((got = ::read(start.wait_fd, &byte, 1)) < 0 && errno == EINTR) {
   }
-  // Nothing of the host stays open in the jail, not even in its init: /proc/1/fd would show it.
-  if (::close_range(3, UINT_MAX, 0) != 0) fail(run::failed("close inherited descriptors"));
+  if (got != 1) ::_exit(kRunFailed);  // jailbuild gave up (it said why)
+  // The inherited descriptor of the root names a mount of the host's namespace, where nothing may
+  // be mounted; the working directory, which jailbuild set to it, was carried into the new
+  // namespace by clone(2): the same directory, no name looked up again.
+  const int root_fd = ::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) fail(run::failed(options.root + ": open in the new mount namespace"));
+  if (Step error = close_all_but({root_fd, start.init_fd})) fail(*error);
+  if (start.takes_namespace_root && (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0))
+    fail(run::failed("become the user namespace's root"));
+  if (Step error = detach_from_caller()) fail(*error);
   if (options.network == Network::None)
     if (Step error = run::bring_up_loopback()) fail(*error);
-  if (Step error = run::enter_new_root(options)) fail(*error);
-
-  // A namespace's init receives only the signals it handles; they stay blocked and are taken
-  // with sigwaitinfo, the handler only makes the kernel deliver them.
-  struct sigaction action {};
-  action.sa_handler = ignore_signal;
-  for (int signal : kForwarded) ::sigaction(signal, &action, nullptr);
-  const pid_t program = ::fork();
-  if (program < 0) fail(run::failed("fork the program"));
-  if (program == 0) {
-    action.sa_handler = SIG_DFL;
-    for (int signal : kForwarded) ::sigaction(signal, &action, nullptr);
-    ::sigprocmask(SIG_SETMASK, &program_mask, nullptr);
-    become_program(options, in_user_namespace);
-  }
-  return supervise(program);  // when it returns, the kernel kills what is left in the jail
+  if (Step error = run::enter_new_root(options, root_fd, start.in_user_namespace)) fail(*error);
+  ::close(root_fd);
+  exec_jail_init(options, start.init_fd, "init", start.setgroups_denied, start.program_mask);
 }
 
-bool write_file(const std::string& path, std::string_view text) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  return ::close(fd) == 0 && written;
-}
-
-// Maps the caller's uid and gid to themselves in the child's new user namespace.
-Step map_caller(pid_t child) {
-  const std::string proc = "/proc/" + std::to_string(child) + "/";
-  if (!write_file(proc + "setgroups", "deny")) return run::failed(proc + "setgroups");
-  if (!write_file(proc + "uid_map", std::to_string(::getuid()) + " " + std::to_string(::getuid()) + " 1\n"))
-    return run::failed(proc + "uid_map");
-  if (!write_file(proc + "gid_map", std::to_string(::getgid()) + " " + std::to_string(::getgid()) + " 1\n"))
-    return run::failed(proc + "gid_map");
-  return std::nullopt;
+// The child of --chroot-only: no namespaces, only chroot(2) and the steps after it.
+[[noreturn]] void set_up_chroot(const RunOptions& options, const JailStart& start) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (Step error = detach_from_caller()) fail(*error);
+  if (::fchdir(start.root_fd) != 0 || ::chroot(".") != 0) fail(run::failed(options.root + ": chroot"));
+  if (::chdir("/") != 0) fail(run::failed(options.root + ": chdir / after chroot"));
+  ::close(start.root_fd);
+  exec_jail_init(options, start.init_fd, "exec", false, start.program_mask);
 }
 
 Step check_options(const RunOptions& options, bool in_user_namespace) {
+  const bool root = ::geteuid() == 0;
   if (options.chroot_only) {
     if (!options.mounts.empty() || options.network == Network::None)
       return Error{"--bind, --ro-bind, --tmpfs and --net=none need namespaces: not with --chroot-only", true};
-    if (::geteuid() != 0) return Error{"--chroot-only needs root (chroot(2)); without it a user namespace is used", true};
+    if (!root) return Error{"--chroot-only needs root (chroot(2)); without it a user namespace is used", true};
   }
-  if (in_user_namespace) {
+  if (options.host_root && !root) return Error{"--host-root needs root: a normal user is never host root", true};
+  if (in_user_namespace && !root) {
     const Identity& id = options.identity;
     if (id.uid != ::getuid() || id.gid != ::getgid() || !id.groups.empty())
       return Error{"-u, -g and --groups other than your own need root: a user namespace maps only you", true};
   }
   if (options.cwd.empty() || options.cwd[0] != '/') return Error{"--cwd " + options.cwd + ": must be absolute", true};
+  // A directory of the host as standard input, output or error leads out of any root
+  // (fchdir(0), then ".."): refused rather than closed, since the program expects all three.
+  for (const auto& [fd, name] : {std::pair{0, "standard input"}, {1, "standard output"}, {2, "standard error"}}) {
+    struct stat status {};
+    if (::fstat(fd, &status) == 0 && S_ISDIR(status.st_mode))
+      return Error{std::string(name) + " is a directory of the host, which would lead out of the jail", true};
+  }
   return std::nullopt;
-}
-
-int run_with_namespaces(const RunOptions& options, bool in_user_namespace) {
-  int flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
-  if (options.network == Network::None) flags |= CLONE_NEWNET;
-  if (in_user_namespace) flags |= CLONE_NEWUSER;
-  int sync[2] = {-1, -1};
-  if (in_user_namespace && ::pipe2(sync, O_CLOEXEC) != 0) {
-    report(run::failed("pipe").message);
-    return kRunFailed;
-  }
-  const sigset_t supervised = supervised_signals();
-  sigset_t previous;
-  ::sigprocmask(SIG_BLOCK, &supervised, &previous);
-  std::fflush(nullptr);
-  // clone(2) without a new stack forks into the namespaces, as fork(2) would.
-  const pid_t child = static_cast<pid_t>(::syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
-  if (child == 0) {
-    ::close(sync[1]);
-    ::_exit(jail_init(options, sync[0], in_user_namespace, previous));
-  }
-  if (child < 0) {
-    const Error error = run::failed("create the namespaces");
-    ::sigprocmask(SIG_SETMASK, &previous, nullptr);
-    report(error.message + (in_user_namespace ? " (are user namespaces disabled? see user.max_user_namespaces, or run as root)" : ""));
-    return kRunFailed;
-  }
-  if (in_user_namespace) {
-    ::close(sync[0]);
-    if (Step error = map_caller(child)) {
-      ::kill(child, SIGKILL);
-      ::waitpid(child, nullptr, 0);
-      ::sigprocmask(SIG_SETMASK, &previous, nullptr);
-      report(error->message);
-      return kRunFailed;
-    }
-    ::close(sync[1]);
-  }
-  return supervise(child);
 }
 
 }  // namespace
 
 int run_in_jail(const RunOptions& options) {
-  const bool in_user_namespace = !options.chroot_only && ::geteuid() != 0;
+  const bool root = ::geteuid() == 0;
+  const bool in_user_namespace = !options.chroot_only && (!root || !options.host_root);
   if (Step error = check_options(options, in_user_namespace)) {
     report(error->message);
     return kRunFailed;
   }
-  if (!options.chroot_only) return run_with_namespaces(options, in_user_namespace);
-  if (options.identity.uid == 0)
+  if (options.host_root && !options.chroot_only)
+    report("warning: --host-root: the jail's uid 0 is the host's root; any way out of the jail is a way to host root");
+  if (options.chroot_only && options.identity.uid == 0)
     report("warning: --chroot-only leaves the program root inside a plain chroot, which root can leave; use -u USER");
-  if (Step error = run::enter_chroot(options.root)) {
-    report(error->message);
+
+  auto init = run::sealed_init();
+  if (!init) {
+    report(init.error().message);
     return kRunFailed;
   }
+  // The root is opened once, never through a symlink at its last component, and from then on
+  // reached only through this descriptor.
+  const UniqueFd root_fd(::open(options.root.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root_fd.valid()) {
+    report(run::failed(options.root + ": open").message);
+    return kRunFailed;
+  }
+  run::UserNamespace user_namespace;
+  if (in_user_namespace) {
+    auto plan = run::plan_user_namespace(options.identity);
+    if (!plan) {
+      report(plan.error().message);
+      return kRunFailed;
+    }
+    user_namespace = std::move(*plan);
+  }
+
+  int holding[2] = {-1, -1};
+  if (::pipe2(holding, O_CLOEXEC) != 0) {
+    report(run::failed("pipe").message);
+    return kRunFailed;
+  }
+  const UniqueFd hold_read(holding[0]), hold_write(holding[1]);
+  JailStart start{root_fd.get(), init->get(), hold_read.get(), in_user_namespace, user_namespace.deny_setgroups,
+                  in_user_namespace && root, {}};
+
+  int flags = 0;
+  if (!options.chroot_only) {
+    flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+    if (options.network == Network::None) flags |= CLONE_NEWNET;
+    if (in_user_namespace) flags |= CLONE_NEWUSER;
+  }
+  // The child starts in the root (see set_up_jail); jailbuild goes back where it was.
+  const UniqueFd caller_cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (::fchdir(root_fd.get()) != 0) {
+    report(run::failed(options.root + ": chdir").message);
+    return kRunFailed;
+  }
+  const sigset_t supervised = supervised_signals();
+  ::sigprocmask(SIG_BLOCK, &supervised, &start.program_mask);
   std::fflush(nullptr);
-  become_program(options, false);
+  // clone(2) without a new stack forks into the namespaces, as fork(2) would.
+  const pid_t child = static_cast<pid_t>(::syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+  if (child == 0) {
+    if (options.chroot_only) set_up_chroot(options, start);
+    set_up_jail(options, start);
+  }
+  if (caller_cwd.valid()) (void)::fchdir(caller_cwd.get());
+  if (child < 0) {
+    const Error error = run::failed("create the namespaces");
+    ::sigprocmask(SIG_SETMASK, &start.program_mask, nullptr);
+    report(error.message + (in_user_namespace && !root ? " (are user namespaces disabled? see user.max_user_namespaces, or run as root)" : ""));
+    return kRunFailed;
+  }
+  if (in_user_namespace) {
+    if (Step error = run::write_id_maps(child, user_namespace)) {
+      ::kill(child, SIGKILL);
+      ::waitpid(child, nullptr, 0);
+      ::sigprocmask(SIG_SETMASK, &start.program_mask, nullptr);
+      report(error->message);
+      return kRunFailed;
+    }
+  }
+  if (!options.chroot_only && ::write(hold_write.get(), "", 1) != 1) {
+    report(run::failed("start the jail").message);
+    ::kill(child, SIGKILL);
+  }
+  return supervise(Jail{child, !options.chroot_only});
 }
 
 }  // namespace jailbuild

@@ -5,8 +5,17 @@
 #include <seccomp.h>
 #include <sys/ioctl.h>
 
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
 #include <array>
 #include <cerrno>
+#include <cstddef>
+#include <cstdlib>
 #include <memory>
 
 #include "jail_setup.hpp"
@@ -26,7 +35,42 @@ constexpr std::array kDenied{
     "bpf", "perf_event_open", "keyctl", "add_key", "request_key",
     "ptrace", "process_vm_readv", "process_vm_writev",                              // other processes
     "open_by_handle_at",                                                            // files by inode
+    // io_uring opens, reads and writes files on the kernel's own threads, out of any filter's
+    // sight (Docker refuses it too).
+    "io_uring_setup", "io_uring_enter", "io_uring_register",
 };
+
+// A setuid or setgid bit in a mode: refused wherever a mode is given, so that nothing in a jail
+// can make a file that would run with its owner's ids outside it (through --writable or a
+// --bind). The bits are tested one at a time: a rule can only compare a masked value for equality.
+constexpr std::array<unsigned long, 2> kPrivilegeBits{S_ISUID, S_ISGID};
+
+// The calls that take a mode, with the position of the mode argument, and for the opening calls
+// the position of the flags that make them create (O_CREAT, O_TMPFILE); -1 for none.
+struct ModeCall {
+  const char* name;
+  unsigned mode_arg;
+  int flags_arg;
+};
+constexpr std::array kModeCalls{ModeCall{"chmod", 1, -1},  ModeCall{"fchmod", 1, -1},  ModeCall{"fchmodat", 2, -1},
+                                ModeCall{"mknod", 1, -1},  ModeCall{"mknodat", 2, -1}, ModeCall{"creat", 1, -1},
+                                ModeCall{"open", 2, 1},    ModeCall{"openat", 3, 2}};
+// __O_TMPFILE, the bit O_TMPFILE adds to O_DIRECTORY: glibc does not export it.
+constexpr unsigned long kCreatingFlags[] = {O_CREAT, O_TMPFILE & ~static_cast<unsigned long>(O_DIRECTORY)};
+
+// System calls newer than this libseccomp (and so out of reach of its rules) are refused with
+// ENOSYS by a second, hand-written filter: a denylist cannot refuse a call it does not know, and
+// ENOSYS makes programs fall back to the older calls the denylist covers. fchmodat2 (Linux 6.6)
+// is such a call: it takes a mode.
+// Since Linux 5.1 every architecture numbers new calls alike, from 424 up without gaps, so the
+// first number from 424 that this libseccomp cannot name is where its knowledge ends.
+int first_unknown_syscall() {
+  constexpr int kFirstSharedNumber = 424;
+  const uint32_t native = ::seccomp_arch_native();
+  int call = kFirstSharedNumber;
+  for (char* name; (name = ::seccomp_syscall_resolve_num_arch(native, call)) != nullptr; ++call) ::free(name);
+  return call;
+}
 
 // Namespace flags of clone(2): each would give the program a namespace of its own to mount in.
 constexpr std::array<unsigned long, 7> kNamespaceFlags{CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER,
@@ -43,6 +87,24 @@ struct ContextDeleter {
 Error seccomp_failed(const std::string& what, int result) {
   errno = -result;
   return failed("seccomp: " + what);
+}
+
+// The second filter: ENOSYS for every call number from first_unknown_syscall() on, for the native
+// architecture (the first filter kills the others).
+Step refuse_unknown_calls() {
+  const auto first = static_cast<uint32_t>(first_unknown_syscall());
+  sock_filter code[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ::seccomp_arch_native(), 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, first, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  const sock_fprog program{static_cast<unsigned short>(std::size(code)), code};
+  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) return failed("seccomp: refuse unknown calls");
+  return std::nullopt;
 }
 
 }  // namespace
@@ -72,8 +134,29 @@ Step load_seccomp_filter() {
                                     SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, request));
         rc < 0)
       return seccomp_failed("ioctl", rc);
+  // Creating files with a setuid or setgid bit, by any call that takes a mode.
+  for (const ModeCall& call : kModeCalls) {
+    const int number = ::seccomp_syscall_resolve_name(call.name);
+    if (number == __NR_SCMP_ERROR) continue;  // not in this ABI (open, chmod on newer architectures)
+    for (unsigned long bit : kPrivilegeBits) {
+      const scmp_arg_cmp mode{call.mode_arg, SCMP_CMP_MASKED_EQ, bit, bit};
+      if (call.flags_arg < 0) {
+        if (int rc = ::seccomp_rule_add(filter, refuse, number, 1, mode); rc < 0) return seccomp_failed(call.name, rc);
+        continue;
+      }
+      for (unsigned long creating : kCreatingFlags) {
+        const scmp_arg_cmp flags{static_cast<unsigned>(call.flags_arg), SCMP_CMP_MASKED_EQ, creating, creating};
+        if (int rc = ::seccomp_rule_add(filter, refuse, number, 2, flags, mode); rc < 0)
+          return seccomp_failed(call.name, rc);
+      }
+    }
+  }
+  // openat2 passes its mode in memory, out of a filter's reach: ENOSYS makes callers fall back to
+  // openat, which the rules above see.
+  if (int rc = ::seccomp_rule_add(filter, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(openat2), 0); rc < 0)
+    return seccomp_failed("openat2", rc);
   if (int rc = ::seccomp_load(filter); rc < 0) return seccomp_failed("load the filter", rc);
-  return std::nullopt;
+  return refuse_unknown_calls();
 }
 
 }  // namespace jailbuild::run
