@@ -234,6 +234,14 @@ int run_in_jail(const RunOptions& options) {
     report(run::failed(options.root + ": open").message);
     return kRunFailed;
   }
+  // A --writable root is the jail's top level itself, and its mount points are made here, by
+  // jailbuild, without following a symlink: the jail's root may not own the root.
+  if (options.writable && !options.chroot_only)
+    for (const char* mount_point : {"proc", "dev", "tmp"})
+      if (::mkdirat(root_fd.get(), mount_point, 0755) != 0 && errno != EEXIST) {
+        report(run::failed(options.root + "/" + mount_point + ": make the mount point").message);
+        return kRunFailed;
+      }
   run::UserNamespace user_namespace;
   if (in_user_namespace) {
     auto plan = run::plan_user_namespace(options.identity);

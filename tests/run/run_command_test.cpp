@@ -599,10 +599,13 @@ TEST_F(RunCommand, TheProgramGetsItsOwnMountPidIpcAndUtsNamespaces) {
     }
     return fresh;
   };
-  const bool as_root = ::geteuid() == 0;  // otherwise a user namespace is made too
+  // A user namespace too, for root as for anyone: the jail's uid 0 is not the host's.
   EXPECT_EQ(namespaces_of({}), (std::map<std::string, bool>{{"ipc", true}, {"mnt", true}, {"net", false},
-                                                            {"pid", true}, {"user", !as_root}, {"uts", true}}));
+                                                            {"pid", true}, {"user", true}, {"uts", true}}));
   EXPECT_TRUE(namespaces_of({"--net", "none"})["net"]);
+  if (::geteuid() == 0) {
+    EXPECT_FALSE(namespaces_of({"--host-root"})["user"]) << "--host-root keeps the host's";
+  }
 }
 
 TEST_F(RunCommand, ProcShowsTheJailsOwnProcesses) {
@@ -661,8 +664,30 @@ TEST_F(RunCommand, TheRootIsReadOnlyUnlessWritable) {
   EXPECT_EQ(read_only.out, "/written: " + std::string(std::strerror(EROFS)) + "\n") << read_only.describe();
   EXPECT_FALSE(fs::exists(written));
 
-  const Outcome writable = run({"--writable"}, {probe_, "write", "/written"});
-  EXPECT_EQ(writable.exit_code, 0) << writable.describe();
+  // --writable: the jail's uid 0 is jailbuild's unprivileged host id, which may not write a root
+  // that root owns...
+  const Outcome not_owner = run({"--writable"}, {probe_, "write", "/written"});
+  EXPECT_EQ(not_owner.exit_code, 1) << not_owner.describe();
+  EXPECT_EQ(not_owner.out, "/written: " + std::string(std::strerror(EACCES)) + "\n") << not_owner.describe();
+  EXPECT_FALSE(fs::exists(written));
+
+  // ... but writes where that id may, and what it makes belongs to that id on the host.
+  const std::optional<unsigned> jail_root = jail_root_id();
+  ASSERT_TRUE(jail_root.has_value()) << "no jailbuild line in /etc/subuid after a run as root";
+  const std::string data = root_ + "/data";
+  fs::create_directories(data);
+  ASSERT_EQ(::chown(data.c_str(), *jail_root, *jail_root_id("/etc/subgid")), 0) << std::strerror(errno);
+  const Outcome owner = run({"--writable"}, {probe_, "write", "/data/written"});
+  EXPECT_EQ(owner.exit_code, 0) << owner.describe();
+  EXPECT_EQ(read_file(data + "/written"), "written by probe\n");
+  struct stat status {};
+  EXPECT_EQ(::stat((data + "/written").c_str(), &status), 0);
+  EXPECT_EQ(status.st_uid, *jail_root) << "the jail's root wrote as host uid " << status.st_uid;
+  fs::remove_all(data);
+
+  // --host-root: the jail's uid 0 is the host's root, and writes anywhere in the root.
+  const Outcome as_host_root = run({"--writable", "--host-root"}, {probe_, "write", "/written"});
+  EXPECT_EQ(as_host_root.exit_code, 0) << as_host_root.describe();
   EXPECT_EQ(read_file(written), "written by probe\n");
   fs::remove(written);
 }
@@ -755,6 +780,10 @@ TEST_F(RunCommand, BindMountsShowHostDirectoriesReadWriteOrReadOnly) {
   REQUIRE_ROOT("writes into a host directory bound into the jail");
   const std::string shared = path("shared");
   write_file(shared + "/hello.txt", "hello from the host\n");
+  // Writable by the jail's uid 0, which is jailbuild's unprivileged host id (see run.md).
+  const std::optional<unsigned> jail_root = jail_root_id();
+  ASSERT_TRUE(jail_root.has_value()) << "no jailbuild line in /etc/subuid after a run as root";
+  ASSERT_EQ(::chown(shared.c_str(), *jail_root, *jail_root), 0) << std::strerror(errno);
   fs::create_directories(root_ + "/mnt/rw");
   fs::create_directories(root_ + "/mnt/ro");
   const Outcome outcome =

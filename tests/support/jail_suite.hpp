@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +47,15 @@ class JailSuite : public ::testing::Test {
     argv.push_back(root.empty() ? root_ : root);
     argv.insert(argv.end(), command.begin(), command.end());
     return argv;
+  }
+
+  // The host id the jails' uid 0 (or, from /etc/subgid, gid 0) is when root runs them: the first
+  // of jailbuild's range, which `jailbuild run` reserves on its first run as root.
+  static std::optional<unsigned> jail_root_id(const std::string& file = "/etc/subuid") {
+    std::ifstream lines(file);
+    for (std::string line; std::getline(lines, line);)
+      if (line.starts_with("jailbuild:")) return static_cast<unsigned>(std::stoul(line.substr(10)));
+    return std::nullopt;
   }
 
   static inline std::string setup_error_;
