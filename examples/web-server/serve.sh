@@ -49,8 +49,10 @@ echo "== $jailbuild add $busybox $site --root $root"
 "$jailbuild" add "$busybox" "$site" --root "$root" "${state[@]}"
 
 # 3. The server: in the host's network (to be reachable on 127.0.0.1), as www-data, keeping only
-#    the capability to bind a port below 1024.
-server=("$jailbuild" run --net host -u www-data --cap NET_BIND_SERVICE "$root"
+#    the capability to bind a port below 1024. That capability must be the host's: the host's
+#    network belongs to the host's user namespace, so --host-root (no user namespace). No process
+#    of the jail is uid 0 even so: the program and the jail's init both run as www-data.
+server=("$jailbuild" run --net host --host-root -u www-data --cap NET_BIND_SERVICE "$root"
         "$busybox" httpd -f -v -p 127.0.0.1:80 -h "$site")
 echo "== ${server[*]}"
 if ! $check; then

@@ -5,6 +5,7 @@
 // program cannot be pid 1: the kernel drops signals to a namespace's init that it has no handler
 // for, so `kill -TERM` would not stop it.
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/keyctl.h>
 #include <sched.h>
 #include <signal.h>
@@ -217,8 +218,13 @@ int run_in_jail(const RunOptions& options) {
     report(error->message);
     return kRunFailed;
   }
-  if (options.host_root && !options.chroot_only)
-    report("warning: --host-root: the jail's uid 0 is the host's root; any way out of the jail is a way to host root");
+  if (options.host_root && !options.chroot_only && options.identity.uid == 0)
+    report("warning: --host-root: the program runs as the host's root; any way out of the jail is a way to host root");
+  if (in_user_namespace && root && options.network == Network::Host &&
+      std::find(options.capabilities.begin(), options.capabilities.end(), CAP_NET_BIND_SERVICE) !=
+          options.capabilities.end())
+    report("warning: --cap NET_BIND_SERVICE acts in the jail's user namespace, which does not own the host's "
+           "network: to bind a host port below 1024 add --host-root (with -u USER no process of the jail is root)");
   if (options.chroot_only && options.identity.uid == 0)
     report("warning: --chroot-only leaves the program root inside a plain chroot, which root can leave; use -u USER");
 
@@ -250,6 +256,12 @@ int run_in_jail(const RunOptions& options) {
       return kRunFailed;
     }
     user_namespace = std::move(*plan);
+    struct stat top {};
+    if (options.writable && root && options.identity.uid == 0 && ::fstat(root_fd.get(), &top) == 0 &&
+        top.st_uid != user_namespace.root_uid)
+      report("warning: --writable: " + options.root + " belongs to host uid " + std::to_string(top.st_uid) +
+             ", and the jail's root is host uid " + std::to_string(user_namespace.root_uid) +
+             ": it writes only where that id may (chown what it must write, or --host-root)");
   }
 
   int holding[2] = {-1, -1};
