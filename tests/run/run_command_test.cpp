@@ -37,6 +37,7 @@
 #include <set>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,7 @@
 #include "support/jail_suite.hpp"
 #include "support/loader_oracle.hpp"
 #include "support/proc_status.hpp"
+#include "support/pty.hpp"
 #include "support/spawned.hpp"
 
 namespace jailbuild {
@@ -531,6 +533,26 @@ TEST_F(RunCommand, SignalsSentToJailbuildReachTheProgram) {
     EXPECT_EQ(outcome.exit_code, 0) << "signal " << sig << "\n" << outcome.describe();
     EXPECT_EQ(outcome.out, "ready\ngot signal " + std::to_string(sig) + "\n") << outcome.describe();
   }
+}
+
+// The jail is a session of its own (kill(0) inside reaches no host process), so the caller's
+// terminal is not its controlling terminal: Ctrl-C reaches jailbuild, in the terminal's foreground
+// group, which passes it on to the program's whole process group, as the terminal would have. A
+// shell's foreground program (sleep) is interrupted, and the shell with it.
+TEST_F(RunCommand, CtrlCOnTheCallersTerminalInterruptsTheJailedProgram) {
+  const Pty pty(true);
+  ASSERT_TRUE(pty.ok()) << std::strerror(errno);
+  SpawnOptions on_terminal;
+  on_terminal.terminal = pty.slave;
+  on_terminal.master = pty.master;
+  Spawned jail(run_argv({}, {kShell, "-c", "echo ready; sleep 30; echo not interrupted"}), kPlainEnv, on_terminal);
+  ASSERT_TRUE(jail.wait_for_output("ready", 20s)) << jail.finish(1s).describe();
+  std::this_thread::sleep_for(200ms);  // until sh runs sleep
+  ASSERT_EQ(::write(pty.master, "\x03", 1), 1) << std::strerror(errno);
+  const Outcome outcome = jail.finish(10s);
+  EXPECT_EQ(outcome.exit_code, 128 + SIGINT) << outcome.describe();
+  EXPECT_FALSE(contains(outcome.out, "not interrupted")) << outcome.describe();
+  EXPECT_LT(outcome.took, 10s) << outcome.describe();
 }
 
 TEST_F(RunCommand, OrphansAreReapedAndTheRunEndsWithTheProgramsStatus) {
