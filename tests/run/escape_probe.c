@@ -654,6 +654,21 @@ static int fork_bounded(char** argv) {
   return 0;
 }
 
+/* interrupt: "ready", then waits (10 s at most) for SIGINT, as an interactive program waits for
+ * Ctrl-C: "got SIGINT" or "no SIGINT". */
+static volatile sig_atomic_t interrupted = 0;
+static void on_interrupt(int signal_number) { (void)signal_number; interrupted = 1; }
+static int wait_for_interrupt(void) {
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_handler = on_interrupt;
+  sigaction(SIGINT, &action, NULL);
+  printf("ready\n");
+  for (int i = 0; i < 1000 && !interrupted; ++i) usleep(10000);
+  printf(interrupted ? "got SIGINT\n" : "no SIGINT\n");
+  return 0;
+}
+
 #ifdef ESCAPE_PRELOAD
 /* Built with -DESCAPE_PRELOAD -shared, this file is a library for a root's /etc/ld.so.preload: in
  * whatever program the root makes the jail run (a symlink to /proc/self/exe, a script with
@@ -712,6 +727,7 @@ static int dispatch(int argc, char** argv) {
   if (strcmp(mode, "statvfs") == 0) return file_system_sizes(count, args);
   if (strcmp(mode, "keyring") == 0 && count == 1) return keyring_escape(args);
   if (strcmp(mode, "fork") == 0 && count == 1) return fork_bounded(args);
+  if (strcmp(mode, "interrupt") == 0) return wait_for_interrupt();
   if (strcmp(mode, "hello") == 0) return puts("hello from the jail") < 0;
   fprintf(stderr, "probe: unknown mode or wrong arguments: %s\n", mode);
   return 2;

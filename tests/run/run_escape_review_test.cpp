@@ -539,6 +539,27 @@ TEST_F(RunEscapeReview, SignalsFromInsideReachNoProcessOfTheCallersGroup) {
   if (!open_to_others) GTEST_SKIP() << dir_ << " is not open to other users: jailbuild as nobody not tried";
 }
 
+// The jail in a process group of its own is out of reach of the terminal's signals too: Ctrl-C,
+// which the terminal sends to its foreground process group (jailbuild's), must still interrupt
+// the program, passed on by jailbuild.
+TEST_F(RunEscapeReview, CtrlCOnTheCallersTerminalStillInterruptsTheProgram) {
+  const Pty pty(LineDiscipline::kCooked);
+  ASSERT_TRUE(pty.ok()) << std::strerror(errno);
+  for (const std::vector<std::string>& options : {std::vector<std::string>{}, {"--host-root"}}) {
+    const std::string mode = options.empty() ? "default" : options[0];
+    Spawned jailed(run_argv(options, {"interrupt"}), kPlainEnv, on_terminal(pty));
+    // A terminal stays open when the run ends: waiting for "ready" alone would not see it fail.
+    bool ready = false;
+    for (const auto deadline = Clock::now() + std::chrono::seconds(20); !ready && jailed.running() && Clock::now() < deadline;)
+      ready = jailed.wait_for_output("ready", std::chrono::milliseconds(100));
+    ASSERT_TRUE(ready) << mode << ": " << jailed.finish().describe();
+    ASSERT_EQ(::write(pty.master, "\x03", 1), 1);
+    const Outcome outcome = jailed.finish(std::chrono::seconds(20));
+    EXPECT_TRUE(contains(outcome.out, "got SIGINT")) << mode << ": " << outcome.describe();
+    EXPECT_EQ(outcome.exit_code, 0) << mode << ": " << outcome.describe();
+  }
+}
+
 // ---- 7. bounded by default ----------------------------------------------------------------------
 
 // /tmp and /dev/shm are tmpfs, which by default may take half the host's memory each: a jail must

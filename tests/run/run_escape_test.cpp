@@ -55,53 +55,6 @@ namespace {
 
 using namespace testing;  // the shared command-test helpers: run_jailbuild, snapshot, ...
 
-// ---- a terminal ---------------------------------------------------------------------------------
-
-// A pty in raw mode (no echo, no line editing: a byte pushed into its input queue stays there as
-// it is, for the test to read from the slave). Closed when it goes.
-struct Pty {
-  int master = -1;
-  int slave = -1;
-  Pty() {
-    master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0) return;
-    const char* name = ::ptsname(master);
-    if (name == nullptr) return;
-    slave = ::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    termios modes{};
-    if (slave >= 0 && ::tcgetattr(slave, &modes) == 0) {
-      ::cfmakeraw(&modes);
-      ::tcsetattr(slave, TCSANOW, &modes);
-    }
-  }
-  ~Pty() {
-    if (slave >= 0) ::close(slave);
-    if (master >= 0) ::close(master);
-  }
-  Pty(const Pty&) = delete;
-  Pty& operator=(const Pty&) = delete;
-  bool ok() const { return master >= 0 && slave >= 0; }
-
-  // What waits in the terminal's input queue: what the caller's shell would read next.
-  std::string pending_input() const {
-    const int flags = ::fcntl(slave, F_GETFL);
-    ::fcntl(slave, F_SETFL, flags | O_NONBLOCK);
-    std::string input;
-    char buffer[256];
-    for (ssize_t n; (n = ::read(slave, buffer, sizeof buffer)) > 0;) input.append(buffer, static_cast<std::size_t>(n));
-    ::fcntl(slave, F_SETFL, flags);
-    return input;
-  }
-};
-
-// The child on PTY, a terminal of its own.
-SpawnOptions on_terminal(const Pty& pty) {
-  SpawnOptions options;
-  options.terminal = pty.slave;
-  options.master = pty.master;
-  return options;
-}
-
 class RunEscape : public EscapeSuite {
  protected:
   static void SetUpTestSuite() { set_up_probe_suite("escape"); }
