@@ -96,6 +96,17 @@ std::optional<uid_t> mapped_root_id() {
   return std::nullopt;
 }
 
+// The pids of the host's processes running as UID (owning their /proc directory).
+std::vector<std::string> processes_of(uid_t uid) {
+  std::vector<std::string> pids;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") == std::string::npos && stat_of(entry.path().string()).st_uid == uid)
+      pids.push_back(name);
+  }
+  return pids;
+}
+
 // "WHAT: ANSWER" for each of WHATS the probe did not answer with EXPECTED: empty when all held.
 std::vector<std::string> answers_other_than(const ProcessResult& result, const std::vector<std::string>& whats,
                                             const std::string& expected) {
@@ -507,6 +518,7 @@ TEST_F(RunEscapeReview, SignalsFromInsideReachNoProcessOfTheCallersGroup) {
   // The controls: plain chroot, one target at a time, each kills the sleeper. kill(-1) only as a
   // uid nothing else runs as (as root it would signal every process of the host).
   ASSERT_TRUE(fs::exists(kSetpriv));
+  ASSERT_EQ(processes_of(kUnusedUid), std::vector<std::string>{}) << "uid " << kUnusedUid << " is in use here";
   for (const std::string target : {"0", "-1", "-pgid"}) {
     const uid_t uid = target == "-1" ? kUnusedUid : 0;
     const std::string userspec = uid == 0 ? "" : std::to_string(uid) + ":" + std::to_string(uid);
