@@ -559,7 +559,8 @@ static int open_for_writing(int argc, char** argv) {
 /* dev-node MODE PATH...: each device node's identity ("NODE PATH: dev=MAJ:MIN ino=N rdev=MAJ:MIN
  * mode=OCT uid=U gid=G"), then chmod to MODE (octal; "-" for the node's own mode, so that a
  * success changes nothing but the inode's ctime: these may be the host's own nodes) and chown to
- * its own owner ("chmod PATH: OK", "chown PATH: EPERM"). */
+ * the jail's root, the group left as it is ("chmod PATH: OK", "chown PATH: EPERM"): a node the
+ * host's root owns stays as it was, even if the call succeeds. */
 static int device_nodes(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const char* path = argv[i];
@@ -574,7 +575,7 @@ static int device_nodes(int argc, char** argv) {
     snprintf(what, sizeof what, "chmod %s", path);
     report(what, chmod(path, mode));
     snprintf(what, sizeof what, "chown %s", path);
-    report(what, chown(path, status.st_uid, status.st_gid));
+    report(what, chown(path, 0, (gid_t)-1));
   }
   return 0;
 }
