@@ -167,8 +167,10 @@ class RunEscapeReview : public EscapeSuite {
     const std::string as_sleeper = sleeper_uid == 0 ? std::string()
                                                     : kSetpriv + " --reuid=" + std::to_string(sleeper_uid) +
                                                           " --regid=" + std::to_string(sleeper_uid) + " --clear-groups ";
+    // The command starts once the sleeper runs sleep, as its uid (setpriv has exec-ed it), 5 s at most.
     const std::string script = as_sleeper + "/bin/sleep 30 </dev/null >/dev/null 2>&1 & echo \"SLEEPER $!\"; "
-                                            "/bin/sleep 0.2; exec \"$@\" \"$$\"";
+                                            "i=0; while [ \"$(cat /proc/$!/comm)\" != sleep ] && [ $i -lt 500 ]; do "
+                                            "/bin/sleep 0.01; i=$((i + 1)); done; exec \"$@\" \"$$\"";
     std::vector<std::string> argv;
     if (run_as != 0) {
       const std::string id = std::to_string(run_as);
@@ -184,7 +186,7 @@ class RunEscapeReview : public EscapeSuite {
     const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
     const std::size_t state = stat.rfind(')');
     group.sleeper_survived = state != std::string::npos && stat.size() > state + 2 && stat[state + 2] != 'Z' &&
-                             contains(read_file("/proc/" + std::to_string(pid) + "/cmdline"), "sleep");
+                             read_file("/proc/" + std::to_string(pid) + "/comm") == "sleep\n";
     ::kill(pid, SIGKILL);
     return group;
   }
