@@ -447,8 +447,20 @@ TEST_F(RunEscapeReview, TheHostsDeviceNodesCannotBeChangedFromInside) {
 // opened for writing and closed at once, never written.
 TEST_F(RunEscapeReview, TheHostKernelsStateInProcIsReadOnlyOrMasked) {
   std::vector<std::string> writable;
-  for (const std::string file : {"/proc/irq/default_smp_affinity", "/proc/sysrq-trigger", "/proc/sys/kernel/hostname"})
+  for (const std::string file : {"/proc/irq/default_smp_affinity", "/proc/sysrq-trigger", "/proc/sys/kernel/hostname",
+                                  "/proc/sys/kernel/core_pattern", "/proc/sys/kernel/modprobe"})
     if (fs::exists(file)) writable.push_back(file);
+  // A file of /proc/fs root may write, if this host has one (a file system's tunables).
+  std::error_code no_fs;
+  for (auto entry = fs::recursive_directory_iterator("/proc/fs", no_fs); entry != fs::recursive_directory_iterator();
+       entry.increment(no_fs)) {
+    if (no_fs) break;
+    const mode_t mode = mode_of(entry->path());  // not a symlink's
+    if (S_ISREG(mode) && (mode & S_IWUSR) != 0) {
+      writable.push_back(entry->path().string());
+      break;
+    }
+  }
   int irqs = 0;
   for (const auto& entry : fs::directory_iterator("/proc/irq"))
     if (irqs < 2 && fs::exists(entry.path() / "smp_affinity")) {
