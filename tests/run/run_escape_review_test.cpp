@@ -63,10 +63,12 @@ constexpr std::uint64_t kDefaultTmpfsLimit = 256ull << 20;  // the default --tmp
 constexpr uid_t kUnusedUid = 64991;
 constexpr std::size_t kRaceRuns = 300;  // the most runs racing a swapped entry (there is a time bound too)
 
+// "MAJOR:MINOR" of a device number, as the probe prints them.
+std::string major_minor(dev_t device) { return std::to_string(::major(device)) + ":" + std::to_string(::minor(device)); }
+
 // "MAJOR:MINOR:INODE" of a file, as the probe prints its identities.
 std::string identity_of(const struct stat& status) {
-  return std::to_string(::major(status.st_dev)) + ":" + std::to_string(::minor(status.st_dev)) + ":" +
-         std::to_string(status.st_ino);
+  return major_minor(status.st_dev) + ":" + std::to_string(status.st_ino);
 }
 
 struct stat stat_of(const std::string& path) {
@@ -156,21 +158,27 @@ class RunEscapeReview : public EscapeSuite {
   }
 
   // COMMAND, the caller of a jail, in a process group of its own with a host process sleeping in
-  // it too (as SLEEPER_UID unless 0; the whole group as RUN_AS unless 0): the probe's kill mode,
-  // last in COMMAND, gets the group's host number appended. Returns the run and whether the
-  // sleeper survived it (it is killed afterwards).
+  // it too, as SLEEPER_UID (the whole group as RUN_AS unless 0, the sleeper then too): the probe's
+  // kill mode, last in COMMAND, gets the group's host number appended. Returns the run, whether the
+  // sleeper was running when COMMAND started, and whether it survived (it is killed afterwards).
   struct SignalledGroup {
     ProcessResult run;
+    bool sleeper_started = false;
     bool sleeper_survived = false;
   };
-  static SignalledGroup run_beside_sleeper(const std::vector<std::string>& command, uid_t sleeper_uid, uid_t run_as = 0) {
-    const std::string as_sleeper = sleeper_uid == 0 ? std::string()
-                                                    : kSetpriv + " --reuid=" + std::to_string(sleeper_uid) +
-                                                          " --regid=" + std::to_string(sleeper_uid) + " --clear-groups ";
-    // The command starts once the sleeper runs sleep, as its uid (setpriv has exec-ed it), 5 s at most.
-    const std::string script = as_sleeper + "/bin/sleep 30 </dev/null >/dev/null 2>&1 & echo \"SLEEPER $!\"; "
-                                            "i=0; while [ \"$(cat /proc/$!/comm)\" != sleep ] && [ $i -lt 500 ]; do "
-                                            "/bin/sleep 0.01; i=$((i + 1)); done; exec \"$@\" \"$$\"";
+  static SignalledGroup run_beside_sleeper(const std::vector<std::string>& command, uid_t sleeper_uid,
+                                           uid_t run_as = 0) {
+    const std::string as_sleeper = sleeper_uid == 0 || run_as != 0
+                                       ? std::string()
+                                       : kSetpriv + " --reuid=" + std::to_string(sleeper_uid) +
+                                             " --regid=" + std::to_string(sleeper_uid) + " --clear-groups ";
+    // COMMAND starts once the sleeper runs sleep, as its uid (setpriv has exec-ed it), 5 s at most.
+    const std::string script =
+        as_sleeper +
+        "/bin/sleep 30 </dev/null >/dev/null 2>&1 & echo \"SLEEPER $!\"; i=0; "
+        "while [ -e /proc/$!/comm ] && [ \"$(cat /proc/$!/comm)\" != sleep ] && [ $i -lt 500 ]; do "
+        "/bin/sleep 0.01; i=$((i + 1)); done; "
+        "[ \"$(cat /proc/$!/comm 2>/dev/null)\" = sleep ] && echo SLEEPER-RUNNING; exec \"$@\" \"$$\"";
     std::vector<std::string> argv;
     if (run_as != 0) {
       const std::string id = std::to_string(run_as);
@@ -183,10 +191,15 @@ class RunEscapeReview : public EscapeSuite {
     const std::vector<std::string> sleeper = values_after(group.run, "SLEEPER ");
     if (sleeper.size() != 1) return group;
     const pid_t pid = static_cast<pid_t>(std::stol(sleeper[0]));
-    const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-    const std::size_t state = stat.rfind(')');
-    group.sleeper_survived = state != std::string::npos && stat.size() > state + 2 && stat[state + 2] != 'Z' &&
-                             read_file("/proc/" + std::to_string(pid) + "/comm") == "sleep\n";
+    group.sleeper_started = contains(group.run.output, "SLEEPER-RUNNING");
+    auto sleeping = [pid] {
+      const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+      const std::size_t state = stat.rfind(')');
+      return state != std::string::npos && stat.size() > state + 2 && stat[state + 2] != 'Z' &&
+             read_file("/proc/" + std::to_string(pid) + "/comm") == "sleep\n";
+    };
+    // A signal sent is not a signal handled yet: the sleeper gets a second to die.
+    group.sleeper_survived = !wait_for([&] { return !sleeping(); }, std::chrono::seconds(1));
     ::kill(pid, SIGKILL);
     return group;
   }
@@ -230,7 +243,8 @@ TEST_F(RunEscapeReview, JailbuildsBinaryIsNeverTheJailsExecutable) {
     ASSERT_EQ(::chmod(chroot_copy.c_str(), 0755), 0);
     const std::string chroot_identity = identity_of(stat_of(chroot_copy));
     const ProcessResult control = run_process(with_proc_in(exe_root, {chroot_copy, exe_root, program}), kPlainEnv);
-    EXPECT_EQ(mode_of(chroot_copy) & 07777, 04755u) << program << ": the control did not escape: " << control.describe();
+    EXPECT_EQ(mode_of(chroot_copy) & 07777, 04755u)
+        << program << ": the control did not escape: " << control.describe();
     EXPECT_EQ(values_after(control, "PRELOAD exe: "), std::vector<std::string>{chroot_identity}) << control.describe();
     fs::remove(chroot_copy);
   }
@@ -257,7 +271,8 @@ TEST_F(RunEscapeReview, JailbuildsBinaryIsNeverTheJailsExecutable) {
     mode += ": ";
     const ProcessResult jailed = run_process(argv, kPlainEnv);
     const struct stat copy_after = stat_of(copy);
-    EXPECT_EQ(copy_after.st_mode, copy_before.st_mode) << mode << "jailbuild's binary changed mode: " << jailed.describe();
+    EXPECT_EQ(copy_after.st_mode, copy_before.st_mode)
+        << mode << "jailbuild's binary changed mode: " << jailed.describe();
     EXPECT_EQ(identity_of(copy_after), copy_identity) << mode;
     EXPECT_TRUE(read_file(copy) == copy_bytes) << mode << "jailbuild's binary was written to";
     ::chmod(copy.c_str(), copy_before.st_mode & 07777);  // for the next attempt, had this one succeeded
@@ -390,7 +405,8 @@ TEST_F(RunEscapeReview, ATopLevelEntrySwappedForASymlinkIsNeverFollowed) {
 // chmod-ing /dev/null to 000 would break the host. By default the nodes are the host's, bound, but
 // owned by an id the jail's user namespace does not map; with --host-root they are made fresh.
 TEST_F(RunEscapeReview, TheHostsDeviceNodesCannotBeChangedFromInside) {
-  const std::vector<std::string> nodes{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"};
+  const std::vector<std::string> nodes{"/dev/null",   "/dev/zero",    "/dev/full",
+                                       "/dev/random", "/dev/urandom", "/dev/tty"};
   std::vector<struct stat> host_before;
   for (const std::string& node : nodes) host_before.push_back(stat_of(node));
   auto expect_host_nodes_unchanged = [&](const std::string& mode) {
@@ -399,7 +415,8 @@ TEST_F(RunEscapeReview, TheHostsDeviceNodesCannotBeChangedFromInside) {
       EXPECT_EQ(now.st_mode, host_before[i].st_mode) << mode << ": " << nodes[i];
       EXPECT_EQ(now.st_uid, host_before[i].st_uid) << mode << ": " << nodes[i];
       EXPECT_EQ(now.st_gid, host_before[i].st_gid) << mode << ": " << nodes[i];
-      EXPECT_EQ(now.st_ctim.tv_sec, host_before[i].st_ctim.tv_sec) << mode << ": " << nodes[i] << " was chmod-ed or chown-ed";
+      EXPECT_EQ(now.st_ctim.tv_sec, host_before[i].st_ctim.tv_sec)
+          << mode << ": " << nodes[i] << " was chmod-ed or chown-ed";
       EXPECT_EQ(now.st_ctim.tv_nsec, host_before[i].st_ctim.tv_nsec) << mode << ": " << nodes[i];
     }
   };
@@ -410,7 +427,8 @@ TEST_F(RunEscapeReview, TheHostsDeviceNodesCannotBeChangedFromInside) {
   // --host-root is chmod-ed on the host from inside.
   const std::string scratch = dir_ + "/scratch-null";
   ASSERT_EQ(::mknod(scratch.c_str(), S_IFCHR | 0666, ::makedev(1, 3)), 0) << std::strerror(errno);
-  const ProcessResult control = jail({"--host-root", "--bind", scratch + ":/scratch"}, {"dev-node", "0600", "/scratch"});
+  const ProcessResult control =
+      jail({"--host-root", "--bind", scratch + ":/scratch"}, {"dev-node", "0600", "/scratch"});
   expect_ran(control);
   EXPECT_EQ(answer(control, "chmod /scratch"), "OK") << control.output;
   EXPECT_EQ(mode_of(scratch) & 07777, 0600u) << "the control did not change the node on the host: " << control.output;
@@ -429,13 +447,13 @@ TEST_F(RunEscapeReview, TheHostsDeviceNodesCannotBeChangedFromInside) {
     const std::string& node = nodes[i];
     const struct stat& host = host_before[i];
     const std::string inside = answer(host_root, "NODE " + node);
-    const std::string host_identity = "dev=" + std::to_string(::major(host.st_dev)) + ":" +
-                                      std::to_string(::minor(host.st_dev)) + " ino=" + std::to_string(host.st_ino) + " ";
-    const std::string device = " rdev=" + std::to_string(::major(host.st_rdev)) + ":" + std::to_string(::minor(host.st_rdev)) + " ";
+    const std::string host_identity = "dev=" + major_minor(host.st_dev) + " ino=" + std::to_string(host.st_ino) + " ";
+    const std::string device = " rdev=" + major_minor(host.st_rdev) + " ";
     EXPECT_TRUE(contains(inside, device)) << node << " is not the same device inside: " << inside;
     EXPECT_FALSE(inside.starts_with(host_identity)) << node << " inside is the host's inode: " << inside;
   }
-  for (const std::string& change : changes) EXPECT_NE(answer(host_root, change), "OK") << change << "\n" << host_root.output;
+  for (const std::string& change : changes)
+    EXPECT_NE(answer(host_root, change), "OK") << change << "\n" << host_root.output;
   expect_host_nodes_unchanged("--host-root");
 }
 
@@ -511,8 +529,9 @@ TEST_F(RunEscapeReview, TheHostKernelsStateInProcIsReadOnlyOrMasked) {
     expect_ran(read);
     for (const std::string& file : masked_files) {
       const std::string bytes = answer(read, "BYTES " + file);
-      EXPECT_TRUE(bytes == "0" || bytes == "(no answer)") << mode << ": " << file << " reads as " << bytes << " bytes:\n"
-                                                          << answer(read, "READ " + file);
+      EXPECT_TRUE(bytes == "0" || bytes == "(no answer)")
+          << mode << ": " << file << " reads as " << bytes << " bytes:\n"
+          << answer(read, "READ " + file);
     }
     for (const std::string& directory : masked_directories) {
       const std::string listed = answer(read, "LIST " + directory);
@@ -537,6 +556,7 @@ TEST_F(RunEscapeReview, SignalsFromInsideReachNoProcessOfTheCallersGroup) {
     const uid_t uid = target == "-1" ? kUnusedUid : 0;
     const std::string userspec = uid == 0 ? "" : std::to_string(uid) + ":" + std::to_string(uid);
     const SignalledGroup control = run_beside_sleeper(chroot_argv({"kill", target}, "", userspec), uid);
+    ASSERT_TRUE(control.sleeper_started) << control.run.describe();
     EXPECT_TRUE(contains(control.run.output, "kill " + (target == "-pgid" ? "-hostpgid" : target) + ": OK"))
         << control.run.describe();
     EXPECT_FALSE(control.sleeper_survived) << "kill " << target << ": the control did not reach the sleeper: "
@@ -549,9 +569,10 @@ TEST_F(RunEscapeReview, SignalsFromInsideReachNoProcessOfTheCallersGroup) {
     uid_t sleeper_uid;
     uid_t run_as;
   };
-  std::vector<Variant> variants{{"default", {}, 0, 0},
-                                {"-u 65534", {"-u", std::to_string(kNobody), "-g", std::to_string(kNobody)}, kNobody, 0},
-                                {"--host-root", {"--host-root"}, 0, 0}};
+  std::vector<Variant> variants{
+      {"default", {}, 0, 0},
+      {"-u 65534", {"-u", std::to_string(kNobody), "-g", std::to_string(kNobody)}, kNobody, 0},
+      {"--host-root", {"--host-root"}, 0, 0}};
   // As an ordinary user, if the suite's root is open to one.
   const bool open_to_others = (mode_of(dir_) & 0005) == 0005 && (mode_of(root_) & 0005) == 0005;
   if (open_to_others) variants.push_back({"jailbuild as nobody", {}, kNobody, kNobody});
@@ -559,8 +580,10 @@ TEST_F(RunEscapeReview, SignalsFromInsideReachNoProcessOfTheCallersGroup) {
     const SignalledGroup jailed = run_beside_sleeper(run_argv(variant.options, {"kill", "0,-1,-pgid"}),
                                                      variant.sleeper_uid, variant.run_as);
     expect_ran(jailed.run);
+    EXPECT_TRUE(jailed.sleeper_started) << variant.name << ": " << jailed.run.describe();
     EXPECT_FALSE(answer(jailed.run, "kill -1").starts_with("SKIPPED")) << variant.name << ": kill(-1) not tried";
-    EXPECT_TRUE(jailed.sleeper_survived) << variant.name << ": a signal from inside killed a process of the caller's group:\n"
+    EXPECT_TRUE(jailed.sleeper_survived) << variant.name
+                                         << ": a signal from inside killed a process of the caller's group:\n"
                                          << jailed.run.describe();
   }
   if (!open_to_others) GTEST_SKIP() << dir_ << " is not open to other users: jailbuild as nobody not tried";
@@ -577,7 +600,8 @@ TEST_F(RunEscapeReview, CtrlCOnTheCallersTerminalStillInterruptsTheProgram) {
     Spawned jailed(run_argv(options, {"interrupt"}), kPlainEnv, on_terminal(pty));
     // A terminal stays open when the run ends: waiting for "ready" alone would not see it fail.
     bool ready = false;
-    for (const auto deadline = Clock::now() + std::chrono::seconds(20); !ready && jailed.running() && Clock::now() < deadline;)
+    for (const auto deadline = Clock::now() + std::chrono::seconds(20);
+         !ready && jailed.running() && Clock::now() < deadline;)
       ready = jailed.wait_for_output("ready", std::chrono::milliseconds(100));
     ASSERT_TRUE(ready) << mode << ": " << jailed.finish().describe();
     ASSERT_EQ(::write(pty.master, "\x03", 1), 1);
@@ -596,7 +620,8 @@ TEST_F(RunEscapeReview, TmpAndDevShmAreBounded) {
   ASSERT_EQ(::statvfs("/dev/shm", &host_shm), 0);
   const std::uint64_t host_size = static_cast<std::uint64_t>(host_shm.f_blocks) * host_shm.f_frsize;
   // The control: the host's own tmpfs is bigger than the bound, so the bound is a choice.
-  if (host_size <= kDefaultTmpfsLimit) GTEST_SKIP() << "the host's /dev/shm is " << host_size << " bytes: no bigger than the bound";
+  if (host_size <= kDefaultTmpfsLimit)
+    GTEST_SKIP() << "the host's /dev/shm is " << host_size << " bytes: no bigger than the bound";
 
   const ProcessResult jailed = jail({}, {"statvfs", "/tmp", "/dev/shm"});
   expect_ran(jailed);
@@ -620,7 +645,8 @@ TEST_F(RunEscapeReview, TheCallersSessionKeyringIsNotTheJails) {
 
   // The control: plain chroot keeps the caller's session keyring.
   const ProcessResult control = chrooted({"keyring", name});
-  EXPECT_TRUE(contains(answer(control, "SESSION KEYRING"), name)) << "the control did not see it: " << control.describe();
+  EXPECT_TRUE(contains(answer(control, "SESSION KEYRING"), name))
+      << "the control did not see it: " << control.describe();
 
   for (const std::vector<std::string>& options : {std::vector<std::string>{}, {"--seccomp", "off"}}) {
     const std::string mode = options.empty() ? "default" : "--seccomp off";
@@ -647,14 +673,16 @@ TEST_F(RunEscapeReview, ADirectoryAsStdinStdoutOrStderrIsRefused) {
   SpawnOptions as_stdin;
   as_stdin.inherit.push_back({.fd = directory, .as = 0});
   const ProcessResult control = spawn(chroot_argv({"fchdir", "0", "../marker", created}), kPlainEnv, as_stdin);
-  EXPECT_TRUE(contains(joined(escapes(control)), "host-only marker")) << "the control did not escape: " << control.describe();
+  EXPECT_TRUE(contains(joined(escapes(control)), "host-only marker"))
+      << "the control did not escape: " << control.describe();
   fs::remove(below + "/" + created);
 
   const char* const names[] = {"stdin", "stdout", "stderr"};
   for (int fd = 0; fd <= 2; ++fd) {
     SpawnOptions options;
     options.inherit.push_back({.fd = directory, .as = fd});
-    const ProcessResult jailed = spawn(run_argv({}, {"fchdir", std::to_string(fd), "../marker", created}), kPlainEnv, options);
+    const ProcessResult jailed =
+        spawn(run_argv({}, {"fchdir", std::to_string(fd), "../marker", created}), kPlainEnv, options);
     EXPECT_EQ(jailed.exit_code, 125) << "descriptor " << fd << ": " << jailed.describe();
     EXPECT_FALSE(contains(jailed.output, "PROBE-END")) << "descriptor " << fd << ": the probe ran: " << jailed.output;
     EXPECT_EQ(escapes(jailed), std::vector<std::string>{}) << jailed.output;
