@@ -64,7 +64,9 @@ constexpr uid_t kUnusedUid = 64991;
 constexpr std::size_t kRaceRuns = 300;  // the most runs racing a swapped entry (there is a time bound too)
 
 // "MAJOR:MINOR" of a device number, as the probe prints them.
-std::string major_minor(dev_t device) { return std::to_string(::major(device)) + ":" + std::to_string(::minor(device)); }
+std::string major_minor(dev_t device) {
+  return std::to_string(::major(device)) + ":" + std::to_string(::minor(device));
+}
 
 // "MAJOR:MINOR:INODE" of a file, as the probe prints its identities.
 std::string identity_of(const struct stat& status) {
@@ -280,6 +282,10 @@ TEST_F(RunEscapeReview, JailbuildsBinaryIsNeverTheJailsExecutable) {
       EXPECT_NE(exe, copy_identity) << mode << "the jail's preload ran in jailbuild's binary: " << jailed.describe();
     if (attempt.command[0] == probe_) {
       expect_ran(jailed);
+      // The root's preload runs in the jail (here in the probe): what /app and /script lead to is
+      // what it would run in.
+      EXPECT_FALSE(values_after(jailed, "PRELOAD exe: ").empty())
+          << mode << "the preload did not run: " << jailed.output;
       EXPECT_NE(answer(jailed, "EXE pid1"), copy_identity) << mode << "the jail's pid 1 runs jailbuild's binary";
       EXPECT_NE(answer(jailed, "EXE self"), copy_identity) << mode;
       EXPECT_NE(answer(jailed, "open /proc/1/exe for writing"), "OK") << mode << jailed.output;
