@@ -204,7 +204,9 @@ Step check_options(const RunOptions& options, bool in_user_namespace) {
   for (const auto& [fd, name] : {std::pair{0, "standard input"}, {1, "standard output"}, {2, "standard error"}}) {
     struct stat status {};
     if (::fstat(fd, &status) == 0 && S_ISDIR(status.st_mode))
-      return Error{std::string(name) + " is a directory of the host, which would lead out of the jail", true};
+      return Error{std::string(name) + " (descriptor " + std::to_string(fd) +
+                       ") is a directory of the host, which would lead out of the jail",
+                   true};
   }
   return std::nullopt;
 }

@@ -52,9 +52,9 @@ struct ModeCall {
   unsigned mode_arg;
   int flags_arg;
 };
-constexpr std::array kModeCalls{ModeCall{"chmod", 1, -1},  ModeCall{"fchmod", 1, -1},  ModeCall{"fchmodat", 2, -1},
-                                ModeCall{"mknod", 1, -1},  ModeCall{"mknodat", 2, -1}, ModeCall{"creat", 1, -1},
-                                ModeCall{"open", 2, 1},    ModeCall{"openat", 3, 2}};
+constexpr std::array kModeCalls{ModeCall{"chmod", 1, -1},     ModeCall{"fchmod", 1, -1},  ModeCall{"fchmodat", 2, -1},
+                                ModeCall{"fchmodat2", 2, -1}, ModeCall{"mknod", 1, -1},   ModeCall{"mknodat", 2, -1},
+                                ModeCall{"creat", 1, -1},     ModeCall{"open", 2, 1},     ModeCall{"openat", 3, 2}};
 // __O_TMPFILE, the bit O_TMPFILE adds to O_DIRECTORY: glibc does not export it.
 constexpr unsigned long kCreatingFlags[] = {O_CREAT, O_TMPFILE & ~static_cast<unsigned long>(O_DIRECTORY)};
 
@@ -137,7 +137,9 @@ Step load_seccomp_filter() {
   // Creating files with a setuid or setgid bit, by any call that takes a mode.
   for (const ModeCall& call : kModeCalls) {
     const int number = ::seccomp_syscall_resolve_name(call.name);
-    if (number == __NR_SCMP_ERROR) continue;  // not in this ABI (open, chmod on newer architectures)
+    // Not in this ABI (open, chmod on newer architectures), or newer than this libseccomp
+    // (fchmodat2 before 2.5.5), and then refused whole by refuse_unknown_calls.
+    if (number == __NR_SCMP_ERROR) continue;
     for (unsigned long bit : kPrivilegeBits) {
       const scmp_arg_cmp mode{call.mode_arg, SCMP_CMP_MASKED_EQ, bit, bit};
       if (call.flags_arg < 0) {

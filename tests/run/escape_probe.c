@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/keyctl.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -28,6 +29,7 @@
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -445,9 +447,249 @@ static int denylist(void) {
   struct iovec local = {copy, sizeof copy}, remote = {buffer, sizeof buffer};
   report("process_vm_readv", process_vm_readv(getpid(), &local, 1, &remote, 1, 0));
   report("process_vm_writev", process_vm_writev(getpid(), &remote, 1, &local, 1, 0));
+  report("io_uring_setup", syscall(425 /* io_uring_setup */, 1, attr));
+  /* listmount (Linux 6.8): newer than Debian 12's libseccomp, so no rule can name it; with null
+   * arguments the kernel answers EFAULT or EINVAL, and ENOSYS only where it lacks the call. */
+  report("listmount", syscall(458, NULL, NULL, 0, 0));
   return 0;
 }
 
+/* "WHERE: MAJOR:MINOR:INODE" of what `path` names (stat follows /proc's magic links to the file
+ * itself, wherever it lives): the test compares it with the host's files. */
+static void print_identity(const char* where, const char* path) {
+  struct stat status;
+  char what[300];
+  snprintf(what, sizeof what, "stat %s", path);
+  if (report(what, stat(path, &status)) != 0) return;
+  printf("%s: %u:%u:%lu\n", where, major(status.st_dev), minor(status.st_dev), (unsigned long)status.st_ino);
+}
+
+/* exe: the executables /proc names for this process and for the jail's pid 1, which must be no
+ * host file: pid 1's opened for writing (nothing written) and made setuid (runc's CVE-2019-5736,
+ * with jailbuild's binary as the host file). */
+static int exe_escape(void) {
+  print_identity("EXE self", "/proc/self/exe");
+  print_identity("EXE pid1", "/proc/1/exe");
+  const int fd = (int)report("open /proc/1/exe for writing", open("/proc/1/exe", O_WRONLY | O_CLOEXEC));
+  if (fd >= 0) {
+    escaped("opened pid 1's executable for writing", NULL);
+    close(fd);
+  }
+  if (report("chmod /proc/1/exe", chmod("/proc/1/exe", 04755)) == 0) escaped("made pid 1's executable setuid", NULL);
+  return 0;
+}
+
+/* setuid DIR: a file made setuid (04755) or setgid (02755) every way the kernel allows: after
+ * creating it (chmod, fchmod, fchmodat, fchmodat2), in the creating call itself (open, openat,
+ * creat with O_CREAT; mknod, mknodat of a regular file; openat2). Then "FILE NAME: MODE UID GID" for
+ * each file made, as this process sees it; the test looks at them on the host. */
+static int setuid_escape(char** argv) {
+  if (report("chdir", chdir(argv[0])) != 0) return 0;
+  const int fd = (int)report("create", open("jb-suid-chmod", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755));
+  report("chmod 4755", chmod("jb-suid-chmod", 04755));
+  report("chmod 2755", chmod("jb-suid-chmod", 02755));
+  if (fd >= 0) {
+    report("fchmod 4755", fchmod(fd, 04755));
+    report("fchmod 2755", fchmod(fd, 02755));
+    close(fd);
+  }
+  report("fchmodat 4755", fchmodat(AT_FDCWD, "jb-suid-chmod", 04755, 0));
+  report("fchmodat 2755", fchmodat(AT_FDCWD, "jb-suid-chmod", 02755, 0));
+  report("fchmodat2 4755", syscall(452 /* fchmodat2 */, AT_FDCWD, "jb-suid-chmod", 04755, 0));
+  long made = syscall(SYS_open, "jb-suid-open", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 04755);
+  if (report("open O_CREAT 4755", made) >= 0) close((int)made);
+  made = syscall(SYS_openat, AT_FDCWD, "jb-sgid-openat", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 02755);
+  if (report("openat O_CREAT 2755", made) >= 0) close((int)made);
+  made = syscall(SYS_creat, "jb-suid-creat", 04755);
+  if (report("creat 4755", made) >= 0) close((int)made);
+  report("mknod 4755", syscall(SYS_mknod, "jb-suid-mknod", S_IFREG | 04755, 0));
+  report("mknodat 2755", syscall(SYS_mknodat, AT_FDCWD, "jb-sgid-mknodat", S_IFREG | 02755, 0));
+  struct open_how how;
+  memset(&how, 0, sizeof how);
+  how.flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
+  how.mode = 04755;
+  made = syscall(SYS_openat2, AT_FDCWD, "jb-suid-openat2", &how, sizeof how);
+  if (report("openat2 O_CREAT 4755", made) >= 0) close((int)made);
+  DIR* dir = opendir(".");
+  for (struct dirent* entry; dir && (entry = readdir(dir)) != NULL;) {
+    struct stat status;
+    if (strncmp(entry->d_name, "jb-s", 4) != 0 || lstat(entry->d_name, &status) != 0) continue;
+    printf("FILE %s: %o %u %u\n", entry->d_name, status.st_mode & 07777, status.st_uid, status.st_gid);
+  }
+  if (dir) closedir(dir);
+  return 0;
+}
+
+/* read PATH...: each file's first line and size ("READ PATH: LINE", "BYTES PATH: N", at most 64k
+ * read), or a directory's entries ("LIST PATH: NAME NAME"), or the error ("read PATH: ENAME"). */
+static int read_paths(int argc, char** argv) {
+  for (int i = 0; i < argc; ++i) {
+    char what[4200];
+    DIR* dir = opendir(argv[i]);
+    if (dir) {
+      printf("LIST %s:", argv[i]);
+      for (struct dirent* entry; (entry = readdir(dir)) != NULL;)
+        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0) printf(" %s", entry->d_name);
+      printf("\n");
+      closedir(dir);
+      continue;
+    }
+    snprintf(what, sizeof what, "read %s", argv[i]);
+    const int fd = (int)report(what, open(argv[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+    if (fd < 0) continue;
+    static char data[65536];
+    ssize_t total = 0;
+    for (ssize_t n; total < (ssize_t)sizeof data - 1 && (n = read(fd, data + total, sizeof data - 1 - total)) > 0;) total += n;
+    close(fd);
+    data[total] = 0;
+    data[strcspn(data, "\n")] = 0;
+    printf("BYTES %s: %ld\nREAD %s: %s\n", argv[i], (long)total, argv[i], data);
+  }
+  return 0;
+}
+
+/* open-write PATH...: each opened for writing and closed at once, never written to (these are the
+ * host kernel's files: an open that succeeds is the breach). */
+static int open_for_writing(int argc, char** argv) {
+  for (int i = 0; i < argc; ++i) {
+    char what[4200];
+    snprintf(what, sizeof what, "open-write %s", argv[i]);
+    const int fd = (int)report(what, open(argv[i], O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+    if (fd >= 0) close(fd);
+  }
+  return 0;
+}
+
+/* dev-node MODE PATH...: each device node's identity ("NODE PATH: dev=MAJ:MIN ino=N rdev=MAJ:MIN
+ * mode=OCT uid=U gid=G"), then chmod to MODE (octal; "-" for the node's own mode, so that a
+ * success changes nothing but the inode's ctime: these may be the host's own nodes) and chown to
+ * the jail's root, the group left as it is ("chmod PATH: OK", "chown PATH: EPERM"): a node the
+ * host's root owns stays as it was, even if the call succeeds. */
+static int device_nodes(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const char* path = argv[i];
+    char what[4200];
+    struct stat status;
+    snprintf(what, sizeof what, "stat %s", path);
+    if (report(what, stat(path, &status)) != 0) continue;
+    printf("NODE %s: dev=%u:%u ino=%lu rdev=%u:%u mode=%o uid=%u gid=%u\n", path, major(status.st_dev),
+           minor(status.st_dev), (unsigned long)status.st_ino, major(status.st_rdev), minor(status.st_rdev),
+           status.st_mode & 07777, status.st_uid, status.st_gid);
+    const mode_t mode = strcmp(argv[0], "-") == 0 ? status.st_mode & 07777 : (mode_t)strtoul(argv[0], NULL, 8);
+    snprintf(what, sizeof what, "chmod %s", path);
+    report(what, chmod(path, mode));
+    snprintf(what, sizeof what, "chown %s", path);
+    report(what, chown(path, 0, (gid_t)-1));
+  }
+  return 0;
+}
+
+/* kill TARGETS HOSTPGID: SIGTERM to the probe's own process group ("0"), to every process it may
+ * signal ("-1"), to the caller's process group by its host number ("-pgid"): those of the TARGETS
+ * named (comma-separated). The probe ignores SIGTERM itself. kill(-1) is made only where it cannot
+ * reach every process of the host, should the jail fail: as a uid other than 0, or in a fresh PID
+ * namespace (a pid below 10). */
+static int kill_escape(char** argv) {
+  char targets[256];
+  snprintf(targets, sizeof targets, ",%s,", argv[0]);
+  signal(SIGTERM, SIG_IGN);
+  printf("PGID: %d SID: %d PID: %d\n", (int)getpgrp(), (int)getsid(0), (int)getpid());
+  if (strstr(targets, ",0,")) report("kill 0", kill(0, SIGTERM));
+  if (strstr(targets, ",-1,")) {
+    if (getuid() != 0 || getpid() < 10)
+      report("kill -1", kill(-1, SIGTERM));
+    else
+      printf("kill -1: SKIPPED (uid 0 outside a PID namespace)\n");
+  }
+  if (strstr(targets, ",-pgid,")) report("kill -hostpgid", kill(-atoi(argv[1]), SIGTERM));
+  return 0;
+}
+
+/* statvfs PATH...: the size of the file system holding each, "SIZE PATH: BYTES". */
+static int file_system_sizes(int argc, char** argv) {
+  for (int i = 0; i < argc; ++i) {
+    struct statvfs status;
+    char what[4200];
+    snprintf(what, sizeof what, "statvfs %s", argv[i]);
+    if (report(what, statvfs(argv[i], &status)) == 0)
+      printf("SIZE %s: %llu\n", argv[i], (unsigned long long)status.f_blocks * status.f_frsize);
+  }
+  return 0;
+}
+
+/* keyring NAME: the session keyring's description ("SESSION KEYRING: type;uid;gid;perm;name"), and
+ * whether the caller's session keyring NAME shows in it or in /proc/keys. */
+static int keyring_escape(char** argv) {
+  char description[512] = "";
+  const long n = syscall(SYS_keyctl, KEYCTL_DESCRIBE, KEY_SPEC_SESSION_KEYRING, description, sizeof description - 1);
+  if (report("describe session keyring", n) >= 0) {
+    printf("SESSION KEYRING: %s\n", description);
+    if (strstr(description, argv[0])) escaped("the caller's session keyring is the jail's:", description);
+  }
+  scan_for("/proc/keys", argv[0]);
+  return 0;
+}
+
+/* fork N: up to N children (each waits to be killed), "FORKS: K" for those made, then the first
+ * failure ("fork: EAGAIN") if any. The children are killed and reaped before it returns. */
+static int fork_bounded(char** argv) {
+  const int wanted = atoi(argv[0]);
+  pid_t children[256];
+  int made = 0;
+  int error = 0;
+  for (; made < wanted && made < 256; ++made) {
+    const pid_t child = fork();
+    if (child == 0) {
+      pause();
+      _exit(0);
+    }
+    if (child < 0) {
+      error = errno;
+      break;
+    }
+    children[made] = child;
+  }
+  printf("FORKS: %d\n", made);
+  if (error != 0) {
+    errno = error;
+    report("fork", -1);
+  }
+  for (int i = 0; i < made; ++i) kill(children[i], SIGKILL);
+  for (int i = 0; i < made; ++i) waitpid(children[i], NULL, 0);
+  return 0;
+}
+
+/* interrupt: "ready", then waits (10 s at most) for SIGINT, as an interactive program waits for
+ * Ctrl-C: "got SIGINT" or "no SIGINT". */
+static volatile sig_atomic_t interrupted = 0;
+static void on_interrupt(int signal_number) { (void)signal_number; interrupted = 1; }
+static int wait_for_interrupt(void) {
+  struct sigaction action;
+  memset(&action, 0, sizeof action);
+  action.sa_handler = on_interrupt;
+  sigaction(SIGINT, &action, NULL);
+  printf("ready\n");
+  for (int i = 0; i < 1000 && !interrupted; ++i) usleep(10000);
+  printf(interrupted ? "got SIGINT\n" : "no SIGINT\n");
+  return 0;
+}
+
+#ifdef ESCAPE_PRELOAD
+/* Built with -DESCAPE_PRELOAD -shared, this file is a library for a root's /etc/ld.so.preload: in
+ * whatever program the root makes the jail run (a symlink to /proc/self/exe, a script with
+ * "#!/proc/self/exe": the program that starts it, if the kernel re-executes that), it reports
+ * which file it runs from and tries to make that file setuid. */
+__attribute__((constructor)) static void attack_own_executable(void) {
+  setvbuf(stdout, NULL, _IONBF, 0);
+  print_identity("PRELOAD exe", "/proc/self/exe");
+  const int fd = (int)report("PRELOAD open /proc/self/exe for writing", open("/proc/self/exe", O_WRONLY | O_CLOEXEC));
+  if (fd >= 0) {
+    escaped("opened its own executable for writing", NULL);
+    close(fd);
+  }
+  if (report("PRELOAD chmod /proc/self/exe", chmod("/proc/self/exe", 04755)) == 0) escaped("made its own executable setuid", NULL);
+}
+#else
 static int dispatch(int argc, char** argv);
 
 /* Every mode that runs to its end prints PROBE-END last: the test knows the probe ran. */
@@ -481,7 +723,18 @@ static int dispatch(int argc, char** argv) {
   if (strcmp(mode, "int80") == 0) return int80();
   if (strcmp(mode, "x32") == 0) return x32();
   if (strcmp(mode, "denylist") == 0) return denylist();
+  if (strcmp(mode, "exe") == 0) return exe_escape();
+  if (strcmp(mode, "setuid") == 0 && count == 1) return setuid_escape(args);
+  if (strcmp(mode, "read") == 0) return read_paths(count, args);
+  if (strcmp(mode, "open-write") == 0) return open_for_writing(count, args);
+  if (strcmp(mode, "dev-node") == 0 && count >= 2) return device_nodes(count, args);
+  if (strcmp(mode, "kill") == 0 && count == 2) return kill_escape(args);
+  if (strcmp(mode, "statvfs") == 0) return file_system_sizes(count, args);
+  if (strcmp(mode, "keyring") == 0 && count == 1) return keyring_escape(args);
+  if (strcmp(mode, "fork") == 0 && count == 1) return fork_bounded(args);
+  if (strcmp(mode, "interrupt") == 0) return wait_for_interrupt();
   if (strcmp(mode, "hello") == 0) return puts("hello from the jail") < 0;
   fprintf(stderr, "probe: unknown mode or wrong arguments: %s\n", mode);
   return 2;
 }
+#endif

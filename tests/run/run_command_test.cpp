@@ -539,8 +539,8 @@ TEST_F(RunCommand, SignalsSentToJailbuildReachTheProgram) {
 // terminal is not its controlling terminal: Ctrl-C reaches jailbuild, in the terminal's foreground
 // group, which passes it on to the program's whole process group, as the terminal would have. A
 // shell's foreground program (sleep) is interrupted, and the shell with it.
-TEST_F(RunCommand, CtrlCOnTheCallersTerminalInterruptsTheJailedProgram) {
-  const Pty pty(true);
+TEST_F(RunCommand, CtrlCReachesTheJailedProgramsWholeProcessGroup) {
+  const Pty pty(LineDiscipline::kCooked);
   ASSERT_TRUE(pty.ok()) << std::strerror(errno);
   SpawnOptions on_terminal;
   on_terminal.terminal = pty.slave;

@@ -10,20 +10,23 @@
 
 namespace jailbuild::testing {
 
-// A pty, closed when it goes. Raw mode (no echo, no line editing, no signals: a byte pushed into
-// its input queue stays there as it is, for the test to read from the slave) unless `cooked`,
-// where ^C written to the master is SIGINT for the terminal's foreground process group.
+// How a Pty's line discipline treats what is typed: kRaw, no echo, no line editing and no
+// signals (a byte pushed into its input queue stays there as it is, for the test to read from the
+// slave); kCooked, a terminal's defaults (Ctrl-C sends SIGINT to its foreground process group).
+enum class LineDiscipline { kRaw, kCooked };
+
+// A pty, closed when it goes.
 struct Pty {
   int master = -1;
   int slave = -1;
-  explicit Pty(bool cooked = false) {
+  explicit Pty(LineDiscipline discipline = LineDiscipline::kRaw) {
     master = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master < 0 || ::grantpt(master) != 0 || ::unlockpt(master) != 0) return;
     const char* name = ::ptsname(master);
     if (name == nullptr) return;
     slave = ::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
     termios modes{};
-    if (!cooked && slave >= 0 && ::tcgetattr(slave, &modes) == 0) {
+    if (discipline == LineDiscipline::kRaw && slave >= 0 && ::tcgetattr(slave, &modes) == 0) {
       ::cfmakeraw(&modes);
       ::tcsetattr(slave, TCSANOW, &modes);
     }
