@@ -1,7 +1,7 @@
 // Names that are not UTF-8, for the tests of `--json`: a fixture program and libraries whose paths
 // hold such bytes, and a reader of jailbuild's byte-string encoding written from its documentation
-// (README.md, "Paths in JSON"), apart from the product's code, so that the tests judge the encoder rather than
-// share its mistakes.
+// (README.md, "Paths in JSON") apart from the product's code, so that the tests judge the encoder
+// rather than share its mistakes.
 #pragma once
 
 #include <cctype>
