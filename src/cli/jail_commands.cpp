@@ -40,7 +40,8 @@ struct RootOptions {
 nlohmann::json reasons_json(const std::vector<Reason>& reasons) {
   nlohmann::json out = nlohmann::json::array();
   for (const Reason& r : reasons)
-    out.push_back({{"added", bytes_json(r.added)}, {"needed_by", bytes_json(r.needed_by)}, {"rule", bytes_json(r.rule)}});
+    out.push_back(
+        {{"added", bytes_json(r.added)}, {"needed_by", bytes_json(r.needed_by)}, {"rule", bytes_json(r.rule)}});
   return out;
 }
 
@@ -80,7 +81,8 @@ nlohmann::json change_json(const RootChange& change, bool dry_run) {
   const WriteReport& report = change.report;
   nlohmann::json conflicts = nlohmann::json::array();
   for (const std::vector<Conflict>* list : {&report.conflicts, &change.kept})
-    for (const Conflict& c : *list) conflicts.push_back({{"path", bytes_json(c.path)}, {"reason", bytes_json(c.reason)}});
+    for (const Conflict& c : *list)
+      conflicts.push_back({{"path", bytes_json(c.path)}, {"reason", bytes_json(c.reason)}});
   nlohmann::json problems = nlohmann::json::array();
   for (const Problem& problem : change.plan.problems) problems.push_back(bytes_json(problem.message));
   return {{"root", bytes_json(change.root)},
@@ -187,7 +189,8 @@ int sync_one(const SyncCommand& command, const JailOptions& jail, nlohmann::json
   auto change = sync_root(jail, command.sync);
   if (!change) {
     std::fprintf(stderr, "jailbuild: %s\n", change.error().message.c_str());
-    if (command.json) json_out.push_back({{"root", bytes_json(jail.root)}, {"error", bytes_json(change.error().message)}});
+    if (command.json)
+      json_out.push_back({{"root", bytes_json(jail.root)}, {"error", bytes_json(change.error().message)}});
     return change.error().bad_request ? kExitUsage : kExitIncomplete;
   }
   const int code = report_undone(*change);
