@@ -4,8 +4,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
-
 #include "jailbuild/resolver.hpp"
 
 namespace jailbuild {
@@ -21,6 +19,8 @@ std::string found_reason(const LinkMap& map, const LoadedObject& object);
 // how it was found; reused objects are shown once more as leaves with the rule that matched them.
 std::string render_tree(const Closure& closure);
 
-nlohmann::json to_json(const Closure& closure);
+// The closures as the JSON array `deps --json` prints, one object per closure; paths and names
+// that are not UTF-8 are {"hex": ...} objects (README.md, "Paths in JSON"), so this never fails.
+std::string closures_json(const std::vector<Closure>& closures);
 
 }  // namespace jailbuild

@@ -7,7 +7,6 @@
 
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
@@ -74,9 +73,7 @@ int run_deps(const DepsOptions& options) {
   }
 
   if (options.json) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const Closure& closure : closures) out.push_back(to_json(closure));
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", closures_json(closures).c_str());
   } else if (options.list) {
     // The cwd the resolver used for relative names is that of this process (or "/" in a root).
     std::string cwd = "/";

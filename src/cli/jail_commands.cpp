@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "../util/json_bytes.hpp"
 #include "commands.hpp"
 #include "jailbuild/jail.hpp"
 
@@ -38,7 +39,9 @@ struct RootOptions {
 
 nlohmann::json reasons_json(const std::vector<Reason>& reasons) {
   nlohmann::json out = nlohmann::json::array();
-  for (const Reason& r : reasons) out.push_back({{"added", r.added}, {"needed_by", r.needed_by}, {"rule", r.rule}});
+  for (const Reason& r : reasons)
+    out.push_back(
+        {{"added", bytes_json(r.added)}, {"needed_by", bytes_json(r.needed_by)}, {"rule", bytes_json(r.rule)}});
   return out;
 }
 
@@ -72,19 +75,26 @@ int report_undone(const RootChange& change) {
   return code;
 }
 
-// The change for scripts: the same fields for add, remove and sync.
+// The change for scripts: the same fields for add, remove and sync. Every path and message goes
+// through bytes_json: this is printed after the root changed, when failing would hide the change.
 nlohmann::json change_json(const RootChange& change, bool dry_run) {
   const WriteReport& report = change.report;
   nlohmann::json conflicts = nlohmann::json::array();
-  for (const Conflict& c : report.conflicts) conflicts.push_back({{"path", c.path}, {"reason", c.reason}});
-  for (const Conflict& c : change.kept) conflicts.push_back({{"path", c.path}, {"reason", c.reason}});
+  for (const std::vector<Conflict>* list : {&report.conflicts, &change.kept})
+    for (const Conflict& c : *list)
+      conflicts.push_back({{"path", bytes_json(c.path)}, {"reason", bytes_json(c.reason)}});
   nlohmann::json problems = nlohmann::json::array();
-  for (const Problem& problem : change.plan.problems) problems.push_back(problem.message);
-  return {{"root", change.root},           {"dry_run", dry_run},
-          {"created", report.created},     {"updated", report.updated},
-          {"removed", change.removed},     {"unchanged", report.unchanged},
-          {"bytes_copied", report.bytes_copied}, {"conflicts", conflicts},
-          {"vanished", change.vanished},   {"pruned", change.pruned},
+  for (const Problem& problem : change.plan.problems) problems.push_back(bytes_json(problem.message));
+  return {{"root", bytes_json(change.root)},
+          {"dry_run", dry_run},
+          {"created", bytes_json(report.created)},
+          {"updated", bytes_json(report.updated)},
+          {"removed", bytes_json(change.removed)},
+          {"unchanged", report.unchanged},
+          {"bytes_copied", report.bytes_copied},
+          {"conflicts", conflicts},
+          {"vanished", bytes_json(change.vanished)},
+          {"pruned", bytes_json(change.pruned)},
           {"problems", problems}};
 }
 
@@ -117,10 +127,10 @@ int run_add(const AddOptions& options) {
     nlohmann::json out = change_json(*change, options.write.dry_run);
     nlohmann::json entries = nlohmann::json::array();
     for (const ManifestEntry& e : change->report.placed)
-      entries.push_back({{"path", e.path}, {"type", to_string(e.type)}, {"source", e.source},
-                         {"link_target", e.link_target}, {"reasons", reasons_json(e.reasons)}});
+      entries.push_back({{"path", bytes_json(e.path)}, {"type", to_string(e.type)}, {"source", bytes_json(e.source)},
+                         {"link_target", bytes_json(e.link_target)}, {"reasons", reasons_json(e.reasons)}});
     out["entries"] = std::move(entries);
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", json_text(out).c_str());
     return code;
   }
   if (options.write.dry_run) {
@@ -142,7 +152,7 @@ int run_list(const RootOptions& options, bool json) {
     return kExitUsage;
   }
   if (json) {
-    std::printf("%s\n", manifest->to_json().dump(2).c_str());
+    std::printf("%s\n", json_text(manifest->to_json()).c_str());
     return kExitOk;
   }
   std::printf("added:\n");
@@ -179,7 +189,8 @@ int sync_one(const SyncCommand& command, const JailOptions& jail, nlohmann::json
   auto change = sync_root(jail, command.sync);
   if (!change) {
     std::fprintf(stderr, "jailbuild: %s\n", change.error().message.c_str());
-    if (command.json) json_out.push_back({{"root", jail.root}, {"error", change.error().message}});
+    if (command.json)
+      json_out.push_back({{"root", bytes_json(jail.root)}, {"error", bytes_json(change.error().message)}});
     return change.error().bad_request ? kExitUsage : kExitIncomplete;
   }
   const int code = report_undone(*change);
@@ -217,7 +228,7 @@ int run_sync(const SyncCommand& command) {
     jail.root = root;
     code = std::max(code, sync_one(command, jail, json_out));
   }
-  if (command.json) std::printf("%s\n", (command.all ? json_out : json_out.at(0)).dump(2).c_str());
+  if (command.json) std::printf("%s\n", json_text(command.all ? json_out : json_out.at(0)).c_str());
   return code;
 }
 

@@ -11,10 +11,12 @@
 //                                     "uid": 0, "gid": 0},
 //                 "copy_identity": {...}}]}
 //
-// Linux paths are bytes, JSON strings are Unicode: a string that is not well-formed UTF-8 is
-// written as {"hex": "<its bytes in hex>"} instead of a JSON string, so every path round-trips.
+// Linux paths are bytes, JSON strings are Unicode: every path and text is written with
+// bytes_json (util/json_bytes.hpp), a JSON string when it is UTF-8 and {"hex": "<its bytes in
+// lowercase hex>"} otherwise, so every path round-trips.
 #include "jailbuild/manifest.hpp"
 #include "state_files.hpp"
+#include "../util/json_bytes.hpp"
 
 #include <fcntl.h>
 #include <pwd.h>
@@ -52,77 +54,6 @@ using state_files::replace_file;
 using state_files::system_error;
 
 // ---------------------------------------------------------------------------------------------
-// Text that may not be UTF-8
-
-// Well-formed UTF-8 as in Unicode table 3-7: no overlong forms, no surrogates, nothing above
-// U+10FFFF. Exactly what nlohmann::json accepts when it writes a string.
-bool is_utf8(std::string_view text) {
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    std::size_t length = 1;
-    unsigned char second_min = 0x80;
-    unsigned char second_max = 0xBF;
-    if (lead < 0x80) {
-      length = 1;
-    } else if (lead >= 0xC2 && lead <= 0xDF) {
-      length = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      length = 3;
-      if (lead == 0xE0) second_min = 0xA0;  // overlong
-      if (lead == 0xED) second_max = 0x9F;  // surrogates
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      length = 4;
-      if (lead == 0xF0) second_min = 0x90;  // overlong
-      if (lead == 0xF4) second_max = 0x8F;  // above U+10FFFF
-    } else {
-      return false;
-    }
-    if (text.size() - i < length) return false;
-    for (std::size_t k = 1; k < length; ++k) {
-      const auto byte = static_cast<unsigned char>(text[i + k]);
-      const unsigned char min = k == 1 ? second_min : 0x80;
-      const unsigned char max = k == 1 ? second_max : 0xBF;
-      if (byte < min || byte > max) return false;
-    }
-    i += length;
-  }
-  return true;
-}
-
-constexpr std::string_view kHexDigits = "0123456789abcdef";
-
-std::string hex_encode(std::string_view bytes) {
-  std::string hex;
-  hex.reserve(bytes.size() * 2);
-  for (const char c : bytes) {
-    const auto byte = static_cast<unsigned char>(c);
-    hex += kHexDigits[byte >> 4];
-    hex += kHexDigits[byte & 0xF];
-  }
-  return hex;
-}
-
-// nullopt unless `hex` is an even number of lowercase hex digits.
-std::optional<std::string> hex_decode(std::string_view hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
-  std::string bytes;
-  bytes.reserve(hex.size() / 2);
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    const std::size_t high = kHexDigits.find(hex[i]);
-    const std::size_t low = kHexDigits.find(hex[i + 1]);
-    if (high == std::string_view::npos || low == std::string_view::npos) return std::nullopt;
-    bytes += static_cast<char>(high << 4 | low);
-  }
-  return bytes;
-}
-
-json text_to_json(const std::string& text) {
-  if (is_utf8(text)) return text;
-  return json{{"hex", hex_encode(text)}};
-}
-
-// ---------------------------------------------------------------------------------------------
 // Writing
 
 json identity_to_json(const FileIdentity& identity) {
@@ -133,18 +64,18 @@ json identity_to_json(const FileIdentity& identity) {
 }
 
 json reason_to_json(const Reason& reason) {
-  return json{{"added", text_to_json(reason.added)},
-              {"needed_by", text_to_json(reason.needed_by)},
-              {"rule", text_to_json(reason.rule)}};
+  return json{{"added", bytes_json(reason.added)},
+              {"needed_by", bytes_json(reason.needed_by)},
+              {"rule", bytes_json(reason.rule)}};
 }
 
 json entry_to_json(const ManifestEntry& entry) {
   json reasons = json::array();
   for (const Reason& reason : entry.reasons) reasons.push_back(reason_to_json(reason));
-  return json{{"path", text_to_json(entry.path)},
+  return json{{"path", bytes_json(entry.path)},
               {"type", to_string(entry.type)},
-              {"source", text_to_json(entry.source)},
-              {"link_target", text_to_json(entry.link_target)},
+              {"source", bytes_json(entry.source)},
+              {"link_target", bytes_json(entry.link_target)},
               {"reasons", std::move(reasons)},
               {"source_identity", identity_to_json(entry.source_identity)},
               {"copy_identity", identity_to_json(entry.copy_identity)}};
@@ -257,7 +188,7 @@ class Reader {
     const json* hex = member(value, "hex", where);
     if (hex == nullptr) return {};
     std::optional<std::string> bytes =
-        hex->is_string() ? hex_decode(hex->get<std::string>()) : std::nullopt;
+        hex->is_string() ? bytes_from_hex(hex->get<std::string>()) : std::nullopt;
     if (!bytes) fail(member_of(where, "hex"), "expected an even number of lowercase hex digits");
     return bytes.value_or("");
   }
@@ -487,6 +418,8 @@ Result<std::string> serialize(const Manifest& manifest, const std::string& path)
 // ---------------------------------------------------------------------------------------------
 // Naming
 
+constexpr std::string_view kHexDigits = "0123456789abcdef";
+
 // Names longer than this (before ".json" or ".lock") are shortened; the limit leaves room under
 // NAME_MAX (255) for the suffix and for the temporary file's "." and ".XXXXXX".
 constexpr std::size_t kMaxNameLength = 200;
@@ -607,16 +540,14 @@ const char* to_string(EntryType type) {
 }
 
 json Manifest::to_json() const {
-  json added_paths = json::array();
-  for (const std::string& path : added) added_paths.push_back(text_to_json(path));
   json option_values = json::object();
-  for (const auto& [name, value] : options) option_values[name] = text_to_json(value);
+  for (const auto& [name, value] : options) option_values[name] = bytes_json(value);
   json entry_list = json::array();  // sorted by path, as the map is
   for (const auto& [path, entry] : entries) entry_list.push_back(entry_to_json(entry));
   return json{{"version", kManifestVersion},  // the layout written here, whatever `version` says
-              {"root", text_to_json(root)},
+              {"root", bytes_json(root)},
               {"options", std::move(option_values)},
-              {"added", std::move(added_paths)},
+              {"added", bytes_json(added)},
               {"entries", std::move(entry_list)}};
 }
 

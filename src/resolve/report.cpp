@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../util/json_bytes.hpp"
+
 namespace jailbuild {
 namespace {
 
@@ -63,36 +65,36 @@ class TreePrinter {
 nlohmann::json problem_json(const Problem& problem, const LinkMap* map) {
   static const char* kinds[] = {"not_found", "fatal", "skipped", "unreadable"};
   nlohmann::json j = {{"kind", kinds[static_cast<int>(problem.kind)]},
-                      {"name", problem.name},
-                      {"message", problem.message}};
-  if (map && problem.needed_by) j["needed_by"] = map->objects[*problem.needed_by].path;
+                      {"name", bytes_json(problem.name)},
+                      {"message", bytes_json(problem.message)}};
+  if (map && problem.needed_by) j["needed_by"] = bytes_json(map->objects[*problem.needed_by].path);
   return j;
 }
 
 nlohmann::json link_map_json(const LinkMap& map) {
   auto path_of = [&](std::optional<std::size_t> index) -> nlohmann::json {
-    return index ? nlohmann::json(map.objects[*index].path) : nlohmann::json(nullptr);
+    return index ? bytes_json(map.objects[*index].path) : nlohmann::json(nullptr);
   };
   nlohmann::json objects = nlohmann::json::array();
   for (const LoadedObject& obj : map.objects) {
-    objects.push_back({{"path", obj.path},
-                       {"real_path", obj.real_path},
+    objects.push_back({{"path", bytes_json(obj.path)},
+                       {"real_path", bytes_json(obj.real_path)},
                        {"found_by", to_string(obj.found_by)},
-                       {"reason", found_reason(map, obj)},
+                       {"reason", bytes_json(found_reason(map, obj))},
                        {"loader", path_of(obj.loader)},
                        {"rpath_owner", path_of(obj.rpath_owner)},
-                       {"names", obj.names}});
+                       {"names", bytes_json(obj.names)}});
   }
   nlohmann::json dependencies = nlohmann::json::array();
   for (const Dependency& dep : map.dependencies) {
-    dependencies.push_back({{"from", map.objects[dep.from].path},
-                            {"name", dep.name},
+    dependencies.push_back({{"from", bytes_json(map.objects[dep.from].path)},
+                            {"name", bytes_json(dep.name)},
                             {"to", path_of(dep.to)},
                             {"reuse", to_string(dep.reuse)}});
   }
   nlohmann::json problems = nlohmann::json::array();
   for (const Problem& problem : map.problems) problems.push_back(problem_json(problem, &map));
-  return {{"program", map.objects.front().path},
+  return {{"program", bytes_json(map.objects.front().path)},
           {"interpreter", path_of(map.interpreter)},
           {"static", map.static_program},
           {"objects", objects},
@@ -140,16 +142,20 @@ std::string render_tree(const Closure& closure) {
   return out;
 }
 
-nlohmann::json to_json(const Closure& closure) {
-  nlohmann::json programs = nlohmann::json::array();
-  for (const LinkMap& map : closure.programs) programs.push_back(link_map_json(map));
-  nlohmann::json problems = nlohmann::json::array();
-  for (const Problem& problem : closure.problems) problems.push_back(problem_json(problem, nullptr));
-  return {{"file", closure.file},
-          {"complete", closure.complete()},
-          {"scripts", closure.scripts},
-          {"programs", programs},
-          {"problems", problems}};
+std::string closures_json(const std::vector<Closure>& closures) {
+  nlohmann::json document = nlohmann::json::array();
+  for (const Closure& closure : closures) {
+    nlohmann::json programs = nlohmann::json::array();
+    for (const LinkMap& map : closure.programs) programs.push_back(link_map_json(map));
+    nlohmann::json problems = nlohmann::json::array();
+    for (const Problem& problem : closure.problems) problems.push_back(problem_json(problem, nullptr));
+    document.push_back({{"file", bytes_json(closure.file)},
+                        {"complete", closure.complete()},
+                        {"scripts", bytes_json(closure.scripts)},
+                        {"programs", programs},
+                        {"problems", problems}});
+  }
+  return json_text(document);
 }
 
 }  // namespace jailbuild

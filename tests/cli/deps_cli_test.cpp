@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -10,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/loader_oracle.hpp"
+#include "support/non_utf8_names.hpp"
 
 namespace jailbuild {
 namespace {
@@ -186,6 +188,87 @@ TEST_F(DepsCommand, RootResolvesInsideAnotherTree) {
   const auto lines = lines_of(result.output);
   EXPECT_NE(std::find(lines.begin(), lines.end(), "/opt/lib/libdep.so.1"), lines.end()) << result.output;
   EXPECT_NE(result.output.find("libc.so.6: not found (needed by /bin/app)"), std::string::npos) << result.output;
+}
+
+// Names that are not UTF-8 (Linux paths are bytes) come out losslessly: a JSON string when they
+// are UTF-8, {"hex": ...} otherwise, in every field that holds a path or embeds one. `--json` used
+// to die on them with nlohmann's type_error 316 and exit 2.
+TEST_F(DepsCommand, JsonWritesNamesThatAreNotUtf8AsHexAndTheRestAsStrings) {
+  using testing::bytes_in;
+  const std::string program = testing::build_program_with_non_utf8_paths(dir_);
+  const std::string latin1_library = path(testing::kLatin1Directory + "/" + testing::kLatin1Library);
+  const std::string utf8_library = path(testing::kUtf8Directory + "/" + testing::kUtf8Library);
+  // A second program whose library is gone: the problem's name, needer and message hold such bytes.
+  const std::string gone_library = testing::kLatin1Directory + "/lib\xfe.so";
+  const std::string broken = path(testing::kLatin1Directory + "/broken");
+  gcc("-shared -fPIC -o gone.so gone.c");
+  fs::rename(dir_ / "gone.so", dir_ / gone_library);
+  {
+    testing::ProcessOptions in_dir;
+    in_dir.cwd = dir_.string();
+    const ProcessResult linked = testing::run_process(
+        {"/usr/bin/gcc", "-o", broken, "main.c", "-Wl,--no-as-needed", path(gone_library)}, kPlainEnv, in_dir);
+    ASSERT_EQ(linked.exit_code, 0) << linked.describe();
+  }
+  fs::remove(dir_ / gone_library);
+  // The control: these names really are not UTF-8, and the UTF-8 one really is.
+  ASSERT_TRUE(testing::plain_dump_refuses(program));
+  ASSERT_TRUE(testing::plain_dump_refuses(latin1_library));
+  ASSERT_TRUE(testing::plain_dump_refuses(testing::kLatin1Library));
+  ASSERT_FALSE(testing::plain_dump_refuses(utf8_library));
+  // The oracle: the loader finds both libraries where the JSON must say.
+  const testing::LoaderTrace trace = testing::trace_exec(program, kPlainEnv, "/");
+  ASSERT_TRUE(trace.ran()) << trace.describe();
+  ASSERT_EQ(trace.path_of(testing::kLatin1Library), latin1_library) << trace.describe();
+  ASSERT_EQ(trace.path_of(testing::kUtf8Library), utf8_library) << trace.describe();
+
+  const ProcessResult result = jailbuild_run({"deps", "--json", program, broken});
+  ASSERT_EQ(result.exit_code, 1) << result.describe();  // broken's library is missing; nothing else failed
+  const std::string text = result.output.substr(result.output.find('['));
+  const auto json = nlohmann::json::parse(text.substr(0, text.rfind(']') + 1), nullptr, false);
+  ASSERT_FALSE(json.is_discarded()) << result.output;
+  ASSERT_EQ(json.size(), 2u) << json.dump(2);
+  EXPECT_EQ(bytes_in(json[0]["file"]), program) << json[0]["file"];
+  EXPECT_TRUE(json[0]["file"].is_object()) << "a name that is not UTF-8 is a {\"hex\": ...} object";
+  EXPECT_TRUE(json[0]["complete"]);
+  const auto& map = json[0]["programs"][0];
+  EXPECT_EQ(bytes_in(map["program"]), program);
+  const nlohmann::json* latin1 = nullptr;
+  const nlohmann::json* utf8 = nullptr;
+  for (const auto& object : map["objects"]) {
+    if (bytes_in(object["path"]) == latin1_library) latin1 = &object;
+    if (bytes_in(object["path"]) == utf8_library) utf8 = &object;
+  }
+  ASSERT_NE(latin1, nullptr) << map["objects"].dump(2);
+  ASSERT_NE(utf8, nullptr) << map["objects"].dump(2);
+  EXPECT_TRUE((*latin1)["path"].is_object());
+  EXPECT_EQ(bytes_in((*latin1)["real_path"]), latin1_library);
+  EXPECT_EQ((*latin1)["names"].size(), 1u);
+  EXPECT_EQ(bytes_in((*latin1)["names"][0]), testing::kLatin1Library);
+  const std::string how = (*latin1)["found_by"].get<std::string>();  // rpath or runpath, as the linker chose
+  EXPECT_EQ(bytes_in((*latin1)["reason"]), how + " of " + program);
+  EXPECT_EQ(bytes_in((*latin1)["loader"]), program);
+  // UTF-8 names stay plain strings, byte for byte.
+  EXPECT_EQ((*utf8)["path"], utf8_library);
+  EXPECT_EQ((*utf8)["names"], nlohmann::json::array({testing::kUtf8Library}));
+  bool latin1_dependency = false;
+  for (const auto& dependency : map["dependencies"]) {
+    if (bytes_in(dependency["name"]) != testing::kLatin1Library) continue;
+    latin1_dependency = true;
+    EXPECT_EQ(bytes_in(dependency["from"]), program);
+    EXPECT_EQ(bytes_in(dependency["to"]), latin1_library);
+  }
+  EXPECT_TRUE(latin1_dependency) << map["dependencies"].dump(2);
+
+  const auto& problems = json[1]["programs"][0]["problems"];
+  ASSERT_EQ(problems.size(), 1u) << json[1].dump(2);
+  EXPECT_EQ(problems[0]["kind"], "not_found");
+  EXPECT_EQ(bytes_in(problems[0]["name"]), path(gone_library));
+  EXPECT_EQ(bytes_in(problems[0]["needed_by"]), broken);
+  const std::optional<std::string> message = bytes_in(problems[0]["message"]);
+  ASSERT_TRUE(message) << problems[0];
+  EXPECT_NE(message->find(path(gone_library)), std::string::npos) << *message;
+  EXPECT_NE(message->find(broken), std::string::npos) << *message;
 }
 
 }  // namespace

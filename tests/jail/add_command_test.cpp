@@ -19,7 +19,9 @@
 #include <future>
 #include <iterator>
 #include <map>
+#include <optional>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -31,6 +33,7 @@
 #include "jailbuild/manifest.hpp"
 #include "support/command_test_support.hpp"
 #include "support/loader_oracle.hpp"
+#include "support/non_utf8_names.hpp"
 #include "support/root_test.hpp"
 
 namespace jailbuild {
@@ -295,6 +298,83 @@ TEST_F(AddCommand, PathsWithDotDotAreRecordedSoThatTheManifestStaysReadable) {
   EXPECT_TRUE(contains(listed.output, "needed by " + path("app/bin/../lib/libgreet.so.1"))) << listed.output;
   EXPECT_TRUE(contains(listed.output, "added:\n  " + path("app/bin/hello") + "\n")) << listed.output;
   EXPECT_EQ(remove(path("app/bin/hello")).exit_code, kExitOk);
+}
+
+// Names that are not UTF-8 (Linux paths are bytes): `add --json` used to die on them with
+// nlohmann's type_error 316 and exit 2 after the root and manifest had changed. Now every path,
+// symlink target and reason that holds such bytes is {"hex": ...} and every UTF-8 one a string.
+TEST_F(AddCommand, JsonWritesNamesThatAreNotUtf8AsHexAfterARealAdd) {
+  const std::string program = build_program_with_non_utf8_paths(dir_);
+  const std::string latin1_library = path(kLatin1Directory + "/" + kLatin1Library);
+  const std::string utf8_library = path(kUtf8Directory + "/" + kUtf8Library);
+  const std::string link = path("link\xfe");
+  const std::string link_target = kLatin1Directory + "/app";
+  fs::create_symlink(link_target, link);
+  const std::string root = path("root-" + kLatin1Directory);
+  // The control: these names really are not UTF-8, and the UTF-8 one really is.
+  for (const std::string& name : {program, latin1_library, link, link_target, root})
+    ASSERT_TRUE(plain_dump_refuses(name)) << name;
+  ASSERT_FALSE(plain_dump_refuses(utf8_library));
+
+  const ProcessResult added = add({program, link}, {"--json"}, root);
+  ASSERT_EQ(added.exit_code, kExitOk) << added.describe();
+  const nlohmann::json json = json_in(added.output);
+  ASSERT_TRUE(json.is_object()) << added.output;
+  EXPECT_TRUE(json["root"].is_object()) << json["root"];
+  EXPECT_EQ(bytes_in(json["root"]), root);
+  std::map<std::string, nlohmann::json> entries;  // by decoded path
+  for (const auto& entry : json["entries"]) {
+    const std::optional<std::string> entry_path = bytes_in(entry["path"]);
+    ASSERT_TRUE(entry_path) << entry;
+    entries[*entry_path] = entry;
+  }
+  std::set<std::string> created;
+  for (const auto& created_path : json["created"]) {
+    ASSERT_TRUE(bytes_in(created_path)) << created_path;
+    created.insert(*bytes_in(created_path));
+  }
+  for (const std::string& file : {program, latin1_library, utf8_library, link})
+    EXPECT_TRUE(entries.count(file) && created.count(file)) << file << " missing in " << json.dump(2);
+
+  const nlohmann::json& app = entries[program];
+  EXPECT_TRUE(app["path"].is_object()) << app;
+  EXPECT_EQ(bytes_in(app["source"]), program);
+  std::set<std::string> added_for;  // the program is there for itself and as the symlink's target
+  for (const auto& reason : app["reasons"]) added_for.insert(bytes_in(reason["added"]).value_or("?"));
+  EXPECT_EQ(added_for, (std::set<std::string>{program, link})) << app;
+  const nlohmann::json& library = entries[latin1_library];
+  ASSERT_EQ(library["reasons"].size(), 1u) << library;
+  EXPECT_EQ(bytes_in(library["reasons"][0]["needed_by"]), program);
+  const std::optional<std::string> rule = bytes_in(library["reasons"][0]["rule"]);
+  EXPECT_TRUE(rule == "rpath of " + program || rule == "runpath of " + program) << library;
+  const nlohmann::json& symlink = entries[link];
+  EXPECT_EQ(symlink["type"], "symlink");
+  EXPECT_TRUE(symlink["link_target"].is_object()) << symlink;
+  EXPECT_EQ(bytes_in(symlink["link_target"]), link_target);
+  // UTF-8 names stay plain strings.
+  EXPECT_EQ(entries[utf8_library]["path"], utf8_library);
+  EXPECT_EQ(entries[utf8_library]["source"], utf8_library);
+
+  // The add itself is whole: the program runs in the root, found through those very bytes.
+  EXPECT_TRUE(fs::is_symlink(root + link));
+  if (::geteuid() == 0) {
+    ProcessOptions in_root;
+    in_root.root = root;
+    const ProcessResult ran = run_process({program}, kPlainEnv, in_root);
+    EXPECT_EQ(ran.exit_code, 0) << ran.describe();
+    EXPECT_EQ(ran.output, "latin 1 caf\xc3\xa9 2\n") << ran.describe();
+  }
+  // One encoding: the manifest (`list --json`) writes each of these values as add did.
+  const ProcessResult listed = jailbuild({"list", root, "--state-dir", state_, "--json"});
+  ASSERT_EQ(listed.exit_code, kExitOk) << listed.describe();
+  const nlohmann::json manifest = json_in(listed.output);
+  ASSERT_TRUE(manifest.is_object()) << listed.output;
+  EXPECT_EQ(manifest["root"], json["root"]);
+  for (const auto& entry : manifest["entries"]) {
+    const nlohmann::json& from_add = entries[bytes_in(entry["path"]).value_or("")];
+    for (const char* key : {"path", "source", "link_target", "reasons"})
+      EXPECT_EQ(entry[key], from_add[key]) << key << " of " << entry;
+  }
 }
 
 // ---- list and remove --------------------------------------------------------------------------

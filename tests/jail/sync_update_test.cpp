@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <source_location>
 #include <string>
@@ -34,6 +35,8 @@
 
 #include "support/command_test_support.hpp"
 #include "support/loader_oracle.hpp"
+#include "support/non_utf8_names.hpp"
+#include "support/root_test.hpp"
 #include "support/temp_dir.hpp"
 
 namespace jailbuild {
@@ -595,6 +598,66 @@ TEST_F(SyncUpdate, ARootWithoutAManifestIsAUsageError) {
   EXPECT_EQ(missing.exit_code, kExitUsage) << missing.describe();
   EXPECT_TRUE(contains(missing.output, path("does-not-exist"))) << missing.output;
   EXPECT_FALSE(fs::exists(path("does-not-exist"))) << "sync created a root it knows nothing about";
+}
+
+// Names that are not UTF-8 (Linux paths are bytes): `sync --json` used to die on them with
+// nlohmann's type_error 316 and exit 2 after the root and manifest had changed. Now a root, a path
+// or an error message holding such bytes is {"hex": ...} and every UTF-8 one a string.
+class SyncNonUtf8Names : public RootTest {
+ protected:
+  SyncNonUtf8Names() : RootTest("jailbuild-sync-names") { root_ = path("root-" + kLatin1Directory); }
+};
+
+TEST_F(SyncNonUtf8Names, JsonWritesThemAsHexAfterARealUpdate) {
+  const std::string program = build_program_with_non_utf8_paths(dir_);
+  const std::string latin1_library = path(kLatin1Directory + "/" + kLatin1Library);
+  // The control: these names really are not UTF-8.
+  ASSERT_TRUE(plain_dump_refuses(root_));
+  ASSERT_TRUE(plain_dump_refuses(latin1_library));
+  const ProcessResult added = run_jailbuild(add_args({program}, root_, state_));
+  ASSERT_EQ(added.exit_code, kExitOk) << added.describe();
+
+  // The host's library is updated (by rename, as a package manager does): latin() now returns 3.
+  write_file(dir_ / "latin1_library.c", "int latin(void) { return 3; }\n");
+  {
+    ProcessOptions in_dir;
+    in_dir.cwd = dir_.string();
+    const ProcessResult built = run_process(
+        {"/usr/bin/gcc", "-shared", "-fPIC", "-Wl,-soname," + kLatin1Library, "-o", "new.so", "latin1_library.c"}, kPlainEnv,
+        in_dir);
+    ASSERT_EQ(built.exit_code, 0) << built.describe();
+  }
+  fs::rename(dir_ / "new.so", latin1_library);
+
+  const ProcessResult synced = run_jailbuild({"sync", root_, "--state-dir", state_, "--json"});
+  ASSERT_EQ(synced.exit_code, kExitOk) << synced.describe();
+  const nlohmann::json report = json_in(synced.output);
+  ASSERT_TRUE(report.is_object()) << synced.output;
+  EXPECT_TRUE(report["root"].is_object()) << report["root"];
+  EXPECT_EQ(bytes_in(report["root"]), root_);
+  ASSERT_EQ(report["updated"].size(), 1u) << report.dump(2);
+  EXPECT_TRUE(report["updated"][0].is_object()) << report["updated"][0];
+  EXPECT_EQ(bytes_in(report["updated"][0]), latin1_library);
+  EXPECT_EQ(report["created"], nlohmann::json::array()) << report.dump(2);
+  // The sync itself is whole: the program runs in the root with the new library.
+  if (::geteuid() == 0) {
+    ProcessOptions in_root;
+    in_root.root = root_;
+    const ProcessResult ran = run_process({program}, kPlainEnv, in_root);
+    EXPECT_EQ(ran.output, "latin 3 caf\xc3\xa9 2\n") << ran.describe();
+  }
+
+  // A failure's message names the root, bytes and all, in the JSON too.
+  const std::string unknown = path("unknown-" + kLatin1Directory);
+  fs::create_directories(unknown);
+  const ProcessResult failed = run_jailbuild({"sync", unknown, "--state-dir", state_, "--json"});
+  EXPECT_EQ(failed.exit_code, kExitUsage) << failed.describe();
+  const nlohmann::json error = json_in(failed.output);
+  ASSERT_TRUE(error.is_object()) << failed.output;
+  EXPECT_EQ(bytes_in(error["root"]), unknown);
+  const std::optional<std::string> message = bytes_in(error["error"]);
+  ASSERT_TRUE(message) << error;
+  EXPECT_TRUE(contains(*message, unknown)) << *message;
 }
 
 }  // namespace
