@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <map>
+#include <mutex>
 #include <sstream>
 #include <thread>
 #include <utility>
@@ -238,6 +240,17 @@ void for_each_problem(const Closure& closure, Visit visit) {
 }
 
 }  // namespace
+
+bool kernel_executes(const std::string& program) {
+  static std::mutex mutex;
+  static std::map<std::string, bool> known;
+  const std::lock_guard lock(mutex);
+  if (const auto found = known.find(program); found != known.end()) return found->second;
+  const ProcessResult result = run_process({program, "--help"}, {});
+  const bool runs = result.launch_error.find(std::strerror(ENOEXEC)) == std::string::npos;
+  known.emplace(program, runs);
+  return runs;
+}
 
 std::string ProcessResult::describe() const {
   std::ostringstream out;

@@ -65,6 +65,11 @@ struct ProcessResult {
 ProcessResult run_process(const std::vector<std::string>& argv, const Environment& env,
                           const ProcessOptions& options = {});
 
+// Whether this kernel can execute `program` at all: not an i386 loader on a kernel built without
+// IA-32 emulation (execve fails with ENOEXEC), where the loader cannot be an oracle. Asked once
+// per program, with `--help` (which every glibc loader answers).
+bool kernel_executes(const std::string& program);
+
 // One object the loader printed (a link-map entry), in the loader's words.
 struct TracedObject {
   std::string name;  // the first name it was requested by (l_libname), or its path when equal

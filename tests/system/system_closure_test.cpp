@@ -111,7 +111,8 @@ bool is_dynamically_linked(const elf::ElfObject& object) {
 // The loader that traces a file without PT_INTERP: the one of its ELF class and machine.
 std::optional<std::string> loader_for(const elf::ElfHeader& header) {
   if (header.elf_class == elf::kClass64 && header.machine == elf::kMachineX86_64) return kLoader64;
-  if (header.elf_class == elf::kClass32 && header.machine == elf::kMachineX86 && fs::exists(kLoader32))
+  if (header.elf_class == elf::kClass32 && header.machine == elf::kMachineX86 && fs::exists(kLoader32) &&
+      testing::kernel_executes(kLoader32))
     return kLoader32;
   return std::nullopt;
 }
@@ -125,7 +126,7 @@ std::variant<Subject, Skip> plan_trace(const std::string& file, const elf::ElfOb
   subject.interpreter = object.interpreter;
   if (!object.interpreter) {
     const auto loader = loader_for(object.header);
-    if (!loader) return Skip{"library of an ELF class/machine with no loader installed"};
+    if (!loader) return Skip{"library of an ELF class/machine with no loader installed or runnable on this kernel"};
     subject.mode = TraceMode::Explicit;
     subject.loader = *loader;
     return subject;
@@ -133,6 +134,8 @@ std::variant<Subject, Skip> plan_trace(const std::string& file, const elf::ElfOb
   if (!kGlibcLoaders.contains(*object.interpreter))
     return Skip{"PT_INTERP is no glibc loader: an exec trace would run it"};
   if (!fs::exists(*object.interpreter)) return Skip{"its PT_INTERP is not installed"};
+  if (!testing::kernel_executes(*object.interpreter))
+    return Skip{"its PT_INTERP cannot run on this kernel (no IA-32 emulation)"};
   const fs::perms perms = fs::status(file).permissions();
   const bool secure = has_any(perms, fs::perms::set_uid | fs::perms::set_gid);
   const bool executable = has_any(perms, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec);
