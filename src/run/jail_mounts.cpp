@@ -381,5 +381,4 @@ Step enter_new_root(const RunOptions& options, int root_fd, bool in_user_namespa
   return std::nullopt;
 }
 
-
 }  // namespace jailbuild::run
