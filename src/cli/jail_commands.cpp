@@ -110,7 +110,7 @@ int run_add(const AddOptions& options) {
   auto change = add_to_root(jail, options.paths, options.write);
   if (!change) {
     std::fprintf(stderr, "jailbuild: %s\n", change.error().message.c_str());
-    return kExitIncomplete;
+    return change.error().bad_request ? kExitUsage : kExitIncomplete;
   }
   const int code = report_undone(*change);
   if (options.json) {
