@@ -1,4 +1,6 @@
 // `add`, `list` and `remove`: the commands that change or show a root's contents.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -68,6 +70,15 @@ int report_undone(const RootChange& change) {
     std::fprintf(stderr, "jailbuild: %s: gone from the host; its files stay in the root (sync --prune removes them)\n",
                  added.c_str());
   for (const std::string& removed : change.report.privileges_removed) spdlog::warn("{}", removed);
+  // A warning, not a failure (the exit status stays): the file is not jailbuild's to remove, and
+  // one an administrator put there on purpose would otherwise fail every sync.
+  for (const PrivilegedFile& file : change.unplaced_privileged) {
+    spdlog::warn("{}{}: {} file that jailbuild did not place (mode {:04o}, owner {}:{}); any host user can run it "
+                 "from there",
+                 change.root == "/" ? "" : change.root, file.path,
+                 (file.mode & S_ISUID) ? ((file.mode & S_ISGID) ? "setuid and setgid" : "setuid") : "setgid",
+                 file.mode & 07777, file.uid, file.gid);
+  }
   if (!change.complete()) code = kExitIncomplete;
   return code;
 }
@@ -80,12 +91,14 @@ nlohmann::json change_json(const RootChange& change, bool dry_run) {
   for (const Conflict& c : change.kept) conflicts.push_back({{"path", c.path}, {"reason", c.reason}});
   nlohmann::json problems = nlohmann::json::array();
   for (const Problem& problem : change.plan.problems) problems.push_back(problem.message);
+  nlohmann::json unplaced_setuid = nlohmann::json::array();
+  for (const PrivilegedFile& file : change.unplaced_privileged) unplaced_setuid.push_back(file.path);
   return {{"root", change.root},           {"dry_run", dry_run},
           {"created", report.created},     {"updated", report.updated},
           {"removed", change.removed},     {"unchanged", report.unchanged},
           {"bytes_copied", report.bytes_copied}, {"conflicts", conflicts},
           {"vanished", change.vanished},   {"pruned", change.pruned},
-          {"problems", problems}};
+          {"problems", problems},          {"unplaced_setuid", unplaced_setuid}};
 }
 
 // The one-line summary on stderr, unless -q asked for errors only.

@@ -4,6 +4,7 @@
 
 #include "jailbuild/root_view.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/random.h>
@@ -278,6 +279,59 @@ Result<TempName> create_temp_node(int dir_fd, mode_t type, dev_t device, const s
   });
   if (!name) return name.error();
   return TempName(dir_fd, std::move(*name));
+}
+
+Result<std::vector<FoundFile>> find_privileged_files(int root_fd, const std::string& display) {
+  std::vector<FoundFile> found;
+  struct stat root_status {};
+  if (::fstat(root_fd, &root_status) != 0) return system_error(display, errno);
+  const std::string shown_root = display == "/" ? "" : display;
+  // Directories still to read, as paths in the root ("" for the root itself): a stack of names
+  // rather than of descriptors, so that a deep tree a jailed process made costs no descriptors.
+  std::vector<std::string> pending{""};
+  while (!pending.empty()) {
+    const std::string directory = std::move(pending.back());
+    pending.pop_back();
+    const int fd = open_beneath(root_fd, directory.empty() ? "." : directory.substr(1), O_RDONLY | O_DIRECTORY);
+    if (fd < 0) {
+      const int error_number = -fd;
+      if (error_number == ENOENT || error_number == ENOTDIR || error_number == ELOOP || error_number == EXDEV ||
+          error_number == EACCES)
+        continue;
+      return system_error(shown_root + directory, error_number);
+    }
+    DIR* stream = ::fdopendir(fd);
+    if (stream == nullptr) {
+      const int error_number = errno;
+      ::close(fd);
+      return system_error(shown_root + directory, error_number);
+    }
+    struct stat directory_status {};
+    if (::fstat(fd, &directory_status) != 0 || directory_status.st_dev != root_status.st_dev) {
+      ::closedir(stream);
+      continue;
+    }
+    errno = 0;
+    while (const dirent* item = ::readdir(stream)) {
+      const std::string_view name = item->d_name;
+      if (name == "." || name == "..") continue;
+      const std::string path = directory + "/" + std::string(name);
+      if (item->d_type == DT_DIR) {
+        pending.push_back(path);
+        continue;
+      }
+      if (item->d_type != DT_REG && item->d_type != DT_UNKNOWN) continue;
+      struct stat status {};
+      if (::fstatat(fd, item->d_name, &status, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone meanwhile
+      if (S_ISDIR(status.st_mode)) pending.push_back(path);
+      if (S_ISREG(status.st_mode) && (status.st_mode & (S_ISUID | S_ISGID)) != 0) found.push_back({path, status});
+      errno = 0;
+    }
+    const int error_number = errno;
+    ::closedir(stream);
+    if (error_number != 0) return system_error(shown_root + directory + ": reading the directory", error_number);
+  }
+  return found;
 }
 
 FileIdentity identity_of(const struct stat& status) {

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "jailbuild/manifest.hpp"
 #include "jailbuild/result.hpp"
@@ -135,6 +136,18 @@ Result<TempName> create_temp_directory(int dir_fd, const std::string& dir_displa
 
 // Creates a device node (mode bits 0600 until the caller sets them) under a fresh temporary name.
 Result<TempName> create_temp_node(int dir_fd, mode_t type, dev_t device, const std::string& dir_display);
+
+// A file found in the root by find_privileged_files: its path in the root ("/usr/bin/x") and lstat.
+struct FoundFile {
+  std::string path;
+  struct stat status {};
+};
+
+// Every regular file with the setuid or setgid bit in the root open as `root_fd`, by a walk that
+// opens each directory beneath the root without following a symlink and does not leave the root's
+// file system (a mount inside the root is not the root's). Directories that vanish or turn into
+// something else meanwhile, or that the caller may not read, are skipped. `display` names the root.
+Result<std::vector<FoundFile>> find_privileged_files(int root_fd, const std::string& display);
 
 // The inode facts the manifest keeps.
 FileIdentity identity_of(const struct stat& status);

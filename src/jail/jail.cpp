@@ -366,6 +366,26 @@ Result<RootChange> converge(LockedRoot& locked, const std::set<std::string>& ski
   return change;
 }
 
+// Setuid and setgid files in the root that jailbuild did not place as they are (another inode, or
+// the bits set since), into change.unplaced_privileged. A run proven unchanged does not come here:
+// walking the whole root would cost more than the proof itself.
+void report_unplaced_privileged(const LockedRoot& locked, RootChange& change) {
+  auto found = copy::find_privileged_files(locked.root_fd.get(), locked.root);
+  if (!found) {
+    change.plan.problems.push_back({ProblemKind::Unreadable, locked.root, std::nullopt,
+                                    found.error().message + " (searching the root for setuid files)"});
+    return;
+  }
+  for (const copy::FoundFile& file : *found) {
+    const auto recorded = locked.manifest.entries.find(file.path);
+    if (recorded != locked.manifest.entries.end()) {
+      const FileIdentity& copy = recorded->second.copy_identity;
+      if (copy.dev == file.status.st_dev && copy.ino == file.status.st_ino && copy.mode == file.status.st_mode) continue;
+    }
+    change.unplaced_privileged.push_back({file.path, file.status.st_mode, file.status.st_uid, file.status.st_gid});
+  }
+}
+
 }  // namespace
 
 bool RootChange::complete() const {
@@ -457,6 +477,7 @@ Result<RootChange> sync_root(const JailOptions& jail, const SyncOptions& options
   auto change = converge(*locked, cleanup.keep_for, write, cleanup);
   if (!change) return change;
   (options.prune ? change->pruned : change->vanished) = std::move(gone);
+  report_unplaced_privileged(*locked, *change);
   return change;
 }
 
