@@ -384,6 +384,8 @@ void report_unplaced_privileged(const LockedRoot& locked, RootChange& change) {
     }
     change.unplaced_privileged.push_back({file.path, file.status.st_mode, file.status.st_uid, file.status.st_gid});
   }
+  std::sort(change.unplaced_privileged.begin(), change.unplaced_privileged.end(),
+            [](const PrivilegedFile& a, const PrivilegedFile& b) { return a.path < b.path; });
 }
 
 }  // namespace
