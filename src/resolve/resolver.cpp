@@ -224,7 +224,7 @@ DstValues LinkMapBuilder::dst_values(std::size_t index) {
   DstValues values{std::nullopt, config_.lib, config_.platform};
   const LoadedObject& obj = object(index);
   // The program's $ORIGIN is the kernel's canonical path of the executable (/proc/self/exe);
-  // a library's is the string it was opened as, with no symlink resolved (ldso-reference §4.2).
+  // a library's is the string it was opened as, with no symlink resolved (docs/loader-rules.md#origin).
   values.origin = obj.found_by == FoundBy::Program ? dirname_of(obj.real_path)
                                                    : origin_of(obj.path, impl_.options.cwd);
   return values;
@@ -408,8 +408,9 @@ void LinkMapBuilder::satisfy(Dependency& dep, bool is_preload) {
     return;
   }
   const Probe& probe = impl_.probes.probe(impl_.absolute(result.path));
-  // Same file as an object already loaded under another name: the loader reuses it (§2). The
-  // program's and ld.so's file identity is never recorded by the loader, so they never match.
+  // Same file as an object already loaded under another name: the loader reuses it
+  // (docs/loader-rules.md#already-loaded). The program's and ld.so's file identity is never recorded by the
+  // loader, so they never match.
   for (std::size_t i = 0; i < map_.objects.size(); ++i) {
     LoadedObject& obj = object(i);
     const bool has_file_id = obj.found_by != FoundBy::Program && obj.found_by != FoundBy::Interpreter;

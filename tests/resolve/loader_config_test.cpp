@@ -1,5 +1,5 @@
 // Loader parameters: built-in defaults, hwcaps subdirectory lists, `--list-diagnostics` parsing
-// and asking the real loaders (ldso-reference §0.2, §5).
+// and asking the real loaders (docs/loader-rules.md#loader-parameters, #hwcaps-subdirectories).
 #include "jailbuild/loader_config.hpp"
 
 #include <gtest/gtest.h>
@@ -458,7 +458,7 @@ TEST(DefaultLoaderConfig, OtherMachinesKeepTheirClassAndMachineWithoutHwcaps) {
 }
 
 TEST(LegacySubdirs, ReferenceExample) {
-  // [x86_64 (hwcap), x86_64 (platform), tls] — ldso-reference §5.
+  // [x86_64 (hwcap), x86_64 (platform), tls] — the example of docs/loader-rules.md#hwcaps-subdirectories.
   EXPECT_EQ(default_loader_config().legacy_subdirs(),
             (Strings{"tls/x86_64/x86_64/", "tls/x86_64/", "tls/x86_64/", "tls/", "x86_64/x86_64/",
                      "x86_64/", "x86_64/", ""}));
