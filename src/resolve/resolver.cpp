@@ -547,7 +547,9 @@ std::optional<std::pair<std::string, std::string>> parse_shebang(std::span<const
     const auto arg_begin = line.find_first_not_of(" \t", end);
     if (arg_begin != std::string::npos) {
       argument = line.substr(arg_begin);
-      argument.erase(argument.find_last_not_of(" \t\r") + 1);
+      // Trailing spaces and tabs only, as the kernel trims: a CRLF script's "\r" stays, and its
+      // `env NAME\r` finds nothing (docs/loader-rules.md#scripts).
+      argument.erase(argument.find_last_not_of(" \t") + 1);
     }
   }
   return std::pair{std::move(interpreter), std::move(argument)};
