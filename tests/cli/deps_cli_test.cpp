@@ -153,6 +153,20 @@ TEST_F(DepsCommand, ACrlfScriptsEnvCommandKeepsItsCarriageReturnAsTheKernelDoes)
   EXPECT_EQ(crlf.output.find("/usr/bin/true\n"), std::string::npos) << crlf.output;
 }
 
+// Every jailbuild command pays at start for each shared library it loads and the symbols it binds
+// there: libstdc++, libgcc, libseccomp, libcap, spdlog and fmt are linked in (fmt through spdlog
+// once made the binary load libfmt.so and libstdc++.so again). The loader is the oracle.
+TEST_F(DepsCommand, JailbuildItselfLoadsOnlyTheCLibrary) {
+  const auto trace = testing::trace_exec(JAILBUILD_BINARY, {}, "/");
+  ASSERT_TRUE(trace.ran()) << trace.describe();
+  std::set<std::string> loaded;
+  for (const auto& object : trace.objects) {
+    const std::string name = fs::path(object.path).filename().string();
+    if (!name.starts_with("ld-linux")) loaded.insert(name);  // the loader itself, whatever the architecture
+  }
+  EXPECT_EQ(loaded, std::set<std::string>{"libc.so.6"}) << trace.describe();
+}
+
 TEST_F(DepsCommand, TreeSaysHowEachObjectWasFound) {
   const ProcessResult result = jailbuild_run({"deps", path("app")});
   ASSERT_EQ(result.exit_code, 0) << result.describe();

@@ -2,7 +2,11 @@
 #ifndef JAILBUILD_RUN_JAIL_INIT_H
 #define JAILBUILD_RUN_JAIL_INIT_H
 
+/* The signal numbers, from the C library or, in the freestanding init, from the kernel's headers:
+ * the same numbers. */
+#ifndef SIGHUP
 #include <signal.h>
+#endif
 
 /* Passed on to the program when jailbuild receives them: by a process (kill, sigqueue) or from
  * the caller's terminal, whose foreground group the jail, a session of its own, is not in. */
