@@ -77,16 +77,21 @@ std::vector<std::string> split_words(std::string_view text, std::string_view sep
   return words;
 }
 
-// What _dl_map_object_from_fd refuses after a file was chosen; nullptr if it loads. The ISA
-// level check is x86's (sysdeps/x86/dl-prop.h); trace mode (ldd) skips it, a real run does not.
-const char* refusal_to_load(const elf::ElfObject& object, const LoaderConfig& config) {
-  if (object.header.type == elf::kTypeExec) return "cannot dynamically load executable";
-  if (object.flags_1 & elf::kDf1Pie) return "cannot dynamically load position-independent executable";
-  if (!object.has_dynamic) return "object file has no dynamic section";
+// x86's check of each object of the main link map but ld.so, the program included, once all are
+// loaded (sysdeps/x86/dl-prop.h); trace mode (ldd) skips it, a real run does not. nullptr if it passes.
+const char* isa_level_refusal(const elf::ElfObject& object, const LoaderConfig& config) {
   const bool x86 = config.machine == elf::kMachineX86_64 || config.machine == elf::kMachineX86;
   if (x86 && (object.x86_isa_needed & config.isa_level_mask) != object.x86_isa_needed)
     return "CPU ISA level is lower than required";
   return nullptr;
+}
+
+// What _dl_map_object_from_fd refuses after a file was chosen, and then the ISA level; nullptr if it loads.
+const char* refusal_to_load(const elf::ElfObject& object, const LoaderConfig& config) {
+  if (object.header.type == elf::kTypeExec) return "cannot dynamically load executable";
+  if (object.flags_1 & elf::kDf1Pie) return "cannot dynamically load position-independent executable";
+  if (!object.has_dynamic) return "object file has no dynamic section";
+  return isa_level_refusal(object, config);
 }
 
 // One candidate search: where the name was found, or why not.
@@ -275,6 +280,8 @@ void LinkMapBuilder::run(const std::string& program_path, const std::string& pro
     return;
   }
   if (program->interpreter && program->needed.empty()) map_.static_program = true;
+  if (const char* refusal = isa_level_refusal(*program, config_))
+    report(ProblemKind::Fatal, program_path, 0, program_path + ": " + refusal);
   if (impl_.options.ld_library_path)
     ld_library_path_ = parse_search_path(*impl_.options.ld_library_path, PathListKind::LdLibraryPath,
                                          dst_values(0));
