@@ -3,6 +3,7 @@
 // RootWriter, removes what nothing needs any more, and records the result.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,9 +23,17 @@ struct JailOptions {
   bool allow_proof = true;
 };
 
+// A setuid or setgid file found in a root.
+struct PrivilegedFile {
+  std::string path;  // in the root: "/usr/bin/x"
+  std::uint32_t mode = 0;
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+};
+
 // What an operation did to a root (or, in a dry run, would do).
 struct RootChange {
-  std::string root;           // canonical
+  std::string root;           // normalised and without symlinks (so canonical), as copy::open_root gives it
   std::string manifest_path;
   CopyPlan plan;              // what the root must hold; its problems are what could not be planned
   WriteReport report;         // entries created, updated, unchanged, conflicts, privileges removed
@@ -32,6 +41,10 @@ struct RootChange {
   std::vector<Conflict> kept;        // entries nothing needs, left because they changed since placed
   std::vector<std::string> vanished;  // added paths gone from the host; their entries stay
   std::vector<std::string> pruned;    // added paths gone from the host and forgotten (--prune)
+  // Regular files with a setuid or setgid bit in the root that jailbuild did not place as they are
+  // (sync only): any host user can run them from the root's host path, where no nosuid applies.
+  // Reported, never removed: they are not jailbuild's. Not searched for when proven_unchanged.
+  std::vector<PrivilegedFile> unplaced_privileged;
   // True when the watch list proved that nothing changed on the host or in the root since the last
   // run: then no file was read and `plan` and `report.placed` are empty.
   bool proven_unchanged = false;

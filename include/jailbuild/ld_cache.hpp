@@ -43,7 +43,7 @@ class LdCache {
   static Result<LdCache> parse(std::span<const std::byte> bytes);
 
   // The path the loader would take from the cache for `name` (no '/'), or nullopt.
-  // Applies flags, hwcap, platform, ISA level and glibc-hwcaps priority as in ldso-reference §6.4.
+  // Applies flags, hwcap, platform, ISA level and glibc-hwcaps priority as in docs/loader-rules.md#cache-lookup.
   std::optional<std::string> lookup(std::string_view name, const LoaderConfig& config) const;
 
   // The entries the loader searches: the new-format part when there is one. An entry whose key or

@@ -41,7 +41,7 @@ struct LoaderConfig {
   std::string preload_path = "/etc/ld.so.preload";
 
   // Legacy subdirectory prefixes tried in every search directory after the glibc-hwcaps ones,
-  // in the loader's order, ending with "" (the directory itself). See ldso-reference §5.
+  // in the loader's order, ending with "" (the directory itself). See docs/loader-rules.md#hwcaps-subdirectories.
   std::vector<std::string> legacy_subdirs() const;
   // Every prefix tried in a search directory: "glibc-hwcaps/NAME/" for each active name, then legacy.
   std::vector<std::string> search_subdirs() const;

@@ -88,7 +88,8 @@ Result<bool> save_manifest(const std::string& path, const Manifest& manifest);
 class RootLock {
  public:
   // Blocks until the lock is free when `wait`, after telling the user on stderr who holds it;
-  // otherwise fails at once with a message naming the root.
+  // otherwise fails at once with a message naming the root. `root` is the root's path without
+  // symlinks (copy::open_root's); it is never looked up, only compared with the state directory's.
   static Result<RootLock> acquire(const std::string& state_dir, const std::string& root, bool wait);
 
   RootLock(RootLock&& other) noexcept;

@@ -1,5 +1,5 @@
 // The ELF resolver: computes, without executing anything, the set of files the glibc loader
-// opens when a program is exec'd, and how it found each one (ldso-reference §1-§8).
+// opens when a program is exec'd, and how it found each one (the rules of docs/loader-rules.md).
 #pragma once
 
 #include <cstddef>

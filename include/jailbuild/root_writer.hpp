@@ -40,8 +40,13 @@ struct WriteReport {
 
 class RootWriter {
  public:
-  // Opens ROOT, creating it (mode 0755) if missing and `create`.
+  // Opens ROOT with copy::open_root (no symlink followed on the way), creating it (mode 0755) if
+  // missing and `create`.
   static Result<RootWriter> open(const std::string& root, bool create);
+  // Writes to the root directory already open as `root_fd` (which the writer duplicates; `root` is
+  // its path, for messages): what a caller that opened the root itself uses, so that the root is
+  // looked up by path only once.
+  static Result<RootWriter> at(int root_fd, std::string root);
 
   RootWriter(RootWriter&& other) noexcept;
   RootWriter& operator=(RootWriter&&) = delete;

@@ -1,5 +1,5 @@
 // Pure pieces of the loader's search rules: dynamic string tokens and search path lists.
-// Nothing here touches the filesystem (ldso-reference §3.3, §4).
+// Nothing here touches the filesystem (docs/loader-rules.md#path-lists, #dynamic-string-tokens, #origin).
 #pragma once
 
 #include <cstddef>
@@ -40,7 +40,7 @@ std::vector<std::string> parse_search_path(std::string_view list, PathListKind k
 // the last '/', with `cwd` + '/' prepended when `path` is relative. "/libx.so" gives "/".
 std::string origin_of(std::string_view path, std::string_view cwd);
 
-// Where the loader looks for a name without '/' (_dl_map_object, ldso-reference §3.2).
+// Where the loader looks for a name without '/' (_dl_map_object, docs/loader-rules.md#search-order).
 enum class SearchSource { Rpath, LdLibraryPath, Runpath, Cache, SystemDirs };
 
 struct SearchStep {

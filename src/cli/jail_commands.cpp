@@ -1,4 +1,6 @@
 // `add`, `list` and `remove`: the commands that change or show a root's contents.
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -71,6 +73,15 @@ int report_undone(const RootChange& change) {
     std::fprintf(stderr, "jailbuild: %s: gone from the host; its files stay in the root (sync --prune removes them)\n",
                  added.c_str());
   for (const std::string& removed : change.report.privileges_removed) spdlog::warn("{}", removed);
+  // A warning, not a failure (the exit status stays): the file is not jailbuild's to remove, and
+  // one an administrator put there on purpose would otherwise fail every sync.
+  for (const PrivilegedFile& file : change.unplaced_privileged) {
+    spdlog::warn("{}{}: {} file that jailbuild did not place (mode {:04o}, owner {}:{}); any host user can run it "
+                 "from there",
+                 change.root == "/" ? "" : change.root, file.path,
+                 (file.mode & S_ISUID) ? ((file.mode & S_ISGID) ? "setuid and setgid" : "setuid") : "setgid",
+                 file.mode & 07777, file.uid, file.gid);
+  }
   if (!change.complete()) code = kExitIncomplete;
   return code;
 }
@@ -85,6 +96,8 @@ nlohmann::json change_json(const RootChange& change, bool dry_run) {
       conflicts.push_back({{"path", bytes_json(c.path)}, {"reason", bytes_json(c.reason)}});
   nlohmann::json problems = nlohmann::json::array();
   for (const Problem& problem : change.plan.problems) problems.push_back(bytes_json(problem.message));
+  nlohmann::json unplaced_setuid = nlohmann::json::array();
+  for (const PrivilegedFile& file : change.unplaced_privileged) unplaced_setuid.push_back(bytes_json(file.path));
   return {{"root", bytes_json(change.root)},
           {"dry_run", dry_run},
           {"created", bytes_json(report.created)},
@@ -95,7 +108,8 @@ nlohmann::json change_json(const RootChange& change, bool dry_run) {
           {"conflicts", conflicts},
           {"vanished", bytes_json(change.vanished)},
           {"pruned", bytes_json(change.pruned)},
-          {"problems", problems}};
+          {"problems", problems},
+          {"unplaced_setuid", unplaced_setuid}};
 }
 
 // The one-line summary on stderr, unless -q asked for errors only.
@@ -120,7 +134,7 @@ int run_add(const AddOptions& options) {
   auto change = add_to_root(jail, options.paths, options.write);
   if (!change) {
     std::fprintf(stderr, "jailbuild: %s\n", change.error().message.c_str());
-    return kExitIncomplete;
+    return change.error().bad_request ? kExitUsage : kExitIncomplete;
   }
   const int code = report_undone(*change);
   if (options.json) {

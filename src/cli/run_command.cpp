@@ -42,12 +42,7 @@ Result<RunOptions> run_options(const RunCommandLine& line, const std::vector<std
     return Error{positionals[0] + ": unknown option (see jailbuild run --help)", true};
   if (positionals.size() < 2) return Error{"expected ROOT PROGRAM [ARGS...] (see jailbuild run --help)", true};
   RunOptions options;
-  std::error_code error;
-  const std::string& root = positionals[0];
-  options.root = std::filesystem::canonical(root, error).string();
-  if (error) return Error{root + ": " + error.message()};
-  if (!std::filesystem::is_directory(options.root)) return Error{root + ": not a directory"};
-  if (options.root == "/") return Error{root + ": the host's own root is not a jail", true};
+  options.root = positionals[0];  // opened once, by run_in_jail
   options.program = positionals[1];
   options.arguments.assign(positionals.begin() + 2, positionals.end());
 

@@ -863,30 +863,23 @@ std::optional<std::string> removal_obstacle(const ManifestEntry& recorded, const
 }  // namespace
 
 Result<RootWriter> RootWriter::open(const std::string& root, bool create) {
-  std::string path = root;
-  while (path.size() > 1 && path.back() == '/') path.pop_back();
-  if (path.empty()) return Error{"the root path is empty"};
-  if (create) {
-    // mkdir -p on the host side: the root's own path is the user's and trusted.
-    bool created = false;
-    for (std::size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
-      const std::string prefix = path.substr(0, slash);
-      created = ::mkdir(prefix.c_str(), kDefaultDirectoryMode) == 0;
-      if (!created && errno != EEXIST) return system_error(prefix, errno);
-      if (slash == std::string::npos) break;
-    }
-    // The umask may have narrowed the mode; jailed users must be able to traverse the root.
-    if (created && ::chmod(path.c_str(), kDefaultDirectoryMode) != 0) return system_error(path, errno);
-  }
-  UniqueFd fd(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) return system_error(path, errno);
+  Result<copy::OpenedRoot> opened = copy::open_root(root, create);
+  if (!opened) return opened.error();
+  if (!opened->fd.valid()) return system_error(opened->path, ENOENT);
+  return at(opened->fd.get(), opened->path);
+}
+
+Result<RootWriter> RootWriter::at(int root_fd, std::string root) {
+  // A descriptor of our own for the same open directory: no path is looked up again.
+  UniqueFd fd(::fcntl(root_fd, F_DUPFD_CLOEXEC, 0));
+  if (!fd.valid()) return system_error(root, errno);
   // Fail now, not halfway through a plan, on a kernel (or seccomp filter) without openat2.
   const int probe = copy::open_beneath(fd.get(), ".", O_PATH | O_DIRECTORY);
   if (probe < 0) {
-    return Error{path + ": openat2: " + copy::errno_text(-probe) + " (jailbuild needs openat2, Linux 5.6 or later)"};
+    return Error{root + ": openat2: " + copy::errno_text(-probe) + " (jailbuild needs openat2, Linux 5.6 or later)"};
   }
   ::close(probe);
-  return RootWriter(fd.release(), std::move(path));
+  return RootWriter(fd.release(), std::move(root));
 }
 
 RootWriter::RootWriter(RootWriter&& other) noexcept

@@ -1,6 +1,7 @@
-// The copier's system-call layer: descriptors that close themselves, openat2 confined to the root,
-// validated root paths, and temporary names in a directory of the root that vanish unless renamed
-// over their final name. Nothing here follows a symlink inside the root.
+// The copier's system-call layer: descriptors that close themselves, the root itself opened without
+// following a symlink on its way, openat2 confined to the root, validated root paths, and temporary
+// names in a directory of the root that vanish unless renamed over their final name. Nothing here
+// follows a symlink inside the root or on the way to it.
 #pragma once
 
 #include <sys/stat.h>
@@ -10,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "jailbuild/manifest.hpp"
 #include "jailbuild/result.hpp"
@@ -44,6 +46,29 @@ std::string errno_text(int error_number);
 
 // "WHAT: strerror(error_number)".
 Error system_error(const std::string& what, int error_number);
+
+// A root directory as open_root found it.
+struct OpenedRoot {
+  // Absolute and normalised: no ".", "..", repeated or trailing slash. No component of it is a
+  // symlink, so it is the canonical path too; the manifest and the lock are keyed by it.
+  std::string path;
+  // O_PATH|O_DIRECTORY descriptor of the root: everything done to the root goes through it (as the
+  // base of open_beneath), never through `path` again. Not valid when the root, or a directory on
+  // its way, does not exist and open_root was not asked to create it.
+  UniqueFd fd;
+};
+
+// Opens the root directory at `path` (relative paths start at the working directory) once, for
+// good: from "/", one component at a time with O_PATH|O_NOFOLLOW, so that a symlink anywhere on
+// the way is refused (a bad request naming the symlink and the real path to give instead) rather
+// than followed. Whoever can write a directory on the way could otherwise point it elsewhere
+// between two lookups of the same path. With `create`, missing directories (the root and its
+// parents) are made with mkdirat in the parent just opened, mode 0755 (the root itself exactly
+// 0755, whatever the umask), and opened from that parent the same way. Warns (spdlog) about each
+// directory on the way that someone other than root and the caller can write: they can swap the
+// root for another directory between runs, which no descriptor can prevent. jailbuild `add`,
+// `sync`, `remove`, `list` and `run` all open their root here.
+Result<OpenedRoot> open_root(const std::string& path, bool create);
 
 // A path inside the root as the plan gives it ("/usr/lib/x"), split for *at() calls: the parent
 // relative to the root ("usr/lib", or "." for the root itself) and the last component ("x").
@@ -111,6 +136,18 @@ Result<TempName> create_temp_directory(int dir_fd, const std::string& dir_displa
 
 // Creates a device node (mode bits 0600 until the caller sets them) under a fresh temporary name.
 Result<TempName> create_temp_node(int dir_fd, mode_t type, dev_t device, const std::string& dir_display);
+
+// A file found in the root by find_privileged_files: its path in the root ("/usr/bin/x") and lstat.
+struct FoundFile {
+  std::string path;
+  struct stat status {};
+};
+
+// Every regular file with the setuid or setgid bit in the root open as `root_fd`, by a walk that
+// opens each directory beneath the root without following a symlink and does not leave the root's
+// file system (a mount inside the root is not the root's). Directories that vanish or turn into
+// something else meanwhile, or that the caller may not read, are skipped. `display` names the root.
+Result<std::vector<FoundFile>> find_privileged_files(int root_fd, const std::string& display);
 
 // The inode facts the manifest keeps.
 FileIdentity identity_of(const struct stat& status);

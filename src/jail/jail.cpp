@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../copy/safe_fs.hpp"
 #include "../manifest/state_files.hpp"
 #include "watch_list.hpp"
 
@@ -23,15 +24,6 @@ namespace {
 
 std::string state_dir_of(const std::string& state_dir) {
   return state_dir.empty() ? default_state_dir() : state_dir;
-}
-
-// The root as the manifest names it: absolute and canonical once it exists.
-std::string canonical_root(const std::string& root) {
-  char resolved[PATH_MAX];
-  if (::realpath(root.c_str(), resolved)) return resolved;
-  if (!root.empty() && root.front() == '/') return root;
-  char cwd[PATH_MAX];
-  return std::string(::getcwd(cwd, sizeof cwd) ? cwd : "") + "/" + root;
 }
 
 // An added path as the manifest records it: absolute, as given otherwise. Its directories' symlinks
@@ -98,7 +90,8 @@ WriteOptions recorded_options(const Manifest& manifest, WriteOptions options) {
 
 // The state of a root under its lock: the manifest as loaded and as it is being changed.
 struct LockedRoot {
-  std::string root;
+  std::string root;                       // normalised, without symlinks (copy::open_root)
+  copy::UniqueFd root_fd;                 // the root, opened once; invalid when it does not exist
   std::string manifest_path;
   std::string watch_path;
   std::optional<RootLock> lock;           // none in a dry run
@@ -106,9 +99,14 @@ struct LockedRoot {
   Manifest manifest;                      // what this run records
 };
 
-Result<LockedRoot> lock_root(const JailOptions& jail, bool dry_run) {
+// Opens the root once (creating it when `create` and not a dry run) and takes its lock. Every later
+// step reaches the root through locked.root_fd; the path is only a name (the manifest's key, messages).
+Result<LockedRoot> lock_root(const JailOptions& jail, bool dry_run, bool create = false) {
   LockedRoot locked;
-  locked.root = canonical_root(jail.root);
+  Result<copy::OpenedRoot> opened = copy::open_root(jail.root, create && !dry_run);
+  if (!opened) return opened.error();
+  locked.root = std::move(opened->path);
+  locked.root_fd = std::move(opened->fd);
   const std::string state_dir = state_dir_of(jail.state_dir);
   locked.manifest_path = manifest_path(state_dir, locked.root);
   locked.watch_path = watch_list_path(locked.manifest_path);
@@ -170,14 +168,14 @@ std::optional<RootChange> proven_unchanged(const LockedRoot& locked, const std::
   const std::optional<FileIdentity> manifest = identity_at(locked.manifest_path, false);
   if (!manifest) return std::nullopt;
   const std::int64_t started_ns = now_ns();
-  const WatchCheck check = check_watch_list(*watch, locked.root, *manifest);
+  const WatchCheck check = check_watch_list(*watch, locked.root_fd.get(), *manifest);
   if (!check.current) return std::nullopt;
   // Directories that had not settled when the list was written (the run had just written to
   // them) have settled since: their listings spare the next runs a stat call per symlink.
   if (check.unlisted > 0 && locked.lock) {
     if (auto list = parse_watch_list(watch->text)) {
       const WatchList before = *list;
-      complete_watch_list(*list, locked.root, started_ns - kSettleMarginNs);
+      complete_watch_list(*list, locked.root_fd.get(), started_ns - kSettleMarginNs);
       if (*list != before) (void)save_watch_list(locked.watch_path, *list);  // only a cache
     }
   }
@@ -232,7 +230,7 @@ std::optional<WatchList> watch_list_of(const LockedRoot& locked, const CopyPlan&
     const bool nothing_there = !identity && !identity_at(path, false);
     list.paths.push_back({nothing_there ? WatchedPath::Side::Host : WatchedPath::Side::HostFollow, path, identity});
   }
-  complete_watch_list(list, locked.root, settled_before_ns);
+  complete_watch_list(list, locked.root_fd.get(), settled_before_ns);
   return list;
 }
 
@@ -297,9 +295,8 @@ Result<RootChange> converge(LockedRoot& locked, const std::set<std::string>& ski
     });
   }
 
-  auto writer = RootWriter::open(locked.root, !write.dry_run);
-  if (!writer) {
-    if (!write.dry_run) return writer.error();
+  if (!locked.root_fd.valid()) {
+    if (!write.dry_run) return copy::system_error(locked.root, ENOENT);
     // A dry run on a root that does not exist yet: everything would be created.
     for (const PlannedEntry& entry : change.plan.entries) {
       change.report.placed.push_back(to_manifest_entry(entry));
@@ -307,6 +304,8 @@ Result<RootChange> converge(LockedRoot& locked, const std::set<std::string>& ski
     }
     return change;
   }
+  auto writer = RootWriter::at(locked.root_fd.get(), locked.root);
+  if (!writer) return writer.error();
 
   Manifest pending = manifest;
   bool unrecorded_entries = false;
@@ -367,6 +366,28 @@ Result<RootChange> converge(LockedRoot& locked, const std::set<std::string>& ski
   return change;
 }
 
+// Setuid and setgid files in the root that jailbuild did not place as they are (another inode, or
+// the bits set since), into change.unplaced_privileged. A run proven unchanged does not come here:
+// walking the whole root would cost more than the proof itself.
+void report_unplaced_privileged(const LockedRoot& locked, RootChange& change) {
+  auto found = copy::find_privileged_files(locked.root_fd.get(), locked.root);
+  if (!found) {
+    change.plan.problems.push_back({ProblemKind::Unreadable, locked.root, std::nullopt,
+                                    found.error().message + " (searching the root for setuid files)"});
+    return;
+  }
+  for (const copy::FoundFile& file : *found) {
+    const auto recorded = locked.manifest.entries.find(file.path);
+    if (recorded != locked.manifest.entries.end()) {
+      const FileIdentity& copy = recorded->second.copy_identity;
+      if (copy.dev == file.status.st_dev && copy.ino == file.status.st_ino && copy.mode == file.status.st_mode) continue;
+    }
+    change.unplaced_privileged.push_back({file.path, file.status.st_mode, file.status.st_uid, file.status.st_gid});
+  }
+  std::sort(change.unplaced_privileged.begin(), change.unplaced_privileged.end(),
+            [](const PrivilegedFile& a, const PrivilegedFile& b) { return a.path < b.path; });
+}
+
 }  // namespace
 
 bool RootChange::complete() const {
@@ -375,7 +396,7 @@ bool RootChange::complete() const {
 
 Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::string>& paths,
                                const WriteOptions& options) {
-  auto locked = lock_root(jail, options.dry_run);
+  auto locked = lock_root(jail, options.dry_run, true);
   if (!locked) return locked.error();
   std::vector<std::string> requested;
   for (const std::string& path : paths) requested.push_back(added_path(path));
@@ -430,7 +451,7 @@ Result<RootChange> sync_root(const JailOptions& jail, const SyncOptions& options
   auto locked = lock_root(jail, options.dry_run);
   if (!locked) return locked.error();
   // A root someone deleted stays deleted: bringing it back is add's job, asked for explicitly.
-  if (struct stat st {}; ::stat(locked->root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+  if (!locked->root_fd.valid()) {
     return Error{locked->root + ": the root is gone (its manifest remains; `jailbuild add` with its paths builds it again)",
                  true};
   }
@@ -458,6 +479,7 @@ Result<RootChange> sync_root(const JailOptions& jail, const SyncOptions& options
   auto change = converge(*locked, cleanup.keep_for, write, cleanup);
   if (!change) return change;
   (options.prune ? change->pruned : change->vanished) = std::move(gone);
+  report_unplaced_privileged(*locked, *change);
   return change;
 }
 
@@ -490,11 +512,14 @@ Result<std::vector<std::string>> roots_in_state_dir(const std::string& state_dir
 }
 
 Result<Manifest> read_root_manifest(const JailOptions& jail) {
-  const std::string root = canonical_root(jail.root);
-  const std::string path = manifest_path(state_dir_of(jail.state_dir), root);
+  // Opened only to name it as add did (and refuse a path through a symlink); a root deleted since
+  // still has its manifest listed.
+  Result<copy::OpenedRoot> opened = copy::open_root(jail.root, false);
+  if (!opened) return opened.error();
+  const std::string path = manifest_path(state_dir_of(jail.state_dir), opened->path);
   auto loaded = load_manifest(path);
   if (!loaded) return loaded.error();
-  if (!loaded->has_value()) return unknown_root(root, path);
+  if (!loaded->has_value()) return unknown_root(opened->path, path);
   return std::move(**loaded);
 }
 

@@ -530,18 +530,17 @@ std::optional<FileIdentity> identity_at(const std::string& path, bool follow) {
   return copy::identity_of(status);
 }
 
-void complete_watch_list(WatchList& list, const std::string& root, std::int64_t settled_before_ns) {
+void complete_watch_list(WatchList& list, int root_fd, std::int64_t settled_before_ns) {
   std::erase_if(list.paths, [](const WatchedPath& watched) { return is_listing(watched.side); });
   std::set<std::pair<bool, std::string>> directories;  // (in the root, directory) with entries to prove
   for (const WatchedPath& watched : list.paths) {
     if (proven_by_listing(watched.side, watched.identity))
       directories.emplace(in_root(watched.side), std::string(parent_of(watched.path)));
   }
-  const copy::UniqueFd root_fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  DirectoryWalker root_walker(root_fd.get());
+  DirectoryWalker root_walker(root_fd);
   DirectoryWalker host_walker(-1);
   for (const auto& [root_side, directory] : directories) {
-    if (root_side && !root_fd.valid()) continue;
+    if (root_side && root_fd < 0) continue;
     DirectoryWalker& walker = root_side ? root_walker : host_walker;
     walker.enter(directory);
     bool ok = true;
@@ -558,12 +557,11 @@ void complete_watch_list(WatchList& list, const std::string& root, std::int64_t 
             [&](const WatchedPath& a, const WatchedPath& b) { return order(a) < order(b); });
 }
 
-WatchCheck check_watch_list(const WatchListText& list, const std::string& root, const FileIdentity& manifest) {
+WatchCheck check_watch_list(const WatchListText& list, int root_fd, const FileIdentity& manifest) {
   WatchCheck check;
   const WatchList& header = list.header;
   if (header.manifest != manifest || header.boot_id.empty() || header.boot_id != current_boot_id()) return check;
-  const copy::UniqueFd root_fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root_fd.valid()) return check;
+  if (root_fd < 0) return check;
   // Nearly all the time goes to the stat calls, a microsecond or two of kernel time each and
   // independent of one another: with a second CPU, the host side and the root side are checked
   // at the same time.
@@ -573,13 +571,13 @@ WatchCheck check_watch_list(const WatchListText& list, const std::string& root, 
   std::atomic<bool> mismatch = false;
   SideCheck root_side;
   root_side.lines = lines.substr(cut);
-  root_side.root_fd = root_fd.get();
+  root_side.root_fd = root_fd;
   root_side.mismatch = &mismatch;
   pthread_t thread {};
   if (cut == lines.size() || !start_on_another_cpu(thread, root_side)) {
-    return check_lines(lines, root_fd.get(), mismatch);
+    return check_lines(lines, root_fd, mismatch);
   }
-  const WatchCheck host_side = check_lines(lines.substr(0, cut), root_fd.get(), mismatch);
+  const WatchCheck host_side = check_lines(lines.substr(0, cut), root_fd, mismatch);
   // Unless the thread has started on it by now: then it is not worth waiting for.
   root_side.check_unless_claimed();
   ::pthread_join(thread, nullptr);

@@ -96,11 +96,12 @@ std::string current_boot_id();
 // What is at `path` now; nullopt if nothing is.
 std::optional<FileIdentity> identity_at(const std::string& path, bool follow);
 
-// Gives `list` (whose entries are all in, root being the root's host path) the listing of each
+// Gives `list` (whose entries are all in; `root_fd` a descriptor of the root, as copy::open_root
+// opened it, or -1 to leave the root's side without listings) the listing of each
 // directory that holds entries a listing proves and whose last change (ctime) is before
 // `settled_before_ns`, and sorts it in the order a check reads it: by side and directory, each
 // directory's listing before its entries.
-void complete_watch_list(WatchList& list, const std::string& root, std::int64_t settled_before_ns);
+void complete_watch_list(WatchList& list, int root_fd, std::int64_t settled_before_ns);
 
 struct WatchCheck {
   bool current = false;          // every watched path is as the list says
@@ -111,8 +112,9 @@ struct WatchCheck {
   bool root_side_on_second_thread = false;
 };
 
-// Whether every watched path is as the list says, `root` being the root's host path and
-// `manifest` the manifest file's identity now. Reads no file contents.
-WatchCheck check_watch_list(const WatchListText& list, const std::string& root, const FileIdentity& manifest);
+// Whether every watched path is as the list says, `root_fd` being a descriptor of the root (as
+// copy::open_root opened it; the root's paths are looked up beneath it, never by the root's host
+// path) and `manifest` the manifest file's identity now. Reads no file contents.
+WatchCheck check_watch_list(const WatchListText& list, int root_fd, const FileIdentity& manifest);
 
 }  // namespace jailbuild

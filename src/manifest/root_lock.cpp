@@ -50,10 +50,19 @@ bool is_within(const std::string& path, const std::string& directory) {
          (path.size() == directory.size() || path[directory.size()] == '/');
 }
 
+// `path` without ".", "..", repeated or trailing slashes, as written: no symlink is looked up.
+std::string lexical(const std::string& path) {
+  std::string result = std::filesystem::path(path).lexically_normal().string();
+  while (result.size() > 1 && result.ends_with('/')) result.pop_back();
+  return result;
+}
+
 // A lock (or a manifest) inside the root could be held forever, or edited, by a jailed process.
 // Checked before anything is created, so a refused state directory is not created in the root.
+// The root is taken as written (jailbuild opens roots only by a path without symlinks, so it is
+// its real path): resolving it again could follow a symlink swapped in meanwhile.
 Result<bool> check_outside_root(const std::string& state_dir, const std::string& root) {
-  if (is_within(resolved(state_dir), resolved(root))) {
+  if (is_within(resolved(state_dir), lexical(root))) {
     return Error{"the state directory " + state_dir + " is inside the root " + root +
                  ", where a jailed process could change it; choose another with --state-dir"};
   }

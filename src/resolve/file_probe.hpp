@@ -40,7 +40,7 @@ struct Probe {
   std::shared_ptr<const FileData> data;  // set when the path opened
 };
 
-// The loader's verdict on a candidate (open_verify, ldso-reference §3.5).
+// The loader's verdict on a candidate (open_verify, docs/loader-rules.md#candidate-verdicts).
 enum class Verdict {
   Accept,
   Skip,            // try the next candidate (missing, unreadable, wrong machine)

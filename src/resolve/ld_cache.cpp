@@ -1,7 +1,7 @@
 // Reading /etc/ld.so.cache as glibc 2.36's loader does (elf/dl-cache.c,
 // sysdeps/generic/dl-cache.h), including its range checks: what the loader rejects is an error
 // here, what it skips is skipped, and where a hostile file would make the loader read past the
-// mapping, we stop at the file's end instead (see `CacheBytes::c_string`). ldso-reference §6.
+// mapping, we stop at the file's end instead (see `CacheBytes::c_string`). See docs/loader-rules.md#loader-cache.
 #include "jailbuild/ld_cache.hpp"
 
 #include <algorithm>

@@ -1,6 +1,7 @@
 // The loader parameters that decide where it looks: built-in defaults per machine, the hwcaps
 // subdirectory lists derived from them (elf/dl-hwcaps.c), and reading them from the loader's own
-// `--list-diagnostics` report (elf/dl-diagnostics.c). ldso-reference §0.2, §5.
+// `--list-diagnostics` report (elf/dl-diagnostics.c). See docs/loader-rules.md#loader-parameters and
+// #hwcaps-subdirectories.
 #include "jailbuild/loader_config.hpp"
 
 #include <fcntl.h>

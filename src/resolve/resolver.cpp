@@ -233,7 +233,7 @@ DstValues LinkMapBuilder::dst_values(std::size_t index) {
   DstValues values{std::nullopt, config_.lib, config_.platform};
   const LoadedObject& obj = object(index);
   // The program's $ORIGIN is the kernel's canonical path of the executable (/proc/self/exe);
-  // a library's is the string it was opened as, with no symlink resolved (ldso-reference §4.2).
+  // a library's is the string it was opened as, with no symlink resolved (docs/loader-rules.md#origin).
   values.origin = obj.found_by == FoundBy::Program ? dirname_of(obj.real_path)
                                                    : origin_of(obj.path, impl_.options.cwd);
   return values;
@@ -419,8 +419,9 @@ void LinkMapBuilder::satisfy(Dependency& dep, bool is_preload) {
     return;
   }
   const Probe& probe = impl_.probes.probe(impl_.absolute(result.path));
-  // Same file as an object already loaded under another name: the loader reuses it (§2). The
-  // program's and ld.so's file identity is never recorded by the loader, so they never match.
+  // Same file as an object already loaded under another name: the loader reuses it
+  // (docs/loader-rules.md#already-loaded). The program's and ld.so's file identity is never recorded by the
+  // loader, so they never match.
   for (std::size_t i = 0; i < map_.objects.size(); ++i) {
     LoadedObject& obj = object(i);
     const bool has_file_id = obj.found_by != FoundBy::Program && obj.found_by != FoundBy::Interpreter;
@@ -556,7 +557,9 @@ std::optional<std::pair<std::string, std::string>> parse_shebang(std::string_vie
     const auto arg_begin = line.find_first_not_of(" \t", end);
     if (arg_begin != std::string::npos) {
       argument = line.substr(arg_begin);
-      argument.erase(argument.find_last_not_of(" \t\r") + 1);
+      // Trailing spaces and tabs only, as the kernel trims: a CRLF script's "\r" stays, and its
+      // `env NAME\r` finds nothing (docs/loader-rules.md#scripts).
+      argument.erase(argument.find_last_not_of(" \t") + 1);
     }
   }
   return std::pair{std::move(interpreter), std::move(argument)};

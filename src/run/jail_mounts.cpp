@@ -381,10 +381,4 @@ Step enter_new_root(const RunOptions& options, int root_fd, bool in_user_namespa
   return std::nullopt;
 }
 
-Step enter_chroot(const std::string& root) {
-  if (::chroot(root.c_str()) != 0) return failed(root + ": chroot");
-  if (::chdir("/") != 0) return failed(root + ": chdir / after chroot");
-  return std::nullopt;
-}
-
 }  // namespace jailbuild::run

@@ -29,9 +29,6 @@ Error failed(const std::string& what);
 // through a symlink.
 Step enter_new_root(const RunOptions& options, int root_fd, bool in_user_namespace);
 
-// Plain chroot(2) into options.root, then chdir("/").
-Step enter_chroot(const std::string& root);
-
 // Brings up the loopback interface of a new network namespace.
 Step bring_up_loopback();
 

@@ -235,13 +235,16 @@ int run_in_jail(const RunOptions& options) {
     report(init.error().message);
     return kRunFailed;
   }
-  // The root is opened once, never through a symlink at its last component, and from then on
-  // reached only through this descriptor.
-  const UniqueFd root_fd(::open(options.root.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!root_fd.valid()) {
-    report(run::failed(options.root + ": open").message);
+  // The root is opened once, through no symlink on its way, and from then on reached only through
+  // this descriptor (see copy::open_root).
+  auto opened = copy::open_root(options.root, false);
+  if (opened && !opened->fd.valid()) opened = copy::system_error(opened->path, ENOENT);
+  if (opened && opened->path == "/") opened = Error{options.root + ": the host's own root is not a jail", true};
+  if (!opened) {
+    report(opened.error().message);
     return kRunFailed;
   }
+  const UniqueFd& root_fd = opened->fd;
   // A --writable root is the jail's top level itself, and its mount points are made here, by
   // jailbuild, without following a symlink: the jail's root may not own the root.
   if (options.writable && !options.chroot_only)

@@ -132,6 +132,27 @@ TEST_F(DepsCommand, EveryMissingLibraryIsReportedAndTheWalkGoesOn) {
   EXPECT_EQ(trace.not_found, (std::vector<std::string>{"libgone.so", "libgone2.so"})) << trace.describe();
 }
 
+// The kernel ends a #! line at the newline and trims spaces and tabs only: a script saved with
+// CRLF line ends asks env for "true\r", which no PATH holds, and does not run. jailbuild must not
+// name /usr/bin/true for it. The oracle is the kernel running both scripts.
+TEST_F(DepsCommand, ACrlfScriptsEnvCommandKeepsItsCarriageReturnAsTheKernelDoes) {
+  write("crlf.sh", "#!/usr/bin/env true\r\necho\r\n");
+  write("lf.sh", "#!/usr/bin/env true\necho\n");
+  fs::permissions(dir_ / "crlf.sh", fs::perms::owner_all);
+  fs::permissions(dir_ / "lf.sh", fs::perms::owner_all);
+  const ProcessResult crlf_ran = testing::run_process({path("crlf.sh")}, kPlainEnv);
+  ASSERT_EQ(crlf_ran.exit_code, 127) << "env found \"true\\r\": " << crlf_ran.describe();
+  const ProcessResult lf_ran = testing::run_process({path("lf.sh")}, kPlainEnv);
+  ASSERT_EQ(lf_ran.exit_code, 0) << lf_ran.describe();
+
+  const ProcessResult lf = jailbuild_run({"deps", "--list", path("lf.sh")});
+  EXPECT_EQ(lf.exit_code, 0) << lf.describe();
+  EXPECT_NE(lf.output.find("/usr/bin/true\n"), std::string::npos) << lf.output;
+  const ProcessResult crlf = jailbuild_run({"deps", "--list", path("crlf.sh")});
+  EXPECT_EQ(crlf.exit_code, 1) << crlf.describe();
+  EXPECT_EQ(crlf.output.find("/usr/bin/true\n"), std::string::npos) << crlf.output;
+}
+
 TEST_F(DepsCommand, TreeSaysHowEachObjectWasFound) {
   const ProcessResult result = jailbuild_run({"deps", path("app")});
   ASSERT_EQ(result.exit_code, 0) << result.describe();

@@ -1295,5 +1295,83 @@ TEST_F(RootWriterTest, ARepeatedApplyCostsAboutAStatPerFile) {
   EXPECT_LT(repeat_time * 3, fresh_time);
 }
 
+// ---------------------------------------------------------------------------------------------
+// copy::open_root: the one way a root is opened (add, sync, remove, list, and run)
+
+// The directory a descriptor is open on, as (device, inode).
+std::pair<dev_t, ino_t> inode_of_fd(int fd) {
+  struct stat status {};
+  EXPECT_EQ(::fstat(fd, &status), 0);
+  return {status.st_dev, status.st_ino};
+}
+std::pair<dev_t, ino_t> inode_at(const std::string& path) {
+  struct stat status {};
+  EXPECT_EQ(::lstat(path.c_str(), &status), 0) << path;
+  return {status.st_dev, status.st_ino};
+}
+
+TEST(OpenRoot, OpensTheDirectoryItNamesWithThePathNormalised) {
+  TempDir dir;
+  fs::create_directories(dir.path() + "/a/b");
+  fs::create_directories(dir.path() + "/a/x");
+  auto opened = copy::open_root(dir.path() + "//a/./x/../b/", false);
+  ASSERT_TRUE(opened) << opened.error().message;
+  EXPECT_EQ(opened->path, dir.path() + "/a/b");
+  ASSERT_TRUE(opened->fd.valid());
+  EXPECT_EQ(inode_of_fd(opened->fd.get()), inode_at(dir.path() + "/a/b"));
+
+  // Missing, not created: a name without a descriptor, and nothing made.
+  auto missing = copy::open_root(dir.path() + "/a/missing/../c/root", false);
+  ASSERT_TRUE(missing) << missing.error().message;
+  EXPECT_EQ(missing->path, dir.path() + "/a/c/root");
+  EXPECT_FALSE(missing->fd.valid());
+  EXPECT_FALSE(fs::exists(dir.path() + "/a/missing"));
+}
+
+TEST(OpenRoot, CreatesAMissingRootAndItsParentsWithMode0755WhateverTheUmask) {
+  TempDir dir;
+  const mode_t umask_before = ::umask(077);
+  auto created = copy::open_root(dir.path() + "/new/parent/root", true);
+  ::umask(umask_before);
+  ASSERT_TRUE(created) << created.error().message;
+  ASSERT_TRUE(created->fd.valid());
+  EXPECT_EQ(inode_of_fd(created->fd.get()), inode_at(dir.path() + "/new/parent/root"));
+  struct stat status {};
+  ASSERT_EQ(::stat((dir.path() + "/new/parent/root").c_str(), &status), 0);
+  EXPECT_EQ(status.st_mode & 07777, 0755u);
+}
+
+TEST(OpenRoot, ASymlinkAnywhereOnTheWayIsABadRequestNamingIt) {
+  TempDir dir;
+  fs::create_directories(dir.path() + "/real/root");
+  fs::create_directory_symlink("real", dir.path() + "/link");
+  fs::create_directory_symlink("root", dir.path() + "/real/last");
+  write_file(dir.path() + "/file", "");
+  struct Case {
+    std::string path;
+    std::string message;
+  };
+  const std::vector<Case> cases{
+      {dir.path() + "/link/root", dir.path() + "/link is a symlink"},
+      {dir.path() + "/link/new", dir.path() + "/link is a symlink"},
+      {dir.path() + "/real/last", dir.path() + "/real/last: is a symlink"},
+      {dir.path() + "/link/../real/root", dir.path() + "/link is a symlink"},
+      {dir.path() + "/file/root", dir.path() + "/file is a regular file, not a directory"},
+  };
+  for (const Case& c : cases) {
+    for (const bool create : {false, true}) {
+      auto refused = copy::open_root(c.path, create);
+      ASSERT_FALSE(refused) << c.path;
+      EXPECT_TRUE(refused.error().bad_request) << c.path;
+      EXPECT_NE(refused.error().message.find(c.message), std::string::npos) << refused.error().message;
+    }
+  }
+  EXPECT_FALSE(fs::exists(dir.path() + "/real/new")) << "a root was created through the symlink";
+  // Control: the same directory by its real path opens.
+  auto real = copy::open_root(dir.path() + "/real/root", false);
+  ASSERT_TRUE(real) << real.error().message;
+  EXPECT_EQ(inode_of_fd(real->fd.get()), inode_at(dir.path() + "/real/root"));
+}
+
 }  // namespace
 }  // namespace jailbuild

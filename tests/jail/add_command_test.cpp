@@ -34,6 +34,7 @@
 #include "support/command_test_support.hpp"
 #include "support/loader_oracle.hpp"
 #include "support/non_utf8_names.hpp"
+#include "support/path_swapper.hpp"
 #include "support/root_test.hpp"
 
 namespace jailbuild {
@@ -556,6 +557,174 @@ TEST_F(AddCommand, UsrSwappedWithASymlinkOutsideWhileAddRunsNeverWritesOutside) 
   const ProcessResult settled = add(programs);
   EXPECT_EQ(settled.exit_code, kExitOk) << settled.describe();
   EXPECT_EQ(snapshot(root_), snapshot(complete));
+}
+
+// ---- how ROOT itself is opened -------------------------------------------------------------------
+
+// Issue 10, case 8: `add` creating a new root in a directory another user owns, who swaps the new
+// name for a symlink to a decoy the moment it exists (and back, again and again). Each add must
+// either refuse (it met the symlink) or build the root in the directory it made; the decoy (root's,
+// mode 0700) must keep its mode and contents. Control: mkdir, chmod and a file written by path, as
+// `mkdir -p` and add once did, reach the decoy under the same swapper. The window between making
+// the root and opening it is a few microseconds, which a loaded machine stretches and an idle one
+// seldom does: strace holds each mkdir's return for 20 ms, so that every add meets the swapping.
+TEST_F(AddCommand, ANewRootSwappedForASymlinkByTheOwnerOfItsParentIsNeverFollowed) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: the parent is given to nobody, who swaps the new root";
+  if (!fs::exists(kStrace)) GTEST_SKIP() << "needs strace (Debian package strace) to widen the race window";
+  constexpr int kRuns = 20;
+  const std::string parent = path("parent");
+  fs::create_directory(parent);
+  ASSERT_EQ(::chown(parent.c_str(), kNobody, kNobody), 0);
+  const std::string decoy = path("decoy");
+  write_file(fs::path(decoy) / "etc/passwd", "a decoy: must never change\n");
+  fs::permissions(decoy, static_cast<fs::perms>(0700));
+
+  bool reached = false;
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  for (int attempt = 0; !reached && Clock::now() < deadline; ++attempt) {
+    const std::string name = "control-" + std::to_string(attempt);
+    const std::string made = parent + "/" + name;
+    PathSwapper swapper(parent, name, decoy, kNobody, 0);
+    ::mkdir(made.c_str(), 0700);
+    ::chmod(made.c_str(), 0755);
+    const int fd = ::open((made + "/probe").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0) ::close(fd);
+    swapper.stop();
+    reached = (mode_of(decoy) & 07777) != 0700 || fs::exists(decoy + "/probe");
+  }
+  ASSERT_TRUE(reached) << "mkdir, chmod and open by path never reached the decoy: the swapper redirects nothing";
+  fs::remove(decoy + "/probe");
+  fs::permissions(decoy, static_cast<fs::perms>(0700));
+  const Tree before = snapshot(decoy, true);
+
+  int refused = 0;         // adds that met the symlink
+  int built = 0;           // adds that built the root in the directory they made
+  int swapped_during = 0;  // adds during which the swapper got the new root's name at least once
+  for (int run = 0; run < kRuns; ++run) {
+    const std::string root = parent + "/root-" + std::to_string(run);
+    PathSwapper swapper(parent, "root-" + std::to_string(run), decoy, kNobody, 0);
+    const ProcessResult result = add_under_strace({"-e", "inject=mkdir,mkdirat:delay_exit=20000"}, {path("hello")}, {}, root);
+    if (swapper.stop() > 0) ++swapped_during;
+    if (result.exit_code == kExitUsage && contains(result.output, root + ": is a symlink")) {
+      ++refused;
+    } else {
+      EXPECT_EQ(result.exit_code, kExitOk) << result.describe();
+      ++built;
+    }
+  }
+  std::cout << "adds refused: " << refused << "; built: " << built << "; swapped during the add: " << swapped_during
+            << "\n";
+  EXPECT_GT(swapped_during, 0) << "the swapper never got the new root: the race was not tested";
+  EXPECT_GT(refused, 0) << "no add met the symlink: the race window was never open";
+  EXPECT_EQ(snapshot(decoy, true), before) << "add changed the decoy";
+}
+
+// The deterministic half of case 8: the new root's path is a symlink to a decoy already. add
+// refuses, naming it and its real path, and creates nothing: not in the decoy, not beside the
+// symlink, not even the state directory. Control: a root beside it, by a path without symlinks, is
+// built, mode 0755.
+TEST_F(AddCommand, ANewRootThatIsASymlinkIsRefusedAndNothingIsCreated) {
+  const std::string decoy = path("decoy");
+  write_file(fs::path(decoy) / "etc/passwd", "a decoy: must never change\n");
+  fs::permissions(decoy, static_cast<fs::perms>(0700));
+  const Tree decoy_before = snapshot(decoy, true);
+  fs::create_directory(path("parent"));
+  root_ = path("parent/new");
+  fs::create_directory_symlink(decoy, root_);
+  const Tree parent_before = snapshot(path("parent"), true);
+
+  const ProcessResult refused = add({path("hello")});
+  EXPECT_EQ(refused.exit_code, kExitUsage) << refused.describe();
+  EXPECT_TRUE(contains(refused.output, root_ + ": is a symlink")) << refused.output;
+  EXPECT_TRUE(contains(refused.output, "give its real path, " + decoy)) << refused.output;
+  EXPECT_EQ(snapshot(decoy, true), decoy_before) << "add wrote through the symlink";
+  EXPECT_EQ(snapshot(path("parent"), true), parent_before);
+  EXPECT_FALSE(fs::exists(state_)) << "a refused root left state behind";
+
+  root_ = path("parent/real");
+  const ProcessResult built = add({path("hello")});
+  EXPECT_EQ(built.exit_code, kExitOk) << built.describe();
+  EXPECT_EQ(mode_of(root_) & 07777, 0755u);
+}
+
+// A symlink anywhere in ROOT's path is refused by every command with exit 2 (bad input, as an
+// unknown root is), naming the symlink and where it leads. Control: the real path works.
+TEST_F(AddCommand, ARootPathThroughASymlinkIsRefusedByEveryCommand) {
+  const std::string real = path("real");
+  fs::create_directory(real);
+  const std::string link = path("link");
+  fs::create_directory_symlink(real, link);
+  const std::string through = link + "/root";
+
+  const ProcessResult new_root = add({path("hello")}, {}, through);
+  EXPECT_EQ(new_root.exit_code, kExitUsage) << new_root.describe();
+  EXPECT_TRUE(contains(new_root.output, through + ": " + link + " is a symlink")) << new_root.output;
+  EXPECT_TRUE(contains(new_root.output, link + " resolves to " + real)) << new_root.output;
+  EXPECT_FALSE(fs::exists(real + "/root"));
+
+  root_ = real + "/root";
+  ASSERT_EQ(add({path("hello")}).exit_code, kExitOk);
+  const std::vector<std::vector<std::string>> commands{
+      add_args({path("hello")}, {}, through),
+      {"sync", through, "--state-dir", state_},
+      {"list", through, "--state-dir", state_},
+      {"remove", path("hello"), "--root", through, "--state-dir", state_},
+  };
+  for (const std::vector<std::string>& command : commands) {
+    const ProcessResult refused = jailbuild(command);
+    EXPECT_EQ(refused.exit_code, kExitUsage) << command[0] << ": " << refused.describe();
+    EXPECT_TRUE(contains(refused.output, link + " is a symlink")) << command[0] << ": " << refused.output;
+    EXPECT_TRUE(contains(refused.output, "give its real path, " + root_)) << command[0] << ": " << refused.output;
+  }
+  EXPECT_EQ(jailbuild({"sync", root_, "--state-dir", state_}).exit_code, kExitOk);
+  EXPECT_EQ(jailbuild({"list", root_, "--state-dir", state_}).exit_code, kExitOk);
+  EXPECT_TRUE(same_contents(root_ + path("hello"), path("hello")));
+}
+
+// A directory on the way to ROOT that someone other than root and the caller can change is warned
+// about (jk_init refuses such roots): writable by its group or everyone without the sticky bit, or
+// another user's. A sticky one (as /tmp) is fine while the next component is root's; the control
+// is the same sticky directory holding another user's root, which that user may rename.
+TEST_F(AddCommand, AnAncestorOthersCanChangeIsWarnedAbout) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give directories to nobody";
+  struct Case {
+    std::string parent;
+    mode_t mode;
+    uid_t owner;
+    bool root_is_nobodys;
+    std::string warning;  // "" for none
+  };
+  const std::vector<Case> cases{
+      {"everyone", 0777, 0, false, path("everyone") + " is writable by everyone (mode 0777)"},
+      {"group", 0775, 0, false, path("group") + " is writable by its group (mode 0775)"},
+      {"nobodys", 0755, kNobody, false, path("nobodys") + " belongs to uid 65534"},
+      {"sticky", 01777, 0, false, ""},
+      {"sticky-other", 01777, 0, true,
+       path("sticky-other/root") + " belongs to uid 65534, who may rename it in " + path("sticky-other")},
+  };
+  for (const Case& c : cases) {
+    const std::string parent = path(c.parent);
+    fs::create_directory(parent);
+    ASSERT_EQ(::chmod(parent.c_str(), c.mode), 0);
+    ASSERT_EQ(::chown(parent.c_str(), c.owner, c.owner), 0);
+    root_ = parent + "/root";
+    if (c.root_is_nobodys) {
+      fs::create_directory(root_);
+      ASSERT_EQ(::chown(root_.c_str(), kNobody, kNobody), 0);
+    }
+    const ProcessResult added = add({path("hello")});
+    EXPECT_EQ(added.exit_code, kExitOk) << c.parent << ": " << added.describe();
+    const ProcessResult synced = jailbuild({"sync", root_, "--state-dir", state_});
+    EXPECT_EQ(synced.exit_code, kExitOk) << c.parent << ": " << synced.describe();
+    for (const ProcessResult* result : {&added, &synced}) {
+      if (c.warning.empty()) {
+        EXPECT_FALSE(contains(result->output, "warning")) << c.parent << ": " << result->output;
+      } else {
+        EXPECT_TRUE(contains(result->output, "warning: " + root_ + ": " + c.warning)) << c.parent << ": "
+                                                                                      << result->output;
+      }
+    }
+  }
 }
 
 // ---- interrupted runs and failures --------------------------------------------------------------

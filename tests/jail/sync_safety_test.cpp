@@ -36,6 +36,7 @@
 #include "jailbuild/manifest.hpp"
 #include "support/command_test_support.hpp"
 #include "support/loader_oracle.hpp"
+#include "support/path_swapper.hpp"
 #include "support/root_test.hpp"
 
 namespace jailbuild {
@@ -468,6 +469,120 @@ TEST_F(SyncSafety, ADirectorySwappedWithASymlinkOutsideWhileSyncRunsIsNeverWritt
   const ProcessResult settled = sync();
   EXPECT_EQ(settled.exit_code, kExitOk) << settled.describe();
   EXPECT_EQ(snapshot(root_), snapshot(new_));
+}
+
+// Issue 10, case 7: the owner of the directory holding ROOT swaps ROOT for a symlink to a decoy,
+// a root-owned directory elsewhere, again and again while syncs run. A sync that meets the symlink
+// must refuse; one that opened the real root must finish there (the root renamed away meanwhile
+// changes nothing: it works through its descriptor). The decoy must never change. Control: under
+// the same swapper, a write by path (what sync did after canonicalising ROOT) lands in the decoy.
+TEST_F(SyncSafety, ARootSwappedForASymlinkByTheOwnerOfItsParentIsNeverFollowed) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root: the root's parent is given to nobody, who swaps the root";
+  constexpr int kRuns = 30;
+  const std::string parent = path("parent");
+  fs::create_directory(parent);
+  root_ = parent + "/root";
+  ASSERT_NO_FATAL_FAILURE(prepare());
+  ASSERT_EQ(::chown(parent.c_str(), kNobody, kNobody), 0);
+  // Like the review's decoy: root's, with a loader cache for a sync to replace.
+  const std::string decoy = make_outside("decoy", {"etc/ld.so.cache", "usr/lib/x86_64-linux-gnu/libc.so.6"});
+
+  {
+    PathSwapper swapper(parent, "root", decoy, kNobody, 2000);
+    const auto deadline = Clock::now() + std::chrono::seconds(20);
+    bool reached = false;
+    while (!reached && Clock::now() < deadline) {
+      const int fd = ::open((root_ + "/control-probe").c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (fd >= 0) ::close(fd);
+      reached = fs::exists(decoy + "/control-probe");
+    }
+    swapper.stop();
+    ASSERT_TRUE(reached) << "a write by path never reached the decoy: the swapper redirects nothing";
+    fs::remove(decoy + "/control-probe");
+    fs::remove(root_ + "/control-probe");
+  }
+  const Tree before = snapshot(decoy, true);
+
+  PathSwapper swapper(parent, "root", decoy, kNobody, 2000);
+  int refused = 0;  // runs that met the symlink
+  int synced = 0;   // runs that opened the real root
+  for (int run = 0; run < kRuns; ++run) {
+    // The host switches versions each run, so that a run that gets through has files to write.
+    if (run > 0) install(run % 2 == 0 ? 2 : 1);
+    const ProcessResult result = sync();
+    if (result.exit_code == kExitUsage && contains(result.output, root_ + ": is a symlink")) {
+      ++refused;
+    } else {
+      EXPECT_TRUE(result.exit_code == kExitOk || result.exit_code == kExitIncomplete) << result.describe();
+      ++synced;
+    }
+  }
+  const long swaps = swapper.stop();
+  std::cout << "swaps: " << swaps << "; runs refused: " << refused << "; runs through: " << synced << "\n";
+  EXPECT_GT(swaps, kRuns) << "the swapper hardly ran: the race was not tested";
+  EXPECT_GT(refused, 0) << "no run met the symlink: the race window was never open";
+  EXPECT_GT(synced, 0) << "no run got through to the real root while it was being swapped";
+  EXPECT_EQ(snapshot(decoy, true), before) << "sync wrote in the decoy";
+
+  install(2);
+  const ProcessResult settled = sync();
+  EXPECT_EQ(settled.exit_code, kExitOk) << settled.describe();
+  EXPECT_EQ(snapshot(root_), snapshot(new_));
+}
+
+// The deterministic half of case 7: ROOT is a symlink already when sync starts, to another root
+// jailbuild manages (which has work to do: a sync following the symlink would change it). sync
+// refuses, naming the symlink; neither root changes. Control: with the real directory back at
+// ROOT, the same command syncs it.
+TEST_F(SyncSafety, ARootThatIsASymlinkIsRefusedNamingItAndNothingChanges) {
+  ASSERT_NO_FATAL_FAILURE(prepare());
+  const std::string other = path("other-root");
+  ASSERT_EQ(add(other, state_).exit_code, kExitOk);
+  install(1);  // the other root (version 2) now has work; the test's root (version 1) has none
+  const std::string aside = root_ + ".aside";
+  fs::rename(root_, aside);
+  fs::create_directory_symlink(other, root_);
+  const Tree other_before = snapshot(other, true);
+  const Tree aside_before = snapshot(aside, true);
+
+  const ProcessResult refused = sync();
+  EXPECT_EQ(refused.exit_code, kExitUsage) << refused.describe();
+  EXPECT_TRUE(contains(refused.output, root_ + ": is a symlink")) << refused.output;
+  EXPECT_TRUE(contains(refused.output, "real path, " + other)) << refused.output;
+  EXPECT_EQ(snapshot(other, true), other_before) << "sync followed the symlink into another root";
+  EXPECT_EQ(snapshot(aside, true), aside_before);
+
+  fs::remove(root_);
+  fs::rename(aside, root_);
+  const ProcessResult control = sync();
+  EXPECT_EQ(control.exit_code, kExitOk) << control.describe();
+}
+
+// A setuid or setgid file that jailbuild did not place is reported by a sync that has work (on
+// stderr and in --json), whatever its way in (here: a copy made and chmod-ed behind jailbuild's
+// back). Control: the same copy without the bits is not reported.
+TEST_F(SyncSafety, SetuidFilesJailbuildDidNotPlaceAreReported) {
+  ASSERT_NO_FATAL_FAILURE(prepare());
+  const std::string placed = root_ + path("app_b");
+  const std::string setuid_copy = path("planted-setuid");
+  const std::string setgid_copy = path("planted-setgid");
+  const std::string plain_copy = path("planted-plain");
+  for (const std::string& copy : {setuid_copy, setgid_copy, plain_copy})
+    fs::copy_file(placed, root_ + copy);
+  fs::permissions(root_ + setuid_copy, static_cast<fs::perms>(04755));
+  fs::permissions(root_ + setgid_copy, static_cast<fs::perms>(02755));
+  fs::permissions(root_ + plain_copy, static_cast<fs::perms>(0755));
+
+  const ProcessResult result = sync({"--json"});
+  EXPECT_EQ(result.exit_code, kExitOk) << result.describe();
+  const nlohmann::json reported = json_in(result.output);
+  ASSERT_TRUE(reported.is_object() && reported.contains("unplaced_setuid")) << result.output;
+  EXPECT_EQ(reported.at("unplaced_setuid"), nlohmann::json({setgid_copy, setuid_copy})) << result.output;
+  EXPECT_TRUE(contains(result.output, "warning: " + root_ + setuid_copy + ": setuid file that jailbuild did not place"))
+      << result.output;
+  EXPECT_TRUE(contains(result.output, "warning: " + root_ + setgid_copy + ": setgid file")) << result.output;
+  EXPECT_FALSE(contains(result.output, plain_copy)) << result.output;
+  EXPECT_FALSE(contains(result.output, path("app_b") + ": set")) << "a file jailbuild placed is reported";
 }
 
 TEST_F(SyncSafety, CopiesEditedReplacedOrTouchedInsideTheRootAreRestored) {

@@ -20,6 +20,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../../src/copy/safe_fs.hpp"
 #include "../../src/jail/watch_list.hpp"
 #include "support/files.hpp"
 #include "support/temp_dir.hpp"
@@ -104,10 +105,16 @@ class StillCurrent : public ::testing::Test {
 
   std::string host(const std::string& path) const { return dir_.path() + "/host" + path; }
   std::string root(const std::string& path) const { return dir_.path() + "/root" + path; }
+  // The root opened as a run opens it: once, through copy::open_root (invalid if missing).
+  copy::UniqueFd open_root() const {
+    auto opened = copy::open_root(list_.root, false);
+    EXPECT_TRUE(opened) << opened.error().message;
+    return opened ? std::move(opened->fd) : copy::UniqueFd();
+  }
   WatchCheck check() const {
     auto read = read_watch_list(serialize_watch_list(list_));
     EXPECT_TRUE(read) << read.error().message;
-    return read ? check_watch_list(*read, list_.root, identity(manifest_)) : WatchCheck{};
+    return read ? check_watch_list(*read, open_root().get(), identity(manifest_)) : WatchCheck{};
   }
   bool current() const { return check().current; }
   void set_manifest_identity() { list_.manifest = identity(manifest_); }
@@ -225,7 +232,7 @@ class Listings : public StillCurrent {
   // leave its directory's times as they were. Runs guard against that with a settle margin (no
   // listing of a directory changed less than a second before); the tests wait the tick out.
   void complete(std::int64_t settled_before_ns = kEverythingSettled) {
-    complete_watch_list(list_, list_.root, settled_before_ns);
+    complete_watch_list(list_, open_root().get(), settled_before_ns);
     std::this_thread::sleep_for(20ms);
   }
 

@@ -1,5 +1,5 @@
 // ld.so.cache parsing and lookup: unit tests on caches written in memory, and oracles that hold
-// the reader to `ldconfig -p` and to the real loader's choices (ldso-reference §6).
+// the reader to `ldconfig -p` and to the real loader's choices (docs/loader-rules.md#loader-cache).
 #include "jailbuild/ld_cache.hpp"
 
 #include <gtest/gtest.h>
@@ -946,9 +946,9 @@ TEST(LdCacheHost, KeysAreSortedDescendingByLibcmp) {
 
 // How to make the real loader look a name up in its cache, with LD_DEBUG=libs showing the answer.
 enum class CacheQuery {
-  // `--preload NAME --list PROGRAM`: the lookup a DT_NEEDED gets (§3.2 step 4), made after the
-  // loader has set up its glibc-hwcaps priorities. Names the loader already has (its own soname,
-  // PROGRAM's soname) are never searched.
+  // `--preload NAME --list PROGRAM`: the lookup a DT_NEEDED gets (step 4 of
+  // docs/loader-rules.md#search-order), made after the loader has set up its glibc-hwcaps priorities. Names
+  // the loader already has (its own soname, PROGRAM's soname) are never searched.
   Preload,
   // `--list NAME`: the program itself is looked up in the cache only, and so early that the
   // glibc-hwcaps priorities are not set up yet: every glibc-hwcaps entry is skipped.
@@ -1036,7 +1036,7 @@ TEST(LdCacheHost, I386LookupsMatchTheLoader) {
   if (!cache || !std::filesystem::exists(kLoader32)) GTEST_SKIP() << "no host cache or loader";
   const auto config = jailbuild::query_loader(kLoader32, default_loader_config(1, 3));
   // A kernel without IA-32 emulation cannot execute the loader: there is no oracle to ask.
-  if (!config && config.error().message.find(std::strerror(ENOEXEC)) != std::string::npos)
+  if (!config && jailbuild::testing::kernel_cannot_execute(config.error()))
     GTEST_SKIP() << "this kernel cannot run the i386 loader: " << config.error().message;
   ASSERT_TRUE(config) << config.error().message;
   ASSERT_TRUE(config->hwcaps_subdirs.empty());
@@ -1151,7 +1151,8 @@ TEST_F(LdCacheRealLdconfig, ListingMatchesLdconfigP) {
 }
 
 TEST_F(LdCacheRealLdconfig, HwcapsLookupTakesTheBestActiveSubdirectory) {
-  // §6.4 on this CPU: the first active subdirectory that has the library, else the plain one.
+  // docs/loader-rules.md#cache-lookup on this CPU: the first active subdirectory that has the library, else the
+  // plain one.
   std::string expected = path("hw/libhw.so.1");
   for (const std::string& name : config_.hwcaps_subdirs) {
     if (name == "x86-64-v2" || name == "x86-64-v3") {

@@ -1,4 +1,4 @@
-// The pure search-path rules of ldso-reference §3.3 and §4.1, with no disk access.
+// The pure search-path rules of docs/loader-rules.md#path-lists and #dynamic-string-tokens, with no disk access.
 #include <gtest/gtest.h>
 
 #include "jailbuild/search_path.hpp"
@@ -86,7 +86,7 @@ TEST(OriginOf, CutsTheLastComponentWithoutResolvingAnything) {
   EXPECT_EQ(origin_of("libw.so", "/home/u/"), "/home/u");
 }
 
-// Search order (ldso-reference §3.2). Objects: 0 the program, 1.. libraries.
+// Search order (docs/loader-rules.md#search-order). Objects: 0 the program, 1.. libraries.
 using Source = SearchSource;
 std::vector<std::pair<Source, std::size_t>> order(const SearchContext& context) {
   std::vector<std::pair<Source, std::size_t>> out;

@@ -2,11 +2,14 @@
 // gcc) for the answer. Commands run through /bin/sh; callers quote what they interpolate.
 #pragma once
 
+#include "jailbuild/result.hpp"
 #include "support/temp_dir.hpp"
 
 #include <sys/wait.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +19,12 @@
 #include <vector>
 
 namespace jailbuild::testing {
+
+// True if `error`, from asking a loader, says that the kernel cannot execute it at all: an i386
+// loader on a kernel built without IA-32 emulation, where there is no oracle to ask.
+inline bool kernel_cannot_execute(const Error& error) {
+  return error.message.find(std::strerror(ENOEXEC)) != std::string::npos;
+}
 
 struct ShellResult {
   int exit_status = -1;  // -1: it did not exit normally

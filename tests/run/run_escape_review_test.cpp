@@ -91,15 +91,6 @@ std::vector<std::string> setuid_root_files(const std::string& dir) {
   return found;
 }
 
-// The first id of jailbuild's range in /etc/subuid ("jailbuild:START:COUNT"), once a run made it.
-std::optional<uid_t> mapped_root_id() {
-  for (const std::string& line : lines_of(read_file("/etc/subuid"))) {
-    if (!line.starts_with("jailbuild:")) continue;
-    return static_cast<uid_t>(std::stoul(line.substr(10, line.find(':', 10) - 10)));
-  }
-  return std::nullopt;
-}
-
 // The pids of the host's processes running as UID (owning their /proc directory).
 std::vector<std::string> processes_of(uid_t uid) {
   std::vector<std::string> pids;
@@ -337,7 +328,7 @@ TEST_F(RunEscapeReview, NoSetuidRootFileCanBePlantedThroughWritable) {
   expect_ran(unfiltered);
   EXPECT_EQ(answer(unfiltered, "chmod 4755"), "OK") << unfiltered.output;
   EXPECT_EQ(setuid_root_files(root_), std::vector<std::string>{}) << unfiltered.output;
-  const std::optional<uid_t> mapped = mapped_root_id();
+  const std::optional<unsigned> mapped = jail_root_id();
   EXPECT_TRUE(mapped.has_value()) << "no jailbuild range in /etc/subuid after a run as root";
   bool any = false;
   for (const auto& entry : fs::directory_iterator(drop)) {

@@ -1,6 +1,6 @@
 // The real glibc loader as a test oracle: run it in trace mode (LD_TRACE_LOADED_OBJECTS=1, what
 // ldd does) on a program and parse what it prints, so that tests can compare the resolver's
-// answer with the loader's (ldso-reference §3.5, §3.7).
+// answer with the loader's (docs/loader-rules.md#candidate-verdicts, #trace-output).
 //
 // Typical use:
 //
@@ -100,7 +100,7 @@ struct LoaderTrace {
   std::optional<std::string> path_of(const std::string& name) const;
 };
 
-// Parses trace-mode output (the format of ldso-reference §3.7). Pure.
+// Parses trace-mode output (the format of docs/loader-rules.md#trace-output). Pure.
 LoaderTrace parse_trace(const std::string& output);
 
 // Runs PROGRAM itself with LD_TRACE_LOADED_OBJECTS=1 plus `env`: a real kernel exec, so the main
@@ -127,7 +127,7 @@ std::optional<std::string> real_path(const std::string& path, const std::string&
 std::set<std::string> loaded_file_set(const LoaderTrace& trace);
 
 // The same paths in link-map order, without those in `excluded` (e.g. the interpreter, whose
-// position in the trace follows its own rule, ldso-reference §3.7).
+// position in the trace follows its own rule, docs/loader-rules.md#trace-output).
 std::vector<std::string> loaded_file_order(const LoaderTrace& trace,
                                            const std::set<std::string>& excluded = {});
 

@@ -9,7 +9,7 @@
 // unreadable) problem for. Files jailbuild's ELF reader rejects are counted and listed, not
 // compared (what they are is unknown, so they cannot be traced safely).
 //
-// How the loader is asked (ldso-reference §3.5, §3.7, §4.3):
+// How the loader is asked (docs/loader-rules.md#candidate-verdicts, #trace-output, #secure-mode):
 // * a program with a glibc PT_INTERP: a real exec with LD_TRACE_LOADED_OBJECTS=1, so its $ORIGIN
 //   is the kernel's; setuid/setgid programs (secure mode: the exec trace exits 5) and files
 //   without an execute bit go through `LD_TRACE_LOADED_OBJECTS=1 PT_INTERP FILE` instead;
