@@ -34,10 +34,12 @@ require_subcommand() {    # COMMAND
   fi
 }
 
-# A Release build of the CLI in build-bench/. Without -Werror: a compiler's false positive at -O3
-# must not stop a measurement.
+# A Release build of the CLI in build-bench/, every option that matters stated so that whatever
+# the directory's cache holds, the figures are of the product: no sanitizer, no tests (nor their
+# LIEF). Without -Werror: a compiler's false positive at -O3 must not stop a measurement.
 build_jailbuild() {
-  if ! { cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DJAILBUILD_TESTS=OFF -DJAILBUILD_WERROR=OFF &&
+  if ! { cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DJAILBUILD_TESTS=OFF -DJAILBUILD_WERROR=OFF \
+           -DJAILBUILD_SANITIZE= &&
          cmake --build build-bench --target jailbuild_cli -j"$(nproc)"; } >"$out_dir/build.log" 2>&1; then
     tail -n 30 "$out_dir/build.log" >&2
     echo "building jailbuild failed (log: $out_dir/build.log)" >&2

@@ -338,8 +338,11 @@ struct SideCheck {
   std::atomic<bool> claimed = false;
   WatchCheck result;
 
-  void check_unless_claimed() {
-    if (!claimed.exchange(true)) result = check_lines(lines, root_fd, *mismatch);
+  // Whether this call did the check.
+  bool check_unless_claimed() {
+    if (claimed.exchange(true)) return false;
+    result = check_lines(lines, root_fd, *mismatch);
+    return true;
   }
 };
 
@@ -348,7 +351,7 @@ void* check_side(void* argument) {
   // Started on another CPU so as not to displace its creator; from here on it may run anywhere,
   // should that CPU be busy. (Pid 0: this thread.)
   ::sched_setaffinity(0, sizeof side->allowed, &side->allowed);
-  side->check_unless_claimed();
+  if (side->check_unless_claimed()) side->result.root_side_on_second_thread = true;
   return nullptr;
 }
 
@@ -581,6 +584,7 @@ WatchCheck check_watch_list(const WatchListText& list, int root_fd, const FileId
   check.current = host_side.current && root_side.result.current;
   check.root_entries = host_side.root_entries + root_side.result.root_entries;
   check.unlisted = host_side.unlisted + root_side.result.unlisted;
+  check.root_side_on_second_thread = root_side.result.root_side_on_second_thread;
   return check;
 }
 

@@ -107,6 +107,9 @@ struct WatchCheck {
   bool current = false;          // every watched path is as the list says
   std::size_t root_entries = 0;  // the root's entries the list describes
   std::size_t unlisted = 0;      // directories whose listing would have spared stat calls
+  // The root's side was checked by a second thread, beside the host's: whether checking on two
+  // CPUs happened at all, which nothing else in the answer shows.
+  bool root_side_on_second_thread = false;
 };
 
 // Whether every watched path is as the list says, `root_fd` being a descriptor of the root (as

@@ -110,6 +110,9 @@ std::shared_ptr<const FileData> FileProbes::read_file(int fd, const std::string&
     } else {
       const auto bytes = mapped->bytes();
       if (!bytes.empty()) std::memcpy(data->head.data(), bytes.data(), std::min(bytes.size(), data->head.size()));
+      constexpr std::size_t kKernelScriptHead = 256;  // BINPRM_BUF_SIZE
+      if (bytes.size() >= 2 && bytes[0] == std::byte{'#'} && bytes[1] == std::byte{'!'})
+        data->script_head.assign(reinterpret_cast<const char*>(bytes.data()), std::min(bytes.size(), kKernelScriptHead));
       auto object = elf::parse_object(bytes);
       if (object) {
         data->elf = std::make_shared<const elf::ElfObject>(std::move(*object));

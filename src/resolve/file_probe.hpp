@@ -25,6 +25,9 @@ struct FileData {
   bool is_directory = false;
   int read_error = 0;                         // errno of a failed read/map; 0 if read
   std::array<unsigned char, 64> head{};       // the first bytes, as the loader's header checks see them
+  // A `#!` script's first bytes, as many as the kernel reads for its interpreter line
+  // (BINPRM_BUF_SIZE); empty for any other file.
+  std::string script_head;
   std::shared_ptr<const elf::ElfObject> elf;  // null when our reader rejects the file
   std::string elf_error;                      // why, when elf is null
 };

@@ -3,10 +3,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <stdexcept>
+#include <string_view>
 #include <tuple>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <unistd.h>
 
@@ -77,16 +81,21 @@ std::vector<std::string> split_words(std::string_view text, std::string_view sep
   return words;
 }
 
-// What _dl_map_object_from_fd refuses after a file was chosen; nullptr if it loads. The ISA
-// level check is x86's (sysdeps/x86/dl-prop.h); trace mode (ldd) skips it, a real run does not.
-const char* refusal_to_load(const elf::ElfObject& object, const LoaderConfig& config) {
-  if (object.header.type == elf::kTypeExec) return "cannot dynamically load executable";
-  if (object.flags_1 & elf::kDf1Pie) return "cannot dynamically load position-independent executable";
-  if (!object.has_dynamic) return "object file has no dynamic section";
+// x86's check of each object of the main link map but ld.so, the program included, once all are
+// loaded (sysdeps/x86/dl-prop.h); trace mode (ldd) skips it, a real run does not. nullptr if it passes.
+const char* isa_level_refusal(const elf::ElfObject& object, const LoaderConfig& config) {
   const bool x86 = config.machine == elf::kMachineX86_64 || config.machine == elf::kMachineX86;
   if (x86 && (object.x86_isa_needed & config.isa_level_mask) != object.x86_isa_needed)
     return "CPU ISA level is lower than required";
   return nullptr;
+}
+
+// What _dl_map_object_from_fd refuses after a file was chosen, and then the ISA level; nullptr if it loads.
+const char* refusal_to_load(const elf::ElfObject& object, const LoaderConfig& config) {
+  if (object.header.type == elf::kTypeExec) return "cannot dynamically load executable";
+  if (object.flags_1 & elf::kDf1Pie) return "cannot dynamically load position-independent executable";
+  if (!object.has_dynamic) return "object file has no dynamic section";
+  return isa_level_refusal(object, config);
 }
 
 // One candidate search: where the name was found, or why not.
@@ -275,6 +284,8 @@ void LinkMapBuilder::run(const std::string& program_path, const std::string& pro
     return;
   }
   if (program->interpreter && program->needed.empty()) map_.static_program = true;
+  if (const char* refusal = isa_level_refusal(*program, config_))
+    report(ProblemKind::Fatal, program_path, 0, program_path + ": " + refusal);
   if (impl_.options.ld_library_path)
     ld_library_path_ = parse_search_path(*impl_.options.ld_library_path, PathListKind::LdLibraryPath,
                                          dst_values(0));
@@ -533,11 +544,10 @@ SearchResult LinkMapBuilder::try_candidate(const std::string& path, FoundBy by, 
 }
 
 // The `#!` line of a script: the interpreter and its optional single argument, as the kernel splits it.
-std::optional<std::pair<std::string, std::string>> parse_shebang(std::span<const std::byte> bytes) {
-  if (bytes.size() < 2 || bytes[0] != std::byte{'#'} || bytes[1] != std::byte{'!'}) return std::nullopt;
-  std::string line;
-  for (std::size_t i = 2; i < bytes.size() && i < 256 && bytes[i] != std::byte{'\n'}; ++i)
-    line.push_back(static_cast<char>(bytes[i]));
+std::optional<std::pair<std::string, std::string>> parse_shebang(std::string_view head) {
+  if (!head.starts_with("#!")) return std::nullopt;
+  const std::string line(head.substr(2, head.find('\n') == std::string_view::npos ? std::string_view::npos
+                                                                                   : head.find('\n') - 2));
   const auto begin = line.find_first_not_of(" \t");
   if (begin == std::string::npos) return std::nullopt;
   const auto end = line.find_first_of(" \t", begin);
@@ -555,13 +565,101 @@ std::optional<std::pair<std::string, std::string>> parse_shebang(std::span<const
   return std::pair{std::move(interpreter), std::move(argument)};
 }
 
-// The command `env ARG` runs: its first word that is neither an option nor an assignment.
-std::optional<std::string> env_command(const std::string& argument) {
-  for (const std::string& word : split_words(argument, " \t")) {
-    if (word.front() == '-' || word.find('=') != std::string::npos) continue;
-    return word;
+// GNU env's -S STRING: words split at blanks, '…' taken as is, "…" and the rest with backslash
+// escapes (\_ a blank inside a word), `#` at a word's start a comment to the end, \c the end.
+// ${NAME} is left as written: the environment it expands in is not the resolver's to know.
+std::vector<std::string> env_split_string(std::string_view text) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r') {
+      if (in_word) words.push_back(std::exchange(word, {}));
+      in_word = false;
+    } else if (c == '#' && !in_word) {
+      break;
+    } else if (c == '\'') {
+      in_word = true;
+      const std::size_t close = text.find('\'', i + 1);
+      word += text.substr(i + 1, close - i - 1);
+      if (close == std::string_view::npos) break;
+      i = close;
+    } else if (c == '\\' && i + 1 < text.size()) {
+      const char escaped = text[++i];
+      if (escaped == 'c') break;
+      in_word = true;
+      word += escaped == '_' ? ' ' : escaped == 'n' ? '\n' : escaped == 't' ? '\t' : escaped;
+    } else if (c != '"') {
+      in_word = true;
+      word += c;
+    } else {
+      in_word = true;  // "…": backslash escapes as outside
+      for (++i; i < text.size() && text[i] != '"'; ++i) {
+        if (text[i] == '\\' && i + 1 < text.size()) ++i;
+        word += text[i];
+      }
+    }
   }
-  return std::nullopt;
+  if (in_word) words.push_back(word);
+  return words;
+}
+
+// What `#!ENV ARGUMENT` makes GNU env (coreutils 9) run. The kernel passes ARGUMENT as one
+// argument: without -S it is one command name, blanks and all (`#!/usr/bin/env python3 -u` runs
+// "python3 -u", which PATH never holds); its options are parsed as getopt does ("+C:iS:u:v0", an
+// option's value attached or the next word), -S splitting its value into more words to parse;
+// after them "-" (= -i) and NAME=VALUE words; the first other word is the command.
+struct EnvCommand {
+  std::optional<std::string> command;  // nullopt: env runs no command of the line's
+  std::string refusal;                 // non-empty: env stops with this error before running anything
+};
+
+EnvCommand env_command(const std::string& argument) {
+  std::deque<std::string> words;
+  if (!argument.empty()) words.push_back(argument);
+  auto value_of = [&](std::string attached) -> std::optional<std::string> {
+    if (!attached.empty()) return attached;
+    if (words.empty()) return std::nullopt;  // the script's path would be the value: no command here
+    std::string next = std::move(words.front());
+    words.pop_front();
+    return next;
+  };
+  auto split_into_words = [&](const std::string& text) {
+    const std::vector<std::string> split = env_split_string(text);
+    words.insert(words.begin(), split.begin(), split.end());
+  };
+  while (!words.empty() && words.front().size() > 1 && words.front().front() == '-') {
+    std::string option = std::move(words.front());
+    words.pop_front();
+    if (option == "--") break;
+    if (option.starts_with("--")) {
+      const std::size_t equals = option.find('=');
+      const std::string name = option.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
+      std::string attached = equals == std::string::npos ? "" : option.substr(equals + 1);
+      if (name == "unset" || name == "chdir" || name == "split-string") {
+        const std::optional<std::string> value = value_of(std::move(attached));
+        if (!value) return {};
+        if (name == "split-string") split_into_words(*value);
+      }
+      continue;
+    }
+    for (std::size_t i = 1; i < option.size(); ++i) {
+      const char letter = option[i];
+      if (letter == 'i' || letter == 'v' || letter == '0') continue;
+      if (letter != 'u' && letter != 'C' && letter != 'S')
+        return {std::nullopt, "env: invalid option '" + std::string(1, letter) + "' in \"" + argument +
+                                  "\" (a #! line passes one argument: options need -S)"};
+      const std::optional<std::string> value = value_of(option.substr(i + 1));
+      if (!value) return {};
+      if (letter == 'S') split_into_words(*value);
+      break;
+    }
+  }
+  if (!words.empty() && words.front() == "-") words.pop_front();
+  while (!words.empty() && words.front().find('=') != std::string::npos) words.pop_front();
+  if (words.empty()) return {};
+  return {std::move(words.front()), {}};
 }
 
 }  // namespace
@@ -617,9 +715,7 @@ Closure Resolver::resolve(const std::string& file) {
       impl_->resolve_program(current, closure.programs.back());
       return closure;
     }
-    std::span<const std::byte> head(reinterpret_cast<const std::byte*>(probe.data->head.data()),
-                                    std::min(probe.data->size, probe.data->head.size()));
-    auto shebang = parse_shebang(head);
+    auto shebang = parse_shebang(probe.data->script_head);
     if (!shebang) {
       const bool looks_elf = probe.data->size >= 4 && std::memcmp(probe.data->head.data(), "\x7f" "ELF", 4) == 0;
       return fail(looks_elf ? probe.data->elf_error : "not an ELF file or a script");
@@ -628,7 +724,11 @@ Closure Resolver::resolve(const std::string& file) {
     auto [interpreter, argument] = *shebang;
     // `#!/usr/bin/env NAME`: env runs, then looks NAME up in PATH.
     if (interpreter.ends_with("/env") || interpreter == "env") {
-      auto command = env_command(argument);
+      auto [command, refusal] = env_command(argument);
+      if (!refusal.empty()) {
+        closure.problems.push_back({ProblemKind::Unreadable, absolute, std::nullopt, absolute + ": " + refusal});
+        return closure;
+      }
       if (command && command->find('/') == std::string::npos) {
         Closure env = resolve(interpreter);
         for (auto& p : env.problems) closure.problems.push_back(std::move(p));
