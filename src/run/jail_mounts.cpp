@@ -296,45 +296,23 @@ void warn_if_hidden(int root_fd, const std::string& shown) {
 // can run a root that root built. The root's own proc, dev and tmp are left out (a warning says
 // so if its tmp holds something). Mounts the host made below the root's directories are not
 // carried (no MS_REC): the jail shows the root's files and what --bind asks for.
-Step mirror_top_level(int root_fd, int top_fd, const RunOptions& options) {
-  const DirectoryStream listing = open_directory_stream(root_fd, ".");
-  if (!listing) return failed(options.root + ": list");
+Step mirror_top_level(const std::vector<TopLevelEntry>& entries, int top_fd, const RunOptions& options) {
   const std::string to = proc_path(top_fd) + "/";
-  errno = 0;
-  while (const dirent* entry = ::readdir(listing.get())) {
-    const std::string name = entry->d_name;
-    if (name == "." || name == ".." || name == "proc" || name == "dev") continue;
+  for (const TopLevelEntry& entry : entries) {
+    const std::string& name = entry.name;
     const std::string shown = options.root + "/" + name;
-    if (name == "tmp") {
-      warn_if_hidden(root_fd, shown);
+    if (entry.symlink) {
+      if (::symlinkat(entry.link_target.c_str(), top_fd, name.c_str()) != 0) return failed("/" + name + ": symlink");
       continue;
     }
-    // The entry itself, held: whoever can write the root (a --writable run of it, its owner) may
-    // swap it for a symlink to a host directory at any moment, and what is checked here is what
-    // gets bound, never a name looked up again.
-    const UniqueFd held(::openat(root_fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    struct stat status {};
-    if (!held.valid() || ::fstat(held.get(), &status) != 0) return failed(shown + ": open");
-    if (S_ISLNK(status.st_mode)) {
-      std::string target(PATH_MAX, '\0');
-      const ssize_t size = ::readlinkat(held.get(), "", target.data(), target.size());
-      if (size < 0) return failed(shown + ": readlink");
-      target.resize(static_cast<std::size_t>(size));
-      if (::symlinkat(target.c_str(), top_fd, name.c_str()) != 0) return failed("/" + name + ": symlink");
-      errno = 0;
-      continue;
-    }
-    const bool directory = S_ISDIR(status.st_mode);
-    const int made = directory ? ::mkdirat(top_fd, name.c_str(), 0755)
-                               : ::openat(top_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    const int made = entry.directory ? ::mkdirat(top_fd, name.c_str(), 0755)
+                                     : ::openat(top_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (made < 0) return failed("/" + name + ": make the mount point");
-    if (!directory) ::close(made);
-    if (auto error = mount_call(proc_path(held).c_str(), to + name, nullptr, MS_BIND, nullptr, shown + ": bind"))
+    if (!entry.directory) ::close(made);
+    if (auto error = mount_call(proc_path(entry.held).c_str(), to + name, nullptr, MS_BIND, nullptr, shown + ": bind"))
       return error;
     if (auto error = remount_read_only(to + name, MS_NOSUID | MS_NODEV, shown + ": remount read-only")) return error;
-    errno = 0;
   }
-  if (errno != 0) return failed(options.root + ": list");
   return std::nullopt;
 }
 
@@ -342,7 +320,43 @@ Step mirror_top_level(int root_fd, int top_fd, const RunOptions& options) {
 
 Error failed(const std::string& what) { return copy::system_error(what, errno); }
 
-Step enter_new_root(const RunOptions& options, int root_fd, bool in_user_namespace) {
+Result<std::vector<TopLevelEntry>> read_top_level(int root_fd, const RunOptions& options) {
+  std::vector<TopLevelEntry> entries;
+  const DirectoryStream listing = open_directory_stream(root_fd, ".");
+  if (!listing) return failed(options.root + ": list");
+  errno = 0;
+  while (const dirent* found = ::readdir(listing.get())) {
+    const std::string name = found->d_name;
+    if (name == "." || name == ".." || name == "proc" || name == "dev") continue;
+    const std::string shown = options.root + "/" + name;
+    if (name == "tmp") {
+      warn_if_hidden(root_fd, shown);
+      errno = 0;
+      continue;
+    }
+    TopLevelEntry entry;
+    entry.name = name;
+    entry.held = UniqueFd(::openat(root_fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    struct stat status {};
+    if (!entry.held.valid() || ::fstat(entry.held.get(), &status) != 0) return failed(shown + ": open");
+    entry.directory = S_ISDIR(status.st_mode);
+    entry.symlink = S_ISLNK(status.st_mode);
+    if (entry.symlink) {
+      std::string target(PATH_MAX, '\0');
+      const ssize_t size = ::readlinkat(entry.held.get(), "", target.data(), target.size());
+      if (size < 0) return failed(shown + ": readlink");
+      target.resize(static_cast<std::size_t>(size));
+      entry.link_target = std::move(target);
+    }
+    entries.push_back(std::move(entry));
+    errno = 0;
+  }
+  if (errno != 0) return failed(options.root + ": list");
+  return entries;
+}
+
+Step enter_new_root(const RunOptions& options, int root_fd, const std::vector<TopLevelEntry>& top_level,
+                    bool in_user_namespace) {
   // Nothing mounted from here on may propagate back to the host's namespace.
   if (auto error = mount_call(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr, "make the mounts private"))
     return error;
@@ -357,7 +371,7 @@ Step enter_new_root(const RunOptions& options, int root_fd, bool in_user_namespa
   if (::move_mount(top->get(), "", root_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
     return failed(options.root + ": attach the jail's top level");
   if (!options.writable)
-    if (auto error = mirror_top_level(root_fd, top->get(), options)) return error;
+    if (auto error = mirror_top_level(top_level, top->get(), options)) return error;
   if (auto error = make_proc(top->get())) return error;
   if (auto error = make_dev(top->get(), options, in_user_namespace)) return error;
   auto tmp = mount_point(top->get(), "/tmp", true);
@@ -368,9 +382,9 @@ Step enter_new_root(const RunOptions& options, int root_fd, bool in_user_namespa
     return error;
   for (const JailMount& mount : options.mounts)
     if (auto error = make_mount(top->get(), mount, options)) return error;
-  const std::string top_level = proc_path(*top);
+  const std::string top_path = proc_path(*top);
   const unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | (options.writable ? 0 : MS_RDONLY);
-  if (auto error = mount_call(nullptr, top_level, nullptr, flags | locked_flags(top_level), nullptr,
+  if (auto error = mount_call(nullptr, top_path, nullptr, flags | locked_flags(top_path), nullptr,
                               options.root + (options.writable ? ": remount nosuid" : ": remount read-only")))
     return error;
   // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the jail.

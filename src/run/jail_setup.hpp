@@ -20,14 +20,31 @@ using Step = std::optional<Error>;  // nullopt: done
 // "WHAT: reason" for the failed system call that set errno.
 Error failed(const std::string& what);
 
-// In a new mount namespace: a read-only tmpfs top level with the entries of the root `root_fd`
-// holds bound in (with options.writable, the root itself, read-write), a fresh /proc (host-wide
+// One entry at the top of a root, held from the moment it is read: whoever can write the root (a
+// --writable run of it, its owner) may swap it for a symlink to a host directory at any moment,
+// and what is checked is what gets bound, never a name looked up again.
+struct TopLevelEntry {
+  std::string name;
+  copy::UniqueFd held;  // O_PATH|O_NOFOLLOW
+  bool directory = false;
+  bool symlink = false;
+  std::string link_target;  // for a symlink
+};
+
+// The root's top-level entries but proc, dev and tmp (with a warning if its tmp holds files).
+// Read before the child takes the jail's ids: as the host's root, whose ids the user namespace
+// does not map, it still owns a root of mode 0700, which the jail's root could not even list.
+Result<std::vector<TopLevelEntry>> read_top_level(int root_fd, const RunOptions& options);
+
+// In a new mount namespace: a read-only tmpfs top level with `top_level` (the entries of the root
+// `root_fd` holds) bound in (with options.writable, the root itself, read-write), a fresh /proc (host-wide
 // parts masked or read-only), /dev (nodes made fresh with host privileges, the host's bound in a
 // user namespace) and /tmp, then options.mounts; pivot_root into it and detach the old root.
 // Read-only, the root is never written to: a mount point of options.mounts missing below one of
 // its directories cannot be made, and the error says so. Mount points are never made or reached
 // through a symlink.
-Step enter_new_root(const RunOptions& options, int root_fd, bool in_user_namespace);
+Step enter_new_root(const RunOptions& options, int root_fd, const std::vector<TopLevelEntry>& top_level,
+                    bool in_user_namespace);
 
 // Brings up the loopback interface of a new network namespace.
 Step bring_up_loopback();

@@ -165,12 +165,21 @@ struct JailStart {
   const int root_fd = ::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (root_fd < 0) fail(run::failed(options.root + ": open in the new mount namespace"));
   if (Step error = close_all_but({root_fd, start.init_fd})) fail(*error);
+  // Read-only, the jail shows the root's top-level entries; read while the child still has the
+  // caller's ids (see read_top_level).
+  std::vector<run::TopLevelEntry> top_level;
+  if (!options.writable) {
+    auto entries = run::read_top_level(root_fd, options);
+    if (!entries) fail(entries.error());
+    top_level = std::move(*entries);
+  }
   if (start.takes_namespace_root && (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0))
     fail(run::failed("become the user namespace's root"));
   if (Step error = detach_from_caller()) fail(*error);
   if (options.network == Network::None)
     if (Step error = run::bring_up_loopback()) fail(*error);
-  if (Step error = run::enter_new_root(options, root_fd, start.in_user_namespace)) fail(*error);
+  if (Step error = run::enter_new_root(options, root_fd, top_level, start.in_user_namespace)) fail(*error);
+  top_level.clear();  // no descriptor of the host's files may reach the jail
   ::close(root_fd);
   exec_jail_init(options, start.init_fd, "init", start.setgroups_denied, start.program_mask);
 }

@@ -714,6 +714,21 @@ TEST_F(RunCommand, TheRootIsReadOnlyUnlessWritable) {
   fs::remove(written);
 }
 
+// A root only its owner, the host's root, may read (mode 0700, as mktemp -d makes it): its entries
+// are read before the jail takes its unprivileged ids, so it runs as any root does; the control is
+// the root's mode, which the jail's root could not have listed.
+TEST_F(RunCommand, ARootOnlyRootMayReadRunsAsAnyOther) {
+  REQUIRE_ROOT("the root belongs to root and is private to it");
+  const std::string private_root = path("private-root");
+  fs::create_directories(private_root);
+  fs::permissions(private_root, fs::perms::owner_all);
+  ASSERT_EQ(add({"/usr/bin/ls"}, private_root).exit_code, kExitOk);
+  ASSERT_EQ(fs::status(private_root).permissions(), fs::perms::owner_all) << "add changed the root's mode";
+  const Outcome listed = Spawned(run_argv({}, {"/usr/bin/ls", "/"}, private_root), kPlainEnv).finish();
+  EXPECT_EQ(listed.exit_code, 0) << listed.describe();
+  EXPECT_TRUE(contains(listed.out, "usr\n")) << listed.describe();
+}
+
 TEST_F(RunCommand, RunningARootLeavesItAsItWas) {
   // No mount point is made in a read-only root (its /proc, /dev and /tmp live in a tmpfs top
   // level), and nothing is touched: times included.
