@@ -151,7 +151,7 @@ struct JailStart {
   sigset_t program_mask{};
 };
 
-// The child of run_with_namespaces: pid 1 of the new PID namespace until it execs the init.
+// The child in the new namespaces: pid 1 of the new PID namespace until it execs the init.
 [[noreturn]] void set_up_jail(const RunOptions& options, const JailStart& start) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   char byte = 0;
