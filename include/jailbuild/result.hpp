@@ -8,11 +8,17 @@
 
 namespace jailbuild {
 
+// Who got it wrong decides the exit code scripts see: a usage error (a root jailbuild does not
+// know, a path never added, an option that makes no sense) exits 2; a failure met while carrying
+// out a sound request exits 1.
+enum class ErrorKind { failure, usage };
+
 struct Error {
   std::string message;
-  // The request itself was wrong (a root jailbuild does not know, a path never added), as
-  // opposed to a failure met while carrying it out; the CLI exits with 2 rather than 1.
-  bool bad_request = false;
+  ErrorKind kind = ErrorKind::failure;
+
+  static Error usage(std::string message) { return Error{std::move(message), ErrorKind::usage}; }
+  bool is_usage() const { return kind == ErrorKind::usage; }
 };
 
 template <typename T>
@@ -38,4 +44,36 @@ class [[nodiscard]] Result {
   std::variant<T, Error> state_;
 };
 
+// An operation that produces nothing but can fail: `return {};` is success.
+template <>
+class [[nodiscard]] Result<void> {
+ public:
+  Result() = default;
+  Result(Error error) : error_(std::move(error)), failed_(true) {}
+
+  explicit operator bool() const { return !failed_; }
+  bool ok() const { return !failed_; }
+  const Error& error() const { return error_; }
+
+ private:
+  Error error_;
+  bool failed_ = false;
+};
+
+namespace detail {
+template <typename T>
+T take_value(Result<T>&& result) { return std::move(result).value(); }
+inline void take_value(Result<void>&&) {}
+}  // namespace detail
+
 }  // namespace jailbuild
+
+// The one way to pass a failure up: `TRY(write_all(fd, text));` returns the error from the
+// enclosing function, and `auto fd = TRY(open_beneath(root, path));` also yields the value.
+// A GNU statement expression (GCC and clang; __extension__ keeps -Wpedantic quiet).
+#define TRY(expression)                                                   \
+  __extension__({                                                         \
+    auto&& jb_try_result_ = (expression);                                 \
+    if (!jb_try_result_) return ::jailbuild::Error(jb_try_result_.error()); \
+    ::jailbuild::detail::take_value(std::move(jb_try_result_));           \
+  })

@@ -134,7 +134,7 @@ int run_add(const AddOptions& options) {
   auto change = add_to_root(jail, options.paths, options.write);
   if (!change) {
     std::fprintf(stderr, "jailbuild: %s\n", change.error().message.c_str());
-    return change.error().bad_request ? kExitUsage : kExitIncomplete;
+    return change.error().is_usage() ? kExitUsage : kExitIncomplete;
   }
   const int code = report_undone(*change);
   if (options.json) {
@@ -185,7 +185,7 @@ int run_remove(const RootOptions& options, const std::vector<std::string>& paths
   auto change = remove_from_root(options.jail(), paths, dry_run);
   if (!change) {
     std::fprintf(stderr, "jailbuild: %s\n", change.error().message.c_str());
-    return change.error().bad_request ? kExitUsage : kExitIncomplete;
+    return change.error().is_usage() ? kExitUsage : kExitIncomplete;
   }
   for (const std::string& path : change->removed) std::printf("%s%s\n", dry_run ? "would remove " : "removed ", path.c_str());
   return report_undone(*change);
@@ -205,7 +205,7 @@ int sync_one(const SyncCommand& command, const JailOptions& jail, nlohmann::json
     std::fprintf(stderr, "jailbuild: %s\n", change.error().message.c_str());
     if (command.json)
       json_out.push_back({{"root", bytes_json(jail.root)}, {"error", bytes_json(change.error().message)}});
-    return change.error().bad_request ? kExitUsage : kExitIncomplete;
+    return change.error().is_usage() ? kExitUsage : kExitIncomplete;
   }
   const int code = report_undone(*change);
   if (command.json) {

@@ -39,8 +39,8 @@ struct RunCommandLine {
 Result<RunOptions> run_options(const RunCommandLine& line, const std::vector<std::string>& positionals) {
   // CLI11 leaves an unknown option before ROOT among the positionals.
   if (!positionals.empty() && positionals[0].starts_with("-"))
-    return Error{positionals[0] + ": unknown option (see jailbuild run --help)", true};
-  if (positionals.size() < 2) return Error{"expected ROOT PROGRAM [ARGS...] (see jailbuild run --help)", true};
+    return Error::usage(positionals[0] + ": unknown option (see jailbuild run --help)");
+  if (positionals.size() < 2) return Error::usage("expected ROOT PROGRAM [ARGS...] (see jailbuild run --help)");
   RunOptions options;
   options.root = positionals[0];  // opened once, by run_in_jail
   options.program = positionals[1];

@@ -84,13 +84,13 @@ Error symlink_on_the_way(const std::string& root, const std::string& link) {
   } else if (::realpath(link.c_str(), real)) {
     message += " (" + link + " resolves to " + real + ")";
   }
-  return Error{message, true};
+  return Error::usage(message);
 }
 
 }  // namespace
 
 Result<OpenedRoot> open_root(const std::string& path, bool create) {
-  if (path.empty()) return Error{"the root path is empty", true};
+  if (path.empty()) return Error::usage("the root path is empty");
   std::string absolute = path;
   if (path.front() != '/') {
     char cwd[PATH_MAX];
@@ -149,8 +149,8 @@ Result<OpenedRoot> open_root(const std::string& path, bool create) {
     if (::fstat(entry.get(), &entry_status) != 0) return system_error(entry_path, errno);
     if (S_ISLNK(entry_status.st_mode)) return symlink_on_the_way(absolute, entry_path);
     if (!S_ISDIR(entry_status.st_mode)) {
-      return Error{absolute + ": " + entry_path + " is a " + file_type_name(entry_status.st_mode) + ", not a directory",
-                   true};
+      return Error::usage(absolute + ": " + entry_path + " is a " + file_type_name(entry_status.st_mode) +
+                          ", not a directory");
     }
     if (std::string why = replaceable_by_others(parent_path, directory_status, entry_path, entry_status); !why.empty())
       unsafe.push_back(std::move(why));

@@ -133,7 +133,7 @@ Result<bool> load_locked(LockedRoot& locked) {
 
 // A root jailbuild does not know: a bad request, since nothing can be done for it.
 Error unknown_root(const std::string& root, const std::string& manifest_path) {
-  return Error{root + ": jailbuild has no manifest for this root (looked in " + manifest_path + ")", true};
+  return Error::usage(root + ": jailbuild has no manifest for this root (looked in " + manifest_path + ")");
 }
 
 Result<bool> load_known(LockedRoot& locked) {
@@ -435,7 +435,7 @@ Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<s
   for (const std::string& path : paths) {
     const std::string added = added_path(path);
     auto it = std::find(manifest.added.begin(), manifest.added.end(), added);
-    if (it == manifest.added.end()) return Error{added + ": was not added to " + locked->root, true};
+    if (it == manifest.added.end()) return Error::usage(added + ": was not added to " + locked->root);
     manifest.added.erase(it);
   }
   // Other added paths gone from the host keep their entries: removing them is sync --prune's call.
@@ -452,8 +452,8 @@ Result<RootChange> sync_root(const JailOptions& jail, const SyncOptions& options
   if (!locked) return locked.error();
   // A root someone deleted stays deleted: bringing it back is add's job, asked for explicitly.
   if (!locked->root_fd.valid()) {
-    return Error{locked->root + ": the root is gone (its manifest remains; `jailbuild add` with its paths builds it again)",
-                 true};
+    return Error::usage(locked->root +
+                        ": the root is gone (its manifest remains; `jailbuild add` with its paths builds it again)");
   }
   if (jail.allow_proof && !options.checksum) {
     if (auto unchanged = proven_unchanged(*locked, {}, {})) return std::move(*unchanged);

@@ -34,10 +34,10 @@ bool has_dot_dot(std::string_view path) {
 }
 
 std::optional<Error> check_target(const std::string& target, const std::string& spec) {
-  if (target.empty() || target[0] != '/') return Error{spec + ": the path inside the root must be absolute", true};
-  if (has_dot_dot(target)) return Error{spec + ": the path inside the root may not contain '..'", true};
+  if (target.empty() || target[0] != '/') return Error::usage(spec + ": the path inside the root must be absolute");
+  if (has_dot_dot(target)) return Error::usage(spec + ": the path inside the root may not contain '..'");
   if (target.find_first_not_of('/') == std::string::npos)
-    return Error{spec + ": the root itself cannot be mounted over", true};
+    return Error::usage(spec + ": the root itself cannot be mounted over");
   return std::nullopt;
 }
 
@@ -98,7 +98,7 @@ Result<gid_t> group_id(const std::string& name) {
   auto group = look_up<struct group>(
       [&](struct group* g, char* b, std::size_t n, struct group** r) { return ::getgrnam_r(name.c_str(), g, b, n, r); },
       buffer);
-  if (!group) return Error{"no group named '" + name + "' on the host", true};
+  if (!group) return Error::usage("no group named '" + name + "' on the host");
   return group->gr_gid;
 }
 
@@ -108,7 +108,7 @@ Result<JailMount> parse_bind(JailMount::Kind kind, const std::string& spec) {
   const std::size_t colon = spec.find(':');
   JailMount mount{kind, spec.substr(0, colon), colon == std::string::npos ? spec : spec.substr(colon + 1)};
   if (mount.source.empty() || mount.source[0] != '/')
-    return Error{spec + ": the host path must be absolute (SRC:DST)", true};
+    return Error::usage(spec + ": the host path must be absolute (SRC:DST)");
   if (auto error = check_target(mount.target, spec)) return *error;
   return mount;
 }
@@ -125,13 +125,13 @@ Result<std::string> parse_tmpfs_size(const std::string& size) {
   const std::string unit = value.substr(digits);
   if (digits == 0 || digits > 18 || !(unit.empty() || unit == "k" || unit == "m" || unit == "g" || unit == "%") ||
       value.find_first_not_of('0') >= digits)  // 0 would mean no limit at all to tmpfs
-    return Error{"--tmpfs-size " + size + ": expected a size such as 64m, 1g or 10% (not 0)", true};
+    return Error::usage("--tmpfs-size " + size + ": expected a size such as 64m, 1g or 10% (not 0)");
   return value;
 }
 
 Result<ResourceLimit> parse_resource_limit(const std::string& spec) {
   const std::size_t equals = spec.find('=');
-  if (equals == std::string::npos) return Error{"--rlimit " + spec + ": expected NAME=VALUE or NAME=SOFT:HARD", true};
+  if (equals == std::string::npos) return Error::usage("--rlimit " + spec + ": expected NAME=VALUE or NAME=SOFT:HARD");
   ResourceLimit limit;
   limit.name = lower(spec.substr(0, equals));
   if (limit.name.starts_with("rlimit_")) limit.name.erase(0, 7);
@@ -139,16 +139,16 @@ Result<ResourceLimit> parse_resource_limit(const std::string& spec) {
   if (known == kLimits.end()) {
     std::string names;
     for (const LimitName& l : kLimits) names += (names.empty() ? "" : ", ") + std::string(l.name);
-    return Error{"--rlimit " + spec + ": unknown limit '" + limit.name + "' (known: " + names + ")", true};
+    return Error::usage("--rlimit " + spec + ": unknown limit '" + limit.name + "' (known: " + names + ")");
   }
   limit.resource = known->resource;
   const std::string_view value = std::string_view(spec).substr(equals + 1);
   const std::size_t colon = value.find(':');
   const auto soft = parse_limit_value(value.substr(0, colon));
   const auto hard = colon == std::string_view::npos ? soft : parse_limit_value(value.substr(colon + 1));
-  if (!soft || !hard) return Error{"--rlimit " + spec + ": a value is a number or 'unlimited'", true};
+  if (!soft || !hard) return Error::usage("--rlimit " + spec + ": a value is a number or 'unlimited'");
   if (*hard != RLIM_INFINITY && (*soft == RLIM_INFINITY || *soft > *hard))
-    return Error{"--rlimit " + spec + ": the soft limit is above the hard one", true};
+    return Error::usage("--rlimit " + spec + ": the soft limit is above the hard one");
   limit.soft = *soft;
   limit.hard = *hard;
   return limit;
@@ -160,7 +160,7 @@ Result<int> parse_capability(const std::string& name) {
   cap_value_t value = 0;
   // cap_from_name also takes numbers; a capability is asked for by name.
   if (parse_number<int>(name) || ::cap_from_name(wanted.c_str(), &value) != 0)
-    return Error{"--cap " + name + ": no such capability (see capabilities(7))", true};
+    return Error::usage("--cap " + name + ": no such capability (see capabilities(7))");
   return static_cast<int>(value);
 }
 
@@ -176,7 +176,7 @@ Result<Identity> resolve_identity(const std::optional<std::string>& user, const 
       account = account_of(*number, buffer);
     } else {
       account = account_named(*user, buffer);
-      if (!account) return Error{"no user named '" + *user + "' on the host", true};
+      if (!account) return Error::usage("no user named '" + *user + "' on the host");
       identity.uid = account->pw_uid;
     }
     if (account) identity.gid = account->pw_gid;
@@ -228,7 +228,7 @@ Result<std::vector<std::string>> jail_environment(const std::vector<std::string>
   for (const std::string& assignment : assignments) {
     const std::size_t equals = assignment.find('=');
     if (equals == 0 || equals == std::string::npos)
-      return Error{"--env " + assignment + ": expected NAME=VALUE", true};
+      return Error::usage("--env " + assignment + ": expected NAME=VALUE");
     set(assignment);
   }
   return environment;

@@ -198,24 +198,23 @@ Step check_options(const RunOptions& options, bool in_user_namespace) {
   const bool root = ::geteuid() == 0;
   if (options.chroot_only) {
     if (!options.mounts.empty() || options.network == Network::None)
-      return Error{"--bind, --ro-bind, --tmpfs and --net=none need namespaces: not with --chroot-only", true};
-    if (!root) return Error{"--chroot-only needs root (chroot(2)); without it a user namespace is used", true};
+      return Error::usage("--bind, --ro-bind, --tmpfs and --net=none need namespaces: not with --chroot-only");
+    if (!root) return Error::usage("--chroot-only needs root (chroot(2)); without it a user namespace is used");
   }
-  if (options.host_root && !root) return Error{"--host-root needs root: a normal user is never host root", true};
+  if (options.host_root && !root) return Error::usage("--host-root needs root: a normal user is never host root");
   if (in_user_namespace && !root) {
     const Identity& id = options.identity;
     if (id.uid != ::getuid() || id.gid != ::getgid() || !id.groups.empty())
-      return Error{"-u, -g and --groups other than your own need root: a user namespace maps only you", true};
+      return Error::usage("-u, -g and --groups other than your own need root: a user namespace maps only you");
   }
-  if (options.cwd.empty() || options.cwd[0] != '/') return Error{"--cwd " + options.cwd + ": must be absolute", true};
+  if (options.cwd.empty() || options.cwd[0] != '/') return Error::usage("--cwd " + options.cwd + ": must be absolute");
   // A directory of the host as standard input, output or error leads out of any root
   // (fchdir(0), then ".."): refused rather than closed, since the program expects all three.
   for (const auto& [fd, name] : {std::pair{0, "standard input"}, {1, "standard output"}, {2, "standard error"}}) {
     struct stat status {};
     if (::fstat(fd, &status) == 0 && S_ISDIR(status.st_mode))
-      return Error{std::string(name) + " (descriptor " + std::to_string(fd) +
-                       ") is a directory of the host, which would lead out of the jail",
-                   true};
+      return Error::usage(std::string(name) + " (descriptor " + std::to_string(fd) +
+                          ") is a directory of the host, which would lead out of the jail");
   }
   return std::nullopt;
 }
@@ -248,7 +247,7 @@ int run_in_jail(const RunOptions& options) {
   // this descriptor (see copy::open_root).
   auto opened = copy::open_root(options.root, false);
   if (opened && !opened->fd.valid()) opened = copy::system_error(opened->path, ENOENT);
-  if (opened && opened->path == "/") opened = Error{options.root + ": the host's own root is not a jail", true};
+  if (opened && opened->path == "/") opened = Error::usage(options.root + ": the host's own root is not a jail");
   if (!opened) {
     report(opened.error().message);
     return kRunFailed;

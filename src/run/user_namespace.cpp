@@ -153,10 +153,10 @@ Result<UserNamespace> plan_user_namespace(const Identity& identity) {
   // One host id cannot stand for two ids of the jail.
   for (const IdMapping& mapping : plan.uids)
     if (mapping.inside != 0 && mapping.outside == plan.root_uid)
-      return Error{"-u " + std::to_string(mapping.inside) + ": that host id is the jails' uid 0 (jailbuild's range in /etc/subuid)", true};
+      return Error::usage("-u " + std::to_string(mapping.inside) + ": that host id is the jails' uid 0 (jailbuild's range in /etc/subuid)");
   for (const IdMapping& mapping : plan.gids)
     if (mapping.inside != 0 && mapping.outside == plan.root_gid)
-      return Error{"group " + std::to_string(mapping.inside) + ": that host id is the jails' gid 0 (jailbuild's range in /etc/subgid)", true};
+      return Error::usage("group " + std::to_string(mapping.inside) + ": that host id is the jails' gid 0 (jailbuild's range in /etc/subgid)");
   return plan;
 }
 

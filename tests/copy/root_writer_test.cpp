@@ -1362,7 +1362,7 @@ TEST(OpenRoot, ASymlinkAnywhereOnTheWayIsABadRequestNamingIt) {
     for (const bool create : {false, true}) {
       auto refused = copy::open_root(c.path, create);
       ASSERT_FALSE(refused) << c.path;
-      EXPECT_TRUE(refused.error().bad_request) << c.path;
+      EXPECT_TRUE(refused.error().is_usage()) << c.path;
       EXPECT_NE(refused.error().message.find(c.message), std::string::npos) << refused.error().message;
     }
   }

@@ -48,7 +48,7 @@ TEST(RunOptions, BindSpecsThatCouldLeaveTheRootOrCoverItAreRefused) {
       ADD_FAILURE() << spec << " was accepted as " << mount->source << " -> " << mount->target;
       continue;
     }
-    EXPECT_TRUE(mount.error().bad_request) << spec;
+    EXPECT_TRUE(mount.error().is_usage()) << spec;
   }
   EXPECT_TRUE(parse_bind(JailMount::Kind::Bind, "/srv:/a/..b/c"));  // "..b" is a name like any other
   EXPECT_FALSE(parse_tmpfs("cache"));
@@ -128,7 +128,7 @@ TEST(RunOptions, IdentitiesAreLookedUpOnTheHost) {
 TEST(RunOptions, UnknownUsersAndGroupsAreBadRequests) {
   auto user = resolve_identity(std::string("no-such-user-jailbuild"), std::nullopt, std::nullopt);
   ASSERT_FALSE(user);
-  EXPECT_TRUE(user.error().bad_request);
+  EXPECT_TRUE(user.error().is_usage());
   EXPECT_NE(user.error().message.find("no-such-user-jailbuild"), std::string::npos);
   EXPECT_FALSE(resolve_identity(std::nullopt, std::string("no-such-group-jailbuild"), std::nullopt));
   EXPECT_FALSE(resolve_identity(std::nullopt, std::nullopt, std::vector<std::string>{"root", "no-such-group-jailbuild"}));
