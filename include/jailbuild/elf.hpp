@@ -28,6 +28,25 @@ inline constexpr std::uint16_t kMachineX86_64 = 62;
 inline constexpr std::uint64_t kDf1NoDefLib = 0x800;
 inline constexpr std::uint64_t kDf1Pie = 0x08000000;
 
+// e_ident, the 16 bytes that open every ELF file, decoded: the ELF reader, the loader's checks
+// (resolve/file_probe) and the planner's look at a file all read them here.
+inline constexpr std::size_t kIdentSize = 16;
+struct Ident {
+  std::uint8_t elf_class = 0;    // EI_CLASS
+  std::uint8_t data = 0;         // EI_DATA
+  std::uint8_t version = 0;      // EI_VERSION
+  std::uint8_t osabi = 0;        // EI_OSABI
+  std::uint8_t abi_version = 0;  // EI_ABIVERSION
+  bool padding_zero = true;      // e_ident[EI_PAD..15] all zero (the loader requires it)
+};
+
+// Whether `bytes` begin with the ELF magic, "\x7fELF".
+bool has_magic(std::span<const std::byte> bytes);
+
+// The identification at the start of `bytes`; nullopt without the magic or with fewer than
+// kIdentSize bytes. Nothing in it is checked: the callers' rules differ (the loader's are strict).
+std::optional<Ident> decode_ident(std::span<const std::byte> bytes);
+
 // The fixed part of the file: e_ident and the ELF header, in host byte order.
 // Parsing it needs only the first 52 (ELF32) or 64 (ELF64) bytes.
 struct ElfHeader {

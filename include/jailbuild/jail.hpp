@@ -33,7 +33,7 @@ struct PrivilegedFile {
 
 // What an operation did to a root (or, in a dry run, would do).
 struct RootChange {
-  std::string root;           // normalised and without symlinks (so canonical), as copy::open_root gives it
+  std::string root;           // normalised and without symlinks (so canonical), as open_root gives it
   std::string manifest_path;
   CopyPlan plan;              // what the root must hold; its problems are what could not be planned
   WriteReport report;         // entries created, updated, unchanged, conflicts, privileges removed

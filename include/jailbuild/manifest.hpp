@@ -9,40 +9,13 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
-
 #include "jailbuild/result.hpp"
+#include "jailbuild/types.hpp"
+#include "util/unique_fd.hpp"
 
 namespace jailbuild {
 
 inline constexpr int kManifestVersion = 1;
-
-enum class EntryType { Directory, Symlink, File };
-
-const char* to_string(EntryType type);
-
-// Enough of a file's inode to tell, without reading contents, whether it changed.
-struct FileIdentity {
-  std::uint64_t dev = 0;
-  std::uint64_t ino = 0;
-  std::uint64_t size = 0;
-  std::int64_t mtime_ns = 0;
-  std::int64_t ctime_ns = 0;
-  std::uint32_t mode = 0;  // st_mode, type bits included
-  std::uint32_t uid = 0;
-  std::uint32_t gid = 0;
-
-  bool operator==(const FileIdentity&) const = default;
-};
-
-// Why an entry is in the root.
-struct Reason {
-  std::string added;      // the PATH given to `add` that brought it in
-  std::string needed_by;  // the object whose request (DT_NEEDED, PT_INTERP, #!) found it; "" for added paths
-  std::string rule;       // how: "ld.so.cache", "rpath of X", "interpreter", "symlink on the way to X", ...
-
-  bool operator==(const Reason&) const = default;
-};
 
 // One directory, symlink or file jailbuild placed in the root.
 struct ManifestEntry {
@@ -63,10 +36,11 @@ struct Manifest {
   std::map<std::string, std::string> options;      // add options that sync must repeat (e.g. keep_setuid)
   std::vector<std::string> added;                  // the PATHs given to `add`, in order, each once
   std::map<std::string, ManifestEntry> entries;    // by path
-
-  nlohmann::json to_json() const;
-  static Result<Manifest> from_json(const nlohmann::json& json);
 };
+
+// The manifest as JSON text indented by two, as `list --json` prints it. Never fails: every byte
+// string in it is encoded losslessly (util/json_bytes.hpp).
+std::string manifest_json_text(const Manifest& manifest);
 
 // Where manifests live: $JAILBUILD_STATE_DIR if set, /var/lib/jailbuild for root, else
 // $XDG_STATE_HOME/jailbuild (default ~/.local/state/jailbuild).
@@ -81,7 +55,7 @@ Result<std::optional<Manifest>> load_manifest(const std::string& path);
 
 // Writes the manifest atomically (temporary file in the same directory, fsync, rename, fsync of
 // the directory), creating the state directory if needed.
-Result<bool> save_manifest(const std::string& path, const Manifest& manifest);
+Result<void> save_manifest(const std::string& path, const Manifest& manifest);
 
 // An exclusive lock on one root, held in the state directory (not in the root, where a jailed
 // process could hold it forever). Released when destroyed.
@@ -89,16 +63,16 @@ class RootLock {
  public:
   // Blocks until the lock is free when `wait`, after telling the user on stderr who holds it;
   // otherwise fails at once with a message naming the root. `root` is the root's path without
-  // symlinks (copy::open_root's); it is never looked up, only compared with the state directory's.
+  // symlinks (open_root's); it is never looked up, only compared with the state directory's.
   static Result<RootLock> acquire(const std::string& state_dir, const std::string& root, bool wait);
 
-  RootLock(RootLock&& other) noexcept;
+  RootLock(RootLock&& other) noexcept = default;
   RootLock& operator=(RootLock&&) = delete;
-  ~RootLock();
+  ~RootLock() = default;
 
  private:
-  explicit RootLock(int fd) : fd_(fd) {}
-  int fd_ = -1;
+  explicit RootLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  UniqueFd fd_;
 };
 
 }  // namespace jailbuild

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "jailbuild/manifest.hpp"
 #include "jailbuild/resolver.hpp"
+#include "jailbuild/types.hpp"
 
 namespace jailbuild {
 
@@ -24,9 +24,6 @@ struct PlannedEntry {
   std::uint32_t mode = 0;              // for generated files and directories without a source
   std::vector<Reason> reasons;
 };
-
-// The manifest's record of a planned entry, before anything about its copy is known.
-ManifestEntry to_manifest_entry(const PlannedEntry& entry);
 
 struct CopyPlan {
   std::vector<PlannedEntry> entries;  // in creation order: parents before children

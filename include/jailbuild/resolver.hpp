@@ -13,6 +13,8 @@
 
 #include "jailbuild/elf.hpp"
 #include "jailbuild/loader_config.hpp"
+#include "jailbuild/types.hpp"
+#include "util/default_path.hpp"
 
 namespace jailbuild {
 
@@ -62,20 +64,6 @@ struct Dependency {
   std::optional<std::size_t> problem;  // index in LinkMap::problems when it was not satisfied
 };
 
-enum class ProblemKind {
-  NotFound,    // a needed library was not found: the loader stops with "cannot open shared object file"
-  Fatal,       // the loader would abort the load (invalid ELF header, bad OS ABI, file too short, ...)
-  Skipped,     // the loader silently ignores the entry (a DST it cannot expand)
-  Unreadable,  // the FILE itself cannot be read or is not a program the loader can run
-};
-
-struct Problem {
-  ProblemKind kind = ProblemKind::NotFound;
-  std::string name;                      // the needed name or path concerned
-  std::optional<std::size_t> needed_by;  // object index in the link map, if any
-  std::string message;                   // human-readable, names the path and the reason
-};
-
 // The objects one exec'd ELF program loads, in load order: [0] is the program, then (if it is
 // dynamically linked) the preloads and its dependencies breadth-first. The interpreter is an
 // object too, found by FoundBy::Interpreter.
@@ -107,7 +95,7 @@ struct ResolverOptions {
   std::optional<std::string> preload;           // as LD_PRELOAD
   bool read_preload_file = true;                // honour ROOT/etc/ld.so.preload
   // PATH used to find a `#!/usr/bin/env NAME` interpreter inside the root.
-  std::string path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  std::string path = kDefaultPath;
   // The loader's parameters; nullopt: ask each program's loader (falling back to built-in defaults).
   std::optional<LoaderConfig> loader_config;
 };

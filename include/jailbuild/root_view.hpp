@@ -8,15 +8,9 @@
 #include <vector>
 
 #include "jailbuild/result.hpp"
+#include "util/unique_fd.hpp"
 
 namespace jailbuild {
-
-// openat2(dir_fd, path, {flags | O_CLOEXEC, resolve}): a descriptor, or -errno. With RESOLVE_BENEATH
-// or RESOLVE_IN_ROOT the kernel refuses (EAGAIN) a lookup through ".." whenever a rename or a
-// mount happened anywhere on the system meanwhile, and asks the caller to try again: a busy
-// machine (a package upgrade) does that often. The retries are bounded, since a hostile process
-// could rename forever; the last EAGAIN is then returned.
-int openat2_retrying(int dir_fd, const char* path, std::uint64_t flags, std::uint64_t resolve);
 
 // One thing met while walking a path: a directory passed through, a symlink followed, or the
 // object the path finally names.
@@ -31,10 +25,10 @@ class RootView {
  public:
   static Result<RootView> open(const std::string& root);
 
-  RootView(RootView&& other) noexcept;
+  RootView(RootView&& other) noexcept = default;
   RootView& operator=(RootView&&) = delete;
   RootView(const RootView&) = delete;
-  ~RootView();
+  ~RootView() = default;
 
   // Opens `path` (absolute, inside the root) read-only, following symlinks within the root.
   // Returns a descriptor, or -errno (ENOENT, EACCES, ELOOP, ...) exactly as open(2) would fail.
@@ -55,8 +49,8 @@ class RootView {
   const std::string& root() const { return root_; }
 
  private:
-  RootView(int fd, std::string root) : root_fd_(fd), root_(std::move(root)) {}
-  int root_fd_ = -1;
+  RootView(UniqueFd fd, std::string root) : root_fd_(std::move(fd)), root_(std::move(root)) {}
+  UniqueFd root_fd_;
   std::string root_;
 };
 

@@ -11,6 +11,7 @@
 #include "jailbuild/manifest.hpp"
 #include "jailbuild/plan.hpp"
 #include "jailbuild/result.hpp"
+#include "jailbuild/types.hpp"
 
 namespace jailbuild {
 
@@ -22,11 +23,8 @@ struct WriteOptions {
   bool checksum = false;       // also compare the contents of copies that look unchanged
 };
 
-// Something at a planned path that jailbuild did not place, or of another type.
-struct Conflict {
-  std::string path;
-  std::string reason;
-};
+// The manifest's record of a planned entry, before anything about its copy is known.
+ManifestEntry to_manifest_entry(const PlannedEntry& entry);
 
 struct WriteReport {
   std::vector<ManifestEntry> placed;  // every planned entry as it now is in the root (for the manifest)
@@ -40,7 +38,7 @@ struct WriteReport {
 
 class RootWriter {
  public:
-  // Opens ROOT with copy::open_root (no symlink followed on the way), creating it (mode 0755) if
+  // Opens ROOT with open_root (no symlink followed on the way), creating it (mode 0755) if
   // missing and `create`.
   static Result<RootWriter> open(const std::string& root, bool create);
   // Writes to the root directory already open as `root_fd` (which the writer duplicates; `root` is

@@ -166,7 +166,7 @@ int run_list(const RootOptions& options, bool json) {
     return kExitUsage;
   }
   if (json) {
-    std::printf("%s\n", json_text(manifest->to_json()).c_str());
+    std::printf("%s\n", manifest_json_text(*manifest).c_str());
     return kExitOk;
   }
   std::printf("added:\n");

@@ -12,21 +12,9 @@
 #include <cstddef>
 #include <vector>
 
-namespace jailbuild::copy {
+#include "util/io.hpp"
 
-// Writes all of data, however many calls it takes.
-int write_all(int to, const char* data, std::size_t length) {
-  while (length > 0) {
-    const ssize_t written = ::write(to, data, length);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    data += written;
-    length -= static_cast<std::size_t>(written);
-  }
-  return 0;
-}
+namespace jailbuild::copy {
 
 namespace {
 
@@ -113,7 +101,7 @@ Step read_write(int from, int to, Progress& progress) {
       progress.error = errno;
       return Step::Failed;
     }
-    if (const int error_number = write_all(to, buffer.data(), static_cast<std::size_t>(got)); error_number != 0) {
+    if (const int error_number = write_all(to, std::string_view(buffer.data(), static_cast<std::size_t>(got))); error_number != 0) {
       progress.error = error_number;
       return Step::Failed;
     }

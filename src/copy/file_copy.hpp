@@ -21,9 +21,6 @@ struct CopyOutcome {
 // Copies everything from the current offset of `from` (a regular file of `size` bytes when
 // opened; a file that grows or shrinks meanwhile is copied up to its end) into `to`, an empty
 // regular file opened for writing. `first` skips the mechanisms before it (for tests).
-// Writes all of `data`, however many calls it takes; returns 0 or the errno of the failure.
-int write_all(int to, const char* data, std::size_t length);
-
 CopyOutcome copy_contents(int from, int to, std::uint64_t size, CopyMethod first = CopyMethod::Reflink);
 
 }  // namespace jailbuild::copy

@@ -36,12 +36,16 @@
 
 #include "file_copy.hpp"
 #include "safe_fs.hpp"
+#include "util/dir_stream.hpp"
+#include "util/file_type.hpp"
+#include "util/io.hpp"
+#include "util/open_beneath.hpp"
+#include "util/root_dir.hpp"
+#include "util/system_error.hpp"
+#include "util/unique_fd.hpp"
 
 namespace jailbuild {
 namespace {
-
-using copy::UniqueFd;
-using copy::system_error;
 
 constexpr mode_t kPermissionBits = 07777;
 constexpr mode_t kPrivilegeBits = S_ISUID | S_ISGID;
@@ -73,7 +77,7 @@ Done left_alone(std::string reason) {
 }
 
 Done changed_while_running(int error_number) {
-  return left_alone("changed while jailbuild was writing it (" + copy::errno_text(error_number) + ")");
+  return left_alone("changed while jailbuild was writing it (" + errno_text(error_number) + ")");
 }
 
 // One planned path, ready for *at() calls on its last component.
@@ -111,28 +115,12 @@ Result<struct stat> stat_at(int dir_fd, const std::string& name, const std::stri
 // Whether the directory `name` in dir_fd has no entries. One that is no longer a directory counts
 // as not empty: it changed under us, and is left alone.
 Result<bool> directory_is_empty(int dir_fd, const std::string& name, const std::string& display) {
-  const int fd = copy::open_beneath(dir_fd, name, O_RDONLY | O_DIRECTORY);
+  const int fd = open_beneath(dir_fd, name, O_RDONLY | O_DIRECTORY);
   if (fd < 0 && changed_underneath(-fd)) return false;
   if (fd < 0) return system_error(display, -fd);
-  DIR* stream = ::fdopendir(fd);
-  if (stream == nullptr) {
-    const int error_number = errno;
-    ::close(fd);
-    return system_error(display, error_number);
-  }
-  bool empty = true;
-  errno = 0;
-  while (const dirent* item = ::readdir(stream)) {
-    const std::string_view item_name = item->d_name;
-    if (item_name != "." && item_name != "..") {
-      empty = false;
-      break;
-    }
-  }
-  const int error_number = errno;
-  ::closedir(stream);
-  if (empty && error_number != 0) return system_error(display + ": reading the directory", error_number);
-  return empty;
+  DirStream stream = TRY(DirStream::adopt(UniqueFd(fd), display));
+  const dirent* first = TRY(stream.next());
+  return first == nullptr;
 }
 
 // The source of a planned file: its lstat, checked for a type jailbuild copies.
@@ -142,10 +130,10 @@ Result<struct stat> stat_source(const std::string& source, const WriteOptions& o
   if (S_ISREG(status.st_mode)) return status;
   if (S_ISCHR(status.st_mode) || S_ISBLK(status.st_mode)) {
     if (options.allow_devices) return status;
-    return Error{source + ": is a " + copy::file_type_name(status.st_mode) +
+    return Error{source + ": is a " + file_type_name(status.st_mode) +
                  "; device nodes are copied only when asked for (--allow-devices)"};
   }
-  return Error{source + ": is a " + copy::file_type_name(status.st_mode) + ", not a regular file"};
+  return Error{source + ": is a " + file_type_name(status.st_mode) + ", not a regular file"};
 }
 
 // Opens a regular source file for copying. O_NOFOLLOW and O_NONBLOCK guard against the path
@@ -156,7 +144,7 @@ Result<UniqueFd> open_source(const std::string& source, struct stat& status) {
   if (!fd.valid()) return system_error(source, errno);
   if (::fstat(fd.get(), &status) != 0) return system_error(source, errno);
   if (!S_ISREG(status.st_mode)) {
-    return Error{source + ": became a " + std::string(copy::file_type_name(status.st_mode)) +
+    return Error{source + ": became a " + std::string(file_type_name(status.st_mode)) +
                  " while jailbuild was running"};
   }
   return fd;
@@ -228,14 +216,10 @@ Result<Done> write_file(const Target& target, const FileRecipe& recipe, std::uin
     if (outcome.error != 0) return system_error(display + ": copying " + recipe.source_display, outcome.error);
     bytes_copied += outcome.bytes;
   } else {
-    std::size_t written = 0;
-    while (written < recipe.content->size()) {
-      const ssize_t step = ::write(fd, recipe.content->data() + written, recipe.content->size() - written);
-      if (step < 0 && errno == EINTR) continue;
-      if (step < 0) return system_error(display + ": writing", errno);
-      written += static_cast<std::size_t>(step);
+    if (const int error_number = write_all(fd, *recipe.content); error_number != 0) {
+      return system_error(display + ": writing", error_number);
     }
-    bytes_copied += written;
+    bytes_copied += recipe.content->size();
   }
   // Metadata after the data (writing clears setuid bits and capabilities), and the owner before
   // the mode and capabilities (chown clears those too).
@@ -296,23 +280,10 @@ Result<Done> make_symlink(const Target& target) {
   return commit(target, *temporary);
 }
 
-// Reads until `buffer` is full or the file ends; the count read, or -errno.
-ssize_t read_fully(int fd, char* buffer, std::size_t size) {
-  std::size_t got = 0;
-  while (got < size) {
-    const ssize_t step = ::read(fd, buffer + got, size - got);
-    if (step < 0 && errno == EINTR) continue;
-    if (step < 0) return -errno;
-    if (step == 0) break;
-    got += static_cast<std::size_t>(step);
-  }
-  return static_cast<ssize_t>(got);
-}
-
 // Opens the regular file found at the target for reading. An invalid descriptor means it is no
 // longer the inode that was found there: it changed meanwhile, and is treated as different.
 Result<UniqueFd> open_found(const Target& target) {
-  const int opened = copy::open_beneath(target.dir, target.where.name, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+  const int opened = open_beneath(target.dir, target.where.name, O_RDONLY | O_NONBLOCK | O_NOCTTY);
   if (opened < 0 && changed_underneath(-opened)) return UniqueFd();
   if (opened < 0) return system_error(target.display, -opened);
   UniqueFd fd(opened);
@@ -325,7 +296,7 @@ Result<UniqueFd> open_found(const Target& target) {
 // Whether the open file `fd` holds exactly `content` from its offset on.
 Result<bool> holds(int fd, const std::string& content, const std::string& display) {
   std::string found(content.size() + 1, '\0');  // one byte more, to notice a longer file
-  const ssize_t got = read_fully(fd, found.data(), found.size());
+  const ssize_t got = read_full(fd, found);
   if (got < 0) return system_error(display, static_cast<int>(-got));
   return static_cast<std::size_t>(got) == content.size() && found.compare(0, content.size(), content) == 0;
 }
@@ -335,9 +306,9 @@ Result<bool> same_bytes(int first, int second, const std::string& first_display,
   constexpr std::size_t kBlock = std::size_t{1} << 16;
   std::vector<char> a(kBlock), b(kBlock);
   while (true) {
-    const ssize_t got_a = read_fully(first, a.data(), kBlock);
+    const ssize_t got_a = read_full(first, a);
     if (got_a < 0) return system_error(first_display, static_cast<int>(-got_a));
-    const ssize_t got_b = read_fully(second, b.data(), kBlock);
+    const ssize_t got_b = read_full(second, b);
     if (got_b < 0) return system_error(second_display, static_cast<int>(-got_b));
     if (got_a != got_b || std::memcmp(a.data(), b.data(), static_cast<std::size_t>(got_a)) != 0) return false;
     if (got_a == 0) return true;
@@ -416,7 +387,7 @@ class Applier {
 int Applier::parent_directory(const std::string& relative) {
   if (parent_fd_.valid() && relative == parent_path_) return parent_fd_.get();
   parent_fd_ = UniqueFd();
-  const int fd = copy::open_beneath(root_fd_, relative, O_PATH | O_DIRECTORY);
+  const int fd = open_beneath(root_fd_, relative, O_PATH | O_DIRECTORY);
   if (fd < 0) return fd;
   parent_fd_ = UniqueFd(fd);
   parent_path_ = relative;
@@ -540,7 +511,7 @@ Result<bool> Applier::adoptable_copy(const Target& target, const struct stat& so
 Result<std::optional<std::string>> Applier::obstacle(const Target& target) {
   using Why = std::optional<std::string>;
   if (!target.found) return Why();
-  const std::string type = copy::file_type_name(target.found->st_mode);
+  const std::string type = file_type_name(target.found->st_mode);
   if (!owned_path(target) && !options_.force) {
     return Why("a " + type + " that jailbuild did not place is there (--force replaces it)");
   }
@@ -559,7 +530,7 @@ Result<std::optional<std::string>> Applier::obstacle(const Target& target) {
 Result<Applier::Action> Applier::finish(Target& target, Result<Done> done, const FileIdentity& source) {
   if (!done) return done.error();
   if (!done->left_alone.empty()) return conflict(target, std::move(done->left_alone));
-  report_.placed.push_back(manifest_entry(*target.entry, source, copy::identity_of(done->status)));
+  report_.placed.push_back(manifest_entry(*target.entry, source, identity_of(done->status)));
   return target.found ? Action::Updated : Action::Created;
 }
 
@@ -586,7 +557,7 @@ std::optional<Error> set_owner_and_mode(int directory, const Target& target, mod
 // Gives the directory at the target its mode and, when run as root, the owner of `source`,
 // through a descriptor opened without following a symlink.
 Result<Done> settle_directory(const Target& target, mode_t mode, const std::optional<struct stat>& source) {
-  const int opened = copy::open_beneath(target.dir, target.where.name, O_RDONLY | O_DIRECTORY);
+  const int opened = open_beneath(target.dir, target.where.name, O_RDONLY | O_DIRECTORY);
   if (opened < 0 && changed_underneath(-opened)) return changed_while_running(-opened);
   if (opened < 0) return system_error(target.display, -opened);
   const UniqueFd directory(opened);
@@ -603,7 +574,7 @@ Result<Done> settle_directory(const Target& target, mode_t mode, const std::opti
 Result<Done> make_directory(const Target& target, mode_t mode, const std::optional<struct stat>& source) {
   Result<copy::TempName> temporary = copy::create_temp_directory(target.dir, target.display + ": in its directory");
   if (!temporary) return temporary.error();
-  const int opened = copy::open_beneath(target.dir, temporary->name(), O_RDONLY | O_DIRECTORY);
+  const int opened = open_beneath(target.dir, temporary->name(), O_RDONLY | O_DIRECTORY);
   if (opened < 0) return system_error(target.display + ": opening the new directory", -opened);
   const UniqueFd directory(opened);
   if (std::optional<Error> error = set_owner_and_mode(directory.get(), target, mode, source)) return *error;
@@ -623,13 +594,13 @@ Result<Applier::Action> Applier::place_directory(Target& target) {
     struct stat status {};
     if (::lstat(entry.source.c_str(), &status) != 0) return system_error(entry.source, errno);
     if (!S_ISDIR(status.st_mode)) {
-      return Error{entry.source + ": is a " + copy::file_type_name(status.st_mode) + ", not a directory"};
+      return Error{entry.source + ": is a " + file_type_name(status.st_mode) + ", not a directory"};
     }
     source = status;
   }
   const mode_t planned_mode = entry.mode != 0 ? entry.mode & kPermissionBits : kDefaultDirectoryMode;
   const mode_t mode = source ? source->st_mode & kPermissionBits : planned_mode;
-  const FileIdentity source_identity = source ? copy::identity_of(*source) : FileIdentity{};
+  const FileIdentity source_identity = source ? identity_of(*source) : FileIdentity{};
 
   if (target.found && S_ISDIR(target.found->st_mode)) {
     // A directory jailbuild did not create is shared with whatever else uses the root: kept as it
@@ -640,14 +611,14 @@ Result<Applier::Action> Applier::place_directory(Target& target) {
     const bool owner_differs =
         running_as_root() && source && (found.st_uid != source->st_uid || found.st_gid != source->st_gid);
     if ((found.st_mode & kPermissionBits) == mode && !owner_differs) {
-      report_.placed.push_back(manifest_entry(entry, source_identity, copy::identity_of(found)));
+      report_.placed.push_back(manifest_entry(entry, source_identity, identity_of(found)));
       return Action::Unchanged;
     }
     if (options_.dry_run) return would_place(target, source_identity);
     return finish(target, settle_directory(target, mode, source), source_identity);
   }
   if (target.found && !owned_path(target) && !options_.force) {
-    return conflict(target, "a " + std::string(copy::file_type_name(target.found->st_mode)) +
+    return conflict(target, "a " + std::string(file_type_name(target.found->st_mode)) +
                                 " that jailbuild did not place is there (--force replaces it)");
   }
   if (options_.dry_run) return would_place(target, source_identity);
@@ -657,7 +628,7 @@ Result<Applier::Action> Applier::place_directory(Target& target) {
   if (target.found && ::unlinkat(target.dir, target.where.name.c_str(), 0) != 0 && errno != ENOENT) {
     const int error_number = errno;
     if (changed_underneath(error_number)) return conflict(target, changed_while_running(error_number).left_alone);
-    const std::string what = copy::file_type_name(target.found->st_mode);
+    const std::string what = file_type_name(target.found->st_mode);
     return system_error(target.display + ": removing the " + what + " in the way", error_number);
   }
   return finish(target, make_directory(target, mode, source), source_identity);
@@ -670,20 +641,20 @@ Result<Applier::Action> Applier::place_symlink(Target& target) {
   // without an identity (which never matches, so the next run looks again).
   FileIdentity source_identity;
   if (struct stat status {}; !entry.source.empty() && ::lstat(entry.source.c_str(), &status) == 0) {
-    source_identity = copy::identity_of(status);
+    source_identity = identity_of(status);
   }
   if (target.found && S_ISLNK(target.found->st_mode) && target.recorded != nullptr &&
       target.recorded->type == EntryType::Symlink) {
     // Judged by stat alone when it is the very symlink recorded; read otherwise (see adoptable_copy).
     bool same = placed_by_us(target) && target.recorded->link_target == entry.link_target &&
-                target.recorded->copy_identity == copy::identity_of(*target.found);
+                target.recorded->copy_identity == identity_of(*target.found);
     if (!same) {
       Result<std::optional<std::string>> link = read_link(target);
       if (!link) return link.error();
       same = *link == entry.link_target;
     }
     if (same) {
-      report_.placed.push_back(manifest_entry(entry, source_identity, copy::identity_of(*target.found)));
+      report_.placed.push_back(manifest_entry(entry, source_identity, identity_of(*target.found)));
       return Action::Unchanged;
     }
   }
@@ -702,8 +673,8 @@ Result<Applier::Action> Applier::place_file(Target& target) {
 
   // The cheap check: both inodes as recorded, judged by stat alone.
   if (target.found && placed_by_us(target) && target.recorded->source == entry.source &&
-      target.recorded->source_identity == copy::identity_of(*source) &&
-      target.recorded->copy_identity == copy::identity_of(*target.found) &&
+      target.recorded->source_identity == identity_of(*source) &&
+      target.recorded->copy_identity == identity_of(*target.found) &&
       (target.found->st_mode & kPermissionBits) == mode) {
     Result<bool> same = options_.checksum ? same_contents(target) : Result<bool>(true);
     if (!same) return same.error();
@@ -715,7 +686,7 @@ Result<Applier::Action> Applier::place_file(Target& target) {
   Result<bool> adoptable = adoptable_copy(target, *source, mode);
   if (!adoptable) return adoptable.error();
   if (*adoptable) {
-    report_.placed.push_back(manifest_entry(entry, copy::identity_of(*source), copy::identity_of(*target.found)));
+    report_.placed.push_back(manifest_entry(entry, identity_of(*source), identity_of(*target.found)));
     return Action::Unchanged;
   }
   Result<std::optional<std::string>> reason = obstacle(target);
@@ -723,8 +694,8 @@ Result<Applier::Action> Applier::place_file(Target& target) {
   if (*reason) return conflict(target, std::move(**reason));
 
   if (!S_ISREG(source->st_mode)) {  // a device node, allowed by stat_source
-    if (options_.dry_run) return would_place(target, copy::identity_of(*source));
-    return finish(target, make_device(target, *source, mode), copy::identity_of(*source));
+    if (options_.dry_run) return would_place(target, identity_of(*source));
+    return finish(target, make_device(target, *source, mode), identity_of(*source));
   }
 
   // The identity recorded is the opened file's before copying: if the file changes during the
@@ -743,7 +714,7 @@ Result<Applier::Action> Applier::place_file(Target& target) {
   }
   if (options_.dry_run) {
     report_.bytes_copied += static_cast<std::uint64_t>(source->st_size);
-    return would_place(target, copy::identity_of(*source));
+    return would_place(target, identity_of(*source));
   }
 
   FileRecipe recipe;
@@ -754,7 +725,7 @@ Result<Applier::Action> Applier::place_file(Target& target) {
   if (running_as_root()) recipe.owner = std::make_pair(source->st_uid, source->st_gid);
   recipe.times = std::array<timespec, 2>{source->st_atim, source->st_mtim};
   if (options_.keep_setuid) recipe.capabilities = std::move(*capabilities);
-  return finish(target, write_file(target, recipe, report_.bytes_copied), copy::identity_of(*source));
+  return finish(target, write_file(target, recipe, report_.bytes_copied), identity_of(*source));
 }
 
 // A generated file (the root's own ld.so.cache, ...) has no source to compare with: a copy is
@@ -773,7 +744,7 @@ Result<Applier::Action> Applier::place_generated(Target& target) {
     Result<bool> same = fd->valid() ? holds(fd->get(), content, target.display) : Result<bool>(false);
     if (!same) return same.error();
     if (*same) {
-      report_.placed.push_back(manifest_entry(entry, FileIdentity{}, copy::identity_of(*target.found)));
+      report_.placed.push_back(manifest_entry(entry, FileIdentity{}, identity_of(*target.found)));
       return Action::Unchanged;
     }
   }
@@ -795,43 +766,28 @@ Result<Applier::Action> Applier::place_generated(Target& target) {
 // directory that can be reached. One that cannot is either missing or a conflict that placing its
 // entries will report.
 Result<bool> Applier::remove_temporaries_in(const std::string& relative_dir) {
-  const int fd = copy::open_beneath(root_fd_, relative_dir, O_RDONLY | O_DIRECTORY);
+  const int fd = open_beneath(root_fd_, relative_dir, O_RDONLY | O_DIRECTORY);
   const std::string shown = display(relative_dir == "." ? "/" : "/" + relative_dir);
   if (fd < 0) {
     if (-fd == ENOENT || -fd == ELOOP || -fd == ENOTDIR || -fd == EXDEV) return true;
     return system_error(shown, -fd);
   }
-  DIR* stream = ::fdopendir(fd);
-  if (stream == nullptr) {
-    const int error_number = errno;
-    ::close(fd);
-    return system_error(shown, error_number);
-  }
+  DirStream stream = TRY(DirStream::adopt(UniqueFd(fd), shown));
   // Names first, then unlink: removing entries while readdir runs may skip others.
   std::vector<std::string> stale;
-  errno = 0;
-  while (const dirent* item = ::readdir(stream)) {
-    if (copy::is_temp_name(item->d_name)) stale.emplace_back(item->d_name);
+  for (const std::string& name : TRY(stream.names())) {
+    if (copy::is_temp_name(name)) stale.push_back(name);
   }
-  const int read_error = errno;
-  int unlink_error = 0;
-  std::string failed;
   // A temporary directory (make_directory's) is removed only empty, as a killed run leaves it:
   // rmdir refuses one that holds anything (ENOTEMPTY), and that one is left alone.
-  for (std::size_t i = 0; read_error == 0 && unlink_error == 0 && i < stale.size(); ++i) {
-    const char* name = stale[i].c_str();
-    if (::unlinkat(::dirfd(stream), name, 0) == 0 || errno == ENOENT) continue;
-    if (errno == EISDIR && (::unlinkat(::dirfd(stream), name, AT_REMOVEDIR) == 0 || errno == ENOENT ||
+  for (const std::string& stale_name : stale) {
+    const char* name = stale_name.c_str();
+    if (::unlinkat(stream.fd(), name, 0) == 0 || errno == ENOENT) continue;
+    if (errno == EISDIR && (::unlinkat(stream.fd(), name, AT_REMOVEDIR) == 0 || errno == ENOENT ||
                             errno == ENOTEMPTY || errno == EEXIST)) {
       continue;
     }
-    unlink_error = errno;
-    failed = stale[i];
-  }
-  ::closedir(stream);
-  if (read_error != 0) return system_error(shown + ": reading the directory", read_error);
-  if (unlink_error != 0) {
-    return system_error(shown + "/" + failed + ": removing a temporary an interrupted run left", unlink_error);
+    return system_error(shown + "/" + stale_name + ": removing a temporary an interrupted run left", errno);
   }
   return true;
 }
@@ -851,10 +807,10 @@ Result<bool> Applier::remove_stale_temporaries(const CopyPlan& plan) {
 std::optional<std::string> removal_obstacle(const ManifestEntry& recorded, const struct stat& found) {
   const FileIdentity& copy = recorded.copy_identity;
   if ((copy.mode & S_IFMT) != (found.st_mode & S_IFMT) || copy.dev != found.st_dev || copy.ino != found.st_ino) {
-    return "replaced by a " + std::string(copy::file_type_name(found.st_mode)) + " jailbuild did not place";
+    return "replaced by a " + std::string(file_type_name(found.st_mode)) + " jailbuild did not place";
   }
   // A directory's times change with its contents; rmdir itself refuses one that is not empty.
-  if (recorded.type != EntryType::Directory && copy != copy::identity_of(found)) {
+  if (recorded.type != EntryType::Directory && copy != identity_of(found)) {
     return std::string("changed since jailbuild placed it");
   }
   return std::nullopt;
@@ -863,7 +819,7 @@ std::optional<std::string> removal_obstacle(const ManifestEntry& recorded, const
 }  // namespace
 
 Result<RootWriter> RootWriter::open(const std::string& root, bool create) {
-  Result<copy::OpenedRoot> opened = copy::open_root(root, create);
+  Result<OpenedRoot> opened = open_root(root, create);
   if (!opened) return opened.error();
   if (!opened->fd.valid()) return system_error(opened->path, ENOENT);
   return at(opened->fd.get(), opened->path);
@@ -874,11 +830,11 @@ Result<RootWriter> RootWriter::at(int root_fd, std::string root) {
   UniqueFd fd(::fcntl(root_fd, F_DUPFD_CLOEXEC, 0));
   if (!fd.valid()) return system_error(root, errno);
   // Fail now, not halfway through a plan, on a kernel (or seccomp filter) without openat2.
-  const int probe = copy::open_beneath(fd.get(), ".", O_PATH | O_DIRECTORY);
+  const int probe = open_beneath(fd.get(), ".", O_PATH | O_DIRECTORY);
   if (probe < 0) {
-    return Error{root + ": openat2: " + copy::errno_text(-probe) + " (jailbuild needs openat2, Linux 5.6 or later)"};
+    return Error{root + ": openat2: " + errno_text(-probe) + " (jailbuild needs openat2, Linux 5.6 or later)"};
   }
-  ::close(probe);
+  UniqueFd{probe}.close();
   return RootWriter(fd.release(), std::move(root));
 }
 
@@ -921,7 +877,7 @@ Result<std::vector<Conflict>> RootWriter::remove(const std::vector<ManifestEntry
     const std::string display = shown_root + entry->path;
     Result<copy::RootPath> where = copy::split_root_path(entry->path);
     if (!where) return Error{"manifest entry " + where.error().message};
-    const int dir = copy::open_beneath(root_fd_, where->parent, O_PATH | O_DIRECTORY);
+    const int dir = open_beneath(root_fd_, where->parent, O_PATH | O_DIRECTORY);
     if (dir < 0) {
       if (-dir == ENOENT) continue;  // gone with its directory
       if (-dir == ELOOP || -dir == ENOTDIR || -dir == EXDEV) {

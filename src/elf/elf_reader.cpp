@@ -56,7 +56,6 @@ class Stored {
   std::array<std::byte, sizeof(T)> bytes_;
 };
 
-constexpr std::size_t kIdentSize = 16;  // EI_NIDENT
 
 template <std::endian Order>
 struct NoteHeader {  // Elf32_Nhdr and Elf64_Nhdr are the same
@@ -190,15 +189,14 @@ Error truncated_header(std::size_t size, std::size_t needed) {
 template <typename Layout>
 ElfHeader decode_header(Bytes bytes) {
   const auto ehdr = load<typename Layout::Ehdr>(bytes, 0);
-  const auto& ident = ehdr.ident;
+  const Ident ident = *decode_ident(bytes);  // the caller checked the magic and the size
   ElfHeader header;
-  header.elf_class = std::to_integer<std::uint8_t>(ident[kEiClass]);
-  header.data = std::to_integer<std::uint8_t>(ident[kEiData]);
-  header.ident_version = std::to_integer<std::uint8_t>(ident[kEiVersion]);
-  header.osabi = std::to_integer<std::uint8_t>(ident[kEiOsAbi]);
-  header.abi_version = std::to_integer<std::uint8_t>(ident[kEiAbiVersion]);
-  header.ident_padding_zero = std::all_of(ident.begin() + kEiPad, ident.end(),
-                                          [](std::byte b) { return b == std::byte{0}; });
+  header.elf_class = ident.elf_class;
+  header.data = ident.data;
+  header.ident_version = ident.version;
+  header.osabi = ident.osabi;
+  header.abi_version = ident.abi_version;
+  header.ident_padding_zero = ident.padding_zero;
   header.type = ehdr.type;
   header.machine = ehdr.machine;
   header.version = ehdr.version;
@@ -596,13 +594,29 @@ Result<ElfObject> parse_object_as(Bytes file, const ElfHeader& header) {
 
 }  // namespace
 
+bool has_magic(std::span<const std::byte> bytes) {
+  return bytes.size() >= kMagic.size() && std::equal(kMagic.begin(), kMagic.end(), bytes.begin());
+}
+
+std::optional<Ident> decode_ident(std::span<const std::byte> bytes) {
+  if (!has_magic(bytes) || bytes.size() < kIdentSize) return std::nullopt;
+  Ident ident;
+  ident.elf_class = std::to_integer<std::uint8_t>(bytes[kEiClass]);
+  ident.data = std::to_integer<std::uint8_t>(bytes[kEiData]);
+  ident.version = std::to_integer<std::uint8_t>(bytes[kEiVersion]);
+  ident.osabi = std::to_integer<std::uint8_t>(bytes[kEiOsAbi]);
+  ident.abi_version = std::to_integer<std::uint8_t>(bytes[kEiAbiVersion]);
+  ident.padding_zero = std::all_of(bytes.begin() + kEiPad, bytes.begin() + kIdentSize,
+                                   [](std::byte b) { return b == std::byte{0}; });
+  return ident;
+}
+
 Result<ElfHeader> parse_header(std::span<const std::byte> bytes) {
-  if (bytes.size() < kMagic.size() || !std::equal(kMagic.begin(), kMagic.end(), bytes.begin())) {
-    return Error{"not an ELF file (bad magic)"};
-  }
+  if (!has_magic(bytes)) return Error{"not an ELF file (bad magic)"};
   if (bytes.size() < kIdentSize) return truncated_header(bytes.size(), kIdentSize);
-  const auto elf_class = std::to_integer<std::uint8_t>(bytes[kEiClass]);
-  const auto data = std::to_integer<std::uint8_t>(bytes[kEiData]);
+  const Ident ident = *decode_ident(bytes);
+  const auto elf_class = ident.elf_class;
+  const auto data = ident.data;
   if (elf_class != kClass32 && elf_class != kClass64) {
     return Error{"unsupported ELF class " + dec(elf_class) + " (expected 1 or 2)"};
   }

@@ -8,38 +8,24 @@
 #include <cerrno>
 #include <cstdint>
 #include <limits>
-#include <system_error>
 #include <utility>
 
 #include "jailbuild/elf.hpp"
+#include "util/system_error.hpp"
+#include "util/unique_fd.hpp"
 
 namespace jailbuild::elf {
-namespace {
-
-// std::strerror may share a static buffer between threads; the error category does not.
-std::string errno_text(int error_number) { return std::generic_category().message(error_number); }
-
-Error system_error(const std::string& path, const char* operation, int error_number) {
-  return Error{path + ": " + operation + ": " + errno_text(error_number)};
-}
-
-}  // namespace
 
 Result<MappedFile> MappedFile::open(const std::string& path) {
   // O_NONBLOCK keeps open() from waiting on a FIFO or a device; from_fd rejects those anyway.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) {
-    const int open_error = errno;
-    return Error{path + ": " + errno_text(open_error)};
-  }
-  Result<MappedFile> mapped = from_fd(fd, path);
-  ::close(fd);  // a mapping keeps its own reference to the file
-  return mapped;
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (!fd.valid()) return system_error(path, errno);
+  return from_fd(fd.get(), path);  // a mapping keeps its own reference to the file
 }
 
 Result<MappedFile> MappedFile::from_fd(int fd, const std::string& path_for_errors) {
   struct stat status {};
-  if (::fstat(fd, &status) != 0) return system_error(path_for_errors, "fstat", errno);
+  if (::fstat(fd, &status) != 0) return system_error(path_for_errors + ": fstat", errno);
   if (S_ISDIR(status.st_mode)) return Error{path_for_errors + ": is a directory"};
   if (!S_ISREG(status.st_mode)) return Error{path_for_errors + ": not a regular file"};
 
@@ -49,7 +35,7 @@ Result<MappedFile> MappedFile::from_fd(int fd, const std::string& path_for_error
     return Error{path_for_errors + ": too large to map into memory"};
   }
   void* address = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  if (address == MAP_FAILED) return system_error(path_for_errors, "mmap", errno);
+  if (address == MAP_FAILED) return system_error(path_for_errors + ": mmap", errno);
   return MappedFile(static_cast<const std::byte*>(address), static_cast<std::size_t>(size));
 }
 

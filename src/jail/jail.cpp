@@ -10,13 +10,17 @@
 #include <string_view>
 #include <tuple>
 
-#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "../copy/safe_fs.hpp"
-#include "../manifest/state_files.hpp"
+#include "util/dir_stream.hpp"
+#include "util/files.hpp"
+#include "util/paths.hpp"
+#include "util/root_dir.hpp"
+#include "util/system_error.hpp"
+#include "util/unique_fd.hpp"
 #include "watch_list.hpp"
 
 namespace jailbuild {
@@ -35,7 +39,7 @@ std::string added_path(const std::string& path) {
   std::string absolute = path;
   if (absolute.empty() || absolute.front() != '/') {
     char cwd[PATH_MAX];
-    absolute = std::string(::getcwd(cwd, sizeof cwd) ? cwd : "") + "/" + path;
+    absolute = absolute_path(path, ::getcwd(cwd, sizeof cwd) ? cwd : "");
   }
   while (absolute.size() > 1 && absolute.back() == '/') absolute.pop_back();
   const std::size_t slash = absolute.rfind('/');
@@ -60,7 +64,7 @@ std::string added_path(const std::string& path) {
 // Why `path` cannot be added, if it cannot: it is missing, or not something a root can hold.
 std::optional<std::string> unaddable(const std::string& path, bool allow_devices) {
   struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) return std::string(std::strerror(errno));
+  if (::lstat(path.c_str(), &st) != 0) return errno_text(errno);
   if (S_ISFIFO(st.st_mode)) return std::string("is a FIFO; jailbuild copies files, directories and symlinks");
   if (S_ISSOCK(st.st_mode)) return std::string("is a socket; jailbuild copies files, directories and symlinks");
   if ((S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && !allow_devices)
@@ -90,8 +94,8 @@ WriteOptions recorded_options(const Manifest& manifest, WriteOptions options) {
 
 // The state of a root under its lock: the manifest as loaded and as it is being changed.
 struct LockedRoot {
-  std::string root;                       // normalised, without symlinks (copy::open_root)
-  copy::UniqueFd root_fd;                 // the root, opened once; invalid when it does not exist
+  std::string root;                       // normalised, without symlinks (open_root)
+  UniqueFd root_fd;                 // the root, opened once; invalid when it does not exist
   std::string manifest_path;
   std::string watch_path;
   std::optional<RootLock> lock;           // none in a dry run
@@ -103,7 +107,7 @@ struct LockedRoot {
 // step reaches the root through locked.root_fd; the path is only a name (the manifest's key, messages).
 Result<LockedRoot> lock_root(const JailOptions& jail, bool dry_run, bool create = false) {
   LockedRoot locked;
-  Result<copy::OpenedRoot> opened = copy::open_root(jail.root, create && !dry_run);
+  Result<OpenedRoot> opened = open_root(jail.root, create && !dry_run);
   if (!opened) return opened.error();
   locked.root = std::move(opened->path);
   locked.root_fd = std::move(opened->fd);
@@ -115,7 +119,7 @@ Result<LockedRoot> lock_root(const JailOptions& jail, bool dry_run, bool create 
     if (!acquired) return acquired.error();
     locked.lock.emplace(std::move(*acquired));
     // What a run killed while saving left; no other run writes these names while we hold the lock.
-    state_files::remove_temporaries({locked.manifest_path, locked.watch_path});
+    remove_temporaries({locked.manifest_path, locked.watch_path});
   }
   return locked;
 }
@@ -296,7 +300,7 @@ Result<RootChange> converge(LockedRoot& locked, const std::set<std::string>& ski
   }
 
   if (!locked.root_fd.valid()) {
-    if (!write.dry_run) return copy::system_error(locked.root, ENOENT);
+    if (!write.dry_run) return system_error(locked.root, ENOENT);
     // A dry run on a root that does not exist yet: everything would be created.
     for (const PlannedEntry& entry : change.plan.entries) {
       change.report.placed.push_back(to_manifest_entry(entry));
@@ -370,13 +374,13 @@ Result<RootChange> converge(LockedRoot& locked, const std::set<std::string>& ski
 // the bits set since), into change.unplaced_privileged. A run proven unchanged does not come here:
 // walking the whole root would cost more than the proof itself.
 void report_unplaced_privileged(const LockedRoot& locked, RootChange& change) {
-  auto found = copy::find_privileged_files(locked.root_fd.get(), locked.root);
+  auto found = find_privileged_files(locked.root_fd.get(), locked.root);
   if (!found) {
     change.plan.problems.push_back({ProblemKind::Unreadable, locked.root, std::nullopt,
                                     found.error().message + " (searching the root for setuid files)"});
     return;
   }
-  for (const copy::FoundFile& file : *found) {
+  for (const FoundFile& file : *found) {
     const auto recorded = locked.manifest.entries.find(file.path);
     if (recorded != locked.manifest.entries.end()) {
       const FileIdentity& copy = recorded->second.copy_identity;
@@ -486,17 +490,16 @@ Result<RootChange> sync_root(const JailOptions& jail, const SyncOptions& options
 Result<std::vector<std::string>> roots_in_state_dir(const std::string& state_dir) {
   const std::string directory = state_dir_of(state_dir) + "/roots";
   std::vector<std::string> roots;
-  DIR* stream = ::opendir(directory.c_str());
-  if (!stream) {
+  UniqueFd opened(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!opened.valid()) {
     if (errno == ENOENT) return roots;
-    return Error{directory + ": " + std::strerror(errno)};
+    return system_error(directory, errno);
   }
+  DirStream stream = TRY(DirStream::adopt(std::move(opened), directory));
   std::vector<std::string> files;
-  while (const dirent* d = ::readdir(stream)) {
-    const std::string name = d->d_name;
+  for (const std::string& name : TRY(stream.names())) {
     if (name.size() > 5 && name.front() != '.' && name.ends_with(".json")) files.push_back(name);
   }
-  ::closedir(stream);
   for (const std::string& name : files) {
     // The watch list names the root too, and is much quicker to read than the manifest.
     if (auto watch = load_watch_list(watch_list_path(directory + "/" + name)); watch && !watch->header.root.empty()) {
@@ -514,7 +517,7 @@ Result<std::vector<std::string>> roots_in_state_dir(const std::string& state_dir
 Result<Manifest> read_root_manifest(const JailOptions& jail) {
   // Opened only to name it as add did (and refuse a path through a symlink); a root deleted since
   // still has its manifest listed.
-  Result<copy::OpenedRoot> opened = copy::open_root(jail.root, false);
+  Result<OpenedRoot> opened = open_root(jail.root, false);
   if (!opened) return opened.error();
   const std::string path = manifest_path(state_dir_of(jail.state_dir), opened->path);
   auto loaded = load_manifest(path);

@@ -15,8 +15,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../copy/safe_fs.hpp"
-#include "../manifest/state_files.hpp"
+#include "util/files.hpp"
+#include "util/open_beneath.hpp"
+#include "util/unique_fd.hpp"
 
 namespace jailbuild {
 namespace {
@@ -191,13 +192,13 @@ class DirectoryWalker {
     path_ = directory;
     opened_ = true;
     if (below_missing) {
-      fd_ = copy::UniqueFd();
+      fd_ = UniqueFd();
       error_ = ENOENT;
       return;
     }
     const int fd = open_directory();
     error_ = fd >= 0 ? 0 : errno;
-    fd_ = copy::UniqueFd(fd);
+    fd_ = UniqueFd(fd);
     if (error_ == ENOENT) missing_ = path_;
   }
 
@@ -212,7 +213,7 @@ class DirectoryWalker {
       ok = false;
       return std::nullopt;
     }
-    return copy::identity_of(status);
+    return identity_of(status);
   }
 
   // The identity of `name` (one component) in the current directory.
@@ -223,7 +224,7 @@ class DirectoryWalker {
       if (errno != ENOENT && errno != ENOTDIR) ok = false;
       return std::nullopt;
     }
-    return copy::identity_of(status);
+    return identity_of(status);
   }
 
  private:
@@ -234,7 +235,7 @@ class DirectoryWalker {
 
   int open_directory() {
     if (root_fd_ < 0) return ::open(path_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-    const int fd = copy::open_beneath(root_fd_, path_ == "/" ? "." : path_.substr(1), O_PATH | O_DIRECTORY);
+    const int fd = open_beneath(root_fd_, path_ == "/" ? "." : path_.substr(1), O_PATH | O_DIRECTORY);
     if (fd >= 0) return fd;
     // A symlink or a file where a directory was: nothing jailbuild placed is there any more.
     errno = -fd == ELOOP || -fd == EXDEV ? ENOTDIR : -fd;
@@ -243,7 +244,7 @@ class DirectoryWalker {
 
   int root_fd_;
   bool opened_ = false;
-  copy::UniqueFd fd_;
+  UniqueFd fd_;
   std::string path_;
   int error_ = 0;
   std::string missing_;  // the last directory found missing
@@ -504,15 +505,15 @@ std::string watch_list_path(const std::string& manifest_path) {
 std::optional<WatchListText> load_watch_list(const std::string& path) {
   // A list is about 250 bytes per entry; a root of a million entries stays under this.
   constexpr std::uint64_t kMaxWatchListSize = std::uint64_t{512} << 20;
-  auto text = state_files::read_file(path, kMaxWatchListSize, "a watch list");
+  auto text = read_file(path, kMaxWatchListSize, "a watch list");
   if (!text || !text->has_value()) return std::nullopt;
   auto read = read_watch_list(std::move(**text));
   if (!read) return std::nullopt;
   return std::move(*read);
 }
 
-Result<bool> save_watch_list(const std::string& path, const WatchList& list) {
-  return state_files::replace_file(path, serialize_watch_list(list));
+Result<void> save_watch_list(const std::string& path, const WatchList& list) {
+  return replace_file(path, serialize_watch_list(list));
 }
 
 void discard_watch_list(const std::string& path) { ::unlink(path.c_str()); }
@@ -527,7 +528,7 @@ std::string current_boot_id() {
 std::optional<FileIdentity> identity_at(const std::string& path, bool follow) {
   struct stat status {};
   if ((follow ? ::stat(path.c_str(), &status) : ::lstat(path.c_str(), &status)) != 0) return std::nullopt;
-  return copy::identity_of(status);
+  return identity_of(status);
 }
 
 void complete_watch_list(WatchList& list, int root_fd, std::int64_t settled_before_ns) {

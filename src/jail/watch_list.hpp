@@ -86,8 +86,8 @@ std::string watch_list_path(const std::string& manifest_path);
 
 // The list at `path`; nullopt when missing or unreadable as a list.
 std::optional<WatchListText> load_watch_list(const std::string& path);
-// Written atomically (state_files::replace_file).
-Result<bool> save_watch_list(const std::string& path, const WatchList& list);
+// Written atomically (replace_file).
+Result<void> save_watch_list(const std::string& path, const WatchList& list);
 void discard_watch_list(const std::string& path);
 
 // The kernel's boot id ("" if unknown, which never matches).
@@ -96,7 +96,7 @@ std::string current_boot_id();
 // What is at `path` now; nullopt if nothing is.
 std::optional<FileIdentity> identity_at(const std::string& path, bool follow);
 
-// Gives `list` (whose entries are all in; `root_fd` a descriptor of the root, as copy::open_root
+// Gives `list` (whose entries are all in; `root_fd` a descriptor of the root, as open_root
 // opened it, or -1 to leave the root's side without listings) the listing of each
 // directory that holds entries a listing proves and whose last change (ctime) is before
 // `settled_before_ns`, and sorts it in the order a check reads it: by side and directory, each
@@ -113,7 +113,7 @@ struct WatchCheck {
 };
 
 // Whether every watched path is as the list says, `root_fd` being a descriptor of the root (as
-// copy::open_root opened it; the root's paths are looked up beneath it, never by the root's host
+// open_root opened it; the root's paths are looked up beneath it, never by the root's host
 // path) and `manifest` the manifest file's identity now. Reads no file contents.
 WatchCheck check_watch_list(const WatchListText& list, int root_fd, const FileIdentity& manifest);
 

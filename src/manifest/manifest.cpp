@@ -15,11 +15,13 @@
 // bytes_json (util/json_bytes.hpp), a JSON string when it is UTF-8 and {"hex": "<its bytes in
 // lowercase hex>"} otherwise, so every path round-trips.
 #include "jailbuild/manifest.hpp"
-#include "state_files.hpp"
-#include "../util/json_bytes.hpp"
+#include "manifest_json.hpp"
+#include "util/files.hpp"
+#include "util/json_bytes.hpp"
+#include "util/paths.hpp"
+#include "util/users.hpp"
 
 #include <fcntl.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,12 +48,6 @@ constexpr std::uint64_t kMaxManifestSize = std::uint64_t{256}
 // System calls
 
 
-using state_files::join_path;
-using state_files::make_directories;
-using state_files::parent_directory;
-using state_files::read_file;
-using state_files::replace_file;
-using state_files::system_error;
 
 // ---------------------------------------------------------------------------------------------
 // Writing
@@ -396,7 +392,7 @@ Result<Manifest> parse_manifest(const std::string& text, const std::string& path
   } catch (const json::parse_error& error) {
     return Error{path + ": not valid JSON: " + describe_parse_error(error)};
   }
-  Result<Manifest> manifest = Manifest::from_json(document);
+  Result<Manifest> manifest = manifest_from_json(document);
   if (!manifest) return Error{path + ": " + manifest.error().message};
   return manifest;
 }
@@ -407,7 +403,7 @@ Result<Manifest> parse_manifest(const std::string& text, const std::string& path
 
 Result<std::string> serialize(const Manifest& manifest, const std::string& path) {
   try {
-    return manifest.to_json().dump(2) + "\n";
+    return manifest_to_json(manifest).dump(2) + "\n";
   } catch (const json::type_error& error) {  // an option name that is not UTF-8
     return Error{path + ": cannot write the manifest as JSON: " + error.what()};
   }
@@ -508,50 +504,29 @@ std::string environment(const char* name) {
 // state directory fails with a message naming it, rather than writing somewhere unexpected).
 std::string home_directory() {
   if (std::string home = environment("HOME"); !home.empty()) return home;
-  const long suggested = ::sysconf(_SC_GETPW_R_SIZE_MAX);
-  std::string buffer(suggested > 0 ? static_cast<std::size_t>(suggested) : 16384, '\0');
-  for (;;) {
-    struct passwd entry {};
-    struct passwd* found = nullptr;
-    const int error = ::getpwuid_r(::geteuid(), &entry, buffer.data(), buffer.size(), &found);
-    if (error == ERANGE && buffer.size() < (std::size_t{1} << 20)) {
-      buffer.resize(buffer.size() * 2);
-      continue;
-    }
-    if (error == 0 && found != nullptr && found->pw_dir != nullptr && found->pw_dir[0] != '\0') {
-      return found->pw_dir;
-    }
-    return "/";
+  if (std::optional<Account> account = account_by_uid(::geteuid()); account && !account->home.empty()) {
+    return account->home;
   }
+  return "/";
 }
 
 }  // namespace
 
-const char* to_string(EntryType type) {
-  switch (type) {
-    case EntryType::Directory:
-      return "directory";
-    case EntryType::Symlink:
-      return "symlink";
-    case EntryType::File:
-      return "file";
-  }
-  return "unknown";
-}
-
-json Manifest::to_json() const {
+json manifest_to_json(const Manifest& manifest) {
   json option_values = json::object();
-  for (const auto& [name, value] : options) option_values[name] = bytes_json(value);
+  for (const auto& [name, value] : manifest.options) option_values[name] = bytes_json(value);
   json entry_list = json::array();  // sorted by path, as the map is
-  for (const auto& [path, entry] : entries) entry_list.push_back(entry_to_json(entry));
+  for (const auto& [path, entry] : manifest.entries) entry_list.push_back(entry_to_json(entry));
   return json{{"version", kManifestVersion},  // the layout written here, whatever `version` says
-              {"root", bytes_json(root)},
+              {"root", bytes_json(manifest.root)},
               {"options", std::move(option_values)},
-              {"added", bytes_json(added)},
+              {"added", bytes_json(manifest.added)},
               {"entries", std::move(entry_list)}};
 }
 
-Result<Manifest> Manifest::from_json(const json& document) {
+std::string manifest_json_text(const Manifest& manifest) { return json_text(manifest_to_json(manifest)); }
+
+Result<Manifest> manifest_from_json(const json& document) {
   if (!document.is_object())
     return Error{"expected a JSON object at the top level, got " + type_name(document)};
   Reader in;
@@ -591,10 +566,10 @@ Result<std::optional<Manifest>> load_manifest(const std::string& path) {
   return std::optional<Manifest>(std::move(*manifest));
 }
 
-Result<bool> save_manifest(const std::string& path, const Manifest& manifest) {
+Result<void> save_manifest(const std::string& path, const Manifest& manifest) {
   Result<std::string> text = serialize(manifest, path);
   if (!text) return text.error();
-  if (Result<bool> made = make_directories(parent_directory(path)); !made) return made.error();
+  TRY(make_directories(parent_directory(path)));
   return replace_file(path, *text);
 }
 

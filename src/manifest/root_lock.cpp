@@ -19,14 +19,13 @@
 #include <utility>
 
 #include "jailbuild/manifest.hpp"
-#include "state_files.hpp"
+#include "util/files.hpp"
+#include "util/paths.hpp"
+#include "util/system_error.hpp"
 
 namespace jailbuild {
 namespace {
 
-using state_files::join_path;
-using state_files::make_directories;
-using state_files::system_error;
 
 // The lock of a root is named as its manifest (see manifest_path), under `locks` instead of
 // `roots`.
@@ -61,12 +60,12 @@ std::string lexical(const std::string& path) {
 // Checked before anything is created, so a refused state directory is not created in the root.
 // The root is taken as written (jailbuild opens roots only by a path without symlinks, so it is
 // its real path): resolving it again could follow a symlink swapped in meanwhile.
-Result<bool> check_outside_root(const std::string& state_dir, const std::string& root) {
+Result<void> check_outside_root(const std::string& state_dir, const std::string& root) {
   if (is_within(resolved(state_dir), lexical(root))) {
     return Error{"the state directory " + state_dir + " is inside the root " + root +
                  ", where a jailed process could change it; choose another with --state-dir"};
   }
-  return true;
+  return {};
 }
 
 int flock_retrying(int fd, int operation) {
@@ -90,47 +89,40 @@ std::string describe_holder(int fd) {
 
 // The pid padded to a fixed width, written over the last holder's: truncating the file first
 // would cost every run a block freed and, on ext4, the file flushed when it is closed.
-Result<bool> record_holder(int fd, const std::string& path) {
+Result<void> record_holder(int fd, const std::string& path) {
   char text[16];
   std::snprintf(text, sizeof text, "%-14d\n", static_cast<int>(::getpid()));
   const std::string_view line(text, 15);
   const ssize_t written = ::pwrite(fd, line.data(), line.size(), 0);
-  if (written < 0) return system_error(path, "write", errno);
+  if (written < 0) return system_error(path + ": write", errno);
   if (static_cast<std::size_t>(written) != line.size()) return Error{path + ": write: short write"};
-  return true;
+  return {};
 }
 
-Result<bool> take_lock(int fd, const std::string& path, const std::string& root, bool wait) {
-  if (flock_retrying(fd, LOCK_EX | LOCK_NB) == 0) return true;
-  if (errno != EWOULDBLOCK) return system_error(path, "flock", errno);
+Result<void> take_lock(int fd, const std::string& path, const std::string& root, bool wait) {
+  if (flock_retrying(fd, LOCK_EX | LOCK_NB) == 0) return {};
+  if (errno != EWOULDBLOCK) return system_error(path + ": flock", errno);
 
   const std::string where = root + " (lock " + path + describe_holder(fd) + ")";
   if (!wait) return Error{"another jailbuild is working on " + where};
   std::fprintf(stderr, "jailbuild: waiting for another jailbuild working on %s\n", where.c_str());
-  if (flock_retrying(fd, LOCK_EX) != 0) return system_error(path, "flock", errno);
-  return true;
+  if (flock_retrying(fd, LOCK_EX) != 0) return system_error(path + ": flock", errno);
+  return {};
 }
 
 }  // namespace
 
 Result<RootLock> RootLock::acquire(const std::string& state_dir, const std::string& root,
                                    bool wait) {
-  if (Result<bool> outside = check_outside_root(state_dir, root); !outside) return outside.error();
-  if (Result<bool> made = make_directories(join_path(state_dir, "locks")); !made)
-    return made.error();
+  TRY(check_outside_root(state_dir, root));
+  TRY(make_directories(join_path(state_dir, "locks")));
 
   const std::string path = lock_path(state_dir, root);
-  RootLock lock(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (lock.fd_ < 0) return system_error(path, "open", errno);
-  if (Result<bool> taken = take_lock(lock.fd_, path, root, wait); !taken) return taken.error();
-  if (Result<bool> recorded = record_holder(lock.fd_, path); !recorded) return recorded.error();
+  RootLock lock(UniqueFd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)));
+  if (!lock.fd_.valid()) return system_error(path + ": open", errno);
+  TRY(take_lock(lock.fd_.get(), path, root, wait));
+  TRY(record_holder(lock.fd_.get(), path));
   return lock;
-}
-
-RootLock::RootLock(RootLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-
-RootLock::~RootLock() {
-  if (fd_ >= 0) ::close(fd_);
 }
 
 }  // namespace jailbuild

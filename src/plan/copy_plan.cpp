@@ -4,16 +4,6 @@
 
 namespace jailbuild {
 
-ManifestEntry to_manifest_entry(const PlannedEntry& entry) {
-  ManifestEntry recorded;
-  recorded.path = entry.path;
-  recorded.type = entry.type;
-  recorded.source = entry.source;
-  recorded.link_target = entry.link_target;
-  recorded.reasons = entry.reasons;
-  return recorded;
-}
-
 const PlannedEntry* CopyPlan::find(const std::string& path) const {
   auto it = std::find_if(entries.begin(), entries.end(), [&](const PlannedEntry& e) { return e.path == path; });
   return it == entries.end() ? nullptr : &*it;

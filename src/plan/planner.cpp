@@ -16,6 +16,11 @@
 #include "jailbuild/ld_cache.hpp"
 #include "jailbuild/report.hpp"
 #include "jailbuild/root_view.hpp"
+#include "util/dir_stream.hpp"
+#include "util/io.hpp"
+#include "util/paths.hpp"
+#include "util/system_error.hpp"
+#include "util/unique_fd.hpp"
 
 namespace jailbuild {
 namespace {
@@ -28,14 +33,14 @@ std::string basename_of(const std::string& path) { return path.substr(path.rfind
 // Whether the host file is something the resolver follows: an ELF program or shared object, or a
 // `#!` script. Relocatable objects, core files and other ELF types are plain files.
 bool is_program_or_library(const std::string& host_path) {
-  const int fd = ::open(host_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-  if (fd < 0) return false;
+  const UniqueFd fd(::open(host_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd.valid()) return false;
   unsigned char head[18] = {};
-  const ssize_t n = ::read(fd, head, sizeof head);
-  ::close(fd);
+  const ssize_t n = read_full(fd.get(), std::span(reinterpret_cast<char*>(head), sizeof head));
   if (n >= 2 && head[0] == '#' && head[1] == '!') return true;
-  if (n < static_cast<ssize_t>(sizeof head) || std::memcmp(head, "\x7f" "ELF", 4) != 0) return false;
-  const unsigned type = head[5] == elf::kDataMsb ? (head[16] << 8 | head[17]) : (head[17] << 8 | head[16]);
+  const std::optional<elf::Ident> ident = elf::decode_ident(std::as_bytes(std::span(head)));
+  if (n < static_cast<ssize_t>(sizeof head) || !ident) return false;
+  const unsigned type = ident->data == elf::kDataMsb ? (head[16] << 8 | head[17]) : (head[17] << 8 | head[16]);
   return type == elf::kTypeExec || type == elf::kTypeDyn;
 }
 
@@ -61,8 +66,7 @@ struct Planner::Impl {
   std::unordered_set<std::string> placed;              // host paths whose every step is an entry
 
   std::string absolute(const std::string& path) const {
-    if (!path.empty() && path.front() == '/') return path;
-    return options.resolver.cwd + "/" + path;
+    return absolute_path(path, options.resolver.cwd);
   }
 
   PlannedEntry& entry(const std::string& path, EntryType type) {
@@ -107,7 +111,7 @@ struct Planner::Impl {
           struct stat st {};
           const std::string host_path = host->host_path(step.path);
           if (::lstat(host_path.c_str(), &st) != 0) {
-            plan.problems.push_back({ProblemKind::Unreadable, path, std::nullopt, path + ": " + std::strerror(errno)});
+            plan.problems.push_back({ProblemKind::Unreadable, path, std::nullopt, system_error(path, errno).message});
             return std::nullopt;
           }
           // Inside an added directory, what a root cannot hold is passed over with a warning.
@@ -156,20 +160,16 @@ struct Planner::Impl {
   void add_directory(const std::string& added, const std::string& dir) {
     looked_up.insert(dir);  // its entries are read: the plan depends on them
     const std::string host_dir = host->host_path(dir);
-    DIR* stream = ::opendir(host_dir.c_str());
-    if (!stream) {
-      plan.problems.push_back({ProblemKind::Unreadable, dir, std::nullopt, dir + ": " + std::strerror(errno)});
+    Result<DirStream> stream = DirStream::open(host_dir, dir);
+    Result<std::vector<std::string>> listed = stream ? stream->names() : stream.error();
+    if (!listed) {
+      plan.problems.push_back({ProblemKind::Unreadable, dir, std::nullopt, listed.error().message});
       return;
     }
-    std::vector<std::string> names;
-    while (const dirent* d = ::readdir(stream)) {
-      const std::string name = d->d_name;
-      if (name != "." && name != "..") names.push_back(name);
-    }
-    ::closedir(stream);
+    std::vector<std::string> names = std::move(*listed);
     std::sort(names.begin(), names.end());  // the same plan on every run
     for (const std::string& name : names) {
-      const std::string child = dir == "/" ? "/" + name : dir + "/" + name;
+      const std::string child = join_path(dir, name);
       struct stat st {};
       if (::lstat(host->host_path(child).c_str(), &st) != 0) continue;  // gone meanwhile
       add_path(added, child, {added, "", "inside " + added}, S_ISDIR(st.st_mode));

@@ -7,12 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/system_error.hpp"
+#include "util/unique_fd.hpp"
+
 namespace jailbuild {
 namespace {
-
-constexpr unsigned char kMagic[4] = {0x7f, 'E', 'L', 'F'};
-constexpr std::size_t kIdentSize = 16;
-enum IdentIndex { kClass = 4, kData = 5, kIdentVersion = 6, kOsAbi = 7, kAbiVersion = 8, kPad = 9 };
 
 // Native-endian fields, as the loader reads its own ElfW(Ehdr) over the file's bytes.
 std::uint16_t native_u16(const std::array<unsigned char, 64>& head, std::size_t offset) {
@@ -39,15 +38,15 @@ Verification skip(int error) { return {Verdict::Skip, error, {}}; }
 // expected one (including the Debian patch that skips a wrong machine before the rest).
 Verification verify_ident(const std::array<unsigned char, 64>& head, const LoaderConfig& config,
                           std::uint16_t machine) {
-  if (std::memcmp(head.data(), kMagic, sizeof kMagic) != 0) return fatal("invalid ELF header");
-  if (head[kClass] != config.elf_class) return {Verdict::SkipOtherClass, ENOENT, {}};
+  const std::optional<elf::Ident> ident = elf::decode_ident(std::as_bytes(std::span(head)));
+  if (!ident) return fatal("invalid ELF header");
+  if (ident->elf_class != config.elf_class) return {Verdict::SkipOtherClass, ENOENT, {}};
   if (machine != config.machine) return skip(ENOENT);
-  if (head[kData] != elf::kDataLsb) return fatal("ELF file data encoding not little-endian");
-  if (head[kIdentVersion] != 1) return fatal("ELF file version ident does not match current one");
-  if (!valid_osabi(head[kOsAbi])) return fatal("ELF file OS ABI invalid");
-  if (!valid_abi_version(head[kOsAbi], head[kAbiVersion])) return fatal("ELF file ABI version invalid");
-  if (std::any_of(head.begin() + kPad, head.begin() + kIdentSize, [](unsigned char c) { return c != 0; }))
-    return fatal("nonzero padding in e_ident");
+  if (ident->data != elf::kDataLsb) return fatal("ELF file data encoding not little-endian");
+  if (ident->version != 1) return fatal("ELF file version ident does not match current one");
+  if (!valid_osabi(ident->osabi)) return fatal("ELF file OS ABI invalid");
+  if (!valid_abi_version(ident->osabi, ident->abi_version)) return fatal("ELF file ABI version invalid");
+  if (!ident->padding_zero) return fatal("nonzero padding in e_ident");
   return {};
 }
 
@@ -57,7 +56,7 @@ Verification verify_candidate(const Probe& probe, const LoaderConfig& config) {
   if (probe.open_error != 0) return skip(probe.open_error);
   const FileData& file = *probe.data;
   if (file.is_directory) return fatal("cannot read file data: Is a directory");
-  if (file.read_error != 0) return fatal(std::string("cannot read file data: ") + std::strerror(file.read_error));
+  if (file.read_error != 0) return fatal("cannot read file data: " + errno_text(file.read_error));
   const bool is64 = config.elf_class == elf::kClass64;
   if (file.size < (is64 ? 64u : 52u)) return fatal("file too short");
 
@@ -77,7 +76,8 @@ Verification verify_candidate(const Probe& probe, const LoaderConfig& config) {
 const Probe& FileProbes::probe(const std::string& path) {
   if (auto it = probes_.find(path); it != probes_.end()) return it->second;
   Probe result;
-  const int fd = root_.open_read(path);
+  const UniqueFd opened(root_.open_read(path));
+  const int fd = opened.get();
   if (fd < 0) {
     result.open_error = -fd;
   } else {
@@ -90,7 +90,6 @@ const Probe& FileProbes::probe(const std::string& path) {
       result.data = read_file(fd, path, st.st_dev, st.st_ino, static_cast<std::size_t>(st.st_size),
                               S_ISDIR(st.st_mode));
     }
-    ::close(fd);
   }
   return probes_.emplace(path, std::move(result)).first->second;
 }

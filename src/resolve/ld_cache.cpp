@@ -3,6 +3,7 @@
 // here, what it skips is skipped, and where a hostile file would make the loader read past the
 // mapping, we stop at the file's end instead (see `CacheBytes::c_string`). See docs/loader-rules.md#loader-cache.
 #include "jailbuild/ld_cache.hpp"
+#include "ld_cache_format.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -12,35 +13,7 @@ namespace jailbuild {
 
 namespace {
 
-constexpr std::string_view kNewMagic = "glibc-ld.so.cache1.1";
-constexpr std::string_view kOldMagic = "ld.so-1.7.0";
-
-constexpr std::size_t kNewHeaderSize = 48;  // struct cache_file_new
-constexpr std::size_t kNewEntrySize = 24;   // struct file_entry_new
-constexpr std::size_t kOldHeaderSize = 16;  // struct cache_file
-constexpr std::size_t kOldEntrySize = 12;   // struct file_entry
-
-constexpr std::size_t kNlibsOffset = 20;  // new header
-constexpr std::size_t kEndianFlagsOffset = 28;
-constexpr std::size_t kExtensionOffsetOffset = 32;
-constexpr std::size_t kOldNlibsOffset = 12;
-
-constexpr std::uint8_t kEndianMask = 3;
-constexpr std::uint8_t kEndianLittle = 2;
-
-constexpr std::uint32_t kExtensionMagic = 0xEAA42174;  // (uint32_t) -358342284
-constexpr std::size_t kExtensionHeaderSize = 8;        // magic, count
-constexpr std::size_t kExtensionSectionSize = 16;      // tag, flags, offset, size
-constexpr std::uint32_t kTagGenerator = 0;
-constexpr std::uint32_t kTagGlibcHwcaps = 1;
-
-constexpr std::int32_t kFlagElf = 1;  // FLAG_ELF
-
-// The hwcap word of a new-format entry (sysdeps/generic/dl-cache.h, sysdeps/x86/dl-procinfo.h).
-constexpr std::uint64_t kHwcapExtensionBit = std::uint64_t{1} << 62;
-constexpr std::uint64_t kIsaLevelMask = 0x3ff;  // bits 32-41 of an extension entry
-constexpr std::uint64_t kPlatformBits = std::uint64_t{0xf} << 48;
-constexpr std::uint64_t kTlsBit = std::uint64_t{1} << 63;
+using namespace ld_cache_format;
 
 // The cache file's bytes with the bounds checks every read needs. Numbers are little-endian: a
 // cache marked big-endian is rejected before anything else is read, as on an x86 loader.

@@ -6,19 +6,12 @@
 #include <map>
 
 #include "jailbuild/ld_cache.hpp"
+#include "ld_cache_format.hpp"
 
 namespace jailbuild {
 namespace {
 
-constexpr char kMagic[] = "glibc-ld.so.cache1.1";  // 20 bytes without the NUL
-constexpr std::size_t kHeaderSize = 48;
-constexpr std::size_t kEntrySize = 24;
-constexpr std::uint8_t kLittleEndian = 2;
-constexpr std::uint32_t kExtensionMagic = 0xEAA42174;
-constexpr std::uint32_t kTagGenerator = 0;
-constexpr std::uint32_t kTagHwcaps = 1;
-constexpr std::uint64_t kHwcapsExtensionBit = std::uint64_t{1} << 62;
-constexpr std::uint64_t kIndexMask = 0xffffffff;
+using namespace ld_cache_format;
 
 template <typename T>
 void put(std::string& out, std::size_t offset, T value) {
@@ -64,7 +57,7 @@ std::string write_ld_cache(std::vector<CacheEntry> entries, const std::string& g
   std::sort(hwcaps_names.begin(), hwcaps_names.end());
   hwcaps_names.erase(std::unique(hwcaps_names.begin(), hwcaps_names.end()), hwcaps_names.end());
 
-  std::string out(kHeaderSize + kEntrySize * entries.size(), '\0');
+  std::string out(kNewHeaderSize + kNewEntrySize * entries.size(), '\0');
   StringTable strings(out.size());
   for (std::size_t i = 0; i < entries.size(); ++i) {
     const CacheEntry& entry = entries[i];
@@ -72,9 +65,9 @@ std::string write_ld_cache(std::vector<CacheEntry> entries, const std::string& g
     if (entry.hwcaps_subdir) {
       const auto index = std::lower_bound(hwcaps_names.begin(), hwcaps_names.end(), *entry.hwcaps_subdir) -
                          hwcaps_names.begin();
-      hwcap = (hwcap & ~kIndexMask) | kHwcapsExtensionBit | static_cast<std::uint64_t>(index);
+      hwcap = (hwcap & ~kHwcapsIndexMask) | kHwcapExtensionBit | static_cast<std::uint64_t>(index);
     }
-    const std::size_t at = kHeaderSize + kEntrySize * i;
+    const std::size_t at = kNewHeaderSize + kNewEntrySize * i;
     put(out, at, entry.flags);
     put(out, at + 4, strings.offset_of(entry.key));
     put(out, at + 8, strings.offset_of(entry.value));
@@ -88,7 +81,7 @@ std::string write_ld_cache(std::vector<CacheEntry> entries, const std::string& g
   out.resize((out.size() + 3) & ~std::size_t{3}, '\0');
   const auto extension_offset = static_cast<std::uint32_t>(out.size());
   const std::uint32_t sections = hwcaps_names.empty() ? 1 : 2;
-  const std::size_t directory_size = 8 + 16 * sections;
+  const std::size_t directory_size = kExtensionHeaderSize + kExtensionSectionSize * sections;
   append(out, kExtensionMagic);
   append(out, sections);
   const auto generator_offset = static_cast<std::uint32_t>(extension_offset + directory_size);
@@ -96,7 +89,7 @@ std::string write_ld_cache(std::vector<CacheEntry> entries, const std::string& g
     append(out, value);
   if (!hwcaps_names.empty()) {
     const auto names_offset = static_cast<std::uint32_t>((generator_offset + generator.size() + 3) & ~std::size_t{3});
-    for (std::uint32_t value : {kTagHwcaps, 0u, names_offset, static_cast<std::uint32_t>(4 * name_offsets.size())})
+    for (std::uint32_t value : {kTagGlibcHwcaps, 0u, names_offset, static_cast<std::uint32_t>(4 * name_offsets.size())})
       append(out, value);
     out += generator;
     out.resize(names_offset, '\0');
@@ -105,11 +98,11 @@ std::string write_ld_cache(std::vector<CacheEntry> entries, const std::string& g
     out += generator;
   }
 
-  std::memcpy(out.data(), kMagic, sizeof kMagic - 1);
-  put(out, 20, static_cast<std::uint32_t>(entries.size()));
-  put(out, 24, len_strings);
-  put(out, 28, kLittleEndian);
-  put(out, 32, extension_offset);
+  std::memcpy(out.data(), kNewMagic.data(), kNewMagic.size());
+  put(out, kNlibsOffset, static_cast<std::uint32_t>(entries.size()));
+  put(out, kStringsLengthOffset, len_strings);
+  put(out, kEndianFlagsOffset, kEndianLittle);
+  put(out, kExtensionOffsetOffset, extension_offset);
   return out;
 }
 

@@ -18,6 +18,9 @@
 #include <utility>
 #include <variant>
 
+#include "util/system_error.hpp"
+#include "util/unique_fd.hpp"
+
 namespace jailbuild {
 
 namespace {
@@ -361,38 +364,15 @@ Result<LoaderConfig> parse_diagnostics(std::string_view text, LoaderConfig base)
 
 namespace {
 
-// A file descriptor closed on destruction.
-class OwnedFd {
- public:
-  explicit OwnedFd(int fd = -1) : fd_(fd) {}
-  OwnedFd(OwnedFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  OwnedFd& operator=(OwnedFd&& other) noexcept {
-    std::swap(fd_, other.fd_);
-    return *this;
-  }
-  OwnedFd(const OwnedFd&) = delete;
-  OwnedFd& operator=(const OwnedFd&) = delete;
-  ~OwnedFd() { reset(); }
-
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
-
 struct Pipe {
-  OwnedFd read_end;
-  OwnedFd write_end;
+  UniqueFd read_end;
+  UniqueFd write_end;
 };
 
 std::optional<Pipe> make_pipe() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return std::nullopt;
-  return Pipe{OwnedFd(fds[0]), OwnedFd(fds[1])};
+  return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
 struct SpawnActions {
@@ -410,7 +390,7 @@ struct CapturedRun {
 };
 
 // Reads both pipes to their ends at once, so that neither child stream can fill up and block.
-void drain(OwnedFd& out, OwnedFd& err, CapturedRun& run) {
+void drain(UniqueFd& out, UniqueFd& err, CapturedRun& run) {
   std::array<pollfd, 2> fds{pollfd{out.get(), POLLIN, 0}, pollfd{err.get(), POLLIN, 0}};
   std::array<std::string*, 2> sinks{&run.out, &run.err};
   std::array<char, 65536> buffer;
@@ -436,7 +416,7 @@ void drain(OwnedFd& out, OwnedFd& err, CapturedRun& run) {
 Result<CapturedRun> run_list_diagnostics(const std::string& program) {
   std::optional<Pipe> out = make_pipe();
   std::optional<Pipe> err = make_pipe();
-  if (!out || !err) return Error{"cannot run " + program + ": pipe: " + std::strerror(errno)};
+  if (!out || !err) return system_error("cannot run " + program + ": pipe", errno);
 
   SpawnActions spawn;
   posix_spawn_file_actions_addopen(&spawn.actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
@@ -449,14 +429,14 @@ Result<CapturedRun> run_list_diagnostics(const std::string& program) {
 
   pid_t pid = 0;
   const int spawn_error = ::posix_spawn(&pid, program.c_str(), &spawn.actions, nullptr, argv, envp);
-  if (spawn_error != 0) return Error{"cannot run " + program + ": " + std::strerror(spawn_error)};
-  out->write_end.reset();
-  err->write_end.reset();
+  if (spawn_error != 0) return system_error("cannot run " + program, spawn_error);
+  out->write_end.close();
+  err->write_end.close();
 
   CapturedRun run;
   drain(out->read_end, err->read_end, run);
   while (::waitpid(pid, &run.wait_status, 0) < 0) {
-    if (errno != EINTR) return Error{"cannot wait for " + program + ": " + std::strerror(errno)};
+    if (errno != EINTR) return system_error("cannot wait for " + program, errno);
   }
   return run;
 }

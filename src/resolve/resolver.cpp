@@ -18,6 +18,9 @@
 #include "jailbuild/ld_cache.hpp"
 #include "jailbuild/search_path.hpp"
 #include "jailbuild/root_view.hpp"
+#include "util/paths.hpp"
+#include "util/system_error.hpp"
+#include "util/unique_fd.hpp"
 
 namespace jailbuild {
 
@@ -124,8 +127,7 @@ struct ResolveSession {
 
   // Absolute form of a path the loader or kernel would open, relative ones against the cwd.
   std::string absolute(const std::string& path) const {
-    if (!path.empty() && path.front() == '/') return path;
-    return options.cwd + (options.cwd.back() == '/' ? "" : "/") + path;
+    return absolute_path(path, options.cwd);
   }
 
   const LoaderConfig& loader_config_for(const std::optional<std::string>& interpreter,
@@ -171,12 +173,11 @@ const LdCache& ResolveSession::cache_for(const LoaderConfig& config) {
   LdCache cache;  // missing, empty or invalid: no cache, as for the loader
   const Probe& probe = probes.probe(config.cache_path);
   if (probe.data && probe.open_error == 0) {
-    const int fd = root.open_read(config.cache_path);
-    if (fd >= 0) {
-      if (auto mapped = elf::MappedFile::from_fd(fd, config.cache_path)) {
+    const UniqueFd fd(root.open_read(config.cache_path));
+    if (fd.valid()) {
+      if (auto mapped = elf::MappedFile::from_fd(fd.get(), config.cache_path)) {
         if (auto parsed = LdCache::parse(mapped->bytes())) cache = std::move(*parsed);
       }
-      ::close(fd);
     }
   }
   return caches.emplace(config.cache_path, std::move(cache)).first->second;
@@ -307,7 +308,7 @@ void LinkMapBuilder::add_interpreter(const std::string& interp) {
   const std::string absolute = impl_.absolute(interp);
   const Probe& probe = impl_.probes.probe(absolute);
   if (probe.open_error != 0 || !probe.data || !probe.data->elf) {
-    const std::string why = probe.open_error ? std::strerror(probe.open_error)
+    const std::string why = probe.open_error ? errno_text(probe.open_error)
                             : probe.data     ? probe.data->elf_error
                                              : "unreadable";
     report(ProblemKind::NotFound, interp, 0, interp + ": cannot open program interpreter: " + why);
@@ -330,16 +331,15 @@ void LinkMapBuilder::add_preloads() {
   }
   if (impl_.options.read_preload_file) {
     (void)impl_.probes.probe(config_.preload_path);  // a lookup like the others (looked_up())
-    const int fd = impl_.root.open_read(config_.preload_path);
-    if (fd >= 0) {
-      if (auto mapped = elf::MappedFile::from_fd(fd, config_.preload_path)) {
+    const UniqueFd fd(impl_.root.open_read(config_.preload_path));
+    if (fd.valid()) {
+      if (auto mapped = elf::MappedFile::from_fd(fd.get(), config_.preload_path)) {
         const auto bytes = mapped->bytes();
         std::string text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
         std::string without_comments;
         for (const auto& line : split_words(text, "\n")) without_comments += line.substr(0, line.find('#')) + "\n";
         for (auto& name : split_words(without_comments, " \t\n:")) preloads.emplace_back(name, config_.preload_path);
       }
-      ::close(fd);
     }
   }
   for (const auto& [name, origin] : preloads) {
@@ -705,7 +705,7 @@ Closure Resolver::resolve(const std::string& file) {
       closure.problems.push_back({ProblemKind::Unreadable, current, std::nullopt, current + ": " + why});
       return closure;
     };
-    if (probe.open_error != 0) return fail(std::strerror(probe.open_error));
+    if (probe.open_error != 0) return fail(errno_text(probe.open_error));
     if (probe.data->is_directory) return fail("is a directory");
     if (probe.data->elf) {
       const auto type = probe.data->elf->header.type;
@@ -717,7 +717,7 @@ Closure Resolver::resolve(const std::string& file) {
     }
     auto shebang = parse_shebang(probe.data->script_head);
     if (!shebang) {
-      const bool looks_elf = probe.data->size >= 4 && std::memcmp(probe.data->head.data(), "\x7f" "ELF", 4) == 0;
+      const bool looks_elf = probe.data->size >= 4 && elf::has_magic(std::as_bytes(std::span(probe.data->head)));
       return fail(looks_elf ? probe.data->elf_error : "not an ELF file or a script");
     }
     closure.scripts.push_back(absolute);
@@ -735,7 +735,7 @@ Closure Resolver::resolve(const std::string& file) {
         for (auto& m : env.programs) closure.programs.push_back(std::move(m));
         std::optional<std::string> found;
         for (const std::string& dir : split_words(impl_->options.path, ":")) {
-          const std::string candidate = dir + "/" + *command;
+          const std::string candidate = join_path(dir, *command);
           const Probe& p = impl_->probes.probe(impl_->absolute(candidate));
           if (p.open_error == 0 && p.data && !p.data->is_directory) { found = candidate; break; }
         }

@@ -11,6 +11,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "util/open_beneath.hpp"
+#include "util/system_error.hpp"
+
 namespace jailbuild {
 namespace {
 
@@ -33,39 +36,16 @@ std::vector<std::string> split_components(const std::string& path) {
 Result<RootView> RootView::open(const std::string& root) {
   std::string normalized = root.empty() ? "/" : root;
   while (normalized.size() > 1 && normalized.back() == '/') normalized.pop_back();
-  const int fd = ::open(normalized.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Error{normalized + ": cannot open root: " + std::strerror(errno)};
-  return RootView(fd, normalized);
-}
-
-RootView::RootView(RootView&& other) noexcept
-    : root_fd_(other.root_fd_), root_(std::move(other.root_)) {
-  other.root_fd_ = -1;
-}
-
-RootView::~RootView() {
-  if (root_fd_ >= 0) ::close(root_fd_);
-}
-
-int openat2_retrying(int dir_fd, const char* path, std::uint64_t flags, std::uint64_t resolve) {
-  open_how how{};
-  how.flags = flags | O_CLOEXEC;
-  how.resolve = resolve;
-  constexpr int kAttempts = 64;
-  int error_number = EAGAIN;
-  for (int attempt = 0; attempt < kAttempts && error_number == EAGAIN; ++attempt) {
-    const long fd = ::syscall(SYS_openat2, dir_fd, path, &how, sizeof how);
-    if (fd >= 0) return static_cast<int>(fd);
-    error_number = errno;
-  }
-  return -error_number;
+  UniqueFd fd(::open(normalized.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return system_error(normalized + ": cannot open root", errno);
+  return RootView(std::move(fd), normalized);
 }
 
 int RootView::open_read(const std::string& path) const {
   const char* relative = path.c_str();
   while (*relative == '/') ++relative;
   if (*relative == '\0') relative = ".";
-  return openat2_retrying(root_fd_, relative, O_RDONLY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+  return openat2_retrying(root_fd_.get(), relative, O_RDONLY, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
 Result<std::vector<PathStep>> RootView::walk(const std::string& path) const {
@@ -92,18 +72,18 @@ Result<std::vector<PathStep>> RootView::walk(const std::string& path) const {
     const std::string candidate = current + "/" + part;
     char target[PATH_MAX];
     // `candidate` has no symlink before its last component, so readlinkat follows nothing.
-    const ssize_t n = ::readlinkat(root_fd_, candidate.c_str() + 1, target, sizeof target);
+    const ssize_t n = ::readlinkat(root_fd_.get(), candidate.c_str() + 1, target, sizeof target);
     if (n < 0) {
       if (errno != EINVAL) {
         const std::string where = candidate == path ? path : path + ": " + candidate;
-        return Error{where + ": " + std::strerror(errno)};
+        return system_error(where, errno);
       }
       resolved.push_back(std::move(part));
       current = candidate;
       if (!pending.empty()) steps.push_back({candidate, PathStep::Kind::Directory, {}});
       continue;
     }
-    if (++symlinks > kMaxSymlinks) return Error{path + ": " + std::strerror(ELOOP)};
+    if (++symlinks > kMaxSymlinks) return system_error(path, ELOOP);
     std::string link(target, static_cast<std::size_t>(n));
     steps.push_back({candidate, PathStep::Kind::Symlink, link});
     if (!link.empty() && link.front() == '/') {

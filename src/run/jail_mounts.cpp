@@ -24,27 +24,25 @@
 #include <cstring>
 #include <memory>
 
-#include "../copy/safe_fs.hpp"
 #include "jail_setup.hpp"
+#include "util/dir_stream.hpp"
+#include "util/system_error.hpp"
+#include "util/unique_fd.hpp"
 
 namespace jailbuild::run {
 namespace {
 
-using copy::UniqueFd;
 
 // The path that reaches what descriptor `fd` holds, for calls that take a path (mount).
 std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 std::string proc_path(const UniqueFd& fd) { return proc_path(fd.get()); }
 
-using DirectoryStream = std::unique_ptr<DIR, int (*)(DIR*)>;
-
-// The entries of directory `name` in `dir_fd`, read without following a symlink at `name`; null
-// if it cannot be opened.
-DirectoryStream open_directory_stream(int dir_fd, const char* name) {
-  const int fd = ::openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  DIR* stream = fd < 0 ? nullptr : ::fdopendir(fd);
-  if (stream == nullptr && fd >= 0) ::close(fd);
-  return DirectoryStream(stream, ::closedir);
+// The entries of directory `name` in `dir_fd`, read without following a symlink at `name`; errors
+// say "SHOWN: reason".
+Result<DirStream> open_directory_stream(int dir_fd, const char* name, const std::string& shown) {
+  UniqueFd fd(::openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return system_error(shown, errno);
+  return DirStream::adopt(std::move(fd), shown);
 }
 
 constexpr unsigned long kKernelFsFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
@@ -102,7 +100,7 @@ Result<UniqueFd> mount_point(int root_fd, const std::string& target, bool direct
       // Inside one of the root's directories, bound read-only, nothing can be made (EROFS); in a
       // --writable root, a normal user cannot write to a root that root built (EACCES).
       if (made < 0 && errno != EEXIST)
-        return Error{shown + ": missing, and cannot be made to mount on: " + copy::errno_text(errno) +
+        return Error{shown + ": missing, and cannot be made to mount on: " + errno_text(errno) +
                      " (make it in the root once as its owner, or mount a --tmpfs on a directory above it)"};
       if (!want_directory && made >= 0) ::close(made);
       fd = ::openat(current.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC | (want_directory ? O_DIRECTORY : 0));
@@ -280,13 +278,11 @@ Result<UniqueFd> bind_tree(int dir_fd, const std::string& shown) {
 // The jail's /tmp is a fresh tmpfs: what the root holds there (a program added from a host /tmp
 // directory, say) is out of the program's sight, which deserves a word rather than a puzzle.
 void warn_if_hidden(int root_fd, const std::string& shown) {
-  const DirectoryStream directory = open_directory_stream(root_fd, "tmp");
+  Result<DirStream> directory = open_directory_stream(root_fd, "tmp", shown);
   if (!directory) return;
-  while (const dirent* entry = ::readdir(directory.get())) {
-    if (std::strcmp(entry->d_name, ".") == 0 || std::strcmp(entry->d_name, "..") == 0) continue;
+  if (Result<const dirent*> entry = directory->next(); entry && *entry != nullptr) {
     std::fprintf(stderr, "jailbuild: run: warning: %s holds files the jail's tmpfs /tmp hides (%s, ...)\n",
-                 shown.c_str(), entry->d_name);
-    break;
+                 shown.c_str(), (*entry)->d_name);
   }
 }
 
@@ -318,20 +314,17 @@ Step mirror_top_level(const std::vector<TopLevelEntry>& entries, int top_fd, con
 
 }  // namespace
 
-Error failed(const std::string& what) { return copy::system_error(what, errno); }
+Error failed(const std::string& what) { return system_error(what, errno); }
 
 Result<std::vector<TopLevelEntry>> read_top_level(int root_fd, const RunOptions& options) {
   std::vector<TopLevelEntry> entries;
-  const DirectoryStream listing = open_directory_stream(root_fd, ".");
-  if (!listing) return failed(options.root + ": list");
-  errno = 0;
-  while (const dirent* found = ::readdir(listing.get())) {
+  DirStream listing = TRY(open_directory_stream(root_fd, ".", options.root + ": list"));
+  while (const dirent* found = TRY(listing.next())) {
     const std::string name = found->d_name;
-    if (name == "." || name == ".." || name == "proc" || name == "dev") continue;
+    if (name == "proc" || name == "dev") continue;
     const std::string shown = options.root + "/" + name;
     if (name == "tmp") {
       warn_if_hidden(root_fd, shown);
-      errno = 0;
       continue;
     }
     TopLevelEntry entry;
@@ -349,9 +342,7 @@ Result<std::vector<TopLevelEntry>> read_top_level(int root_fd, const RunOptions&
       entry.link_target = std::move(target);
     }
     entries.push_back(std::move(entry));
-    errno = 0;
   }
-  if (errno != 0) return failed(options.root + ": list");
   return entries;
 }
 

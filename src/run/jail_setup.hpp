@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "../copy/safe_fs.hpp"
 #include "jailbuild/result.hpp"
 #include "jailbuild/run.hpp"
+#include "util/unique_fd.hpp"
 
 namespace jailbuild::run {
 
@@ -25,7 +25,7 @@ Error failed(const std::string& what);
 // and what is checked is what gets bound, never a name looked up again.
 struct TopLevelEntry {
   std::string name;
-  copy::UniqueFd held;  // O_PATH|O_NOFOLLOW
+  UniqueFd held;  // O_PATH|O_NOFOLLOW
   bool directory = false;
   bool symlink = false;
   std::string link_target;  // for a symlink
@@ -83,7 +83,7 @@ Step write_id_maps(pid_t child, const UserNamespace& plan);
 
 // A sealed memfd holding the jail's init program (init/jail_init.c), close-on-exec: executed with
 // fexecve once the jail is set up, so that no process in the jail runs jailbuild's own binary.
-Result<copy::UniqueFd> sealed_init();
+Result<UniqueFd> sealed_init();
 
 // Loads the denylist (see seccomp_filter.cpp) for this process and its children.
 Step load_seccomp_filter();

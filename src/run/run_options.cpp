@@ -1,7 +1,5 @@
 // Turning `run`'s command line into RunOptions: bind specs, resource limits, capability names,
 // host identities and the program's environment.
-#include <grp.h>
-#include <pwd.h>
 #include <sys/capability.h>
 #include <unistd.h>
 
@@ -14,6 +12,8 @@
 #include <string_view>
 
 #include "jailbuild/run.hpp"
+#include "util/default_path.hpp"
+#include "util/users.hpp"
 
 namespace jailbuild {
 namespace {
@@ -67,39 +67,11 @@ std::optional<rlim_t> parse_limit_value(std::string_view text) {
   return parse_number<rlim_t>(text);
 }
 
-// getpwnam_r and friends want a buffer whose size they cannot tell in advance.
-template <typename Entry, typename Lookup>
-std::optional<Entry> look_up(Lookup lookup, std::string& buffer) {
-  Entry entry{};
-  Entry* found = nullptr;
-  for (buffer.resize(1024);; buffer.resize(buffer.size() * 2)) {
-    const int error = lookup(&entry, buffer.data(), buffer.size(), &found);
-    if (error != ERANGE || buffer.size() > (1u << 20)) break;
-  }
-  if (found == nullptr) return std::nullopt;
-  return entry;
-}
-
-std::optional<struct passwd> account_of(uid_t uid, std::string& buffer) {
-  return look_up<struct passwd>(
-      [&](struct passwd* p, char* b, std::size_t n, struct passwd** r) { return ::getpwuid_r(uid, p, b, n, r); },
-      buffer);
-}
-
-std::optional<struct passwd> account_named(const std::string& name, std::string& buffer) {
-  return look_up<struct passwd>(
-      [&](struct passwd* p, char* b, std::size_t n, struct passwd** r) { return ::getpwnam_r(name.c_str(), p, b, n, r); },
-      buffer);
-}
-
 Result<gid_t> group_id(const std::string& name) {
   if (auto number = parse_number<gid_t>(name)) return *number;
-  std::string buffer;
-  auto group = look_up<struct group>(
-      [&](struct group* g, char* b, std::size_t n, struct group** r) { return ::getgrnam_r(name.c_str(), g, b, n, r); },
-      buffer);
-  if (!group) return Error::usage("no group named '" + name + "' on the host");
-  return group->gr_gid;
+  const std::optional<gid_t> gid = group_id_by_name(name);
+  if (!gid) return Error::usage("no group named '" + name + "' on the host");
+  return *gid;
 }
 
 }  // namespace
@@ -167,23 +139,22 @@ Result<int> parse_capability(const std::string& name) {
 Result<Identity> resolve_identity(const std::optional<std::string>& user, const std::optional<std::string>& group,
                                   const std::optional<std::vector<std::string>>& groups) {
   Identity identity{::getuid(), ::getgid(), {}, "/"};
-  std::string buffer;
-  std::optional<struct passwd> account;
+  std::optional<Account> account;
   if (user) {
     if (auto number = parse_number<uid_t>(*user)) {
       identity.uid = *number;
       identity.gid = *number;  // a bare number has no primary group but its own, as with OpenBSD's chroot -u
-      account = account_of(*number, buffer);
+      account = account_by_uid(*number);
     } else {
-      account = account_named(*user, buffer);
+      account = account_by_name(*user);
       if (!account) return Error::usage("no user named '" + *user + "' on the host");
-      identity.uid = account->pw_uid;
+      identity.uid = account->uid;
     }
-    if (account) identity.gid = account->pw_gid;
+    if (account) identity.gid = account->gid;
   } else {
-    account = account_of(identity.uid, buffer);
+    account = account_by_uid(identity.uid);
   }
-  if (account && account->pw_dir != nullptr && account->pw_dir[0] == '/') identity.home = account->pw_dir;
+  if (account && account->home.starts_with('/')) identity.home = account->home;
   if (group) {
     auto gid = group_id(*group);
     if (!gid) return gid.error();
@@ -220,7 +191,7 @@ Result<std::vector<std::string>> jail_environment(const std::vector<std::string>
     for (const std::string& entry : caller)
       if (entry.find('=') != std::string::npos) set(entry);
   } else {
-    set("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    set(std::string("PATH=") + kDefaultPath);
     set("HOME=" + identity.home);
     from_caller("TERM");
     from_caller("LANG");

@@ -24,11 +24,12 @@
 #include "init/jail_init.h"
 #include "jail_setup.hpp"
 #include "jailbuild/run.hpp"
+#include "util/root_dir.hpp"
+#include "util/system_error.hpp"
 
 namespace jailbuild {
 namespace {
 
-using copy::UniqueFd;
 using run::Step;
 
 sigset_t supervised_signals() {
@@ -244,9 +245,9 @@ int run_in_jail(const RunOptions& options) {
     return kRunFailed;
   }
   // The root is opened once, through no symlink on its way, and from then on reached only through
-  // this descriptor (see copy::open_root).
-  auto opened = copy::open_root(options.root, false);
-  if (opened && !opened->fd.valid()) opened = copy::system_error(opened->path, ENOENT);
+  // this descriptor (see open_root).
+  auto opened = open_root(options.root, false);
+  if (opened && !opened->fd.valid()) opened = system_error(opened->path, ENOENT);
   if (opened && opened->path == "/") opened = Error::usage(options.root + ": the host's own root is not a jail");
   if (!opened) {
     report(opened.error().message);

@@ -8,8 +8,9 @@
 #include <cerrno>
 #include <cstddef>
 
-#include "../copy/file_copy.hpp"
 #include "jail_setup.hpp"
+#include "util/io.hpp"
+#include "util/system_error.hpp"
 
 // The init program, built by CMake (target jailbuild_init) and embedded here byte for byte.
 asm(R"(
@@ -41,15 +42,15 @@ constexpr int kSealExec = F_SEAL_EXEC;
 
 }  // namespace
 
-Result<copy::UniqueFd> sealed_init() {
+Result<UniqueFd> sealed_init() {
   constexpr unsigned kFlags = MFD_CLOEXEC | MFD_ALLOW_SEALING;
   int fd = ::memfd_create("jailbuild-init", kFlags | kMfdExec);
   if (fd < 0 && errno == EINVAL) fd = ::memfd_create("jailbuild-init", kFlags);  // before Linux 6.3
   if (fd < 0) return failed("memfd_create for the jail's init");
-  copy::UniqueFd init(fd);
+  UniqueFd init(fd);
   const auto size = static_cast<std::size_t>(jailbuild_init_end - jailbuild_init_begin);
-  if (const int error = copy::write_all(init.get(), jailbuild_init_begin, size); error != 0)
-    return copy::system_error("write the jail's init", error);
+  if (const int error = write_all(init.get(), std::string_view(jailbuild_init_begin, size)); error != 0)
+    return system_error("write the jail's init", error);
   // Sealed, the copy can never change: not its bytes, not its size, not (from 6.3) its mode, and
   // the seals themselves are final.
   constexpr int kSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL;

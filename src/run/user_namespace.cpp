@@ -19,10 +19,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include "../copy/file_copy.hpp"
-#include "../copy/safe_fs.hpp"
-#include "../manifest/state_files.hpp"
 #include "jail_setup.hpp"
+#include "util/files.hpp"
+#include "util/io.hpp"
+#include "util/system_error.hpp"
+#include "util/unique_fd.hpp"
 
 namespace jailbuild::run {
 namespace {
@@ -81,21 +82,21 @@ std::uint64_t free_start(std::vector<Range> ranges) {
 // racing to add one both use the first line in the file.
 Result<std::uint64_t> jailbuild_range_start(const std::string& file) {
   for (int attempt = 0; attempt < 2; ++attempt) {
-    auto text = state_files::read_file(file, kFileSizeLimit, "subordinate id file");
+    auto text = read_file(file, kFileSizeLimit, "subordinate id file");
     if (!text) return text.error();
     const std::vector<Range> ranges = parse_ranges(text->value_or(""));
     if (const Range* range = owned_range(ranges)) return range->start;
     if (attempt == 1) break;
     const std::string line = std::string(kRangeOwner) + ":" + std::to_string(free_start(ranges)) + ":" +
                              std::to_string(kRangeSize) + "\n";
-    copy::UniqueFd fd(::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
-    if (!fd.valid()) return copy::system_error(file + ": add jailbuild's range", errno);
+    UniqueFd fd(::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!fd.valid()) return system_error(file + ": add jailbuild's range", errno);
     // A file that does not end in a newline would join the new line to its last one.
     const bool needs_newline = text->has_value() && !(*text)->empty() && (*text)->back() != '\n';
     const std::string written = (needs_newline ? "\n" : "") + line;
-    if (const int error = copy::write_all(fd.get(), written.data(), written.size()); error != 0)
-      return copy::system_error(file + ": add jailbuild's range", error);
-    if (const int error = fd.close(); error != 0) return copy::system_error(file + ": add jailbuild's range", error);
+    if (const int error = write_all(fd.get(), written); error != 0)
+      return system_error(file + ": add jailbuild's range", error);
+    if (const int error = fd.close(); error != 0) return system_error(file + ": add jailbuild's range", error);
     spdlog::info("{}: reserved {} ids for the jails' root from {}", file, kRangeSize, line.substr(0, line.size() - 1));
   }
   return Error{file + ": no line for jailbuild after adding one"};
@@ -118,12 +119,12 @@ std::string map_text(std::vector<IdMapping> map) {
 }
 
 Step write_proc_file(const std::string& path, const std::string& text) {
-  copy::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   if (!fd.valid()) return failed(path);
   // An id map must be written in one write(2): the kernel takes the first write only.
   const ssize_t written = ::write(fd.get(), text.data(), text.size());
   if (written != static_cast<ssize_t>(text.size())) return failed(path + ": write \"" + text + "\"");
-  if (const int error = fd.close(); error != 0) return copy::system_error(path, error);
+  if (const int error = fd.close(); error != 0) return system_error(path, error);
   return std::nullopt;
 }
 

@@ -39,6 +39,7 @@
 // White-box: the copy mechanisms are private to src/copy, and each fallback must be exercised.
 #include "../../src/copy/file_copy.hpp"
 #include "../../src/copy/safe_fs.hpp"
+#include "util/root_dir.hpp"
 
 namespace jailbuild {
 namespace {
@@ -637,7 +638,7 @@ TEST_F(RootWriterTest, ChecksumFindsACopyChangedBehindItsIdentity) {
   // The manifest records a copy identity that matches what is there, but other bytes: what a
   // change that restored size and times would look like, had ctime not told.
   write_file(in_root("/lib.so"), "tampered", 0644);
-  manifest.entries["/lib.so"].copy_identity = copy::identity_of(lstat_of(in_root("/lib.so")));
+  manifest.entries["/lib.so"].copy_identity = identity_of(lstat_of(in_root("/lib.so")));
 
   Result<WriteReport> by_identity = apply(plan, &manifest);
   ASSERT_TRUE(by_identity) << by_identity.error().message;
@@ -1296,7 +1297,7 @@ TEST_F(RootWriterTest, ARepeatedApplyCostsAboutAStatPerFile) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// copy::open_root: the one way a root is opened (add, sync, remove, list, and run)
+// open_root: the one way a root is opened (add, sync, remove, list, and run)
 
 // The directory a descriptor is open on, as (device, inode).
 std::pair<dev_t, ino_t> inode_of_fd(int fd) {
@@ -1314,14 +1315,14 @@ TEST(OpenRoot, OpensTheDirectoryItNamesWithThePathNormalised) {
   TempDir dir;
   fs::create_directories(dir.path() + "/a/b");
   fs::create_directories(dir.path() + "/a/x");
-  auto opened = copy::open_root(dir.path() + "//a/./x/../b/", false);
+  auto opened = open_root(dir.path() + "//a/./x/../b/", false);
   ASSERT_TRUE(opened) << opened.error().message;
   EXPECT_EQ(opened->path, dir.path() + "/a/b");
   ASSERT_TRUE(opened->fd.valid());
   EXPECT_EQ(inode_of_fd(opened->fd.get()), inode_at(dir.path() + "/a/b"));
 
   // Missing, not created: a name without a descriptor, and nothing made.
-  auto missing = copy::open_root(dir.path() + "/a/missing/../c/root", false);
+  auto missing = open_root(dir.path() + "/a/missing/../c/root", false);
   ASSERT_TRUE(missing) << missing.error().message;
   EXPECT_EQ(missing->path, dir.path() + "/a/c/root");
   EXPECT_FALSE(missing->fd.valid());
@@ -1331,7 +1332,7 @@ TEST(OpenRoot, OpensTheDirectoryItNamesWithThePathNormalised) {
 TEST(OpenRoot, CreatesAMissingRootAndItsParentsWithMode0755WhateverTheUmask) {
   TempDir dir;
   const mode_t umask_before = ::umask(077);
-  auto created = copy::open_root(dir.path() + "/new/parent/root", true);
+  auto created = open_root(dir.path() + "/new/parent/root", true);
   ::umask(umask_before);
   ASSERT_TRUE(created) << created.error().message;
   ASSERT_TRUE(created->fd.valid());
@@ -1360,7 +1361,7 @@ TEST(OpenRoot, ASymlinkAnywhereOnTheWayIsABadRequestNamingIt) {
   };
   for (const Case& c : cases) {
     for (const bool create : {false, true}) {
-      auto refused = copy::open_root(c.path, create);
+      auto refused = open_root(c.path, create);
       ASSERT_FALSE(refused) << c.path;
       EXPECT_TRUE(refused.error().is_usage()) << c.path;
       EXPECT_NE(refused.error().message.find(c.message), std::string::npos) << refused.error().message;
@@ -1368,7 +1369,7 @@ TEST(OpenRoot, ASymlinkAnywhereOnTheWayIsABadRequestNamingIt) {
   }
   EXPECT_FALSE(fs::exists(dir.path() + "/real/new")) << "a root was created through the symlink";
   // Control: the same directory by its real path opens.
-  auto real = copy::open_root(dir.path() + "/real/root", false);
+  auto real = open_root(dir.path() + "/real/root", false);
   ASSERT_TRUE(real) << real.error().message;
   EXPECT_EQ(inode_of_fd(real->fd.get()), inode_at(dir.path() + "/real/root"));
 }

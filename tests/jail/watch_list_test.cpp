@@ -20,7 +20,8 @@
 
 #include <gtest/gtest.h>
 
-#include "../../src/copy/safe_fs.hpp"
+#include "util/root_dir.hpp"
+#include "util/unique_fd.hpp"
 #include "../../src/jail/watch_list.hpp"
 #include "support/files.hpp"
 #include "support/temp_dir.hpp"
@@ -105,11 +106,11 @@ class StillCurrent : public ::testing::Test {
 
   std::string host(const std::string& path) const { return dir_.path() + "/host" + path; }
   std::string root(const std::string& path) const { return dir_.path() + "/root" + path; }
-  // The root opened as a run opens it: once, through copy::open_root (invalid if missing).
-  copy::UniqueFd open_root() const {
-    auto opened = copy::open_root(list_.root, false);
+  // The root opened as a run opens it: once, through open_root (invalid if missing).
+  UniqueFd open_root() const {
+    auto opened = jailbuild::open_root(list_.root, false);
     EXPECT_TRUE(opened) << opened.error().message;
-    return opened ? std::move(opened->fd) : copy::UniqueFd();
+    return opened ? std::move(opened->fd) : UniqueFd();
   }
   WatchCheck check() const {
     auto read = read_watch_list(serialize_watch_list(list_));

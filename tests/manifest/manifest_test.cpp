@@ -2,7 +2,8 @@
 // saving (a full disk included), the default state directory, and the per-root lock.
 #include "jailbuild/manifest.hpp"
 #include "support/temp_dir.hpp"
-#include "../../src/manifest/state_files.hpp"
+#include "manifest/manifest_json.hpp"
+#include "util/files.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -43,6 +44,8 @@ using jailbuild::EntryType;
 using jailbuild::FileIdentity;
 using jailbuild::load_manifest;
 using jailbuild::Manifest;
+using jailbuild::manifest_from_json;
+using jailbuild::manifest_to_json;
 using jailbuild::manifest_path;
 using jailbuild::ManifestEntry;
 using jailbuild::Reason;
@@ -178,13 +181,13 @@ void expect_same(const Manifest& actual, const Manifest& expected) {
 
 TEST(ManifestJson, RoundTripKeepsEverything) {
   const Manifest original = rich_manifest();
-  const json document = original.to_json();
-  const auto parsed = Manifest::from_json(document);
+  const json document = manifest_to_json(original);
+  const auto parsed = manifest_from_json(document);
   ASSERT_TRUE(parsed.ok()) << parsed.error().message;
   expect_same(*parsed, original);
 
   // Through text too, as a file holds it.
-  const auto reparsed = Manifest::from_json(json::parse(document.dump(2)));
+  const auto reparsed = manifest_from_json(json::parse(document.dump(2)));
   ASSERT_TRUE(reparsed.ok()) << reparsed.error().message;
   expect_same(*reparsed, original);
 }
@@ -227,13 +230,13 @@ TEST(ManifestJson, LayoutIsStableVersionedAndSortedByPath) {
        "copy_identity": {"dev": 0, "ino": 0, "size": 0, "mtime_ns": 0, "ctime_ns": 0, "mode": 0, "uid": 0, "gid": 0}}
     ]
   })"_json;
-  EXPECT_EQ(manifest.to_json(), expected) << manifest.to_json().dump(2);
+  EXPECT_EQ(manifest_to_json(manifest), expected) << manifest_to_json(manifest).dump(2);
 }
 
 TEST(ManifestJson, StringsThatAreNotUtf8AreWrittenAsHex) {
   Manifest manifest = small_manifest();
   manifest.added = {"/caf\xe9"};
-  const json document = manifest.to_json();
+  const json document = manifest_to_json(manifest);
   EXPECT_EQ(document["added"][0], json({{"hex", "2f636166e9"}}));
   EXPECT_EQ(document["root"], "/srv/jail");  // UTF-8 stays a plain string
   EXPECT_NO_THROW((void)document.dump());
@@ -271,10 +274,10 @@ std::function<void(json&)> erase(const std::string& pointer) {
 class ManifestValidation : public ::testing::TestWithParam<BadManifest> {};
 
 TEST_P(ManifestValidation, ReportsTheFirstProblemAndWhereItIs) {
-  json document = small_manifest().to_json();
-  ASSERT_TRUE(Manifest::from_json(document).ok()) << "the unspoiled manifest must be valid";
+  json document = manifest_to_json(small_manifest());
+  ASSERT_TRUE(manifest_from_json(document).ok()) << "the unspoiled manifest must be valid";
   GetParam().spoil(document);
-  const auto parsed = Manifest::from_json(document);
+  const auto parsed = manifest_from_json(document);
   ASSERT_FALSE(parsed.ok()) << document.dump(2);
   EXPECT_EQ(parsed.error().message, GetParam().message);
 }
@@ -460,7 +463,7 @@ TEST(LoadManifest, EmptyFileIsAnErrorNotAnEmptyManifest) {
 TEST(LoadManifest, InvalidManifestNamesTheFileAndTheProblem) {
   TempDir dir;
   const std::string path = dir / "bad.json";
-  json document = small_manifest().to_json();
+  json document = manifest_to_json(small_manifest());
   document["entries"][0]["type"] = "socket";
   write_file(path, document.dump());
   const auto loaded = load_manifest(path);
@@ -511,14 +514,14 @@ TEST(ReadStateFile, AFileLongerThanItsStatSizeIsReadWholeButNeverPastTheLimit) {
   std::ifstream in(path, std::ios::binary);
   const std::string expected{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   ASSERT_GT(expected.size(), 8u);
-  const auto read = jailbuild::state_files::read_file(path, 1 << 20, "a test file");
+  const auto read = jailbuild::read_file(path, 1 << 20, "a test file");
   ASSERT_TRUE(read.ok()) << read.error().message;
   ASSERT_TRUE(read->has_value());
   EXPECT_EQ(**read, expected);
-  const auto too_long = jailbuild::state_files::read_file(path, expected.size() - 1, "a test file");
+  const auto too_long = jailbuild::read_file(path, expected.size() - 1, "a test file");
   ASSERT_FALSE(too_long.ok());
   EXPECT_TRUE(too_long.error().message.starts_with(path + ": larger than ")) << too_long.error().message;
-  const auto exact = jailbuild::state_files::read_file(path, expected.size(), "a test file");
+  const auto exact = jailbuild::read_file(path, expected.size(), "a test file");
   ASSERT_TRUE(exact.ok()) << exact.error().message;
   EXPECT_EQ(**exact, expected);
 }
@@ -603,7 +606,7 @@ TEST_F(FullDisk, LeavesTheOldManifestIntactAndNoTemporaryFile) {
     const std::string entry_path = "/usr/lib/lib" + std::to_string(i) + ".so";
     big.entries.emplace(entry_path, entry(entry_path, EntryType::File, entry_path, 10 + i));
   }
-  ASSERT_GT(big.to_json().dump(2).size(), 64u * 1024) << "the manifest must not fit";
+  ASSERT_GT(manifest_to_json(big).dump(2).size(), 64u * 1024) << "the manifest must not fit";
   const auto saved = save_manifest(path, big);
   ASSERT_FALSE(saved.ok());
   EXPECT_EQ(saved.error().message, path + ": write: No space left on device");

@@ -1,4 +1,5 @@
-// Helpers the manifest and the lock share for files in the state directory.
+// Whole files by path, for jailbuild's own files (the state directory, /etc/subuid): read at once
+// with a size limit, and replaced so that a crash leaves the old file or the new one, never half.
 #pragma once
 
 #include <cstdint>
@@ -9,13 +10,7 @@
 
 #include "jailbuild/result.hpp"
 
-namespace jailbuild::state_files {
-
-// "PATH: OPERATION: reason" for a failed system call (thread-safe errno text).
-Error system_error(const std::string& path, const char* operation, int error_number);
-
-std::string join_path(const std::string& directory, std::string_view name);
-std::string parent_directory(const std::string& path);
+namespace jailbuild {
 
 // The contents of the regular file at `path`; nullopt if there is none. A file larger than
 // `max_size` is an error ("PATH: larger than N MiB, too large for WHAT"), as is anything but a
@@ -25,7 +20,7 @@ Result<std::optional<std::string>> read_file(const std::string& path, std::uint6
 // Replaces the file at `path` with `text` so that it is always either the old file or the new
 // one, even after a crash: a temporary ".NAME.XXXXXX" in the same directory, fsync, rename,
 // fsync of the directory.
-Result<bool> replace_file(const std::string& path, std::string_view text);
+Result<void> replace_file(const std::string& path, std::string_view text);
 
 // Removes the temporaries that replace_file calls on `paths` (all in one directory, read once)
 // left behind when killed midway. Only for a caller that holds the lock they are written under.
@@ -33,6 +28,6 @@ void remove_temporaries(const std::vector<std::string>& paths);
 
 // mkdir -p: creates `directory` and its missing parents with mode 0700 (the state directory is
 // private to its user); existing directories are left as they are.
-Result<bool> make_directories(const std::string& directory);
+Result<void> make_directories(const std::string& directory);
 
-}  // namespace jailbuild::state_files
+}  // namespace jailbuild

@@ -1,0 +1,89 @@
+// The vocabulary the stages share: what an entry of a root is, why it is there, the inode facts
+// kept about it, and what went wrong finding or placing it. The planner produces these, the writer
+// and the manifest consume them, the CLI prints them; no stage owns them.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace jailbuild {
+
+enum class EntryType { Directory, Symlink, File };
+
+// "directory", "symlink", "file": the manifest's spelling, and the CLI's.
+inline const char* to_string(EntryType type) {
+  switch (type) {
+    case EntryType::Directory:
+      return "directory";
+    case EntryType::Symlink:
+      return "symlink";
+    case EntryType::File:
+      return "file";
+  }
+  return "unknown";
+}
+
+// Enough of a file's inode to tell, without reading contents, whether it changed.
+struct FileIdentity {
+  std::uint64_t dev = 0;
+  std::uint64_t ino = 0;
+  std::uint64_t size = 0;
+  std::int64_t mtime_ns = 0;
+  std::int64_t ctime_ns = 0;
+  std::uint32_t mode = 0;  // st_mode, type bits included
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+
+  bool operator==(const FileIdentity&) const = default;
+};
+
+// The FileIdentity of an lstat or fstat result.
+inline FileIdentity identity_of(const struct stat& status) {
+  constexpr std::int64_t kNanosecondsPerSecond = 1'000'000'000;
+  FileIdentity identity;
+  identity.dev = status.st_dev;
+  identity.ino = status.st_ino;
+  identity.size = static_cast<std::uint64_t>(status.st_size);
+  identity.mtime_ns = static_cast<std::int64_t>(status.st_mtim.tv_sec) * kNanosecondsPerSecond + status.st_mtim.tv_nsec;
+  identity.ctime_ns = static_cast<std::int64_t>(status.st_ctim.tv_sec) * kNanosecondsPerSecond + status.st_ctim.tv_nsec;
+  identity.mode = status.st_mode;
+  identity.uid = status.st_uid;
+  identity.gid = status.st_gid;
+  return identity;
+}
+
+// Why an entry is in the root.
+struct Reason {
+  std::string added;      // the PATH given to `add` that brought it in
+  std::string needed_by;  // the object whose request (DT_NEEDED, PT_INTERP, #!) found it; "" for added paths
+  std::string rule;       // how: "ld.so.cache", "rpath of X", "interpreter", "symlink on the way to X", ...
+
+  bool operator==(const Reason&) const = default;
+};
+
+enum class ProblemKind {
+  NotFound,    // a needed library was not found: the loader stops with "cannot open shared object file"
+  Fatal,       // the loader would abort the load (invalid ELF header, bad OS ABI, file too short, ...)
+  Skipped,     // the loader silently ignores the entry (a DST it cannot expand)
+  Unreadable,  // the FILE itself cannot be read or is not a program the loader can run
+};
+
+// What the resolver could not find or the planner could not read.
+struct Problem {
+  ProblemKind kind = ProblemKind::NotFound;
+  std::string name;                      // the needed name or path concerned
+  std::optional<std::size_t> needed_by;  // object index in the link map, if any
+  std::string message;                   // human-readable, names the path and the reason
+};
+
+// Something at a planned path that jailbuild did not place, or of another type: left alone.
+struct Conflict {
+  std::string path;
+  std::string reason;
+};
+
+}  // namespace jailbuild

@@ -1,0 +1,61 @@
+#include "util/users.hpp"
+
+#include <cerrno>
+#include <cstddef>
+
+#include <grp.h>
+#include <pwd.h>
+
+namespace jailbuild {
+namespace {
+
+// getpwnam_r and friends want a buffer whose size they cannot tell in advance: doubled on ERANGE,
+// up to 1 MiB.
+template <typename Entry, typename Lookup>
+std::optional<Entry> look_up(Lookup lookup, std::string& buffer) {
+  Entry entry{};
+  Entry* found = nullptr;
+  for (buffer.resize(1024);; buffer.resize(buffer.size() * 2)) {
+    const int error = lookup(&entry, buffer.data(), buffer.size(), &found);
+    if (error != ERANGE || buffer.size() > (std::size_t{1} << 20)) break;
+  }
+  if (found == nullptr) return std::nullopt;
+  return entry;
+}
+
+std::optional<Account> account_from(const std::optional<struct passwd>& entry) {
+  if (!entry) return std::nullopt;
+  Account account;
+  account.name = entry->pw_name != nullptr ? entry->pw_name : "";
+  account.uid = entry->pw_uid;
+  account.gid = entry->pw_gid;
+  account.home = entry->pw_dir != nullptr ? entry->pw_dir : "";
+  return account;
+}
+
+}  // namespace
+
+std::optional<Account> account_by_uid(uid_t uid) {
+  std::string buffer;
+  return account_from(look_up<struct passwd>(
+      [&](struct passwd* p, char* b, std::size_t n, struct passwd** r) { return ::getpwuid_r(uid, p, b, n, r); },
+      buffer));
+}
+
+std::optional<Account> account_by_name(const std::string& name) {
+  std::string buffer;
+  return account_from(look_up<struct passwd>(
+      [&](struct passwd* p, char* b, std::size_t n, struct passwd** r) { return ::getpwnam_r(name.c_str(), p, b, n, r); },
+      buffer));
+}
+
+std::optional<gid_t> group_id_by_name(const std::string& name) {
+  std::string buffer;
+  const auto group = look_up<struct group>(
+      [&](struct group* g, char* b, std::size_t n, struct group** r) { return ::getgrnam_r(name.c_str(), g, b, n, r); },
+      buffer);
+  if (!group) return std::nullopt;
+  return group->gr_gid;
+}
+
+}  // namespace jailbuild
