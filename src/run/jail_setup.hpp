@@ -3,9 +3,12 @@
 // Each checks every system call and returns what failed, with the path and the reason.
 #pragma once
 
+#include <linux/filter.h>
+
 #include <sys/types.h>
 
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -85,7 +88,9 @@ Step write_id_maps(pid_t child, const UserNamespace& plan);
 // fexecve once the jail is set up, so that no process in the jail runs jailbuild's own binary.
 Result<copy::UniqueFd> sealed_init();
 
-// Loads the denylist (see seccomp_filter.cpp) for this process and its children.
+// Loads the denylist (see seccomp_policy.cpp) for this process and its children.
 Step load_seccomp_filter();
+// The denylist's BPF program as embedded in jailbuild when it was built.
+std::span<const sock_filter> default_seccomp_program();
 
 }  // namespace jailbuild::run
