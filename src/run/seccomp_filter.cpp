@@ -26,13 +26,13 @@ std::span<const sock_filter> default_seccomp_program() {
   return {jailbuild_seccomp_filter_begin, jailbuild_seccomp_filter_end};
 }
 
-Step load_seccomp_filter() {
+Result<void> load_seccomp_filter() {
   // PR_SET_NO_NEW_PRIVS is already set (switch_identity): without it, and without
   // CAP_SYS_ADMIN, the kernel refuses a filter.
   const std::span<const sock_filter> code = default_seccomp_program();
   const sock_fprog program{static_cast<unsigned short>(code.size()), const_cast<sock_filter*>(code.data())};
   if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) return failed("seccomp: load the filter");
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace jailbuild::run
