@@ -21,6 +21,8 @@
 #include <cstdio>
 #include <initializer_list>
 
+#include <spdlog/spdlog.h>
+
 #include "init/jail_init.h"
 #include "jail_setup.hpp"
 #include "jailbuild/run.hpp"
@@ -80,6 +82,8 @@ int supervise(const Jail& jail) {
   }
 }
 
+// The child's last word before it exits kRunFailed. (The parent side says what it has to say through
+// spdlog, in jailbuild/log.hpp's format.)
 void report(const std::string& message) { std::fprintf(stderr, "jailbuild: run: %s\n", message.c_str()); }
 
 [[noreturn]] void fail(const Error& error) {
@@ -225,22 +229,22 @@ int run_in_jail(const RunOptions& options) {
   const bool root = ::geteuid() == 0;
   const bool in_user_namespace = !options.chroot_only && (!root || !options.host_root);
   if (Step error = check_options(options, in_user_namespace)) {
-    report(error->message);
+    spdlog::error("{}", error->message);
     return kRunFailed;
   }
   if (options.host_root && !options.chroot_only && options.identity.uid == 0)
-    report("warning: --host-root: the program runs as the host's root; any way out of the jail is a way to host root");
+    spdlog::warn("--host-root: the program runs as the host's root; any way out of the jail is a way to host root");
   if (in_user_namespace && root && options.network == Network::Host &&
       std::find(options.capabilities.begin(), options.capabilities.end(), CAP_NET_BIND_SERVICE) !=
           options.capabilities.end())
-    report("warning: --cap NET_BIND_SERVICE acts in the jail's user namespace, which does not own the host's "
+    spdlog::warn("--cap NET_BIND_SERVICE acts in the jail's user namespace, which does not own the host's "
            "network: to bind a host port below 1024 add --host-root (with -u USER no process of the jail is root)");
   if (options.chroot_only && options.identity.uid == 0)
-    report("warning: --chroot-only leaves the program root inside a plain chroot, which root can leave; use -u USER");
+    spdlog::warn("--chroot-only leaves the program root inside a plain chroot, which root can leave; use -u USER");
 
   auto init = run::sealed_init();
   if (!init) {
-    report(init.error().message);
+    spdlog::error("{}", init.error().message);
     return kRunFailed;
   }
   // The root is opened once, through no symlink on its way, and from then on reached only through
@@ -249,7 +253,7 @@ int run_in_jail(const RunOptions& options) {
   if (opened && !opened->fd.valid()) opened = copy::system_error(opened->path, ENOENT);
   if (opened && opened->path == "/") opened = Error::usage(options.root + ": the host's own root is not a jail");
   if (!opened) {
-    report(opened.error().message);
+    spdlog::error("{}", opened.error().message);
     return kRunFailed;
   }
   const UniqueFd& root_fd = opened->fd;
@@ -258,28 +262,28 @@ int run_in_jail(const RunOptions& options) {
   if (options.writable && !options.chroot_only)
     for (const char* mount_point : {"proc", "dev", "tmp"})
       if (::mkdirat(root_fd.get(), mount_point, 0755) != 0 && errno != EEXIST) {
-        report(run::failed(options.root + "/" + mount_point + ": make the mount point").message);
+        spdlog::error("{}", run::failed(options.root + "/" + mount_point + ": make the mount point").message);
         return kRunFailed;
       }
   run::UserNamespace user_namespace;
   if (in_user_namespace) {
     auto plan = run::plan_user_namespace(options.identity);
     if (!plan) {
-      report(plan.error().message);
+      spdlog::error("{}", plan.error().message);
       return kRunFailed;
     }
     user_namespace = std::move(*plan);
     struct stat top {};
     if (options.writable && root && options.identity.uid == 0 && ::fstat(root_fd.get(), &top) == 0 &&
         top.st_uid != user_namespace.root_uid)
-      report("warning: --writable: " + options.root + " belongs to host uid " + std::to_string(top.st_uid) +
-             ", and the jail's root is host uid " + std::to_string(user_namespace.root_uid) +
-             ": it writes only where that id may (chown what it must write, or --host-root)");
+      spdlog::warn("--writable: {} belongs to host uid {}, and the jail's root is host uid {}: it writes only where "
+                   "that id may (chown what it must write, or --host-root)",
+                   options.root, top.st_uid, user_namespace.root_uid);
   }
 
   int holding[2] = {-1, -1};
   if (::pipe2(holding, O_CLOEXEC) != 0) {
-    report(run::failed("pipe").message);
+    spdlog::error("{}", run::failed("pipe").message);
     return kRunFailed;
   }
   const UniqueFd hold_read(holding[0]), hold_write(holding[1]);
@@ -295,7 +299,7 @@ int run_in_jail(const RunOptions& options) {
   // The child starts in the root (see set_up_jail); jailbuild goes back where it was.
   const UniqueFd caller_cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (::fchdir(root_fd.get()) != 0) {
-    report(run::failed(options.root + ": chdir").message);
+    spdlog::error("{}", run::failed(options.root + ": chdir").message);
     return kRunFailed;
   }
   const sigset_t supervised = supervised_signals();
@@ -311,7 +315,10 @@ int run_in_jail(const RunOptions& options) {
   if (child < 0) {
     const Error error = run::failed("create the namespaces");
     ::sigprocmask(SIG_SETMASK, &start.program_mask, nullptr);
-    report(error.message + (in_user_namespace && !root ? " (are user namespaces disabled? see user.max_user_namespaces, or run as root)" : ""));
+    spdlog::error("{}{}", error.message,
+                  in_user_namespace && !root
+                      ? " (are user namespaces disabled? see user.max_user_namespaces, or run as root)"
+                      : "");
     return kRunFailed;
   }
   if (in_user_namespace) {
@@ -319,12 +326,12 @@ int run_in_jail(const RunOptions& options) {
       ::kill(child, SIGKILL);
       ::waitpid(child, nullptr, 0);
       ::sigprocmask(SIG_SETMASK, &start.program_mask, nullptr);
-      report(error->message);
+      spdlog::error("{}", error->message);
       return kRunFailed;
     }
   }
   if (!options.chroot_only && ::write(hold_write.get(), "", 1) != 1) {
-    report(run::failed("start the jail").message);
+    spdlog::error("{}", run::failed("start the jail").message);
     ::kill(child, SIGKILL);
   }
   return supervise(Jail{child, !options.chroot_only});
