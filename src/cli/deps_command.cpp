@@ -67,6 +67,7 @@ int run_deps(const DepsOptions& options) {
   int code = kExitOk;
   for (const std::string& file : options.files) {
     closures.push_back(resolver.resolve(file));
+    log_details(closures.back());
     log_problems(closures.back());
     code = std::max(code, exit_code_of(closures.back()));
   }

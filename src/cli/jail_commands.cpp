@@ -62,6 +62,7 @@ int run_add(const AddOptions& options) {
   jail.allow_proof = !options.json;  // the JSON lists every entry, so the plan is needed
   auto change = add_to_root(jail, options.paths, options.write);
   if (!change) return failed(change.error());
+  log_details(*change, options.write.dry_run);
   log_undone(*change);
   if (options.json) {
     nlohmann::json out = change_json(*change, options.write.dry_run);
@@ -85,6 +86,7 @@ int run_list(const RootOptions& options, bool json) {
 int run_remove(const RootOptions& options, const std::vector<std::string>& paths, bool dry_run) {
   auto change = remove_from_root(options.jail(), paths, dry_run);
   if (!change) return failed(change.error());
+  log_details(*change, dry_run);
   print(removed_text(*change, dry_run));
   log_undone(*change);
   return exit_code_of(*change);
@@ -104,6 +106,7 @@ int sync_one(const SyncCommand& command, const JailOptions& jail, nlohmann::json
     if (command.json) json_out.push_back(failed_root_json(jail.root, change.error()));
     return failed(change.error());
   }
+  log_details(*change, command.sync.dry_run);
   log_undone(*change);
   if (command.json) {
     json_out.push_back(change_json(*change, command.sync.dry_run));

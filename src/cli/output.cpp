@@ -169,6 +169,17 @@ nlohmann::json deps_json(const std::vector<Closure>& closures) {
   return document;
 }
 
+void log_details(const Closure& closure) {
+  std::size_t objects = 0;
+  for (const LinkMap& map : closure.programs) objects += map.objects.size();
+  spdlog::debug("{}: {} script(s), {} program(s) exec'd, {} object(s) loaded{}", closure.file, closure.scripts.size(),
+                closure.programs.size(), objects, closure.complete() ? "" : "; incomplete");
+  for (const LinkMap& map : closure.programs)
+    for (const LoadedObject& object : map.objects)
+      spdlog::trace("{}: {} [{}]{}", map.objects.front().path, object.path, found_reason(map, object),
+                    object.loader ? ", needed by " + map.objects[*object.loader].path : "");
+}
+
 void log_problem(const Problem& problem) {
   if (problem.kind == ProblemKind::Skipped)
     spdlog::warn("{}", problem.message);
@@ -250,6 +261,26 @@ void log_undone(const RootChange& change) {
                  (file.mode & S_ISUID) ? ((file.mode & S_ISGID) ? "setuid and setgid" : "setuid") : "setgid",
                  file.mode & 07777, file.uid, file.gid);
   }
+}
+
+void log_details(const RootChange& change, bool dry_run) {
+  const char* would = dry_run ? "would be " : "";
+  if (change.proven_unchanged) {
+    spdlog::debug("{}: the watch list proved that nothing changed on the host or in the root since the last run; "
+                  "no file was read",
+                  change.root);
+  } else {
+    spdlog::debug("{}: {} entries planned, {} more host paths looked up, {} unchanged", change.root,
+                  change.plan.entries.size(), change.plan.looked_up.size(), change.report.unchanged);
+  }
+  for (const std::string& path : change.report.created) spdlog::debug("{}{}: {}created", change.root, path, would);
+  for (const std::string& path : change.report.updated) spdlog::debug("{}{}: {}updated", change.root, path, would);
+  for (const std::string& path : change.removed) spdlog::debug("{}{}: {}removed", change.root, path, would);
+  for (const PlannedEntry& entry : change.plan.entries) {
+    spdlog::trace("planned {}{}", entry_line(entry.type, entry.path, entry.link_target),
+                  entry.reasons.empty() ? "" : "  [" + describe_reason(entry.reasons.front()) + "]");
+  }
+  for (const std::string& path : change.plan.looked_up) spdlog::trace("the plan depends on host path {}", path);
 }
 
 void log_pruned(const RootChange& change, bool dry_run) {

@@ -28,6 +28,8 @@ std::string deps_tree(const Closure& closure);
 std::string deps_list(const std::vector<Closure>& closures, const std::string& cwd);
 // The JSON array `deps --json` prints, one object per closure.
 nlohmann::json deps_json(const std::vector<Closure>& closures);
+// At -v (debug) what resolving `closure` found in all; at -vv (trace) each object and how it was found.
+void log_details(const Closure& closure);
 // A problem the resolver or planner met, on stderr: a skipped entry as a warning, else an error.
 void log_problem(const Problem& problem);
 
@@ -45,6 +47,9 @@ std::string removed_text(const RootChange& change, bool dry_run);
 // Everything the change left undone or that deserves a word, on stderr: problems, conflicts, kept
 // entries, vanished paths, privileges removed, setuid files jailbuild did not place.
 void log_undone(const RootChange& change);
+// At -v (debug) what the change did to each path and whether the watch list spared the work; at
+// -vv (trace) each planned entry with its first reason and each host path the plan depends on.
+void log_details(const RootChange& change, bool dry_run);
 // `sync --prune`: the added paths it forgot (or would forget), as warnings.
 void log_pruned(const RootChange& change, bool dry_run);
 // The one-line summary on stderr ("ROOT: 1 created, ..."), unless -q asked for errors only.
