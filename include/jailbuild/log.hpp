@@ -4,7 +4,7 @@
 // (Results are not diagnostics: the tree, lists, JSON and summaries are the CLI's output.)
 //
 // The format: "jailbuild: LEVEL: MESSAGE", LEVEL one of error, warning, info, debug, trace.
-// The levels, and what each is for (docs/commands/README.md tells users):
+// The levels, and what each is for (docs/commands/messages.md tells users):
 //   error    a command could not do (all of) what was asked; its exit status says so too   (-q on)
 //   warning  done, but something deserves a look: a bit removed, a setuid file not placed (default on)
 //   info     what jailbuild did to the host besides the root, such as reserving ids         (-v on)

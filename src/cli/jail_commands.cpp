@@ -6,7 +6,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "../util/json_bytes.hpp"
 #include "commands.hpp"
 #include "jailbuild/jail.hpp"
 #include "output.hpp"
@@ -78,8 +77,11 @@ int run_add(const AddOptions& options) {
 int run_list(const RootOptions& options, bool json) {
   auto manifest = read_root_manifest(options.jail());
   if (!manifest) return failed(manifest.error());
-  // The manifest's own form, as stored: its byte strings are encoded as bytes_json does.
-  print(json ? json_text(manifest->to_json()) + "\n" : manifest_text(*manifest));
+  // --json: the manifest's own form, as stored (its byte strings encoded as bytes_json does).
+  if (json)
+    print(manifest->to_json());
+  else
+    print(manifest_text(*manifest));
   return kExitOk;
 }
 

@@ -193,7 +193,8 @@ nlohmann::json change_json(const RootChange& change, bool dry_run) {
   const WriteReport& report = change.report;
   nlohmann::json conflicts = nlohmann::json::array();
   for (const std::vector<Conflict>* list : {&report.conflicts, &change.kept})
-    for (const Conflict& c : *list) conflicts.push_back({{"path", bytes_json(c.path)}, {"reason", bytes_json(c.reason)}});
+    for (const Conflict& c : *list)
+      conflicts.push_back({{"path", bytes_json(c.path)}, {"reason", bytes_json(c.reason)}});
   nlohmann::json problems = nlohmann::json::array();
   for (const Problem& problem : change.plan.problems) problems.push_back(bytes_json(problem.message));
   nlohmann::json unplaced_setuid = nlohmann::json::array();

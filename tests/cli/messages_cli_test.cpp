@@ -56,7 +56,8 @@ TEST_F(Messages, VerboseSaysWhatChangedAndVeryVerboseEachPlannedEntry) {
   ASSERT_EQ(very_verbose.exit_code, kExitOk) << very_verbose.describe();
   EXPECT_TRUE(contains(very_verbose.output, "jailbuild: debug: " + root_ + data() + ": created\n"))
       << very_verbose.output;
-  EXPECT_TRUE(contains(very_verbose.output, "jailbuild: trace: planned file " + data() + "  [added (for " + data() + ")]\n"))
+  const std::string planned = "jailbuild: trace: planned file " + data() + "  [added (for " + data() + ")]\n";
+  EXPECT_TRUE(contains(very_verbose.output, planned))
       << very_verbose.output;
 }
 
@@ -66,7 +67,8 @@ TEST_F(Messages, DepsVerboseSaysHowEachObjectWasFound) {
   EXPECT_TRUE(lines_at(plain.output, "debug").empty() && lines_at(plain.output, "trace").empty()) << plain.output;
   const ProcessResult traced = run_jailbuild({"-vv", "deps", "--list", "/bin/true"});
   ASSERT_EQ(traced.exit_code, kExitOk) << traced.describe();
-  EXPECT_TRUE(contains(traced.output, "jailbuild: debug: /bin/true: 0 script(s), 1 program(s) exec'd")) << traced.output;
+  EXPECT_TRUE(contains(traced.output, "jailbuild: debug: /bin/true: 0 script(s), 1 program(s) exec'd"))
+      << traced.output;
   // libc's path is the cache's (/lib/... or /usr/lib/... by distribution), its reason is not.
   EXPECT_TRUE(contains(traced.output, "jailbuild: trace: /bin/true: /")) << traced.output;
   EXPECT_TRUE(contains(traced.output, "/libc.so.6 [ld.so.cache], needed by /bin/true\n")) << traced.output;
