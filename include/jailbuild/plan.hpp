@@ -28,6 +28,13 @@ struct PlannedEntry {
 // The manifest's record of a planned entry, before anything about its copy is known.
 ManifestEntry to_manifest_entry(const PlannedEntry& entry);
 
+// The rule a Reason records for an object the loader maps in `map` (not the program itself):
+// "ld.so.cache", "rpath of X", "runpath of X", "path given in DT_NEEDED", "system dir", ...
+// Persisted text: manifests on disk hold it and a sync compares it with what it plans, so it
+// changes only with the manifest's format, never with how `deps` words a reason for display
+// (src/cli/output.cpp).
+std::string loader_rule(const LinkMap& map, const LoadedObject& object);
+
 struct CopyPlan {
   std::vector<PlannedEntry> entries;  // in creation order: parents before children
   std::vector<Problem> problems;      // what the resolver could not find or the planner could not read

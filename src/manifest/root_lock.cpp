@@ -18,6 +18,8 @@
 #include <system_error>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
 #include "jailbuild/manifest.hpp"
 #include "state_files.hpp"
 
@@ -106,7 +108,7 @@ Result<bool> take_lock(int fd, const std::string& path, const std::string& root,
 
   const std::string where = root + " (lock " + path + describe_holder(fd) + ")";
   if (!wait) return Error{"another jailbuild is working on " + where};
-  std::fprintf(stderr, "jailbuild: waiting for another jailbuild working on %s\n", where.c_str());
+  spdlog::warn("waiting for another jailbuild working on {}", where);
   if (flock_retrying(fd, LOCK_EX) != 0) return system_error(path, "flock", errno);
   return true;
 }

@@ -14,7 +14,6 @@
 
 #include "jailbuild/elf.hpp"
 #include "jailbuild/ld_cache.hpp"
-#include "jailbuild/report.hpp"
 #include "jailbuild/root_view.hpp"
 
 namespace jailbuild {
@@ -147,7 +146,7 @@ struct Planner::Impl {
         const std::string needed_by = object.loader ? absolute(map.objects[*object.loader].path) : "";
         const std::string rule = object.found_by == FoundBy::Program
                                      ? (closure.scripts.empty() ? "added" : "#! interpreter")
-                                     : found_reason(map, object);
+                                     : loader_rule(map, object);
         place(absolute(object.path), {added, needed_by, rule});
       }
     }

@@ -86,11 +86,11 @@ int supervise(const Jail& jail) {
   }
 }
 
-void report(const std::string& message) { std::fprintf(stderr, "jailbuild: run: %s\n", message.c_str()); }
-
+// The child's last word before it exits kRunFailed, in the same format as jailbuild's own (the
+// child is a copy of jailbuild, single-threaded, with its logger).
 [[noreturn]] void fail(const Error& error) {
-  report(error.message);
-  std::fflush(stderr);
+  spdlog::error("{}", error.message);
+  spdlog::default_logger_raw()->flush();
   ::_exit(kRunFailed);
 }
 
@@ -287,14 +287,14 @@ Result<Launch> prepare(const RunOptions& options) {
   launch.in_user_namespace = !options.chroot_only && (!root || !options.host_root);
   TRY(check_options(options, launch.in_user_namespace));
   if (options.host_root && !options.chroot_only && options.identity.uid == 0)
-    report("warning: --host-root: the program runs as the host's root; any way out of the jail is a way to host root");
+    spdlog::warn("--host-root: the program runs as the host's root; any way out of the jail is a way to host root");
   if (launch.in_user_namespace && root && options.network == Network::Host &&
       std::find(options.capabilities.begin(), options.capabilities.end(), CAP_NET_BIND_SERVICE) !=
           options.capabilities.end())
-    report("warning: --cap NET_BIND_SERVICE acts in the jail's user namespace, which does not own the host's "
-           "network: to bind a host port below 1024 add --host-root (with -u USER no process of the jail is root)");
+    spdlog::warn("--cap NET_BIND_SERVICE acts in the jail's user namespace, which does not own the host's "
+                 "network: to bind a host port below 1024 add --host-root (with -u USER no process of the jail is root)");
   if (options.chroot_only && options.identity.uid == 0)
-    report("warning: --chroot-only leaves the program root inside a plain chroot, which root can leave; use -u USER");
+    spdlog::warn("--chroot-only leaves the program root inside a plain chroot, which root can leave; use -u USER");
 
   spdlog::trace("run: jailbuild: copy the jail's init into a sealed memfd");
   launch.init = TRY(run::sealed_init());
@@ -319,9 +319,9 @@ Result<Launch> prepare(const RunOptions& options) {
     struct stat top {};
     if (options.writable && root && options.identity.uid == 0 && ::fstat(root_fd, &top) == 0 &&
         top.st_uid != launch.user_namespace.root_uid)
-      report("warning: --writable: " + options.root + " belongs to host uid " + std::to_string(top.st_uid) +
-             ", and the jail's root is host uid " + std::to_string(launch.user_namespace.root_uid) +
-             ": it writes only where that id may (chown what it must write, or --host-root)");
+      spdlog::warn("--writable: {} belongs to host uid {}, and the jail's root is host uid {}: it writes only where "
+                   "that id may (chown what it must write, or --host-root)",
+                   options.root, top.st_uid, launch.user_namespace.root_uid);
   }
   int holding[2] = {-1, -1};
   if (::pipe2(holding, O_CLOEXEC) != 0) return run::failed("pipe");
@@ -367,7 +367,7 @@ int abandon(Launch& launch, pid_t child, const sigset_t& program_mask, const Err
     ::waitpid(child, nullptr, 0);
   }
   ::sigprocmask(SIG_SETMASK, &program_mask, nullptr);
-  report(error.message);
+  spdlog::error("{}", error.message);
   return kRunFailed;
 }
 
@@ -376,7 +376,7 @@ int abandon(Launch& launch, pid_t child, const sigset_t& program_mask, const Err
 int run_in_jail(const RunOptions& options) {
   auto prepared = prepare(options);
   if (!prepared) {
-    report(prepared.error().message);
+    spdlog::error("{}", prepared.error().message);
     return kRunFailed;
   }
   Launch& launch = *prepared;

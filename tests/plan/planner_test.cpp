@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include <gtest/gtest.h>
 
@@ -145,6 +146,52 @@ TEST_F(TempTree, PlanOfAProgramHoldsItsClosureWithReasons) {
   ASSERT_NE(cache, nullptr);
   EXPECT_TRUE(cache->content.has_value());
   EXPECT_TRUE(cache->source.empty());
+}
+
+// A Reason's rule is persisted: manifests on disk hold it, and a sync compares it with what it
+// plans, so a rule spelled differently rewrites the manifest. The plan stage spells it (loader_rule),
+// not the output layer that words `deps --tree` (src/cli/output.cpp, compiled into the jailbuild
+// executable only): this test binary does not even link that code, so these exact strings cannot
+// come from it, and rewording the tree leaves them, and every manifest, as they are.
+TEST_F(TempTree, ReasonRulesAreThePlannersOwnPersistedText) {
+  file("lib.c", "int lib(void) { return 1; }\n");
+  file("m.c", "int lib(void); int by_rpath(void); int by_path(void);\n"
+              "int main(void) { return lib() + by_rpath() + by_path(); }\n");
+  file("rpath.c", "int by_rpath(void) { return 2; }\n");
+  file("path.c", "int by_path(void) { return 3; }\n");
+  fs::create_directories(dir_ / "runpath");
+  fs::create_directories(dir_ / "rpath");
+  fs::create_directories(dir_ / "bin");
+  const std::string gcc = "cd " + dir_.string() + " && gcc ";
+  for (const std::string& command :
+       {gcc + "-shared -fPIC -Wl,-soname,librun.so -o runpath/librun.so lib.c",
+        gcc + "-shared -fPIC -Wl,-soname,librp.so -o rpath/librp.so rpath.c",
+        gcc + "-shared -fPIC -o " + at("bypath.so") + " path.c",
+        // DT_RUNPATH for the program's own libraries; a second program with DT_RPATH (old dtags).
+        gcc + "-o bin/app m.c -Wl,--no-as-needed -Lrunpath -Lrpath -l:librun.so -l:librp.so " + at("bypath.so") +
+            " -Wl,--enable-new-dtags,-rpath," + at("runpath") + ":" + at("rpath"),
+        gcc + "-o bin/old m.c -Wl,--no-as-needed -Lrunpath -Lrpath -l:librun.so -l:librp.so " + at("bypath.so") +
+            " -Wl,--disable-new-dtags,-rpath," + at("runpath") + ":" + at("rpath")})
+    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+
+  Planner planner{PlanOptions{}};
+  planner.add(at("bin/app"));
+  planner.add(at("bin/old"));
+  const CopyPlan plan = planner.finish();
+  ASSERT_TRUE(plan.complete());
+  auto rules_of = [&](const std::string& path) {
+    std::set<std::string> rules;
+    const PlannedEntry* entry = plan.find(path);
+    if (entry)
+      for (const Reason& reason : entry->reasons) rules.insert(reason.rule);
+    return rules;
+  };
+  EXPECT_EQ(rules_of(at("bin/app")), std::set<std::string>{"added"});
+  EXPECT_EQ(rules_of(at("runpath/librun.so")),
+            (std::set<std::string>{"runpath of " + at("bin/app"), "rpath of " + at("bin/old")}));
+  EXPECT_EQ(rules_of(at("bypath.so")), std::set<std::string>{"path given in DT_NEEDED"});
+  EXPECT_EQ(rules_of("/usr/lib/x86_64-linux-gnu/libc.so.6"), std::set<std::string>{"ld.so.cache"});
+  EXPECT_EQ(rules_of("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"), std::set<std::string>{"interpreter"});
 }
 
 TEST_F(TempTree, PlanListsTheLookupsItDependsOnButNotThePathsItPlanned) {
