@@ -35,6 +35,10 @@ struct FileIdentity {
   bool operator==(const FileIdentity&) const = default;
 };
 
+// What differs between two identities of a path, for messages: "inode, size, mtime" (of inode,
+// type, mode, owner, size, mtime and ctime, those that differ). "" when they are equal.
+std::string identity_difference(const FileIdentity& was, const FileIdentity& now);
+
 // Why an entry is in the root.
 struct Reason {
   std::string added;      // the PATH given to `add` that brought it in

@@ -527,6 +527,20 @@ std::string home_directory() {
 
 }  // namespace
 
+std::string identity_difference(const FileIdentity& was, const FileIdentity& now) {
+  std::vector<const char*> fields;
+  if (was.dev != now.dev || was.ino != now.ino) fields.push_back("inode");
+  if ((was.mode & S_IFMT) != (now.mode & S_IFMT)) fields.push_back("type");
+  if ((was.mode & ~S_IFMT) != (now.mode & ~S_IFMT)) fields.push_back("mode");
+  if (was.uid != now.uid || was.gid != now.gid) fields.push_back("owner");
+  if (was.size != now.size) fields.push_back("size");
+  if (was.mtime_ns != now.mtime_ns) fields.push_back("mtime");
+  if (was.ctime_ns != now.ctime_ns) fields.push_back("ctime");
+  std::string text;
+  for (const char* field : fields) text += (text.empty() ? "" : ", ") + std::string(field);
+  return text;
+}
+
 const char* to_string(EntryType type) {
   switch (type) {
     case EntryType::Directory:
