@@ -477,8 +477,10 @@ Result<void> Applier::place(const PlannedEntry& entry) {
 
   copy::Observed seen;
   const copy::EntryDecision decision = TRY(decide(target, seen));
-  spdlog::trace("{}: {}{}{}", target.display, options_.dry_run ? "would " : "", copy::to_string(decision.verdict),
-                decision.why.empty() ? "" : " (" + decision.why + ")");
+  if (spdlog::default_logger_raw()->should_log(spdlog::level::trace)) {  // -vv: each entry's decision, and why
+    spdlog::trace("{}: {}{}{}", target.display, options_.dry_run ? "would " : "", copy::to_string(decision.verdict),
+                  decision.why.empty() ? "" : " (" + decision.why + ")");
+  }
   const Action action = TRY(carry_out(target, decision, seen));
   // The cached parent may be this very directory (when the plan lists a child before it), which
   // may just have been replaced.
