@@ -35,6 +35,10 @@ struct FileIdentity {
   bool operator==(const FileIdentity&) const = default;
 };
 
+// What differs between two identities of a path, for messages: "inode, size, mtime" (of inode,
+// type, mode, owner, size, mtime and ctime, those that differ). "" when they are equal.
+std::string identity_difference(const FileIdentity& was, const FileIdentity& now);
+
 // Why an entry is in the root.
 struct Reason {
   std::string added;      // the PATH given to `add` that brought it in
@@ -72,7 +76,8 @@ struct Manifest {
 // $XDG_STATE_HOME/jailbuild (default ~/.local/state/jailbuild).
 std::string default_state_dir();
 
-// The manifest file of `root` (an absolute, canonical path) under `state_dir`.
+// The manifest file of `root` (an absolute, canonical path) under `state_dir`: StateDir's
+// files_of(root).manifest (state_dir.hpp, which owns the state directory's layout).
 std::string manifest_path(const std::string& state_dir, const std::string& root);
 
 // Loads a manifest. A missing file gives nullopt (a root jailbuild has not seen); a corrupt file or

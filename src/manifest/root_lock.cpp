@@ -21,21 +21,14 @@
 #include <spdlog/spdlog.h>
 
 #include "jailbuild/manifest.hpp"
+#include "jailbuild/state_dir.hpp"
 #include "state_files.hpp"
 
 namespace jailbuild {
 namespace {
 
-using state_files::join_path;
 using state_files::make_directories;
 using state_files::system_error;
-
-// The lock of a root is named as its manifest (see manifest_path), under `locks` instead of
-// `roots`.
-std::string lock_path(const std::string& state_dir, const std::string& root) {
-  const std::string stem = std::filesystem::path(manifest_path(state_dir, root)).stem().string();
-  return join_path(join_path(state_dir, "locks"), stem + ".lock");
-}
 
 // `path` absolute, with the symlinks of its existing part resolved and no trailing slash.
 std::string resolved(const std::string& path) {
@@ -118,10 +111,10 @@ Result<bool> take_lock(int fd, const std::string& path, const std::string& root,
 Result<RootLock> RootLock::acquire(const std::string& state_dir, const std::string& root,
                                    bool wait) {
   if (Result<bool> outside = check_outside_root(state_dir, root); !outside) return outside.error();
-  if (Result<bool> made = make_directories(join_path(state_dir, "locks")); !made)
-    return made.error();
+  const StateDir layout(state_dir);
+  if (Result<bool> made = make_directories(layout.locks_directory()); !made) return made.error();
 
-  const std::string path = lock_path(state_dir, root);
+  const std::string path = layout.files_of(root).lock;
   RootLock lock(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (lock.fd_ < 0) return system_error(path, "open", errno);
   if (Result<bool> taken = take_lock(lock.fd_, path, root, wait); !taken) return taken.error();
