@@ -48,8 +48,11 @@ struct PlanOptions {
 
 class Planner {
  public:
-  explicit Planner(PlanOptions options);
+  // Fails, naming the root, if the root cannot be opened.
+  static Result<Planner> open(PlanOptions options);
   ~Planner();
+  Planner(Planner&&) noexcept;
+  Planner& operator=(Planner&&) noexcept;
   Planner(const Planner&) = delete;
   Planner& operator=(const Planner&) = delete;
 
@@ -64,6 +67,7 @@ class Planner {
 
  private:
   struct Impl;
+  explicit Planner(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -270,7 +270,7 @@ Result<RootChange> converge(LockedRoot& locked, const std::set<std::string>& ski
   // Relative search paths resolve against the jailed program's working directory, "/" by default,
   // not against wherever jailbuild happens to run.
   plan_options.resolver.cwd = "/";
-  Planner planner{plan_options};
+  Planner planner = TRY(Planner::open(plan_options));
   for (const std::string& added : manifest.added)
     if (!skip.count(added)) planner.add(added);
   change.plan = planner.finish();

@@ -42,17 +42,11 @@ bool is_program_or_library(const std::string& host_path) {
 }  // namespace
 
 struct Planner::Impl {
-  explicit Impl(PlanOptions opts)
-      : options(std::move(opts)), host(RootView::open(options.resolver.root)), resolver(options.resolver) {
-    if (!host) throw std::runtime_error(host.error().message);
-    if (options.resolver.cwd.empty()) {
-      char buffer[4096];
-      options.resolver.cwd = host->is_host_root() && ::getcwd(buffer, sizeof buffer) ? buffer : "/";
-    }
-  }
+  Impl(PlanOptions opts, RootView view, Resolver resolver_)
+      : options(std::move(opts)), host(std::move(view)), resolver(std::move(resolver_)) {}
 
   PlanOptions options;
-  Result<RootView> host;
+  RootView host;
   Resolver resolver;
   CopyPlan plan;
   std::unordered_map<std::string, std::size_t> index;  // entry path -> position in plan.entries
@@ -85,7 +79,7 @@ struct Planner::Impl {
   // Plans `path` exactly as the host has it: each directory on the way, each symlink followed
   // (recreated as the same symlink), and the object it finally names. Returns that object's path.
   std::optional<std::string> place(const std::string& path, const Reason& why) {
-    auto steps = host->walk(path);
+    auto steps = host.walk(path);
     if (!steps) {
       looked_up.insert(path);
       plan.problems.push_back({ProblemKind::Unreadable, path, std::nullopt, steps.error().message});
@@ -105,7 +99,7 @@ struct Planner::Impl {
         case PathStep::Kind::Final: {
           if (step.path == "/") break;
           struct stat st {};
-          const std::string host_path = host->host_path(step.path);
+          const std::string host_path = host.host_path(step.path);
           if (::lstat(host_path.c_str(), &st) != 0) {
             plan.problems.push_back({ProblemKind::Unreadable, path, std::nullopt, path + ": " + std::strerror(errno)});
             return std::nullopt;
@@ -155,7 +149,7 @@ struct Planner::Impl {
 
   void add_directory(const std::string& added, const std::string& dir) {
     looked_up.insert(dir);  // its entries are read: the plan depends on them
-    const std::string host_dir = host->host_path(dir);
+    const std::string host_dir = host.host_path(dir);
     DIR* stream = ::opendir(host_dir.c_str());
     if (!stream) {
       plan.problems.push_back({ProblemKind::Unreadable, dir, std::nullopt, dir + ": " + std::strerror(errno)});
@@ -171,7 +165,7 @@ struct Planner::Impl {
     for (const std::string& name : names) {
       const std::string child = dir == "/" ? "/" + name : dir + "/" + name;
       struct stat st {};
-      if (::lstat(host->host_path(child).c_str(), &st) != 0) continue;  // gone meanwhile
+      if (::lstat(host.host_path(child).c_str(), &st) != 0) continue;  // gone meanwhile
       add_path(added, child, {added, "", "inside " + added}, S_ISDIR(st.st_mode));
     }
   }
@@ -182,7 +176,7 @@ struct Planner::Impl {
   void add_path(const std::string& added, const std::string& path, const Reason& why, bool descend) {
     const auto final_path = place(path, why);
     if (!final_path) return;
-    const std::string host_path = host->host_path(*final_path);
+    const std::string host_path = host.host_path(*final_path);
     struct stat st {};
     if (::lstat(host_path.c_str(), &st) != 0) return;
     if (S_ISDIR(st.st_mode) && descend) {
@@ -201,7 +195,7 @@ struct Planner::Impl {
   // its symlinks) the root holds, so that the loader in the root finds what the host's finds.
   void plan_loader_cache() {
     looked_up.insert(kRootCachePath);
-    auto mapped = elf::MappedFile::open(host->host_path(kRootCachePath));
+    auto mapped = elf::MappedFile::open(host.host_path(kRootCachePath));
     if (!mapped) return;
     auto host_cache = LdCache::parse(mapped->bytes());
     if (!host_cache) return;
@@ -239,7 +233,7 @@ struct Planner::Impl {
   // True if every step of `path` on the host is planned as the same kind of entry.
   bool holds(const std::string& path) {
     if (!placed.count(path)) looked_up.insert(path);
-    auto steps = host->walk(path);
+    auto steps = host.walk(path);
     if (!steps) return false;
     return std::all_of(steps->begin(), steps->end(), [&](const PathStep& step) {
       auto it = index.find(step.path);
@@ -250,8 +244,20 @@ struct Planner::Impl {
   }
 };
 
-Planner::Planner(PlanOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Result<Planner> Planner::open(PlanOptions options) {
+  RootView host = TRY(RootView::open(options.resolver.root));
+  if (options.resolver.cwd.empty()) {
+    char buffer[4096];
+    options.resolver.cwd = host.is_host_root() && ::getcwd(buffer, sizeof buffer) ? buffer : "/";
+  }
+  Resolver resolver = TRY(Resolver::open(options.resolver));
+  return Planner(std::make_unique<Impl>(std::move(options), std::move(host), std::move(resolver)));
+}
+
+Planner::Planner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Planner::~Planner() = default;
+Planner::Planner(Planner&&) noexcept = default;
+Planner& Planner::operator=(Planner&&) noexcept = default;
 
 void Planner::add(const std::string& path) { impl_->add(path); }
 

@@ -50,6 +50,12 @@ Steps steps_of(const RootView& view, const std::string& path) {
 
 using Kind = PathStep::Kind;
 
+Planner open_planner(const PlanOptions& options = {}) {
+  auto planner = Planner::open(options);
+  if (!planner) throw std::runtime_error(planner.error().message);
+  return std::move(*planner);
+}
+
 TEST_F(TempTree, WalkReportsDirectoriesAndEverySymlinkFollowedInsideTheRoot) {
   file("usr/lib/x86_64-linux-gnu/ld.so");
   link("lib", "usr/lib");
@@ -96,7 +102,7 @@ TEST_F(TempTree, PlanMirrorsSymlinkChainsAndPutsParentsFirst) {
   link("opt/app/share/latest.txt", "data.txt");
   PlanOptions options;
   options.generate_loader_cache = false;
-  Planner planner(options);
+  Planner planner = open_planner(options);
   planner.add(at("opt/current/share/latest.txt"));
   const CopyPlan plan = planner.finish();
   EXPECT_TRUE(plan.complete());
@@ -128,7 +134,7 @@ TEST_F(TempTree, PlanOfAProgramHoldsItsClosureWithReasons) {
                          " && gcc -o " + at("bin/app") + " " + at("m.c") + ")")
                             .c_str()),
             0);
-  Planner planner{PlanOptions{}};
+  Planner planner = open_planner();
   planner.add(at("bin/app"));
   const CopyPlan plan = planner.finish();
   ASSERT_TRUE(plan.complete());
@@ -158,7 +164,7 @@ TEST_F(TempTree, PlanListsTheLookupsItDependsOnButNotThePathsItPlanned) {
                             " && gcc -o app m.c -Llib -l:libx.so.1 -Wl,--enable-new-dtags,-rpath," + at("empty") +
                             ":" + at("lib");
   ASSERT_EQ(std::system(build.c_str()), 0);
-  Planner planner{PlanOptions{}};
+  Planner planner = open_planner();
   planner.add(at("app"));
   const CopyPlan plan = planner.finish();
   ASSERT_TRUE(plan.complete());
@@ -173,7 +179,7 @@ TEST_F(TempTree, PlanListsTheLookupsItDependsOnButNotThePathsItPlanned) {
 }
 
 TEST_F(TempTree, PlanReportsWhatDoesNotExist) {
-  Planner planner{PlanOptions{}};
+  Planner planner = open_planner();
   planner.add(at("nothing-here"));
   const CopyPlan plan = planner.finish();
   ASSERT_EQ(plan.problems.size(), 1u);
