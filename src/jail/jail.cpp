@@ -272,7 +272,7 @@ Result<RootChange> converge(LockedRoot& locked, const std::set<std::string>& ski
   plan_options.resolver.cwd = "/";
   Planner planner = TRY(Planner::open(plan_options));
   for (const std::string& added : manifest.added)
-    if (!skip.count(added)) planner.add(added);
+    if (!skip.count(added)) planner.add(PathRequirement{added});
   change.plan = planner.finish();
 
   std::set<std::string> planned;
