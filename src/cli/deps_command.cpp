@@ -62,7 +62,12 @@ int run_deps(const DepsOptions& options) {
   if (!options.preload.empty()) resolver_options.preload = options.preload;
   resolver_options.read_preload_file = !options.no_preload_file;
 
-  Resolver resolver(resolver_options);
+  auto opened = Resolver::open(resolver_options);
+  if (!opened) {
+    std::fprintf(stderr, "jailbuild: error: %s\n", opened.error().message.c_str());
+    return kExitUsage;
+  }
+  Resolver& resolver = *opened;
   std::vector<Closure> closures;
   int code = kExitOk;
   for (const std::string& file : options.files) {

@@ -202,9 +202,9 @@ Result<void> plan_pass(Convergence& run) {
   // Relative search paths resolve against the jailed program's working directory, "/" by default,
   // not against wherever jailbuild happens to run.
   plan_options.resolver.cwd = "/";
-  Planner planner{plan_options};
+  Planner planner = TRY(Planner::open(plan_options));
   for (const std::string& added : run.locked.manifest.added)
-    if (!run.skip.count(added)) planner.add(added);
+    if (!run.skip.count(added)) planner.add(PathRequirement{added});
   run.change.plan = planner.finish();
   return {};
 }

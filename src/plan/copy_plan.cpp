@@ -29,6 +29,17 @@ std::string loader_rule(const LinkMap& map, const LoadedObject& object) {
   return "?";
 }
 
+std::string to_string(const Requirement& requirement) {
+  struct Describe {
+    std::string operator()(const PathRequirement& r) const { return r.path; }
+    std::string operator()(const DlopenRequirement& r) const { return "dlopen(" + r.name + ") from " + r.from; }
+    std::string operator()(const RuleRequirement& r) const { return "rule " + r.name; }
+    std::string operator()(const TracedRequirement& r) const { return r.path; }
+    std::string operator()(const GeneratedRequirement& r) const { return r.path; }
+  };
+  return std::visit(Describe{}, requirement);
+}
+
 const PlannedEntry* CopyPlan::find(const std::string& path) const {
   auto it = std::find_if(entries.begin(), entries.end(), [&](const PlannedEntry& e) { return e.path == path; });
   return it == entries.end() ? nullptr : &*it;

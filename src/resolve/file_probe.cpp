@@ -40,8 +40,8 @@ Verification skip(int error) { return {Verdict::Skip, error, {}}; }
 Verification verify_ident(const std::array<unsigned char, 64>& head, const LoaderConfig& config,
                           std::uint16_t machine) {
   if (std::memcmp(head.data(), kMagic, sizeof kMagic) != 0) return fatal("invalid ELF header");
-  if (head[kClass] != config.elf_class) return {Verdict::SkipOtherClass, ENOENT, {}};
-  if (machine != config.machine) return skip(ENOENT);
+  if (head[kClass] != config.elf_class) return {Verdict::SkipOtherClass, ENOENT, {}, "wrong ELF class"};
+  if (machine != config.machine) return {Verdict::Skip, ENOENT, {}, "wrong machine"};
   if (head[kData] != elf::kDataLsb) return fatal("ELF file data encoding not little-endian");
   if (head[kIdentVersion] != 1) return fatal("ELF file version ident does not match current one");
   if (!valid_osabi(head[kOsAbi])) return fatal("ELF file OS ABI invalid");
@@ -66,7 +66,7 @@ Verification verify_candidate(const Probe& probe, const LoaderConfig& config) {
   if (Verification ident = verify_ident(head, config, machine); ident.verdict != Verdict::Accept)
     return ident;
   if (native_u32(head, 20) != 1) return fatal("ELF file version does not match current one");
-  if (machine != config.machine) return skip(ENOENT);
+  if (machine != config.machine) return {Verdict::Skip, ENOENT, {}, "wrong machine"};
   const std::uint16_t type = native_u16(head, 16);
   if (type != elf::kTypeDyn && type != elf::kTypeExec) return fatal("only ET_DYN and ET_EXEC can be loaded");
   if (native_u16(head, is64 ? 54 : 42) != (is64 ? 56 : 32)) return fatal("ELF file's phentsize not the expected size");
