@@ -182,9 +182,9 @@ TEST_F(TempTree, ReasonRulesAreThePlannersOwnPersistedText) {
             " -Wl,--disable-new-dtags,-rpath," + at("runpath") + ":" + at("rpath")})
     ASSERT_EQ(std::system(command.c_str()), 0) << command;
 
-  Planner planner{PlanOptions{}};
-  planner.add(at("bin/app"));
-  planner.add(at("bin/old"));
+  Planner planner = open_planner();
+  planner.add(PathRequirement{at("bin/app")});
+  planner.add(PathRequirement{at("bin/old")});
   const CopyPlan plan = planner.finish();
   ASSERT_TRUE(plan.complete());
   auto rules_of = [&](const std::string& path) {
