@@ -46,7 +46,8 @@ std::string manifest_json_text(const Manifest& manifest);
 // $XDG_STATE_HOME/jailbuild (default ~/.local/state/jailbuild).
 std::string default_state_dir();
 
-// The manifest file of `root` (an absolute, canonical path) under `state_dir`.
+// The manifest file of `root` (an absolute, canonical path) under `state_dir`: StateDir's
+// files_of(root).manifest (state_dir.hpp, which owns the state directory's layout).
 std::string manifest_path(const std::string& state_dir, const std::string& root);
 
 // Loads a manifest. A missing file gives nullopt (a root jailbuild has not seen); a corrupt file or

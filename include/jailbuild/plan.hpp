@@ -4,12 +4,14 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "jailbuild/requirement.hpp"
 #include "jailbuild/resolver.hpp"
 #include "jailbuild/types.hpp"
 
@@ -25,6 +27,13 @@ struct PlannedEntry {
   std::vector<Reason> reasons;
 };
 
+// The rule a Reason records for an object the loader maps in `map` (not the program itself):
+// "ld.so.cache", "rpath of X", "runpath of X", "path given in DT_NEEDED", "system dir", ...
+// Persisted text: manifests on disk hold it and a sync compares it with what it plans, so it
+// changes only with the manifest's format, never with how `deps` words a reason for display
+// (src/cli/output.cpp).
+std::string loader_rule(const LinkMap& map, const LoadedObject& object);
+
 struct CopyPlan {
   std::vector<PlannedEntry> entries;  // in creation order: parents before children
   std::vector<Problem> problems;      // what the resolver could not find or the planner could not read
@@ -37,30 +46,50 @@ struct CopyPlan {
   bool complete() const;  // no problem other than a skipped entry
 };
 
+// What a named rule sees: the link maps of every program and library planned so far.
+struct RuleInput {
+  const std::vector<LinkMap>& programs;
+};
+
+// A runtime rule: a name a RuleRequirement can ask for, and the requirements it adds, decided
+// from the planned closures (e.g. the symbols they import). What they bring in gives "rule NAME"
+// as its reason. A rule's requirements may not name rules.
+struct Rule {
+  std::string name;
+  std::function<std::vector<Requirement>(const RuleInput&)> expand;
+};
+
 struct PlanOptions {
   ResolverOptions resolver;      // how programs are resolved (on the host: root "/")
-  bool generate_loader_cache = true;  // give the root its own /etc/ld.so.cache and ld.so.conf
+  // Give the root its own loader cache and ld.so.conf (where the resolver's loader configuration
+  // says the loader reads them).
+  bool generate_loader_cache = true;
   bool allow_devices = false;         // plan device nodes found in added directories (else skipped)
+  std::vector<Rule> rules;            // the rules RuleRequirements may name
 };
 
 class Planner {
  public:
-  explicit Planner(PlanOptions options);
+  // Fails, naming the root, if the root cannot be opened.
+  static Result<Planner> open(PlanOptions options);
   ~Planner();
+  Planner(Planner&&) noexcept;
+  Planner& operator=(Planner&&) noexcept;
   Planner(const Planner&) = delete;
   Planner& operator=(const Planner&) = delete;
 
-  // Adds PATH and everything it needs: an ELF program or library with its closure, a script with
-  // its interpreters' closures, a directory recursively (with the closure of every ELF file in
-  // it), a plain file, or a symlink (and what it points to).
-  void add(const std::string& path);
+  // Adds what the requirement asks for (requirement.hpp) and everything it needs. Paths, traced
+  // files and generated files are planned at once; dlopens and rules, which depend on the
+  // closures planned, when the plan is finished.
+  void add(const Requirement& requirement);
 
-  // The plan, with the root's generated loader cache (entries of the host's ld.so.cache whose
-  // files the root holds) when asked for.
+  // The plan, after the dlopens and rules asked for, with the root's generated loader cache
+  // (entries of the host's cache whose files the root holds) when asked for.
   CopyPlan finish();
 
  private:
   struct Impl;
+  explicit Planner(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -13,6 +13,7 @@
 
 #include "jailbuild/elf.hpp"
 #include "jailbuild/loader_config.hpp"
+#include "jailbuild/result.hpp"
 #include "jailbuild/types.hpp"
 #include "util/default_path.hpp"
 
@@ -40,6 +41,9 @@ struct LoadedObject {
   FoundBy found_by = FoundBy::Program;
   std::optional<std::size_t> loader;       // index of the object whose request first loaded it
   std::optional<std::size_t> rpath_owner;  // for FoundBy::Rpath: whose DT_RPATH
+  // Loaded by a dlopen (`loader` is then the caller): the loader clears its l_loader, so the
+  // RPATH chain of its own needs stops at it (docs/loader-rules.md#search-order).
+  bool dlopened = false;
   std::shared_ptr<const elf::ElfObject> elf;
   dev_t dev = 0;
   ino_t ino = 0;
@@ -62,6 +66,7 @@ struct Dependency {
   std::optional<std::size_t> to;   // nullopt: vDSO, not found, skipped or failed
   Reuse reuse = Reuse::None;
   std::optional<std::size_t> problem;  // index in LinkMap::problems when it was not satisfied
+  bool dlopen = false;             // a dlopen(name) called from `from`, not a DT_NEEDED
 };
 
 // The objects one exec'd ELF program loads, in load order: [0] is the program, then (if it is
@@ -104,13 +109,27 @@ struct ResolverOptions {
 // parameters for its lifetime, so each file is read once however many objects need it.
 class Resolver {
  public:
-  // Throws std::runtime_error if the root cannot be opened.
-  explicit Resolver(ResolverOptions options);
+  // Fails, naming the root, if the root cannot be opened.
+  static Result<Resolver> open(ResolverOptions options);
   ~Resolver();
+  Resolver(Resolver&&) noexcept;
+  Resolver& operator=(Resolver&&) noexcept;
   Resolver(const Resolver&) = delete;
   Resolver& operator=(const Resolver&) = delete;
 
   Closure resolve(const std::string& file);
+
+  // Extends `map`, a link map this resolver built, as dlopen(NAME) called from the object at
+  // index FROM would: the name searched with FROM as requester (its RPATH chain, LD_LIBRARY_PATH,
+  // its RUNPATH, the cache, the system directories; DSTs expanded only in a name with '/'), then
+  // the new objects' own needs breadth-first. Objects already in the map are reused as the loader
+  // reuses them. Returns the request's index in map.dependencies; what was not found or would not
+  // load is in map.problems, as for DT_NEEDED.
+  std::size_t dlopen(LinkMap& map, std::size_t from, const std::string& name);
+
+  // The parameters of each loader the link maps built so far were resolved for (normally one):
+  // where it reads its cache, its system directories. Empty before any program is resolved.
+  std::vector<LoaderConfig> loader_configs() const;
 
   // Every path inside the root looked up so far (probed, found or not, or canonicalized): what
   // the closures resolved until now depend on besides the files they list.
@@ -118,6 +137,7 @@ class Resolver {
 
  private:
   struct Impl;
+  explicit Resolver(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

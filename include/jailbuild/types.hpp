@@ -41,6 +41,23 @@ struct FileIdentity {
   bool operator==(const FileIdentity&) const = default;
 };
 
+// What differs between two identities of a path, for messages: "inode, size, mtime" (of inode,
+// type, mode, owner, size, mtime and ctime, those that differ). "" when they are equal.
+inline std::string identity_difference(const FileIdentity& was, const FileIdentity& now) {
+  std::string text;
+  const auto differs = [&text](bool differ, const char* field) {
+    if (differ) text += (text.empty() ? "" : ", ") + std::string(field);
+  };
+  differs(was.dev != now.dev || was.ino != now.ino, "inode");
+  differs((was.mode & S_IFMT) != (now.mode & S_IFMT), "type");
+  differs((was.mode & ~S_IFMT) != (now.mode & ~S_IFMT), "mode");
+  differs(was.uid != now.uid || was.gid != now.gid, "owner");
+  differs(was.size != now.size, "size");
+  differs(was.mtime_ns != now.mtime_ns, "mtime");
+  differs(was.ctime_ns != now.ctime_ns, "ctime");
+  return text;
+}
+
 // The FileIdentity of an lstat or fstat result.
 inline FileIdentity identity_of(const struct stat& status) {
   constexpr std::int64_t kNanosecondsPerSecond = 1'000'000'000;

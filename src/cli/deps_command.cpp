@@ -1,4 +1,3 @@
-#include <cstdio>
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
@@ -7,11 +6,11 @@
 
 #include <unistd.h>
 
-#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "jailbuild/report.hpp"
 #include "jailbuild/resolver.hpp"
+#include "output.hpp"
 
 namespace jailbuild::cli {
 namespace {
@@ -28,29 +27,28 @@ struct DepsOptions {
   bool no_preload_file = false;
 };
 
-// Problems go to stderr; returns the exit code they call for.
-int report_problems(const Closure& closure) {
+// The exit code the closure's problems call for: an input that cannot be read or run is a usage
+// error; a library not found or a fatal one leaves the answer incomplete.
+int exit_code_of(const Closure& closure) {
   int code = kExitOk;
-  auto print = [&](const Problem& problem) {
+  auto count = [&](const Problem& problem) {
     switch (problem.kind) {
-      case ProblemKind::Skipped:
-        spdlog::warn("{}", problem.message);
-        return;
-      case ProblemKind::Unreadable:
-        std::fprintf(stderr, "jailbuild: %s\n", problem.message.c_str());
-        code = kExitUsage;
-        return;
+      case ProblemKind::Skipped: return;
+      case ProblemKind::Unreadable: code = kExitUsage; return;
       case ProblemKind::NotFound:
-      case ProblemKind::Fatal:
-        std::fprintf(stderr, "%s\n", problem.message.c_str());
-        if (code == kExitOk) code = kExitIncomplete;
-        return;
+      case ProblemKind::Fatal: code = std::max(code, kExitIncomplete); return;
     }
   };
-  for (const Problem& problem : closure.problems) print(problem);
+  for (const Problem& problem : closure.problems) count(problem);
   for (const LinkMap& map : closure.programs)
-    for (const Problem& problem : map.problems) print(problem);
+    for (const Problem& problem : map.problems) count(problem);
   return code;
+}
+
+void log_problems(const Closure& closure) {
+  for (const Problem& problem : closure.problems) log_problem(problem);
+  for (const LinkMap& map : closure.programs)
+    for (const Problem& problem : map.problems) log_problem(problem);
 }
 
 int run_deps(const DepsOptions& options) {
@@ -64,25 +62,32 @@ int run_deps(const DepsOptions& options) {
   if (!options.preload.empty()) resolver_options.preload = options.preload;
   resolver_options.read_preload_file = !options.no_preload_file;
 
-  Resolver resolver(resolver_options);
+  auto opened = Resolver::open(resolver_options);
+  if (!opened) {
+    log_error(opened.error());
+    return kExitUsage;
+  }
+  Resolver& resolver = *opened;
   std::vector<Closure> closures;
   int code = kExitOk;
   for (const std::string& file : options.files) {
     closures.push_back(resolver.resolve(file));
-    code = std::max(code, report_problems(closures.back()));
+    log_details(closures.back());
+    log_problems(closures.back());
+    code = std::max(code, exit_code_of(closures.back()));
   }
 
   if (options.json) {
-    std::printf("%s\n", closures_json(closures).c_str());
+    print(deps_json(closures));
   } else if (options.list) {
     // The cwd the resolver used for relative names is that of this process (or "/" in a root).
     std::string cwd = "/";
     if (options.root == "/") {
       if (char* here = ::getcwd(nullptr, 0)) { cwd = here; std::free(here); }
     }
-    for (const std::string& path : closure_files(closures, cwd)) std::printf("%s\n", path.c_str());
+    print(deps_list(closures, cwd));
   } else {
-    for (const Closure& closure : closures) std::fputs(render_tree(closure).c_str(), stdout);
+    for (const Closure& closure : closures) print(deps_tree(closure));
   }
   return code;
 }

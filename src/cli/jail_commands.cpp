@@ -1,18 +1,14 @@
 // `add`, `list` and `remove`: the commands that change or show a root's contents.
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
-#include <spdlog/spdlog.h>
 
-#include "../util/json_bytes.hpp"
 #include "commands.hpp"
 #include "jailbuild/jail.hpp"
+#include "output.hpp"
 
 namespace jailbuild::cli {
 namespace {
@@ -39,86 +35,18 @@ struct RootOptions {
   JailOptions jail() const { return {root, state_dir, !no_wait}; }
 };
 
-nlohmann::json reasons_json(const std::vector<Reason>& reasons) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const Reason& r : reasons)
-    out.push_back(
-        {{"added", bytes_json(r.added)}, {"needed_by", bytes_json(r.needed_by)}, {"rule", bytes_json(r.rule)}});
-  return out;
+// The exit code of a change that happened: 1 if it left anything undone (a problem other than a
+// skipped entry, a conflict, a kept entry, a vanished path), else 0.
+int exit_code_of(const RootChange& change) {
+  const bool problems = std::any_of(change.plan.problems.begin(), change.plan.problems.end(),
+                                    [](const Problem& problem) { return problem.kind != ProblemKind::Skipped; });
+  return problems || !change.complete() ? kExitIncomplete : kExitOk;
 }
 
-std::string describe_reason(const Reason& reason) {
-  std::string text = reason.rule;
-  if (!reason.needed_by.empty()) text += ", needed by " + reason.needed_by;
-  if (!reason.added.empty()) text += " (for " + reason.added + ")";
-  return text;
-}
-
-// Reports on stderr what the change left undone; returns the exit code it deserves.
-int report_undone(const RootChange& change) {
-  int code = kExitOk;
-  for (const Problem& problem : change.plan.problems) {
-    if (problem.kind == ProblemKind::Skipped) {
-      spdlog::warn("{}", problem.message);
-      continue;
-    }
-    std::fprintf(stderr, "%s\n", problem.message.c_str());
-    code = kExitIncomplete;
-  }
-  for (const Conflict& conflict : change.report.conflicts)
-    std::fprintf(stderr, "jailbuild: conflict: %s: %s; left alone\n", conflict.path.c_str(), conflict.reason.c_str());
-  for (const Conflict& kept : change.kept)
-    std::fprintf(stderr, "jailbuild: kept %s: %s\n", kept.path.c_str(), kept.reason.c_str());
-  for (const std::string& added : change.vanished)
-    std::fprintf(stderr, "jailbuild: %s: gone from the host; its files stay in the root (sync --prune removes them)\n",
-                 added.c_str());
-  for (const std::string& removed : change.report.privileges_removed) spdlog::warn("{}", removed);
-  // A warning, not a failure (the exit status stays): the file is not jailbuild's to remove, and
-  // one an administrator put there on purpose would otherwise fail every sync.
-  for (const PrivilegedFile& file : change.unplaced_privileged) {
-    spdlog::warn("{}{}: {} file that jailbuild did not place (mode {:04o}, owner {}:{}); any host user can run it "
-                 "from there",
-                 change.root == "/" ? "" : change.root, file.path,
-                 (file.mode & S_ISUID) ? ((file.mode & S_ISGID) ? "setuid and setgid" : "setuid") : "setgid",
-                 file.mode & 07777, file.uid, file.gid);
-  }
-  if (!change.complete()) code = kExitIncomplete;
-  return code;
-}
-
-// The change for scripts: the same fields for add, remove and sync. Every path and message goes
-// through bytes_json: this is printed after the root changed, when failing would hide the change.
-nlohmann::json change_json(const RootChange& change, bool dry_run) {
-  const WriteReport& report = change.report;
-  nlohmann::json conflicts = nlohmann::json::array();
-  for (const std::vector<Conflict>* list : {&report.conflicts, &change.kept})
-    for (const Conflict& c : *list)
-      conflicts.push_back({{"path", bytes_json(c.path)}, {"reason", bytes_json(c.reason)}});
-  nlohmann::json problems = nlohmann::json::array();
-  for (const Problem& problem : change.plan.problems) problems.push_back(bytes_json(problem.message));
-  nlohmann::json unplaced_setuid = nlohmann::json::array();
-  for (const PrivilegedFile& file : change.unplaced_privileged) unplaced_setuid.push_back(bytes_json(file.path));
-  return {{"root", bytes_json(change.root)},
-          {"dry_run", dry_run},
-          {"created", bytes_json(report.created)},
-          {"updated", bytes_json(report.updated)},
-          {"removed", bytes_json(change.removed)},
-          {"unchanged", report.unchanged},
-          {"bytes_copied", report.bytes_copied},
-          {"conflicts", conflicts},
-          {"vanished", bytes_json(change.vanished)},
-          {"pruned", bytes_json(change.pruned)},
-          {"problems", problems},
-          {"unplaced_setuid", unplaced_setuid}};
-}
-
-// The one-line summary on stderr, unless -q asked for errors only.
-void print_summary(const RootChange& change, bool dry_run) {
-  if (spdlog::get_level() > spdlog::level::warn) return;
-  const WriteReport& report = change.report;
-  std::fprintf(stderr, "%s%s: %zu created, %zu updated, %zu removed, %zu unchanged, %llu bytes copied\n",
-               dry_run ? "dry run: " : "", change.root.c_str(), report.created.size(), report.updated.size(),
-               change.removed.size(), report.unchanged, static_cast<unsigned long long>(report.bytes_copied));
+// The exit code of a command that could not be carried out, after saying why.
+int failed(const Error& error) {
+  log_error(error);
+  return error.is_usage() ? kExitUsage : kExitIncomplete;
 }
 
 struct AddOptions {
@@ -132,63 +60,38 @@ int run_add(const AddOptions& options) {
   JailOptions jail = options.root.jail();
   jail.allow_proof = !options.json;  // the JSON lists every entry, so the plan is needed
   auto change = add_to_root(jail, options.paths, options.write);
-  if (!change) {
-    std::fprintf(stderr, "jailbuild: %s\n", change.error().message.c_str());
-    return change.error().is_usage() ? kExitUsage : kExitIncomplete;
-  }
-  const int code = report_undone(*change);
+  if (!change) return failed(change.error());
+  log_details(*change, options.write.dry_run);
+  log_undone(*change);
   if (options.json) {
     nlohmann::json out = change_json(*change, options.write.dry_run);
-    nlohmann::json entries = nlohmann::json::array();
-    for (const ManifestEntry& e : change->report.placed)
-      entries.push_back({{"path", bytes_json(e.path)}, {"type", to_string(e.type)}, {"source", bytes_json(e.source)},
-                         {"link_target", bytes_json(e.link_target)}, {"reasons", reasons_json(e.reasons)}});
-    out["entries"] = std::move(entries);
-    std::printf("%s\n", json_text(out).c_str());
-    return code;
+    out["entries"] = placed_entries_json(*change);
+    print(out);
+    return exit_code_of(*change);
   }
-  if (options.write.dry_run) {
-    for (const PlannedEntry& e : change->plan.entries) {
-      std::string line = std::string(to_string(e.type)) + " " + e.path;
-      if (e.type == EntryType::Symlink) line += " -> " + e.link_target;
-      if (!e.reasons.empty()) line += "  [" + describe_reason(e.reasons.front()) + "]";
-      std::printf("%s\n", line.c_str());
-    }
-  }
+  if (options.write.dry_run) print(plan_text(change->plan));
   print_summary(*change, options.write.dry_run);
-  return code;
+  return exit_code_of(*change);
 }
 
 int run_list(const RootOptions& options, bool json) {
   auto manifest = read_root_manifest(options.jail());
-  if (!manifest) {
-    std::fprintf(stderr, "jailbuild: %s\n", manifest.error().message.c_str());
-    return kExitUsage;
-  }
-  if (json) {
-    std::printf("%s\n", manifest_json_text(*manifest).c_str());
-    return kExitOk;
-  }
-  std::printf("added:\n");
-  for (const std::string& path : manifest->added) std::printf("  %s\n", path.c_str());
-  std::printf("entries:\n");
-  for (const auto& [path, entry] : manifest->entries) {
-    std::string line = std::string("  ") + to_string(entry.type) + " " + path;
-    if (entry.type == EntryType::Symlink) line += " -> " + entry.link_target;
-    std::printf("%s\n", line.c_str());
-    for (const Reason& reason : entry.reasons) std::printf("      %s\n", describe_reason(reason).c_str());
-  }
+  if (!manifest) return failed(manifest.error());
+  // --json: the manifest's own form, as stored (its byte strings encoded as bytes_json does).
+  if (json)
+    print(manifest_json_text(*manifest) + "\n");
+  else
+    print(manifest_text(*manifest));
   return kExitOk;
 }
 
 int run_remove(const RootOptions& options, const std::vector<std::string>& paths, bool dry_run) {
   auto change = remove_from_root(options.jail(), paths, dry_run);
-  if (!change) {
-    std::fprintf(stderr, "jailbuild: %s\n", change.error().message.c_str());
-    return change.error().is_usage() ? kExitUsage : kExitIncomplete;
-  }
-  for (const std::string& path : change->removed) std::printf("%s%s\n", dry_run ? "would remove " : "removed ", path.c_str());
-  return report_undone(*change);
+  if (!change) return failed(change.error());
+  log_details(*change, dry_run);
+  print(removed_text(*change, dry_run));
+  log_undone(*change);
+  return exit_code_of(*change);
 }
 
 struct SyncCommand {
@@ -202,35 +105,26 @@ struct SyncCommand {
 int sync_one(const SyncCommand& command, const JailOptions& jail, nlohmann::json& json_out) {
   auto change = sync_root(jail, command.sync);
   if (!change) {
-    std::fprintf(stderr, "jailbuild: %s\n", change.error().message.c_str());
-    if (command.json)
-      json_out.push_back({{"root", bytes_json(jail.root)}, {"error", bytes_json(change.error().message)}});
-    return change.error().is_usage() ? kExitUsage : kExitIncomplete;
+    if (command.json) json_out.push_back(failed_root_json(jail.root, change.error()));
+    return failed(change.error());
   }
-  const int code = report_undone(*change);
+  log_details(*change, command.sync.dry_run);
+  log_undone(*change);
   if (command.json) {
     json_out.push_back(change_json(*change, command.sync.dry_run));
-    return code;
+    return exit_code_of(*change);
   }
-  if (command.sync.dry_run) {
-    for (const std::string& path : change->report.created) std::printf("create %s\n", path.c_str());
-    for (const std::string& path : change->report.updated) std::printf("update %s\n", path.c_str());
-    for (const std::string& path : change->removed) std::printf("remove %s\n", path.c_str());
-  }
-  for (const std::string& added : change->pruned)
-    std::fprintf(stderr, "jailbuild: %s %s\n", command.sync.dry_run ? "would prune" : "pruned", added.c_str());
+  if (command.sync.dry_run) print(sync_plan_text(*change));
+  log_pruned(*change, command.sync.dry_run);
   print_summary(*change, command.sync.dry_run);
-  return code;
+  return exit_code_of(*change);
 }
 
 int run_sync(const SyncCommand& command) {
   std::vector<std::string> roots;
   if (command.all) {
     auto known = roots_in_state_dir(command.root.state_dir);
-    if (!known) {
-      std::fprintf(stderr, "jailbuild: %s\n", known.error().message.c_str());
-      return kExitUsage;
-    }
+    if (!known) return failed(known.error());
     roots = std::move(*known);
   } else {
     roots.push_back(command.root.root);
@@ -242,7 +136,7 @@ int run_sync(const SyncCommand& command) {
     jail.root = root;
     code = std::max(code, sync_one(command, jail, json_out));
   }
-  if (command.json) std::printf("%s\n", json_text(command.all ? json_out : json_out.at(0)).c_str());
+  if (command.json) print(command.all ? json_out : json_out.at(0));
   return code;
 }
 

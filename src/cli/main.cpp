@@ -1,10 +1,9 @@
-#include <cstdio>
 #include <exception>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
+#include "jailbuild/log.hpp"
 #include "jailbuild/run.hpp"
 
 int main(int argc, char** argv) {
@@ -14,7 +13,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "jailbuild 0.1.0");
   int verbosity = 0;
   bool quiet = false;
-  app.add_flag("-v,--verbose", verbosity, "More detail on stderr (repeat for more)");
+  app.add_flag("-v,--verbose", verbosity, "More detail on stderr: -v why, -vv each step");
   app.add_flag("-q,--quiet", quiet, "Only errors on stderr");
   app.fallthrough();  // -v and -q after the subcommand too: `jailbuild sync --all -q`
 
@@ -23,15 +22,10 @@ int main(int argc, char** argv) {
   add_jail_commands(app, exit_code);
   add_run_command(app, exit_code);
 
-  app.parse_complete_callback([&] {
-    auto logger = spdlog::stderr_color_st("jailbuild");
-    logger->set_pattern("jailbuild: %l: %v");
-    logger->set_level(quiet ? spdlog::level::err
-                      : verbosity >= 2 ? spdlog::level::trace
-                      : verbosity == 1 ? spdlog::level::debug
-                                       : spdlog::level::warn);
-    spdlog::set_default_logger(logger);
-  });
+  // The logger before parsing (what fails there is said in its format), then at the level asked
+  // for once the options are known, before any command runs.
+  jailbuild::set_up_logging(jailbuild::Verbosity::normal);
+  app.parse_complete_callback([&] { jailbuild::set_up_logging(jailbuild::verbosity_from(verbosity, quiet)); });
 
   try {
     app.parse(argc, argv);
@@ -41,7 +35,7 @@ int main(int argc, char** argv) {
     app.exit(e);
     return app.get_subcommand("run")->parsed() ? jailbuild::kRunFailed : kExitUsage;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "jailbuild: error: %s\n", e.what());
+    spdlog::error("{}", e.what());
     return kExitUsage;
   }
   return exit_code;

@@ -1,5 +1,4 @@
 // `run`: enter a root and run a program there.
-#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -10,6 +9,7 @@
 
 #include "commands.hpp"
 #include "jailbuild/run.hpp"
+#include "output.hpp"
 
 extern char** environ;
 
@@ -125,7 +125,7 @@ void add_run_command(CLI::App& app, int& exit_code) {
   run->callback([run, line, &exit_code] {
     auto options = run_options(*line, run->remaining());
     if (!options) {
-      std::fprintf(stderr, "jailbuild: run: %s\n", options.error().message.c_str());
+      log_error(options.error());
       exit_code = kRunFailed;
       return;
     }

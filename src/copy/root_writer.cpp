@@ -9,12 +9,10 @@
 // directory that a hostile process swaps for a symlink mid-run makes a lookup fail (a conflict);
 // it cannot redirect a write.
 //
-// "Placed by jailbuild" means: the previous manifest records this path with an inode of the same
-// type, device and number as the one there now. Such an inode is ours to rewrite, even after the
-// jail edited it in place; anything else at a planned path is a conflict, left alone unless
-// --force. (One exception, for runs killed before their manifest was saved: see adoptable_copy.)
-// Directories that already exist are shared, not ours: they are never recorded, so the manifest
-// lists exactly the directories jailbuild created, which `remove` may delete.
+// What to do with each planned entry (keep, create, replace, adopt, leave alone as a conflict) is
+// decided apart, from lstat facts and the manifest alone, by copy::decide (entry_decision.hpp,
+// which also says what "placed by jailbuild" means); this file observes, and carries the decision
+// out. A dry run observes and decides, and carries nothing out.
 
 #include "jailbuild/root_writer.hpp"
 
@@ -34,6 +32,9 @@
 #include <utility>
 #include <vector>
 
+#include <spdlog/spdlog.h>
+
+#include "entry_decision.hpp"
 #include "file_copy.hpp"
 #include "safe_fs.hpp"
 #include "util/dir_stream.hpp"
@@ -47,9 +48,7 @@
 namespace jailbuild {
 namespace {
 
-constexpr mode_t kPermissionBits = 07777;
 constexpr mode_t kPrivilegeBits = S_ISUID | S_ISGID;
-constexpr mode_t kDefaultDirectoryMode = 0755;
 constexpr mode_t kDefaultFileMode = 0644;
 constexpr const char* kCapabilityAttribute = "security.capability";
 
@@ -89,22 +88,8 @@ struct Target {
                                             // -1 when the parent is still to be created (dry run only)
   std::optional<struct stat> found;         // what is at the path now, if anything
   const ManifestEntry* recorded = nullptr;  // the previous manifest's entry for the path
+  std::optional<struct stat> source;        // the host source's lstat, when it has one (Applier::decide)
 };
-
-// Whether the manifest gives the target's path to jailbuild: it placed something there (pending
-// entries, planned by a run that never finished, have no copy identity yet). Whatever is at such a
-// path now, even another inode a jailed process put there, is jailbuild's to replace.
-bool owned_path(const Target& target) {
-  return target.recorded != nullptr && target.recorded->copy_identity != FileIdentity{};
-}
-
-// Whether what is at the target is the inode jailbuild placed there (see the file comment).
-bool placed_by_us(const Target& target) {
-  if (!target.found || target.recorded == nullptr) return false;
-  const FileIdentity& copy = target.recorded->copy_identity;
-  return (copy.mode & S_IFMT) == (target.found->st_mode & S_IFMT) && copy.dev == target.found->st_dev &&
-         copy.ino == target.found->st_ino;
-}
 
 Result<struct stat> stat_at(int dir_fd, const std::string& name, const std::string& display) {
   struct stat status {};
@@ -157,11 +142,6 @@ Result<std::optional<std::string>> read_capabilities(int fd, const std::string& 
   if (size >= 0) return std::optional<std::string>(std::string(buffer.data(), static_cast<std::size_t>(size)));
   if (errno == ENODATA || errno == ENOTSUP) return std::optional<std::string>();
   return system_error(source + ": reading its capabilities", errno);
-}
-
-// The permission bits a copy of a file with `mode` gets.
-mode_t copy_mode(mode_t mode, const WriteOptions& options) {
-  return mode & kPermissionBits & (options.keep_setuid ? kPermissionBits : ~kPrivilegeBits);
 }
 
 // How a new regular file is made: its bytes (copied from a descriptor or given) and metadata.
@@ -343,29 +323,84 @@ ManifestEntry manifest_entry(const PlannedEntry& entry, const FileIdentity& sour
   return recorded;
 }
 
-// Applies one plan; RootWriter::apply's state for one run.
+// The owner (as root) and then the mode of a directory jailbuild made, set through its descriptor.
+Result<void> set_owner_and_mode(int directory, const Target& target, mode_t mode,
+                                const std::optional<struct stat>& source) {
+  if (running_as_root() && source && ::fchown(directory, source->st_uid, source->st_gid) != 0) {
+    return system_error(target.display + ": setting its owner", errno);
+  }
+  if (::fchmod(directory, mode) != 0) return system_error(target.display + ": setting its mode", errno);
+  return {};
+}
+
+// Gives the directory at the target its mode and, when run as root, the owner of `source`,
+// through a descriptor opened without following a symlink.
+Result<Done> settle_directory(const Target& target, mode_t mode, const std::optional<struct stat>& source) {
+  const int opened = open_beneath(target.dir, target.where.name, O_RDONLY | O_DIRECTORY);
+  if (opened < 0 && changed_underneath(-opened)) return changed_while_running(-opened);
+  if (opened < 0) return system_error(target.display, -opened);
+  const UniqueFd directory(opened);
+  TRY(set_owner_and_mode(directory.get(), target, mode, source));
+  Done done;
+  if (::fstat(directory.get(), &done.status) != 0) return system_error(target.display + ": fstat", errno);
+  return done;
+}
+
+// Makes a directory under a temporary name, gives it its owner and mode, and renames it into
+// place: like a file, a directory appears under its final name only finished. One made at its final
+// name and left private (0700) by a run that was killed, or that lost a race for the name, would be
+// taken by later runs for a directory someone else made, and keep that mode for good.
+Result<Done> make_directory(const Target& target, mode_t mode, const std::optional<struct stat>& source) {
+  copy::TempName temporary = TRY(copy::create_temp_directory(target.dir, target.display + ": in its directory"));
+  const int opened = open_beneath(target.dir, temporary.name(), O_RDONLY | O_DIRECTORY);
+  if (opened < 0) return system_error(target.display + ": opening the new directory", -opened);
+  const UniqueFd directory(opened);
+  TRY(set_owner_and_mode(directory.get(), target, mode, source));
+  struct stat made {};
+  if (::fstat(directory.get(), &made) != 0) return system_error(target.display + ": fstat", errno);
+  Result<Done> done = commit(target, temporary);
+  if (done && done->left_alone.empty() && done->status.st_ino != made.st_ino) {
+    return left_alone("replaced by another directory while jailbuild was making it");
+  }
+  return done;
+}
+
+// The source of a planned directory: its lstat, which must be a directory; nullopt for a directory
+// without a source (one the planner made up, such as a loader cache's /etc).
+Result<std::optional<struct stat>> stat_directory_source(const std::string& source) {
+  if (source.empty()) return std::optional<struct stat>();
+  struct stat status {};
+  if (::lstat(source.c_str(), &status) != 0) return system_error(source, errno);
+  if (!S_ISDIR(status.st_mode)) {
+    return Error{source + ": is a " + file_type_name(status.st_mode) + ", not a directory"};
+  }
+  return std::optional<struct stat>(status);
+}
+
+// Applies one plan; RootWriter::apply's state for one run. Each entry goes through three steps:
+// what is there is observed (lstat calls on the path and its source), copy::decide says what to do
+// (reading more only when it asks), and the decision is carried out, unless this is a dry run.
 class Applier {
  public:
   Applier(int root_fd, const std::string& root, const Manifest* previous, const WriteOptions& options,
           WriteReport& report)
       : root_fd_(root_fd), root_(root == "/" ? "" : root), previous_(previous), options_(options), report_(report) {}
 
-  Result<bool> remove_stale_temporaries(const CopyPlan& plan);
-  Result<bool> place(const PlannedEntry& entry);
+  Result<void> remove_stale_temporaries(const CopyPlan& plan);
+  Result<void> place(const PlannedEntry& entry);
 
  private:
   enum class Action { Created, Updated, Unchanged, Shared, LeftAlone };
 
   Result<std::optional<Target>> open_target(const PlannedEntry& entry, copy::RootPath where);
   int parent_directory(const std::string& relative);
-  Result<Action> place_directory(Target& target);
-  Result<Action> place_symlink(Target& target);
-  Result<Action> place_file(Target& target);
-  Result<Action> place_generated(Target& target);
+  Result<copy::EntryDecision> decide(Target& target, copy::Observed& seen);
+  Result<bool> look(const Target& target, copy::Look fact);
+  Result<bool> adoptable_copy(const Target& target);
+  Result<Action> carry_out(Target& target, const copy::EntryDecision& decision, const copy::Observed& seen);
+  Result<Action> write_copy(Target& target, mode_t mode);
   Result<Action> finish(Target& target, Result<Done> done, const FileIdentity& source);
-  Result<std::optional<std::string>> obstacle(const Target& target);
-  Result<bool> adoptable_copy(const Target& target, const struct stat& source, mode_t mode);
-  Result<bool> remove_temporaries_in(const std::string& relative_dir);
+  Result<void> remove_temporaries_in(const std::string& relative_dir);
   Action conflict(const Target& target, std::string reason);
   Action would_place(const Target& target, const FileIdentity& source);
   std::string display(const std::string& path) const { return root_ + path; }
@@ -400,36 +435,35 @@ Applier::Action Applier::conflict(const Target& target, std::string reason) {
   return Action::LeftAlone;
 }
 
-Result<bool> Applier::place(const PlannedEntry& entry) {
+Result<void> Applier::place(const PlannedEntry& entry) {
   if (entry.path == "/") {  // the root itself, opened already
     ++report_.unchanged;
-    return true;
+    return {};
   }
   Result<copy::RootPath> where = copy::split_root_path(entry.path);
   if (!where) return Error{"plan entry " + where.error().message};
-  Result<std::optional<Target>> opened = open_target(entry, std::move(*where));
-  if (!opened) return opened.error();
-  if (!*opened) return true;  // a conflict, recorded
-  Target& target = **opened;
+  std::optional<Target> opened = TRY(open_target(entry, std::move(*where)));
+  if (!opened) return {};  // a conflict, recorded
+  Target& target = *opened;
 
-  Result<Action> action = Error{};
-  switch (entry.type) {
-    case EntryType::Directory: action = place_directory(target); break;
-    case EntryType::Symlink: action = place_symlink(target); break;
-    case EntryType::File: action = entry.content ? place_generated(target) : place_file(target); break;
+  copy::Observed seen;
+  const copy::EntryDecision decision = TRY(decide(target, seen));
+  if (spdlog::default_logger_raw()->should_log(spdlog::level::trace)) {  // -vv: each entry's decision, and why
+    spdlog::trace("{}: {}{}{}", target.display, options_.dry_run ? "would " : "", copy::to_string(decision.verdict),
+                  decision.why.empty() ? "" : " (" + decision.why + ")");
   }
-  if (!action) return action.error();
+  const Action action = TRY(carry_out(target, decision, seen));
   // The cached parent may be this very directory (when the plan lists a child before it), which
   // may just have been replaced.
   if (parent_fd_.valid() && entry.path.compare(1, std::string::npos, parent_path_) == 0) parent_fd_ = UniqueFd();
-  switch (*action) {
+  switch (action) {
     case Action::Created: report_.created.push_back(entry.path); break;
     case Action::Updated: report_.updated.push_back(entry.path); break;
     case Action::Unchanged:
     case Action::Shared: ++report_.unchanged; break;
     case Action::LeftAlone: break;
   }
-  return true;
+  return {};
 }
 
 // Opens the parent of a planned path and looks at what is there. Returns nullopt (after recording
@@ -474,56 +508,72 @@ Result<std::optional<Target>> Applier::open_target(const PlannedEntry& entry, co
   return std::optional<Target>(std::move(target));
 }
 
-// Whether the regular file at the target, another inode than the one the manifest records there,
-// is nevertheless exactly the copy jailbuild would make of `source` now: same bytes, mode, owner,
-// modification time and capabilities. A run killed after renaming files into place but before its
-// manifest was saved leaves such files; adopting them is safe, as rewriting them would change
-// nothing. Only paths the manifest gives to jailbuild qualify: an identical file that was in the
-// root before jailbuild came is still a conflict.
-Result<bool> Applier::adoptable_copy(const Target& target, const struct stat& source, mode_t mode) {
-  if (!target.found || target.recorded == nullptr || target.recorded->type != EntryType::File) return false;
-  const struct stat& found = *target.found;
-  if (!S_ISREG(found.st_mode) || !S_ISREG(source.st_mode) || placed_by_us(target)) return false;
-  if (found.st_size != source.st_size || (found.st_mode & kPermissionBits) != mode ||
-      found.st_mtim.tv_sec != source.st_mtim.tv_sec || found.st_mtim.tv_nsec != source.st_mtim.tv_nsec) {
-    return false;
+// Observes the target's source (an unreadable source, or one of a type jailbuild does not copy,
+// stops the run) and decides, reading each fact the decision asks for.
+Result<copy::EntryDecision> Applier::decide(Target& target, copy::Observed& seen) {
+  const PlannedEntry& entry = *target.entry;
+  if (target.found) seen.found = identity_of(*target.found);
+  seen.recorded = target.recorded;
+  seen.euid = ::geteuid();
+  switch (entry.type) {
+    case EntryType::Directory:
+      target.source = TRY(stat_directory_source(entry.source));
+      break;
+    case EntryType::Symlink:
+      // The host symlink's identity lets `sync` notice a change cheaply. The plan already holds the
+      // target, so a symlink gone from the host since planning is no reason to stop: it is recorded
+      // without an identity (which never matches, so the next run looks again).
+      if (struct stat status {}; !entry.source.empty() && ::lstat(entry.source.c_str(), &status) == 0) {
+        target.source = status;
+      }
+      break;
+    case EntryType::File:
+      if (!entry.content) target.source = TRY(stat_source(entry.source, options_));
+      break;
   }
-  if (running_as_root() && (found.st_uid != source.st_uid || found.st_gid != source.st_gid)) return false;
-
-  const std::string& source_path = target.entry->source;
-  struct stat opened {};
-  Result<UniqueFd> source_fd = open_source(source_path, opened);
-  if (!source_fd) return source_fd.error();
-  Result<UniqueFd> copy_fd = open_found(target);
-  if (!copy_fd) return copy_fd.error();
-  if (!copy_fd->valid() || opened.st_ino != source.st_ino || opened.st_dev != source.st_dev) return false;
-
-  Result<std::optional<std::string>> source_capabilities = read_capabilities(source_fd->get(), source_path);
-  if (!source_capabilities) return source_capabilities.error();
-  Result<std::optional<std::string>> copy_capabilities = read_capabilities(copy_fd->get(), target.display);
-  if (!copy_capabilities) return copy_capabilities.error();
-  if (*copy_capabilities != (options_.keep_setuid ? *source_capabilities : std::nullopt)) return false;
-  return same_bytes(source_fd->get(), copy_fd->get(), source_path, target.display);
+  if (target.source) seen.source = identity_of(*target.source);
+  copy::EntryDecision decision = copy::decide(entry, seen, options_);
+  while (decision.verdict == copy::Verdict::Look) {
+    seen.facts[decision.look] = TRY(look(target, decision.look));
+    decision = copy::decide(entry, seen, options_);
+  }
+  return decision;
 }
 
-// Why a planned symlink or file may not take the place of what is at the target; nullopt when it
-// may: nothing there, what jailbuild placed, or with --force anything but a non-empty directory.
-Result<std::optional<std::string>> Applier::obstacle(const Target& target) {
-  using Why = std::optional<std::string>;
-  if (!target.found) return Why();
-  const std::string type = file_type_name(target.found->st_mode);
-  if (!owned_path(target) && !options_.force) {
-    return Why("a " + type + " that jailbuild did not place is there (--force replaces it)");
-  }
-  if (S_ISDIR(target.found->st_mode)) {
-    Result<bool> empty = directory_is_empty(target.dir, target.where.name, target.display);
-    if (!empty) return empty.error();
-    if (!*empty) {
-      return Why("a directory that is not empty is there (jailbuild removes only empty directories, even with "
-                 "--force)");
+// Reads the fact the decision asked for. What changes at the path meanwhile counts as a difference.
+Result<bool> Applier::look(const Target& target, copy::Look fact) {
+  switch (fact) {
+    case copy::Look::LinkMatches: {
+      const std::optional<std::string> link = TRY(read_link(target));
+      return link == target.entry->link_target;
+    }
+    case copy::Look::DirectoryEmpty: return directory_is_empty(target.dir, target.where.name, target.display);
+    case copy::Look::SameContents: return same_contents(target);
+    case copy::Look::AdoptableCopy: return adoptable_copy(target);
+    case copy::Look::HoldsContent: {
+      const UniqueFd fd = TRY(open_found(target));
+      if (!fd.valid()) return false;
+      return holds(fd.get(), *target.entry->content, target.display);
     }
   }
-  return Why();
+  return Error{target.display + ": unknown fact asked for"};
+}
+
+// Whether the regular file at the target, whose lstat matches its source's (see Verdict::Adopt),
+// also holds its bytes and capabilities, reading the source again by descriptor: same inode as
+// observed, same bytes, and the capabilities a copy would get.
+Result<bool> Applier::adoptable_copy(const Target& target) {
+  const std::string& source_path = target.entry->source;
+  struct stat opened {};
+  UniqueFd source_fd = TRY(open_source(source_path, opened));
+  UniqueFd copy_fd = TRY(open_found(target));
+  if (!copy_fd.valid() || opened.st_ino != target.source->st_ino || opened.st_dev != target.source->st_dev) {
+    return false;
+  }
+  const std::optional<std::string> source_capabilities = TRY(read_capabilities(source_fd.get(), source_path));
+  const std::optional<std::string> copy_capabilities = TRY(read_capabilities(copy_fd.get(), target.display));
+  if (copy_capabilities != (options_.keep_setuid ? source_capabilities : std::nullopt)) return false;
+  return same_bytes(source_fd.get(), copy_fd.get(), source_path, target.display);
 }
 
 // Records a placed entry and says whether it was created or updated.
@@ -544,232 +594,97 @@ Applier::Action Applier::would_place(const Target& target, const FileIdentity& s
   return target.found ? Action::Updated : Action::Created;
 }
 
-// The owner (as root) and then the mode of a directory jailbuild made, set through its descriptor.
-std::optional<Error> set_owner_and_mode(int directory, const Target& target, mode_t mode,
-                                        const std::optional<struct stat>& source) {
-  if (running_as_root() && source && ::fchown(directory, source->st_uid, source->st_gid) != 0) {
-    return system_error(target.display + ": setting its owner", errno);
-  }
-  if (::fchmod(directory, mode) != 0) return system_error(target.display + ": setting its mode", errno);
-  return std::nullopt;
-}
-
-// Gives the directory at the target its mode and, when run as root, the owner of `source`,
-// through a descriptor opened without following a symlink.
-Result<Done> settle_directory(const Target& target, mode_t mode, const std::optional<struct stat>& source) {
-  const int opened = open_beneath(target.dir, target.where.name, O_RDONLY | O_DIRECTORY);
-  if (opened < 0 && changed_underneath(-opened)) return changed_while_running(-opened);
-  if (opened < 0) return system_error(target.display, -opened);
-  const UniqueFd directory(opened);
-  if (std::optional<Error> error = set_owner_and_mode(directory.get(), target, mode, source)) return *error;
-  Done done;
-  if (::fstat(directory.get(), &done.status) != 0) return system_error(target.display + ": fstat", errno);
-  return done;
-}
-
-// Makes a directory under a temporary name, gives it its owner and mode, and renames it into
-// place: like a file, a directory appears under its final name only finished. One made at its final
-// name and left private (0700) by a run that was killed, or that lost a race for the name, would be
-// taken by later runs for a directory someone else made, and keep that mode for good.
-Result<Done> make_directory(const Target& target, mode_t mode, const std::optional<struct stat>& source) {
-  Result<copy::TempName> temporary = copy::create_temp_directory(target.dir, target.display + ": in its directory");
-  if (!temporary) return temporary.error();
-  const int opened = open_beneath(target.dir, temporary->name(), O_RDONLY | O_DIRECTORY);
-  if (opened < 0) return system_error(target.display + ": opening the new directory", -opened);
-  const UniqueFd directory(opened);
-  if (std::optional<Error> error = set_owner_and_mode(directory.get(), target, mode, source)) return *error;
-  struct stat made {};
-  if (::fstat(directory.get(), &made) != 0) return system_error(target.display + ": fstat", errno);
-  Result<Done> done = commit(target, *temporary);
-  if (done && done->left_alone.empty() && done->status.st_ino != made.st_ino) {
-    return left_alone("replaced by another directory while jailbuild was making it");
-  }
-  return done;
-}
-
-Result<Applier::Action> Applier::place_directory(Target& target) {
+// Does what the decision says; in a dry run, only records what would be done. Every write goes
+// to a temporary name first and is renamed into place finished (see write_file, make_directory).
+Result<Applier::Action> Applier::carry_out(Target& target, const copy::EntryDecision& decision,
+                                           const copy::Observed& seen) {
   const PlannedEntry& entry = *target.entry;
-  std::optional<struct stat> source;
-  if (!entry.source.empty()) {
-    struct stat status {};
-    if (::lstat(entry.source.c_str(), &status) != 0) return system_error(entry.source, errno);
-    if (!S_ISDIR(status.st_mode)) {
-      return Error{entry.source + ": is a " + file_type_name(status.st_mode) + ", not a directory"};
-    }
-    source = status;
-  }
-  const mode_t planned_mode = entry.mode != 0 ? entry.mode & kPermissionBits : kDefaultDirectoryMode;
-  const mode_t mode = source ? source->st_mode & kPermissionBits : planned_mode;
-  const FileIdentity source_identity = source ? identity_of(*source) : FileIdentity{};
-
-  if (target.found && S_ISDIR(target.found->st_mode)) {
-    // A directory jailbuild did not create is shared with whatever else uses the root: kept as it
-    // is and not recorded, so that `remove` never deletes it.
-    if (!placed_by_us(target)) return Action::Shared;
-    // One it created follows the host directory's mode and owner.
-    const struct stat& found = *target.found;
-    const bool owner_differs =
-        running_as_root() && source && (found.st_uid != source->st_uid || found.st_gid != source->st_gid);
-    if ((found.st_mode & kPermissionBits) == mode && !owner_differs) {
-      report_.placed.push_back(manifest_entry(entry, source_identity, identity_of(found)));
+  const FileIdentity source_identity = seen.source.value_or(FileIdentity{});
+  switch (decision.verdict) {
+    case copy::Verdict::Keep:
+    case copy::Verdict::Adopt:
+      report_.placed.push_back(manifest_entry(entry, source_identity, *seen.found));
       return Action::Unchanged;
-    }
-    if (options_.dry_run) return would_place(target, source_identity);
-    return finish(target, settle_directory(target, mode, source), source_identity);
+    case copy::Verdict::Share: return Action::Shared;
+    case copy::Verdict::Conflict: return conflict(target, decision.why);
+    case copy::Verdict::Look: return Error{target.display + ": undecided"};  // decide() looks until it decides
+    case copy::Verdict::Settle:
+      if (options_.dry_run) return would_place(target, source_identity);
+      return finish(target, settle_directory(target, decision.mode, target.source), source_identity);
+    case copy::Verdict::Create:
+    case copy::Verdict::Replace: break;
   }
-  if (target.found && !owned_path(target) && !options_.force) {
-    return conflict(target, "a " + std::string(file_type_name(target.found->st_mode)) +
-                                " that jailbuild did not place is there (--force replaces it)");
-  }
+  if (entry.type == EntryType::File) return write_copy(target, decision.mode);
   if (options_.dry_run) return would_place(target, source_identity);
+  if (entry.type == EntryType::Symlink) return finish(target, make_symlink(target), source_identity);
 
-  // What is in the way is not a directory, so unlink removes it (rename cannot put a directory
-  // over it).
+  // What is in the way of a directory is not one (a directory there is kept or settled), so
+  // unlink removes it (rename cannot put a directory over it).
   if (target.found && ::unlinkat(target.dir, target.where.name.c_str(), 0) != 0 && errno != ENOENT) {
     const int error_number = errno;
     if (changed_underneath(error_number)) return conflict(target, changed_while_running(error_number).left_alone);
     const std::string what = file_type_name(target.found->st_mode);
     return system_error(target.display + ": removing the " + what + " in the way", error_number);
   }
-  return finish(target, make_directory(target, mode, source), source_identity);
+  return finish(target, make_directory(target, decision.mode, target.source), source_identity);
 }
 
-Result<Applier::Action> Applier::place_symlink(Target& target) {
+// Writes a file (a copy of its source, a device node like it, or generated bytes) over the target.
+Result<Applier::Action> Applier::write_copy(Target& target, mode_t mode) {
   const PlannedEntry& entry = *target.entry;
-  // The host symlink's identity lets `sync` notice a change cheaply. The plan already holds the
-  // target, so a symlink gone from the host since planning is no reason to stop: it is recorded
-  // without an identity (which never matches, so the next run looks again).
-  FileIdentity source_identity;
-  if (struct stat status {}; !entry.source.empty() && ::lstat(entry.source.c_str(), &status) == 0) {
-    source_identity = identity_of(status);
-  }
-  if (target.found && S_ISLNK(target.found->st_mode) && target.recorded != nullptr &&
-      target.recorded->type == EntryType::Symlink) {
-    // Judged by stat alone when it is the very symlink recorded; read otherwise (see adoptable_copy).
-    bool same = placed_by_us(target) && target.recorded->link_target == entry.link_target &&
-                target.recorded->copy_identity == identity_of(*target.found);
-    if (!same) {
-      Result<std::optional<std::string>> link = read_link(target);
-      if (!link) return link.error();
-      same = *link == entry.link_target;
+  if (entry.content) {
+    if (options_.dry_run) {
+      report_.bytes_copied += entry.content->size();
+      return would_place(target, FileIdentity{});
     }
-    if (same) {
-      report_.placed.push_back(manifest_entry(entry, source_identity, identity_of(*target.found)));
-      return Action::Unchanged;
-    }
+    FileRecipe recipe;
+    recipe.content = &*entry.content;
+    recipe.size = entry.content->size();
+    recipe.mode = mode;
+    return finish(target, write_file(target, recipe, report_.bytes_copied), FileIdentity{});
   }
-  Result<std::optional<std::string>> reason = obstacle(target);
-  if (!reason) return reason.error();
-  if (*reason) return conflict(target, std::move(**reason));
-  if (options_.dry_run) return would_place(target, source_identity);
-  return finish(target, make_symlink(target), source_identity);
-}
-
-Result<Applier::Action> Applier::place_file(Target& target) {
-  const PlannedEntry& entry = *target.entry;
-  Result<struct stat> source = stat_source(entry.source, options_);
-  if (!source) return source.error();
-  const mode_t mode = copy_mode(source->st_mode, options_);
-
-  // The cheap check: both inodes as recorded, judged by stat alone.
-  if (target.found && placed_by_us(target) && target.recorded->source == entry.source &&
-      target.recorded->source_identity == identity_of(*source) &&
-      target.recorded->copy_identity == identity_of(*target.found) &&
-      (target.found->st_mode & kPermissionBits) == mode) {
-    Result<bool> same = options_.checksum ? same_contents(target) : Result<bool>(true);
-    if (!same) return same.error();
-    if (*same) {
-      report_.placed.push_back(manifest_entry(entry, target.recorded->source_identity, target.recorded->copy_identity));
-      return Action::Unchanged;
-    }
-  }
-  Result<bool> adoptable = adoptable_copy(target, *source, mode);
-  if (!adoptable) return adoptable.error();
-  if (*adoptable) {
-    report_.placed.push_back(manifest_entry(entry, identity_of(*source), identity_of(*target.found)));
-    return Action::Unchanged;
-  }
-  Result<std::optional<std::string>> reason = obstacle(target);
-  if (!reason) return reason.error();
-  if (*reason) return conflict(target, std::move(**reason));
-
-  if (!S_ISREG(source->st_mode)) {  // a device node, allowed by stat_source
-    if (options_.dry_run) return would_place(target, identity_of(*source));
-    return finish(target, make_device(target, *source, mode), identity_of(*source));
+  struct stat& source = *target.source;
+  if (!S_ISREG(source.st_mode)) {  // a device node, allowed by stat_source
+    if (options_.dry_run) return would_place(target, identity_of(source));
+    return finish(target, make_device(target, source, mode), identity_of(source));
   }
 
   // The identity recorded is the opened file's before copying: if the file changes during the
   // copy, the next run sees a difference and copies it again.
-  Result<UniqueFd> fd = open_source(entry.source, *source);
-  if (!fd) return fd.error();
-  Result<std::optional<std::string>> capabilities = read_capabilities(fd->get(), entry.source);
-  if (!capabilities) return capabilities.error();
+  UniqueFd fd = TRY(open_source(entry.source, source));
+  std::optional<std::string> capabilities = TRY(read_capabilities(fd.get(), entry.source));
 
-  const mode_t opened_mode = copy_mode(source->st_mode, options_);
-  const mode_t removed = source->st_mode & kPrivilegeBits & ~opened_mode;
+  const mode_t opened_mode = copy::copy_mode(source.st_mode, options_.keep_setuid);
+  const mode_t removed = source.st_mode & kPrivilegeBits & ~opened_mode;
   if (removed & S_ISUID) report_.privileges_removed.push_back(entry.path + ": setuid bit removed");
   if (removed & S_ISGID) report_.privileges_removed.push_back(entry.path + ": setgid bit removed");
-  if (*capabilities && !options_.keep_setuid) {
+  if (capabilities && !options_.keep_setuid) {
     report_.privileges_removed.push_back(entry.path + ": capabilities removed");
   }
   if (options_.dry_run) {
-    report_.bytes_copied += static_cast<std::uint64_t>(source->st_size);
-    return would_place(target, identity_of(*source));
+    report_.bytes_copied += static_cast<std::uint64_t>(source.st_size);
+    return would_place(target, identity_of(source));
   }
 
   FileRecipe recipe;
-  recipe.source_fd = fd->get();
+  recipe.source_fd = fd.get();
   recipe.source_display = entry.source;
-  recipe.size = static_cast<std::uint64_t>(source->st_size);
+  recipe.size = static_cast<std::uint64_t>(source.st_size);
   recipe.mode = opened_mode;
-  if (running_as_root()) recipe.owner = std::make_pair(source->st_uid, source->st_gid);
-  recipe.times = std::array<timespec, 2>{source->st_atim, source->st_mtim};
-  if (options_.keep_setuid) recipe.capabilities = std::move(*capabilities);
-  return finish(target, write_file(target, recipe, report_.bytes_copied), identity_of(*source));
-}
-
-// A generated file (the root's own ld.so.cache, ...) has no source to compare with: a copy is
-// recognised by its bytes (such files are small), whether it is the inode recorded or another one
-// (see adoptable_copy).
-Result<Applier::Action> Applier::place_generated(Target& target) {
-  const PlannedEntry& entry = *target.entry;
-  const std::string& content = *entry.content;
-  const mode_t mode = entry.mode ? entry.mode & kPermissionBits : kDefaultFileMode;
-  const bool recorded_file = target.recorded != nullptr && target.recorded->type == EntryType::File;
-  if (target.found && S_ISREG(target.found->st_mode) && recorded_file &&
-      (target.found->st_mode & kPermissionBits) == mode && target.found->st_uid == ::geteuid() &&
-      static_cast<std::uint64_t>(target.found->st_size) == content.size()) {
-    Result<UniqueFd> fd = open_found(target);
-    if (!fd) return fd.error();
-    Result<bool> same = fd->valid() ? holds(fd->get(), content, target.display) : Result<bool>(false);
-    if (!same) return same.error();
-    if (*same) {
-      report_.placed.push_back(manifest_entry(entry, FileIdentity{}, identity_of(*target.found)));
-      return Action::Unchanged;
-    }
-  }
-  Result<std::optional<std::string>> reason = obstacle(target);
-  if (!reason) return reason.error();
-  if (*reason) return conflict(target, std::move(**reason));
-  if (options_.dry_run) {
-    report_.bytes_copied += content.size();
-    return would_place(target, FileIdentity{});
-  }
-  FileRecipe recipe;
-  recipe.content = &content;
-  recipe.size = content.size();
-  recipe.mode = mode;
-  return finish(target, write_file(target, recipe, report_.bytes_copied), FileIdentity{});
+  if (running_as_root()) recipe.owner = std::make_pair(source.st_uid, source.st_gid);
+  recipe.times = std::array<timespec, 2>{source.st_atim, source.st_mtim};
+  if (options_.keep_setuid) recipe.capabilities = std::move(capabilities);
+  return finish(target, write_file(target, recipe, report_.bytes_copied), identity_of(source));
 }
 
 // Removes what a killed run left: ".jailbuild-tmp.*" entries (never directories) in each planned
 // directory that can be reached. One that cannot is either missing or a conflict that placing its
 // entries will report.
-Result<bool> Applier::remove_temporaries_in(const std::string& relative_dir) {
+Result<void> Applier::remove_temporaries_in(const std::string& relative_dir) {
   const int fd = open_beneath(root_fd_, relative_dir, O_RDONLY | O_DIRECTORY);
   const std::string shown = display(relative_dir == "." ? "/" : "/" + relative_dir);
   if (fd < 0) {
-    if (-fd == ENOENT || -fd == ELOOP || -fd == ENOTDIR || -fd == EXDEV) return true;
+    if (-fd == ENOENT || -fd == ELOOP || -fd == ENOTDIR || -fd == EXDEV) return {};
     return system_error(shown, -fd);
   }
   DirStream stream = TRY(DirStream::adopt(UniqueFd(fd), shown));
@@ -789,18 +704,18 @@ Result<bool> Applier::remove_temporaries_in(const std::string& relative_dir) {
     }
     return system_error(shown + "/" + stale_name + ": removing a temporary an interrupted run left", errno);
   }
-  return true;
+  return {};
 }
 
-Result<bool> Applier::remove_stale_temporaries(const CopyPlan& plan) {
+Result<void> Applier::remove_stale_temporaries(const CopyPlan& plan) {
   std::set<std::string> directories;
   for (const PlannedEntry& entry : plan.entries) {
     if (Result<copy::RootPath> where = copy::split_root_path(entry.path)) directories.insert(where->parent);
   }
   for (const std::string& directory : directories) {
-    if (Result<bool> removed = remove_temporaries_in(directory); !removed) return removed;
+    TRY(remove_temporaries_in(directory));
   }
-  return true;
+  return {};
 }
 
 // remove(): whether `recorded` may be deleted; the reason to leave it alone otherwise.
@@ -852,10 +767,10 @@ Result<WriteReport> RootWriter::apply(const CopyPlan& plan, const Manifest* prev
   WriteReport report;
   Applier applier(root_fd_, root_, previous, options, report);
   if (!options.dry_run) {
-    if (Result<bool> cleaned = applier.remove_stale_temporaries(plan); !cleaned) return cleaned.error();
+    TRY(applier.remove_stale_temporaries(plan));
   }
   for (const PlannedEntry& entry : plan.entries) {
-    if (Result<bool> placed = applier.place(entry); !placed) {
+    if (Result<void> placed = applier.place(entry); !placed) {
       partial_ = std::move(report);
       return placed.error();
     }

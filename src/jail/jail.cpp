@@ -8,15 +8,13 @@
 #include <optional>
 #include <set>
 #include <string_view>
-#include <tuple>
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "util/dir_stream.hpp"
-#include "util/files.hpp"
+#include <spdlog/spdlog.h>
+
+#include "jailbuild/state_dir.hpp"
 #include "util/paths.hpp"
 #include "util/root_dir.hpp"
 #include "util/system_error.hpp"
@@ -25,10 +23,6 @@
 
 namespace jailbuild {
 namespace {
-
-std::string state_dir_of(const std::string& state_dir) {
-  return state_dir.empty() ? default_state_dir() : state_dir;
-}
 
 // An added path as the manifest records it: absolute, as given otherwise. Its directories' symlinks
 // are recreated in the root (`add /bin/true` gives /bin -> usr/bin and /usr/bin/true, so that the
@@ -95,7 +89,7 @@ WriteOptions recorded_options(const Manifest& manifest, WriteOptions options) {
 // The state of a root under its lock: the manifest as loaded and as it is being changed.
 struct LockedRoot {
   std::string root;                       // normalised, without symlinks (open_root)
-  UniqueFd root_fd;                 // the root, opened once; invalid when it does not exist
+  UniqueFd root_fd;                       // the root, opened once; invalid when it does not exist
   std::string manifest_path;
   std::string watch_path;
   std::optional<RootLock> lock;           // none in a dry run
@@ -111,28 +105,25 @@ Result<LockedRoot> lock_root(const JailOptions& jail, bool dry_run, bool create 
   if (!opened) return opened.error();
   locked.root = std::move(opened->path);
   locked.root_fd = std::move(opened->fd);
-  const std::string state_dir = state_dir_of(jail.state_dir);
-  locked.manifest_path = manifest_path(state_dir, locked.root);
-  locked.watch_path = watch_list_path(locked.manifest_path);
+  const StateDir state_dir(jail.state_dir);
+  const StateDir::RootFiles files = state_dir.files_of(locked.root);
+  locked.manifest_path = files.manifest;
+  locked.watch_path = files.watch_list;
   if (!dry_run) {
-    auto acquired = RootLock::acquire(state_dir, locked.root, jail.wait_for_lock);
-    if (!acquired) return acquired.error();
-    locked.lock.emplace(std::move(*acquired));
+    locked.lock.emplace(TRY(RootLock::acquire(state_dir.path(), locked.root, jail.wait_for_lock)));
     // What a run killed while saving left; no other run writes these names while we hold the lock.
-    remove_temporaries({locked.manifest_path, locked.watch_path});
+    StateDir::remove_temporaries(files);
   }
   return locked;
 }
 
 // The manifest, read once the root is locked (and the watch list could not prove it unchanged).
-Result<bool> load_locked(LockedRoot& locked) {
-  auto loaded = load_manifest(locked.manifest_path);
-  if (!loaded) return loaded.error();
-  locked.previous = std::move(*loaded);
+Result<void> load_locked(LockedRoot& locked) {
+  locked.previous = TRY(load_manifest(locked.manifest_path));
   locked.manifest = locked.previous.value_or(Manifest{});
   std::erase_if(locked.manifest.entries, [](const auto& item) { return is_pending(item.second); });
   locked.manifest.root = locked.root;
-  return true;
+  return {};
 }
 
 // A root jailbuild does not know: a bad request, since nothing can be done for it.
@@ -140,102 +131,35 @@ Error unknown_root(const std::string& root, const std::string& manifest_path) {
   return Error::usage(root + ": jailbuild has no manifest for this root (looked in " + manifest_path + ")");
 }
 
-Result<bool> load_known(LockedRoot& locked) {
-  if (auto loaded = load_locked(locked); !loaded) return loaded;
+Result<void> load_known(LockedRoot& locked) {
+  TRY(load_locked(locked));
   if (!locked.previous) return unknown_root(locked.root, locked.manifest_path);
-  return true;
+  return {};
 }
 
-// A margin for filesystems whose timestamps lag the clock by a tick: a path whose last change is
-// less than this before a run started may change again without its times moving.
-constexpr std::int64_t kSettleMarginNs = 1'000'000'000;
-
-std::int64_t now_ns() {
-  timespec now {};
-  ::clock_gettime(CLOCK_REALTIME, &now);
-  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+// The root as the watch list's functions see it.
+WatchedRoot watched(const LockedRoot& locked) {
+  return WatchedRoot{locked.root, locked.root_fd.get(), locked.manifest_path, locked.watch_path,
+                     locked.lock.has_value()};
 }
 
-// The fast path of a run with nothing to do: the watch list proves, by stat calls alone, that the
-// host and the root are as the last complete run left them, and that it covered `paths` (added
-// paths) and `options` (add options). The manifest is not even read.
+// The answer of a run that the watch list proves has nothing to do (see prove_unchanged); nullopt
+// when it cannot, after saying why at -v.
 std::optional<RootChange> proven_unchanged(const LockedRoot& locked, const std::vector<std::string>& paths,
                                            const std::vector<std::string>& options) {
-  const std::optional<WatchListText> watch = load_watch_list(locked.watch_path);
-  if (!watch || watch->header.root != locked.root) return std::nullopt;
-  for (const std::string& path : paths) {
-    const auto& added = watch->header.added;
-    if (std::find(added.begin(), added.end(), path) == added.end()) return std::nullopt;
+  const Proof proof = prove_unchanged(watched(locked), paths, options);
+  if (!proof.unchanged) {
+    spdlog::debug("{}: checking every entry: the watch list cannot prove the root unchanged: {}", locked.root,
+                  proof.why_not);
+    return std::nullopt;
   }
-  for (const std::string& option : options)
-    if (!watch->header.options.count(option)) return std::nullopt;
-  const std::optional<FileIdentity> manifest = identity_at(locked.manifest_path, false);
-  if (!manifest) return std::nullopt;
-  const std::int64_t started_ns = now_ns();
-  const WatchCheck check = check_watch_list(*watch, locked.root_fd.get(), *manifest);
-  if (!check.current) return std::nullopt;
-  // Directories that had not settled when the list was written (the run had just written to
-  // them) have settled since: their listings spare the next runs a stat call per symlink.
-  if (check.unlisted > 0 && locked.lock) {
-    if (auto list = parse_watch_list(watch->text)) {
-      const WatchList before = *list;
-      complete_watch_list(*list, locked.root_fd.get(), started_ns - kSettleMarginNs);
-      if (*list != before) (void)save_watch_list(locked.watch_path, *list);  // only a cache
-    }
-  }
+  spdlog::debug("{}: unchanged, as the watch list proves", locked.root);
   RootChange change;
   change.root = locked.root;
   change.manifest_path = locked.manifest_path;
   change.proven_unchanged = true;
-  change.report.unchanged = check.root_entries;
+  change.report.unchanged = proof.check.root_entries;
   return change;
-}
-
-// The watch list of a root just brought to its plan, or nullopt when no list may be trusted: a
-// host path changed during the run (its ctime is not safely older than the run's start, so what
-// was read may not be what is recorded) or an entry's source is unknown.
-std::optional<WatchList> watch_list_of(const LockedRoot& locked, const CopyPlan& plan, std::int64_t started_ns) {
-  const std::optional<FileIdentity> manifest = identity_at(locked.manifest_path, false);
-  if (!manifest) return std::nullopt;
-  WatchList list;
-  list.root = locked.root;
-  list.manifest = *manifest;
-  list.boot_id = current_boot_id();
-  list.added = locked.manifest.added;
-  list.options = locked.manifest.options;
-  const std::int64_t settled_before_ns = started_ns - kSettleMarginNs;
-  auto settled = [&](const std::optional<FileIdentity>& identity) {
-    return !identity || identity->ctime_ns < settled_before_ns;
-  };
-  std::set<std::string> sources;  // of files and symlinks, whose every change the list notices
-  for (const auto& [path, entry] : locked.manifest.entries) {
-    list.paths.push_back(make_watched(WatchedPath::Side::Root, path, entry.copy_identity));
-    if (entry.source.empty()) continue;
-    if (entry.source_identity == FileIdentity{}) return std::nullopt;
-    if (entry.type == EntryType::Directory) {
-      // What matters of a directory passed through is what the root's copy takes from it; one
-      // whose entries were read (an added directory) is among plan.looked_up as well.
-      list.paths.push_back(make_watched(WatchedPath::Side::HostDirectory, entry.source, entry.source_identity));
-      continue;
-    }
-    const FileIdentity& source = entry.source_identity;
-    if (!settled(source)) return std::nullopt;
-    list.paths.push_back({WatchedPath::Side::Host, entry.source, source});
-    sources.insert(entry.source);
-  }
-  // Each path looked up, found or not, as the lookup saw it (symlinks followed). A miss is watched
-  // as such, not through its directory's times alone: a file created next to /etc/ld.so.preload
-  // changes nothing. A miss with nothing at all at the name (not even a dangling symlink) is
-  // watched with lstat, which its directory's listing can prove.
-  for (const std::string& path : plan.looked_up) {
-    if (sources.count(path)) continue;
-    std::optional<FileIdentity> identity = identity_at(path, true);
-    if (!settled(identity)) return std::nullopt;
-    const bool nothing_there = !identity && !identity_at(path, false);
-    list.paths.push_back({nothing_there ? WatchedPath::Side::Host : WatchedPath::Side::HostFollow, path, identity});
-  }
-  complete_watch_list(list, locked.root_fd.get(), settled_before_ns);
-  return list;
 }
 
 // How converge() treats entries the plan no longer lists.
@@ -252,122 +176,186 @@ bool kept_for(const ManifestEntry& entry, const std::set<std::string>& added) {
                      [&](const Reason& reason) { return added.count(reason.added) != 0; });
 }
 
-// Brings the root to the plan of the manifest's added paths (all but `skip`), then removes what
-// nothing needs when asked, and records the result. The order keeps the root usable if the run
-// stops anywhere: every planned entry recorded as pending before anything is written (so a killed
-// run's files are adopted, not taken for strangers), new files in place before old ones go, and
-// the manifest replaced only after the files it describes.
-Result<RootChange> converge(LockedRoot& locked, const std::set<std::string>& skip, const WriteOptions& options,
-                            const Cleanup& cleanup) {
-  const std::int64_t started_ns = now_ns();
-  // Whatever this run changes, the list no longer describes the root; a new one is written only
-  // after a complete run.
-  if (!options.dry_run) discard_watch_list(locked.watch_path);
-  RootChange change;
-  change.root = locked.root;
-  change.manifest_path = locked.manifest_path;
-  Manifest& manifest = locked.manifest;
-  const WriteOptions write = recorded_options(manifest, options);
+// One run of converge(): what its passes share. Each pass reads what the ones before it left.
+struct Convergence {
+  Convergence(LockedRoot& root, const std::set<std::string>& skipped, const Cleanup& how, const WriteOptions& options)
+      : locked(root), skip(skipped), cleanup(how), write(recorded_options(root.manifest, options)), started_ns(now_ns()) {
+    change.root = locked.root;
+    change.manifest_path = locked.manifest_path;
+  }
 
+  LockedRoot& locked;
+  const std::set<std::string>& skip;  // added paths not planned (gone from the host)
+  const Cleanup& cleanup;
+  WriteOptions write;                 // the run's options with the recorded add options
+  std::int64_t started_ns;             // when the run started, for the watch list
+  RootChange change;
+  std::vector<ManifestEntry> unneeded;  // recorded entries to remove
+  std::optional<RootWriter> writer;
+  Manifest pending;                   // the manifest with every planned entry (see record_pending)
+  bool unrecorded_entries = false;    // the plan holds entries the manifest did not
+  bool changed = false;               // the manifest must be saved
+  bool finished = false;              // a pass answered for the whole run
+};
+
+// Plans the manifest's added paths, all but those skipped.
+Result<void> plan_pass(Convergence& run) {
   PlanOptions plan_options;
-  plan_options.allow_devices = write.allow_devices;
+  plan_options.allow_devices = run.write.allow_devices;
   // Relative search paths resolve against the jailed program's working directory, "/" by default,
   // not against wherever jailbuild happens to run.
   plan_options.resolver.cwd = "/";
-  Planner planner{plan_options};
-  for (const std::string& added : manifest.added)
-    if (!skip.count(added)) planner.add(added);
-  change.plan = planner.finish();
+  Planner planner = TRY(Planner::open(plan_options));
+  for (const std::string& added : run.locked.manifest.added)
+    if (!run.skip.count(added)) planner.add(PathRequirement{added});
+  run.change.plan = planner.finish();
+  return {};
+}
 
+// The recorded entries the plan no longer lists, when asked to remove them: all but those kept for
+// an added path (cleanup.keep_for) and the directories that hold an entry that stays.
+Result<void> find_unneeded(Convergence& run) {
+  if (!run.cleanup.remove_unneeded) return {};
   std::set<std::string> planned;
-  for (const PlannedEntry& entry : change.plan.entries) planned.insert(entry.path);
-  std::vector<ManifestEntry> unneeded;
-  if (cleanup.remove_unneeded) {
-    std::vector<std::string> staying;  // recorded entries that are not to go, sorted as the map is
-    for (const auto& [path, entry] : manifest.entries) {
-      if (planned.count(path) || kept_for(entry, cleanup.keep_for)) {
-        staying.push_back(path);
-      } else {
-        unneeded.push_back(entry);
-      }
+  for (const PlannedEntry& entry : run.change.plan.entries) planned.insert(entry.path);
+  std::vector<std::string> staying;  // recorded entries that are not to go, sorted as the map is
+  for (const auto& [path, entry] : run.locked.manifest.entries) {
+    if (planned.count(path) || kept_for(entry, run.cleanup.keep_for)) {
+      staying.push_back(path);
+    } else {
+      run.unneeded.push_back(entry);
     }
-    // A directory holding an entry that stays stays too.
-    std::erase_if(unneeded, [&](const ManifestEntry& entry) {
-      const std::string prefix = entry.path + "/";
-      const auto next = std::lower_bound(staying.begin(), staying.end(), prefix);
-      return entry.type == EntryType::Directory && next != staying.end() && next->starts_with(prefix);
-    });
   }
+  // A directory holding an entry that stays stays too.
+  std::erase_if(run.unneeded, [&](const ManifestEntry& entry) {
+    const std::string prefix = entry.path + "/";
+    const auto next = std::lower_bound(staying.begin(), staying.end(), prefix);
+    return entry.type == EntryType::Directory && next != staying.end() && next->starts_with(prefix);
+  });
+  return {};
+}
 
+// Before anything is written: the watch list goes (whatever this run changes, the list no longer
+// describes the root; a new one is written only after a complete run), and every planned entry is
+// recorded as pending, so that the files of a run killed from here on are adopted by the next run
+// instead of being taken for strangers.
+Result<void> record_pending(Convergence& run) {
+  LockedRoot& locked = run.locked;
+  if (!run.write.dry_run) discard_watch_list(locked.watch_path);
   if (!locked.root_fd.valid()) {
-    if (!write.dry_run) return system_error(locked.root, ENOENT);
+    if (!run.write.dry_run) return system_error(locked.root, ENOENT);
     // A dry run on a root that does not exist yet: everything would be created.
-    for (const PlannedEntry& entry : change.plan.entries) {
-      change.report.placed.push_back(to_manifest_entry(entry));
-      change.report.created.push_back(entry.path);
+    for (const PlannedEntry& entry : run.change.plan.entries) {
+      run.change.report.placed.push_back(to_manifest_entry(entry));
+      run.change.report.created.push_back(entry.path);
     }
-    return change;
+    run.finished = true;
+    return {};
   }
-  auto writer = RootWriter::at(locked.root_fd.get(), locked.root);
-  if (!writer) return writer.error();
+  run.writer.emplace(TRY(RootWriter::at(locked.root_fd.get(), locked.root)));
+  run.pending = locked.manifest;
+  for (const PlannedEntry& entry : run.change.plan.entries) {
+    if (run.pending.entries.count(entry.path)) continue;
+    run.unrecorded_entries = true;
+    run.pending.entries.emplace(entry.path, to_manifest_entry(entry));
+  }
+  if (!run.write.dry_run && run.unrecorded_entries) TRY(save_manifest(locked.manifest_path, run.pending));
+  return {};
+}
 
-  Manifest pending = manifest;
-  bool unrecorded_entries = false;
-  for (const PlannedEntry& entry : change.plan.entries) {
-    if (pending.entries.count(entry.path)) continue;
-    unrecorded_entries = true;
-    pending.entries.emplace(entry.path, to_manifest_entry(entry));
-  }
-  if (!write.dry_run && unrecorded_entries) {
-    if (auto saved = save_manifest(locked.manifest_path, pending); !saved) return saved.error();
-  }
-  auto report = writer->apply(change.plan, &pending, write);
+// Brings the root to the plan (new files in place before any old one goes), and the manifest in
+// memory to what was placed.
+Result<void> apply_plan(Convergence& run) {
+  Manifest& manifest = run.locked.manifest;
+  auto report = run.writer->apply(run.change.plan, &run.pending, run.write);
   if (!report) {
     // Record what was placed before the failure, so that the next run knows those entries as
     // jailbuild's own and finishes the job instead of reporting them as conflicts.
-    if (!write.dry_run) {
-      for (const ManifestEntry& placed : writer->partial_report().placed) manifest.entries[placed.path] = placed;
-      (void)save_manifest(locked.manifest_path, manifest);
+    if (!run.write.dry_run) {
+      for (const ManifestEntry& placed : run.writer->partial_report().placed) manifest.entries[placed.path] = placed;
+      (void)save_manifest(run.locked.manifest_path, manifest);
     }
     return report.error();
   }
-  change.report = std::move(*report);
-
-  bool changed = unrecorded_entries || !locked.previous || locked.previous->added != manifest.added ||
-                 locked.previous->options != manifest.options;
-  for (const ManifestEntry& placed : change.report.placed) {
+  run.change.report = std::move(*report);
+  const std::optional<Manifest>& previous = run.locked.previous;
+  run.changed = run.unrecorded_entries || !previous || previous->added != manifest.added ||
+                previous->options != manifest.options;
+  for (const ManifestEntry& placed : run.change.report.placed) {
     auto recorded = manifest.entries.find(placed.path);
     if (recorded != manifest.entries.end() && recorded->second == placed) continue;
-    changed = true;
-    if (!write.dry_run) manifest.entries[placed.path] = placed;
+    run.changed = true;
+    if (!run.write.dry_run) manifest.entries[placed.path] = placed;
   }
+  return {};
+}
 
-  if (write.dry_run) {
-    for (const ManifestEntry& entry : unneeded) change.removed.push_back(entry.path);
-    return change;
+// Removes the unneeded entries that are still as placed (a dry run only lists them).
+Result<void> remove_unneeded(Convergence& run) {
+  if (run.write.dry_run) {
+    for (const ManifestEntry& entry : run.unneeded) run.change.removed.push_back(entry.path);
+    run.finished = true;
+    return {};
   }
-  if (!unneeded.empty()) {
-    auto kept = writer->remove(unneeded);
-    if (!kept) return kept.error();
-    change.kept = std::move(*kept);
-    std::set<std::string> kept_paths;
-    for (const Conflict& conflict : change.kept) kept_paths.insert(conflict.path);
-    for (const ManifestEntry& entry : unneeded) {
-      if (kept_paths.count(entry.path)) continue;
-      change.removed.push_back(entry.path);
-      manifest.entries.erase(entry.path);
-      changed = true;
-    }
+  if (run.unneeded.empty()) return {};
+  run.change.kept = TRY(run.writer->remove(run.unneeded));
+  std::set<std::string> kept_paths;
+  for (const Conflict& conflict : run.change.kept) kept_paths.insert(conflict.path);
+  for (const ManifestEntry& entry : run.unneeded) {
+    if (kept_paths.count(entry.path)) continue;
+    run.change.removed.push_back(entry.path);
+    run.locked.manifest.entries.erase(entry.path);
+    run.changed = true;
   }
-  if (changed) {
-    if (auto saved = save_manifest(locked.manifest_path, manifest); !saved) return saved.error();
+  return {};
+}
+
+// The manifest replaced only after the files it describes, then the watch list of a complete run.
+Result<void> save_and_watch(Convergence& run) {
+  LockedRoot& locked = run.locked;
+  if (run.changed) TRY(save_manifest(locked.manifest_path, locked.manifest));
+  if (!run.change.complete() || !run.skip.empty()) {
+    spdlog::debug("{}: no watch list written: the run did not bring the root to a complete plan", locked.root);
+    return {};
   }
-  if (change.complete() && skip.empty()) {
-    // Only a cache: failing to write it costs the next run a full check, nothing else.
-    if (std::optional<WatchList> watch = watch_list_of(locked, change.plan, started_ns))
-      (void)save_watch_list(locked.watch_path, *watch);
+  NewWatchList made = make_watch_list(watched(locked), locked.manifest, run.change.plan, run.started_ns);
+  if (!made.list) {
+    spdlog::debug("{}: no watch list written: {}", locked.root, made.why_not);
+    return {};
   }
-  return change;
+  // Only a cache: failing to write it costs the next run a full check, nothing else.
+  (void)save_watch_list(locked.watch_path, *made.list);
+  return {};
+}
+
+// converge()'s passes, in order (as mold links: a list of named passes over shared state).
+struct Pass {
+  const char* name;
+  Result<void> (*run)(Convergence&);
+};
+constexpr Pass kConvergePasses[] = {
+    {"plan", plan_pass},
+    {"find unneeded", find_unneeded},
+    {"record pending", record_pending},
+    {"apply", apply_plan},
+    {"remove", remove_unneeded},
+    {"save and watch", save_and_watch},
+};
+
+// Brings the root to the plan of the manifest's added paths (all but `skip`), then removes what
+// nothing needs when asked, and records the result. The order of the passes keeps the root usable
+// if the run stops anywhere: every planned entry recorded as pending before anything is written
+// (so a killed run's files are adopted, not taken for strangers), new files in place before old
+// ones go, and the manifest replaced only after the files it describes.
+Result<RootChange> converge(LockedRoot& locked, const std::set<std::string>& skip, const WriteOptions& options,
+                            const Cleanup& cleanup) {
+  Convergence run(locked, skip, cleanup, options);
+  for (const Pass& pass : kConvergePasses) {
+    spdlog::trace("{}: {}", locked.root, pass.name);
+    TRY(pass.run(run));
+    if (run.finished) break;
+  }
+  return std::move(run.change);
 }
 
 // Setuid and setgid files in the root that jailbuild did not place as they are (another inode, or
@@ -411,7 +399,7 @@ Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::s
   if (jail.allow_proof && !options.dry_run) {
     if (auto unchanged = proven_unchanged(*locked, requested, recorded)) return std::move(*unchanged);
   }
-  if (auto loaded = load_locked(*locked); !loaded) return loaded.error();
+  TRY(load_locked(*locked));
   Manifest& manifest = locked->manifest;
   for (const std::string& option : recorded) manifest.options[option] = "true";
   // A path that cannot be added now is reported and not recorded, so later runs do not repeat it.
@@ -434,7 +422,7 @@ Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<s
                                     bool dry_run) {
   auto locked = lock_root(jail, dry_run);
   if (!locked) return locked.error();
-  if (auto loaded = load_known(*locked); !loaded) return loaded.error();
+  TRY(load_known(*locked));
   Manifest& manifest = locked->manifest;
   for (const std::string& path : paths) {
     const std::string added = added_path(path);
@@ -462,7 +450,7 @@ Result<RootChange> sync_root(const JailOptions& jail, const SyncOptions& options
   if (jail.allow_proof && !options.checksum) {
     if (auto unchanged = proven_unchanged(*locked, {}, {})) return std::move(*unchanged);
   }
-  if (auto loaded = load_known(*locked); !loaded) return loaded.error();
+  TRY(load_known(*locked));
   Manifest& manifest = locked->manifest;
   std::vector<std::string> gone;
   for (const std::string& added : manifest.added)
@@ -488,27 +476,15 @@ Result<RootChange> sync_root(const JailOptions& jail, const SyncOptions& options
 }
 
 Result<std::vector<std::string>> roots_in_state_dir(const std::string& state_dir) {
-  const std::string directory = state_dir_of(state_dir) + "/roots";
   std::vector<std::string> roots;
-  UniqueFd opened(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!opened.valid()) {
-    if (errno == ENOENT) return roots;
-    return system_error(directory, errno);
-  }
-  DirStream stream = TRY(DirStream::adopt(std::move(opened), directory));
-  std::vector<std::string> files;
-  for (const std::string& name : TRY(stream.names())) {
-    if (name.size() > 5 && name.front() != '.' && name.ends_with(".json")) files.push_back(name);
-  }
-  for (const std::string& name : files) {
+  for (const std::string& manifest : TRY(StateDir(state_dir).manifests())) {
     // The watch list names the root too, and is much quicker to read than the manifest.
-    if (auto watch = load_watch_list(watch_list_path(directory + "/" + name)); watch && !watch->header.root.empty()) {
+    if (auto watch = load_watch_list(StateDir::watch_list_of(manifest)); watch && !watch->header.root.empty()) {
       roots.push_back(watch->header.root);
       continue;
     }
-    auto loaded = load_manifest(directory + "/" + name);
-    if (!loaded) return loaded.error();
-    if (loaded->has_value()) roots.push_back((*loaded)->root);
+    const std::optional<Manifest> loaded = TRY(load_manifest(manifest));
+    if (loaded) roots.push_back(loaded->root);
   }
   std::sort(roots.begin(), roots.end());
   return roots;
@@ -519,7 +495,7 @@ Result<Manifest> read_root_manifest(const JailOptions& jail) {
   // still has its manifest listed.
   Result<OpenedRoot> opened = open_root(jail.root, false);
   if (!opened) return opened.error();
-  const std::string path = manifest_path(state_dir_of(jail.state_dir), opened->path);
+  const std::string path = StateDir(jail.state_dir).files_of(opened->path).manifest;
   auto loaded = load_manifest(path);
   if (!loaded) return loaded.error();
   if (!loaded->has_value()) return unknown_root(opened->path, path);

@@ -13,8 +13,10 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "util/file_type.hpp"
 #include "util/files.hpp"
 #include "util/open_beneath.hpp"
 #include "util/unique_fd.hpp"
@@ -250,8 +252,36 @@ class DirectoryWalker {
   std::string missing_;  // the last directory found missing
 };
 
+const char* side_name(WatchedPath::Side side) {
+  switch (side) {
+    case WatchedPath::Side::Host: return "host path";
+    case WatchedPath::Side::HostDirectory: return "host directory";
+    case WatchedPath::Side::HostFollow: return "host path looked up";
+    case WatchedPath::Side::HostListing: return "host directory's listing";
+    case WatchedPath::Side::Root: return "root's entry";
+    case WatchedPath::Side::RootListing: return "root directory's listing";
+  }
+  return "path";
+}
+
+std::string describe(const std::optional<FileIdentity>& identity) {
+  return identity ? "a " + std::string(file_type_name(identity->mode)) : std::string("nothing");
+}
+
+// How a watched path differs from what the list says of it: "the host path /x: new (a regular
+// file is there)", "...: gone", "...: changed (size, mtime)".
+std::string path_change(WatchedPath::Side side, std::string_view path, const std::optional<FileIdentity>& was,
+                        const std::optional<FileIdentity>& now) {
+  std::string text = "the " + std::string(side_name(side)) + " " + std::string(path) + ": ";
+  if (!was) return text + "new (" + describe(now) + " is there, where nothing was)";
+  if (!now) return text + "gone (" + describe(was) + " was there)";
+  return text + "changed (" + identity_difference(*was, *now) + ")";
+}
+
 // Checks the path lines `lines` (a side's, or all), giving up early once `mismatch` is set, by
 // this call or the other side's. A directory's listing must come before the entries it proves.
+// The first difference found is described in the result's `why_not` (empty when this call gave up
+// because the other side found one).
 WatchCheck check_lines(std::string_view lines, int root_fd, std::atomic<bool>& mismatch) {
   WatchCheck result;
   DirectoryWalker root_walker(root_fd);
@@ -264,19 +294,20 @@ WatchCheck check_lines(std::string_view lines, int root_fd, std::atomic<bool>& m
   bool listing_would_help = false;
   std::string path_buffer;
   std::string name;  // a NUL-terminated copy of the last component, its storage reused
-  auto fail = [&] {
+  auto fail = [&](std::string why) {
     mismatch.store(true, std::memory_order_relaxed);
+    result.why_not = std::move(why);
     return result;
   };
   while (!lines.empty()) {
-    if (mismatch.load(std::memory_order_relaxed)) return fail();
+    if (mismatch.load(std::memory_order_relaxed)) return fail("");
     const auto line = next_line(lines);
     const auto parsed = line ? parse_path_line(*line) : std::nullopt;
-    if (!parsed) return fail();
+    if (!parsed) return fail("a malformed line: " + std::string(line.value_or(lines)));
     std::string_view path = parsed->escaped_path;
     if (path.find('\\') != std::string_view::npos) {
       auto unescaped = unescape(path);
-      if (!unescaped) return fail();
+      if (!unescaped) return fail("a malformed path: " + std::string(path));
       path_buffer = std::move(*unescaped);
       path = path_buffer;
     }
@@ -294,7 +325,7 @@ WatchCheck check_lines(std::string_view lines, int root_fd, std::atomic<bool>& m
     bool ok = true;
     if (is_listing(parsed->side)) {
       listed = walker.self(ok) == parsed->identity;
-      if (!ok) return fail();
+      if (!ok) return fail("the " + std::string(side_name(parsed->side)) + " " + std::string(path) + ": cannot be checked");
       continue;
     }
     if (parsed->side == WatchedPath::Side::Root) ++result.root_entries;
@@ -309,11 +340,12 @@ WatchCheck check_lines(std::string_view lines, int root_fd, std::atomic<bool>& m
       now = walker.self(ok);
     } else {
       name.assign(path.substr(slash + 1));
-      if (name == "." || name == "..") return fail();
+      if (name == "." || name == "..") return fail("a malformed path: " + std::string(path));
       now = walker.entry(name.c_str(), parsed->side == WatchedPath::Side::HostFollow, ok);
     }
     if (now && ignores_entries({parsed->side, {}, now})) now->size = now->mtime_ns = now->ctime_ns = 0;
-    if (!ok || now != parsed->identity) return fail();
+    if (!ok) return fail("the " + std::string(side_name(parsed->side)) + " " + std::string(path) + ": cannot be checked");
+    if (now != parsed->identity) return fail(path_change(parsed->side, path, parsed->identity, now));
   }
   if (listing_would_help && !listed) ++result.unlisted;
   result.current = true;
@@ -496,12 +528,6 @@ Result<WatchList> parse_watch_list(std::string_view text) {
   return list;
 }
 
-std::string watch_list_path(const std::string& manifest_path) {
-  std::string path = manifest_path;
-  if (path.ends_with(".json")) path.resize(path.size() - 5);
-  return path + ".watch";
-}
-
 std::optional<WatchListText> load_watch_list(const std::string& path) {
   // A list is about 250 bytes per entry; a root of a million entries stays under this.
   constexpr std::uint64_t kMaxWatchListSize = std::uint64_t{512} << 20;
@@ -561,8 +587,18 @@ void complete_watch_list(WatchList& list, int root_fd, std::int64_t settled_befo
 WatchCheck check_watch_list(const WatchListText& list, int root_fd, const FileIdentity& manifest) {
   WatchCheck check;
   const WatchList& header = list.header;
-  if (header.manifest != manifest || header.boot_id.empty() || header.boot_id != current_boot_id()) return check;
-  if (root_fd < 0) return check;
+  if (header.manifest != manifest) {
+    check.why_not = "the manifest changed since the list was written (" + identity_difference(header.manifest, manifest) + ")";
+    return check;
+  }
+  if (header.boot_id.empty() || header.boot_id != current_boot_id()) {
+    check.why_not = "the machine rebooted since the list was written (the loader's hardware capabilities may differ)";
+    return check;
+  }
+  if (root_fd < 0) {
+    check.why_not = "the root does not exist";
+    return check;
+  }
   // Nearly all the time goes to the stat calls, a microsecond or two of kernel time each and
   // independent of one another: with a second CPU, the host side and the root side are checked
   // at the same time.
@@ -583,10 +619,121 @@ WatchCheck check_watch_list(const WatchListText& list, int root_fd, const FileId
   root_side.check_unless_claimed();
   ::pthread_join(thread, nullptr);
   check.current = host_side.current && root_side.result.current;
+  check.why_not = !host_side.why_not.empty() ? host_side.why_not : root_side.result.why_not;
   check.root_entries = host_side.root_entries + root_side.result.root_entries;
   check.unlisted = host_side.unlisted + root_side.result.unlisted;
   check.root_side_on_second_thread = root_side.result.root_side_on_second_thread;
   return check;
+}
+
+namespace {
+
+// A margin for filesystems whose timestamps lag the clock by a tick: a path whose last change is
+// less than this before a run started may change again without its times moving.
+constexpr std::int64_t kSettleMarginNs = 1'000'000'000;
+
+Proof not_proven(std::string why) {
+  Proof proof;
+  proof.why_not = std::move(why);
+  return proof;
+}
+
+}  // namespace
+
+std::int64_t now_ns() {
+  timespec now {};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
+}
+
+Proof prove_unchanged(const WatchedRoot& watched, const std::vector<std::string>& paths,
+                      const std::vector<std::string>& options) {
+  const std::optional<WatchListText> watch = load_watch_list(watched.watch_path);
+  if (!watch) return not_proven("no watch list (" + watched.watch_path + " missing or unreadable)");
+  if (watch->header.root != watched.root) return not_proven("the watch list is of another root, " + watch->header.root);
+  for (const std::string& path : paths) {
+    const auto& added = watch->header.added;
+    if (std::find(added.begin(), added.end(), path) == added.end()) {
+      return not_proven(path + " was not added when the list was written");
+    }
+  }
+  for (const std::string& option : options) {
+    if (!watch->header.options.count(option)) return not_proven("the option " + option + " is new");
+  }
+  const std::optional<FileIdentity> manifest = identity_at(watched.manifest_path, false);
+  if (!manifest) return not_proven("no manifest at " + watched.manifest_path);
+  const std::int64_t started_ns = now_ns();
+  Proof proof;
+  proof.check = check_watch_list(*watch, watched.root_fd, *manifest);
+  if (!proof.check.current) return not_proven(std::move(proof.check.why_not));
+  proof.unchanged = true;
+  // Directories that had not settled when the list was written (the run had just written to
+  // them) have settled since: their listings spare the next runs a stat call per symlink.
+  if (proof.check.unlisted > 0 && watched.locked) {
+    if (auto list = parse_watch_list(watch->text)) {
+      const WatchList before = *list;
+      complete_watch_list(*list, watched.root_fd, started_ns - kSettleMarginNs);
+      if (*list != before) (void)save_watch_list(watched.watch_path, *list);  // only a cache
+    }
+  }
+  return proof;
+}
+
+NewWatchList make_watch_list(const WatchedRoot& watched, const Manifest& manifest, const CopyPlan& plan,
+                             std::int64_t started_ns) {
+  NewWatchList made;
+  const std::optional<FileIdentity> manifest_identity = identity_at(watched.manifest_path, false);
+  if (!manifest_identity) {
+    made.why_not = "no manifest at " + watched.manifest_path;
+    return made;
+  }
+  WatchList list;
+  list.root = watched.root;
+  list.manifest = *manifest_identity;
+  list.boot_id = current_boot_id();
+  list.added = manifest.added;
+  list.options = manifest.options;
+  const std::int64_t settled_before_ns = started_ns - kSettleMarginNs;
+  auto settled = [&](const std::optional<FileIdentity>& identity) {
+    return !identity || identity->ctime_ns < settled_before_ns;
+  };
+  auto unsettled = [&](const std::string& path) {
+    made.why_not = path + " changed during the run (or less than a second before it)";
+    return made;
+  };
+  std::set<std::string> sources;  // of files and symlinks, whose every change the list notices
+  for (const auto& [path, entry] : manifest.entries) {
+    list.paths.push_back(make_watched(WatchedPath::Side::Root, path, entry.copy_identity));
+    if (entry.source.empty()) continue;
+    if (entry.source_identity == FileIdentity{}) {
+      made.why_not = path + ": its source " + entry.source + " was not there when it was placed";
+      return made;
+    }
+    if (entry.type == EntryType::Directory) {
+      // What matters of a directory passed through is what the root's copy takes from it; one
+      // whose entries were read (an added directory) is among plan.looked_up as well.
+      list.paths.push_back(make_watched(WatchedPath::Side::HostDirectory, entry.source, entry.source_identity));
+      continue;
+    }
+    const FileIdentity& source = entry.source_identity;
+    if (!settled(source)) return unsettled(entry.source);
+    list.paths.push_back({WatchedPath::Side::Host, entry.source, source});
+    sources.insert(entry.source);
+  }
+  // Each path looked up, found or not, as the lookup saw it (symlinks followed). A miss is watched
+  // as such, not through its directory's times alone: a file created next to /etc/ld.so.preload
+  // changes nothing. A miss with nothing at all at the name (not even a dangling symlink) is
+  // watched with lstat, which its directory's listing can prove.
+  for (const std::string& path : plan.looked_up) {
+    if (sources.count(path)) continue;
+    std::optional<FileIdentity> identity = identity_at(path, true);
+    if (!settled(identity)) return unsettled(path);
+    const bool nothing_there = !identity && !identity_at(path, false);
+    list.paths.push_back({nothing_there ? WatchedPath::Side::Host : WatchedPath::Side::HostFollow, path, identity});
+  }
+  complete_watch_list(list, watched.root_fd, settled_before_ns);
+  made.list = std::move(list);
+  return made;
 }
 
 }  // namespace jailbuild

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "jailbuild/manifest.hpp"
+#include "jailbuild/plan.hpp"
 #include "jailbuild/result.hpp"
 
 namespace jailbuild {
@@ -81,9 +82,6 @@ struct WatchListText {
 
 Result<WatchListText> read_watch_list(std::string text);
 
-// NAME.watch next to NAME.json.
-std::string watch_list_path(const std::string& manifest_path);
-
 // The list at `path`; nullopt when missing or unreadable as a list.
 std::optional<WatchListText> load_watch_list(const std::string& path);
 // Written atomically (replace_file).
@@ -105,6 +103,9 @@ void complete_watch_list(WatchList& list, int root_fd, std::int64_t settled_befo
 
 struct WatchCheck {
   bool current = false;          // every watched path is as the list says
+  // Why not, when not current: the first difference found ("the host path /x: changed (size,
+  // mtime)", "the root's entry /y: gone", "the manifest changed ...").
+  std::string why_not;
   std::size_t root_entries = 0;  // the root's entries the list describes
   std::size_t unlisted = 0;      // directories whose listing would have spared stat calls
   // The root's side was checked by a second thread, beside the host's: whether checking on two
@@ -116,5 +117,43 @@ struct WatchCheck {
 // open_root opened it; the root's paths are looked up beneath it, never by the root's host
 // path) and `manifest` the manifest file's identity now. Reads no file contents.
 WatchCheck check_watch_list(const WatchListText& list, int root_fd, const FileIdentity& manifest);
+
+// The root a list is about, as a locked run holds it.
+struct WatchedRoot {
+  std::string root;           // its host path, as its manifest names it
+  int root_fd = -1;           // a descriptor of it (open_root's); -1 when it does not exist
+  std::string manifest_path;  // its manifest, whose identity the list records
+  std::string watch_path;     // its watch list
+  bool locked = false;        // the run holds the root's lock (and may rewrite the list)
+};
+
+// The answer of prove_unchanged.
+struct Proof {
+  bool unchanged = false;
+  std::string why_not;  // when not unchanged: why the list could not prove it (for -v)
+  WatchCheck check;
+};
+
+// The fast path of a run with nothing to do: whether the root's watch list proves, by stat calls
+// alone, that the host and the root are as the last complete run left them, and that it covered
+// `paths` (added paths) and `options` (add options). The manifest is not even read. A locked run
+// that proves it also records the listings of directories that have settled since the list was
+// written.
+Proof prove_unchanged(const WatchedRoot& watched, const std::vector<std::string>& paths,
+                      const std::vector<std::string>& options);
+
+// The time now, in nanoseconds since the epoch: when a run starts, for make_watch_list.
+std::int64_t now_ns();
+
+// The watch list of a root just brought to `plan` and recorded as `manifest` by a run that started
+// at `started_ns`; or, in `why_not`, why no list may be trusted: a host path changed during the run
+// (its ctime is not safely older than the run's start, so what was read may not be what is
+// recorded), or an entry's source is unknown.
+struct NewWatchList {
+  std::optional<WatchList> list;
+  std::string why_not;
+};
+NewWatchList make_watch_list(const WatchedRoot& watched, const Manifest& manifest, const CopyPlan& plan,
+                             std::int64_t started_ns);
 
 }  // namespace jailbuild

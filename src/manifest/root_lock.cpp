@@ -18,21 +18,16 @@
 #include <system_error>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
 #include "jailbuild/manifest.hpp"
+#include "jailbuild/state_dir.hpp"
 #include "util/files.hpp"
-#include "util/paths.hpp"
 #include "util/system_error.hpp"
 
 namespace jailbuild {
 namespace {
 
-
-// The lock of a root is named as its manifest (see manifest_path), under `locks` instead of
-// `roots`.
-std::string lock_path(const std::string& state_dir, const std::string& root) {
-  const std::string stem = std::filesystem::path(manifest_path(state_dir, root)).stem().string();
-  return join_path(join_path(state_dir, "locks"), stem + ".lock");
-}
 
 // `path` absolute, with the symlinks of its existing part resolved and no trailing slash.
 std::string resolved(const std::string& path) {
@@ -105,7 +100,7 @@ Result<void> take_lock(int fd, const std::string& path, const std::string& root,
 
   const std::string where = root + " (lock " + path + describe_holder(fd) + ")";
   if (!wait) return Error{"another jailbuild is working on " + where};
-  std::fprintf(stderr, "jailbuild: waiting for another jailbuild working on %s\n", where.c_str());
+  spdlog::warn("waiting for another jailbuild working on {}", where);
   if (flock_retrying(fd, LOCK_EX) != 0) return system_error(path + ": flock", errno);
   return {};
 }
@@ -115,9 +110,10 @@ Result<void> take_lock(int fd, const std::string& path, const std::string& root,
 Result<RootLock> RootLock::acquire(const std::string& state_dir, const std::string& root,
                                    bool wait) {
   TRY(check_outside_root(state_dir, root));
-  TRY(make_directories(join_path(state_dir, "locks")));
+  const StateDir layout(state_dir);
+  TRY(make_directories(layout.locks_directory()));
 
-  const std::string path = lock_path(state_dir, root);
+  const std::string path = layout.files_of(root).lock;
   RootLock lock(UniqueFd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)));
   if (!lock.fd_.valid()) return system_error(path + ": open", errno);
   TRY(take_lock(lock.fd_.get(), path, root, wait));

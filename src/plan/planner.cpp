@@ -7,14 +7,14 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <spdlog/spdlog.h>
+
 #include "jailbuild/elf.hpp"
 #include "jailbuild/ld_cache.hpp"
-#include "jailbuild/report.hpp"
 #include "jailbuild/root_view.hpp"
 #include "util/dir_stream.hpp"
 #include "util/io.hpp"
@@ -25,45 +25,168 @@
 namespace jailbuild {
 namespace {
 
-constexpr const char* kRootCachePath = "/etc/ld.so.cache";
-constexpr const char* kRootConfPath = "/etc/ld.so.conf";
+// One file the planner met, as its providers see it: where it is and its first bytes.
+struct HostFile {
+  std::string path;  // absolute inside the root, no symlink on the way (a planned entry)
+  struct stat st {};
+  std::string head;  // up to the first 18 bytes of a regular file: enough for `#!` and ELF's e_type
+};
 
-std::string basename_of(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+// Every read of the host the planner makes besides the resolver's, in one place, so that what a
+// plan depends on is known without any provider saying so: each path looked up is recorded
+// (dropped at the end if it was planned, since the watch list then follows its entry), and each
+// directory listed or file read for its contents is recorded for good.
+class HostReader {
+ public:
+  explicit HostReader(RootView view) : view_(std::move(view)) {}
 
-// Whether the host file is something the resolver follows: an ELF program or shared object, or a
-// `#!` script. Relocatable objects, core files and other ELF types are plain files.
-bool is_program_or_library(const std::string& host_path) {
-  const UniqueFd fd(::open(host_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (!fd.valid()) return false;
-  unsigned char head[18] = {};
-  const ssize_t n = read_full(fd.get(), std::span(reinterpret_cast<char*>(head), sizeof head));
-  if (n >= 2 && head[0] == '#' && head[1] == '!') return true;
-  const std::optional<elf::Ident> ident = elf::decode_ident(std::as_bytes(std::span(head)));
-  if (n < static_cast<ssize_t>(sizeof head) || !ident) return false;
-  const unsigned type = ident->data == elf::kDataMsb ? (head[16] << 8 | head[17]) : (head[17] << 8 | head[16]);
-  return type == elf::kTypeExec || type == elf::kTypeDyn;
-}
+  const RootView& view() const { return view_; }
+
+  Result<std::vector<PathStep>> walk(const std::string& path) {
+    looked_up_.insert(path);
+    return view_.walk(path);
+  }
+
+  // What `path` (a symlink-free path inside the root) is; its first bytes when a regular file.
+  Result<HostFile> stat(const std::string& path) {
+    looked_up_.insert(path);
+    HostFile file;
+    file.path = path;
+    const std::string host_path = view_.host_path(path);
+    if (::lstat(host_path.c_str(), &file.st) != 0) return system_error(path, errno);
+    if (S_ISREG(file.st.st_mode)) {
+      const UniqueFd fd(::open(host_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+      if (fd.valid()) {
+        char head[18];
+        const ssize_t n = read_full(fd.get(), head);
+        if (n > 0) file.head.assign(head, static_cast<std::size_t>(n));
+      }
+    }
+    return file;
+  }
+
+  // The names in directory `dir`, sorted so that every run plans the same.
+  Result<std::vector<std::string>> list(const std::string& dir) {
+    depends_on_.insert(dir);  // its entries are read: the plan depends on them
+    DirStream stream = TRY(DirStream::open(view_.host_path(dir), dir));
+    std::vector<std::string> names = TRY(stream.names());
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  // The contents of `path`; nullopt when it cannot be read (a missing file is no error here).
+  std::optional<elf::MappedFile> map(const std::string& path) {
+    depends_on_.insert(path);
+    auto mapped = elf::MappedFile::open(view_.host_path(path));
+    if (!mapped) return std::nullopt;
+    return std::move(*mapped);
+  }
+
+  // Everything read, minus the paths `planned` says are watched through their entries.
+  template <typename Planned>
+  std::set<std::string> dependencies(std::vector<std::string> resolver_lookups, const Planned& planned) const {
+    std::set<std::string> out = depends_on_;
+    for (const std::string& path : looked_up_)
+      if (!planned(path)) out.insert(path);
+    for (std::string& path : resolver_lookups)
+      if (!planned(path)) out.insert(std::move(path));
+    return out;
+  }
+
+ private:
+  RootView view_;
+  std::set<std::string> looked_up_;
+  std::set<std::string> depends_on_;
+};
 
 }  // namespace
 
-struct Planner::Impl {
-  explicit Impl(PlanOptions opts)
-      : options(std::move(opts)), host(RootView::open(options.resolver.root)), resolver(options.resolver) {
-    if (!host) throw std::runtime_error(host.error().message);
-    if (options.resolver.cwd.empty()) {
-      char buffer[4096];
-      options.resolver.cwd = host->is_host_root() && ::getcwd(buffer, sizeof buffer) ? buffer : "/";
-    }
+namespace {
+
+// What a file provider may ask of the planner.
+class PlanBuilder {
+ public:
+  virtual ~PlanBuilder() = default;
+  // The closure of a program, library or script (once per file).
+  virtual void place_closure(const std::string& added, const std::string& file) = 0;
+  // Everything in a directory, each with what it needs.
+  virtual void add_directory(const std::string& added, const std::string& dir) = 0;
+};
+
+// What a file found on the way needs besides itself. The first provider that claims a file
+// provides for it; the order is the list's in Planner::Impl.
+class FileProvider {
+ public:
+  virtual ~FileProvider() = default;
+  virtual const char* name() const = 0;
+  virtual bool claims(const HostFile& file, bool descend) const = 0;
+  virtual void provide(PlanBuilder& planner, const std::string& added, const HostFile& file) const = 0;
+};
+
+// Whether the head of a file is an ELF program or shared object: what the loader can load.
+// Relocatable objects, core files and other ELF types are plain files.
+bool is_loadable_elf(const std::string& head) {
+  const std::optional<elf::Ident> ident = elf::decode_ident(std::as_bytes(std::span(head.data(), head.size())));
+  if (head.size() < 18 || !ident) return false;
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(head[i]); };
+  const unsigned type = ident->data == elf::kDataMsb ? (byte(16) << 8 | byte(17)) : (byte(17) << 8 | byte(16));
+  return type == elf::kTypeExec || type == elf::kTypeDyn;
+}
+
+class ElfClosureProvider final : public FileProvider {
+ public:
+  const char* name() const override { return "ELF closure"; }
+  bool claims(const HostFile& file, bool) const override { return S_ISREG(file.st.st_mode) && is_loadable_elf(file.head); }
+  void provide(PlanBuilder& planner, const std::string& added, const HostFile& file) const override;
+};
+
+class ScriptProvider final : public FileProvider {
+ public:
+  const char* name() const override { return "#! script"; }
+  bool claims(const HostFile& file, bool) const override {
+    return S_ISREG(file.st.st_mode) && file.head.starts_with("#!");
   }
+  void provide(PlanBuilder& planner, const std::string& added, const HostFile& file) const override;
+};
+
+// An added directory and its real subdirectories, never a directory reached through a symlink.
+class DirectoryProvider final : public FileProvider {
+ public:
+  const char* name() const override { return "directory"; }
+  bool claims(const HostFile& file, bool descend) const override { return S_ISDIR(file.st.st_mode) && descend; }
+  void provide(PlanBuilder& planner, const std::string& added, const HostFile& file) const override;
+};
+
+// Anything else (a plain file, a directory not descended into): placed, nothing more needed.
+class PlainFileProvider final : public FileProvider {
+ public:
+  const char* name() const override { return "plain file"; }
+  bool claims(const HostFile&, bool) const override { return true; }
+  void provide(PlanBuilder&, const std::string&, const HostFile&) const override {}
+};
+
+}  // namespace
+
+struct Planner::Impl final : PlanBuilder {
+  Impl(PlanOptions opts, RootView view, Resolver resolver_)
+      : options(std::move(opts)), host(std::move(view)), resolver(std::move(resolver_)) {}
 
   PlanOptions options;
-  Result<RootView> host;
+  HostReader host;
   Resolver resolver;
   CopyPlan plan;
   std::unordered_map<std::string, std::size_t> index;  // entry path -> position in plan.entries
   std::unordered_set<std::string> resolved;            // files whose closure is already planned
-  std::set<std::string> looked_up;                     // host paths looked up that are not planned
   std::unordered_set<std::string> placed;              // host paths whose every step is an entry
+  std::vector<LinkMap> programs;                       // the link map of every program planned
+  std::vector<Requirement> deferred;                   // dlopens and rules, planned by finish()
+
+  const ElfClosureProvider elf_provider;
+  const ScriptProvider script_provider;
+  const DirectoryProvider directory_provider;
+  const PlainFileProvider plain_provider;
+  const std::vector<const FileProvider*> file_providers = {&directory_provider, &elf_provider, &script_provider,
+                                                           &plain_provider};
 
   std::string absolute(const std::string& path) const {
     return absolute_path(path, options.resolver.cwd);
@@ -87,11 +210,10 @@ struct Planner::Impl {
   }
 
   // Plans `path` exactly as the host has it: each directory on the way, each symlink followed
-  // (recreated as the same symlink), and the object it finally names. Returns that object's path.
-  std::optional<std::string> place(const std::string& path, const Reason& why) {
-    auto steps = host->walk(path);
+  // (recreated as the same symlink), and the object it finally names. Returns that object.
+  std::optional<HostFile> place(const std::string& path, const Reason& why) {
+    auto steps = host.walk(path);
     if (!steps) {
-      looked_up.insert(path);
       plan.problems.push_back({ProblemKind::Unreadable, path, std::nullopt, steps.error().message});
       return std::nullopt;
     }
@@ -108,32 +230,55 @@ struct Planner::Impl {
         }
         case PathStep::Kind::Final: {
           if (step.path == "/") break;
-          struct stat st {};
-          const std::string host_path = host->host_path(step.path);
-          if (::lstat(host_path.c_str(), &st) != 0) {
-            plan.problems.push_back({ProblemKind::Unreadable, path, std::nullopt, system_error(path, errno).message});
+          auto file = host.stat(step.path);
+          if (!file) {
+            plan.problems.push_back({ProblemKind::Unreadable, path, std::nullopt, file.error().message});
             return std::nullopt;
           }
           // Inside an added directory, what a root cannot hold is passed over with a warning.
-          const bool device = S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
-          if (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || (device && !options.allow_devices)) {
+          const mode_t mode = file->st.st_mode;
+          const bool device = S_ISCHR(mode) || S_ISBLK(mode);
+          if (S_ISFIFO(mode) || S_ISSOCK(mode) || (device && !options.allow_devices)) {
             plan.problems.push_back({ProblemKind::Skipped, path, std::nullopt,
                                      path + ": not copied (a FIFO, socket or device node)"});
             return std::nullopt;
           }
-          add_reason(entry(step.path, S_ISDIR(st.st_mode) ? EntryType::Directory : EntryType::File), why);
+          add_reason(entry(step.path, S_ISDIR(mode) ? EntryType::Directory : EntryType::File), why);
           placed.insert(path);
-          return step.path;
+          return std::move(*file);
         }
       }
     }
     return std::nullopt;
   }
 
+  // Plans `path` and what it needs, as the first provider that claims it says. `descend`: the
+  // contents of a directory too (the added directory and its real subdirectories).
+  void add_path(const std::string& added, const std::string& path, const Reason& why, bool descend) {
+    const auto file = place(path, why);
+    if (!file) return;
+    for (const FileProvider* provider : file_providers) {
+      if (!provider->claims(*file, descend)) continue;
+      if (provider != &plain_provider) spdlog::debug("{}: {} provider", file->path, provider->name());
+      provider->provide(*this, added, *file);
+      return;
+    }
+  }
+
+  // Places what one link map loads, each object with the reason it was loaded.
+  void place_link_map(const std::string& added, const LinkMap& map, const std::string& program_rule) {
+    for (const LoadedObject& object : map.objects) {
+      const std::string needed_by = object.loader ? absolute(map.objects[*object.loader].path) : "";
+      const std::string rule = object.found_by == FoundBy::Program ? program_rule : loader_rule(map, object);
+      place(absolute(object.path), {added, needed_by, rule});
+    }
+  }
+
   // Plans the closure of `file`. For a file found inside an added directory, a script whose
   // interpreter is missing is only a warning: the script is copied, it is just not runnable.
-  void place_closure(const std::string& added, const std::string& file) {
-    const Closure closure = resolver.resolve(file);
+  void place_closure(const std::string& added, const std::string& file) override {
+    if (!resolved.insert(file).second) return;
+    Closure closure = resolver.resolve(file);
     for (Problem problem : closure.problems) {
       if (file != added) {
         problem.kind = ProblemKind::Skipped;
@@ -145,101 +290,165 @@ struct Planner::Impl {
       const std::string needed_by = i == 0 ? "" : closure.scripts[i - 1];
       place(closure.scripts[i], {added, needed_by, i == 0 ? "added" : "#! interpreter"});
     }
-    for (const LinkMap& map : closure.programs) {
+    for (LinkMap& map : closure.programs) {
       for (const Problem& problem : map.problems) plan.problems.push_back(problem);
-      for (const LoadedObject& object : map.objects) {
+      place_link_map(added, map, closure.scripts.empty() ? "added" : "#! interpreter");
+      programs.push_back(std::move(map));
+    }
+  }
+
+  void add_directory(const std::string& added, const std::string& dir) override {
+    auto names = host.list(dir);
+    if (!names) {
+      plan.problems.push_back({ProblemKind::Unreadable, dir, std::nullopt, names.error().message});
+      return;
+    }
+    for (const std::string& name : *names) {
+      const std::string child = join_path(dir, name);
+      auto file = host.stat(child);
+      if (!file) continue;  // gone meanwhile
+      add_path(added, child, {added, "", "inside " + added}, S_ISDIR(file->st.st_mode));
+    }
+  }
+
+  // --- the requirements' providers ----------------------------------------------------------
+
+  void provide(const PathRequirement& requirement) {
+    const std::string added = absolute(requirement.path);
+    add_path(added, added, {added, "", "added"}, true);
+  }
+
+  void provide(const TracedRequirement& requirement) {
+    const std::string path = absolute(requirement.path);
+    const std::string added = to_string(Requirement{requirement});
+    add_path(added, path, {added, "", "opened by `" + requirement.command + "`"}, false);
+  }
+
+  void provide(const GeneratedRequirement& requirement) {
+    place(parent_directory(requirement.path), {"", "", requirement.why});
+    PlannedEntry& generated = entry(requirement.path, EntryType::File);
+    generated.type = EntryType::File;
+    generated.source.clear();
+    generated.link_target.clear();
+    generated.content = requirement.content;
+    generated.mode = requirement.mode;
+    add_reason(generated, {"", "", requirement.why});
+  }
+
+  // The link maps of planned programs that hold `from`, extended by the dlopen; when none holds
+  // it, the closure of `from` itself (a library resolved as the loader resolves it for ldd).
+  void provide(const DlopenRequirement& requirement) {
+    const std::string from = absolute(requirement.from);
+    const auto canonical = host.view().canonical(from);
+    const std::string added = to_string(Requirement{requirement});
+    auto holds_from = [&](const LinkMap& map) -> std::optional<std::size_t> {
+      for (std::size_t i = 0; i < map.objects.size(); ++i) {
+        const LoadedObject& object = map.objects[i];
+        if (absolute(object.path) == from || (canonical && object.real_path == *canonical)) return i;
+      }
+      return std::nullopt;
+    };
+    if (std::none_of(programs.begin(), programs.end(), [&](const LinkMap& map) { return holds_from(map).has_value(); })) {
+      add_path(added, from, {added, "", "calls dlopen(" + requirement.name + ")"}, false);
+    }
+    for (LinkMap& map : programs) {
+      const auto caller = holds_from(map);
+      if (!caller) continue;
+      const std::size_t objects_before = map.objects.size();
+      const std::size_t problems_before = map.problems.size();
+      resolver.dlopen(map, *caller, requirement.name);
+      for (std::size_t i = problems_before; i < map.problems.size(); ++i) plan.problems.push_back(map.problems[i]);
+      for (std::size_t i = objects_before; i < map.objects.size(); ++i) {
+        const LoadedObject& object = map.objects[i];
         const std::string needed_by = object.loader ? absolute(map.objects[*object.loader].path) : "";
-        const std::string rule = object.found_by == FoundBy::Program
-                                     ? (closure.scripts.empty() ? "added" : "#! interpreter")
-                                     : found_reason(map, object);
+        const std::string rule = object.dlopened ? "dlopen(" + requirement.name + "), " + loader_rule(map, object)
+                                                 : loader_rule(map, object);
         place(absolute(object.path), {added, needed_by, rule});
       }
     }
   }
 
-  void add_directory(const std::string& added, const std::string& dir) {
-    looked_up.insert(dir);  // its entries are read: the plan depends on them
-    const std::string host_dir = host->host_path(dir);
-    Result<DirStream> stream = DirStream::open(host_dir, dir);
-    Result<std::vector<std::string>> listed = stream ? stream->names() : stream.error();
-    if (!listed) {
-      plan.problems.push_back({ProblemKind::Unreadable, dir, std::nullopt, listed.error().message});
+  void provide(const RuleRequirement& requirement) {
+    const auto rule = std::find_if(options.rules.begin(), options.rules.end(),
+                                   [&](const Rule& r) { return r.name == requirement.name; });
+    if (rule == options.rules.end()) {
+      plan.problems.push_back({ProblemKind::Unreadable, requirement.name, std::nullopt,
+                               "no rule named " + requirement.name});
       return;
     }
-    std::vector<std::string> names = std::move(*listed);
-    std::sort(names.begin(), names.end());  // the same plan on every run
-    for (const std::string& name : names) {
-      const std::string child = join_path(dir, name);
-      struct stat st {};
-      if (::lstat(host->host_path(child).c_str(), &st) != 0) continue;  // gone meanwhile
-      add_path(added, child, {added, "", "inside " + added}, S_ISDIR(st.st_mode));
+    const std::string added = to_string(Requirement{requirement});
+    for (const Requirement& needed : rule->expand(RuleInput{programs})) {
+      spdlog::debug("rule {}: {}", requirement.name, to_string(needed));
+      if (std::holds_alternative<RuleRequirement>(needed)) {
+        plan.problems.push_back({ProblemKind::Unreadable, requirement.name, std::nullopt,
+                                 "rule " + requirement.name + " asks for another rule, " + to_string(needed)});
+        continue;
+      }
+      if (const auto* path = std::get_if<PathRequirement>(&needed)) {
+        add_path(added, absolute(path->path), {added, "", "rule " + requirement.name}, true);
+      } else {
+        add(needed);
+      }
     }
   }
 
-  // Plans `path` and what it needs: the closure of a program, library or script, and the contents
-  // of a directory when `descend` (the added directory and its real subdirectories, never a
-  // directory reached through a symlink).
-  void add_path(const std::string& added, const std::string& path, const Reason& why, bool descend) {
-    const auto final_path = place(path, why);
-    if (!final_path) return;
-    const std::string host_path = host->host_path(*final_path);
-    struct stat st {};
-    if (::lstat(host_path.c_str(), &st) != 0) return;
-    if (S_ISDIR(st.st_mode) && descend) {
-      add_directory(added, *final_path);
-    } else if (S_ISREG(st.st_mode) && is_program_or_library(host_path) && resolved.insert(*final_path).second) {
-      place_closure(added, *final_path);
+  void add(const Requirement& requirement) {
+    spdlog::debug("requirement: {}", to_string(requirement));
+    if (std::holds_alternative<DlopenRequirement>(requirement) || std::holds_alternative<RuleRequirement>(requirement)) {
+      deferred.push_back(requirement);  // they depend on the closures planned
+      return;
     }
+    std::visit([&](const auto& typed) { provide(typed); }, requirement);
   }
 
-  void add(const std::string& path) {
-    const std::string added = absolute(path);
-    add_path(added, added, {added, "", "added"}, true);
-  }
+  // --- generators: files written from what the plan holds --------------------------------------
 
-  // The root's own loader cache: the host cache's entries whose every step (the value path with
-  // its symlinks) the root holds, so that the loader in the root finds what the host's finds.
+  // The root's own loader cache, for each cache the resolved programs' loaders read: the host
+  // cache's entries whose every step (the value path with its symlinks) the root holds, so that the
+  // loader in the root finds what the host's finds; and beside it an ld.so.conf naming their
+  // directories that are not the loader's system directories, for ldconfig run in the root.
   void plan_loader_cache() {
-    looked_up.insert(kRootCachePath);
-    auto mapped = elf::MappedFile::open(host->host_path(kRootCachePath));
+    std::map<std::string, std::vector<std::string>> system_dirs_by_cache;  // cache path -> system dirs
+    for (const LoaderConfig& config : resolver.loader_configs()) {
+      auto& dirs = system_dirs_by_cache[config.cache_path];
+      dirs.insert(dirs.end(), config.system_dirs.begin(), config.system_dirs.end());
+    }
+    std::unordered_set<std::string> planned_names;
+    for (const PlannedEntry& e : plan.entries)
+      if (e.type != EntryType::Directory) planned_names.insert(base_name(e.path));
+    for (const auto& [cache_path, system_dirs] : system_dirs_by_cache)
+      plan_loader_cache(cache_path, system_dirs, planned_names);
+  }
+
+  void plan_loader_cache(const std::string& cache_path, const std::vector<std::string>& system_dirs,
+                         const std::unordered_set<std::string>& planned_names) {
+    auto mapped = host.map(cache_path);
     if (!mapped) return;
     auto host_cache = LdCache::parse(mapped->bytes());
     if (!host_cache) return;
-    std::unordered_set<std::string> planned_names;
-    for (const PlannedEntry& e : plan.entries)
-      if (e.type != EntryType::Directory) planned_names.insert(basename_of(e.path));
     std::vector<CacheEntry> kept;
     std::vector<std::string> conf_dirs;
-    const std::vector<std::string> system_dirs = default_loader_config().system_dirs;
     for (const CacheEntry& cached : host_cache->entries()) {
-      if (!planned_names.count(basename_of(cached.value)) || !holds(cached.value)) continue;
+      if (!planned_names.count(base_name(cached.value)) || !holds(cached.value)) continue;
       kept.push_back(cached);
-      const std::string dir = cached.value.substr(0, cached.value.rfind('/'));
+      const std::string dir = parent_directory(cached.value);
       const bool system_dir = std::find(system_dirs.begin(), system_dirs.end(), dir + "/") != system_dirs.end();
       if (!system_dir && std::find(conf_dirs.begin(), conf_dirs.end(), dir) == conf_dirs.end())
         conf_dirs.push_back(dir);
     }
     if (kept.empty()) return;
-    const Reason why{"", "", "the root's own loader cache"};
-    place("/etc", why);
-    PlannedEntry& cache = entry(kRootCachePath, EntryType::File);
-    cache.source.clear();
-    cache.content = write_ld_cache(std::move(kept), "jailbuild");
-    cache.mode = 0644;
-    add_reason(cache, why);
+    const std::string why = "the root's own loader cache";
+    spdlog::debug("{}: generated, {} entries of the host's", cache_path, kept.size());
+    provide(GeneratedRequirement{cache_path, write_ld_cache(std::move(kept), "jailbuild"), 0644, why});
+    // ldconfig reads its configuration beside the cache it writes (both under its sysconfdir).
     std::string conf = "# Written by jailbuild: the directories of the libraries this root holds.\n";
     for (const std::string& dir : conf_dirs) conf += dir + "\n";
-    PlannedEntry& conf_entry = entry(kRootConfPath, EntryType::File);
-    conf_entry.source.clear();
-    conf_entry.content = std::move(conf);
-    conf_entry.mode = 0644;
-    add_reason(conf_entry, why);
+    provide(GeneratedRequirement{parent_directory(cache_path) + "/ld.so.conf", std::move(conf), 0644, why});
   }
 
   // True if every step of `path` on the host is planned as the same kind of entry.
   bool holds(const std::string& path) {
-    if (!placed.count(path)) looked_up.insert(path);
-    auto steps = host->walk(path);
+    auto steps = host.walk(path);
     if (!steps) return false;
     return std::all_of(steps->begin(), steps->end(), [&](const PathStep& step) {
       auto it = index.find(step.path);
@@ -248,20 +457,56 @@ struct Planner::Impl {
       return step.kind == PathStep::Kind::Symlink ? type == EntryType::Symlink : type != EntryType::Symlink;
     });
   }
+
+  CopyPlan finish() {
+    for (const Requirement& requirement : std::exchange(deferred, {}))
+      std::visit([&](const auto& typed) { provide(typed); }, requirement);
+    if (options.generate_loader_cache) plan_loader_cache();
+    // A path planned with every step on its way, or planned itself from its host source, is
+    // watched through those entries.
+    const std::set<std::string> dependencies = host.dependencies(resolver.looked_up(), [&](const std::string& path) {
+      if (placed.count(path)) return true;
+      const auto it = index.find(path);
+      return it != index.end() && plan.entries[it->second].source == path;
+    });
+    plan.looked_up.assign(dependencies.begin(), dependencies.end());
+    return std::move(plan);
+  }
 };
 
-Planner::Planner(PlanOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
-Planner::~Planner() = default;
+namespace {
 
-void Planner::add(const std::string& path) { impl_->add(path); }
-
-CopyPlan Planner::finish() {
-  if (impl_->options.generate_loader_cache) impl_->plan_loader_cache();
-  // A path planned with every step on its way is watched through those entries.
-  for (std::string& path : impl_->resolver.looked_up())
-    if (!impl_->placed.count(path)) impl_->looked_up.insert(std::move(path));
-  impl_->plan.looked_up.assign(impl_->looked_up.begin(), impl_->looked_up.end());
-  return std::move(impl_->plan);
+void ElfClosureProvider::provide(PlanBuilder& planner, const std::string& added, const HostFile& file) const {
+  planner.place_closure(added, file.path);
 }
+
+void ScriptProvider::provide(PlanBuilder& planner, const std::string& added, const HostFile& file) const {
+  planner.place_closure(added, file.path);
+}
+
+void DirectoryProvider::provide(PlanBuilder& planner, const std::string& added, const HostFile& file) const {
+  planner.add_directory(added, file.path);
+}
+
+}  // namespace
+
+Result<Planner> Planner::open(PlanOptions options) {
+  RootView host = TRY(RootView::open(options.resolver.root));
+  if (options.resolver.cwd.empty()) {
+    char buffer[4096];
+    options.resolver.cwd = host.is_host_root() && ::getcwd(buffer, sizeof buffer) ? buffer : "/";
+  }
+  Resolver resolver = TRY(Resolver::open(options.resolver));
+  return Planner(std::make_unique<Impl>(std::move(options), std::move(host), std::move(resolver)));
+}
+
+Planner::Planner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Planner::~Planner() = default;
+Planner::Planner(Planner&&) noexcept = default;
+Planner& Planner::operator=(Planner&&) noexcept = default;
+
+void Planner::add(const Requirement& requirement) { impl_->add(requirement); }
+
+CopyPlan Planner::finish() { return impl_->finish(); }
 
 }  // namespace jailbuild

@@ -40,8 +40,8 @@ Verification verify_ident(const std::array<unsigned char, 64>& head, const Loade
                           std::uint16_t machine) {
   const std::optional<elf::Ident> ident = elf::decode_ident(std::as_bytes(std::span(head)));
   if (!ident) return fatal("invalid ELF header");
-  if (ident->elf_class != config.elf_class) return {Verdict::SkipOtherClass, ENOENT, {}};
-  if (machine != config.machine) return skip(ENOENT);
+  if (ident->elf_class != config.elf_class) return {Verdict::SkipOtherClass, ENOENT, {}, "wrong ELF class"};
+  if (machine != config.machine) return {Verdict::Skip, ENOENT, {}, "wrong machine"};
   if (ident->data != elf::kDataLsb) return fatal("ELF file data encoding not little-endian");
   if (ident->version != 1) return fatal("ELF file version ident does not match current one");
   if (!valid_osabi(ident->osabi)) return fatal("ELF file OS ABI invalid");
@@ -65,7 +65,7 @@ Verification verify_candidate(const Probe& probe, const LoaderConfig& config) {
   if (Verification ident = verify_ident(head, config, machine); ident.verdict != Verdict::Accept)
     return ident;
   if (native_u32(head, 20) != 1) return fatal("ELF file version does not match current one");
-  if (machine != config.machine) return skip(ENOENT);
+  if (machine != config.machine) return {Verdict::Skip, ENOENT, {}, "wrong machine"};
   const std::uint16_t type = native_u16(head, 16);
   if (type != elf::kTypeDyn && type != elf::kTypeExec) return fatal("only ET_DYN and ET_EXEC can be loaded");
   if (native_u16(head, is64 ? 54 : 42) != (is64 ? 56 : 32)) return fatal("ELF file's phentsize not the expected size");

@@ -52,6 +52,7 @@ struct Verification {
   Verdict verdict = Verdict::Accept;
   int error = 0;        // for Skip: the errno the loader is left with (decides whether a path list stops)
   std::string message;  // for Fatal
+  const char* skip_reason = nullptr;  // for a Skip that is not an open error: why, for `-vv`
 };
 
 // open_verify's checks of the file behind `probe` for the loader described by `config`.

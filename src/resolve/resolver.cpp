@@ -5,7 +5,6 @@
 #include <cstring>
 #include <deque>
 #include <map>
-#include <stdexcept>
 #include <string_view>
 #include <tuple>
 #include <unordered_map>
@@ -13,6 +12,8 @@
 #include <vector>
 
 #include <unistd.h>
+
+#include <spdlog/spdlog.h>
 
 #include "file_probe.hpp"
 #include "jailbuild/ld_cache.hpp"
@@ -124,6 +125,7 @@ struct ResolveSession {
   FileProbes probes;
   std::map<std::string, LoaderConfig> loader_configs;  // by canonical loader path ("" = default)
   std::unordered_map<std::string, LdCache> caches;     // by cache path
+  bool used_given_config = false;                      // options.loader_config served a link map
 
   // Absolute form of a path the loader or kernel would open, relative ones against the cwd.
   std::string absolute(const std::string& path) const {
@@ -134,13 +136,17 @@ struct ResolveSession {
                                         const elf::ElfHeader& header);
   const LdCache& cache_for(const LoaderConfig& config);
   void resolve_program(const std::string& path, LinkMap& map);
+  std::size_t dlopen(LinkMap& map, std::size_t from, const std::string& name);
 };
 
 }  // namespace
 
 const LoaderConfig& ResolveSession::loader_config_for(const std::optional<std::string>& interpreter,
                                                       const elf::ElfHeader& header) {
-  if (options.loader_config) return *options.loader_config;
+  if (options.loader_config) {
+    used_given_config = true;
+    return *options.loader_config;
+  }
   LoaderConfig defaults = default_loader_config(header.elf_class, header.machine);
   const std::string loader_path = interpreter ? absolute(*interpreter) : defaults.rtld_path;
   const auto& canonical = probes.canonical(loader_path);
@@ -189,11 +195,15 @@ namespace {
 // _dl_map_object, without mapping anything.
 class LinkMapBuilder {
  public:
+  // `map` is empty (run) or one this session built (open_from).
   LinkMapBuilder(ResolveSession& impl, LinkMap& map, const LoaderConfig& config, const LdCache& cache)
-      : impl_(impl), map_(map), config_(config), cache_(cache), subdirs_(config.search_subdirs()) {}
+      : impl_(impl), map_(map), config_(config), cache_(cache), subdirs_(config.search_subdirs()),
+        lists_(map.objects.size()) {}
 
   void run(const std::string& program_path, const std::string& program_real_path,
            std::shared_ptr<const elf::ElfObject> program);
+  // dlopen(NAME) from object `from`; returns the request's index in map.dependencies.
+  std::size_t open_from(std::size_t from, const std::string& name);
 
  private:
   struct SearchLists {
@@ -208,8 +218,12 @@ class LinkMapBuilder {
 
   void add_interpreter(const std::string& interp);
   void add_preloads();
-  void load_needed(std::size_t from, const std::string& name, bool is_preload);
-  void satisfy(Dependency& dep, bool is_preload);
+  // Loads the DT_NEEDED entries of every object from `first` on, appending as it goes: the
+  // loader's breadth-first queue.
+  void load_needs_from(std::size_t first);
+  enum class Request { Needed, Preload, Dlopen };
+  void load_needed(std::size_t from, const std::string& name, Request request);
+  void satisfy(Dependency& dep, Request request);
   std::optional<std::pair<std::size_t, Reuse>> find_loaded(const std::string& name);
   SearchResult search(std::size_t loader, const std::string& name);
   SearchContext search_context(std::size_t loader);
@@ -291,12 +305,29 @@ void LinkMapBuilder::run(const std::string& program_path, const std::string& pro
     ld_library_path_ = parse_search_path(*impl_.options.ld_library_path, PathListKind::LdLibraryPath,
                                          dst_values(0));
   add_preloads();
+  load_needs_from(0);
+}
+
+void LinkMapBuilder::load_needs_from(std::size_t first) {
   // Breadth-first: objects are appended in load order, which is the loader's queue order.
-  for (std::size_t i = 0; i < map_.objects.size(); ++i) {
+  for (std::size_t i = first; i < map_.objects.size(); ++i) {
     if (object(i).found_by == FoundBy::Interpreter) continue;  // ld.so's needs are its own
     const auto elf = object(i).elf;
-    for (const std::string& needed : elf->needed) load_needed(i, needed, false);
+    for (const std::string& needed : elf->needed) load_needed(i, needed, Request::Needed);
   }
+}
+
+std::size_t LinkMapBuilder::open_from(std::size_t from, const std::string& name) {
+  if (impl_.options.ld_library_path)
+    ld_library_path_ = parse_search_path(*impl_.options.ld_library_path, PathListKind::LdLibraryPath,
+                                         dst_values(0));
+  const std::size_t first_new = map_.objects.size();
+  load_needed(from, name, Request::Dlopen);
+  const std::size_t request = map_.dependencies.size() - 1;
+  const Dependency& dep = map_.dependencies[request];
+  if (dep.to && *dep.to >= first_new) object(*dep.to).dlopened = true;
+  load_needs_from(first_new);
+  return request;
 }
 
 void LinkMapBuilder::add_interpreter(const std::string& interp) {
@@ -344,7 +375,7 @@ void LinkMapBuilder::add_preloads() {
   }
   for (const auto& [name, origin] : preloads) {
     const std::size_t before = map_.problems.size();
-    load_needed(0, name, true);
+    load_needed(0, name, Request::Preload);
     // The loader reports a failed preload and carries on without it.
     for (std::size_t i = before; i < map_.problems.size(); ++i) {
       Problem& problem = map_.problems[i];
@@ -371,21 +402,22 @@ std::optional<std::pair<std::size_t, Reuse>> LinkMapBuilder::find_loaded(const s
   return std::nullopt;
 }
 
-void LinkMapBuilder::load_needed(std::size_t from, const std::string& written, bool is_preload) {
+void LinkMapBuilder::load_needed(std::size_t from, const std::string& written, Request request) {
   Dependency dep;
   dep.from = from;
   dep.name = written;
+  dep.dlopen = request == Request::Dlopen;
   const std::size_t problems_before = map_.problems.size();
-  satisfy(dep, is_preload);
+  satisfy(dep, request);
   if (map_.problems.size() > problems_before) dep.problem = problems_before;
   map_.dependencies.push_back(std::move(dep));
 }
 
-void LinkMapBuilder::satisfy(Dependency& dep, bool is_preload) {
+void LinkMapBuilder::satisfy(Dependency& dep, Request request) {
   const std::size_t from = dep.from;
   std::string name = dep.name;
-  // DT_NEEDED names are always expanded; preload names only when they contain a '/'.
-  if (!is_preload || name.find('/') != std::string::npos) {
+  // DT_NEEDED names are always expanded; preload and dlopen names only when they contain a '/'.
+  if (request == Request::Needed || name.find('/') != std::string::npos) {
     auto expanded = expand_dst(name, dst_values(from));
     if (!expanded || expanded->empty()) {
       report(ProblemKind::Skipped, name, from,
@@ -442,7 +474,7 @@ void LinkMapBuilder::satisfy(Dependency& dep, bool is_preload) {
   const auto& canonical = impl_.probes.canonical(impl_.absolute(result.path));
   loaded.real_path = canonical ? *canonical : impl_.absolute(result.path);
   loaded.names = {name};
-  loaded.found_by = is_preload ? FoundBy::Preload : result.found_by;
+  loaded.found_by = request == Request::Preload ? FoundBy::Preload : result.found_by;
   loaded.loader = from;
   loaded.rpath_owner = result.rpath_owner;
   loaded.elf = elf;
@@ -470,7 +502,10 @@ SearchResult LinkMapBuilder::search_dirs(const std::vector<std::string>& dirs, c
     // Another error (ELOOP, ENAMETOOLONG, ...) in a directory that exists ends this whole list
     // (open_path). A directory that does not exist, or is not one, is merely skipped; relative
     // directories always count as existing.
-    if (last_error != ENOENT && last_error != EACCES && directory_exists(dir)) break;
+    if (last_error != ENOENT && last_error != EACCES && directory_exists(dir)) {
+      spdlog::trace("{}: the rest of this search list is skipped after {} ({})", dir, errno_text(last_error), to_string(by));
+      break;
+    }
   }
   return {};
 }
@@ -494,7 +529,8 @@ SearchResult LinkMapBuilder::search(std::size_t loader, const std::string& name)
 
 SearchContext LinkMapBuilder::search_context(std::size_t loader) {
   SearchContext context;
-  for (std::optional<std::size_t> l = loader; l; l = object(*l).loader)
+  // The chain follows l_loader, which a dlopen clears on the object it loads.
+  for (std::optional<std::size_t> l = loader; l; l = object(*l).dlopened ? std::nullopt : object(*l).loader)
     context.loader_chain.push_back({*l, !rpath_dirs(*l).empty()});
   context.program = 0;
   context.program_has_rpath = !rpath_dirs(0).empty();
@@ -521,7 +557,12 @@ SearchResult LinkMapBuilder::run_step(const SearchStep& step, const std::string&
       const auto cached = cache_.lookup(name, config_);
       const auto& elf = object(loader).elf;
       const bool nodeflib = elf && (elf->flags_1 & elf::kDf1NoDefLib);
-      if (!cached || !cache_hit_allowed(*cached, config_.system_dirs, nodeflib)) return {};
+      if (!cached) return {};
+      if (!cache_hit_allowed(*cached, config_.system_dirs, nodeflib)) {
+        spdlog::trace("{} (ld.so.cache): skipped: in a system directory and {} has DF_1_NODEFLIB", *cached,
+                      object(loader).path);
+        return {};
+      }
       return try_candidate(*cached, FoundBy::Cache, other_class);
     }
     case SearchSource::SystemDirs:
@@ -535,10 +576,16 @@ SearchResult LinkMapBuilder::try_candidate(const std::string& path, FoundBy by, 
   const Verification verdict = verify_candidate(impl_.probes.probe(impl_.absolute(path)), config_);
   switch (verdict.verdict) {
     case Verdict::Accept: return {SearchResult::Status::Found, path, by, {}, {}};
-    case Verdict::Fatal: return {SearchResult::Status::Fatal, path, by, {}, verdict.message};
+    case Verdict::Fatal:
+      spdlog::trace("{} ({}): refused, the load fails: {}", path, to_string(by), verdict.message);
+      return {SearchResult::Status::Fatal, path, by, {}, verdict.message};
     case Verdict::SkipOtherClass: other_class = true; break;
     case Verdict::Skip: break;
   }
+  // -vv: each candidate passed over (a missing glibc-hwcaps/ file shows here too, by its path).
+  if (spdlog::should_log(spdlog::level::trace))
+    spdlog::trace("{} ({}): skipped: {}", path, to_string(by),
+                  verdict.skip_reason ? std::string(verdict.skip_reason) : errno_text(verdict.error));
   if (skip_error) *skip_error = verdict.error;
   return {};
 }
@@ -673,24 +720,62 @@ void ResolveSession::resolve_program(const std::string& path, LinkMap& map) {
   builder.run(absolute(path), canonical ? *canonical : absolute(path), probe.data->elf);
 }
 
+std::size_t ResolveSession::dlopen(LinkMap& map, std::size_t from, const std::string& name) {
+  if (from >= map.objects.size()) {
+    map.problems.push_back({ProblemKind::Unreadable, name, std::nullopt,
+                            name + ": dlopen from object " + std::to_string(from) + ", which the link map lacks"});
+    map.dependencies.push_back({0, name, std::nullopt, Reuse::None, map.problems.size() - 1, true});
+    return map.dependencies.size() - 1;
+  }
+  const elf::ElfObject& program = *map.objects.front().elf;
+  // As LinkMapBuilder::run tells a static program (a library resolved on its own, with no
+  // PT_INTERP, gets the default loader like any dynamic object).
+  if (!program.has_dynamic || (!program.interpreter && program.header.type == elf::kTypeExec)) {
+    // A static program's dlopen is its own libc's, with rules this resolver does not model.
+    map.problems.push_back({ProblemKind::Unreadable, name, from,
+                            name + ": dlopen from a static program (" + map.objects.front().path + ") is not followed"});
+    map.dependencies.push_back({from, name, std::nullopt, Reuse::None, map.problems.size() - 1, true});
+    return map.dependencies.size() - 1;
+  }
+  const LoaderConfig& config = loader_config_for(program.interpreter, program.header);
+  LinkMapBuilder builder(*this, map, config, cache_for(config));
+  return builder.open_from(from, name);
+}
+
 struct Resolver::Impl : ResolveSession {
   using ResolveSession::ResolveSession;
 };
 
-Resolver::Resolver(ResolverOptions options) {
-  auto root = RootView::open(options.root);
-  if (!root) throw std::runtime_error(root.error().message);
+Result<Resolver> Resolver::open(ResolverOptions options) {
+  RootView root = TRY(RootView::open(options.root));
   if (options.cwd.empty()) {
     options.cwd = "/";
-    if (root->is_host_root()) {
+    if (root.is_host_root()) {
       char buffer[4096];
       if (::getcwd(buffer, sizeof buffer)) options.cwd = buffer;
     }
   }
-  impl_ = std::make_unique<Impl>(std::move(options), std::move(*root));
+  return Resolver(std::make_unique<Impl>(std::move(options), std::move(root)));
 }
 
+Resolver::Resolver(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Resolver::~Resolver() = default;
+Resolver::Resolver(Resolver&&) noexcept = default;
+Resolver& Resolver::operator=(Resolver&&) noexcept = default;
+
+std::size_t Resolver::dlopen(LinkMap& map, std::size_t from, const std::string& name) {
+  return impl_->dlopen(map, from, name);
+}
+
+std::vector<LoaderConfig> Resolver::loader_configs() const {
+  std::vector<LoaderConfig> configs;
+  if (impl_->options.loader_config) {
+    if (impl_->used_given_config) configs.push_back(*impl_->options.loader_config);
+    return configs;
+  }
+  for (const auto& [loader, config] : impl_->loader_configs) configs.push_back(config);
+  return configs;
+}
 
 std::vector<std::string> Resolver::looked_up() const { return impl_->probes.paths(); }
 

@@ -19,15 +19,15 @@ bool kept(const std::vector<int>& keep, int capability) {
 
 }  // namespace
 
-Step apply_limits(const std::vector<ResourceLimit>& limits) {
+Result<void> apply_limits(const std::vector<ResourceLimit>& limits) {
   for (const ResourceLimit& limit : limits) {
     const rlimit value{limit.soft, limit.hard};
     if (::setrlimit(limit.resource, &value) != 0) return failed("--rlimit " + limit.name);
   }
-  return std::nullopt;
+  return {};
 }
 
-Step switch_identity(const Identity& identity, const std::vector<int>& keep, bool setgroups_denied) {
+Result<void> switch_identity(const Identity& identity, const std::vector<int>& keep, bool setgroups_denied) {
   // The bounding set bounds what any later execve can grant, a setuid-root file included;
   // dropping from it needs CAP_SETPCAP, so it comes first.
   for (int capability = 0; capability < static_cast<int>(::cap_max_bits()); ++capability) {
@@ -63,7 +63,7 @@ Step switch_identity(const Identity& identity, const std::vector<int>& keep, boo
       return failed("keep capability " + std::to_string(capability) + " (ambient)");
   if (!keep.empty() && ::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) return failed("PR_SET_KEEPCAPS");
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return failed("PR_SET_NO_NEW_PRIVS");
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace jailbuild::run

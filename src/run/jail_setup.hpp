@@ -1,61 +1,49 @@
-// The steps that turn a freshly cloned process into a jailed one, split by concern as nsjail and
-// bubblewrap do: the file system view, the network, the credentials, the system call filter.
-// Each checks every system call and returns what failed, with the path and the reason.
+// The steps that turn a freshly cloned process into a jailed one, one module per kernel facility
+// as nsjail has them: the file system view (jail_mounts.cpp, mount_plan.cpp), the user namespace,
+// the process's session and descriptors (process.cpp), the network, the credentials, the system
+// call filter, the jail's init. Each facility lists its parent-side steps (jailbuild, on the host,
+// before the child goes on) apart from its child-side ones (in the new namespaces); runner.cpp
+// runs them in order. Each checks every system call and returns what failed, with the path and
+// the reason.
 #pragma once
+
+#include <linux/filter.h>
 
 #include <sys/types.h>
 
+#include <initializer_list>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "jailbuild/result.hpp"
 #include "jailbuild/run.hpp"
+#include "mount_plan.hpp"
 #include "util/unique_fd.hpp"
 
 namespace jailbuild::run {
 
-using Step = std::optional<Error>;  // nullopt: done
-
 // "WHAT: reason" for the failed system call that set errno.
 Error failed(const std::string& what);
 
-// One entry at the top of a root, held from the moment it is read: whoever can write the root (a
-// --writable run of it, its owner) may swap it for a symlink to a host directory at any moment,
-// and what is checked is what gets bound, never a name looked up again.
-struct TopLevelEntry {
-  std::string name;
-  UniqueFd held;  // O_PATH|O_NOFOLLOW
-  bool directory = false;
-  bool symlink = false;
-  std::string link_target;  // for a symlink
-};
+// ---- the file system (jail_mounts.cpp; the operations themselves: mount_plan.hpp) -------------
 
-// The root's top-level entries but proc, dev and tmp (with a warning if its tmp holds files).
-// Read before the child takes the jail's ids: as the host's root, whose ids the user namespace
-// does not map, it still owns a root of mode 0700, which the jail's root could not even list.
+// Child side, before it takes the jail's ids. Read-only, the root's top-level entries but proc,
+// dev and tmp (with a warning if its tmp holds files); with --writable, none (only the warning).
+// As the host's root, whose ids the user namespace does not map, the child still owns a root of
+// mode 0700, which the jail's root could not even list.
 Result<std::vector<TopLevelEntry>> read_top_level(int root_fd, const RunOptions& options);
 
-// In a new mount namespace: a read-only tmpfs top level with `top_level` (the entries of the root
-// `root_fd` holds) bound in (with options.writable, the root itself, read-write), a fresh /proc (host-wide
-// parts masked or read-only), /dev (nodes made fresh with host privileges, the host's bound in a
-// user namespace) and /tmp, then options.mounts; pivot_root into it and detach the old root.
-// Read-only, the root is never written to: a mount point of options.mounts missing below one of
-// its directories cannot be made, and the error says so. Mount points are never made or reached
-// through a symlink.
-Step enter_new_root(const RunOptions& options, int root_fd, const std::vector<TopLevelEntry>& top_level,
-                    bool in_user_namespace);
+// Child side, in the new mount namespace: the mounts plan_mounts() lists for `options`, carried
+// out in order over the root `root_fd` holds, then pivot_root into the new top level and the
+// host's root detached. Read-only, the root is never written to: a mount point of options.mounts
+// missing below one of its directories cannot be made, and the error says so. Mount points are
+// never made or reached through a symlink.
+Result<void> enter_new_root(const RunOptions& options, int root_fd, const std::vector<TopLevelEntry>& top_level,
+                            bool in_user_namespace);
 
-// Brings up the loopback interface of a new network namespace.
-Step bring_up_loopback();
-
-// setrlimit for each limit; before the identity changes, so that raising a hard limit can work.
-Step apply_limits(const std::vector<ResourceLimit>& limits);
-
-// Capabilities outside `keep` leave the bounding set; then setgroups (unless `setgroups_denied`, as
-// in a user namespace a normal user made), setresgid, setresuid; `keep` stays in the permitted,
-// effective, inheritable and ambient sets so that it survives execve; finally PR_SET_NO_NEW_PRIVS.
-Step switch_identity(const Identity& identity, const std::vector<int>& keep, bool setgroups_denied);
+// ---- the user namespace (user_namespace.cpp) --------------------------------------------------
 
 // One line of an id map: `count` ids from `inside` (in the namespace) are `outside` on the host.
 struct IdMapping {
@@ -73,19 +61,55 @@ struct UserNamespace {
   gid_t root_gid = 0;
 };
 
-// The maps for running as `identity`: a normal caller maps only itself; root maps the jail's 0 to
-// jailbuild's range in /etc/subuid and /etc/subgid (added if missing) and the identity's other ids
-// to themselves.
+// Parent side, before the clone. The maps for running as `identity`: a normal caller maps only
+// itself; root maps the jail's 0 to jailbuild's range in /etc/subuid and /etc/subgid (added if
+// missing) and the identity's other ids to themselves.
 Result<UserNamespace> plan_user_namespace(const Identity& identity);
 
-// Writes the maps of `child`'s new user namespace (from the parent, before the child goes on).
-Step write_id_maps(pid_t child, const UserNamespace& plan);
+// Parent side, after the clone: writes the maps of `child`'s new user namespace.
+Result<void> write_id_maps(pid_t child, const UserNamespace& plan);
 
-// A sealed memfd holding the jail's init program (init/jail_init.c), close-on-exec: executed with
-// fexecve once the jail is set up, so that no process in the jail runs jailbuild's own binary.
+// Child side: takes the namespace's uid and gid 0 (jailbuild's unprivileged host ids when root
+// runs the jail), before anything is made, so that nothing is made as the host's root.
+Result<void> become_namespace_root();
+
+// ---- the process: session, keyring, descriptors (process.cpp) ---------------------------------
+
+// Child side: a session of its own and a fresh session keyring.
+Result<void> detach_from_caller();
+
+// Child side: closes every descriptor above 2 but `keep`.
+Result<void> close_all_but(std::initializer_list<int> keep);
+
+// ---- the network (network.cpp) ----------------------------------------------------------------
+
+// Child side: brings up the loopback interface of a new network namespace.
+Result<void> bring_up_loopback();
+
+// ---- the credentials (credentials.cpp) --------------------------------------------------------
+
+// Child side: setrlimit for each limit; before the identity changes, so that raising a hard limit
+// can work.
+Result<void> apply_limits(const std::vector<ResourceLimit>& limits);
+
+// Child side: capabilities outside `keep` leave the bounding set; then setgroups (unless
+// `setgroups_denied`, as in a user namespace a normal user made), setresgid, setresuid; `keep`
+// stays in the permitted, effective, inheritable and ambient sets so that it survives execve;
+// finally PR_SET_NO_NEW_PRIVS.
+Result<void> switch_identity(const Identity& identity, const std::vector<int>& keep, bool setgroups_denied);
+
+// ---- the jail's init (sealed_init.cpp) --------------------------------------------------------
+
+// Parent side, before the clone. A sealed memfd holding the jail's init program
+// (init/jail_init.c), close-on-exec: executed with fexecve once the jail is set up, so that no
+// process in the jail runs jailbuild's own binary.
 Result<UniqueFd> sealed_init();
 
-// Loads the denylist (see seccomp_filter.cpp) for this process and its children.
-Step load_seccomp_filter();
+// ---- the system call filter (seccomp_filter.cpp) ----------------------------------------------
+
+// Child side: loads the denylist (see seccomp_policy.cpp) for this process and its children.
+Result<void> load_seccomp_filter();
+// The denylist's BPF program as embedded in jailbuild when it was built.
+std::span<const sock_filter> default_seccomp_program();
 
 }  // namespace jailbuild::run

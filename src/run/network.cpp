@@ -10,20 +10,15 @@
 
 namespace jailbuild::run {
 
-Step bring_up_loopback() {
-  const int sock = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (sock < 0) return failed("loopback: socket");
+Result<void> bring_up_loopback() {
+  const UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!sock.valid()) return failed("loopback: socket");
   ifreq request{};
   std::strncpy(request.ifr_name, "lo", IFNAMSIZ - 1);
-  Step result;
-  if (::ioctl(sock, SIOCGIFFLAGS, &request) != 0) {
-    result = failed("loopback: read its flags");
-  } else {
-    request.ifr_flags |= IFF_UP | IFF_RUNNING;
-    if (::ioctl(sock, SIOCSIFFLAGS, &request) != 0) result = failed("loopback: bring it up");
-  }
-  ::close(sock);
-  return result;
+  if (::ioctl(sock.get(), SIOCGIFFLAGS, &request) != 0) return failed("loopback: read its flags");
+  request.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (::ioctl(sock.get(), SIOCSIFFLAGS, &request) != 0) return failed("loopback: bring it up");
+  return {};
 }
 
 }  // namespace jailbuild::run

@@ -1,12 +1,16 @@
 // `run`: jailbuild stays on the host, passes signals on and returns the exit status; a child it
-// clones into new namespaces sets the jail up (mounts, session, keyring, limits, identity, seccomp)
-// and then execs the jail's init from a sealed memfd (init/jail_init.c), which starts the program
-// as its own process group, reaps whatever it leaves behind and exits with its status. The
-// program cannot be pid 1: the kernel drops signals to a namespace's init that it has no handler
-// for, so `kill -TERM` would not stop it.
+// clones into new namespaces sets the jail up and then execs the jail's init from a sealed memfd
+// (init/jail_init.c), which starts the program as its own process group, reaps whatever it leaves
+// behind and exits with its status. The program cannot be pid 1: the kernel drops signals to a
+// namespace's init that it has no handler for, so `kill -TERM` would not stop it.
+//
+// The setup is three lists, run in order and logged step by step with -vv: what jailbuild
+// prepares before the clone (prepare), what it does to the child while a pipe holds it
+// (kParentSteps: the id maps), and what the child does to itself (kChildSteps: session, mounts,
+// limits, identity, descriptors, seccomp), each step in the module of its kernel facility (see
+// jail_setup.hpp). Any failure after the clone takes the one way back, abandon().
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <linux/keyctl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -17,20 +21,22 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <climits>
 #include <cstdio>
-#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <spdlog/spdlog.h>
 
 #include "init/jail_init.h"
 #include "jail_setup.hpp"
 #include "jailbuild/run.hpp"
 #include "util/root_dir.hpp"
 #include "util/system_error.hpp"
+#include "util/unique_fd.hpp"
 
 namespace jailbuild {
 namespace {
-
-using run::Step;
 
 sigset_t supervised_signals() {
   sigset_t set;
@@ -81,67 +87,24 @@ int supervise(const Jail& jail) {
   }
 }
 
-void report(const std::string& message) { std::fprintf(stderr, "jailbuild: run: %s\n", message.c_str()); }
-
+// The child's last word before it exits kRunFailed, in the same format as jailbuild's own (the
+// child is a copy of jailbuild, single-threaded, with its logger).
 [[noreturn]] void fail(const Error& error) {
-  report(error.message);
-  std::fflush(stderr);
+  spdlog::error("{}", error.message);
+  spdlog::default_logger_raw()->flush();
   ::_exit(kRunFailed);
 }
 
-// Closes every descriptor above 2 but `keep`: a descriptor of the host's file system is a way out
-// of any root (fchdir, openat), and /proc/1/fd would show it.
-Step close_all_but(std::initializer_list<int> keep) {
-  std::vector<int> kept(keep);
-  std::sort(kept.begin(), kept.end());
-  unsigned first = 3;
-  for (int fd : kept) {
-    if (fd < static_cast<int>(first)) continue;
-    if (static_cast<unsigned>(fd) > first && ::close_range(first, static_cast<unsigned>(fd) - 1, 0) != 0)
-      return run::failed("close inherited descriptors");
-    first = static_cast<unsigned>(fd) + 1;
-  }
-  if (::close_range(first, UINT_MAX, 0) != 0) return run::failed("close inherited descriptors");
-  return std::nullopt;
-}
+// ---- the child ----------------------------------------------------------------------------------
+//
+// A fork of jailbuild, which is single-threaded when it runs a jail (no lock can be held by a
+// thread that did not come along): it may allocate, as it always has, and log through spdlog,
+// whose logger writes to stderr synchronously (stderr_color_st) and was flushed before the clone.
 
-// A session of its own (kill(0) and a terminal's signals reach no host process, and the caller's
-// terminal is not the jail's controlling terminal, so TIOCSTI needs a capability the jail lacks),
-// and a fresh session keyring: keyrings are not namespaced, and the caller's may hold secrets.
-Step detach_from_caller() {
-  if (::setsid() < 0) return run::failed("setsid");
-  if (::syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, nullptr) < 0 && errno != ENOSYS)
-    return run::failed("join a new session keyring");
-  return std::nullopt;
-}
-
-// The last steps, already inside the root: limits, identity, working directory, the system call
-// filter, then the jail's init from its sealed memfd, which becomes (or starts) the program.
-[[noreturn]] void exec_jail_init(const RunOptions& options, int init_fd, const char* init_mode, bool setgroups_denied,
-                                 const sigset_t& program_mask) {
-  if (Step error = run::apply_limits(options.limits)) fail(*error);
-  if (Step error = run::switch_identity(options.identity, options.capabilities, setgroups_denied)) fail(*error);
-  // Changing ids cleared the parent-death signal: the jail dies with jailbuild.
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::chdir(options.cwd.c_str()) != 0) fail(run::failed("--cwd " + options.cwd));
-  if (Step error = close_all_but({init_fd})) fail(*error);
-  if (options.seccomp)
-    if (Step error = run::load_seccomp_filter()) fail(*error);
-  std::vector<char*> argv{const_cast<char*>("jailbuild-init"), const_cast<char*>(init_mode),
-                          const_cast<char*>(options.program.c_str())};
-  for (const std::string& argument : options.arguments) argv.push_back(const_cast<char*>(argument.c_str()));
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  for (const std::string& entry : options.environment) envp.push_back(const_cast<char*>(entry.c_str()));
-  envp.push_back(nullptr);
-  ::sigprocmask(SIG_SETMASK, &program_mask, nullptr);
-  ::fexecve(init_fd, argv.data(), envp.data());
-  fail(run::failed("execute the jail's init"));
-}
-
-// What the child that becomes the jail gets from jailbuild.
-struct JailStart {
-  int root_fd = -1;
+// What the child that becomes the jail gets from jailbuild, and what it holds on the way.
+struct JailChild {
+  const RunOptions& options;
+  int root_fd = -1;  // jailbuild's descriptor of the root, in the host's mount namespace
   int init_fd = -1;
   int wait_fd = -1;  // read end of the pipe that holds the child until jailbuild has done its part
   bool in_user_namespace = false;
@@ -150,52 +113,138 @@ struct JailStart {
   // uid and gid 0 (jailbuild's unprivileged host ids) before it makes anything.
   bool takes_namespace_root = false;
   sigset_t program_mask{};
+  UniqueFd root_here{};  // the root, reopened in the new mount namespace
+  std::vector<run::TopLevelEntry> top_level{};
 };
 
-// The child in the new namespaces: pid 1 of the new PID namespace until it execs the init.
-[[noreturn]] void set_up_jail(const RunOptions& options, const JailStart& start) {
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+Result<void> die_with_jailbuild(JailChild&) {
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return run::failed("PR_SET_PDEATHSIG");
+  return {};
+}
+
+// jailbuild writes one byte once its part is done (the id maps, and with them every id the child
+// takes); if it gave up instead, it said why, and the child leaves quietly.
+Result<void> wait_for_jailbuild(JailChild& child) {
   char byte = 0;
   ssize_t got;
-  while ((got = ::read(start.wait_fd, &byte, 1)) < 0 && errno == EINTR) {
+  while ((got = ::read(child.wait_fd, &byte, 1)) < 0 && errno == EINTR) {
   }
-  if (got != 1) ::_exit(kRunFailed);  // jailbuild gave up (it said why)
-  // The inherited descriptor of the root names a mount of the host's namespace, where nothing may
-  // be mounted; the working directory, which jailbuild set to it, was carried into the new
-  // namespace by clone(2): the same directory, no name looked up again.
-  const int root_fd = ::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (root_fd < 0) fail(run::failed(options.root + ": open in the new mount namespace"));
-  if (Step error = close_all_but({root_fd, start.init_fd})) fail(*error);
-  // Read-only, the jail shows the root's top-level entries; read while the child still has the
-  // caller's ids (see read_top_level).
-  std::vector<run::TopLevelEntry> top_level;
-  if (!options.writable) {
-    auto entries = run::read_top_level(root_fd, options);
-    if (!entries) fail(entries.error());
-    top_level = std::move(*entries);
-  }
-  if (start.takes_namespace_root && (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0))
-    fail(run::failed("become the user namespace's root"));
-  if (Step error = detach_from_caller()) fail(*error);
-  if (options.network == Network::None)
-    if (Step error = run::bring_up_loopback()) fail(*error);
-  if (Step error = run::enter_new_root(options, root_fd, top_level, start.in_user_namespace)) fail(*error);
-  top_level.clear();  // no descriptor of the host's files may reach the jail
-  ::close(root_fd);
-  exec_jail_init(options, start.init_fd, "init", start.setgroups_denied, start.program_mask);
+  if (got != 1) ::_exit(kRunFailed);
+  return {};
 }
 
-// The child of --chroot-only: no namespaces, only chroot(2) and the steps after it.
-[[noreturn]] void set_up_chroot(const RunOptions& options, const JailStart& start) {
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (Step error = detach_from_caller()) fail(*error);
-  if (::fchdir(start.root_fd) != 0 || ::chroot(".") != 0) fail(run::failed(options.root + ": chroot"));
-  if (::chdir("/") != 0) fail(run::failed(options.root + ": chdir / after chroot"));
-  ::close(start.root_fd);
-  exec_jail_init(options, start.init_fd, "exec", false, start.program_mask);
+// The inherited descriptor of the root names a mount of the host's namespace, where nothing may
+// be mounted; the working directory, which jailbuild set to it, was carried into the new
+// namespace by clone(2): the same directory, no name looked up again.
+Result<void> reopen_root(JailChild& child) {
+  child.root_here = UniqueFd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!child.root_here.valid()) return run::failed(child.options.root + ": open in the new mount namespace");
+  return run::close_all_but({child.root_here.get(), child.init_fd});
 }
 
-Step check_options(const RunOptions& options, bool in_user_namespace) {
+// Read while the child still has the caller's ids (see read_top_level).
+Result<void> read_top_level(JailChild& child) {
+  child.top_level = TRY(run::read_top_level(child.root_here.get(), child.options));
+  return {};
+}
+
+Result<void> become_namespace_root(JailChild&) { return run::become_namespace_root(); }
+Result<void> detach_from_caller(JailChild&) { return run::detach_from_caller(); }
+Result<void> bring_up_loopback(JailChild&) { return run::bring_up_loopback(); }
+
+Result<void> enter_new_root(JailChild& child) {
+  TRY(run::enter_new_root(child.options, child.root_here.get(), child.top_level, child.in_user_namespace));
+  child.top_level.clear();  // no descriptor of the host's files may reach the jail
+  child.root_here = UniqueFd();
+  return {};
+}
+
+// --chroot-only: chroot(2) through the descriptor, then the root's own "/".
+Result<void> enter_by_chroot(JailChild& child) {
+  if (::fchdir(child.root_fd) != 0 || ::chroot(".") != 0) return run::failed(child.options.root + ": chroot");
+  if (::chdir("/") != 0) return run::failed(child.options.root + ": chdir / after chroot");
+  ::close(child.root_fd);
+  return {};
+}
+
+Result<void> apply_limits(JailChild& child) { return run::apply_limits(child.options.limits); }
+
+Result<void> switch_identity(JailChild& child) {
+  const RunOptions& options = child.options;
+  TRY(run::switch_identity(options.identity, options.capabilities, child.setgroups_denied));
+  // Changing ids cleared the parent-death signal: the jail dies with jailbuild.
+  return die_with_jailbuild(child);
+}
+
+Result<void> change_directory(JailChild& child) {
+  if (::chdir(child.options.cwd.c_str()) != 0) return run::failed("--cwd " + child.options.cwd);
+  return {};
+}
+
+Result<void> close_descriptors(JailChild& child) { return run::close_all_but({child.init_fd}); }
+
+Result<void> load_seccomp_filter(JailChild&) { return run::load_seccomp_filter(); }
+
+bool always(const JailChild&) { return true; }
+bool in_namespaces(const JailChild& child) { return !child.options.chroot_only; }
+bool chroot_only(const JailChild& child) { return child.options.chroot_only; }
+bool takes_namespace_root(const JailChild& child) { return child.takes_namespace_root; }
+bool without_network(const JailChild& child) { return child.options.network == Network::None; }
+bool with_seccomp(const JailChild& child) { return child.options.seccomp; }
+
+struct ChildStep {
+  const char* what;  // for -vv
+  bool (*applies)(const JailChild&);
+  Result<void> (*run)(JailChild&);
+};
+
+// From a freshly cloned process to the jail, in the one order that works: the root's entries are
+// read with the caller's ids, everything is made as the namespace's root, the mounts need the
+// capabilities the identity then drops, and the filter, last, refuses what came before it.
+// (Landlock goes before the filter.)
+constexpr ChildStep kChildSteps[] = {
+    {"die with jailbuild (PR_SET_PDEATHSIG)", always, die_with_jailbuild},
+    {"wait until jailbuild has done its part", always, wait_for_jailbuild},
+    {"open the root in the new mount namespace, close what else was inherited", in_namespaces, reopen_root},
+    {"read the root's top level", in_namespaces, read_top_level},
+    {"become the user namespace's root", takes_namespace_root, become_namespace_root},
+    {"start a session and a session keyring of its own", always, detach_from_caller},
+    {"bring up loopback", without_network, bring_up_loopback},
+    {"build the jail's file system and pivot_root into it", in_namespaces, enter_new_root},
+    {"chroot into the root", chroot_only, enter_by_chroot},
+    {"set the resource limits", always, apply_limits},
+    {"take the program's identity and drop capabilities", always, switch_identity},
+    {"change to the working directory", always, change_directory},
+    {"close every descriptor but the init's", always, close_descriptors},
+    {"load the seccomp filter", with_seccomp, load_seccomp_filter},
+};
+
+// The child: pid 1 of the new PID namespace (with namespaces) until it execs the jail's init from
+// its sealed memfd, which becomes (or starts) the program.
+[[noreturn]] void set_up_jail(JailChild& child) {
+  for (const ChildStep& step : kChildSteps) {
+    if (!step.applies(child)) continue;
+    spdlog::trace("run: child: {}", step.what);
+    if (auto done = step.run(child); !done) fail(done.error());
+  }
+  const RunOptions& options = child.options;
+  const char* init_mode = options.chroot_only ? "exec" : "init";
+  spdlog::trace("run: child: execute the jail's init ({}) from its sealed memfd: {}", init_mode, options.program);
+  std::vector<char*> argv{const_cast<char*>("jailbuild-init"), const_cast<char*>(init_mode),
+                          const_cast<char*>(options.program.c_str())};
+  for (const std::string& argument : options.arguments) argv.push_back(const_cast<char*>(argument.c_str()));
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (const std::string& entry : options.environment) envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
+  ::sigprocmask(SIG_SETMASK, &child.program_mask, nullptr);
+  ::fexecve(child.init_fd, argv.data(), envp.data());
+  fail(run::failed("execute the jail's init"));
+}
+
+// ---- jailbuild, on the host ------------------------------------------------------------------
+
+Result<void> check_options(const RunOptions& options, bool in_user_namespace) {
   const bool root = ::geteuid() == 0;
   if (options.chroot_only) {
     if (!options.mounts.empty() || options.network == Network::None)
@@ -217,117 +266,162 @@ Step check_options(const RunOptions& options, bool in_user_namespace) {
       return Error::usage(std::string(name) + " (descriptor " + std::to_string(fd) +
                           ") is a directory of the host, which would lead out of the jail");
   }
-  return std::nullopt;
+  return {};
+}
+
+// What jailbuild makes before the clone and keeps until the jail has ended.
+struct Launch {
+  bool caller_is_root = false;
+  bool in_user_namespace = false;
+  UniqueFd init;
+  OpenedRoot root;
+  run::UserNamespace user_namespace;
+  // The pipe that holds the child until jailbuild's steps (kParentSteps) are done; there is always
+  // one, so that whatever jailbuild must do to the child before it runs has its place.
+  UniqueFd hold_read, hold_write;
+};
+
+Result<Launch> prepare(const RunOptions& options) {
+  Launch launch;
+  launch.caller_is_root = ::geteuid() == 0;
+  const bool root = launch.caller_is_root;
+  launch.in_user_namespace = !options.chroot_only && (!root || !options.host_root);
+  TRY(check_options(options, launch.in_user_namespace));
+  if (options.host_root && !options.chroot_only && options.identity.uid == 0)
+    spdlog::warn("--host-root: the program runs as the host's root; any way out of the jail is a way to host root");
+  if (launch.in_user_namespace && root && options.network == Network::Host &&
+      std::find(options.capabilities.begin(), options.capabilities.end(), CAP_NET_BIND_SERVICE) !=
+          options.capabilities.end())
+    spdlog::warn("--cap NET_BIND_SERVICE acts in the jail's user namespace, which does not own the host's "
+                 "network: to bind a host port below 1024 add --host-root (with -u USER no process of the jail is root)");
+  if (options.chroot_only && options.identity.uid == 0)
+    spdlog::warn("--chroot-only leaves the program root inside a plain chroot, which root can leave; use -u USER");
+
+  spdlog::trace("run: jailbuild: copy the jail's init into a sealed memfd");
+  launch.init = TRY(run::sealed_init());
+  // The root is opened once, through no symlink on its way, and from then on reached only through
+  // this descriptor (see open_root).
+  spdlog::trace("run: jailbuild: open the root {}", options.root);
+  launch.root = TRY(open_root(options.root, false));
+  if (!launch.root.fd.valid()) return system_error(launch.root.path, ENOENT);
+  if (launch.root.path == "/") return Error::usage(options.root + ": the host's own root is not a jail");
+  const int root_fd = launch.root.fd.get();
+  // A --writable root is the jail's top level itself, and its mount points are made here, by
+  // jailbuild, without following a symlink: the jail's root may not own the root.
+  if (options.writable && !options.chroot_only) {
+    spdlog::trace("run: jailbuild: make proc, dev and tmp in the --writable root");
+    for (const char* mount_point : {"proc", "dev", "tmp"})
+      if (::mkdirat(root_fd, mount_point, 0755) != 0 && errno != EEXIST)
+        return run::failed(options.root + "/" + mount_point + ": make the mount point");
+  }
+  if (launch.in_user_namespace) {
+    spdlog::trace("run: jailbuild: plan the user namespace's id maps");
+    launch.user_namespace = TRY(run::plan_user_namespace(options.identity));
+    struct stat top {};
+    if (options.writable && root && options.identity.uid == 0 && ::fstat(root_fd, &top) == 0 &&
+        top.st_uid != launch.user_namespace.root_uid)
+      spdlog::warn("--writable: {} belongs to host uid {}, and the jail's root is host uid {}: it writes only where "
+                   "that id may (chown what it must write, or --host-root)",
+                   options.root, top.st_uid, launch.user_namespace.root_uid);
+  }
+  int holding[2] = {-1, -1};
+  if (::pipe2(holding, O_CLOEXEC) != 0) return run::failed("pipe");
+  launch.hold_read = UniqueFd(holding[0]);
+  launch.hold_write = UniqueFd(holding[1]);
+  return launch;
+}
+
+// ---- jailbuild's steps while the child waits -----------------------------------------------------
+
+Result<void> write_id_maps(const Launch& launch, pid_t child) {
+  return run::write_id_maps(child, launch.user_namespace);
+}
+
+bool in_user_namespace(const Launch& launch) { return launch.in_user_namespace; }
+
+struct ParentStep {
+  const char* what;  // for -vv
+  bool (*applies)(const Launch&);
+  Result<void> (*run)(const Launch&, pid_t child);
+};
+
+// Done to the child from outside, before it takes a step of its own. (Its cgroup goes here.)
+constexpr ParentStep kParentSteps[] = {
+    {"write the child's id maps", in_user_namespace, write_id_maps},
+};
+
+std::string namespace_names(int flags) {
+  std::string names;
+  for (const auto& [flag, name] : {std::pair{CLONE_NEWUSER, "user"}, {CLONE_NEWNS, "mount"}, {CLONE_NEWPID, "pid"},
+                                   {CLONE_NEWIPC, "ipc"}, {CLONE_NEWUTS, "uts"}, {CLONE_NEWNET, "network"}})
+    if (flags & flag) names += (names.empty() ? "" : ", ") + std::string(name);
+  return names.empty() ? "no new namespaces (--chroot-only)" : "new " + names + " namespaces";
+}
+
+// The one way back once the supervised signals are blocked: the child, if there is one, is still
+// waiting on the holding pipe, so it has done nothing yet; it is killed and reaped, and jailbuild
+// says why.
+int abandon(Launch& launch, pid_t child, const sigset_t& program_mask, const Error& error) {
+  launch.hold_write = UniqueFd();
+  if (child > 0) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+  }
+  ::sigprocmask(SIG_SETMASK, &program_mask, nullptr);
+  spdlog::error("{}", error.message);
+  return kRunFailed;
 }
 
 }  // namespace
 
 int run_in_jail(const RunOptions& options) {
-  const bool root = ::geteuid() == 0;
-  const bool in_user_namespace = !options.chroot_only && (!root || !options.host_root);
-  if (Step error = check_options(options, in_user_namespace)) {
-    report(error->message);
+  auto prepared = prepare(options);
+  if (!prepared) {
+    spdlog::error("{}", prepared.error().message);
     return kRunFailed;
   }
-  if (options.host_root && !options.chroot_only && options.identity.uid == 0)
-    report("warning: --host-root: the program runs as the host's root; any way out of the jail is a way to host root");
-  if (in_user_namespace && root && options.network == Network::Host &&
-      std::find(options.capabilities.begin(), options.capabilities.end(), CAP_NET_BIND_SERVICE) !=
-          options.capabilities.end())
-    report("warning: --cap NET_BIND_SERVICE acts in the jail's user namespace, which does not own the host's "
-           "network: to bind a host port below 1024 add --host-root (with -u USER no process of the jail is root)");
-  if (options.chroot_only && options.identity.uid == 0)
-    report("warning: --chroot-only leaves the program root inside a plain chroot, which root can leave; use -u USER");
-
-  auto init = run::sealed_init();
-  if (!init) {
-    report(init.error().message);
-    return kRunFailed;
-  }
-  // The root is opened once, through no symlink on its way, and from then on reached only through
-  // this descriptor (see open_root).
-  auto opened = open_root(options.root, false);
-  if (opened && !opened->fd.valid()) opened = system_error(opened->path, ENOENT);
-  if (opened && opened->path == "/") opened = Error::usage(options.root + ": the host's own root is not a jail");
-  if (!opened) {
-    report(opened.error().message);
-    return kRunFailed;
-  }
-  const UniqueFd& root_fd = opened->fd;
-  // A --writable root is the jail's top level itself, and its mount points are made here, by
-  // jailbuild, without following a symlink: the jail's root may not own the root.
-  if (options.writable && !options.chroot_only)
-    for (const char* mount_point : {"proc", "dev", "tmp"})
-      if (::mkdirat(root_fd.get(), mount_point, 0755) != 0 && errno != EEXIST) {
-        report(run::failed(options.root + "/" + mount_point + ": make the mount point").message);
-        return kRunFailed;
-      }
-  run::UserNamespace user_namespace;
-  if (in_user_namespace) {
-    auto plan = run::plan_user_namespace(options.identity);
-    if (!plan) {
-      report(plan.error().message);
-      return kRunFailed;
-    }
-    user_namespace = std::move(*plan);
-    struct stat top {};
-    if (options.writable && root && options.identity.uid == 0 && ::fstat(root_fd.get(), &top) == 0 &&
-        top.st_uid != user_namespace.root_uid)
-      report("warning: --writable: " + options.root + " belongs to host uid " + std::to_string(top.st_uid) +
-             ", and the jail's root is host uid " + std::to_string(user_namespace.root_uid) +
-             ": it writes only where that id may (chown what it must write, or --host-root)");
-  }
-
-  int holding[2] = {-1, -1};
-  if (::pipe2(holding, O_CLOEXEC) != 0) {
-    report(run::failed("pipe").message);
-    return kRunFailed;
-  }
-  const UniqueFd hold_read(holding[0]), hold_write(holding[1]);
-  JailStart start{root_fd.get(), init->get(), hold_read.get(), in_user_namespace, user_namespace.deny_setgroups,
-                  in_user_namespace && root, {}};
+  Launch& launch = *prepared;
+  JailChild start{.options = options,
+                  .root_fd = launch.root.fd.get(),
+                  .init_fd = launch.init.get(),
+                  .wait_fd = launch.hold_read.get(),
+                  .in_user_namespace = launch.in_user_namespace,
+                  .setgroups_denied = launch.user_namespace.deny_setgroups,
+                  .takes_namespace_root = launch.in_user_namespace && launch.caller_is_root};
 
   int flags = 0;
   if (!options.chroot_only) {
     flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
     if (options.network == Network::None) flags |= CLONE_NEWNET;
-    if (in_user_namespace) flags |= CLONE_NEWUSER;
-  }
-  // The child starts in the root (see set_up_jail); jailbuild goes back where it was.
-  const UniqueFd caller_cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (::fchdir(root_fd.get()) != 0) {
-    report(run::failed(options.root + ": chdir").message);
-    return kRunFailed;
+    if (launch.in_user_namespace) flags |= CLONE_NEWUSER;
   }
   const sigset_t supervised = supervised_signals();
   ::sigprocmask(SIG_BLOCK, &supervised, &start.program_mask);
+  // The child starts in the root (see reopen_root); jailbuild goes back where it was.
+  const UniqueFd caller_cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (::fchdir(launch.root.fd.get()) != 0)
+    return abandon(launch, -1, start.program_mask, run::failed(options.root + ": chdir"));
+  if (spdlog::should_log(spdlog::level::trace))
+    spdlog::trace("run: jailbuild: clone the child into {}", namespace_names(flags));
   std::fflush(nullptr);
   // clone(2) without a new stack forks into the namespaces, as fork(2) would.
   const pid_t child = static_cast<pid_t>(::syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
-  if (child == 0) {
-    if (options.chroot_only) set_up_chroot(options, start);
-    set_up_jail(options, start);
-  }
+  if (child == 0) set_up_jail(start);
   if (caller_cwd.valid()) (void)::fchdir(caller_cwd.get());
   if (child < 0) {
-    const Error error = run::failed("create the namespaces");
-    ::sigprocmask(SIG_SETMASK, &start.program_mask, nullptr);
-    report(error.message + (in_user_namespace && !root ? " (are user namespaces disabled? see user.max_user_namespaces, or run as root)" : ""));
-    return kRunFailed;
+    Error error = run::failed("create the namespaces");
+    if (launch.in_user_namespace && !launch.caller_is_root)
+      error.message += " (are user namespaces disabled? see user.max_user_namespaces, or run as root)";
+    return abandon(launch, child, start.program_mask, error);
   }
-  if (in_user_namespace) {
-    if (Step error = run::write_id_maps(child, user_namespace)) {
-      ::kill(child, SIGKILL);
-      ::waitpid(child, nullptr, 0);
-      ::sigprocmask(SIG_SETMASK, &start.program_mask, nullptr);
-      report(error->message);
-      return kRunFailed;
-    }
+  for (const ParentStep& step : kParentSteps) {
+    if (!step.applies(launch)) continue;
+    spdlog::trace("run: jailbuild: {} (pid {})", step.what, child);
+    if (auto done = step.run(launch, child); !done) return abandon(launch, child, start.program_mask, done.error());
   }
-  if (!options.chroot_only && ::write(hold_write.get(), "", 1) != 1) {
-    report(run::failed("start the jail").message);
-    ::kill(child, SIGKILL);
-  }
+  spdlog::trace("run: jailbuild: let the child go on, then pass signals on until it ends");
+  if (::write(launch.hold_write.get(), "", 1) != 1)
+    return abandon(launch, child, start.program_mask, run::failed("start the jail"));
   return supervise(Jail{child, !options.chroot_only});
 }
 

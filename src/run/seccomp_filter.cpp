@@ -1,164 +1,38 @@
-// The system call denylist: everything else is allowed, as in Docker's and bubblewrap's filters,
-// so that ordinary programs run unchanged; what is refused is what reaches outside the jail.
-#include <linux/sched.h>
-#include <sched.h>
-#include <seccomp.h>
-#include <sys/ioctl.h>
-
-#include <fcntl.h>
-#include <linux/audit.h>
+// Loads the jail's default system call filter: the BPF program seccomp_policy.cpp compiled when
+// jailbuild was built, embedded here byte for byte and attached with one prctl.
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 
-#include <array>
-#include <cerrno>
 #include <cstddef>
-#include <cstdlib>
-#include <memory>
 
 #include "jail_setup.hpp"
 
+// Built by CMake (target jailbuild_seccomp_filter).
+asm(R"(
+  .section .rodata.jailbuild_seccomp_filter, "a"
+  .balign 8
+jailbuild_seccomp_filter_begin:
+  .incbin ")" JAILBUILD_SECCOMP_FILTER_PATH R"("
+jailbuild_seccomp_filter_end:
+  .previous
+)");
+extern "C" const sock_filter jailbuild_seccomp_filter_begin[];
+extern "C" const sock_filter jailbuild_seccomp_filter_end[];
+
 namespace jailbuild::run {
-namespace {
 
-// Refused with EPERM: the file system view (mount and its new API, pivot_root, chroot), other
-// namespaces (unshare, setns), the kernel itself (modules, kexec, bpf, perf, keyrings), other
-// processes (ptrace, process_vm_*), and file handles, which open files by inode number on a
-// mounted file system, bypassing the jail's paths (the "shocker" escape).
-constexpr std::array kDenied{
-    "mount", "umount2", "pivot_root", "chroot",                                     // the file system view
-    "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
-    "unshare", "setns",                                                             // namespaces
-    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",  // the kernel
-    "bpf", "perf_event_open", "keyctl", "add_key", "request_key",
-    "ptrace", "process_vm_readv", "process_vm_writev",                              // other processes
-    "open_by_handle_at",                                                            // files by inode
-    // io_uring opens, reads and writes files on the kernel's own threads, out of any filter's
-    // sight (Docker refuses it too).
-    "io_uring_setup", "io_uring_enter", "io_uring_register",
-};
-
-// A setuid or setgid bit in a mode: refused wherever a mode is given, so that nothing in a jail
-// can make a file that would run with its owner's ids outside it (through --writable or a
-// --bind). The bits are tested one at a time: a rule can only compare a masked value for equality.
-constexpr std::array<unsigned long, 2> kPrivilegeBits{S_ISUID, S_ISGID};
-
-// The calls that take a mode, with the position of the mode argument, and for the opening calls
-// the position of the flags that make them create (O_CREAT, O_TMPFILE); -1 for none.
-struct ModeCall {
-  const char* name;
-  unsigned mode_arg;
-  int flags_arg;
-};
-constexpr std::array kModeCalls{ModeCall{"chmod", 1, -1},     ModeCall{"fchmod", 1, -1},  ModeCall{"fchmodat", 2, -1},
-                                ModeCall{"fchmodat2", 2, -1}, ModeCall{"mknod", 1, -1},   ModeCall{"mknodat", 2, -1},
-                                ModeCall{"creat", 1, -1},     ModeCall{"open", 2, 1},     ModeCall{"openat", 3, 2}};
-// __O_TMPFILE, the bit O_TMPFILE adds to O_DIRECTORY: glibc does not export it.
-constexpr unsigned long kCreatingFlags[] = {O_CREAT, O_TMPFILE & ~static_cast<unsigned long>(O_DIRECTORY)};
-
-// System calls newer than this libseccomp (and so out of reach of its rules) are refused with
-// ENOSYS by a second, hand-written filter: a denylist cannot refuse a call it does not know, and
-// ENOSYS makes programs fall back to the older calls the denylist covers. fchmodat2 (Linux 6.6)
-// is such a call: it takes a mode.
-// Since Linux 5.1 every architecture numbers new calls alike, from 424 up without gaps, so the
-// first number from 424 that this libseccomp cannot name is where its knowledge ends.
-int first_unknown_syscall() {
-  constexpr int kFirstSharedNumber = 424;
-  const uint32_t native = ::seccomp_arch_native();
-  int call = kFirstSharedNumber;
-  for (char* name; (name = ::seccomp_syscall_resolve_num_arch(native, call)) != nullptr; ++call) ::free(name);
-  return call;
+std::span<const sock_filter> default_seccomp_program() {
+  return {jailbuild_seccomp_filter_begin, jailbuild_seccomp_filter_end};
 }
 
-// Namespace flags of clone(2): each would give the program a namespace of its own to mount in.
-constexpr std::array<unsigned long, 7> kNamespaceFlags{CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER,
-                                                       CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP};
-
-// Terminal ioctls that push input into the terminal (TIOCSTI) or reach the console (TIOCLINUX):
-// the kernel compares only the low 32 bits of the request, so the filter does too.
-constexpr std::array<unsigned long, 2> kDeniedIoctls{TIOCSTI, TIOCLINUX};
-
-struct ContextDeleter {
-  void operator()(scmp_filter_ctx context) const { ::seccomp_release(context); }
-};
-
-Error seccomp_failed(const std::string& what, int result) {
-  errno = -result;
-  return failed("seccomp: " + what);
-}
-
-// The second filter: ENOSYS for every call number from first_unknown_syscall() on, for the native
-// architecture (the first filter kills the others).
-Step refuse_unknown_calls() {
-  const auto first = static_cast<uint32_t>(first_unknown_syscall());
-  sock_filter code[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ::seccomp_arch_native(), 1, 0),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, first, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  const sock_fprog program{static_cast<unsigned short>(std::size(code)), code};
-  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) return failed("seccomp: refuse unknown calls");
-  return std::nullopt;
-}
-
-}  // namespace
-
-Step load_seccomp_filter() {
-  // Only the native ABI is in the filter: a 32-bit (int 0x80) or x32 system call is not matched
-  // by any rule and kills the process (SCMP_FLTATR_ACT_BADARCH), since its numbers differ.
-  std::unique_ptr<void, ContextDeleter> context(::seccomp_init(SCMP_ACT_ALLOW));
-  if (!context) return Error{"seccomp: cannot create a filter"};
-  scmp_filter_ctx filter = context.get();
-  if (int rc = ::seccomp_attr_set(filter, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); rc < 0)
-    return seccomp_failed("refuse foreign ABIs", rc);
-  const uint32_t refuse = SCMP_ACT_ERRNO(EPERM);
-  for (const char* name : kDenied) {
-    const int call = ::seccomp_syscall_resolve_name(name);
-    if (call == __NR_SCMP_ERROR) continue;  // unknown to this libseccomp, and so to this kernel's ABI table
-    if (int rc = ::seccomp_rule_add(filter, refuse, call, 0); rc < 0) return seccomp_failed(name, rc);
-  }
-  for (unsigned long flag : kNamespaceFlags)
-    if (int rc = ::seccomp_rule_add(filter, refuse, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)); rc < 0)
-      return seccomp_failed("clone", rc);
-  // clone3 passes its flags in memory, out of a filter's reach: ENOSYS makes glibc fall back to clone.
-  if (int rc = ::seccomp_rule_add(filter, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0); rc < 0)
-    return seccomp_failed("clone3", rc);
-  for (unsigned long request : kDeniedIoctls)
-    if (int rc = ::seccomp_rule_add(filter, refuse, SCMP_SYS(ioctl), 1,
-                                    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, request));
-        rc < 0)
-      return seccomp_failed("ioctl", rc);
-  // Creating files with a setuid or setgid bit, by any call that takes a mode.
-  for (const ModeCall& call : kModeCalls) {
-    const int number = ::seccomp_syscall_resolve_name(call.name);
-    // Not in this ABI (open, chmod on newer architectures), or newer than this libseccomp
-    // (fchmodat2 before 2.5.5), and then refused whole by refuse_unknown_calls.
-    if (number == __NR_SCMP_ERROR) continue;
-    for (unsigned long bit : kPrivilegeBits) {
-      const scmp_arg_cmp mode{call.mode_arg, SCMP_CMP_MASKED_EQ, bit, bit};
-      if (call.flags_arg < 0) {
-        if (int rc = ::seccomp_rule_add(filter, refuse, number, 1, mode); rc < 0) return seccomp_failed(call.name, rc);
-        continue;
-      }
-      for (unsigned long creating : kCreatingFlags) {
-        const scmp_arg_cmp flags{static_cast<unsigned>(call.flags_arg), SCMP_CMP_MASKED_EQ, creating, creating};
-        if (int rc = ::seccomp_rule_add(filter, refuse, number, 2, flags, mode); rc < 0)
-          return seccomp_failed(call.name, rc);
-      }
-    }
-  }
-  // openat2 passes its mode in memory, out of a filter's reach: ENOSYS makes callers fall back to
-  // openat, which the rules above see.
-  if (int rc = ::seccomp_rule_add(filter, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(openat2), 0); rc < 0)
-    return seccomp_failed("openat2", rc);
-  if (int rc = ::seccomp_load(filter); rc < 0) return seccomp_failed("load the filter", rc);
-  return refuse_unknown_calls();
+Result<void> load_seccomp_filter() {
+  // PR_SET_NO_NEW_PRIVS is already set (switch_identity): without it, and without
+  // CAP_SYS_ADMIN, the kernel refuses a filter.
+  const std::span<const sock_filter> code = default_seccomp_program();
+  const sock_fprog program{static_cast<unsigned short>(code.size()), const_cast<sock_filter*>(code.data())};
+  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) return failed("seccomp: load the filter");
+  return {};
 }
 
 }  // namespace jailbuild::run

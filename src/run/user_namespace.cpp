@@ -118,14 +118,21 @@ std::string map_text(std::vector<IdMapping> map) {
   return text;
 }
 
-Step write_proc_file(const std::string& path, const std::string& text) {
+// "0 100000 1\n1000 1000 1\n" as "0 100000 1, 1000 1000 1", for the log.
+std::string one_line(std::string map) {
+  if (!map.empty() && map.back() == '\n') map.pop_back();
+  for (std::size_t at = map.find('\n'); at != std::string::npos; at = map.find('\n', at)) map.replace(at, 1, ", ");
+  return map;
+}
+
+Result<void> write_proc_file(const std::string& path, const std::string& text) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
   if (!fd.valid()) return failed(path);
   // An id map must be written in one write(2): the kernel takes the first write only.
   const ssize_t written = ::write(fd.get(), text.data(), text.size());
   if (written != static_cast<ssize_t>(text.size())) return failed(path + ": write \"" + text + "\"");
   if (const int error = fd.close(); error != 0) return system_error(path, error);
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace
@@ -161,12 +168,19 @@ Result<UserNamespace> plan_user_namespace(const Identity& identity) {
   return plan;
 }
 
-Step write_id_maps(pid_t child, const UserNamespace& plan) {
+Result<void> write_id_maps(pid_t child, const UserNamespace& plan) {
   const std::string proc = "/proc/" + std::to_string(child) + "/";
-  if (plan.deny_setgroups)
-    if (Step error = write_proc_file(proc + "setgroups", "deny")) return error;
-  if (Step error = write_proc_file(proc + "uid_map", map_text(plan.uids))) return error;
-  return write_proc_file(proc + "gid_map", map_text(plan.gids));
+  if (plan.deny_setgroups) TRY(write_proc_file(proc + "setgroups", "deny"));
+  const std::string uids = map_text(plan.uids), gids = map_text(plan.gids);
+  if (spdlog::should_log(spdlog::level::trace))
+    spdlog::trace("run: jailbuild: uid_map \"{}\", gid_map \"{}\"", one_line(uids), one_line(gids));
+  TRY(write_proc_file(proc + "uid_map", uids));
+  return write_proc_file(proc + "gid_map", gids);
+}
+
+Result<void> become_namespace_root() {
+  if (::setresgid(0, 0, 0) != 0 || ::setresuid(0, 0, 0) != 0) return failed("become the user namespace's root");
+  return {};
 }
 
 }  // namespace jailbuild::run

@@ -211,6 +211,20 @@ TEST_F(DepsCommand, LdLibraryPathIsAnOptionNotTheCallersEnvironment) {
   EXPECT_NE(from_option.output.find(path("lib/libdep.so.1")), std::string::npos) << from_option.output;
 }
 
+TEST_F(DepsCommand, DoubleVerboseLogsEachCandidatePassedOverAndWhy) {
+  fs::create_directories(dir_ / "empty");
+  const std::string library_path = path("empty") + ":" + path("lib");
+  const ProcessResult traced = jailbuild_run({"-vv", "deps", "--list", "--library-path", library_path, path("plain")});
+  EXPECT_EQ(traced.exit_code, 0) << traced.describe();
+  EXPECT_NE(traced.output.find(path("empty/libdep.so.1") + " (LD_LIBRARY_PATH): skipped: No such file or directory"),
+            std::string::npos)
+      << traced.output;
+  // The control: without -vv, only the answer.
+  const ProcessResult quiet = jailbuild_run({"deps", "--list", "--library-path", library_path, path("plain")});
+  EXPECT_EQ(quiet.output.find("skipped"), std::string::npos) << quiet.output;
+  EXPECT_NE(quiet.output.find(path("lib/libdep.so.1")), std::string::npos) << quiet.output;
+}
+
 TEST_F(DepsCommand, RootResolvesInsideAnotherTree) {
   // A root holding the program and its library at other absolute paths than on the host; no libc.
   const fs::path root = dir_ / "root";

@@ -1,5 +1,6 @@
 // The manifest: its JSON layout and validation, the names of manifest files, loading and atomic
 // saving (a full disk included), the default state directory, and the per-root lock.
+#include "jailbuild/log.hpp"
 #include "jailbuild/manifest.hpp"
 #include "support/temp_dir.hpp"
 #include "manifest/manifest_json.hpp"
@@ -1016,6 +1017,7 @@ TEST_F(RootLockTest, WaitingBlocksUntilTheHolderLetsGo) {
   });
 
   ::testing::internal::CaptureStderr();
+  jailbuild::set_up_logging(jailbuild::Verbosity::normal);  // the command's logger: stderr, its one format
   const auto lock = RootLock::acquire(state(), root_, /*wait=*/true);
   const std::string said = ::testing::internal::GetCapturedStderr();
   acquired = true;
@@ -1023,7 +1025,7 @@ TEST_F(RootLockTest, WaitingBlocksUntilTheHolderLetsGo) {
 
   ASSERT_TRUE(lock.ok()) << lock.error().message;
   EXPECT_TRUE(saw_waiter_blocked);
-  EXPECT_EQ(said, "jailbuild: waiting for another jailbuild working on /srv/jail (lock " +
+  EXPECT_EQ(said, "jailbuild: warning: waiting for another jailbuild working on /srv/jail (lock " +
                       lock_file() + ", pid " + std::to_string(holder.pid()) + ")\n");
   // The holder said 'R' just before letting go: had acquire not waited, it would not have yet.
   EXPECT_EQ(holder.next_message(0), 'R');

@@ -6,9 +6,12 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <span>
 
 #include <gtest/gtest.h>
 
+#include "jailbuild/ld_cache.hpp"
 #include "jailbuild/plan.hpp"
 #include "jailbuild/root_view.hpp"
 
@@ -49,6 +52,12 @@ Steps steps_of(const RootView& view, const std::string& path) {
 }
 
 using Kind = PathStep::Kind;
+
+Planner open_planner(const PlanOptions& options = {}) {
+  auto planner = Planner::open(options);
+  if (!planner) throw std::runtime_error(planner.error().message);
+  return std::move(*planner);
+}
 
 TEST_F(TempTree, WalkReportsDirectoriesAndEverySymlinkFollowedInsideTheRoot) {
   file("usr/lib/x86_64-linux-gnu/ld.so");
@@ -96,8 +105,8 @@ TEST_F(TempTree, PlanMirrorsSymlinkChainsAndPutsParentsFirst) {
   link("opt/app/share/latest.txt", "data.txt");
   PlanOptions options;
   options.generate_loader_cache = false;
-  Planner planner(options);
-  planner.add(at("opt/current/share/latest.txt"));
+  Planner planner = open_planner(options);
+  planner.add(PathRequirement{at("opt/current/share/latest.txt")});
   const CopyPlan plan = planner.finish();
   EXPECT_TRUE(plan.complete());
 
@@ -128,8 +137,8 @@ TEST_F(TempTree, PlanOfAProgramHoldsItsClosureWithReasons) {
                          " && gcc -o " + at("bin/app") + " " + at("m.c") + ")")
                             .c_str()),
             0);
-  Planner planner{PlanOptions{}};
-  planner.add(at("bin/app"));
+  Planner planner = open_planner();
+  planner.add(PathRequirement{at("bin/app")});
   const CopyPlan plan = planner.finish();
   ASSERT_TRUE(plan.complete());
   const PlannedEntry* libc = plan.find("/usr/lib/x86_64-linux-gnu/libc.so.6");
@@ -147,6 +156,52 @@ TEST_F(TempTree, PlanOfAProgramHoldsItsClosureWithReasons) {
   EXPECT_TRUE(cache->source.empty());
 }
 
+// A Reason's rule is persisted: manifests on disk hold it, and a sync compares it with what it
+// plans, so a rule spelled differently rewrites the manifest. The plan stage spells it (loader_rule),
+// not the output layer that words `deps --tree` (src/cli/output.cpp, compiled into the jailbuild
+// executable only): this test binary does not even link that code, so these exact strings cannot
+// come from it, and rewording the tree leaves them, and every manifest, as they are.
+TEST_F(TempTree, ReasonRulesAreThePlannersOwnPersistedText) {
+  file("lib.c", "int lib(void) { return 1; }\n");
+  file("m.c", "int lib(void); int by_rpath(void); int by_path(void);\n"
+              "int main(void) { return lib() + by_rpath() + by_path(); }\n");
+  file("rpath.c", "int by_rpath(void) { return 2; }\n");
+  file("path.c", "int by_path(void) { return 3; }\n");
+  fs::create_directories(dir_ / "runpath");
+  fs::create_directories(dir_ / "rpath");
+  fs::create_directories(dir_ / "bin");
+  const std::string gcc = "cd " + dir_.string() + " && gcc ";
+  for (const std::string& command :
+       {gcc + "-shared -fPIC -Wl,-soname,librun.so -o runpath/librun.so lib.c",
+        gcc + "-shared -fPIC -Wl,-soname,librp.so -o rpath/librp.so rpath.c",
+        gcc + "-shared -fPIC -o " + at("bypath.so") + " path.c",
+        // DT_RUNPATH for the program's own libraries; a second program with DT_RPATH (old dtags).
+        gcc + "-o bin/app m.c -Wl,--no-as-needed -Lrunpath -Lrpath -l:librun.so -l:librp.so " + at("bypath.so") +
+            " -Wl,--enable-new-dtags,-rpath," + at("runpath") + ":" + at("rpath"),
+        gcc + "-o bin/old m.c -Wl,--no-as-needed -Lrunpath -Lrpath -l:librun.so -l:librp.so " + at("bypath.so") +
+            " -Wl,--disable-new-dtags,-rpath," + at("runpath") + ":" + at("rpath")})
+    ASSERT_EQ(std::system(command.c_str()), 0) << command;
+
+  Planner planner = open_planner();
+  planner.add(PathRequirement{at("bin/app")});
+  planner.add(PathRequirement{at("bin/old")});
+  const CopyPlan plan = planner.finish();
+  ASSERT_TRUE(plan.complete());
+  auto rules_of = [&](const std::string& path) {
+    std::set<std::string> rules;
+    const PlannedEntry* entry = plan.find(path);
+    if (entry)
+      for (const Reason& reason : entry->reasons) rules.insert(reason.rule);
+    return rules;
+  };
+  EXPECT_EQ(rules_of(at("bin/app")), std::set<std::string>{"added"});
+  EXPECT_EQ(rules_of(at("runpath/librun.so")),
+            (std::set<std::string>{"runpath of " + at("bin/app"), "rpath of " + at("bin/old")}));
+  EXPECT_EQ(rules_of(at("bypath.so")), std::set<std::string>{"path given in DT_NEEDED"});
+  EXPECT_EQ(rules_of("/usr/lib/x86_64-linux-gnu/libc.so.6"), std::set<std::string>{"ld.so.cache"});
+  EXPECT_EQ(rules_of("/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"), std::set<std::string>{"interpreter"});
+}
+
 TEST_F(TempTree, PlanListsTheLookupsItDependsOnButNotThePathsItPlanned) {
   // app needs libx.so.1 through its RUNPATH, which lists an empty directory first: the miss there
   // is something the plan depends on (a libx.so.1 appearing there would be found instead).
@@ -158,8 +213,8 @@ TEST_F(TempTree, PlanListsTheLookupsItDependsOnButNotThePathsItPlanned) {
                             " && gcc -o app m.c -Llib -l:libx.so.1 -Wl,--enable-new-dtags,-rpath," + at("empty") +
                             ":" + at("lib");
   ASSERT_EQ(std::system(build.c_str()), 0);
-  Planner planner{PlanOptions{}};
-  planner.add(at("app"));
+  Planner planner = open_planner();
+  planner.add(PathRequirement{at("app")});
   const CopyPlan plan = planner.finish();
   ASSERT_TRUE(plan.complete());
   auto looked_up = [&](const std::string& path) {
@@ -173,12 +228,188 @@ TEST_F(TempTree, PlanListsTheLookupsItDependsOnButNotThePathsItPlanned) {
 }
 
 TEST_F(TempTree, PlanReportsWhatDoesNotExist) {
-  Planner planner{PlanOptions{}};
-  planner.add(at("nothing-here"));
+  Planner planner = open_planner();
+  planner.add(PathRequirement{at("nothing-here")});
   const CopyPlan plan = planner.finish();
   ASSERT_EQ(plan.problems.size(), 1u);
   EXPECT_FALSE(plan.complete());
   EXPECT_NE(plan.problems[0].message.find("No such file or directory"), std::string::npos);
+}
+
+// A program needing lib/libcaller.so, whose RUNPATH reaches plugins/, where libplug.so needs
+// plugins/deps/libplugdep.so through its own RUNPATH. Nothing names the plugin but a dlopen.
+class PluginTree : public TempTree {
+ protected:
+  void SetUp() override {
+    TempTree::SetUp();
+    file("plugdep.c", "int plugdep(void) { return 7; }\n");
+    file("plug.c", "int plugdep(void); int plug(void) { return plugdep(); }\n");
+    file("caller.c", "#include <dlfcn.h>\nvoid* open_plugin(const char* n) { return dlopen(n, RTLD_NOW); }\n");
+    file("m.c", "void* open_plugin(const char*); int main(void) { return !open_plugin(\"libplug.so\"); }\n");
+    fs::create_directories(dir_ / "plugins/deps");
+    fs::create_directories(dir_ / "lib");
+    fs::create_directories(dir_ / "bin");
+    const std::string build =
+        "cd " + dir_.string() +
+        " && gcc -shared -fPIC -Wl,-soname,libplugdep.so -o plugins/deps/libplugdep.so plugdep.c"
+        " && gcc -shared -fPIC -Wl,-soname,libplug.so -Wl,--enable-new-dtags,-rpath,'$ORIGIN/deps'"
+        " -o plugins/libplug.so plug.c -Lplugins/deps -l:libplugdep.so"
+        " && gcc -shared -fPIC -Wl,-soname,libcaller.so -Wl,--enable-new-dtags,-rpath,'$ORIGIN/../plugins'"
+        " -o lib/libcaller.so caller.c"
+        " && gcc -o bin/app m.c -Llib -l:libcaller.so -Wl,--enable-new-dtags,-rpath,'$ORIGIN/../lib'";
+    ASSERT_EQ(std::system(build.c_str()), 0);
+  }
+};
+
+TEST_F(PluginTree, ADlopenRequirementPlansThePluginFoundFromItsCallerWithItsNeeds) {
+  PlanOptions options;
+  options.generate_loader_cache = false;
+  Planner planner = open_planner(options);
+  planner.add(PathRequirement{at("bin/app")});
+  // The real program loads it (the control for what follows: the plan without the dlopen lacks it).
+  ASSERT_EQ(std::system(at("bin/app").c_str()), 0);
+  planner.add(DlopenRequirement{at("lib/libcaller.so"), "libplug.so"});
+  const CopyPlan plan = planner.finish();
+  ASSERT_TRUE(plan.complete()) << plan.problems.front().message;
+  const PlannedEntry* plugin = plan.find(at("plugins/libplug.so"));
+  ASSERT_NE(plugin, nullptr);
+  ASSERT_EQ(plugin->reasons.size(), 1u);
+  EXPECT_EQ(plugin->reasons[0].added, "dlopen(libplug.so) from " + at("lib/libcaller.so"));
+  EXPECT_EQ(plugin->reasons[0].needed_by, at("bin/../lib/libcaller.so"));
+  EXPECT_EQ(plugin->reasons[0].rule.rfind("dlopen(libplug.so), ", 0), 0u) << plugin->reasons[0].rule;
+  EXPECT_NE(plan.find(at("plugins/deps/libplugdep.so")), nullptr);
+
+  Planner without = open_planner(options);
+  without.add(PathRequirement{at("bin/app")});
+  const CopyPlan control = without.finish();
+  EXPECT_NE(control.find(at("lib/libcaller.so")), nullptr);
+  EXPECT_EQ(control.find(at("plugins/libplug.so")), nullptr);
+}
+
+TEST_F(PluginTree, ADlopenFromALibraryNoProgramHoldsResolvesTheLibraryItself) {
+  PlanOptions options;
+  options.generate_loader_cache = false;
+  Planner planner = open_planner(options);
+  planner.add(DlopenRequirement{at("lib/libcaller.so"), "libplug.so"});
+  const CopyPlan plan = planner.finish();
+  ASSERT_TRUE(plan.complete()) << plan.problems.front().message;
+  EXPECT_NE(plan.find(at("lib/libcaller.so")), nullptr);
+  EXPECT_NE(plan.find(at("plugins/deps/libplugdep.so")), nullptr);
+  EXPECT_EQ(plan.find(at("bin/app")), nullptr);
+}
+
+TEST_F(PluginTree, ADlopenOfANameItsCallerCannotReachIsAProblem) {
+  Planner planner = open_planner();
+  planner.add(PathRequirement{at("bin/app")});
+  planner.add(DlopenRequirement{at("bin/app"), "libplug.so"});  // the program has no path to plugins/
+  const CopyPlan plan = planner.finish();
+  ASSERT_EQ(plan.problems.size(), 1u);
+  EXPECT_EQ(plan.problems[0].kind, ProblemKind::NotFound);
+  EXPECT_EQ(plan.find(at("plugins/libplug.so")), nullptr);
+}
+
+TEST_F(PluginTree, ARuleAddsWhatItsTriggerInTheClosureAsksFor) {
+  file("share/data.txt", "data");
+  PlanOptions options;
+  options.generate_loader_cache = false;
+  // A rule in the manner of the runtime rules: triggered by an object in the closure.
+  auto holds = [](const RuleInput& input, const std::string& soname) {
+    for (const LinkMap& map : input.programs)
+      for (const LoadedObject& object : map.objects)
+        if (object.elf && object.elf->soname == soname) return true;
+    return false;
+  };
+  const std::string data = at("share/data.txt");
+  options.rules.push_back({"caller-data", [&, data](const RuleInput& input) {
+    return holds(input, "libcaller.so") ? std::vector<Requirement>{PathRequirement{data}} : std::vector<Requirement>{};
+  }});
+  options.rules.push_back({"never", [&](const RuleInput& input) {
+    return holds(input, "libnothing.so") ? std::vector<Requirement>{PathRequirement{"/etc/hostname"}}
+                                         : std::vector<Requirement>{};
+  }});
+  Planner planner = open_planner(options);
+  planner.add(RuleRequirement{"caller-data"});  // a rule sees the whole closure, whenever it was asked for
+  planner.add(RuleRequirement{"never"});
+  planner.add(RuleRequirement{"no-such-rule"});
+  planner.add(PathRequirement{at("bin/app")});
+  const CopyPlan plan = planner.finish();
+  const PlannedEntry* added = plan.find(data);
+  ASSERT_NE(added, nullptr);
+  EXPECT_EQ(added->reasons, (std::vector<Reason>{{"rule caller-data", "", "rule caller-data"}}));
+  EXPECT_EQ(plan.find("/etc/hostname"), nullptr);
+  ASSERT_EQ(plan.problems.size(), 1u);
+  EXPECT_EQ(plan.problems[0].message, "no rule named no-such-rule");
+}
+
+TEST_F(TempTree, ATracedDirectoryIsPlannedWithoutItsContentsAndATracedFileWithItsReason) {
+  file("data/listed/inside.txt", "x");
+  file("data/opened.txt", "y");
+  PlanOptions options;
+  options.generate_loader_cache = false;
+  Planner planner = open_planner(options);
+  planner.add(TracedRequirement{at("data/listed"), "ls data/listed"});
+  planner.add(TracedRequirement{at("data/opened.txt"), "cat data/opened.txt"});
+  const CopyPlan plan = planner.finish();
+  ASSERT_TRUE(plan.complete());
+  ASSERT_NE(plan.find(at("data/listed")), nullptr);
+  EXPECT_EQ(plan.find(at("data/listed"))->type, EntryType::Directory);
+  EXPECT_EQ(plan.find(at("data/listed/inside.txt")), nullptr);
+  const PlannedEntry* opened = plan.find(at("data/opened.txt"));
+  ASSERT_NE(opened, nullptr);
+  EXPECT_EQ(opened->reasons, (std::vector<Reason>{{at("data/opened.txt"), "", "opened by `cat data/opened.txt`"}}));
+  // The control: the same directory added as a path brings its contents.
+  Planner added = open_planner(options);
+  added.add(PathRequirement{at("data/listed")});
+  EXPECT_NE(added.finish().find(at("data/listed/inside.txt")), nullptr);
+}
+
+TEST_F(TempTree, AGeneratedFileHasItsContentAndNoSource) {
+  file("etc/placeholder", "");
+  PlanOptions options;
+  options.generate_loader_cache = false;
+  Planner planner = open_planner(options);
+  planner.add(GeneratedRequirement{at("etc/hosts"), "127.0.0.1 localhost\n", 0600, "loopback names"});
+  const CopyPlan plan = planner.finish();
+  ASSERT_TRUE(plan.complete());
+  const PlannedEntry* hosts = plan.find(at("etc/hosts"));
+  ASSERT_NE(hosts, nullptr);
+  EXPECT_EQ(hosts->content, "127.0.0.1 localhost\n");
+  EXPECT_EQ(hosts->mode, 0600u);
+  EXPECT_TRUE(hosts->source.empty());
+  EXPECT_EQ(hosts->reasons, (std::vector<Reason>{{"", "", "loopback names"}}));
+  ASSERT_NE(plan.find(at("etc")), nullptr);
+  EXPECT_EQ(plan.find(at("etc"))->type, EntryType::Directory);
+}
+
+TEST_F(TempTree, TheLoaderCacheIsGeneratedWhereTheResolversLoaderConfigurationSays) {
+  // A loader whose cache is the host's, copied elsewhere, and which has no system directory: the
+  // generated cache and ld.so.conf go beside that copy, and the conf lists libc's directory.
+  file("m.c", "int main(void) { return 0; }\n");
+  fs::create_directories(dir_ / "etc");
+  fs::copy_file("/etc/ld.so.cache", dir_ / "etc/ld.so.cache");
+  ASSERT_EQ(std::system(("cd " + dir_.string() + " && gcc -o app m.c").c_str()), 0);
+  PlanOptions options;
+  LoaderConfig config = default_loader_config();
+  config.cache_path = at("etc/ld.so.cache");
+  config.system_dirs.clear();
+  options.resolver.loader_config = config;
+  Planner planner = open_planner(options);
+  planner.add(PathRequirement{at("app")});
+  const CopyPlan plan = planner.finish();
+  ASSERT_TRUE(plan.complete()) << plan.problems.front().message;
+  EXPECT_EQ(plan.find("/etc/ld.so.cache"), nullptr);
+  const PlannedEntry* cache = plan.find(at("etc/ld.so.cache"));
+  ASSERT_NE(cache, nullptr);
+  ASSERT_TRUE(cache->content);
+  auto parsed = LdCache::parse(std::as_bytes(std::span(cache->content->data(), cache->content->size())));
+  ASSERT_TRUE(parsed);
+  const auto libc = std::find_if(parsed->entries().begin(), parsed->entries().end(),
+                                 [](const CacheEntry& e) { return e.key == "libc.so.6"; });
+  ASSERT_NE(libc, parsed->entries().end());
+  const PlannedEntry* conf = plan.find(at("etc/ld.so.conf"));
+  ASSERT_NE(conf, nullptr);
+  EXPECT_NE(conf->content->find(libc->value.substr(0, libc->value.rfind('/')) + "\n"), std::string::npos) << *conf->content;
+  EXPECT_TRUE(std::binary_search(plan.looked_up.begin(), plan.looked_up.end(), at("etc/ld.so.cache")));
 }
 
 }  // namespace

@@ -856,6 +856,51 @@ TEST_F(RunCommand, MountsAreMadeInCommandLineOrder) {
   EXPECT_EQ(outcome.out, "hello\ncache\nsite\nend\n") << outcome.describe();
 }
 
+TEST_F(RunCommand, DoubleVerboseLogsEachStepAndMountTheRunTakes) {
+  const std::string site = path("verbose-site");
+  write_file(site + "/index.html", "hello\n");
+  const auto verbose_run = [&](const char* verbosity) {
+    std::vector<std::string> argv{JAILBUILD_BINARY};
+    if (*verbosity != '\0') argv.push_back(verbosity);
+    for (const std::string& arg : run_argv({"--ro-bind", site + ":/srv/site"}, {"cat", "/srv/site/index.html"}))
+      if (arg != JAILBUILD_BINARY) argv.push_back(arg);
+    return Spawned(argv, kPlainEnv).finish();
+  };
+  const Outcome outcome = verbose_run("-vv");
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.describe();
+  EXPECT_EQ(outcome.out, "hello\n") << outcome.describe();
+  // Each step, from jailbuild's and the child's side, and each mount with its paths, in the order
+  // they were taken.
+  std::vector<std::string> expected{"trace: run: jailbuild: open the root " + root_,
+                                    "trace: run: jailbuild: clone the child into new user, mount, pid",
+                                    "trace: run: jailbuild: write the child's id maps"};
+  for (const std::string& line :
+       {std::string("trace: run: child: wait until jailbuild has done its part"),
+        std::string("trace: run: child: read the root's top level"),
+        std::string("trace: run: child: build the jail's file system and pivot_root into it"),
+        std::string("trace: run: mount: top level / (nosuid,nodev,mode=0755,size=64k)"),
+        "trace: run: mount: ro-bind /usr from " + root_ + "/usr (nosuid,nodev)", std::string("trace: run: mount: proc /proc"),
+        std::string("trace: run: mount: read-only /proc/sys"), std::string("trace: run: mount: mask /proc/kcore"),
+        std::string("trace: run: mount: tmpfs /dev "), std::string("trace: run: mount: symlink /dev/fd -> /proc/self/fd"),
+        std::string("trace: run: mount: tmpfs /tmp "), "trace: run: mount: ro-bind /srv/site from " + site,
+        std::string("trace: run: mount: remount / (ro,nosuid,nodev)"),
+        std::string("trace: run: pivot_root into the top level"),
+        std::string("trace: run: child: take the program's identity"),
+        std::string("trace: run: child: load the seccomp filter"),
+        std::string("trace: run: child: execute the jail's init (init) from its sealed memfd: cat")})
+    expected.push_back(line);
+  std::size_t at = 0;
+  for (const std::string& line : expected) {
+    const std::size_t found = outcome.err.find("jailbuild: " + line, at);
+    ASSERT_NE(found, std::string::npos) << "missing, or out of order: " << line << "\n" << outcome.describe();
+    at = found;
+  }
+  // The control: without -vv, nothing of it.
+  const Outcome quiet = verbose_run("");
+  EXPECT_EQ(quiet.exit_code, 0) << quiet.describe();
+  EXPECT_EQ(quiet.err, "") << quiet.describe();
+}
+
 TEST_F(RunCommand, NetNoneLeavesOnlyLoopbackUp) {
   const std::set<std::string> host = interfaces_in(read_file("/proc/net/dev"));
 

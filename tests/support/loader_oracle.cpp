@@ -539,4 +539,10 @@ std::map<std::string, std::string> loader_diagnostics(const std::string& loader)
   return values;
 }
 
+Resolver open_resolver(const ResolverOptions& options) {
+  auto resolver = Resolver::open(options);
+  if (!resolver) throw std::runtime_error(resolver.error().message);
+  return std::move(*resolver);
+}
+
 }  // namespace jailbuild::testing

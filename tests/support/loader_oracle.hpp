@@ -6,7 +6,7 @@
 //
 //   LoaderTrace trace = trace_exec(program, {{"LD_LIBRARY_PATH", dir}}, cwd);
 //   ASSERT_TRUE(trace.ran()) << trace.describe();
-//   Closure closure = Resolver(options).resolve(program);
+//   Closure closure = open_resolver(options).resolve(program);
 //   EXPECT_EQ(loaded_file_set(trace), resolver_file_set(closure));
 //
 // Every function may be called from several threads at once (the child processes are forked with
@@ -161,6 +161,9 @@ std::size_t resolver_object_count(const Closure& closure);
 // and trace.fatal_error.
 std::set<std::string> resolver_not_found(const Closure& closure);
 std::vector<const Problem*> resolver_fatal_problems(const Closure& closure);
+
+// Resolver::open for tests: throws (failing the test with the message) when the root cannot be opened.
+Resolver open_resolver(const ResolverOptions& options);
 
 // A readable dump of the resolver's answer (each object's path, real path and how it was found,
 // then the problems), for failure messages.

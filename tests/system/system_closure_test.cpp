@@ -226,7 +226,7 @@ std::vector<LoaderTrace> trace_all(const std::vector<Subject>& subjects, const s
 }
 
 std::vector<Answer> resolve_all(const std::vector<Subject>& subjects, const std::string& cwd) {
-  Resolver resolver(ResolverOptions{});
+  Resolver resolver = testing::open_resolver(ResolverOptions{});
   std::vector<Answer> answers;
   for (const Subject& subject : subjects) answers.push_back(jailbuild_answer(resolver, subject, cwd));
   return answers;
