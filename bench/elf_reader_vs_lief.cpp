@@ -60,9 +60,7 @@ Pass read_with_lief(const std::vector<fs::path>& files) {
       } else {
         ++pass.failures;
       }
-    } catch (const std::exception&) {
-      ++pass.failures;
-    }
+    } catch (const std::exception&) { ++pass.failures; }
   }
   return pass;
 }
@@ -90,10 +88,9 @@ Timing time_runs(int runs, const std::function<Pass()>& run) {
 }
 
 void print(const char* what, const char* reader, int runs, const Timing& timing) {
-  std::printf(
-      "%-9s %-4s median %12.3f ms  (min %.3f, max %.3f; %d runs; %zu failures, %zu DT_NEEDED)\n",
-      what, reader, timing.median_seconds * 1e3, timing.min_seconds * 1e3, timing.max_seconds * 1e3,
-      runs, timing.last_pass.failures, timing.last_pass.needed_entries);
+  std::printf("%-9s %-4s median %12.3f ms  (min %.3f, max %.3f; %d runs; %zu failures, %zu DT_NEEDED)\n", what, reader,
+              timing.median_seconds * 1e3, timing.min_seconds * 1e3, timing.max_seconds * 1e3, runs,
+              timing.last_pass.failures, timing.last_pass.needed_entries);
 }
 
 void compare(const char* what, int runs_ours, int runs_lief, const std::function<Pass()>& ours,
@@ -102,15 +99,12 @@ void compare(const char* what, int runs_ours, int runs_lief, const std::function
   const Timing lief_timing = time_runs(runs_lief, lief);
   print(what, "ours", runs_ours, our_timing);
   print(what, "LIEF", runs_lief, lief_timing);
-  std::printf("%-9s LIEF/ours median ratio: %.0f\n", what,
-              lief_timing.median_seconds / our_timing.median_seconds);
+  std::printf("%-9s LIEF/ours median ratio: %.0f\n", what, lief_timing.median_seconds / our_timing.median_seconds);
 }
 
 // The largest libLLVM-*.so* among `files`, else the largest file.
 fs::path big_file(const std::vector<fs::path>& files) {
-  const auto by_size = [](const fs::path& a, const fs::path& b) {
-    return fs::file_size(a) < fs::file_size(b);
-  };
+  const auto by_size = [](const fs::path& a, const fs::path& b) { return fs::file_size(a) < fs::file_size(b); };
   std::vector<fs::path> llvm;
   std::copy_if(files.begin(), files.end(), std::back_inserter(llvm), [](const fs::path& path) {
     const std::string name = path.filename().string();
@@ -133,14 +127,12 @@ int main(int argc, char** argv) {
   }
   std::uintmax_t total_bytes = 0;
   for (const fs::path& path : files) total_bytes += fs::file_size(path);
-  std::printf("%zu ELF files under /usr/bin /usr/sbin /usr/lib, %.1f MB\n", files.size(),
-              total_bytes / 1e6);
+  std::printf("%zu ELF files under /usr/bin /usr/sbin /usr/lib, %.1f MB\n", files.size(), total_bytes / 1e6);
 
   // An untimed LIEF pass loads every file into the page cache: both readers are timed warm.
   read_with_lief(files);
   compare(
-      "all files", runs, runs, [&] { return read_with_ours(files); },
-      [&] { return read_with_lief(files); });
+      "all files", runs, runs, [&] { return read_with_ours(files); }, [&] { return read_with_lief(files); });
 
   const std::vector<fs::path> big = {big_file(files)};
   std::printf("big file: %s, %.1f MB\n", big.front().c_str(), fs::file_size(big.front()) / 1e6);

@@ -15,8 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const jailbuild::Result<elf::ElfHeader> header = elf::parse_header(bytes);
   const jailbuild::Result<elf::ElfObject> object = elf::parse_object(bytes);
   // An object parses only if its header does, and then with the same header.
-  if (object &&
-      (!header || object->header.phoff != header->phoff || object->header.phnum != header->phnum)) {
+  if (object && (!header || object->header.phoff != header->phoff || object->header.phnum != header->phnum)) {
     __builtin_trap();
   }
   return 0;

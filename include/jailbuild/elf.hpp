@@ -50,12 +50,12 @@ std::optional<Ident> decode_ident(std::span<const std::byte> bytes);
 // The fixed part of the file: e_ident and the ELF header, in host byte order.
 // Parsing it needs only the first 52 (ELF32) or 64 (ELF64) bytes.
 struct ElfHeader {
-  std::uint8_t elf_class = 0;     // EI_CLASS
-  std::uint8_t data = 0;          // EI_DATA
-  std::uint8_t ident_version = 0; // EI_VERSION
-  std::uint8_t osabi = 0;         // EI_OSABI
-  std::uint8_t abi_version = 0;   // EI_ABIVERSION
-  bool ident_padding_zero = true; // e_ident[EI_PAD..15] all zero (the loader requires it)
+  std::uint8_t elf_class = 0;      // EI_CLASS
+  std::uint8_t data = 0;           // EI_DATA
+  std::uint8_t ident_version = 0;  // EI_VERSION
+  std::uint8_t osabi = 0;          // EI_OSABI
+  std::uint8_t abi_version = 0;    // EI_ABIVERSION
+  bool ident_padding_zero = true;  // e_ident[EI_PAD..15] all zero (the loader requires it)
   std::uint16_t type = 0;
   std::uint16_t machine = 0;
   std::uint32_t version = 0;

@@ -16,8 +16,8 @@ namespace jailbuild {
 
 struct JailOptions {
   std::string root;
-  std::string state_dir;       // empty: default_state_dir()
-  bool wait_for_lock = true;   // wait for another jailbuild on the same root, or fail at once
+  std::string state_dir;      // empty: default_state_dir()
+  bool wait_for_lock = true;  // wait for another jailbuild on the same root, or fail at once
   // May answer "nothing to do" from the root's watch list without planning (RootChange::
   // proven_unchanged); false when the caller wants the full plan and report even then.
   bool allow_proof = true;
@@ -33,12 +33,12 @@ struct PrivilegedFile {
 
 // What an operation did to a root (or, in a dry run, would do).
 struct RootChange {
-  std::string root;           // normalised and without symlinks (so canonical), as open_root gives it
+  std::string root;  // normalised and without symlinks (so canonical), as open_root gives it
   std::string manifest_path;
-  CopyPlan plan;              // what the root must hold; its problems are what could not be planned
-  WriteReport report;         // entries created, updated, unchanged, conflicts, privileges removed
-  std::vector<std::string> removed;  // entries deleted because nothing needs them any more
-  std::vector<Conflict> kept;        // entries nothing needs, left because they changed since placed
+  CopyPlan plan;                      // what the root must hold; its problems are what could not be planned
+  WriteReport report;                 // entries created, updated, unchanged, conflicts, privileges removed
+  std::vector<std::string> removed;   // entries deleted because nothing needs them any more
+  std::vector<Conflict> kept;         // entries nothing needs, left because they changed since placed
   std::vector<std::string> vanished;  // added paths gone from the host; their entries stay
   std::vector<std::string> pruned;    // added paths gone from the host and forgotten (--prune)
   // Regular files with a setuid or setgid bit in the root that jailbuild did not place as they are
@@ -60,8 +60,7 @@ Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::s
                                const WriteOptions& options);
 
 // Removes added `paths` and every entry nothing else still needs.
-Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<std::string>& paths,
-                                    bool dry_run);
+Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<std::string>& paths, bool dry_run);
 
 struct SyncOptions {
   bool dry_run = false;

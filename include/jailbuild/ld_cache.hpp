@@ -16,9 +16,9 @@ namespace jailbuild {
 
 struct CacheEntry {
   std::int32_t flags = 0;
-  std::string key;    // soname
-  std::string value;  // path
-  std::uint64_t hwcap = 0;  // 0 for old-format entries
+  std::string key;                           // soname
+  std::string value;                         // path
+  std::uint64_t hwcap = 0;                   // 0 for old-format entries
   std::optional<std::string> hwcaps_subdir;  // set for glibc-hwcaps extension entries
 };
 
@@ -65,7 +65,7 @@ class LdCache {
   std::optional<EqualRun> find_equal_run(std::string_view name) const;
   bool key_matches(std::size_t index, std::string_view name) const;
 
-  std::vector<CacheEntry> entries_;  // in file order (sorted descending by cache_libcmp on key)
+  std::vector<CacheEntry> entries_;         // in file order (sorted descending by cache_libcmp on key)
   std::vector<OffsetCheck> offset_checks_;  // parallel to entries_
   // The glibc-hwcaps section (tag 1) in file order; nullopt for a name offset outside the file.
   // Empty when the section is missing or the loader rejects the extension directory.

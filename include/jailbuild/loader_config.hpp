@@ -16,12 +16,11 @@ namespace jailbuild {
 struct LoaderConfig {
   std::string rtld_path = "/lib64/ld-linux-x86-64.so.2";  // path.rtld: the name ld.so calls itself
   std::string rtld_soname = "ld-linux-x86-64.so.2";       // dso.ld
-  std::uint8_t elf_class = 2;                              // ELFCLASS64
-  std::uint16_t machine = 62;                              // EM_X86_64
+  std::uint8_t elf_class = 2;                             // ELFCLASS64
+  std::uint16_t machine = 62;                             // EM_X86_64
   // Searched in this order at step (5); each ends with '/' as in the loader.
-  std::vector<std::string> system_dirs = {"/lib/x86_64-linux-gnu/", "/usr/lib/x86_64-linux-gnu/",
-                                          "/lib/", "/usr/lib/"};
-  std::string lib = "lib/x86_64-linux-gnu";  // $LIB
+  std::vector<std::string> system_dirs = {"/lib/x86_64-linux-gnu/", "/usr/lib/x86_64-linux-gnu/", "/lib/", "/usr/lib/"};
+  std::string lib = "lib/x86_64-linux-gnu";        // $LIB
   std::optional<std::string> platform = "x86_64";  // $PLATFORM; nullopt when unknown
   // Active glibc-hwcaps subdirectory names, highest priority first (e.g. x86-64-v3, x86-64-v2).
   std::vector<std::string> hwcaps_subdirs = {"x86-64-v3", "x86-64-v2"};

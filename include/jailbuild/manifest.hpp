@@ -32,10 +32,10 @@ struct ManifestEntry {
 
 struct Manifest {
   int version = kManifestVersion;
-  std::string root;                                // absolute path of the root on the host
-  std::map<std::string, std::string> options;      // add options that sync must repeat (e.g. keep_setuid)
-  std::vector<std::string> added;                  // the PATHs given to `add`, in order, each once
-  std::map<std::string, ManifestEntry> entries;    // by path
+  std::string root;                              // absolute path of the root on the host
+  std::map<std::string, std::string> options;    // add options that sync must repeat (e.g. keep_setuid)
+  std::vector<std::string> added;                // the PATHs given to `add`, in order, each once
+  std::map<std::string, ManifestEntry> entries;  // by path
 };
 
 // The manifest as JSON text indented by two, as `list --json` prints it. Never fails: every byte

@@ -60,12 +60,12 @@ struct Rule {
 };
 
 struct PlanOptions {
-  ResolverOptions resolver;      // how programs are resolved (on the host: root "/")
+  ResolverOptions resolver;  // how programs are resolved (on the host: root "/")
   // Give the root its own loader cache and ld.so.conf (where the resolver's loader configuration
   // says the loader reads them).
   bool generate_loader_cache = true;
-  bool allow_devices = false;         // plan device nodes found in added directories (else skipped)
-  std::vector<Rule> rules;            // the rules RuleRequirements may name
+  bool allow_devices = false;  // plan device nodes found in added directories (else skipped)
+  std::vector<Rule> rules;     // the rules RuleRequirements may name
 };
 
 class Planner {

@@ -35,8 +35,8 @@ enum class FoundBy {
 const char* to_string(FoundBy found_by);
 
 struct LoadedObject {
-  std::string path;          // the loader's name for it (l_name): the exact string it opens
-  std::string real_path;     // the same file with every symlink resolved, inside the root
+  std::string path;                // the loader's name for it (l_name): the exact string it opens
+  std::string real_path;           // the same file with every symlink resolved, inside the root
   std::vector<std::string> names;  // every name it was requested by, and its soname once matched
   FoundBy found_by = FoundBy::Program;
   std::optional<std::size_t> loader;       // index of the object whose request first loaded it
@@ -61,12 +61,12 @@ enum class Reuse {
 const char* to_string(Reuse reuse);
 
 struct Dependency {
-  std::size_t from = 0;            // the object holding the DT_NEEDED (the program for preloads)
-  std::string name;                // as written in DT_NEEDED (or the preload list)
-  std::optional<std::size_t> to;   // nullopt: vDSO, not found, skipped or failed
+  std::size_t from = 0;           // the object holding the DT_NEEDED (the program for preloads)
+  std::string name;               // as written in DT_NEEDED (or the preload list)
+  std::optional<std::size_t> to;  // nullopt: vDSO, not found, skipped or failed
   Reuse reuse = Reuse::None;
   std::optional<std::size_t> problem;  // index in LinkMap::problems when it was not satisfied
-  bool dlopen = false;             // a dlopen(name) called from `from`, not a DT_NEEDED
+  bool dlopen = false;                 // a dlopen(name) called from `from`, not a DT_NEEDED
 };
 
 // The objects one exec'd ELF program loads, in load order: [0] is the program, then (if it is
@@ -96,9 +96,9 @@ struct ResolverOptions {
   // The working directory inside the root for relative names; empty: the caller's own when
   // root is "/", else "/".
   std::string cwd;
-  std::optional<std::string> ld_library_path;   // as LD_LIBRARY_PATH; unset by default
-  std::optional<std::string> preload;           // as LD_PRELOAD
-  bool read_preload_file = true;                // honour ROOT/etc/ld.so.preload
+  std::optional<std::string> ld_library_path;  // as LD_LIBRARY_PATH; unset by default
+  std::optional<std::string> preload;          // as LD_PRELOAD
+  bool read_preload_file = true;               // honour ROOT/etc/ld.so.preload
   // PATH used to find a `#!/usr/bin/env NAME` interpreter inside the root.
   std::string path = kDefaultPath;
   // The loader's parameters; nullopt: ask each program's loader (falling back to built-in defaults).

@@ -62,7 +62,9 @@ class [[nodiscard]] Result<void> {
 
 namespace detail {
 template <typename T>
-T take_value(Result<T>&& result) { return std::move(result).value(); }
+T take_value(Result<T>&& result) {
+  return std::move(result).value();
+}
 inline void take_value(Result<void>&&) {}
 }  // namespace detail
 
@@ -71,9 +73,9 @@ inline void take_value(Result<void>&&) {}
 // The one way to pass a failure up: `TRY(write_all(fd, text));` returns the error from the
 // enclosing function, and `auto fd = TRY(open_beneath(root, path));` also yields the value.
 // A GNU statement expression (GCC and clang; __extension__ keeps -Wpedantic quiet).
-#define TRY(expression)                                                   \
-  __extension__({                                                         \
-    auto&& jb_try_result_ = (expression);                                 \
+#define TRY(expression)                                                     \
+  __extension__({                                                           \
+    auto&& jb_try_result_ = (expression);                                   \
     if (!jb_try_result_) return ::jailbuild::Error(jb_try_result_.error()); \
-    ::jailbuild::detail::take_value(std::move(jb_try_result_));           \
+    ::jailbuild::detail::take_value(std::move(jb_try_result_));             \
   })

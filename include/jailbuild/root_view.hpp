@@ -16,7 +16,7 @@ namespace jailbuild {
 // object the path finally names.
 struct PathStep {
   enum class Kind { Directory, Symlink, Final };
-  std::string path;         // where it is, absolute inside the root, with no symlink on the way
+  std::string path;  // where it is, absolute inside the root, with no symlink on the way
   Kind kind = Kind::Final;
   std::string link_target;  // for symlinks, the link's text
 };

@@ -27,12 +27,12 @@ struct WriteOptions {
 ManifestEntry to_manifest_entry(const PlannedEntry& entry);
 
 struct WriteReport {
-  std::vector<ManifestEntry> placed;  // every planned entry as it now is in the root (for the manifest)
-  std::vector<Conflict> conflicts;    // left alone
+  std::vector<ManifestEntry> placed;            // every planned entry as it now is in the root (for the manifest)
+  std::vector<Conflict> conflicts;              // left alone
   std::vector<std::string> privileges_removed;  // "PATH: setuid bit removed", "PATH: capabilities removed"
-  std::vector<std::string> created;  // entries newly written
-  std::vector<std::string> updated;  // entries rewritten because the source or the copy changed
-  std::size_t unchanged = 0;  // entries already as planned (checked with lstat only)
+  std::vector<std::string> created;             // entries newly written
+  std::vector<std::string> updated;             // entries rewritten because the source or the copy changed
+  std::size_t unchanged = 0;                    // entries already as planned (checked with lstat only)
   std::uint64_t bytes_copied = 0;
 };
 

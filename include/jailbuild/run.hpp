@@ -43,18 +43,18 @@ struct RunOptions {
   std::string program;                 // absolute inside the root, or a name looked up in its PATH
   std::vector<std::string> arguments;  // after the program name
   Identity identity;
-  std::vector<int> capabilities;       // CAP_* kept (ambient), all others dropped
+  std::vector<int> capabilities;         // CAP_* kept (ambient), all others dropped
   std::vector<std::string> environment;  // the program's whole environment, "K=V"
-  std::string cwd = "/";               // inside the root
-  bool writable = false;               // the root mounted read-write
-  std::vector<JailMount> mounts;       // in order, after /proc, /dev and /tmp
+  std::string cwd = "/";                 // inside the root
+  bool writable = false;                 // the root mounted read-write
+  std::vector<JailMount> mounts;         // in order, after /proc, /dev and /tmp
   bool seccomp = true;
   Network network = Network::Host;
-  bool chroot_only = false;            // chroot(2) and no namespaces
+  bool chroot_only = false;  // chroot(2) and no namespaces
   // With a root caller: no user namespace, so the jail's uid 0 is the host's root (see
   // src/run/user_namespace.cpp for what the namespace changes).
   bool host_root = false;
-  std::string tmpfs_size = "256m";     // size= of /tmp, /dev/shm and --tmpfs: tmpfs's syntax
+  std::string tmpfs_size = "256m";  // size= of /tmp, /dev/shm and --tmpfs: tmpfs's syntax
   std::vector<ResourceLimit> limits;
 };
 

@@ -33,8 +33,7 @@ enum class PathListKind {
 // DST-expanded (dropped if that fails or gives ""), trailing slashes are cut (a lone "/" stays)
 // and one '/' is appended; a literally empty element stays "" (the current directory);
 // duplicates are dropped, keeping the first. An empty `list` gives no directories.
-std::vector<std::string> parse_search_path(std::string_view list, PathListKind kind,
-                                           const DstValues& values);
+std::vector<std::string> parse_search_path(std::string_view list, PathListKind kind, const DstValues& values);
 
 // The directory part of a path the loader opened, used as a library's $ORIGIN: everything before
 // the last '/', with `cwd` + '/' prepended when `path` is relative. "/libx.so" gives "/".

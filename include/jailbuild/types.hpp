@@ -17,12 +17,9 @@ enum class EntryType { Directory, Symlink, File };
 // "directory", "symlink", "file": the manifest's spelling, and the CLI's.
 inline const char* to_string(EntryType type) {
   switch (type) {
-    case EntryType::Directory:
-      return "directory";
-    case EntryType::Symlink:
-      return "symlink";
-    case EntryType::File:
-      return "file";
+    case EntryType::Directory: return "directory";
+    case EntryType::Symlink: return "symlink";
+    case EntryType::File: return "file";
   }
   return "unknown";
 }

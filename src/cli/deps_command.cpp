@@ -83,7 +83,10 @@ int run_deps(const DepsOptions& options) {
     // The cwd the resolver used for relative names is that of this process (or "/" in a root).
     std::string cwd = "/";
     if (options.root == "/") {
-      if (char* here = ::getcwd(nullptr, 0)) { cwd = here; std::free(here); }
+      if (char* here = ::getcwd(nullptr, 0)) {
+        cwd = here;
+        std::free(here);
+      }
     }
     print(deps_list(closures, cwd));
   } else {
@@ -96,8 +99,8 @@ int run_deps(const DepsOptions& options) {
 
 void add_deps_command(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<DepsOptions>();
-  CLI::App* deps = app.add_subcommand(
-      "deps", "Show the files the dynamic loader opens for each FILE, and how it finds each one");
+  CLI::App* deps =
+      app.add_subcommand("deps", "Show the files the dynamic loader opens for each FILE, and how it finds each one");
   deps->add_option("FILE", options->files, "Programs, libraries or scripts")->required();
   auto* tree = deps->add_flag("--tree", options->tree, "Show how each object was found (default)");
   auto* list = deps->add_flag("--list", options->list, "Print the closure of all FILEs, one absolute path per line");

@@ -21,7 +21,9 @@ struct RootOptions {
   // `root_is_option`: --root ROOT (add, remove) rather than a positional ROOT; `creates`: add makes it.
   void add_to(CLI::App& command, bool root_is_option, bool creates = false) {
     if (root_is_option)
-      command.add_option("--root", root, creates ? "The jail's root directory (created if missing)" : "The jail's root directory")
+      command
+          .add_option("--root", root,
+                      creates ? "The jail's root directory (created if missing)" : "The jail's root directory")
           ->required();
     else
       command.add_option("ROOT", root, "The jail's root directory")->required();
@@ -150,7 +152,8 @@ void add_jail_commands(CLI::App& app, int& exit_code) {
   add->root.add_to(*add_command, true, true);
   add_command->add_flag("--dry-run", add->write.dry_run, "Print the plan and change nothing");
   add_command->add_flag("--json", add->json, "Print what was (or would be) placed as JSON");
-  add_command->add_flag("--force", add->write.force, "Replace what is in the way even if jailbuild did not put it there");
+  add_command->add_flag("--force", add->write.force,
+                        "Replace what is in the way even if jailbuild did not put it there");
   add_command->add_flag("--keep-setuid", add->write.keep_setuid, "Keep setuid/setgid bits and file capabilities");
   add_command->add_flag("--allow-devices", add->write.allow_devices, "Copy device nodes");
   add_command->callback([add, &exit_code] { exit_code = run_add(*add); });
@@ -172,12 +175,14 @@ void add_jail_commands(CLI::App& app, int& exit_code) {
   remove_command->add_option("PATH", remove->paths, "Paths given to add earlier")->required();
   remove->root.add_to(*remove_command, true);
   remove_command->add_flag("--dry-run", remove->dry_run, "Print what would be removed and change nothing");
-  remove_command->callback([remove, &exit_code] { exit_code = run_remove(remove->root, remove->paths, remove->dry_run); });
+  remove_command->callback(
+      [remove, &exit_code] { exit_code = run_remove(remove->root, remove->paths, remove->dry_run); });
 
   auto sync = std::make_shared<SyncCommand>();
-  CLI::App* sync_command = app.add_subcommand(
-      "sync", "Bring a root up to date with the host: copy what changed, add new dependencies, remove what "
-              "nothing needs");
+  CLI::App* sync_command =
+      app.add_subcommand("sync",
+                         "Bring a root up to date with the host: copy what changed, add new dependencies, remove what "
+                         "nothing needs");
   CLI::Option* root_option = sync_command->add_option("ROOT", sync->root.root, "The jail's root directory");
   sync_command->add_flag("--all", sync->all, "Sync every root that has a manifest in the state directory")
       ->excludes(root_option);

@@ -29,9 +29,7 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::Success& e) { return app.exit(e); } catch (const CLI::ParseError& e) {
     app.exit(e);
     return app.get_subcommand("run")->parsed() ? jailbuild::kRunFailed : kExitUsage;
   } catch (const std::exception& e) {

@@ -216,8 +216,11 @@ nlohmann::json change_json(const RootChange& change, bool dry_run) {
 nlohmann::json placed_entries_json(const RootChange& change) {
   nlohmann::json entries = nlohmann::json::array();
   for (const ManifestEntry& e : change.report.placed)
-    entries.push_back({{"path", bytes_json(e.path)}, {"type", to_string(e.type)}, {"source", bytes_json(e.source)},
-                       {"link_target", bytes_json(e.link_target)}, {"reasons", reasons_json(e.reasons)}});
+    entries.push_back({{"path", bytes_json(e.path)},
+                       {"type", to_string(e.type)},
+                       {"source", bytes_json(e.source)},
+                       {"link_target", bytes_json(e.link_target)},
+                       {"reasons", reasons_json(e.reasons)}});
   return entries;
 }
 
@@ -256,20 +259,22 @@ void log_undone(const RootChange& change) {
   // A warning, not a failure (the exit status stays): the file is not jailbuild's to remove, and
   // one an administrator put there on purpose would otherwise fail every sync.
   for (const PrivilegedFile& file : change.unplaced_privileged) {
-    spdlog::warn("{}{}: {} file that jailbuild did not place (mode {:04o}, owner {}:{}); any host user can run it "
-                 "from there",
-                 change.root == "/" ? "" : change.root, file.path,
-                 (file.mode & S_ISUID) ? ((file.mode & S_ISGID) ? "setuid and setgid" : "setuid") : "setgid",
-                 file.mode & 07777, file.uid, file.gid);
+    spdlog::warn(
+        "{}{}: {} file that jailbuild did not place (mode {:04o}, owner {}:{}); any host user can run it "
+        "from there",
+        change.root == "/" ? "" : change.root, file.path,
+        (file.mode & S_ISUID) ? ((file.mode & S_ISGID) ? "setuid and setgid" : "setuid") : "setgid", file.mode & 07777,
+        file.uid, file.gid);
   }
 }
 
 void log_details(const RootChange& change, bool dry_run) {
   const char* would = dry_run ? "would be " : "";
   if (change.proven_unchanged) {
-    spdlog::debug("{}: the watch list proved that nothing changed on the host or in the root since the last run; "
-                  "no file was read",
-                  change.root);
+    spdlog::debug(
+        "{}: the watch list proved that nothing changed on the host or in the root since the last run; "
+        "no file was read",
+        change.root);
   } else {
     spdlog::debug("{}: {} entries planned, {} more host paths looked up, {} unchanged", change.root,
                   change.plan.entries.size(), change.plan.looked_up.size(), change.report.unchanged);

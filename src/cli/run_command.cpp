@@ -97,8 +97,11 @@ void add_run_command(CLI::App& app, int& exit_code) {
       "126 PROGRAM cannot be executed, 127 PROGRAM not found.");
   run->add_option("-u,--user", line->user, "Run as USER (name or number, looked up on the host)");
   run->add_option("-g,--group", line->group, "Run with GROUP (default: the user's primary group)");
-  run->add_option("--groups", line->groups, "Supplementary groups (default: none)")->delimiter(',')->allow_extra_args(false);
-  run->add_option("--cap", line->capabilities, "Keep capability NAME (e.g. NET_BIND_SERVICE); all others are dropped")->allow_extra_args(false);
+  run->add_option("--groups", line->groups, "Supplementary groups (default: none)")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+  run->add_option("--cap", line->capabilities, "Keep capability NAME (e.g. NET_BIND_SERVICE); all others are dropped")
+      ->allow_extra_args(false);
   run->add_option("--env", line->environment, "Set K=V in the program's environment")->allow_extra_args(false);
   run->add_flag("--keep-env", line->keep_environment, "Start from the caller's environment, not PATH/HOME/TERM/LANG");
   run->add_option("--cwd", line->cwd, "Working directory inside the root (default /)");
@@ -108,7 +111,8 @@ void add_run_command(CLI::App& app, int& exit_code) {
         std::tuple{"--ro-bind", JailMount::Kind::ReadOnlyBind, "Bind host SRC read-only at DST inside (SRC:DST)"},
         std::tuple{"--tmpfs", JailMount::Kind::Tmpfs, "Mount an empty tmpfs at DIR inside"}}) {
     run->add_option_function<std::string>(
-           name, [line, mount_kind = kind](const std::string& spec) { line->mounts.emplace_back(mount_kind, spec); }, help)
+           name, [line, mount_kind = kind](const std::string& spec) { line->mounts.emplace_back(mount_kind, spec); },
+           help)
         ->trigger_on_parse()
         ->allow_extra_args(false);
   }
@@ -120,8 +124,10 @@ void add_run_command(CLI::App& app, int& exit_code) {
   run->add_flag("--host-root", line->host_root,
                 "As root: no user namespace, the jail's uid 0 is the host's root (default: an unprivileged id "
                 "from jailbuild's range in /etc/subuid)");
-  run->add_option("--tmpfs-size", line->tmpfs_size, "Size of /tmp, /dev/shm and each --tmpfs (default 256m; k, m, g or %)");
-  run->add_option("--rlimit", line->limits, "Set a resource limit NAME=VALUE or NAME=SOFT:HARD (nofile=1024)")->allow_extra_args(false);
+  run->add_option("--tmpfs-size", line->tmpfs_size,
+                  "Size of /tmp, /dev/shm and each --tmpfs (default 256m; k, m, g or %)");
+  run->add_option("--rlimit", line->limits, "Set a resource limit NAME=VALUE or NAME=SOFT:HARD (nofile=1024)")
+      ->allow_extra_args(false);
   run->callback([run, line, &exit_code] {
     auto options = run_options(*line, run->remaining());
     if (!options) {

@@ -71,7 +71,8 @@ EntryDecision place(const Observed& seen, mode_t mode, std::string why_replaced)
 std::optional<EntryDecision> obstacle(const Observed& seen, const WriteOptions& options, mode_t mode) {
   if (!seen.found) return std::nullopt;
   if (!owned_path(seen) && !options.force) {
-    return verdict(Verdict::Conflict, mode, a_type(*seen.found) + " that jailbuild did not place is there (--force replaces it)");
+    return verdict(Verdict::Conflict, mode,
+                   a_type(*seen.found) + " that jailbuild did not place is there (--force replaces it)");
   }
   if (is_type(*seen.found, S_IFDIR)) {
     const std::optional<bool>& empty = seen.facts[Look::DirectoryEmpty];
@@ -98,8 +99,8 @@ EntryDecision decide_directory(const PlannedEntry& entry, const Observed& seen, 
     const bool owner_differs =
         seen.euid == 0 && seen.source && (found.uid != seen.source->uid || found.gid != seen.source->gid);
     if (permissions(found) == mode && !owner_differs) return verdict(Verdict::Keep, mode, "unchanged");
-    return verdict(Verdict::Settle, mode, owner_differs ? "its owner differs from its source's"
-                                                        : "its mode differs from its source's");
+    return verdict(Verdict::Settle, mode,
+                   owner_differs ? "its owner differs from its source's" : "its mode differs from its source's");
   }
   if (seen.found && !owned_path(seen) && !options.force) {
     return verdict(Verdict::Conflict, mode,
@@ -165,9 +166,8 @@ EntryDecision decide_file(const PlannedEntry& entry, const Observed& seen, const
   // the manifest gives to jailbuild qualify: an identical file that was in the root before
   // jailbuild came is still a conflict.
   const bool adoptable = seen.found && recorded != nullptr && recorded->type == EntryType::File && !placed &&
-                         is_type(*seen.found, S_IFREG) && is_type(source, S_IFREG) &&
-                         seen.found->size == source.size && permissions(*seen.found) == mode &&
-                         seen.found->mtime_ns == source.mtime_ns &&
+                         is_type(*seen.found, S_IFREG) && is_type(source, S_IFREG) && seen.found->size == source.size &&
+                         permissions(*seen.found) == mode && seen.found->mtime_ns == source.mtime_ns &&
                          (seen.euid != 0 || (seen.found->uid == source.uid && seen.found->gid == source.gid));
   if (adoptable) {
     const std::optional<bool>& same = seen.facts[Look::AdoptableCopy];

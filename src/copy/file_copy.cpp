@@ -32,8 +32,8 @@ struct Progress {
 
 // Errors with which a filesystem says "not this way", as opposed to a failed copy.
 bool refuses_reflink(int error_number) {
-  return error_number == EOPNOTSUPP || error_number == ENOTTY || error_number == EXDEV ||
-         error_number == EINVAL || error_number == ENOSYS;
+  return error_number == EOPNOTSUPP || error_number == ENOTTY || error_number == EXDEV || error_number == EINVAL ||
+         error_number == ENOSYS;
 }
 bool refuses_copy_file_range(int error_number) {
   return error_number == EXDEV || error_number == EINVAL || error_number == ENOSYS || error_number == EOPNOTSUPP;
@@ -101,7 +101,8 @@ Step read_write(int from, int to, Progress& progress) {
       progress.error = errno;
       return Step::Failed;
     }
-    if (const int error_number = write_all(to, std::string_view(buffer.data(), static_cast<std::size_t>(got))); error_number != 0) {
+    if (const int error_number = write_all(to, std::string_view(buffer.data(), static_cast<std::size_t>(got)));
+        error_number != 0) {
       progress.error = error_number;
       return Step::Failed;
     }

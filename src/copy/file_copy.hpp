@@ -13,8 +13,8 @@ namespace jailbuild::copy {
 enum class CopyMethod { Reflink, CopyFileRange, Sendfile, ReadWrite };
 
 struct CopyOutcome {
-  int error = 0;               // errno of the failure, 0 on success
-  std::uint64_t bytes = 0;     // bytes placed in `to` (the whole file for a reflink)
+  int error = 0;                          // errno of the failure, 0 on success
+  std::uint64_t bytes = 0;                // bytes placed in `to` (the whole file for a reflink)
   CopyMethod used = CopyMethod::Reflink;  // the mechanism that did (or failed) the work
 };
 

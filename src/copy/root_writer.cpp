@@ -129,8 +129,7 @@ Result<UniqueFd> open_source(const std::string& source, struct stat& status) {
   if (!fd.valid()) return system_error(source, errno);
   if (::fstat(fd.get(), &status) != 0) return system_error(source, errno);
   if (!S_ISREG(status.st_mode)) {
-    return Error{source + ": became a " + std::string(file_type_name(status.st_mode)) +
-                 " while jailbuild was running"};
+    return Error{source + ": became a " + std::string(file_type_name(status.st_mode)) + " while jailbuild was running"};
   }
   return fd;
 }
@@ -150,7 +149,7 @@ struct FileRecipe {
   const std::string* content = nullptr;  // used when source_fd is -1
   std::string source_display;            // for messages
   std::uint64_t size = 0;
-  mode_t mode = kDefaultFileMode;        // permission bits, privileges already removed when asked
+  mode_t mode = kDefaultFileMode;  // permission bits, privileges already removed when asked
   std::optional<std::pair<uid_t, gid_t>> owner;
   std::optional<std::array<timespec, 2>> times;  // access, modification
   std::optional<std::string> capabilities;       // security.capability to set
@@ -207,8 +206,8 @@ Result<Done> write_file(const Target& target, const FileRecipe& recipe, std::uin
     return system_error(display + ": setting its owner", errno);
   }
   if (::fchmod(fd, recipe.mode) != 0) return system_error(display + ": setting its mode", errno);
-  if (recipe.capabilities && ::fsetxattr(fd, kCapabilityAttribute, recipe.capabilities->data(),
-                                         recipe.capabilities->size(), 0) != 0) {
+  if (recipe.capabilities &&
+      ::fsetxattr(fd, kCapabilityAttribute, recipe.capabilities->data(), recipe.capabilities->size(), 0) != 0) {
     return system_error(display + ": setting its capabilities", errno);
   }
   if (recipe.times && ::futimens(fd, recipe.times->data()) != 0) {
@@ -516,14 +515,12 @@ Result<copy::EntryDecision> Applier::decide(Target& target, copy::Observed& seen
   seen.recorded = target.recorded;
   seen.euid = ::geteuid();
   switch (entry.type) {
-    case EntryType::Directory:
-      target.source = TRY(stat_directory_source(entry.source));
-      break;
+    case EntryType::Directory: target.source = TRY(stat_directory_source(entry.source)); break;
     case EntryType::Symlink:
       // The host symlink's identity lets `sync` notice a change cheaply. The plan already holds the
       // target, so a symlink gone from the host since planning is no reason to stop: it is recorded
       // without an identity (which never matches, so the next run looks again).
-      if (struct stat status {}; !entry.source.empty() && ::lstat(entry.source.c_str(), &status) == 0) {
+      if (struct stat status{}; !entry.source.empty() && ::lstat(entry.source.c_str(), &status) == 0) {
         target.source = status;
       }
       break;
@@ -698,8 +695,8 @@ Result<void> Applier::remove_temporaries_in(const std::string& relative_dir) {
   for (const std::string& stale_name : stale) {
     const char* name = stale_name.c_str();
     if (::unlinkat(stream.fd(), name, 0) == 0 || errno == ENOENT) continue;
-    if (errno == EISDIR && (::unlinkat(stream.fd(), name, AT_REMOVEDIR) == 0 || errno == ENOENT ||
-                            errno == ENOTEMPTY || errno == EEXIST)) {
+    if (errno == EISDIR && (::unlinkat(stream.fd(), name, AT_REMOVEDIR) == 0 || errno == ENOENT || errno == ENOTEMPTY ||
+                            errno == EEXIST)) {
       continue;
     }
     return system_error(shown + "/" + stale_name + ": removing a temporary an interrupted run left", errno);
@@ -712,9 +709,7 @@ Result<void> Applier::remove_stale_temporaries(const CopyPlan& plan) {
   for (const PlannedEntry& entry : plan.entries) {
     if (Result<copy::RootPath> where = copy::split_root_path(entry.path)) directories.insert(where->parent);
   }
-  for (const std::string& directory : directories) {
-    TRY(remove_temporaries_in(directory));
-  }
+  for (const std::string& directory : directories) { TRY(remove_temporaries_in(directory)); }
   return {};
 }
 
@@ -754,9 +749,7 @@ Result<RootWriter> RootWriter::at(int root_fd, std::string root) {
 }
 
 RootWriter::RootWriter(RootWriter&& other) noexcept
-    : root_fd_(std::exchange(other.root_fd_, -1)),
-      root_(std::move(other.root_)),
-      partial_(std::move(other.partial_)) {}
+    : root_fd_(std::exchange(other.root_fd_, -1)), root_(std::move(other.root_)), partial_(std::move(other.partial_)) {}
 
 RootWriter::~RootWriter() {
   if (root_fd_ >= 0) ::close(root_fd_);
@@ -766,9 +759,7 @@ Result<WriteReport> RootWriter::apply(const CopyPlan& plan, const Manifest* prev
   partial_ = WriteReport{};
   WriteReport report;
   Applier applier(root_fd_, root_, previous, options, report);
-  if (!options.dry_run) {
-    TRY(applier.remove_stale_temporaries(plan));
-  }
+  if (!options.dry_run) { TRY(applier.remove_stale_temporaries(plan)); }
   for (const PlannedEntry& entry : plan.entries) {
     if (Result<void> placed = applier.place(entry); !placed) {
       partial_ = std::move(report);

@@ -56,7 +56,6 @@ class Stored {
   std::array<std::byte, sizeof(T)> bytes_;
 };
 
-
 template <std::endian Order>
 struct NoteHeader {  // Elf32_Nhdr and Elf64_Nhdr are the same
   Stored<std::uint32_t, Order> namesz, descsz, type;
@@ -125,9 +124,7 @@ template <typename Visitor>
 auto visit_layout(std::uint8_t elf_class, std::uint8_t data, Visitor&& visit) {
   constexpr auto kLittle = std::endian::little;
   constexpr auto kBig = std::endian::big;
-  if (elf_class == kClass32) {
-    return data == kDataLsb ? visit(Elf32<kLittle>{}) : visit(Elf32<kBig>{});
-  }
+  if (elf_class == kClass32) { return data == kDataLsb ? visit(Elf32<kLittle>{}) : visit(Elf32<kBig>{}); }
   return data == kDataLsb ? visit(Elf64<kLittle>{}) : visit(Elf64<kBig>{});
 }
 
@@ -148,9 +145,7 @@ T load(Bytes bytes, std::uint64_t offset) {
   return value;
 }
 
-std::string_view as_chars(Bytes bytes) {
-  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
-}
+std::string_view as_chars(Bytes bytes) { return {reinterpret_cast<const char*>(bytes.data()), bytes.size()}; }
 
 // The text before the first NUL, or nullopt if `bytes` has no NUL.
 std::optional<std::string_view> c_string(Bytes bytes) {
@@ -171,8 +166,7 @@ std::string dec(std::uint64_t value) { return std::to_string(value); }
 // ---------------------------------------------------------------------------------------------
 // ELF header
 
-constexpr std::array<std::byte, 4> kMagic = {std::byte{0x7f}, std::byte{'E'}, std::byte{'L'},
-                                             std::byte{'F'}};
+constexpr std::array<std::byte, 4> kMagic = {std::byte{0x7f}, std::byte{'E'}, std::byte{'L'}, std::byte{'F'}};
 enum IdentIndex : std::size_t {
   kEiClass = 4,
   kEiData = 5,
@@ -228,14 +222,13 @@ Result<std::vector<Segment>> read_segments(Bytes file, const ElfHeader& header) 
   using Phdr = typename Layout::Phdr;
   if (header.phnum == 0) return std::vector<Segment>();
   if (header.phentsize < sizeof(Phdr)) {
-    return Error{"e_phentsize " + dec(header.phentsize) + " is too small for " +
-                 std::string(Layout::kName) + " (need " + dec(sizeof(Phdr)) + ")"};
+    return Error{"e_phentsize " + dec(header.phentsize) + " is too small for " + std::string(Layout::kName) +
+                 " (need " + dec(sizeof(Phdr)) + ")"};
   }
   // Both factors are 16-bit, so the product cannot overflow.
   if (!contains(file, header.phoff, std::uint64_t{header.phnum} * header.phentsize)) {
-    return Error{"program header table runs past end of file: e_phoff " + hex(header.phoff) + ", " +
-                 dec(header.phnum) + " entries of " + dec(header.phentsize) + " bytes, file size " +
-                 dec(file.size())};
+    return Error{"program header table runs past end of file: e_phoff " + hex(header.phoff) + ", " + dec(header.phnum) +
+                 " entries of " + dec(header.phentsize) + " bytes, file size " + dec(file.size())};
   }
   std::vector<Segment> segments;
   segments.reserve(header.phnum);
@@ -248,9 +241,8 @@ Result<std::vector<Segment>> read_segments(Bytes file, const ElfHeader& header) 
 
 Result<Bytes> segment_contents(Bytes file, const Segment& segment, std::string_view type_name) {
   if (!contains(file, segment.offset, segment.filesz)) {
-    return Error{std::string(type_name) + " segment runs past end of file: p_offset " +
-                 hex(segment.offset) + ", p_filesz " + hex(segment.filesz) + ", file size " +
-                 dec(file.size())};
+    return Error{std::string(type_name) + " segment runs past end of file: p_offset " + hex(segment.offset) +
+                 ", p_filesz " + hex(segment.filesz) + ", file size " + dec(file.size())};
   }
   return file.subspan(segment.offset, segment.filesz);
 }
@@ -268,15 +260,13 @@ const Segment* find_load_segment(std::span<const Segment> segments, std::uint64_
 
 // The kernel uses the first PT_INTERP, as a C string.
 Status read_interpreter(Bytes file, std::span<const Segment> segments, ElfObject& object) {
-  const auto interp = std::find_if(segments.begin(), segments.end(),
-                                   [](const Segment& s) { return s.type == kPtInterp; });
+  const auto interp =
+      std::find_if(segments.begin(), segments.end(), [](const Segment& s) { return s.type == kPtInterp; });
   if (interp == segments.end()) return std::nullopt;
   const Result<Bytes> contents = segment_contents(file, *interp, "PT_INTERP");
   if (!contents) return contents.error();
   const std::optional<std::string_view> path = c_string(*contents);
-  if (!path) {
-    return Error{"PT_INTERP is not NUL-terminated within its p_filesz " + hex(interp->filesz)};
-  }
+  if (!path) { return Error{"PT_INTERP is not NUL-terminated within its p_filesz " + hex(interp->filesz)}; }
   object.interpreter = std::string(*path);
   return std::nullopt;
 }
@@ -334,23 +324,19 @@ Result<DynamicTags> read_dynamic_tags(Bytes contents) {
 // The dynamic string table, located through the PT_LOAD segment that maps DT_STRTAB.
 class StringTable {
  public:
-  static Result<StringTable> locate(Bytes file, std::span<const Segment> segments,
-                                    std::uint64_t address, std::optional<std::uint64_t> size) {
+  static Result<StringTable> locate(Bytes file, std::span<const Segment> segments, std::uint64_t address,
+                                    std::optional<std::uint64_t> size) {
     const Segment* load_segment = find_load_segment(segments, address);
-    if (load_segment == nullptr) {
-      return Error{"DT_STRTAB " + hex(address) + " not inside any PT_LOAD segment"};
-    }
+    if (load_segment == nullptr) { return Error{"DT_STRTAB " + hex(address) + " not inside any PT_LOAD segment"}; }
     const std::uint64_t offset_in_segment = address - load_segment->vaddr;
     std::uint64_t offset = 0;
-    if (__builtin_add_overflow(load_segment->offset, offset_in_segment, &offset) ||
-        offset > file.size()) {
+    if (__builtin_add_overflow(load_segment->offset, offset_in_segment, &offset) || offset > file.size()) {
       return Error{"DT_STRTAB " + hex(address) + " maps past end of file: PT_LOAD p_offset " +
                    hex(load_segment->offset) + ", file size " + dec(file.size())};
     }
     if (size) {
       if (!contains(file, offset, *size)) {
-        return Error{"DT_STRSZ " + hex(*size) +
-                     " runs past end of file: DT_STRTAB at file offset " + hex(offset) +
+        return Error{"DT_STRSZ " + hex(*size) + " runs past end of file: DT_STRTAB at file offset " + hex(offset) +
                      ", file size " + dec(file.size())};
       }
       return StringTable(file.subspan(offset, *size), size);
@@ -363,28 +349,24 @@ class StringTable {
 
   Result<std::string> string_at(std::uint64_t offset, std::string_view tag_name) const {
     if (offset >= table_.size()) {
-      return Error{std::string(tag_name) + " offset " + hex(offset) + " outside " +
-                   (declared_size_ ? "DT_STRSZ " + hex(*declared_size_)
-                                   : std::string("its PT_LOAD segment (no DT_STRSZ)"))};
+      return Error{
+          std::string(tag_name) + " offset " + hex(offset) + " outside " +
+          (declared_size_ ? "DT_STRSZ " + hex(*declared_size_) : std::string("its PT_LOAD segment (no DT_STRSZ)"))};
     }
     const std::optional<std::string_view> text = c_string(table_.subspan(offset));
-    if (!text) {
-      return Error{"string at offset " + hex(offset) +
-                   " in dynamic string table is not NUL-terminated"};
-    }
+    if (!text) { return Error{"string at offset " + hex(offset) + " in dynamic string table is not NUL-terminated"}; }
     return std::string(*text);
   }
 
  private:
-  StringTable(Bytes table, std::optional<std::uint64_t> declared_size)
-      : table_(table), declared_size_(declared_size) {}
+  StringTable(Bytes table, std::optional<std::uint64_t> declared_size) : table_(table), declared_size_(declared_size) {}
 
   Bytes table_;
   std::optional<std::uint64_t> declared_size_;  // DT_STRSZ, if the table has one
 };
 
-Status resolve_string(const StringTable& strings, std::optional<std::uint64_t> offset,
-                      std::string_view tag_name, std::optional<std::string>& out) {
+Status resolve_string(const StringTable& strings, std::optional<std::uint64_t> offset, std::string_view tag_name,
+                      std::optional<std::string>& out) {
   if (!offset) return std::nullopt;
   Result<std::string> text = strings.string_at(*offset, tag_name);
   if (!text) return text.error();
@@ -405,8 +387,8 @@ Status resolve_strings(const DynamicTags& tags, const StringTable& strings, ElfO
     if (!name) return name.error();
     needed_bytes += name->size();
     if (needed_bytes > kMaxNeededBytes) {
-      return Error{"DT_NEEDED names exceed " + dec(kMaxNeededBytes) + " bytes in all (" +
-                   dec(tags.needed.size()) + " entries)"};
+      return Error{"DT_NEEDED names exceed " + dec(kMaxNeededBytes) + " bytes in all (" + dec(tags.needed.size()) +
+                   " entries)"};
     }
     object.needed.push_back(std::move(*name));
   }
@@ -417,8 +399,8 @@ Status resolve_strings(const DynamicTags& tags, const StringTable& strings, ElfO
 
 // glibc's _dl_map_object_from_fd keeps the last PT_DYNAMIC.
 const Segment* find_dynamic_segment(std::span<const Segment> segments) {
-  const auto it = std::find_if(segments.rbegin(), segments.rend(),
-                               [](const Segment& s) { return s.type == kPtDynamic; });
+  const auto it =
+      std::find_if(segments.rbegin(), segments.rend(), [](const Segment& s) { return s.type == kPtDynamic; });
   return it == segments.rend() ? nullptr : &*it;
 }
 
@@ -442,8 +424,7 @@ Status read_dynamic(Bytes file, std::span<const Segment> segments, ElfObject& ob
   if (!tags->has_string_tags()) return std::nullopt;
 
   if (!tags->strtab) return Error{"dynamic section has string-valued tags but no DT_STRTAB"};
-  const Result<StringTable> strings =
-      StringTable::locate(file, segments, *tags->strtab, tags->strsz);
+  const Result<StringTable> strings = StringTable::locate(file, segments, *tags->strtab, tags->strsz);
   if (!strings) return strings.error();
   return resolve_strings(*tags, *strings, object);
 }
@@ -469,8 +450,8 @@ std::uint64_t align_up(std::uint64_t value, std::uint64_t alignment) {
 Result<std::uint64_t> note_alignment(const Segment& segment) {
   if (segment.align <= 4) return std::uint64_t{4};
   if (segment.align == 8) return std::uint64_t{8};
-  return Error{"PT_NOTE segment at file offset " + hex(segment.offset) + " has p_align " +
-               dec(segment.align) + ", expected 4 or 8"};
+  return Error{"PT_NOTE segment at file offset " + hex(segment.offset) + " has p_align " + dec(segment.align) +
+               ", expected 4 or 8"};
 }
 
 // Walks the notes of one PT_NOTE segment.
@@ -507,10 +488,9 @@ class NoteCursor {
   }
 
  private:
-  static Error past_segment_end(std::uint64_t note_offset, std::string_view field,
-                                std::uint32_t value) {
-    return Error{"note at file offset " + hex(note_offset) + ": " + std::string(field) + " " +
-                 hex(value) + " runs past end of its PT_NOTE segment"};
+  static Error past_segment_end(std::uint64_t note_offset, std::string_view field, std::uint32_t value) {
+    return Error{"note at file offset " + hex(note_offset) + ": " + std::string(field) + " " + hex(value) +
+                 " runs past end of its PT_NOTE segment"};
   }
 
   Bytes contents_;
@@ -606,8 +586,8 @@ std::optional<Ident> decode_ident(std::span<const std::byte> bytes) {
   ident.version = std::to_integer<std::uint8_t>(bytes[kEiVersion]);
   ident.osabi = std::to_integer<std::uint8_t>(bytes[kEiOsAbi]);
   ident.abi_version = std::to_integer<std::uint8_t>(bytes[kEiAbiVersion]);
-  ident.padding_zero = std::all_of(bytes.begin() + kEiPad, bytes.begin() + kIdentSize,
-                                   [](std::byte b) { return b == std::byte{0}; });
+  ident.padding_zero =
+      std::all_of(bytes.begin() + kEiPad, bytes.begin() + kIdentSize, [](std::byte b) { return b == std::byte{0}; });
   return ident;
 }
 
@@ -634,9 +614,8 @@ Result<ElfHeader> parse_header(std::span<const std::byte> bytes) {
 Result<ElfObject> parse_object(std::span<const std::byte> bytes) {
   const Result<ElfHeader> header = parse_header(bytes);
   if (!header) return header.error();
-  return visit_layout(header->elf_class, header->data, [&](auto layout) {
-    return parse_object_as<decltype(layout)>(bytes, *header);
-  });
+  return visit_layout(header->elf_class, header->data,
+                      [&](auto layout) { return parse_object_as<decltype(layout)>(bytes, *header); });
 }
 
 Result<ElfObject> read_object(const std::string& path) {

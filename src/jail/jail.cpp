@@ -88,13 +88,13 @@ WriteOptions recorded_options(const Manifest& manifest, WriteOptions options) {
 
 // The state of a root under its lock: the manifest as loaded and as it is being changed.
 struct LockedRoot {
-  std::string root;                       // normalised, without symlinks (open_root)
-  UniqueFd root_fd;                       // the root, opened once; invalid when it does not exist
+  std::string root;  // normalised, without symlinks (open_root)
+  UniqueFd root_fd;  // the root, opened once; invalid when it does not exist
   std::string manifest_path;
   std::string watch_path;
-  std::optional<RootLock> lock;           // none in a dry run
-  std::optional<Manifest> previous;       // as loaded; none for a root jailbuild has not seen
-  Manifest manifest;                      // what this run records
+  std::optional<RootLock> lock;      // none in a dry run
+  std::optional<Manifest> previous;  // as loaded; none for a root jailbuild has not seen
+  Manifest manifest;                 // what this run records
 };
 
 // Opens the root once (creating it when `create` and not a dry run) and takes its lock. Every later
@@ -179,7 +179,11 @@ bool kept_for(const ManifestEntry& entry, const std::set<std::string>& added) {
 // One run of converge(): what its passes share. Each pass reads what the ones before it left.
 struct Convergence {
   Convergence(LockedRoot& root, const std::set<std::string>& skipped, const Cleanup& how, const WriteOptions& options)
-      : locked(root), skip(skipped), cleanup(how), write(recorded_options(root.manifest, options)), started_ns(now_ns()) {
+      : locked(root),
+        skip(skipped),
+        cleanup(how),
+        write(recorded_options(root.manifest, options)),
+        started_ns(now_ns()) {
     change.root = locked.root;
     change.manifest_path = locked.manifest_path;
   }
@@ -187,15 +191,15 @@ struct Convergence {
   LockedRoot& locked;
   const std::set<std::string>& skip;  // added paths not planned (gone from the host)
   const Cleanup& cleanup;
-  WriteOptions write;                 // the run's options with the recorded add options
-  std::int64_t started_ns;             // when the run started, for the watch list
+  WriteOptions write;       // the run's options with the recorded add options
+  std::int64_t started_ns;  // when the run started, for the watch list
   RootChange change;
   std::vector<ManifestEntry> unneeded;  // recorded entries to remove
   std::optional<RootWriter> writer;
-  Manifest pending;                   // the manifest with every planned entry (see record_pending)
-  bool unrecorded_entries = false;    // the plan holds entries the manifest did not
-  bool changed = false;               // the manifest must be saved
-  bool finished = false;              // a pass answered for the whole run
+  Manifest pending;                 // the manifest with every planned entry (see record_pending)
+  bool unrecorded_entries = false;  // the plan holds entries the manifest did not
+  bool changed = false;             // the manifest must be saved
+  bool finished = false;            // a pass answered for the whole run
 };
 
 // Plans the manifest's added paths, all but those skipped.
@@ -279,8 +283,8 @@ Result<void> apply_plan(Convergence& run) {
   }
   run.change.report = std::move(*report);
   const std::optional<Manifest>& previous = run.locked.previous;
-  run.changed = run.unrecorded_entries || !previous || previous->added != manifest.added ||
-                previous->options != manifest.options;
+  run.changed =
+      run.unrecorded_entries || !previous || previous->added != manifest.added || previous->options != manifest.options;
   for (const ManifestEntry& placed : run.change.report.placed) {
     auto recorded = manifest.entries.find(placed.path);
     if (recorded != manifest.entries.end() && recorded->second == placed) continue;
@@ -334,12 +338,8 @@ struct Pass {
   Result<void> (*run)(Convergence&);
 };
 constexpr Pass kConvergePasses[] = {
-    {"plan", plan_pass},
-    {"find unneeded", find_unneeded},
-    {"record pending", record_pending},
-    {"apply", apply_plan},
-    {"remove", remove_unneeded},
-    {"save and watch", save_and_watch},
+    {"plan", plan_pass},   {"find unneeded", find_unneeded}, {"record pending", record_pending},
+    {"apply", apply_plan}, {"remove", remove_unneeded},      {"save and watch", save_and_watch},
 };
 
 // Brings the root to the plan of the manifest's added paths (all but `skip`), then removes what
@@ -372,7 +372,8 @@ void report_unplaced_privileged(const LockedRoot& locked, RootChange& change) {
     const auto recorded = locked.manifest.entries.find(file.path);
     if (recorded != locked.manifest.entries.end()) {
       const FileIdentity& copy = recorded->second.copy_identity;
-      if (copy.dev == file.status.st_dev && copy.ino == file.status.st_ino && copy.mode == file.status.st_mode) continue;
+      if (copy.dev == file.status.st_dev && copy.ino == file.status.st_ino && copy.mode == file.status.st_mode)
+        continue;
     }
     change.unplaced_privileged.push_back({file.path, file.status.st_mode, file.status.st_uid, file.status.st_gid});
   }
@@ -418,8 +419,7 @@ Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::s
   return change;
 }
 
-Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<std::string>& paths,
-                                    bool dry_run) {
+Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<std::string>& paths, bool dry_run) {
   auto locked = lock_root(jail, dry_run);
   if (!locked) return locked.error();
   TRY(load_known(*locked));
@@ -458,9 +458,8 @@ Result<RootChange> sync_root(const JailOptions& jail, const SyncOptions& options
 
   Cleanup cleanup{true, {}};
   if (options.prune) {
-    std::erase_if(manifest.added, [&](const std::string& added) {
-      return std::find(gone.begin(), gone.end(), added) != gone.end();
-    });
+    std::erase_if(manifest.added,
+                  [&](const std::string& added) { return std::find(gone.begin(), gone.end(), added) != gone.end(); });
   } else {
     cleanup.keep_for.insert(gone.begin(), gone.end());
   }

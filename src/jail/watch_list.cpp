@@ -325,7 +325,8 @@ WatchCheck check_lines(std::string_view lines, int root_fd, std::atomic<bool>& m
     bool ok = true;
     if (is_listing(parsed->side)) {
       listed = walker.self(ok) == parsed->identity;
-      if (!ok) return fail("the " + std::string(side_name(parsed->side)) + " " + std::string(path) + ": cannot be checked");
+      if (!ok)
+        return fail("the " + std::string(side_name(parsed->side)) + " " + std::string(path) + ": cannot be checked");
       continue;
     }
     if (parsed->side == WatchedPath::Side::Root) ++result.root_entries;
@@ -344,7 +345,8 @@ WatchCheck check_lines(std::string_view lines, int root_fd, std::atomic<bool>& m
       now = walker.entry(name.c_str(), parsed->side == WatchedPath::Side::HostFollow, ok);
     }
     if (now && ignores_entries({parsed->side, {}, now})) now->size = now->mtime_ns = now->ctime_ns = 0;
-    if (!ok) return fail("the " + std::string(side_name(parsed->side)) + " " + std::string(path) + ": cannot be checked");
+    if (!ok)
+      return fail("the " + std::string(side_name(parsed->side)) + " " + std::string(path) + ": cannot be checked");
     if (now != parsed->identity) return fail(path_change(parsed->side, path, parsed->identity, now));
   }
   if (listing_would_help && !listed) ++result.unlisted;
@@ -367,7 +369,7 @@ struct SideCheck {
   std::string_view lines;
   int root_fd = -1;
   std::atomic<bool>* mismatch = nullptr;
-  cpu_set_t allowed {};              // the CPUs this process may use
+  cpu_set_t allowed{};  // the CPUs this process may use
   std::atomic<bool> claimed = false;
   WatchCheck result;
 
@@ -573,12 +575,12 @@ void complete_watch_list(WatchList& list, int root_fd, std::int64_t settled_befo
     bool ok = true;
     const std::optional<FileIdentity> identity = walker.self(ok);
     if (!ok || !identity || identity->ctime_ns >= settled_before_ns) continue;
-    list.paths.push_back({root_side ? WatchedPath::Side::RootListing : WatchedPath::Side::HostListing, directory,
-                          identity});
+    list.paths.push_back(
+        {root_side ? WatchedPath::Side::RootListing : WatchedPath::Side::HostListing, directory, identity});
   }
   auto order = [](const WatchedPath& watched) {
-    return std::make_tuple(in_root(watched.side), directory_of(watched.side, watched.path),
-                           !is_listing(watched.side), std::string_view(watched.path), watched.side);
+    return std::make_tuple(in_root(watched.side), directory_of(watched.side, watched.path), !is_listing(watched.side),
+                           std::string_view(watched.path), watched.side);
   };
   std::sort(list.paths.begin(), list.paths.end(),
             [&](const WatchedPath& a, const WatchedPath& b) { return order(a) < order(b); });
@@ -588,7 +590,8 @@ WatchCheck check_watch_list(const WatchListText& list, int root_fd, const FileId
   WatchCheck check;
   const WatchList& header = list.header;
   if (header.manifest != manifest) {
-    check.why_not = "the manifest changed since the list was written (" + identity_difference(header.manifest, manifest) + ")";
+    check.why_not =
+        "the manifest changed since the list was written (" + identity_difference(header.manifest, manifest) + ")";
     return check;
   }
   if (header.boot_id.empty() || header.boot_id != current_boot_id()) {
@@ -610,10 +613,8 @@ WatchCheck check_watch_list(const WatchListText& list, int root_fd, const FileId
   root_side.lines = lines.substr(cut);
   root_side.root_fd = root_fd;
   root_side.mismatch = &mismatch;
-  pthread_t thread {};
-  if (cut == lines.size() || !start_on_another_cpu(thread, root_side)) {
-    return check_lines(lines, root_fd, mismatch);
-  }
+  pthread_t thread{};
+  if (cut == lines.size() || !start_on_another_cpu(thread, root_side)) { return check_lines(lines, root_fd, mismatch); }
   const WatchCheck host_side = check_lines(lines.substr(0, cut), root_fd, mismatch);
   // Unless the thread has started on it by now: then it is not worth waiting for.
   root_side.check_unless_claimed();
@@ -641,7 +642,7 @@ Proof not_proven(std::string why) {
 }  // namespace
 
 std::int64_t now_ns() {
-  timespec now {};
+  timespec now{};
   ::clock_gettime(CLOCK_REALTIME, &now);
   return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
 }

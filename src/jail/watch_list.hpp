@@ -102,7 +102,7 @@ std::optional<FileIdentity> identity_at(const std::string& path, bool follow);
 void complete_watch_list(WatchList& list, int root_fd, std::int64_t settled_before_ns);
 
 struct WatchCheck {
-  bool current = false;          // every watched path is as the list says
+  bool current = false;  // every watched path is as the list says
   // Why not, when not current: the first difference found ("the host path /x: changed (size,
   // mtime)", "the root's entry /y: gone", "the manifest changed ...").
   std::string why_not;

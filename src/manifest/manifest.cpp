@@ -40,8 +40,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::uint64_t kMaxManifestSize = std::uint64_t{256}
-                                           << 20;  // a sane manifest is a few MiB
+constexpr std::uint64_t kMaxManifestSize = std::uint64_t{256} << 20;  // a sane manifest is a few MiB
 
 // ---------------------------------------------------------------------------------------------
 // Writing
@@ -83,9 +82,7 @@ std::string element_of(const std::string& where, std::size_t index) {
   return where + "[" + std::to_string(index) + "]";
 }
 
-std::string type_name(const json& value) {
-  return value.is_number_float() ? "float" : value.type_name();
-}
+std::string type_name(const json& value) { return value.is_number_float() ? "float" : value.type_name(); }
 
 // How strictly a path-valued string is checked.
 enum class PathRule {
@@ -98,8 +95,7 @@ enum class PathRule {
 // What is wrong with `path` under `rule`, or "" if nothing.
 std::string path_problem(const std::string& path, PathRule rule) {
   if (path.find('\0') != std::string::npos) return "path contains a NUL byte";
-  if (path.empty())
-    return rule == PathRule::NonEmpty || rule == PathRule::Absolute ? "empty path" : "";
+  if (path.empty()) return rule == PathRule::NonEmpty || rule == PathRule::Absolute ? "empty path" : "";
   if (rule == PathRule::NonEmpty) return "";
   if (!path.starts_with('/')) return "'" + path + "' is not an absolute path";
   if (path == "/" || rule == PathRule::AsOpenedOrEmpty) return "";
@@ -128,8 +124,7 @@ class Reader {
   }
 
   // True if `value` is an object with no key outside `known`.
-  bool object(const json& value, const std::string& where,
-              std::initializer_list<std::string_view> known) {
+  bool object(const json& value, const std::string& where, std::initializer_list<std::string_view> known) {
     if (failed()) return false;
     if (!value.is_object()) {
       fail(where, "expected an object, got " + type_name(value));
@@ -177,8 +172,7 @@ class Reader {
     if (!object(value, where, {"hex"})) return {};
     const json* hex = member(value, "hex", where);
     if (hex == nullptr) return {};
-    std::optional<std::string> bytes =
-        hex->is_string() ? bytes_from_hex(hex->get<std::string>()) : std::nullopt;
+    std::optional<std::string> bytes = hex->is_string() ? bytes_from_hex(hex->get<std::string>()) : std::nullopt;
     if (!bytes) fail(member_of(where, "hex"), "expected an even number of lowercase hex digits");
     return bytes.value_or("");
   }
@@ -191,13 +185,11 @@ class Reader {
   std::string path(const json& value, const std::string& where, PathRule rule) {
     std::string path = text(value, where);
     if (failed()) return {};
-    if (const std::string problem = path_problem(path, rule); !problem.empty())
-      fail(where, problem);
+    if (const std::string problem = path_problem(path, rule); !problem.empty()) fail(where, problem);
     return path;
   }
 
-  std::string path(const json& object, std::string_view key, const std::string& where,
-                   PathRule rule) {
+  std::string path(const json& object, std::string_view key, const std::string& where, PathRule rule) {
     const json* value = member(object, key, where);
     return value == nullptr ? std::string() : path(*value, member_of(where, key), rule);
   }
@@ -240,14 +232,12 @@ EntryType read_entry_type(Reader& in, const json& entry, const std::string& wher
   return type.value_or(EntryType::File);
 }
 
-FileIdentity read_identity(Reader& in, const json& entry, std::string_view key,
-                           const std::string& entry_where) {
+FileIdentity read_identity(Reader& in, const json& entry, std::string_view key, const std::string& entry_where) {
   FileIdentity identity;
   const json* value = in.member(entry, key, entry_where);
   const std::string where = member_of(entry_where, key);
   if (value == nullptr ||
-      !in.object(*value, where,
-                 {"dev", "ino", "size", "mtime_ns", "ctime_ns", "mode", "uid", "gid"})) {
+      !in.object(*value, where, {"dev", "ino", "size", "mtime_ns", "ctime_ns", "mode", "uid", "gid"})) {
     return identity;
   }
   identity.dev = in.integer<std::uint64_t>(*value, "dev", where);
@@ -286,8 +276,7 @@ void check_link_target(Reader& in, const ManifestEntry& entry, const std::string
   if (in.failed()) return;
   const std::string target_where = member_of(where, "link_target");
   if (entry.type == EntryType::Symlink) {
-    if (const std::string problem = path_problem(entry.link_target, PathRule::NonEmpty);
-        !problem.empty()) {
+    if (const std::string problem = path_problem(entry.link_target, PathRule::NonEmpty); !problem.empty()) {
       in.fail(target_where, "a symlink needs a target: " + problem);
     }
   } else if (!entry.link_target.empty()) {
@@ -298,8 +287,7 @@ void check_link_target(Reader& in, const ManifestEntry& entry, const std::string
 ManifestEntry read_entry(Reader& in, const json& value, const std::string& where) {
   ManifestEntry entry;
   if (!in.object(value, where,
-                 {"path", "type", "source", "link_target", "reasons", "source_identity",
-                  "copy_identity"})) {
+                 {"path", "type", "source", "link_target", "reasons", "source_identity", "copy_identity"})) {
     return entry;
   }
   entry.path = in.path(value, "path", where, PathRule::Absolute);
@@ -363,8 +351,7 @@ bool check_version(Reader& in, const json& document) {
   const auto version = in.integer<std::int64_t>(document, "version", "");
   if (in.failed()) return false;
   if (version > kManifestVersion) {
-    in.fail("", "version " + std::to_string(version) +
-                    " is newer than this jailbuild understands (" +
+    in.fail("", "version " + std::to_string(version) + " is newer than this jailbuild understands (" +
                     std::to_string(kManifestVersion) + ")");
   } else if (version < 1) {
     in.fail("version", std::to_string(version) + " is not a manifest version");
@@ -383,9 +370,7 @@ Result<Manifest> parse_manifest(const std::string& text, const std::string& path
   json document;
   try {
     document = json::parse(text);
-  } catch (const json::parse_error& error) {
-    return Error{path + ": not valid JSON: " + describe_parse_error(error)};
-  }
+  } catch (const json::parse_error& error) { return Error{path + ": not valid JSON: " + describe_parse_error(error)}; }
   Result<Manifest> manifest = manifest_from_json(document);
   if (!manifest) return Error{path + ": " + manifest.error().message};
   return manifest;
@@ -422,12 +407,10 @@ json manifest_to_json(const Manifest& manifest) {
 std::string manifest_json_text(const Manifest& manifest) { return json_text(manifest_to_json(manifest)); }
 
 Result<Manifest> manifest_from_json(const json& document) {
-  if (!document.is_object())
-    return Error{"expected a JSON object at the top level, got " + type_name(document)};
+  if (!document.is_object()) return Error{"expected a JSON object at the top level, got " + type_name(document)};
   Reader in;
   if (!check_version(in, document)) return in.error();
-  if (!in.object(document, "", {"version", "root", "options", "added", "entries"}))
-    return in.error();
+  if (!in.object(document, "", {"version", "root", "options", "added", "entries"})) return in.error();
   Manifest manifest;
   manifest.root = in.path(document, "root", "", PathRule::Absolute);
   manifest.options = read_options(in, document);

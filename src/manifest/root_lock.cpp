@@ -28,7 +28,6 @@
 namespace jailbuild {
 namespace {
 
-
 // `path` absolute, with the symlinks of its existing part resolved and no trailing slash.
 std::string resolved(const std::string& path) {
   std::error_code error;
@@ -40,8 +39,7 @@ std::string resolved(const std::string& path) {
 
 bool is_within(const std::string& path, const std::string& directory) {
   if (directory == "/") return true;
-  return path.starts_with(directory) &&
-         (path.size() == directory.size() || path[directory.size()] == '/');
+  return path.starts_with(directory) && (path.size() == directory.size() || path[directory.size()] == '/');
 }
 
 // `path` without ".", "..", repeated or trailing slashes, as written: no symlink is looked up.
@@ -65,9 +63,7 @@ Result<void> check_outside_root(const std::string& state_dir, const std::string&
 
 int flock_retrying(int fd, int operation) {
   int result = 0;
-  do {
-    result = ::flock(fd, operation);
-  } while (result != 0 && errno == EINTR);
+  do { result = ::flock(fd, operation); } while (result != 0 && errno == EINTR);
   return result;
 }
 
@@ -107,8 +103,7 @@ Result<void> take_lock(int fd, const std::string& path, const std::string& root,
 
 }  // namespace
 
-Result<RootLock> RootLock::acquire(const std::string& state_dir, const std::string& root,
-                                   bool wait) {
+Result<RootLock> RootLock::acquire(const std::string& state_dir, const std::string& root, bool wait) {
   TRY(check_outside_root(state_dir, root));
   const StateDir layout(state_dir);
   TRY(make_directories(layout.locks_directory()));

@@ -49,8 +49,8 @@ std::vector<std::string_view> normalized_components(std::string_view root) {
 }
 
 bool is_plain_name_byte(unsigned char byte) {
-  return (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') ||
-         (byte >= '0' && byte <= '9') || byte == '_' || byte == '.' || byte == ':';
+  return (byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') || (byte >= '0' && byte <= '9') || byte == '_' ||
+         byte == '.' || byte == ':';
 }
 
 void append_escaped(std::string& name, unsigned char byte) {
@@ -128,8 +128,7 @@ std::string home_directory() {
 }  // namespace
 
 std::string default_state_dir() {
-  if (std::string directory = environment("JAILBUILD_STATE_DIR"); !directory.empty())
-    return directory;
+  if (std::string directory = environment("JAILBUILD_STATE_DIR"); !directory.empty()) return directory;
   if (::geteuid() == 0) return "/var/lib/jailbuild";
   // The XDG base directory specification: a relative path is invalid and must be ignored.
   if (const std::string state_home = environment("XDG_STATE_HOME"); state_home.starts_with('/')) {

@@ -25,8 +25,7 @@ const PlannedEntry* CopyPlan::find(const std::string& path) const {
 }
 
 bool CopyPlan::complete() const {
-  return std::all_of(problems.begin(), problems.end(),
-                     [](const Problem& p) { return p.kind == ProblemKind::Skipped; });
+  return std::all_of(problems.begin(), problems.end(), [](const Problem& p) { return p.kind == ProblemKind::Skipped; });
 }
 
 }  // namespace jailbuild

@@ -136,7 +136,9 @@ bool is_loadable_elf(const std::string& head) {
 class ElfClosureProvider final : public FileProvider {
  public:
   const char* name() const override { return "ELF closure"; }
-  bool claims(const HostFile& file, bool) const override { return S_ISREG(file.st.st_mode) && is_loadable_elf(file.head); }
+  bool claims(const HostFile& file, bool) const override {
+    return S_ISREG(file.st.st_mode) && is_loadable_elf(file.head);
+  }
   void provide(PlanBuilder& planner, const std::string& added, const HostFile& file) const override;
 };
 
@@ -188,9 +190,7 @@ struct Planner::Impl final : PlanBuilder {
   const std::vector<const FileProvider*> file_providers = {&directory_provider, &elf_provider, &script_provider,
                                                            &plain_provider};
 
-  std::string absolute(const std::string& path) const {
-    return absolute_path(path, options.resolver.cwd);
-  }
+  std::string absolute(const std::string& path) const { return absolute_path(path, options.resolver.cwd); }
 
   PlannedEntry& entry(const std::string& path, EntryType type) {
     auto [it, inserted] = index.try_emplace(path, plan.entries.size());
@@ -239,8 +239,8 @@ struct Planner::Impl final : PlanBuilder {
           const mode_t mode = file->st.st_mode;
           const bool device = S_ISCHR(mode) || S_ISBLK(mode);
           if (S_ISFIFO(mode) || S_ISSOCK(mode) || (device && !options.allow_devices)) {
-            plan.problems.push_back({ProblemKind::Skipped, path, std::nullopt,
-                                     path + ": not copied (a FIFO, socket or device node)"});
+            plan.problems.push_back(
+                {ProblemKind::Skipped, path, std::nullopt, path + ": not copied (a FIFO, socket or device node)"});
             return std::nullopt;
           }
           add_reason(entry(step.path, S_ISDIR(mode) ? EntryType::Directory : EntryType::File), why);
@@ -348,7 +348,8 @@ struct Planner::Impl final : PlanBuilder {
       }
       return std::nullopt;
     };
-    if (std::none_of(programs.begin(), programs.end(), [&](const LinkMap& map) { return holds_from(map).has_value(); })) {
+    if (std::none_of(programs.begin(), programs.end(),
+                     [&](const LinkMap& map) { return holds_from(map).has_value(); })) {
       add_path(added, from, {added, "", "calls dlopen(" + requirement.name + ")"}, false);
     }
     for (LinkMap& map : programs) {
@@ -372,8 +373,8 @@ struct Planner::Impl final : PlanBuilder {
     const auto rule = std::find_if(options.rules.begin(), options.rules.end(),
                                    [&](const Rule& r) { return r.name == requirement.name; });
     if (rule == options.rules.end()) {
-      plan.problems.push_back({ProblemKind::Unreadable, requirement.name, std::nullopt,
-                               "no rule named " + requirement.name});
+      plan.problems.push_back(
+          {ProblemKind::Unreadable, requirement.name, std::nullopt, "no rule named " + requirement.name});
       return;
     }
     const std::string added = to_string(Requirement{requirement});
@@ -394,7 +395,8 @@ struct Planner::Impl final : PlanBuilder {
 
   void add(const Requirement& requirement) {
     spdlog::debug("requirement: {}", to_string(requirement));
-    if (std::holds_alternative<DlopenRequirement>(requirement) || std::holds_alternative<RuleRequirement>(requirement)) {
+    if (std::holds_alternative<DlopenRequirement>(requirement) ||
+        std::holds_alternative<RuleRequirement>(requirement)) {
       deferred.push_back(requirement);  // they depend on the closures planned
       return;
     }

@@ -62,8 +62,7 @@ Verification verify_candidate(const Probe& probe, const LoaderConfig& config) {
 
   const auto& head = file.head;
   const std::uint16_t machine = native_u16(head, 18);
-  if (Verification ident = verify_ident(head, config, machine); ident.verdict != Verdict::Accept)
-    return ident;
+  if (Verification ident = verify_ident(head, config, machine); ident.verdict != Verdict::Accept) return ident;
   if (native_u32(head, 20) != 1) return fatal("ELF file version does not match current one");
   if (machine != config.machine) return {Verdict::Skip, ENOENT, {}, "wrong machine"};
   const std::uint16_t type = native_u16(head, 16);
@@ -87,15 +86,15 @@ const Probe& FileProbes::probe(const std::string& path) {
     } else {
       result.dev = st.st_dev;
       result.ino = st.st_ino;
-      result.data = read_file(fd, path, st.st_dev, st.st_ino, static_cast<std::size_t>(st.st_size),
-                              S_ISDIR(st.st_mode));
+      result.data =
+          read_file(fd, path, st.st_dev, st.st_ino, static_cast<std::size_t>(st.st_size), S_ISDIR(st.st_mode));
     }
   }
   return probes_.emplace(path, std::move(result)).first->second;
 }
 
-std::shared_ptr<const FileData> FileProbes::read_file(int fd, const std::string& path, dev_t dev,
-                                                      ino_t ino, std::size_t size, bool is_directory) {
+std::shared_ptr<const FileData> FileProbes::read_file(int fd, const std::string& path, dev_t dev, ino_t ino,
+                                                      std::size_t size, bool is_directory) {
   auto& slot = files_[{dev, ino}];
   if (slot) return slot;
   auto data = std::make_shared<FileData>();
@@ -111,7 +110,8 @@ std::shared_ptr<const FileData> FileProbes::read_file(int fd, const std::string&
       if (!bytes.empty()) std::memcpy(data->head.data(), bytes.data(), std::min(bytes.size(), data->head.size()));
       constexpr std::size_t kKernelScriptHead = 256;  // BINPRM_BUF_SIZE
       if (bytes.size() >= 2 && bytes[0] == std::byte{'#'} && bytes[1] == std::byte{'!'})
-        data->script_head.assign(reinterpret_cast<const char*>(bytes.data()), std::min(bytes.size(), kKernelScriptHead));
+        data->script_head.assign(reinterpret_cast<const char*>(bytes.data()),
+                                 std::min(bytes.size(), kKernelScriptHead));
       auto object = elf::parse_object(bytes);
       if (object) {
         data->elf = std::make_shared<const elf::ElfObject>(std::move(*object));

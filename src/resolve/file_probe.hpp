@@ -23,8 +23,8 @@ namespace jailbuild {
 struct FileData {
   std::size_t size = 0;
   bool is_directory = false;
-  int read_error = 0;                         // errno of a failed read/map; 0 if read
-  std::array<unsigned char, 64> head{};       // the first bytes, as the loader's header checks see them
+  int read_error = 0;                    // errno of a failed read/map; 0 if read
+  std::array<unsigned char, 64> head{};  // the first bytes, as the loader's header checks see them
   // A `#!` script's first bytes, as many as the kernel reads for its interpreter line
   // (BINPRM_BUF_SIZE); empty for any other file.
   std::string script_head;
@@ -50,8 +50,8 @@ enum class Verdict {
 
 struct Verification {
   Verdict verdict = Verdict::Accept;
-  int error = 0;        // for Skip: the errno the loader is left with (decides whether a path list stops)
-  std::string message;  // for Fatal
+  int error = 0;                      // for Skip: the errno the loader is left with (decides whether a path list stops)
+  std::string message;                // for Fatal
   const char* skip_reason = nullptr;  // for a Skip that is not an open error: why, for `-vv`
 };
 
@@ -70,8 +70,8 @@ class FileProbes {
   std::vector<std::string> paths() const;
 
  private:
-  std::shared_ptr<const FileData> read_file(int fd, const std::string& path, dev_t dev, ino_t ino,
-                                            std::size_t size, bool is_directory);
+  std::shared_ptr<const FileData> read_file(int fd, const std::string& path, dev_t dev, ino_t ino, std::size_t size,
+                                            bool is_directory);
 
   const RootView& root_;
   std::unordered_map<std::string, Probe> probes_;

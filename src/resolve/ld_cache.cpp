@@ -29,14 +29,11 @@ class CacheBytes {
   }
 
   bool has_at(std::size_t offset, std::string_view text) const {
-    return contains(offset, text.size()) &&
-           std::memcmp(bytes_.data() + offset, text.data(), text.size()) == 0;
+    return contains(offset, text.size()) && std::memcmp(bytes_.data() + offset, text.data(), text.size()) == 0;
   }
 
   // Precondition for the integer readers: contains(offset, sizeof the integer).
-  std::uint8_t u8(std::size_t offset) const {
-    return std::to_integer<std::uint8_t>(bytes_[offset]);
-  }
+  std::uint8_t u8(std::size_t offset) const { return std::to_integer<std::uint8_t>(bytes_[offset]); }
   std::uint32_t u32(std::size_t offset) const { return little_endian(offset, 4); }
   std::uint64_t u64(std::size_t offset) const { return little_endian(offset, 8); }
 
@@ -67,9 +64,7 @@ class CacheBytes {
 constexpr std::size_t align8(std::size_t offset) { return (offset + 7) & ~std::size_t{7}; }
 
 // cache_file_new_matches_endian: 0 means "unknown" and is accepted.
-bool endian_flags_accepted(std::uint8_t flags) {
-  return flags == 0 || (flags & kEndianMask) == kEndianLittle;
-}
+bool endian_flags_accepted(std::uint8_t flags) { return flags == 0 || (flags & kEndianMask) == kEndianLittle; }
 
 // The loader's first test: a new-format file whose entry array fits.
 bool is_new_format_file(const CacheBytes& file) {
@@ -119,16 +114,13 @@ std::optional<Extensions> load_extensions(const CacheBytes& file, std::uint32_t 
     const std::uint64_t end = std::uint64_t{hwcaps->offset} + hwcaps->size;
     for (std::uint64_t at = hwcaps->offset; at < end; at += 4) {
       const std::uint32_t name = file.u32(at);  // relative to the file start, even when combined
-      loaded.hwcaps_names.push_back(name < file.size() ? std::optional(file.c_string(name))
-                                                       : std::nullopt);
+      loaded.hwcaps_names.push_back(name < file.size() ? std::optional(file.c_string(name)) : std::nullopt);
     }
   }
   return loaded;
 }
 
-bool is_hwcaps_extension(std::uint64_t hwcap) {
-  return ((hwcap >> 32) & ~kIsaLevelMask) == (kHwcapExtensionBit >> 32);
-}
+bool is_hwcaps_extension(std::uint64_t hwcap) { return ((hwcap >> 32) & ~kIsaLevelMask) == (kHwcapExtensionBit >> 32); }
 
 std::uint32_t hwcaps_index(std::uint64_t hwcap) { return static_cast<std::uint32_t>(hwcap); }
 
@@ -185,9 +177,7 @@ class EntryFilter {
   bool flags_accepted(std::int32_t flags) const {
     return flags == config_.cache_flags || (config_.cache_accepts_plain_elf && flags == kFlagElf);
   }
-  bool isa_level_ok(std::uint64_t hwcap) const {
-    return isa_level_compatible(hwcap, config_.isa_level_mask);
-  }
+  bool isa_level_ok(std::uint64_t hwcap) const { return isa_level_compatible(hwcap, config_.isa_level_mask); }
   // Legacy entries: only the loader's own (masked) hwcap bits, platform bits and tls may be set.
   bool legacy_bits_ok(std::uint64_t hwcap) const {
     const std::uint64_t allowed = (config_.hwcap & config_.hwcap_mask) | kPlatformBits | kTlsBit;
@@ -228,8 +218,7 @@ struct ReadEntry {
 
 // The flags, key and value common to both entry layouts at `at`. String offsets count from
 // `strings` and the loader only checks them against `bound`.
-ReadEntry read_common_fields(const CacheBytes& file, std::size_t at, std::uint64_t strings,
-                             std::uint64_t bound) {
+ReadEntry read_common_fields(const CacheBytes& file, std::size_t at, std::uint64_t strings, std::uint64_t bound) {
   ReadEntry read;
   read.entry.flags = static_cast<std::int32_t>(file.u32(at));
   const std::uint32_t key = file.u32(at + 4);
@@ -247,9 +236,7 @@ struct Layout {
   std::size_t base;  // of the new-format header, or 0 for the old format
 };
 
-Error wrong_endianness() {
-  return Error{"ld.so.cache is not marked little-endian; the loader ignores it"};
-}
+Error wrong_endianness() { return Error{"ld.so.cache is not marked little-endian; the loader ignores it"}; }
 
 // The format tests of _dl_load_cache_lookup, in its order.
 Result<Layout> detect_layout(const CacheBytes& file) {
@@ -261,10 +248,8 @@ Result<Layout> detect_layout(const CacheBytes& file) {
     return Error{"not an ld.so.cache the loader accepts (bad magic, or more entries than the " +
                  std::to_string(file.size()) + "-byte file holds)"};
 
-  const std::size_t base =
-      align8(kOldHeaderSize + std::size_t{file.u32(kOldNlibsOffset)} * kOldEntrySize);
-  if (!file.contains(base, kNewHeaderSize) || !file.has_at(base, kNewMagic))
-    return Layout{LdCache::Format::Old, 0};
+  const std::size_t base = align8(kOldHeaderSize + std::size_t{file.u32(kOldNlibsOffset)} * kOldEntrySize);
+  if (!file.contains(base, kNewHeaderSize) || !file.has_at(base, kNewMagic)) return Layout{LdCache::Format::Old, 0};
   // A wrong byte order condemns the old part too.
   if (!endian_flags_accepted(file.u8(base + kEndianFlagsOffset))) return wrong_endianness();
   // The loader does not check that the embedded entries fit; it would read past the file.
@@ -277,8 +262,7 @@ Result<Layout> detect_layout(const CacheBytes& file) {
 
 // New-format entries: string offsets are relative to the new header but checked against the
 // whole file's size, even when the header is not at the file's start.
-std::vector<ReadEntry> read_new_entries(const CacheBytes& file, std::size_t base,
-                                        const Extensions& extensions) {
+std::vector<ReadEntry> read_new_entries(const CacheBytes& file, std::size_t base, const Extensions& extensions) {
   std::vector<ReadEntry> entries;
   const std::uint32_t nlibs = file.u32(base + kNlibsOffset);
   for (std::uint32_t i = 0; i < nlibs; ++i) {
@@ -311,9 +295,7 @@ std::vector<ReadEntry> read_old_entries(const CacheBytes& file) {
 // digit runs accumulate in a 32-bit int that wraps on overflow, and the end of a view acts as the
 // terminating NUL.
 int cache_libcmp(std::string_view a, std::string_view b) {
-  auto at = [](std::string_view s, std::size_t i) -> int {
-    return i < s.size() ? static_cast<signed char>(s[i]) : 0;
-  };
+  auto at = [](std::string_view s, std::size_t i) -> int { return i < s.size() ? static_cast<signed char>(s[i]) : 0; };
   auto is_digit = [](int c) { return c >= '0' && c <= '9'; };
   auto number = [&](std::string_view s, std::size_t& i) {
     std::uint32_t value = 0;
@@ -356,8 +338,8 @@ Result<LdCache> LdCache::parse(std::span<const std::byte> bytes) {
     entries = read_old_entries(file);
   } else {
     // The loader ignores a bad extension directory but still uses the entries.
-    Extensions extensions = load_extensions(file, file.u32(layout->base + kExtensionOffsetOffset))
-                                .value_or(Extensions{});
+    Extensions extensions =
+        load_extensions(file, file.u32(layout->base + kExtensionOffsetOffset)).value_or(Extensions{});
     entries = read_new_entries(file, layout->base, extensions);
     cache.hwcaps_names_ = std::move(extensions.hwcaps_names);
     cache.generator_ = std::move(extensions.generator);
@@ -405,8 +387,7 @@ std::optional<LdCache::EqualRun> LdCache::find_equal_run(std::string_view name) 
 // search_cache's walk over the equal run. glibc-hwcaps extension entries (ldconfig sorts them
 // first) compete by priority; after them the first acceptable legacy or plain entry ends the
 // search, unless an extension entry was already chosen.
-std::optional<std::string> LdCache::lookup(std::string_view name,
-                                           const LoaderConfig& config) const {
+std::optional<std::string> LdCache::lookup(std::string_view name, const LoaderConfig& config) const {
   const std::optional<EqualRun> run = find_equal_run(name);
   if (!run) return std::nullopt;
 

@@ -63,8 +63,8 @@ std::string write_ld_cache(std::vector<CacheEntry> entries, const std::string& g
     const CacheEntry& entry = entries[i];
     std::uint64_t hwcap = entry.hwcap;
     if (entry.hwcaps_subdir) {
-      const auto index = std::lower_bound(hwcaps_names.begin(), hwcaps_names.end(), *entry.hwcaps_subdir) -
-                         hwcaps_names.begin();
+      const auto index =
+          std::lower_bound(hwcaps_names.begin(), hwcaps_names.end(), *entry.hwcaps_subdir) - hwcaps_names.begin();
       hwcap = (hwcap & ~kHwcapsIndexMask) | kHwcapExtensionBit | static_cast<std::uint64_t>(index);
     }
     const std::size_t at = kNewHeaderSize + kNewEntrySize * i;

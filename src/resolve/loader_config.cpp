@@ -130,8 +130,7 @@ std::optional<QuotedString> parse_quoted(std::string_view raw) {
     }
     if (i + 1 < body.size() && (body[i + 1] == '\\' || body[i + 1] == '"')) {
       quoted.text += body[++i];
-    } else if (i + 3 < body.size() && is_octal(body[i + 1]) && is_octal(body[i + 2]) &&
-               is_octal(body[i + 3])) {
+    } else if (i + 3 < body.size() && is_octal(body[i + 1]) && is_octal(body[i + 2]) && is_octal(body[i + 3])) {
       quoted.lossy = true;
       i += 3;
     } else {
@@ -193,21 +192,18 @@ Result<Diagnostics> Diagnostics::parse(std::string_view text) {
     if (line.empty()) continue;
     const std::size_t equals = line.find('=');
     std::optional<DiagnosticValue> value;
-    if (equals != 0 && equals != std::string_view::npos)
-      value = parse_value(line.substr(equals + 1));
+    if (equals != 0 && equals != std::string_view::npos) value = parse_value(line.substr(equals + 1));
     if (!value)
       return Error{"ld.so --list-diagnostics output line " + std::to_string(number) +
                    " is malformed: " + std::string(line)};
-    diagnostics.lines_.insert_or_assign(std::string(line.substr(0, equals)),
-                                        DiagnosticLine{number, std::move(*value)});
+    diagnostics.lines_.insert_or_assign(std::string(line.substr(0, equals)), DiagnosticLine{number, std::move(*value)});
   }
   return diagnostics;
 }
 
-Error Diagnostics::wrong_type(std::string_view key, const DiagnosticLine& line,
-                              const char* expected) {
-  return Error{"ld.so --list-diagnostics output line " + std::to_string(line.number) + ": " +
-               std::string(key) + " is not " + expected};
+Error Diagnostics::wrong_type(std::string_view key, const DiagnosticLine& line, const char* expected) {
+  return Error{"ld.so --list-diagnostics output line " + std::to_string(line.number) + ": " + std::string(key) +
+               " is not " + expected};
 }
 
 Result<std::optional<std::string>> Diagnostics::string(std::string_view key) const {
@@ -215,8 +211,7 @@ Result<std::optional<std::string>> Diagnostics::string(std::string_view key) con
   if (line == nullptr) return std::optional<std::string>();
   const auto* quoted = std::get_if<QuotedString>(&line->value);
   if (quoted == nullptr) return wrong_type(key, *line, "a quoted string");
-  if (quoted->lossy)
-    return wrong_type(key, *line, "printable (the loader's escape of other bytes is lossy)");
+  if (quoted->lossy) return wrong_type(key, *line, "printable (the loader's escape of other bytes is lossy)");
   return std::optional<std::string>(quoted->text);
 }
 
@@ -228,8 +223,7 @@ Result<std::optional<std::uint64_t>> Diagnostics::number(std::string_view key) c
   return std::optional<std::uint64_t>(*value);
 }
 
-Result<std::optional<std::optional<std::string>>> Diagnostics::nullable_string(
-    std::string_view key) const {
+Result<std::optional<std::optional<std::string>>> Diagnostics::nullable_string(std::string_view key) const {
   using Nullable = std::optional<std::string>;
   const DiagnosticLine* line = find(key);
   if (line == nullptr) return std::optional<Nullable>();
@@ -251,15 +245,11 @@ std::optional<Error> apply_if_present(const Result<std::optional<T>>& value, App
 }
 
 std::optional<Error> apply_paths(const Diagnostics& report, LoaderConfig& config) {
-  if (auto e = apply_if_present(report.string("path.rtld"),
-                                [&](const std::string& v) { config.rtld_path = v; }))
+  if (auto e = apply_if_present(report.string("path.rtld"), [&](const std::string& v) { config.rtld_path = v; }))
     return e;
-  if (auto e = apply_if_present(report.string("dso.ld"),
-                                [&](const std::string& v) { config.rtld_soname = v; }))
+  if (auto e = apply_if_present(report.string("dso.ld"), [&](const std::string& v) { config.rtld_soname = v; }))
     return e;
-  if (auto e = apply_if_present(report.string("dl_dst_lib"),
-                                [&](const std::string& v) { config.lib = v; }))
-    return e;
+  if (auto e = apply_if_present(report.string("dl_dst_lib"), [&](const std::string& v) { config.lib = v; })) return e;
   // LD_SO_CACHE and the preload file are SYSCONFDIR "/ld.so.cache" and "/ld.so.preload".
   return apply_if_present(report.string("path.sysconfdir"), [&](const std::string& v) {
     config.cache_path = v + "/ld.so.cache";
@@ -300,13 +290,10 @@ std::vector<std::string> active_hwcaps_subdirs(std::string_view list, std::uint6
 }
 
 std::optional<Error> apply_hwcaps(const Diagnostics& report, LoaderConfig& config) {
-  if (auto e =
-          apply_if_present(report.number("dl_hwcap"), [&](std::uint64_t v) { config.hwcap = v; }))
-    return e;
+  if (auto e = apply_if_present(report.number("dl_hwcap"), [&](std::uint64_t v) { config.hwcap = v; })) return e;
   // HWCAP_IMPORTANT, which is the hwcap mask when no tunable overrides it (none does here: the
   // loader is asked with an empty environment).
-  if (auto e = apply_if_present(report.number("dl_hwcap_important"),
-                                [&](std::uint64_t v) { config.hwcap_mask = v; }))
+  if (auto e = apply_if_present(report.number("dl_hwcap_important"), [&](std::uint64_t v) { config.hwcap_mask = v; }))
     return e;
 
   Result<std::optional<std::string>> subdirs = report.string("dl_hwcaps_subdirs");
@@ -346,8 +333,7 @@ std::optional<Error> apply_isa_level(const Diagnostics& report, LoaderConfig& co
   Result<std::optional<std::uint64_t>> isa = report.number("x86.cpu_features.isa_1");
   if (!isa) return isa.error();
   if (!*isa) return std::nullopt;
-  if (**isa > 0xffffffffu)
-    return Error{"ld.so --list-diagnostics: x86.cpu_features.isa_1 does not fit 32 bits"};
+  if (**isa > 0xffffffffu) return Error{"ld.so --list-diagnostics: x86.cpu_features.isa_1 does not fit 32 bits"};
   config.isa_level_mask = static_cast<std::uint32_t>(**isa);
   return std::nullopt;
 }

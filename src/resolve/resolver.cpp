@@ -117,8 +117,7 @@ namespace {
 
 // What every link map of one Resolver shares: the root, every file read, caches, loader parameters.
 struct ResolveSession {
-  ResolveSession(ResolverOptions opts, RootView view)
-      : options(std::move(opts)), root(std::move(view)), probes(root) {}
+  ResolveSession(ResolverOptions opts, RootView view) : options(std::move(opts)), root(std::move(view)), probes(root) {}
 
   ResolverOptions options;
   RootView root;
@@ -128,12 +127,9 @@ struct ResolveSession {
   bool used_given_config = false;                      // options.loader_config served a link map
 
   // Absolute form of a path the loader or kernel would open, relative ones against the cwd.
-  std::string absolute(const std::string& path) const {
-    return absolute_path(path, options.cwd);
-  }
+  std::string absolute(const std::string& path) const { return absolute_path(path, options.cwd); }
 
-  const LoaderConfig& loader_config_for(const std::optional<std::string>& interpreter,
-                                        const elf::ElfHeader& header);
+  const LoaderConfig& loader_config_for(const std::optional<std::string>& interpreter, const elf::ElfHeader& header);
   const LdCache& cache_for(const LoaderConfig& config);
   void resolve_program(const std::string& path, LinkMap& map);
   std::size_t dlopen(LinkMap& map, std::size_t from, const std::string& name);
@@ -164,8 +160,8 @@ const LoaderConfig& ResolveSession::loader_config_for(const std::optional<std::s
       auto host_file = elf::MappedFile::open(host_loader);
       auto jail_file = elf::MappedFile::open(root.host_path(*canonical));
       trusted = in_root.data && host_file && jail_file &&
-                std::equal(host_file->bytes().begin(), host_file->bytes().end(),
-                           jail_file->bytes().begin(), jail_file->bytes().end());
+                std::equal(host_file->bytes().begin(), host_file->bytes().end(), jail_file->bytes().begin(),
+                           jail_file->bytes().end());
     }
     if (trusted) {
       if (auto queried = query_loader(host_loader, defaults)) config = std::move(*queried);
@@ -197,7 +193,11 @@ class LinkMapBuilder {
  public:
   // `map` is empty (run) or one this session built (open_from).
   LinkMapBuilder(ResolveSession& impl, LinkMap& map, const LoaderConfig& config, const LdCache& cache)
-      : impl_(impl), map_(map), config_(config), cache_(cache), subdirs_(config.search_subdirs()),
+      : impl_(impl),
+        map_(map),
+        config_(config),
+        cache_(cache),
+        subdirs_(config.search_subdirs()),
         lists_(map.objects.size()) {}
 
   void run(const std::string& program_path, const std::string& program_real_path,
@@ -207,7 +207,7 @@ class LinkMapBuilder {
 
  private:
   struct SearchLists {
-    std::optional<std::vector<std::string>> rpath;    // used only when the object has no runpath
+    std::optional<std::vector<std::string>> rpath;  // used only when the object has no runpath
     std::optional<std::vector<std::string>> runpath;
   };
 
@@ -249,8 +249,7 @@ DstValues LinkMapBuilder::dst_values(std::size_t index) {
   const LoadedObject& obj = object(index);
   // The program's $ORIGIN is the kernel's canonical path of the executable (/proc/self/exe);
   // a library's is the string it was opened as, with no symlink resolved (docs/loader-rules.md#origin).
-  values.origin = obj.found_by == FoundBy::Program ? dirname_of(obj.real_path)
-                                                   : origin_of(obj.path, impl_.options.cwd);
+  values.origin = obj.found_by == FoundBy::Program ? dirname_of(obj.real_path) : origin_of(obj.path, impl_.options.cwd);
   return values;
 }
 
@@ -270,18 +269,14 @@ const std::vector<std::string>& LinkMapBuilder::runpath_dirs(std::size_t index) 
   if (!cached) {
     const auto& elf = object(index).elf;
     cached.emplace();
-    if (elf && elf->runpath)
-      *cached = parse_search_path(*elf->runpath, PathListKind::DynamicTag, dst_values(index));
+    if (elf && elf->runpath) *cached = parse_search_path(*elf->runpath, PathListKind::DynamicTag, dst_values(index));
   }
   return *cached;
 }
 
-void LinkMapBuilder::report(ProblemKind kind, const std::string& name, std::size_t needed_by,
-                            std::string message) {
+void LinkMapBuilder::report(ProblemKind kind, const std::string& name, std::size_t needed_by, std::string message) {
   map_.problems.push_back({kind, name, needed_by, std::move(message)});
 }
-
-
 
 void LinkMapBuilder::run(const std::string& program_path, const std::string& program_real_path,
                          std::shared_ptr<const elf::ElfObject> program) {
@@ -302,8 +297,7 @@ void LinkMapBuilder::run(const std::string& program_path, const std::string& pro
   if (const char* refusal = isa_level_refusal(*program, config_))
     report(ProblemKind::Fatal, program_path, 0, program_path + ": " + refusal);
   if (impl_.options.ld_library_path)
-    ld_library_path_ = parse_search_path(*impl_.options.ld_library_path, PathListKind::LdLibraryPath,
-                                         dst_values(0));
+    ld_library_path_ = parse_search_path(*impl_.options.ld_library_path, PathListKind::LdLibraryPath, dst_values(0));
   add_preloads();
   load_needs_from(0);
 }
@@ -319,8 +313,7 @@ void LinkMapBuilder::load_needs_from(std::size_t first) {
 
 std::size_t LinkMapBuilder::open_from(std::size_t from, const std::string& name) {
   if (impl_.options.ld_library_path)
-    ld_library_path_ = parse_search_path(*impl_.options.ld_library_path, PathListKind::LdLibraryPath,
-                                         dst_values(0));
+    ld_library_path_ = parse_search_path(*impl_.options.ld_library_path, PathListKind::LdLibraryPath, dst_values(0));
   const std::size_t first_new = map_.objects.size();
   load_needed(from, name, Request::Dlopen);
   const std::size_t request = map_.dependencies.size() - 1;
@@ -380,8 +373,8 @@ void LinkMapBuilder::add_preloads() {
     for (std::size_t i = before; i < map_.problems.size(); ++i) {
       Problem& problem = map_.problems[i];
       problem.kind = ProblemKind::Skipped;
-      problem.message = "object '" + name + "' from " + origin + " cannot be preloaded (" +
-                        problem.message + "): ignored";
+      problem.message =
+          "object '" + name + "' from " + origin + " cannot be preloaded (" + problem.message + "): ignored";
     }
   }
 }
@@ -491,8 +484,8 @@ bool LinkMapBuilder::directory_exists(const std::string& dir) {
   return probe.open_error == 0 && probe.data->is_directory;
 }
 
-SearchResult LinkMapBuilder::search_dirs(const std::vector<std::string>& dirs, const std::string& name,
-                                         FoundBy by, bool& other_class) {
+SearchResult LinkMapBuilder::search_dirs(const std::vector<std::string>& dirs, const std::string& name, FoundBy by,
+                                         bool& other_class) {
   for (const std::string& dir : dirs) {
     int last_error = ENOENT;
     for (const std::string& subdir : subdirs_) {
@@ -503,7 +496,8 @@ SearchResult LinkMapBuilder::search_dirs(const std::vector<std::string>& dirs, c
     // (open_path). A directory that does not exist, or is not one, is merely skipped; relative
     // directories always count as existing.
     if (last_error != ENOENT && last_error != EACCES && directory_exists(dir)) {
-      spdlog::trace("{}: the rest of this search list is skipped after {} ({})", dir, errno_text(last_error), to_string(by));
+      spdlog::trace("{}: the rest of this search list is skipped after {} ({})", dir, errno_text(last_error),
+                    to_string(by));
       break;
     }
   }
@@ -549,10 +543,8 @@ SearchResult LinkMapBuilder::run_step(const SearchStep& step, const std::string&
       result.rpath_owner = step.owner;
       return result;
     }
-    case SearchSource::LdLibraryPath:
-      return search_dirs(*ld_library_path_, name, FoundBy::LdLibraryPath, other_class);
-    case SearchSource::Runpath:
-      return search_dirs(runpath_dirs(step.owner), name, FoundBy::Runpath, other_class);
+    case SearchSource::LdLibraryPath: return search_dirs(*ld_library_path_, name, FoundBy::LdLibraryPath, other_class);
+    case SearchSource::Runpath: return search_dirs(runpath_dirs(step.owner), name, FoundBy::Runpath, other_class);
     case SearchSource::Cache: {
       const auto cached = cache_.lookup(name, config_);
       const auto& elf = object(loader).elf;
@@ -565,14 +557,12 @@ SearchResult LinkMapBuilder::run_step(const SearchStep& step, const std::string&
       }
       return try_candidate(*cached, FoundBy::Cache, other_class);
     }
-    case SearchSource::SystemDirs:
-      return search_dirs(config_.system_dirs, name, FoundBy::SystemDir, other_class);
+    case SearchSource::SystemDirs: return search_dirs(config_.system_dirs, name, FoundBy::SystemDir, other_class);
   }
   return {};
 }
 
-SearchResult LinkMapBuilder::try_candidate(const std::string& path, FoundBy by, bool& other_class,
-                                           int* skip_error) {
+SearchResult LinkMapBuilder::try_candidate(const std::string& path, FoundBy by, bool& other_class, int* skip_error) {
   const Verification verdict = verify_candidate(impl_.probes.probe(impl_.absolute(path)), config_);
   switch (verdict.verdict) {
     case Verdict::Accept: return {SearchResult::Status::Found, path, by, {}, {}};
@@ -593,8 +583,8 @@ SearchResult LinkMapBuilder::try_candidate(const std::string& path, FoundBy by, 
 // The `#!` line of a script: the interpreter and its optional single argument, as the kernel splits it.
 std::optional<std::pair<std::string, std::string>> parse_shebang(std::string_view head) {
   if (!head.starts_with("#!")) return std::nullopt;
-  const std::string line(head.substr(2, head.find('\n') == std::string_view::npos ? std::string_view::npos
-                                                                                   : head.find('\n') - 2));
+  const std::string line(
+      head.substr(2, head.find('\n') == std::string_view::npos ? std::string_view::npos : head.find('\n') - 2));
   const auto begin = line.find_first_not_of(" \t");
   if (begin == std::string::npos) return std::nullopt;
   const auto end = line.find_first_of(" \t", begin);
@@ -732,8 +722,9 @@ std::size_t ResolveSession::dlopen(LinkMap& map, std::size_t from, const std::st
   // PT_INTERP, gets the default loader like any dynamic object).
   if (!program.has_dynamic || (!program.interpreter && program.header.type == elf::kTypeExec)) {
     // A static program's dlopen is its own libc's, with rules this resolver does not model.
-    map.problems.push_back({ProblemKind::Unreadable, name, from,
-                            name + ": dlopen from a static program (" + map.objects.front().path + ") is not followed"});
+    map.problems.push_back(
+        {ProblemKind::Unreadable, name, from,
+         name + ": dlopen from a static program (" + map.objects.front().path + ") is not followed"});
     map.dependencies.push_back({from, name, std::nullopt, Reuse::None, map.problems.size() - 1, true});
     return map.dependencies.size() - 1;
   }
@@ -822,7 +813,10 @@ Closure Resolver::resolve(const std::string& file) {
         for (const std::string& dir : split_words(impl_->options.path, ":")) {
           const std::string candidate = join_path(dir, *command);
           const Probe& p = impl_->probes.probe(impl_->absolute(candidate));
-          if (p.open_error == 0 && p.data && !p.data->is_directory) { found = candidate; break; }
+          if (p.open_error == 0 && p.data && !p.data->is_directory) {
+            found = candidate;
+            break;
+          }
         }
         if (!found) {
           closure.problems.push_back({ProblemKind::NotFound, *command, std::nullopt,
@@ -836,7 +830,8 @@ Closure Resolver::resolve(const std::string& file) {
     }
     current = interpreter;
   }
-  closure.problems.push_back({ProblemKind::Unreadable, file, std::nullopt, file + ": too many levels of #! interpreters"});
+  closure.problems.push_back(
+      {ProblemKind::Unreadable, file, std::nullopt, file + ": too many levels of #! interpreters"});
   return closure;
 }
 

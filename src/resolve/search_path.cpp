@@ -87,8 +87,7 @@ std::optional<std::string> expand_dst(std::string_view s, const DstValues& value
   return out;
 }
 
-std::vector<std::string> parse_search_path(std::string_view list, PathListKind kind,
-                                           const DstValues& values) {
+std::vector<std::string> parse_search_path(std::string_view list, PathListKind kind, const DstValues& values) {
   std::vector<std::string> dirs;
   if (list.empty()) return dirs;
   std::string_view separators = ":";

@@ -39,8 +39,7 @@ Result<void> switch_identity(const Identity& identity, const std::vector<int>& k
   if (!keep.empty() && ::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) return failed("PR_SET_KEEPCAPS");
   // In a user namespace a normal user made, setgroups is denied (that is what lets it map its
   // gid); the process holds only the caller's own groups there, and run asks for none.
-  if (!setgroups_denied && ::setgroups(identity.groups.size(), identity.groups.data()) != 0)
-    return failed("setgroups");
+  if (!setgroups_denied && ::setgroups(identity.groups.size(), identity.groups.data()) != 0) return failed("setgroups");
   if (::setresgid(identity.gid, identity.gid, identity.gid) != 0)
     return failed("setresgid " + std::to_string(identity.gid));
   if (::setresuid(identity.uid, identity.uid, identity.uid) != 0)

@@ -79,8 +79,9 @@ Result<UniqueFd> open_or_make(int dir_fd, const std::string& name, bool director
   const int type = directory ? O_DIRECTORY : 0;
   int fd = ::openat(dir_fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC | type);
   if (fd < 0 && errno == ENOENT) {
-    const int made = directory ? ::mkdirat(dir_fd, name.c_str(), 0755)
-                               : ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    const int made = directory
+                         ? ::mkdirat(dir_fd, name.c_str(), 0755)
+                         : ::openat(dir_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     // Inside one of the root's directories, bound read-only, nothing can be made (EROFS); in a
     // --writable root, a normal user cannot write to a root that root built (EACCES).
     if (made < 0 && errno != EEXIST)
@@ -125,8 +126,8 @@ Result<UniqueFd> new_tmpfs(const std::string& data, unsigned long flags) {
 struct Place {
   int parent = -1;
   std::string name;
-  UniqueFd held;      // the destination, reached with O_NOFOLLOW (Walk, IfPresent)
-  int fd = -1;        // the destination's descriptor: held's, or one the executor keeps
+  UniqueFd held;       // the destination, reached with O_NOFOLLOW (Walk, IfPresent)
+  int fd = -1;         // the destination's descriptor: held's, or one the executor keeps
   UniqueFd remounted;  // the mount made on it (see MountExecutor::mounted)
 
   // For mount(2). By name only in a directory jailbuild made (Reach::Make).
@@ -203,8 +204,7 @@ Result<Place> MountExecutor::reach(const MountOp& op, bool directory) {
   }
   place.parent = TRY(this->directory(std::string_view(destination).substr(0, slash)));
   switch (op.reach) {
-    case Reach::Make:
-      break;  // by name: what makes it is the operation's own
+    case Reach::Make: break;  // by name: what makes it is the operation's own
     case Reach::Walk:
       place.held = TRY(open_or_make(place.parent, place.name, directory, ""));
       place.fd = place.held.get();
@@ -253,24 +253,16 @@ Result<void> MountExecutor::act(const MountOp& op) {
     return failed("mkdir");
   const char* data = op.data.empty() ? nullptr : op.data.c_str();
   switch (op.kind) {
-    case MountKind::Proc:
-      TRY(mount_call("proc", place.path(), "proc", op.flags, data, "mount"));
-      break;
-    case MountKind::Devpts:
-      TRY(mount_call("devpts", place.path(), "devpts", op.flags, data, "mount"));
-      break;
-    case MountKind::Tmpfs:
-      TRY(mount_call("tmpfs", place.path(), "tmpfs", op.flags, data, "mount"));
-      break;
+    case MountKind::Proc: TRY(mount_call("proc", place.path(), "proc", op.flags, data, "mount")); break;
+    case MountKind::Devpts: TRY(mount_call("devpts", place.path(), "devpts", op.flags, data, "mount")); break;
+    case MountKind::Tmpfs: TRY(mount_call("tmpfs", place.path(), "tmpfs", op.flags, data, "mount")); break;
     case MountKind::ReadOnly: {
       TRY(mount_call(place.path().c_str(), place.path(), nullptr, MS_BIND, nullptr, "bind on itself"));
       const std::string now = TRY(mounted(place));
       TRY(remount(now, MS_RDONLY | op.flags, "remount read-only"));
       break;
     }
-    case MountKind::Mask:
-      TRY(mask(op, place));
-      break;
+    case MountKind::Mask: TRY(mask(op, place)); break;
     case MountKind::Device:
       if (::mknodat(place.parent, place.name.c_str(), S_IFCHR | 0666, op.device) != 0) return failed("mknod");
       // The umask took bits off.
@@ -279,12 +271,10 @@ Result<void> MountExecutor::act(const MountOp& op) {
     case MountKind::Symlink:
       if (::symlinkat(op.source.c_str(), place.parent, place.name.c_str()) != 0) return failed("symlink");
       return {};
-    case MountKind::Remount:
-      return remount(place.path(), op.flags, "remount");
+    case MountKind::Remount: return remount(place.path(), op.flags, "remount");
     case MountKind::TopLevel:
     case MountKind::Bind:
-    case MountKind::ReadOnlyBind:
-      break;  // above
+    case MountKind::ReadOnlyBind: break;  // above
   }
   covered(op.destination);
   return {};

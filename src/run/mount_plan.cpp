@@ -20,8 +20,8 @@ struct Device {
   const char* name;
   unsigned major, minor;
 };
-constexpr std::array<Device, 6> kDevices{{{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8},
-                                         {"urandom", 1, 9}, {"tty", 5, 0}}};
+constexpr std::array<Device, 6> kDevices{
+    {{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}}};
 constexpr std::array<std::pair<const char*, const char*>, 5> kDevLinks{{{"/dev/ptmx", "pts/ptmx"},
                                                                         {"/dev/fd", "/proc/self/fd"},
                                                                         {"/dev/stdin", "/proc/self/fd/0"},
@@ -33,9 +33,9 @@ constexpr std::array<std::pair<const char*, const char*>, 5> kDevLinks{{{"/dev/p
 // --host-root, could write them); masked, those that show host-wide state (the kernel's memory,
 // every keyring's description, timers and scheduling of every host process, devices).
 constexpr std::array kProcReadOnly{"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"};
-constexpr std::array kProcMasked{"/proc/kcore",         "/proc/keys",          "/proc/timer_list",
-                                 "/proc/timer_stats",   "/proc/sched_debug",   "/proc/latency_stats",
-                                 "/proc/acpi",          "/proc/scsi",          "/proc/asound"};
+constexpr std::array kProcMasked{"/proc/kcore",       "/proc/keys",        "/proc/timer_list",
+                                 "/proc/timer_stats", "/proc/sched_debug", "/proc/latency_stats",
+                                 "/proc/acpi",        "/proc/scsi",        "/proc/asound"};
 
 // A tmpfs the jail can write to (/tmp, /dev/shm, --tmpfs): bounded, so that filling it cannot take
 // the host's memory (a tmpfs is half of it by default).
@@ -51,7 +51,10 @@ void plan_top_level(std::vector<MountOp>& ops, const RunOptions& options, int ro
   if (options.writable) {
     // To create files anywhere in the root: a bind of it, with mount points made in it (jailbuild
     // made /proc, /dev and /tmp before the jail started).
-    ops.push_back({.kind = MountKind::TopLevel, .destination = "/", .source = options.root, .source_fd = root_fd,
+    ops.push_back({.kind = MountKind::TopLevel,
+                   .destination = "/",
+                   .source = options.root,
+                   .source_fd = root_fd,
                    .why = "the root itself, --writable"});
     return;
   }
@@ -59,30 +62,49 @@ void plan_top_level(std::vector<MountOp>& ops, const RunOptions& options, int ro
   // written to: a normal user can run a root that root built. Mounts the host made below the
   // root's directories are not carried (binds are not recursive): the jail shows the root's files
   // and what --bind asks for. The root's own proc, dev and tmp are not among the entries.
-  ops.push_back({.kind = MountKind::TopLevel, .destination = "/", .flags = MS_NOSUID | MS_NODEV,
-                 .data = "mode=0755,size=64k", .why = "the jail's top level, showing the root's entries"});
+  ops.push_back({.kind = MountKind::TopLevel,
+                 .destination = "/",
+                 .flags = MS_NOSUID | MS_NODEV,
+                 .data = "mode=0755,size=64k",
+                 .why = "the jail's top level, showing the root's entries"});
   for (const TopLevelEntry& entry : top_level) {
     const std::string destination = "/" + entry.name;
     if (entry.symlink) {
-      ops.push_back({.kind = MountKind::Symlink, .destination = destination, .source = entry.link_target,
-                     .reach = Reach::Make, .why = "a symlink of the root's top level, copied"});
+      ops.push_back({.kind = MountKind::Symlink,
+                     .destination = destination,
+                     .source = entry.link_target,
+                     .reach = Reach::Make,
+                     .why = "a symlink of the root's top level, copied"});
       continue;
     }
-    ops.push_back({.kind = MountKind::ReadOnlyBind, .destination = destination, .source = options.root + destination,
-                   .source_fd = entry.held.get(), .flags = MS_NOSUID | MS_NODEV, .reach = Reach::Make,
-                   .point = entry.directory ? MountPoint::Directory : MountPoint::File, .why = "an entry of the root, held since it was read"});
+    ops.push_back({.kind = MountKind::ReadOnlyBind,
+                   .destination = destination,
+                   .source = options.root + destination,
+                   .source_fd = entry.held.get(),
+                   .flags = MS_NOSUID | MS_NODEV,
+                   .reach = Reach::Make,
+                   .point = entry.directory ? MountPoint::Directory : MountPoint::File,
+                   .why = "an entry of the root, held since it was read"});
   }
 }
 
 void plan_proc(std::vector<MountOp>& ops) {
-  ops.push_back({.kind = MountKind::Proc, .destination = "/proc", .flags = kKernelFsFlags,
-                 .why = "the jail's own processes"});
+  ops.push_back(
+      {.kind = MountKind::Proc, .destination = "/proc", .flags = kKernelFsFlags, .why = "the jail's own processes"});
   for (const char* path : kProcReadOnly)
-    ops.push_back({.kind = MountKind::ReadOnly, .destination = path, .flags = kKernelFsFlags,
-                   .reach = Reach::IfPresent, .why = "sets the host kernel's state"});
+    ops.push_back({.kind = MountKind::ReadOnly,
+                   .destination = path,
+                   .flags = kKernelFsFlags,
+                   .reach = Reach::IfPresent,
+                   .why = "sets the host kernel's state"});
   for (const char* path : kProcMasked)
-    ops.push_back({.kind = MountKind::Mask, .destination = path, .source = "/dev/null", .flags = kKernelFsFlags,
-                   .data = "mode=0555", .reach = Reach::IfPresent, .why = "shows the host's state"});
+    ops.push_back({.kind = MountKind::Mask,
+                   .destination = path,
+                   .source = "/dev/null",
+                   .flags = kKernelFsFlags,
+                   .data = "mode=0555",
+                   .reach = Reach::IfPresent,
+                   .why = "shows the host's state"});
 }
 
 // /dev as a tmpfs of its own. With host privileges (no user namespace) its nodes are made fresh on
@@ -95,29 +117,51 @@ void plan_dev(std::vector<MountOp>& ops, const RunOptions& options, bool in_user
   // made in /dev with --cap MKNOD cannot open a host disk. With fresh nodes /dev must allow
   // devices; it is read-only once they are made.
   const unsigned long dev_flags = MS_NOSUID | MS_NOEXEC | (in_user_namespace ? MS_NODEV : 0);
-  ops.push_back({.kind = MountKind::Tmpfs, .destination = "/dev", .flags = dev_flags, .data = "mode=0755,size=64k",
+  ops.push_back({.kind = MountKind::Tmpfs,
+                 .destination = "/dev",
+                 .flags = dev_flags,
+                 .data = "mode=0755,size=64k",
                  .why = "the jail's own devices"});
   for (const Device& device : kDevices) {
     const std::string destination = std::string("/dev/") + device.name;
     if (in_user_namespace)
-      ops.push_back({.kind = MountKind::Bind, .destination = destination, .source = destination, .reach = Reach::Make,
-                     .point = MountPoint::File, .why = "the host's node, whose owner the jail cannot act for"});
+      ops.push_back({.kind = MountKind::Bind,
+                     .destination = destination,
+                     .source = destination,
+                     .reach = Reach::Make,
+                     .point = MountPoint::File,
+                     .why = "the host's node, whose owner the jail cannot act for"});
     else
-      ops.push_back({.kind = MountKind::Device, .destination = destination, .reach = Reach::Make,
-                     .point = MountPoint::File, .device = ::makedev(device.major, device.minor),
+      ops.push_back({.kind = MountKind::Device,
+                     .destination = destination,
+                     .reach = Reach::Make,
+                     .point = MountPoint::File,
+                     .device = ::makedev(device.major, device.minor),
                      .why = "a fresh node, not the host's"});
   }
   for (const auto& [destination, target] : kDevLinks)
-    ops.push_back({.kind = MountKind::Symlink, .destination = destination, .source = target, .reach = Reach::Make,
+    ops.push_back({.kind = MountKind::Symlink,
+                   .destination = destination,
+                   .source = target,
+                   .reach = Reach::Make,
                    .why = "where programs expect it"});
-  ops.push_back({.kind = MountKind::Devpts, .destination = "/dev/pts", .flags = MS_NOSUID | MS_NOEXEC, .data = "newinstance,ptmxmode=0666,mode=0620", .reach = Reach::Make,
+  ops.push_back({.kind = MountKind::Devpts,
+                 .destination = "/dev/pts",
+                 .flags = MS_NOSUID | MS_NOEXEC,
+                 .data = "newinstance,ptmxmode=0666,mode=0620",
+                 .reach = Reach::Make,
                  .why = "terminals of the jail's own"});
-  ops.push_back({.kind = MountKind::Tmpfs, .destination = "/dev/shm", .flags = MS_NOSUID | MS_NODEV,
-                 .data = writable_tmpfs_data("1777", options), .reach = Reach::Make,
+  ops.push_back({.kind = MountKind::Tmpfs,
+                 .destination = "/dev/shm",
+                 .flags = MS_NOSUID | MS_NODEV,
+                 .data = writable_tmpfs_data("1777", options),
+                 .reach = Reach::Make,
                  .why = "shared memory, bounded by --tmpfs-size"});
   // After /dev/pts and /dev/shm are mounted on it: a read-only remount covers that one mount.
   if (!in_user_namespace)
-    ops.push_back({.kind = MountKind::Remount, .destination = "/dev", .flags = MS_RDONLY | dev_flags,
+    ops.push_back({.kind = MountKind::Remount,
+                   .destination = "/dev",
+                   .flags = MS_RDONLY | dev_flags,
                    .why = "its nodes made, nothing more may be"});
 }
 
@@ -134,18 +178,27 @@ void plan_caller_mounts(std::vector<MountOp>& ops, const RunOptions& options) {
     mount.target = clean(given.target);
     switch (mount.kind) {
       case JailMount::Kind::Tmpfs:
-        ops.push_back({.kind = MountKind::Tmpfs, .destination = mount.target, .flags = MS_NOSUID | MS_NODEV,
-                       .data = writable_tmpfs_data("0755", options), .why = "--tmpfs"});
+        ops.push_back({.kind = MountKind::Tmpfs,
+                       .destination = mount.target,
+                       .flags = MS_NOSUID | MS_NODEV,
+                       .data = writable_tmpfs_data("0755", options),
+                       .why = "--tmpfs"});
         break;
       // Not MS_REC: a read-only remount covers one mount, and a writable mount below a --ro-bind
       // source must not come along writable.
       case JailMount::Kind::Bind:
-        ops.push_back({.kind = MountKind::Bind, .destination = mount.target, .source = mount.source,
-                       .point = MountPoint::LikeSource, .why = "--bind"});
+        ops.push_back({.kind = MountKind::Bind,
+                       .destination = mount.target,
+                       .source = mount.source,
+                       .point = MountPoint::LikeSource,
+                       .why = "--bind"});
         break;
       case JailMount::Kind::ReadOnlyBind:
-        ops.push_back({.kind = MountKind::ReadOnlyBind, .destination = mount.target, .source = mount.source,
-                       .point = MountPoint::LikeSource, .why = "--ro-bind"});
+        ops.push_back({.kind = MountKind::ReadOnlyBind,
+                       .destination = mount.target,
+                       .source = mount.source,
+                       .point = MountPoint::LikeSource,
+                       .why = "--ro-bind"});
         break;
     }
   }
@@ -170,8 +223,8 @@ const char* kind_name(MountKind kind) {
 
 std::string flag_names(unsigned long flags) {
   std::string names;
-  for (const auto& [flag, name] : {std::pair{MS_RDONLY, "ro"}, {MS_NOSUID, "nosuid"}, {MS_NODEV, "nodev"},
-                                   {MS_NOEXEC, "noexec"}})
+  for (const auto& [flag, name] :
+       {std::pair{MS_RDONLY, "ro"}, {MS_NOSUID, "nosuid"}, {MS_NODEV, "nodev"}, {MS_NOEXEC, "noexec"}})
     if (flags & flag) names += (names.empty() ? "" : ",") + std::string(name);
   return names;
 }
@@ -187,11 +240,15 @@ std::vector<MountOp> plan_mounts(const RunOptions& options, int root_fd, const s
   plan_dev(ops, options, in_user_namespace);
   // A fresh tmpfs: what the root holds there (a program added from a host /tmp directory, say) is
   // out of the program's sight, which read_top_level warns about.
-  ops.push_back({.kind = MountKind::Tmpfs, .destination = "/tmp", .flags = MS_NOSUID | MS_NODEV,
-                 .data = writable_tmpfs_data("1777", options), .why = "bounded by --tmpfs-size"});
+  ops.push_back({.kind = MountKind::Tmpfs,
+                 .destination = "/tmp",
+                 .flags = MS_NOSUID | MS_NODEV,
+                 .data = writable_tmpfs_data("1777", options),
+                 .why = "bounded by --tmpfs-size"});
   // After /proc, /dev and /tmp, in command-line order: a mount may go inside an earlier one.
   plan_caller_mounts(ops, options);
-  ops.push_back({.kind = MountKind::Remount, .destination = "/",
+  ops.push_back({.kind = MountKind::Remount,
+                 .destination = "/",
                  .flags = MS_NOSUID | MS_NODEV | (options.writable ? 0UL : static_cast<unsigned long>(MS_RDONLY)),
                  .why = options.writable ? "no setuid file of the root acts" : "the root is never written to"});
   return ops;

@@ -74,8 +74,8 @@ struct MountOp {
   std::string data{};       // the file system's options: "mode=1777,size=256m"
   Reach reach = Reach::Walk;
   MountPoint point = MountPoint::Directory;
-  dev_t device = 0;       // Device
-  const char* why = "";   // shown with -vv and in errors
+  dev_t device = 0;      // Device
+  const char* why = "";  // shown with -vv and in errors
 };
 
 // What the jail sees, in order: the top level (a read-only tmpfs showing `top_level`, the root's

@@ -54,11 +54,21 @@ struct LimitName {
   int resource;
 };
 constexpr std::array<LimitName, 16> kLimits{{
-    {"as", RLIMIT_AS},           {"core", RLIMIT_CORE},         {"cpu", RLIMIT_CPU},
-    {"data", RLIMIT_DATA},       {"fsize", RLIMIT_FSIZE},       {"locks", RLIMIT_LOCKS},
-    {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE}, {"nice", RLIMIT_NICE},
-    {"nofile", RLIMIT_NOFILE},   {"nproc", RLIMIT_NPROC},       {"rss", RLIMIT_RSS},
-    {"rtprio", RLIMIT_RTPRIO},   {"rttime", RLIMIT_RTTIME},     {"sigpending", RLIMIT_SIGPENDING},
+    {"as", RLIMIT_AS},
+    {"core", RLIMIT_CORE},
+    {"cpu", RLIMIT_CPU},
+    {"data", RLIMIT_DATA},
+    {"fsize", RLIMIT_FSIZE},
+    {"locks", RLIMIT_LOCKS},
+    {"memlock", RLIMIT_MEMLOCK},
+    {"msgqueue", RLIMIT_MSGQUEUE},
+    {"nice", RLIMIT_NICE},
+    {"nofile", RLIMIT_NOFILE},
+    {"nproc", RLIMIT_NPROC},
+    {"rss", RLIMIT_RSS},
+    {"rtprio", RLIMIT_RTPRIO},
+    {"rttime", RLIMIT_RTTIME},
+    {"sigpending", RLIMIT_SIGPENDING},
     {"stack", RLIMIT_STACK},
 }};
 
@@ -107,7 +117,8 @@ Result<ResourceLimit> parse_resource_limit(const std::string& spec) {
   ResourceLimit limit;
   limit.name = lower(spec.substr(0, equals));
   if (limit.name.starts_with("rlimit_")) limit.name.erase(0, 7);
-  const auto known = std::find_if(kLimits.begin(), kLimits.end(), [&](const LimitName& l) { return l.name == limit.name; });
+  const auto known =
+      std::find_if(kLimits.begin(), kLimits.end(), [&](const LimitName& l) { return l.name == limit.name; });
   if (known == kLimits.end()) {
     std::string names;
     for (const LimitName& l : kLimits) names += (names.empty() ? "" : ", ") + std::string(l.name);
@@ -176,8 +187,8 @@ Result<std::vector<std::string>> jail_environment(const std::vector<std::string>
   std::vector<std::string> environment;
   auto set = [&](const std::string& assignment) {
     const std::string_view name = std::string_view(assignment).substr(0, assignment.find('=') + 1);
-    const auto same = std::find_if(environment.begin(), environment.end(),
-                                   [&](const std::string& e) { return e.starts_with(name); });
+    const auto same =
+        std::find_if(environment.begin(), environment.end(), [&](const std::string& e) { return e.starts_with(name); });
     if (same != environment.end())
       *same = assignment;
     else

@@ -50,7 +50,7 @@ int exit_status_of(int status) { return WIFSIGNALED(status) ? 128 + WTERMSIG(sta
 
 // What the jail's processes are, as jailbuild on the host sees them.
 struct Jail {
-  pid_t child = -1;         // the jail's init (namespaces) or the program itself (--chroot-only)
+  pid_t child = -1;          // the jail's init (namespaces) or the program itself (--chroot-only)
   bool through_init = true;  // signals go to the init, which passes them on
 };
 
@@ -127,8 +127,7 @@ Result<void> die_with_jailbuild(JailChild&) {
 Result<void> wait_for_jailbuild(JailChild& child) {
   char byte = 0;
   ssize_t got;
-  while ((got = ::read(child.wait_fd, &byte, 1)) < 0 && errno == EINTR) {
-  }
+  while ((got = ::read(child.wait_fd, &byte, 1)) < 0 && errno == EINTR) {}
   if (got != 1) ::_exit(kRunFailed);
   return {};
 }
@@ -292,8 +291,9 @@ Result<Launch> prepare(const RunOptions& options) {
   if (launch.in_user_namespace && root && options.network == Network::Host &&
       std::find(options.capabilities.begin(), options.capabilities.end(), CAP_NET_BIND_SERVICE) !=
           options.capabilities.end())
-    spdlog::warn("--cap NET_BIND_SERVICE acts in the jail's user namespace, which does not own the host's "
-                 "network: to bind a host port below 1024 add --host-root (with -u USER no process of the jail is root)");
+    spdlog::warn(
+        "--cap NET_BIND_SERVICE acts in the jail's user namespace, which does not own the host's "
+        "network: to bind a host port below 1024 add --host-root (with -u USER no process of the jail is root)");
   if (options.chroot_only && options.identity.uid == 0)
     spdlog::warn("--chroot-only leaves the program root inside a plain chroot, which root can leave; use -u USER");
 
@@ -320,9 +320,10 @@ Result<Launch> prepare(const RunOptions& options) {
     struct stat top {};
     if (options.writable && root && options.identity.uid == 0 && ::fstat(root_fd, &top) == 0 &&
         top.st_uid != launch.user_namespace.root_uid)
-      spdlog::warn("--writable: {} belongs to host uid {}, and the jail's root is host uid {}: it writes only where "
-                   "that id may (chown what it must write, or --host-root)",
-                   options.root, top.st_uid, launch.user_namespace.root_uid);
+      spdlog::warn(
+          "--writable: {} belongs to host uid {}, and the jail's root is host uid {}: it writes only where "
+          "that id may (chown what it must write, or --host-root)",
+          options.root, top.st_uid, launch.user_namespace.root_uid);
   }
   int holding[2] = {-1, -1};
   if (::pipe2(holding, O_CLOEXEC) != 0) return run::failed("pipe");
@@ -352,8 +353,12 @@ constexpr ParentStep kParentSteps[] = {
 
 std::string namespace_names(int flags) {
   std::string names;
-  for (const auto& [flag, name] : {std::pair{CLONE_NEWUSER, "user"}, {CLONE_NEWNS, "mount"}, {CLONE_NEWPID, "pid"},
-                                   {CLONE_NEWIPC, "ipc"}, {CLONE_NEWUTS, "uts"}, {CLONE_NEWNET, "network"}})
+  for (const auto& [flag, name] : {std::pair{CLONE_NEWUSER, "user"},
+                                   {CLONE_NEWNS, "mount"},
+                                   {CLONE_NEWPID, "pid"},
+                                   {CLONE_NEWIPC, "ipc"},
+                                   {CLONE_NEWUTS, "uts"},
+                                   {CLONE_NEWNET, "network"}})
     if (flags & flag) names += (names.empty() ? "" : ", ") + std::string(name);
   return names.empty() ? "no new namespaces (--chroot-only)" : "new " + names + " namespaces";
 }

@@ -30,22 +30,43 @@
 namespace jailbuild::run {
 namespace {
 
-
 // Refused with EPERM: the file system view (mount and its new API, pivot_root, chroot), other
 // namespaces (unshare, setns), the kernel itself (modules, kexec, bpf, perf, keyrings), other
 // processes (ptrace, process_vm_*), and file handles, which open files by inode number on a
 // mounted file system, bypassing the jail's paths (the "shocker" escape).
 constexpr std::array kDenied{
-    "mount", "umount2", "pivot_root", "chroot",                                     // the file system view
-    "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
-    "unshare", "setns",                                                             // namespaces
-    "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",  // the kernel
-    "bpf", "perf_event_open", "keyctl", "add_key", "request_key",
-    "ptrace", "process_vm_readv", "process_vm_writev",                              // other processes
-    "open_by_handle_at",                                                            // files by inode
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",  // the file system view
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "move_mount",
+    "open_tree",
+    "mount_setattr",
+    "unshare",
+    "setns",  // namespaces
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "kexec_load",
+    "kexec_file_load",  // the kernel
+    "bpf",
+    "perf_event_open",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",  // other processes
+    "open_by_handle_at",  // files by inode
     // io_uring opens, reads and writes files on the kernel's own threads, out of any filter's
     // sight (Docker refuses it too).
-    "io_uring_setup", "io_uring_enter", "io_uring_register",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
 };
 
 // A setuid or setgid bit in a mode: refused wherever a mode is given, so that nothing in a jail
@@ -60,9 +81,9 @@ struct ModeCall {
   unsigned mode_arg;
   int flags_arg;
 };
-constexpr std::array kModeCalls{ModeCall{"chmod", 1, -1},     ModeCall{"fchmod", 1, -1},  ModeCall{"fchmodat", 2, -1},
-                                ModeCall{"fchmodat2", 2, -1}, ModeCall{"mknod", 1, -1},   ModeCall{"mknodat", 2, -1},
-                                ModeCall{"creat", 1, -1},     ModeCall{"open", 2, 1},     ModeCall{"openat", 3, 2}};
+constexpr std::array kModeCalls{ModeCall{"chmod", 1, -1},     ModeCall{"fchmod", 1, -1}, ModeCall{"fchmodat", 2, -1},
+                                ModeCall{"fchmodat2", 2, -1}, ModeCall{"mknod", 1, -1},  ModeCall{"mknodat", 2, -1},
+                                ModeCall{"creat", 1, -1},     ModeCall{"open", 2, 1},    ModeCall{"openat", 3, 2}};
 // __O_TMPFILE, the bit O_TMPFILE adds to O_DIRECTORY: glibc does not export it.
 constexpr unsigned long kCreatingFlags[] = {O_CREAT, O_TMPFILE & ~static_cast<unsigned long>(O_DIRECTORY)};
 
@@ -81,7 +102,7 @@ int first_unknown_syscall() {
 }
 
 // Namespace flags of clone(2): each would give the program a namespace of its own to mount in.
-constexpr std::array<unsigned long, 7> kNamespaceFlags{CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER,
+constexpr std::array<unsigned long, 7> kNamespaceFlags{CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,   CLONE_NEWUSER,
                                                        CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP};
 
 // Terminal ioctls that push input into the terminal (TIOCSTI) or reach the console (TIOCLINUX):
@@ -92,9 +113,7 @@ struct ContextDeleter {
   void operator()(scmp_filter_ctx context) const { ::seccomp_release(context); }
 };
 
-Error seccomp_failed(const std::string& what, int result) {
-  return system_error("seccomp: " + what, -result);
-}
+Error seccomp_failed(const std::string& what, int result) { return system_error("seccomp: " + what, -result); }
 
 // The denylist's rules, for libseccomp to compile.
 Result<std::unique_ptr<void, ContextDeleter>> denylist() {
@@ -112,14 +131,15 @@ Result<std::unique_ptr<void, ContextDeleter>> denylist() {
     if (int rc = ::seccomp_rule_add(filter, refuse, call, 0); rc < 0) return seccomp_failed(name, rc);
   }
   for (unsigned long flag : kNamespaceFlags)
-    if (int rc = ::seccomp_rule_add(filter, refuse, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)); rc < 0)
+    if (int rc = ::seccomp_rule_add(filter, refuse, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag));
+        rc < 0)
       return seccomp_failed("clone", rc);
   // clone3 passes its flags in memory, out of a filter's reach: ENOSYS makes glibc fall back to clone.
   if (int rc = ::seccomp_rule_add(filter, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0); rc < 0)
     return seccomp_failed("clone3", rc);
   for (unsigned long request : kDeniedIoctls)
-    if (int rc = ::seccomp_rule_add(filter, refuse, SCMP_SYS(ioctl), 1,
-                                    SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, request));
+    if (int rc =
+            ::seccomp_rule_add(filter, refuse, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, request));
         rc < 0)
       return seccomp_failed("ioctl", rc);
   // Creating files with a setuid or setgid bit, by any call that takes a mode.
@@ -174,8 +194,8 @@ std::vector<sock_filter> unknown_call_prefix() {
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
       BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ::seccomp_arch_native(), 0, 4),  // another ABI: to the program
       BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, kX32SyscallBit, 2, 0),           // x32: to the program
-      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, first, 0, 1),                    // known: to the program
+      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, kX32SyscallBit, 2, 0),  // x32: to the program
+      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, first, 0, 1),           // known: to the program
       BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (ENOSYS & SECCOMP_RET_DATA)),
   };
 }
@@ -189,7 +209,8 @@ Result<std::vector<sock_filter>> compile_default_filter() {
   program.insert(program.end(), rules.begin(), rules.end());
   // The kernel's limit (BPF_MAXINSNS): far above this filter's size, checked so a growing rule
   // set fails the build rather than a run.
-  if (program.size() > 4096) return Error{"seccomp: the filter has " + std::to_string(program.size()) + " instructions"};
+  if (program.size() > 4096)
+    return Error{"seccomp: the filter has " + std::to_string(program.size()) + " instructions"};
   return program;
 }
 

@@ -54,9 +54,7 @@ std::vector<Range> parse_ranges(const std::string& text) {
       std::size_t used = 0;
       range.start = std::stoull(line.substr(first + 1, second - first - 1), &used);
       range.count = std::stoull(line.substr(second + 1), &used);
-    } catch (const std::exception&) {
-      continue;
-    }
+    } catch (const std::exception&) { continue; }
     ranges.push_back(range);
   }
   return ranges;
@@ -87,8 +85,8 @@ Result<std::uint64_t> jailbuild_range_start(const std::string& file) {
     const std::vector<Range> ranges = parse_ranges(text->value_or(""));
     if (const Range* range = owned_range(ranges)) return range->start;
     if (attempt == 1) break;
-    const std::string line = std::string(kRangeOwner) + ":" + std::to_string(free_start(ranges)) + ":" +
-                             std::to_string(kRangeSize) + "\n";
+    const std::string line =
+        std::string(kRangeOwner) + ":" + std::to_string(free_start(ranges)) + ":" + std::to_string(kRangeSize) + "\n";
     UniqueFd fd(::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (!fd.valid()) return system_error(file + ": add jailbuild's range", errno);
     // A file that does not end in a newline would join the new line to its last one.
@@ -161,10 +159,12 @@ Result<UserNamespace> plan_user_namespace(const Identity& identity) {
   // One host id cannot stand for two ids of the jail.
   for (const IdMapping& mapping : plan.uids)
     if (mapping.inside != 0 && mapping.outside == plan.root_uid)
-      return Error::usage("-u " + std::to_string(mapping.inside) + ": that host id is the jails' uid 0 (jailbuild's range in /etc/subuid)");
+      return Error::usage("-u " + std::to_string(mapping.inside) +
+                          ": that host id is the jails' uid 0 (jailbuild's range in /etc/subuid)");
   for (const IdMapping& mapping : plan.gids)
     if (mapping.inside != 0 && mapping.outside == plan.root_gid)
-      return Error::usage("group " + std::to_string(mapping.inside) + ": that host id is the jails' gid 0 (jailbuild's range in /etc/subgid)");
+      return Error::usage("group " + std::to_string(mapping.inside) +
+                          ": that host id is the jails' gid 0 (jailbuild's range in /etc/subgid)");
   return plan;
 }
 

@@ -122,8 +122,8 @@ Result<void> make_directories(const std::string& directory) {
   if (::stat(directory.c_str(), &status) == 0 && S_ISDIR(status.st_mode)) return {};
   for (std::size_t end = directory.find('/', 1);; end = directory.find('/', end + 1)) {
     const std::string prefix = directory.substr(0, end);
-    if (!prefix.empty() && !prefix.ends_with('/') &&
-        ::mkdir(prefix.c_str(), kStateDirectoryMode) != 0 && errno != EEXIST) {
+    if (!prefix.empty() && !prefix.ends_with('/') && ::mkdir(prefix.c_str(), kStateDirectoryMode) != 0 &&
+        errno != EEXIST) {
       return system_error(prefix + ": mkdir", errno);
     }
     if (end == std::string::npos) break;

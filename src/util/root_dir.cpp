@@ -34,8 +34,7 @@ std::string octal_mode(mode_t mode) {
 // (/tmp) lets only an entry's owner rename or remove it. These are the ancestors jk_init refuses.
 std::string replaceable_by_others(const std::string& directory_path, const struct stat& directory,
                                   const std::string& entry_path, const struct stat& entry) {
-  if (!trusted_owner(directory.st_uid))
-    return directory_path + " belongs to uid " + std::to_string(directory.st_uid);
+  if (!trusted_owner(directory.st_uid)) return directory_path + " belongs to uid " + std::to_string(directory.st_uid);
   if ((directory.st_mode & (S_IWGRP | S_IWOTH)) == 0) return "";
   const std::string writers = (directory.st_mode & S_IWOTH) ? "everyone" : "its group";
   if ((directory.st_mode & S_ISVTX) == 0)
@@ -85,8 +84,8 @@ Result<OpenedRoot> open_root(const std::string& path, bool create) {
   struct stat directory_status {};
   if (::fstat(directory.get(), &directory_status) != 0) return system_error("/", errno);
   std::vector<std::string> unsafe;  // why directories on the way can be changed by others
-  bool missing = false;        // a directory on the way does not exist: the rest is only normalised
-  bool created_last = false;   // the last component was made here
+  bool missing = false;             // a directory on the way does not exist: the rest is only normalised
+  bool created_last = false;        // the last component was made here
   for (std::size_t begin = 0; begin < absolute.size();) {
     std::size_t end = absolute.find('/', begin);
     if (end == std::string::npos) end = absolute.size();
@@ -133,9 +132,10 @@ Result<OpenedRoot> open_root(const std::string& path, bool create) {
   }
   root.path = joined();
   for (const std::string& why : unsafe) {
-    spdlog::warn("{}: {}, who can swap the root for another directory between runs (jailbuild refuses symlinks "
-                 "on the way, but cannot tell a swapped directory)",
-                 root.path, why);
+    spdlog::warn(
+        "{}: {}, who can swap the root for another directory between runs (jailbuild refuses symlinks "
+        "on the way, but cannot tell a swapped directory)",
+        root.path, why);
   }
   if (missing) return root;
   // The umask may have narrowed the new root's mode; jailed users must be able to traverse it.

@@ -44,9 +44,9 @@ std::optional<Account> account_by_uid(uid_t uid) {
 
 std::optional<Account> account_by_name(const std::string& name) {
   std::string buffer;
-  return account_from(look_up<struct passwd>(
-      [&](struct passwd* p, char* b, std::size_t n, struct passwd** r) { return ::getpwnam_r(name.c_str(), p, b, n, r); },
-      buffer));
+  return account_from(look_up<struct passwd>([&](struct passwd* p, char* b, std::size_t n,
+                                                 struct passwd** r) { return ::getpwnam_r(name.c_str(), p, b, n, r); },
+                                             buffer));
 }
 
 std::optional<gid_t> group_id_by_name(const std::string& name) {

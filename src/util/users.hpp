@@ -11,8 +11,8 @@ namespace jailbuild {
 struct Account {
   std::string name;
   uid_t uid = 0;
-  gid_t gid = 0;       // the primary group
-  std::string home;    // as the database says, possibly empty
+  gid_t gid = 0;     // the primary group
+  std::string home;  // as the database says, possibly empty
 };
 
 std::optional<Account> account_by_uid(uid_t uid);

@@ -188,7 +188,8 @@ TEST_F(DepsCommand, JsonGivesPerFileClosuresWithReasons) {
   EXPECT_TRUE(json[0]["complete"]);
   EXPECT_FALSE(json[1]["complete"]);
   const auto& objects = json[0]["programs"][0]["objects"];
-  auto dep = std::find_if(objects.begin(), objects.end(), [](const auto& o) { return o["names"].size() == 1 && o["names"][0] == "libdep.so.1"; });
+  auto dep = std::find_if(objects.begin(), objects.end(),
+                          [](const auto& o) { return o["names"].size() == 1 && o["names"][0] == "libdep.so.1"; });
   ASSERT_NE(dep, objects.end()) << objects.dump(2);
   EXPECT_EQ((*dep)["found_by"], "runpath");
   EXPECT_EQ((*dep)["path"], path("lib/libdep.so.1"));

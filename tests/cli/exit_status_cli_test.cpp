@@ -56,19 +56,19 @@ TEST_F(ExitStatus, NoCommandOrAnUnknownOneIsAUsageError) {
 }
 
 TEST_F(ExitStatus, DepsUsageErrorsExit2AndAMissingLibrary1) {
-  expect_status({"deps"}, kExitUsage);                                             // no FILE
-  expect_status({"deps", "--frobnicate", "/bin/true"}, kExitUsage);                // unknown option
+  expect_status({"deps"}, kExitUsage);                                               // no FILE
+  expect_status({"deps", "--frobnicate", "/bin/true"}, kExitUsage);                  // unknown option
   expect_status({"deps", "--root", path("no-such-root"), "/bin/true"}, kExitUsage);  // unknown root
-  expect_status({"deps", "--tree", "--json", "/bin/true"}, kExitUsage);            // exclusive forms
-  expect_status({"deps", path("no-such-file")}, kExitUsage, path("no-such-file"));  // nothing to resolve
+  expect_status({"deps", "--tree", "--json", "/bin/true"}, kExitUsage);              // exclusive forms
+  expect_status({"deps", path("no-such-file")}, kExitUsage, path("no-such-file"));   // nothing to resolve
   // The control: a sound request exits 0, one that meets a missing library 1.
   expect_status({"deps", "/bin/true"}, kExitOk);
   expect_status({"deps", program_missing_a_library()}, kExitIncomplete, "libgone.so.1");
 }
 
 TEST_F(ExitStatus, AddUsageErrorsExit2AndAMissingLibrary1) {
-  expect_status({"add", "/bin/true"}, kExitUsage);                                    // no --root
-  expect_status({"add", "/bin/true", "--root"}, kExitUsage);                          // --root without a value
+  expect_status({"add", "/bin/true"}, kExitUsage);                                      // no --root
+  expect_status({"add", "/bin/true", "--root"}, kExitUsage);                            // --root without a value
   expect_status(add_args({"/bin/true"}, root_, state_, {"--frobnicate"}), kExitUsage);  // unknown option
   fs::create_directories(path("real"));
   fs::create_symlink(path("real"), path("link"));
@@ -82,8 +82,8 @@ TEST_F(ExitStatus, AddUsageErrorsExit2AndAMissingLibrary1) {
 }
 
 TEST_F(ExitStatus, SyncUsageErrorsExit2AndAVanishedPath1) {
-  expect_status({"sync", "--state-dir", state_}, kExitUsage);                    // neither ROOT nor --all
-  expect_status({"sync", root_, "--all", "--state-dir", state_}, kExitUsage);    // both
+  expect_status({"sync", "--state-dir", state_}, kExitUsage);                  // neither ROOT nor --all
+  expect_status({"sync", root_, "--all", "--state-dir", state_}, kExitUsage);  // both
   fs::create_directories(root_);
   expect_status({"sync", root_, "--state-dir", state_}, kExitUsage, "no manifest for this root");
   ASSERT_NO_FATAL_FAILURE(add_data_file());

@@ -57,8 +57,7 @@ TEST_F(Messages, VerboseSaysWhatChangedAndVeryVerboseEachPlannedEntry) {
   EXPECT_TRUE(contains(very_verbose.output, "jailbuild: debug: " + root_ + data() + ": created\n"))
       << very_verbose.output;
   const std::string planned = "jailbuild: trace: planned file " + data() + "  [added (for " + data() + ")]\n";
-  EXPECT_TRUE(contains(very_verbose.output, planned))
-      << very_verbose.output;
+  EXPECT_TRUE(contains(very_verbose.output, planned)) << very_verbose.output;
 }
 
 TEST_F(Messages, DepsVerboseSaysHowEachObjectWasFound) {

@@ -72,8 +72,8 @@ TEST_F(SyncVerbose, AFileNewOnTheHostIsNamedAndCreated) {
   const ProcessResult changed = sync("-vv");
   ASSERT_EQ(changed.exit_code, kExitOk) << changed.describe();
   // The added directory was read for its entries: its own identity shows the new name.
-  EXPECT_TRUE(contains(changed.output, "cannot prove the root unchanged: the host path looked up " + data_ +
-                                           ": changed ("))
+  EXPECT_TRUE(
+      contains(changed.output, "cannot prove the root unchanged: the host path looked up " + data_ + ": changed ("))
       << changed.output;
   EXPECT_TRUE(contains(changed.output, root_ + data_ + "/b.txt: create (nothing is there)")) << changed.output;
 }

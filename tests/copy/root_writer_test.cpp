@@ -50,11 +50,9 @@ namespace fs = std::filesystem;
 
 bool is_root() { return ::geteuid() == 0; }
 
-#define SKIP_UNLESS_ROOT()        \
-  do {                            \
-    if (!is_root()) {             \
-      GTEST_SKIP() << "needs root"; \
-    }                             \
+#define SKIP_UNLESS_ROOT()                            \
+  do {                                                \
+    if (!is_root()) { GTEST_SKIP() << "needs root"; } \
   } while (false)
 
 // ---------------------------------------------------------------------------------------------
@@ -137,7 +135,6 @@ std::vector<std::string> temporaries_under(const std::string& dir) {
   }
   return found;
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Plans and manifests
@@ -370,8 +367,8 @@ TEST_F(RootWriterTest, RecreatesSymlinksWithTheirExactTargets) {
   ASSERT_TRUE(report) << report.error().message;
   EXPECT_EQ(report->created.size(), 4u);
   for (const auto& [path, target] : std::map<std::string, std::string>{{"/lib/relative", "../usr/lib/x.so.1"},
-                                                                        {"/lib/absolute", "/usr/lib/x.so.1"},
-                                                                        {"/lib/dangling", "nowhere//odd/./path/"}}) {
+                                                                       {"/lib/absolute", "/usr/lib/x.so.1"},
+                                                                       {"/lib/dangling", "nowhere//odd/./path/"}}) {
     EXPECT_TRUE(S_ISLNK(lstat_of(in_root(path)).st_mode)) << path;
     EXPECT_EQ(fs::read_symlink(in_root(path)).string(), target) << path;
     const ManifestEntry* entry = placed_entry(*report, path);

@@ -121,9 +121,7 @@ class ElfImage {
       case HeaderField::Phnum: return put(layout_.e_phnum, 2, value);
     }
   }
-  void set_ident_byte(std::size_t index, std::uint8_t value) {
-    bytes_.at(index) = std::byte{value};
-  }
+  void set_ident_byte(std::size_t index, std::uint8_t value) { bytes_.at(index) = std::byte{value}; }
 
   // Changes a field of the first program header of `type`.
   void set_segment_field(std::uint32_t type, SegmentField field, std::uint64_t value) {
@@ -136,9 +134,7 @@ class ElfImage {
   }
 
   // Changes the tag or the value of the first dynamic entry tagged `tag`.
-  void set_dynamic_tag(std::uint64_t tag, std::uint64_t new_tag) {
-    put(dynamic_entry(tag), layout_.word, new_tag);
-  }
+  void set_dynamic_tag(std::uint64_t tag, std::uint64_t new_tag) { put(dynamic_entry(tag), layout_.word, new_tag); }
   void set_dynamic_value(std::uint64_t tag, std::uint64_t value) {
     put(dynamic_entry(tag) + layout_.word, layout_.word, value);
   }
@@ -274,7 +270,7 @@ class ElfImage {
   ClassLayout layout_;
   bool big_endian_;
   std::vector<std::byte> bytes_;
-  std::map<std::uint32_t, std::size_t> phdr_offsets_;  // first program header of each type
+  std::map<std::uint32_t, std::size_t> phdr_offsets_;                   // first program header of each type
   std::vector<std::pair<std::uint64_t, std::size_t>> dynamic_entries_;  // tag, entry offset
   std::map<std::string, std::uint64_t> string_offsets_;
   Extent dynstr_;
@@ -288,8 +284,7 @@ testing::AssertionResult has_substring(const std::string& text, const std::strin
   return testing::AssertionFailure() << '"' << text << "\" does not contain \"" << part << '"';
 }
 
-const std::string kDlopenJson =
-    R"([{"feature":"zstd","soname":["libzstd.so.1"],"priority":"recommended"}])";
+const std::string kDlopenJson = R"([{"feature":"zstd","soname":["libzstd.so.1"],"priority":"recommended"}])";
 const std::string kDlopenJson2 = R"([{"soname":["libz.so.1"]}])";
 
 // A spec with every field the reader extracts set.
@@ -370,8 +365,7 @@ TEST_P(WellFormedImage, ObjectHasEverythingTheLoaderNeeds) {
   EXPECT_EQ(object->header.phnum, 4);
   EXPECT_EQ(object->interpreter, "/lib/ld-test.so.1");
   EXPECT_TRUE(object->has_dynamic);
-  EXPECT_EQ(object->needed,
-            (std::vector<std::string>{"libfirst.so.1", "libsecond.so.2", "libfirst.so.1"}));
+  EXPECT_EQ(object->needed, (std::vector<std::string>{"libfirst.so.1", "libsecond.so.2", "libfirst.so.1"}));
   EXPECT_EQ(object->soname, "libfull.so.3");
   // Both are reported as stored; ignoring DT_RPATH is the resolver's business.
   EXPECT_EQ(object->rpath, "/opt/rpath:/usr/rpath");
@@ -380,24 +374,22 @@ TEST_P(WellFormedImage, ObjectHasEverythingTheLoaderNeeds) {
   EXPECT_EQ(object->dlopen_notes, (std::vector<std::string>{kDlopenJson, kDlopenJson2}));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllLayouts, WellFormedImage,
-    testing::Values(Format{elf::kClass32, elf::kDataLsb, 4, "Elf32Lsb"},
-                    Format{elf::kClass32, elf::kDataMsb, 4, "Elf32Msb"},
-                    Format{elf::kClass64, elf::kDataLsb, 4, "Elf64Lsb"},
-                    Format{elf::kClass64, elf::kDataMsb, 4, "Elf64Msb"},
-                    Format{elf::kClass64, elf::kDataLsb, 8, "Elf64LsbNotesAlignedTo8"},
-                    Format{elf::kClass64, elf::kDataMsb, 8, "Elf64MsbNotesAlignedTo8"}),
-    [](const testing::TestParamInfo<Format>& param_info) {
-      return std::string(param_info.param.name);
-    });
+INSTANTIATE_TEST_SUITE_P(AllLayouts, WellFormedImage,
+                         testing::Values(Format{elf::kClass32, elf::kDataLsb, 4, "Elf32Lsb"},
+                                         Format{elf::kClass32, elf::kDataMsb, 4, "Elf32Msb"},
+                                         Format{elf::kClass64, elf::kDataLsb, 4, "Elf64Lsb"},
+                                         Format{elf::kClass64, elf::kDataMsb, 4, "Elf64Msb"},
+                                         Format{elf::kClass64, elf::kDataLsb, 8, "Elf64LsbNotesAlignedTo8"},
+                                         Format{elf::kClass64, elf::kDataMsb, 8, "Elf64MsbNotesAlignedTo8"}),
+                         [](const testing::TestParamInfo<Format>& param_info) {
+                           return std::string(param_info.param.name);
+                         });
 
 // ---------------------------------------------------------------------------------------------
 // ELF header
 
 TEST(ElfHeader, RejectsNonElfInput) {
-  EXPECT_EQ(parse_error(to_bytes("#!/bin/sh\necho this is a script\n")),
-            "not an ELF file (bad magic)");
+  EXPECT_EQ(parse_error(to_bytes("#!/bin/sh\necho this is a script\n")), "not an ELF file (bad magic)");
   EXPECT_EQ(parse_error({}), "not an ELF file (bad magic)");
   EXPECT_EQ(parse_error(to_bytes("\x7f"
                                  "EL")),
@@ -467,9 +459,8 @@ TEST(ProgramHeaders, RejectsAbsurdPhnumWithoutAllocatingForIt) {
 TEST(ProgramHeaders, RejectsAbsurdPhoff) {
   ElfImage image(full_spec());
   image.set_header_field(HeaderField::Phoff, 0xfffffffffffffff0);
-  EXPECT_TRUE(
-      has_substring(parse_error(image.bytes()),
-                    "program header table runs past end of file: e_phoff 0xfffffffffffffff0"));
+  EXPECT_TRUE(has_substring(parse_error(image.bytes()),
+                            "program header table runs past end of file: e_phoff 0xfffffffffffffff0"));
 }
 
 TEST(ProgramHeaders, RejectsPhentsizeSmallerThanAProgramHeader) {
@@ -501,16 +492,14 @@ TEST(Interpreter, RejectsPathWithoutNul) {
   ElfImage image(full_spec());
   const std::string path = *full_spec().interpreter;
   image.set_segment_field(kPtInterp, SegmentField::Filesz, path.size());
-  EXPECT_EQ(parse_error(image.bytes()),
-            "PT_INTERP is not NUL-terminated within its p_filesz " + hex(path.size()));
+  EXPECT_EQ(parse_error(image.bytes()), "PT_INTERP is not NUL-terminated within its p_filesz " + hex(path.size()));
 }
 
 TEST(Interpreter, RejectsSegmentPastEndOfFile) {
   ElfImage image(full_spec());
   image.set_segment_field(kPtInterp, SegmentField::Offset, image.size() - 4);
-  EXPECT_EQ(parse_error(image.bytes()), "PT_INTERP segment runs past end of file: p_offset " +
-                                            hex(image.size() - 4) + ", p_filesz 0x12, file size " +
-                                            std::to_string(image.size()));
+  EXPECT_EQ(parse_error(image.bytes()), "PT_INTERP segment runs past end of file: p_offset " + hex(image.size() - 4) +
+                                            ", p_filesz 0x12, file size " + std::to_string(image.size()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -519,9 +508,8 @@ TEST(Interpreter, RejectsSegmentPastEndOfFile) {
 TEST(Dynamic, RejectsAbsurdStrsz) {
   ElfImage image(full_spec());
   image.set_dynamic_value(kDtStrsz, 0xffffffff);
-  EXPECT_EQ(parse_error(image.bytes()),
-            "DT_STRSZ 0xffffffff runs past end of file: DT_STRTAB at file offset " +
-                hex(image.dynstr_offset()) + ", file size " + std::to_string(image.size()));
+  EXPECT_EQ(parse_error(image.bytes()), "DT_STRSZ 0xffffffff runs past end of file: DT_STRTAB at file offset " +
+                                            hex(image.dynstr_offset()) + ", file size " + std::to_string(image.size()));
 }
 
 TEST(Dynamic, CapsTheTotalSizeOfNeededNames) {
@@ -535,16 +523,15 @@ TEST(Dynamic, CapsTheTotalSizeOfNeededNames) {
 TEST(Dynamic, RejectsStringCutOffByStrsz) {
   ElfImage image(full_spec());
   image.set_dynamic_value(kDtStrsz, image.dynstr_size() - 1);  // drops the last string's NUL
-  EXPECT_EQ(parse_error(image.bytes()), "string at offset " +
-                                            hex(image.string_offset("$ORIGIN/../lib")) +
+  EXPECT_EQ(parse_error(image.bytes()), "string at offset " + hex(image.string_offset("$ORIGIN/../lib")) +
                                             " in dynamic string table is not NUL-terminated");
 }
 
 TEST(Dynamic, RejectsNeededOffsetOutsideStrsz) {
   ElfImage image(full_spec());
   image.set_dynamic_value(kDtNeeded, image.dynstr_size());
-  EXPECT_EQ(parse_error(image.bytes()), "DT_NEEDED offset " + hex(image.dynstr_size()) +
-                                            " outside DT_STRSZ " + hex(image.dynstr_size()));
+  EXPECT_EQ(parse_error(image.bytes()),
+            "DT_NEEDED offset " + hex(image.dynstr_size()) + " outside DT_STRSZ " + hex(image.dynstr_size()));
 }
 
 TEST(Dynamic, RejectsStrtabOutsideEveryLoadSegment) {
@@ -560,25 +547,22 @@ TEST(Dynamic, RejectsStrtabOutsideEveryLoadSegment) {
 TEST(Dynamic, RejectsStrtabMappedPastEndOfFile) {
   ElfImage image(full_spec());
   image.set_segment_field(kPtLoad, SegmentField::Offset, 0xfffffffffffff000);
-  EXPECT_EQ(parse_error(image.bytes()),
-            "DT_STRTAB " + hex(kLoadAddress + image.dynstr_offset()) +
-                " maps past end of file: PT_LOAD p_offset 0xfffffffffffff000, file size " +
-                std::to_string(image.size()));
+  EXPECT_EQ(parse_error(image.bytes()), "DT_STRTAB " + hex(kLoadAddress + image.dynstr_offset()) +
+                                            " maps past end of file: PT_LOAD p_offset 0xfffffffffffff000, file size " +
+                                            std::to_string(image.size()));
 }
 
 TEST(Dynamic, RejectsSectionWithoutDtNullBeforeSegmentEnd) {
   ElfImage image(full_spec());
   image.set_dynamic_tag(kDtNull, kDtDebug);
   EXPECT_EQ(parse_error(image.bytes()), "dynamic section has no DT_NULL within the " +
-                                            std::to_string(image.dynamic_size()) +
-                                            " bytes of its PT_DYNAMIC segment");
+                                            std::to_string(image.dynamic_size()) + " bytes of its PT_DYNAMIC segment");
 }
 
 TEST(Dynamic, RejectsSegmentPastEndOfFile) {
   ElfImage image(full_spec());
   image.set_segment_field(kPtDynamic, SegmentField::Filesz, 0x100000);
-  EXPECT_TRUE(
-      has_substring(parse_error(image.bytes()), "PT_DYNAMIC segment runs past end of file"));
+  EXPECT_TRUE(has_substring(parse_error(image.bytes()), "PT_DYNAMIC segment runs past end of file"));
 }
 
 TEST(Dynamic, RejectsSegmentWithoutFileContents) {
@@ -660,33 +644,29 @@ ElfSpec single_dlopen_note_spec(std::string json) {
 TEST(Notes, RejectsAbsurdNamesz) {
   ElfImage image(full_spec());
   image.set_first_note_field(NoteField::Namesz, 0xffffffff);
-  EXPECT_EQ(parse_error(image.bytes()),
-            "note at file offset " + hex(image.first_note_offset()) +
-                ": n_namesz 0xffffffff runs past end of its PT_NOTE segment");
+  EXPECT_EQ(parse_error(image.bytes()), "note at file offset " + hex(image.first_note_offset()) +
+                                            ": n_namesz 0xffffffff runs past end of its PT_NOTE segment");
 }
 
 TEST(Notes, RejectsAbsurdDescsz) {
   ElfImage image(full_spec());
   image.set_first_note_field(NoteField::Descsz, 0xfffffff0);
-  EXPECT_EQ(parse_error(image.bytes()),
-            "note at file offset " + hex(image.first_note_offset()) +
-                ": n_descsz 0xfffffff0 runs past end of its PT_NOTE segment");
+  EXPECT_EQ(parse_error(image.bytes()), "note at file offset " + hex(image.first_note_offset()) +
+                                            ": n_descsz 0xfffffff0 runs past end of its PT_NOTE segment");
 }
 
 TEST(Notes, RejectsTruncatedNoteHeader) {
   ElfImage image(single_dlopen_note_spec("[]"));
   image.set_segment_field(kPtNote, SegmentField::Filesz, 6);
-  EXPECT_EQ(parse_error(image.bytes()), "truncated note header at file offset " +
-                                            hex(image.first_note_offset()) +
+  EXPECT_EQ(parse_error(image.bytes()), "truncated note header at file offset " + hex(image.first_note_offset()) +
                                             ": 6 bytes left in its PT_NOTE segment");
 }
 
 TEST(Notes, RejectsUnsupportedAlignment) {
   ElfImage image(single_dlopen_note_spec("[]"));
   image.set_segment_field(kPtNote, SegmentField::Align, 16);
-  EXPECT_EQ(parse_error(image.bytes()), "PT_NOTE segment at file offset " +
-                                            hex(image.first_note_offset()) +
-                                            " has p_align 16, expected 4 or 8");
+  EXPECT_EQ(parse_error(image.bytes()),
+            "PT_NOTE segment at file offset " + hex(image.first_note_offset()) + " has p_align 16, expected 4 or 8");
 }
 
 TEST(Notes, RejectsSegmentPastEndOfFile) {
@@ -737,8 +717,7 @@ class TempDir {
 
 void write_file(const fs::path& path, std::span<const std::byte> bytes) {
   std::ofstream(path, std::ios::binary)
-      .write(reinterpret_cast<const char*>(bytes.data()),
-             static_cast<std::streamsize>(bytes.size()));
+      .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
 void write_file(const fs::path& path, const std::string& text) { write_file(path, to_bytes(text)); }
@@ -749,8 +728,7 @@ TEST(MappedFile, MapsTheWholeFile) {
   write_file(dir / "image", image.bytes());
   jailbuild::Result<elf::MappedFile> file = elf::MappedFile::open((dir / "image").string());
   ASSERT_TRUE(file) << file.error().message;
-  EXPECT_TRUE(std::equal(file->bytes().begin(), file->bytes().end(), image.bytes().begin(),
-                         image.bytes().end()));
+  EXPECT_TRUE(std::equal(file->bytes().begin(), file->bytes().end(), image.bytes().begin(), image.bytes().end()));
 
   // Moving hands the mapping over; it stays readable.
   elf::MappedFile moved = std::move(*file);
@@ -770,10 +748,8 @@ TEST(MappedFile, EmptyFileHasNoBytes) {
 TEST(MappedFile, ReportsMissingFilesDirectoriesAndFifosByPath) {
   const TempDir dir;
   const std::string missing = (dir / "missing").string();
-  EXPECT_EQ(elf::MappedFile::open(missing).error().message,
-            missing + ": No such file or directory");
-  EXPECT_EQ(elf::MappedFile::open(dir.path().string()).error().message,
-            dir.path().string() + ": is a directory");
+  EXPECT_EQ(elf::MappedFile::open(missing).error().message, missing + ": No such file or directory");
+  EXPECT_EQ(elf::MappedFile::open(dir.path().string()).error().message, dir.path().string() + ": is a directory");
   const std::string fifo = (dir / "fifo").string();
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
   EXPECT_EQ(elf::MappedFile::open(fifo).error().message, fifo + ": not a regular file");
@@ -808,8 +784,7 @@ TEST(ReadObject, PrefixesParseErrorsWithThePath) {
 TEST(ReadObject, ReadsAnImageFromDisk) {
   const TempDir dir;
   write_file(dir / "libfull.so.3", ElfImage(full_spec()).bytes());
-  const jailbuild::Result<elf::ElfObject> object =
-      elf::read_object((dir / "libfull.so.3").string());
+  const jailbuild::Result<elf::ElfObject> object = elf::read_object((dir / "libfull.so.3").string());
   ASSERT_TRUE(object) << object.error().message;
   EXPECT_EQ(object->soname, "libfull.so.3");
 }
@@ -828,8 +803,7 @@ std::string capture(const std::string& command) {
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
   std::string output;
   std::array<char, 4096> buffer;
-  while (pipe && std::fgets(buffer.data(), buffer.size(), pipe.get()) != nullptr)
-    output += buffer.data();
+  while (pipe && std::fgets(buffer.data(), buffer.size(), pipe.get()) != nullptr) output += buffer.data();
   return output;
 }
 
@@ -848,18 +822,14 @@ class CompiledObjects : public testing::Test {
   // Calls into libc, so that libc.so.6 is needed even when the linker defaults to --as-needed.
   // Declares puts itself: no 32-bit libc headers are needed for -m32.
   void SetUp() override {
-    write_file(
-        dir_ / "lib.c",
-        std::string("int puts(const char*);\nint lib_function(void) { return puts(\"x\"); }\n"));
+    write_file(dir_ / "lib.c", std::string("int puts(const char*);\nint lib_function(void) { return puts(\"x\"); }\n"));
   }
 
   jailbuild::Result<elf::ElfObject> read(const std::string& name) const {
     return elf::read_object((dir_ / name).string());
   }
 
-  std::string in_dir(const std::string& command) const {
-    return "cd '" + dir_.path().string() + "' && " + command;
-  }
+  std::string in_dir(const std::string& command) const { return "cd '" + dir_.path().string() + "' && " + command; }
 
   TempDir dir_;
 };
@@ -891,8 +861,7 @@ TEST_F(CompiledObjects, SharedLibraryWithRunpath) {
 }
 
 TEST_F(CompiledObjects, PieExecutableWithNeededInLinkOrderAndFlags1) {
-  write_file(dir_ / "main.c",
-             std::string("int lib_function(void);\nint main(void) { return lib_function(); }\n"));
+  write_file(dir_ / "main.c", std::string("int lib_function(void);\nint main(void) { return lib_function(); }\n"));
   ASSERT_TRUE(shell(in_dir("gcc -shared -fPIC -Wl,-soname,libx.so.1 -o libx.so lib.c")));
   ASSERT_TRUE(
       shell(in_dir("gcc -pie -fPIE -Wl,--no-as-needed -Wl,-z,nodefaultlib -o prog main.c "
@@ -923,8 +892,7 @@ int lib_function(void) { return 1; }
   ASSERT_TRUE(shell(in_dir("gcc -shared -fPIC -o libnote.so note.c")));
   const jailbuild::Result<elf::ElfObject> object = read("libnote.so");
   ASSERT_TRUE(object) << object.error().message;
-  EXPECT_EQ(object->dlopen_notes,
-            std::vector<std::string>{R"([{"soname":["libzstd.so.1"],"priority":"suggested"}])"});
+  EXPECT_EQ(object->dlopen_notes, std::vector<std::string>{R"([{"soname":["libzstd.so.1"],"priority":"suggested"}])"});
 }
 
 TEST_F(CompiledObjects, StaticExecutableHasNoDynamicSection) {

@@ -57,9 +57,7 @@ LoaderView view_of(const LIEF::ELF::Binary& binary) {
   return view;
 }
 
-std::string describe(const std::optional<std::string>& value) {
-  return value ? '"' + *value + '"' : "(none)";
-}
+std::string describe(const std::optional<std::string>& value) { return value ? '"' + *value + '"' : "(none)"; }
 
 std::string describe(const std::vector<std::string>& values) {
   std::string text = "[";
@@ -72,8 +70,7 @@ std::vector<std::string> differences(const LoaderView& ours, const LoaderView& l
   std::vector<std::string> lines;
   const auto compare = [&lines](const char* field, const auto& our_value, const auto& lief_value) {
     if (our_value != lief_value) {
-      lines.push_back(std::string(field) + ": ours " + describe(our_value) + ", LIEF " +
-                      describe(lief_value));
+      lines.push_back(std::string(field) + ": ours " + describe(our_value) + ", LIEF " + describe(lief_value));
     }
   };
   compare("needed", ours.needed, lief.needed);
@@ -87,12 +84,11 @@ std::vector<std::string> differences(const LoaderView& ours, const LoaderView& l
 // objcopy --only-keep-debug leaves PT_INTERP and PT_DYNAMIC without file contents. The kernel
 // refuses such a PT_INTERP and glibc such a PT_DYNAMIC; LIEF just reports no dependencies.
 bool has_loader_segment_without_contents(const LIEF::ELF::Binary& binary) {
-  return std::any_of(binary.segments().begin(), binary.segments().end(),
-                     [](const LIEF::ELF::Segment& segment) {
-                       return (segment.type() == LIEF::ELF::SEGMENT_TYPES::PT_INTERP ||
-                               segment.type() == LIEF::ELF::SEGMENT_TYPES::PT_DYNAMIC) &&
-                              segment.physical_size() == 0;
-                     });
+  return std::any_of(binary.segments().begin(), binary.segments().end(), [](const LIEF::ELF::Segment& segment) {
+    return (segment.type() == LIEF::ELF::SEGMENT_TYPES::PT_INTERP ||
+            segment.type() == LIEF::ELF::SEGMENT_TYPES::PT_DYNAMIC) &&
+           segment.physical_size() == 0;
+  });
 }
 
 // LIEF's view of a file, or why LIEF could not give one.
@@ -107,14 +103,11 @@ LiefResult parse_with_lief(const fs::path& path) {
     const std::unique_ptr<LIEF::ELF::Binary> binary = LIEF::ELF::Parser::parse(path.string());
     if (!binary) return {std::nullopt, false, "LIEF returned no binary"};
     return {view_of(*binary), has_loader_segment_without_contents(*binary), ""};
-  } catch (const std::exception& error) {
-    return {std::nullopt, false, std::string("LIEF threw: ") + error.what()};
-  }
+  } catch (const std::exception& error) { return {std::nullopt, false, std::string("LIEF threw: ") + error.what()}; }
 }
 
 // What is wrong with our reader's result for a file LIEF parsed, one line per problem.
-std::vector<std::string> problems(const jailbuild::Result<elf::ElfObject>& ours,
-                                  const LiefResult& lief) {
+std::vector<std::string> problems(const jailbuild::Result<elf::ElfObject>& ours, const LiefResult& lief) {
   if (lief.unloadable) {
     if (!ours && ours.error().message.find("p_filesz 0") != std::string::npos) return {};
     return {"our reader should refuse a PT_INTERP or PT_DYNAMIC without file contents, but " +
@@ -155,9 +148,7 @@ void crosscheck(const fs::path& path, Tally& tally) {
   if (lief.unloadable) ++tally.unloadable;
   const std::vector<std::string> lines = problems(ours, lief);
   if (!lines.empty()) ++tally.differing_files;
-  for (const std::string& line : lines) {
-    std::cout << "DIFFERENCE " << path.string() << ": " << line << '\n';
-  }
+  for (const std::string& line : lines) { std::cout << "DIFFERENCE " << path.string() << ": " << line << '\n'; }
 }
 
 TEST(LiefCrosscheck, ReaderAgreesWithLiefOnEverySystemElfFile) {
@@ -169,11 +160,9 @@ TEST(LiefCrosscheck, ReaderAgreesWithLiefOnEverySystemElfFile) {
   for (const fs::path& path : files) crosscheck(path, tally);
 
   std::cout << "ELF files: " << tally.files << ", compared: " << tally.compared
-            << " (not loadable: " << tally.unloadable
-            << "), with differences: " << tally.differing_files
-            << ", LIEF failures: " << tally.lief_failures << "; wall time "
-            << seconds(Clock::now() - start) << " s (our reader " << seconds(tally.our_time)
-            << " s, LIEF " << seconds(tally.lief_time) << " s)\n";
+            << " (not loadable: " << tally.unloadable << "), with differences: " << tally.differing_files
+            << ", LIEF failures: " << tally.lief_failures << "; wall time " << seconds(Clock::now() - start)
+            << " s (our reader " << seconds(tally.our_time) << " s, LIEF " << seconds(tally.lief_time) << " s)\n";
 
   // Any Debian system has hundreds of ELF files there; finding few means the walk is broken.
   EXPECT_GE(tally.files, 100u);

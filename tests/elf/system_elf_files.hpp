@@ -28,9 +28,7 @@ inline std::vector<std::filesystem::path> system_elf_files() {
   std::vector<fs::path> files;
   for (const char* root : kSystemElfRoots) {
     std::error_code error;
-    for (fs::recursive_directory_iterator
-             it(root, fs::directory_options::skip_permission_denied, error),
-         end;
+    for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, error), end;
          !error && it != end; it.increment(error)) {
       std::error_code status_error;
       if (fs::is_regular_file(it->symlink_status(status_error)) && has_elf_magic(it->path())) {

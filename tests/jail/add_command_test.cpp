@@ -116,7 +116,7 @@ TEST_F(AddCommand, ExitCodesTellSuccessMissingLibrariesAndUsage) {
   EXPECT_EQ(missing.exit_code, kExitIncomplete) << missing.describe();
   EXPECT_TRUE(contains(missing.output, "libgone.so.1: not found")) << missing.output;
 
-  EXPECT_EQ(jailbuild({"add", path("hello")}).exit_code, kExitUsage);  // no --root
+  EXPECT_EQ(jailbuild({"add", path("hello")}).exit_code, kExitUsage);                           // no --root
   EXPECT_EQ(jailbuild({"add", "--root", root_, "--state-dir", state_}).exit_code, kExitUsage);  // no PATH
   EXPECT_EQ(add({path("hello")}, {"--no-such-option"}).exit_code, kExitUsage);
   EXPECT_EQ(jailbuild({"list"}).exit_code, kExitUsage);
@@ -603,7 +603,8 @@ TEST_F(AddCommand, ANewRootSwappedForASymlinkByTheOwnerOfItsParentIsNeverFollowe
   for (int run = 0; run < kRuns; ++run) {
     const std::string root = parent + "/root-" + std::to_string(run);
     PathSwapper swapper(parent, "root-" + std::to_string(run), decoy, kNobody, 0);
-    const ProcessResult result = add_under_strace({"-e", "inject=mkdir,mkdirat:delay_exit=20000"}, {path("hello")}, {}, root);
+    const ProcessResult result =
+        add_under_strace({"-e", "inject=mkdir,mkdirat:delay_exit=20000"}, {path("hello")}, {}, root);
     if (swapper.stop() > 0) ++swapped_during;
     if (result.exit_code == kExitUsage && contains(result.output, root + ": is a symlink")) {
       ++refused;
@@ -720,8 +721,8 @@ TEST_F(AddCommand, AnAncestorOthersCanChangeIsWarnedAbout) {
       if (c.warning.empty()) {
         EXPECT_FALSE(contains(result->output, "warning")) << c.parent << ": " << result->output;
       } else {
-        EXPECT_TRUE(contains(result->output, "warning: " + root_ + ": " + c.warning)) << c.parent << ": "
-                                                                                      << result->output;
+        EXPECT_TRUE(contains(result->output, "warning: " + root_ + ": " + c.warning))
+            << c.parent << ": " << result->output;
       }
     }
   }

@@ -122,14 +122,17 @@ struct Program {
 struct Survey {
   std::vector<Program> programs;
   std::size_t elf_files = 0;
-  std::size_t not_dynamic = 0;  // no PT_INTERP: static programs, static-pie, libraries
+  std::size_t not_dynamic = 0;                              // no PT_INTERP: static programs, static-pie, libraries
   std::map<std::string, std::vector<std::string>> skipped;  // reason -> files
 };
 
 bool has_elf_magic(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   char magic[4] = {};
-  return in.read(magic, sizeof magic) && std::memcmp(magic, "\x7f" "ELF", 4) == 0;
+  return in.read(magic, sizeof magic) && std::memcmp(magic,
+                                                     "\x7f"
+                                                     "ELF",
+                                                     4) == 0;
 }
 
 void survey_file(const std::string& file, Survey& survey) {
@@ -261,8 +264,8 @@ std::vector<std::string> compare_traces(const LoaderTrace& host, const LoaderTra
   const auto host_names = testing::opened_names(host);
   const auto root_names = testing::opened_names(root);
   if (host_names != root_names) {
-    problems.push_back("the loader opens other names inside the root:\n" + root.process.output + "  than on the host:\n" +
-                       host.process.output);
+    problems.push_back("the loader opens other names inside the root:\n" + root.process.output +
+                       "  than on the host:\n" + host.process.output);
   }
   if (host.version_problems != root.version_problems)
     problems.push_back("other symbol-version messages inside the root:\n" + lines_of(root.version_problems));
@@ -395,8 +398,8 @@ std::string sample_text() {
 
 TEST_F(RealPrograms, BashRunsScripts) {
   build({"/usr/bin/bash"});
-  const std::string output =
-      run_ok({"/usr/bin/bash", "-c", "x=$((6 * 7)); for w in a b c; do printf '%s-' \"$w\"; done; echo \"$x\"; "
+  const std::string output = run_ok({"/usr/bin/bash", "-c",
+                                     "x=$((6 * 7)); for w in a b c; do printf '%s-' \"$w\"; done; echo \"$x\"; "
                                      "[[ abc == a* ]] && echo matched; declare -A m=([k]=v); echo \"${m[k]}\""});
   EXPECT_EQ(output, "a-b-c-42\nmatched\nv\n");
 }
@@ -465,7 +468,8 @@ TEST_F(RealPrograms, GitInitCreatesARepositoryFromItsTemplates) {
 }
 
 TEST_F(RealPrograms, Sqlite3RunsSql) {
-  if (auto missing = absent({"/usr/bin/sqlite3"})) GTEST_SKIP() << *missing << " is not installed (Debian package sqlite3)";
+  if (auto missing = absent({"/usr/bin/sqlite3"}))
+    GTEST_SKIP() << *missing << " is not installed (Debian package sqlite3)";
   build({"/usr/bin/sqlite3"});
   const ProcessResult result = run({"/usr/bin/sqlite3", "-batch", "/tmp/db.sqlite",
                                     "create table t (x integer); insert into t values (1), (2), (39); "

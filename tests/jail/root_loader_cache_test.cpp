@@ -45,7 +45,8 @@ TEST(RootLoaderCache, LibrariesFoundThroughTheHostCacheAreFoundInsideTheRoot) {
 
   testing::ProcessOptions in_root;
   in_root.root = root;
-  const auto listed = testing::run_process({"/lib64/ld-linux-x86-64.so.2", "--list", (dir / "app").string()}, {}, in_root);
+  const auto listed =
+      testing::run_process({"/lib64/ld-linux-x86-64.so.2", "--list", (dir / "app").string()}, {}, in_root);
   EXPECT_EQ(listed.exit_code, 0) << listed.describe();
   for (const std::string& library : libraries)
     EXPECT_NE(listed.output.find(fs::path(library).filename().string() + " => " + library), std::string::npos)

@@ -60,8 +60,7 @@ class SyncSafety : public RootTest {
   void build_versions() {
     write_app_sources("shared1.c");
     // Version 2 is a quarter megabyte bigger: on a disk with little room left, its copy cannot fit.
-    write_file(dir_ / "shared2.c",
-               "int shared(void) { return 41; }\nconst char shared_padding[256 * 1024] = {1};\n");
+    write_file(dir_ / "shared2.c", "int shared(void) { return 41; }\nconst char shared_padding[256 * 1024] = {1};\n");
     write_file(dir_ / "new.c", "int only(void) { return 3; }\n");
     fs::create_directories(dir_ / "v1/lib");
     fs::create_directories(dir_ / "v2/lib");
@@ -306,8 +305,8 @@ TEST_F(SyncSafety, AFullDiskStopsWithAClearErrorAndTheNextSyncFinishes) {
 
   const ProcessResult full = sync();
   EXPECT_EQ(full.exit_code, kExitIncomplete) << full.describe();
-  EXPECT_TRUE(contains(full.output, root_ + path("lib/libshared.so.1"))) << "the message names not the file: "
-                                                                         << full.output;
+  EXPECT_TRUE(contains(full.output, root_ + path("lib/libshared.so.1")))
+      << "the message names not the file: " << full.output;
   EXPECT_TRUE(contains(full.output, "No space left on device")) << full.output;
   EXPECT_EQ(temporaries(root_), std::vector<std::string>{});
   EXPECT_EQ(neither_old_nor_new(), std::vector<std::string>{});
@@ -567,8 +566,7 @@ TEST_F(SyncSafety, SetuidFilesJailbuildDidNotPlaceAreReported) {
   const std::string setuid_copy = path("planted-setuid");
   const std::string setgid_copy = path("planted-setgid");
   const std::string plain_copy = path("planted-plain");
-  for (const std::string& copy : {setuid_copy, setgid_copy, plain_copy})
-    fs::copy_file(placed, root_ + copy);
+  for (const std::string& copy : {setuid_copy, setgid_copy, plain_copy}) fs::copy_file(placed, root_ + copy);
   fs::permissions(root_ + setuid_copy, static_cast<fs::perms>(04755));
   fs::permissions(root_ + setgid_copy, static_cast<fs::perms>(02755));
   fs::permissions(root_ + plain_copy, static_cast<fs::perms>(0755));
@@ -664,8 +662,7 @@ TEST_F(SyncSafety, ASyncWithNothingToDoReadsNoFileAndStillNoticesChanges) {
   const Tree before = snapshot(root_, true);
 
   const std::string log = path("strace.log");
-  const ProcessResult again =
-      sync_under_strace({"-y", "-e", "trace=open,openat,openat2,read,pread64", "-o", log});
+  const ProcessResult again = sync_under_strace({"-y", "-e", "trace=open,openat,openat2,read,pread64", "-o", log});
   ASSERT_EQ(again.exit_code, kExitOk) << again.describe();
   EXPECT_TRUE(contains(again.output, "0 created, 0 updated, 0 removed")) << again.output;
   const std::vector<std::string> used = files_used_after_lock(log);

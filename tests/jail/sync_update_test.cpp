@@ -59,8 +59,7 @@ std::set<std::string> listed(const nlohmann::json& report, const char* key) {
 void expect_changes(const nlohmann::json& report, const std::set<std::string>& created,
                     const std::set<std::string>& updated, const std::set<std::string>& removed,
                     const std::source_location caller = std::source_location::current()) {
-  const ::testing::ScopedTrace trace(caller.file_name(), static_cast<int>(caller.line()),
-                                     "expect_changes called here");
+  const ::testing::ScopedTrace trace(caller.file_name(), static_cast<int>(caller.line()), "expect_changes called here");
   EXPECT_EQ(listed(report, "created"), created) << report.dump(2);
   EXPECT_EQ(listed(report, "updated"), updated) << report.dump(2);
   EXPECT_EQ(listed(report, "removed"), removed) << report.dump(2);
@@ -570,8 +569,7 @@ TEST_F(SyncUpdate, AllSyncsEveryRootInTheStateDirectory) {
   std::set<std::string> roots;
   for (const auto& report : reports) {
     roots.insert(report.value("root", ""));
-    EXPECT_EQ(listed(report, "updated"), std::set<std::string>{installed("lib/libfoo.so.1")})
-        << report.dump(2);
+    EXPECT_EQ(listed(report, "updated"), std::set<std::string>{installed("lib/libfoo.so.1")}) << report.dump(2);
   }
   EXPECT_EQ(roots, (std::set<std::string>{root_, second})) << reports.dump(2);
   expect_current({{app(), "app foo 2 bar 1 zz 1213"}});
@@ -623,8 +621,8 @@ TEST_F(SyncNonUtf8Names, JsonWritesThemAsHexAfterARealUpdate) {
     ProcessOptions in_dir;
     in_dir.cwd = dir_.string();
     const ProcessResult built = run_process(
-        {"/usr/bin/gcc", "-shared", "-fPIC", "-Wl,-soname," + kLatin1Library, "-o", "new.so", "latin1_library.c"}, kPlainEnv,
-        in_dir);
+        {"/usr/bin/gcc", "-shared", "-fPIC", "-Wl,-soname," + kLatin1Library, "-o", "new.so", "latin1_library.c"},
+        kPlainEnv, in_dir);
     ASSERT_EQ(built.exit_code, 0) << built.describe();
   }
   fs::rename(dir_ / "new.so", latin1_library);

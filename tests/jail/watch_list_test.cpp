@@ -54,7 +54,8 @@ WatchList sample_list() {
   list.added = {"/usr/bin/ls", "/odd\nname\\x"};
   list.options = {{"keep_setuid", "true"}};
   list.paths = {
-      {WatchedPath::Side::Host, "/usr/bin/ls", FileIdentity{66306, 1234, 151344, -5, 1700000000000000000, 0100755, 0, 0}},
+      {WatchedPath::Side::Host, "/usr/bin/ls",
+       FileIdentity{66306, 1234, 151344, -5, 1700000000000000000, 0100755, 0, 0}},
       {WatchedPath::Side::HostFollow, "/usr/lib/glibc-hwcaps", std::nullopt},
       {WatchedPath::Side::HostListing, "/usr/lib", FileIdentity{66306, 7, 4096, 3, 4, 040755, 0, 0}},
       {WatchedPath::Side::Root, "/usr/bin/ls", FileIdentity{66306, 99, 151344, 1, 2, 0100755, 0, 0}},
@@ -265,7 +266,8 @@ TEST_F(Listings, AreTakenOfDirectoriesHoldingSymlinksOrMissesAndReadBeforeTheirE
   for (const WatchedPath& listing : found) {
     const auto at = std::find(list_.paths.begin(), list_.paths.end(), listing);
     EXPECT_TRUE(std::none_of(list_.paths.begin(), at, [&](const WatchedPath& watched) {
-      return !is_listing(watched) && (watched.side == WatchedPath::Side::Root) == (listing.side == WatchedPath::Side::RootListing) &&
+      return !is_listing(watched) &&
+             (watched.side == WatchedPath::Side::Root) == (listing.side == WatchedPath::Side::RootListing) &&
              fs::path(watched.path).parent_path() == listing.path;
     })) << listing.path;
   }

@@ -46,8 +46,8 @@ using jailbuild::FileIdentity;
 using jailbuild::load_manifest;
 using jailbuild::Manifest;
 using jailbuild::manifest_from_json;
-using jailbuild::manifest_to_json;
 using jailbuild::manifest_path;
+using jailbuild::manifest_to_json;
 using jailbuild::ManifestEntry;
 using jailbuild::Reason;
 using jailbuild::RootLock;
@@ -56,7 +56,6 @@ using nlohmann::json;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -72,8 +71,7 @@ void write_file(const std::string& path, const std::string& text) {
 
 std::vector<std::string> directory_listing(const std::string& directory) {
   std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(directory))
-    names.push_back(entry.path().filename());
+  for (const auto& entry : fs::directory_iterator(directory)) names.push_back(entry.path().filename());
   std::sort(names.begin(), names.end());
   return names;
 }
@@ -94,8 +92,7 @@ FileIdentity identity(std::uint64_t seed) {
                       .gid = 0};
 }
 
-ManifestEntry entry(const std::string& path, EntryType type, const std::string& source,
-                    std::uint64_t seed) {
+ManifestEntry entry(const std::string& path, EntryType type, const std::string& source, std::uint64_t seed) {
   ManifestEntry result;
   result.path = path;
   result.type = type;
@@ -116,8 +113,7 @@ Manifest small_manifest() {
   lib64.link_target = "usr/lib64";
   manifest.entries.emplace("/lib64", lib64);
   manifest.entries.emplace("/usr", entry("/usr", EntryType::Directory, "/usr", 2));
-  manifest.entries.emplace("/usr/bin/tool",
-                           entry("/usr/bin/tool", EntryType::File, "/usr/bin/tool", 3));
+  manifest.entries.emplace("/usr/bin/tool", entry("/usr/bin/tool", EntryType::File, "/usr/bin/tool", 3));
   return manifest;
 }
 
@@ -133,11 +129,10 @@ Manifest rich_manifest() {
   generated.source_identity = FileIdentity{};
   manifest.entries.emplace(generated.path, generated);
 
-  ManifestEntry libc = entry("/usr/lib/x86_64-linux-gnu/libc.so.6", EntryType::File,
-                             "/usr/lib/x86_64-linux-gnu/libc.so.6", 5);
-  libc.reasons = {
-      Reason{.added = "/usr/bin/tool", .needed_by = "/usr/bin/tool", .rule = "ld.so.cache"},
-      Reason{.added = "/etc/ssl", .needed_by = "/usr/lib/libssl.so.3", .rule = "rpath of X"}};
+  ManifestEntry libc =
+      entry("/usr/lib/x86_64-linux-gnu/libc.so.6", EntryType::File, "/usr/lib/x86_64-linux-gnu/libc.so.6", 5);
+  libc.reasons = {Reason{.added = "/usr/bin/tool", .needed_by = "/usr/bin/tool", .rule = "ld.so.cache"},
+                  Reason{.added = "/etc/ssl", .needed_by = "/usr/lib/libssl.so.3", .rule = "rpath of X"}};
   libc.source_identity.dev = std::numeric_limits<std::uint64_t>::max();
   libc.source_identity.ino = std::numeric_limits<std::uint64_t>::max() - 1;
   libc.source_identity.mtime_ns = std::numeric_limits<std::int64_t>::min();  // before 1970
@@ -201,14 +196,8 @@ TEST(ManifestJson, LayoutIsStableVersionedAndSortedByPath) {
   ManifestEntry sh = entry("/bin/sh", EntryType::Symlink, "/bin/sh", 1);
   sh.link_target = "dash";
   sh.reasons = {Reason{.added = "/bin/sh", .needed_by = "", .rule = "added"}};
-  sh.source_identity = FileIdentity{.dev = 1,
-                                    .ino = 2,
-                                    .size = 4,
-                                    .mtime_ns = 5,
-                                    .ctime_ns = 6,
-                                    .mode = 0120777,
-                                    .uid = 7,
-                                    .gid = 8};
+  sh.source_identity =
+      FileIdentity{.dev = 1, .ino = 2, .size = 4, .mtime_ns = 5, .ctime_ns = 6, .mode = 0120777, .uid = 7, .gid = 8};
   sh.copy_identity = FileIdentity{};
   manifest.entries.emplace("/bin/sh", sh);
   manifest.entries.emplace("/bin", entry("/bin", EntryType::Directory, "/bin", 2));
@@ -292,12 +281,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadManifest{"TopLevelArray", [](json& d) { d = json::array({d}); },
                     "expected a JSON object at the top level, got array"},
         BadManifest{"MissingVersion", erase("/version"), "missing key 'version'"},
-        BadManifest{"VersionString", set("/version", "1"),
-                    "version: expected an integer, got string"},
-        BadManifest{"VersionFloat", set("/version", 1.0),
-                    "version: expected an integer, got float"},
-        BadManifest{"NewerVersion", set("/version", 2),
-                    "version 2 is newer than this jailbuild understands (1)"},
+        BadManifest{"VersionString", set("/version", "1"), "version: expected an integer, got string"},
+        BadManifest{"VersionFloat", set("/version", 1.0), "version: expected an integer, got float"},
+        BadManifest{"NewerVersion", set("/version", 2), "version 2 is newer than this jailbuild understands (1)"},
         BadManifest{"NewerVersionWithAnotherLayout",
                     [](json& d) {
                       d = {{"version", 7}, {"roots", json::array()}};
@@ -307,43 +293,30 @@ INSTANTIATE_TEST_SUITE_P(
         BadManifest{"UnknownTopLevelKey", set("/extra", true), "unknown key 'extra'"},
         BadManifest{"MissingRoot", erase("/root"), "missing key 'root'"},
         BadManifest{"RootNumber", set("/root", 3), "root: expected a string, got number"},
-        BadManifest{"RelativeRoot", set("/root", "srv/jail"),
-                    "root: 'srv/jail' is not an absolute path"},
+        BadManifest{"RelativeRoot", set("/root", "srv/jail"), "root: 'srv/jail' is not an absolute path"},
         BadManifest{"EmptyRoot", set("/root", ""), "root: empty path"},
-        BadManifest{"RootWithDotDot", set("/root", "/srv/../jail"),
-                    "root: '/srv/../jail' has a '..' component"},
-        BadManifest{"RootWithDot", set("/root", "/srv/./jail"),
-                    "root: '/srv/./jail' has a '.' component"},
-        BadManifest{"RootWithDoubleSlash", set("/root", "/srv//jail"),
-                    "root: '/srv//jail' has an empty component"},
-        BadManifest{"RootWithTrailingSlash", set("/root", "/srv/jail/"),
-                    "root: '/srv/jail/' has an empty component"},
-        BadManifest{"RootWithNul", set("/root", std::string("/srv\0jail", 9)),
-                    "root: path contains a NUL byte"},
+        BadManifest{"RootWithDotDot", set("/root", "/srv/../jail"), "root: '/srv/../jail' has a '..' component"},
+        BadManifest{"RootWithDot", set("/root", "/srv/./jail"), "root: '/srv/./jail' has a '.' component"},
+        BadManifest{"RootWithDoubleSlash", set("/root", "/srv//jail"), "root: '/srv//jail' has an empty component"},
+        BadManifest{"RootWithTrailingSlash", set("/root", "/srv/jail/"), "root: '/srv/jail/' has an empty component"},
+        BadManifest{"RootWithNul", set("/root", std::string("/srv\0jail", 9)), "root: path contains a NUL byte"},
         BadManifest{"RootHexOddLength", set("/root", {{"hex", "2f6"}}),
                     "root.hex: expected an even number of lowercase hex digits"},
         BadManifest{"RootHexNotHex", set("/root", {{"hex", "2fzz"}}),
                     "root.hex: expected an even number of lowercase hex digits"},
         BadManifest{"RootHexUnknownKey", set("/root", {{"hex", "2f61"}, {"base64", "x"}}),
                     "root: unknown key 'base64'"},
-        BadManifest{"RootHexRelative", set("/root", {{"hex", "61"}}),
-                    "root: 'a' is not an absolute path"},
-        BadManifest{"OptionsArray", set("/options", json::array()),
-                    "options: expected an object, got array"},
+        BadManifest{"RootHexRelative", set("/root", {{"hex", "61"}}), "root: 'a' is not an absolute path"},
+        BadManifest{"OptionsArray", set("/options", json::array()), "options: expected an object, got array"},
         BadManifest{"OptionValueNumber", set("/options/keep_setuid", 1),
                     "options.keep_setuid: expected a string, got number"},
         BadManifest{"EmptyOptionName", set("/options/", "x"), "options: empty option name"},
-        BadManifest{"AddedNotArray", set("/added", "/usr/bin/tool"),
-                    "added: expected an array, got string"},
-        BadManifest{"AddedRelative", set("/added/0", "tool"),
-                    "added[0]: 'tool' is not an absolute path"},
-        BadManifest{"AddedTwice", set("/added/1", "/usr/bin/tool"),
-                    "added[1]: '/usr/bin/tool' is listed twice"},
+        BadManifest{"AddedNotArray", set("/added", "/usr/bin/tool"), "added: expected an array, got string"},
+        BadManifest{"AddedRelative", set("/added/0", "tool"), "added[0]: 'tool' is not an absolute path"},
+        BadManifest{"AddedTwice", set("/added/1", "/usr/bin/tool"), "added[1]: '/usr/bin/tool' is listed twice"},
         BadManifest{"MissingEntries", erase("/entries"), "missing key 'entries'"},
-        BadManifest{"EntriesObject", set("/entries", json::object()),
-                    "entries: expected an array, got object"},
-        BadManifest{"EntryNotObject", set("/entries/1", "/usr"),
-                    "entries[1]: expected an object, got string"},
+        BadManifest{"EntriesObject", set("/entries", json::object()), "entries: expected an array, got object"},
+        BadManifest{"EntryNotObject", set("/entries/1", "/usr"), "entries[1]: expected an object, got string"},
         BadManifest{"UnknownEntryType", set("/entries/2/type", "socket"),
                     "entries[2].type: unknown entry type 'socket'"},
         BadManifest{"FirstOfTwoProblems",
@@ -352,17 +325,14 @@ INSTANTIATE_TEST_SUITE_P(
                       d["entries"][1]["type"] = "socket";
                     },
                     "entries[1].type: unknown entry type 'socket'"},
-        BadManifest{"EntryMissingSource", erase("/entries/2/source"),
-                    "entries[2]: missing key 'source'"},
-        BadManifest{"EntryUnknownKey", set("/entries/2/owner", "root"),
-                    "entries[2]: unknown key 'owner'"},
+        BadManifest{"EntryMissingSource", erase("/entries/2/source"), "entries[2]: missing key 'source'"},
+        BadManifest{"EntryUnknownKey", set("/entries/2/owner", "root"), "entries[2]: unknown key 'owner'"},
         BadManifest{"EntryEmptyPath", set("/entries/2/path", ""), "entries[2].path: empty path"},
         BadManifest{"EntryPathDotDot", set("/entries/2/path", "/usr/../etc/passwd"),
                     "entries[2].path: '/usr/../etc/passwd' has a '..' component"},
         BadManifest{"EntryPathRelative", set("/entries/2/path", "usr/bin/tool"),
                     "entries[2].path: 'usr/bin/tool' is not an absolute path"},
-        BadManifest{"DuplicateEntry", set("/entries/2/path", "/usr"),
-                    "entries[2].path: duplicate entry '/usr'"},
+        BadManifest{"DuplicateEntry", set("/entries/2/path", "/usr"), "entries[2].path: duplicate entry '/usr'"},
         BadManifest{"SourceRelative", set("/entries/2/source", "bin/tool"),
                     "entries[2].source: 'bin/tool' is not an absolute path"},
         BadManifest{"SymlinkWithoutTarget", set("/entries/0/link_target", ""),
@@ -391,8 +361,7 @@ INSTANTIATE_TEST_SUITE_P(
                     "entries[2].source_identity.dev: -1 is out of range"},
         BadManifest{"ModeAbove32Bits", set("/entries/2/copy_identity/mode", 4294967296),
                     "entries[2].copy_identity.mode: 4294967296 is out of range"},
-        BadManifest{"MtimeAbove63Bits",
-                    set("/entries/2/source_identity/mtime_ns", 9223372036854775808u),
+        BadManifest{"MtimeAbove63Bits", set("/entries/2/source_identity/mtime_ns", 9223372036854775808u),
                     "entries[2].source_identity.mtime_ns: 9223372036854775808 is out of range"},
         BadManifest{"SizeString", set("/entries/2/source_identity/size", "12"),
                     "entries[2].source_identity.size: expected an integer, got string"},
@@ -436,8 +405,7 @@ TEST(LoadManifest, TruncatedFileNamesTheFileAndThePosition) {
   write_file(path, "{\n  \"version\": 1,\n  \"root\": \"/srv");
   const auto loaded = load_manifest(path);
   ASSERT_FALSE(loaded.ok());
-  EXPECT_TRUE(contains(loaded.error().message,
-                       path + ": not valid JSON: parse error at line 3, column 16:"));
+  EXPECT_TRUE(contains(loaded.error().message, path + ": not valid JSON: parse error at line 3, column 16:"));
   EXPECT_TRUE(contains(loaded.error().message, "missing closing quote"));
 }
 
@@ -478,8 +446,7 @@ TEST(LoadManifest, NewerVersionIsAnErrorNotAReset) {
   write_file(path, R"({"version": 2, "root": "/srv/jail", "anything": "else"})");
   const auto loaded = load_manifest(path);
   ASSERT_FALSE(loaded.ok());
-  EXPECT_EQ(loaded.error().message,
-            path + ": version 2 is newer than this jailbuild understands (1)");
+  EXPECT_EQ(loaded.error().message, path + ": version 2 is newer than this jailbuild understands (1)");
 }
 
 TEST(LoadManifest, DirectoryIsAnError) {
@@ -622,9 +589,7 @@ TEST_F(FullDisk, LeavesTheOldManifestIntactAndNoTemporaryFile) {
 // ---------------------------------------------------------------------------------------------
 // Manifest file names
 
-std::string name_of(const std::string& root) {
-  return fs::path(manifest_path("/state", root)).filename();
-}
+std::string name_of(const std::string& root) { return fs::path(manifest_path("/state", root)).filename(); }
 
 // Inverts the escaping manifest_path documents: "-" separates components, "\xNN" is byte NN.
 std::string unescape(std::string name) {
@@ -646,10 +611,8 @@ std::string unescape(std::string name) {
 }
 
 TEST(ManifestPath, IsReadableAndUnderRoots) {
-  EXPECT_EQ(manifest_path("/var/lib/jailbuild", "/home/program"),
-            "/var/lib/jailbuild/roots/home-program.json");
-  EXPECT_EQ(manifest_path("/var/lib/jailbuild/", "/srv/jail"),
-            "/var/lib/jailbuild/roots/srv-jail.json");
+  EXPECT_EQ(manifest_path("/var/lib/jailbuild", "/home/program"), "/var/lib/jailbuild/roots/home-program.json");
+  EXPECT_EQ(manifest_path("/var/lib/jailbuild/", "/srv/jail"), "/var/lib/jailbuild/roots/srv-jail.json");
   EXPECT_EQ(name_of("/a-b"), "a\\x2db.json");
   EXPECT_EQ(name_of("/srv/my jail"), "srv-my\\x20jail.json");
   EXPECT_EQ(name_of("/.hidden/.x"), "\\x2ehidden-.x.json");
@@ -705,8 +668,7 @@ TEST(ManifestPath, SpellingsOfOneDirectoryShareOneName) {
 TEST(ManifestPath, LongRootsAreShortenedDistinctAndUsable) {
   const std::string long_root = "/" + std::string(300, 'x');
   std::string accented = "/";
-  for (int i = 0; i < 60; ++i)
-    accented += "\xc3\xa9";  // each byte escaped: 8 characters per letter
+  for (int i = 0; i < 60; ++i) accented += "\xc3\xa9";  // each byte escaped: 8 characters per letter
   const std::vector<std::string> roots = {long_root,
                                           long_root + "y",
                                           long_root + "/y",
@@ -724,8 +686,7 @@ TEST(ManifestPath, LongRootsAreShortenedDistinctAndUsable) {
     const auto saved = save_manifest(path, small_manifest());
     EXPECT_TRUE(saved.ok()) << saved.error().message;
   }
-  EXPECT_EQ(name_of("/" + std::string(200, 'x')),
-            std::string(200, 'x') + ".json");  // at the limit: kept
+  EXPECT_EQ(name_of("/" + std::string(200, 'x')), std::string(200, 'x') + ".json");  // at the limit: kept
   const std::string shortened = name_of(long_root);
   EXPECT_TRUE(shortened.starts_with(std::string(150, 'x'))) << shortened;
   EXPECT_EQ(shortened.substr(shortened.size() - 22, 1), "~") << shortened;
@@ -744,8 +705,7 @@ class EnvironmentGuard {
   EnvironmentGuard() {
     for (const char* name : {"JAILBUILD_STATE_DIR", "XDG_STATE_HOME", "HOME"}) {
       const char* value = std::getenv(name);
-      saved_.emplace_back(name,
-                          value == nullptr ? std::nullopt : std::optional<std::string>(value));
+      saved_.emplace_back(name, value == nullptr ? std::nullopt : std::optional<std::string>(value));
     }
   }
   ~EnvironmentGuard() {
@@ -888,9 +848,7 @@ class LockHolder {
 
   pid_t pid() const { return pid_; }
 
-  std::optional<char> next_message(int timeout_ms = 10'000) const {
-    return read_byte(from_child_, timeout_ms);
-  }
+  std::optional<char> next_message(int timeout_ms = 10'000) const { return read_byte(from_child_, timeout_ms); }
 
   // Tells the child to let go; safe to call from another thread.
   bool let_go() const { return ::write(to_child_, "r", 1) == 1; }
@@ -905,8 +863,8 @@ class LockHolder {
   }
 
  private:
-  [[noreturn]] static void run_child(const std::string& state_dir, const std::string& root,
-                                     int hold_ms, int commands, int messages) {
+  [[noreturn]] static void run_child(const std::string& state_dir, const std::string& root, int hold_ms, int commands,
+                                     int messages) {
     int status = 0;
     {
       auto lock = RootLock::acquire(state_dir, root, /*wait=*/false);
@@ -957,9 +915,8 @@ TEST_F(RootLockTest, AnotherProcessCannotTakeItUntilItIsReleased) {
 
   const auto refused = RootLock::acquire(state(), root_, /*wait=*/false);
   ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.error().message, "another jailbuild is working on /srv/jail (lock " +
-                                         lock_file() + ", pid " + std::to_string(holder.pid()) +
-                                         ")");
+  EXPECT_EQ(refused.error().message, "another jailbuild is working on /srv/jail (lock " + lock_file() + ", pid " +
+                                         std::to_string(holder.pid()) + ")");
 
   ASSERT_TRUE(holder.release());
   const auto taken = RootLock::acquire(state(), root_, /*wait=*/false);
@@ -972,8 +929,7 @@ TEST_F(RootLockTest, ASecondDescriptorInTheSameProcessConflicts) {
     ASSERT_TRUE(first.ok()) << first.error().message;
     const auto second = RootLock::acquire(state(), root_, false);
     ASSERT_FALSE(second.ok());
-    EXPECT_TRUE(contains(second.error().message,
-                         "another jailbuild is working on /srv/jail (lock " + lock_file()));
+    EXPECT_TRUE(contains(second.error().message, "another jailbuild is working on /srv/jail (lock " + lock_file()));
   }
   const auto after_release = RootLock::acquire(state(), root_, false);
   EXPECT_TRUE(after_release.ok()) << after_release.error().message;
@@ -1025,8 +981,8 @@ TEST_F(RootLockTest, WaitingBlocksUntilTheHolderLetsGo) {
 
   ASSERT_TRUE(lock.ok()) << lock.error().message;
   EXPECT_TRUE(saw_waiter_blocked);
-  EXPECT_EQ(said, "jailbuild: warning: waiting for another jailbuild working on /srv/jail (lock " +
-                      lock_file() + ", pid " + std::to_string(holder.pid()) + ")\n");
+  EXPECT_EQ(said, "jailbuild: warning: waiting for another jailbuild working on /srv/jail (lock " + lock_file() +
+                      ", pid " + std::to_string(holder.pid()) + ")\n");
   // The holder said 'R' just before letting go: had acquire not waited, it would not have yet.
   EXPECT_EQ(holder.next_message(0), 'R');
   EXPECT_EQ(read_file(lock_file()), holder_record(::getpid()));
@@ -1046,9 +1002,8 @@ TEST_F(RootLockTest, StateDirectoryInsideTheRootIsRefused) {
   ASSERT_EQ(::mkdir(root.c_str(), 0755), 0);
   const auto lock = RootLock::acquire(root + "/var/lib/jailbuild", root + "/", false);
   ASSERT_FALSE(lock.ok());
-  EXPECT_EQ(lock.error().message,
-            "the state directory " + root + "/var/lib/jailbuild is inside the root " + root +
-                "/, where a jailed process could change it; choose another with --state-dir");
+  EXPECT_EQ(lock.error().message, "the state directory " + root + "/var/lib/jailbuild is inside the root " + root +
+                                      "/, where a jailed process could change it; choose another with --state-dir");
   EXPECT_TRUE(fs::is_empty(root)) << "nothing may be created in the root";
 
   // Also through a symlink to the root.

@@ -66,16 +66,15 @@ TEST_F(TempTree, WalkReportsDirectoriesAndEverySymlinkFollowedInsideTheRoot) {
   link("usr/lib64/ld.so", "/lib/x86_64-linux-gnu/ld.so");  // absolute: restarts at the root
   auto view = RootView::open(dir_.string());
   ASSERT_TRUE(view);
-  EXPECT_EQ(steps_of(*view, "/lib64/ld.so"),
-            (Steps{{"/lib64", Kind::Symlink, "usr/lib64"},
-                   {"/usr", Kind::Directory, ""},
-                   {"/usr/lib64", Kind::Directory, ""},
-                   {"/usr/lib64/ld.so", Kind::Symlink, "/lib/x86_64-linux-gnu/ld.so"},
-                   {"/lib", Kind::Symlink, "usr/lib"},
-                   {"/usr", Kind::Directory, ""},
-                   {"/usr/lib", Kind::Directory, ""},
-                   {"/usr/lib/x86_64-linux-gnu", Kind::Directory, ""},
-                   {"/usr/lib/x86_64-linux-gnu/ld.so", Kind::Final, ""}}));
+  EXPECT_EQ(steps_of(*view, "/lib64/ld.so"), (Steps{{"/lib64", Kind::Symlink, "usr/lib64"},
+                                                    {"/usr", Kind::Directory, ""},
+                                                    {"/usr/lib64", Kind::Directory, ""},
+                                                    {"/usr/lib64/ld.so", Kind::Symlink, "/lib/x86_64-linux-gnu/ld.so"},
+                                                    {"/lib", Kind::Symlink, "usr/lib"},
+                                                    {"/usr", Kind::Directory, ""},
+                                                    {"/usr/lib", Kind::Directory, ""},
+                                                    {"/usr/lib/x86_64-linux-gnu", Kind::Directory, ""},
+                                                    {"/usr/lib/x86_64-linux-gnu/ld.so", Kind::Final, ""}}));
 }
 
 TEST_F(TempTree, WalkNeverLeavesTheRoot) {
@@ -113,13 +112,12 @@ TEST_F(TempTree, PlanMirrorsSymlinkChainsAndPutsParentsFirst) {
   std::vector<std::pair<std::string, EntryType>> entries;
   for (const PlannedEntry& e : plan.entries)
     if (e.path.rfind(dir_.string() + "/", 0) == 0) entries.emplace_back(e.path.substr(dir_.string().size()), e.type);
-  EXPECT_EQ(entries, (std::vector<std::pair<std::string, EntryType>>{
-                         {"/opt", EntryType::Directory},
-                         {"/opt/current", EntryType::Symlink},
-                         {"/opt/app", EntryType::Directory},
-                         {"/opt/app/share", EntryType::Directory},
-                         {"/opt/app/share/latest.txt", EntryType::Symlink},
-                         {"/opt/app/share/data.txt", EntryType::File}}));
+  EXPECT_EQ(entries, (std::vector<std::pair<std::string, EntryType>>{{"/opt", EntryType::Directory},
+                                                                     {"/opt/current", EntryType::Symlink},
+                                                                     {"/opt/app", EntryType::Directory},
+                                                                     {"/opt/app/share", EntryType::Directory},
+                                                                     {"/opt/app/share/latest.txt", EntryType::Symlink},
+                                                                     {"/opt/app/share/data.txt", EntryType::File}}));
   EXPECT_EQ(plan.find(at("opt/current"))->link_target, "app");
   // Every entry's parent directory comes before it.
   for (std::size_t i = 0; i < plan.entries.size(); ++i) {
@@ -163,8 +161,9 @@ TEST_F(TempTree, PlanOfAProgramHoldsItsClosureWithReasons) {
 // come from it, and rewording the tree leaves them, and every manifest, as they are.
 TEST_F(TempTree, ReasonRulesAreThePlannersOwnPersistedText) {
   file("lib.c", "int lib(void) { return 1; }\n");
-  file("m.c", "int lib(void); int by_rpath(void); int by_path(void);\n"
-              "int main(void) { return lib() + by_rpath() + by_path(); }\n");
+  file("m.c",
+       "int lib(void); int by_rpath(void); int by_path(void);\n"
+       "int main(void) { return lib() + by_rpath() + by_path(); }\n");
   file("rpath.c", "int by_rpath(void) { return 2; }\n");
   file("path.c", "int by_path(void) { return 3; }\n");
   fs::create_directories(dir_ / "runpath");
@@ -210,8 +209,8 @@ TEST_F(TempTree, PlanListsTheLookupsItDependsOnButNotThePathsItPlanned) {
   fs::create_directories(dir_ / "lib");
   fs::create_directories(dir_ / "empty");
   const std::string build = "cd " + dir_.string() + " && gcc -shared -fPIC -Wl,-soname,libx.so.1 -o lib/libx.so.1 x.c" +
-                            " && gcc -o app m.c -Llib -l:libx.so.1 -Wl,--enable-new-dtags,-rpath," + at("empty") +
-                            ":" + at("lib");
+                            " && gcc -o app m.c -Llib -l:libx.so.1 -Wl,--enable-new-dtags,-rpath," + at("empty") + ":" +
+                            at("lib");
   ASSERT_EQ(std::system(build.c_str()), 0);
   Planner planner = open_planner();
   planner.add(PathRequirement{at("app")});
@@ -321,12 +320,14 @@ TEST_F(PluginTree, ARuleAddsWhatItsTriggerInTheClosureAsksFor) {
   };
   const std::string data = at("share/data.txt");
   options.rules.push_back({"caller-data", [&, data](const RuleInput& input) {
-    return holds(input, "libcaller.so") ? std::vector<Requirement>{PathRequirement{data}} : std::vector<Requirement>{};
-  }});
+                             return holds(input, "libcaller.so") ? std::vector<Requirement>{PathRequirement{data}}
+                                                                 : std::vector<Requirement>{};
+                           }});
   options.rules.push_back({"never", [&](const RuleInput& input) {
-    return holds(input, "libnothing.so") ? std::vector<Requirement>{PathRequirement{"/etc/hostname"}}
-                                         : std::vector<Requirement>{};
-  }});
+                             return holds(input, "libnothing.so")
+                                        ? std::vector<Requirement>{PathRequirement{"/etc/hostname"}}
+                                        : std::vector<Requirement>{};
+                           }});
   Planner planner = open_planner(options);
   planner.add(RuleRequirement{"caller-data"});  // a rule sees the whole closure, whenever it was asked for
   planner.add(RuleRequirement{"never"});
@@ -408,7 +409,8 @@ TEST_F(TempTree, TheLoaderCacheIsGeneratedWhereTheResolversLoaderConfigurationSa
   ASSERT_NE(libc, parsed->entries().end());
   const PlannedEntry* conf = plan.find(at("etc/ld.so.conf"));
   ASSERT_NE(conf, nullptr);
-  EXPECT_NE(conf->content->find(libc->value.substr(0, libc->value.rfind('/')) + "\n"), std::string::npos) << *conf->content;
+  EXPECT_NE(conf->content->find(libc->value.substr(0, libc->value.rfind('/')) + "\n"), std::string::npos)
+      << *conf->content;
   EXPECT_TRUE(std::binary_search(plan.looked_up.begin(), plan.looked_up.end(), at("etc/ld.so.cache")));
 }
 

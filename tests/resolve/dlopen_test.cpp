@@ -65,8 +65,8 @@ class DlopenTest : public ::testing::Test {
 
   void write(const std::string& name, const std::string& text) { std::ofstream(dir_ + "/" + name) << text; }
   void gcc(const std::string& arguments) {
-    const auto result = oracle::run_process({"/bin/sh", "-c", "cd " + dir_ + " && gcc " + arguments},
-                                            {{"PATH", "/usr/bin:/bin"}});
+    const auto result =
+        oracle::run_process({"/bin/sh", "-c", "cd " + dir_ + " && gcc " + arguments}, {{"PATH", "/usr/bin:/bin"}});
     ASSERT_TRUE(result.exited() && result.exit_code == 0) << arguments << "\n" << result.describe();
   }
   // bin/app needing lib/libcaller.so (with `caller_path`: e.g. a RUNPATH or RPATH to the plugins).
@@ -172,7 +172,8 @@ TEST_F(DlopenTest, TheDlopenedObjectsNeedsDoNotSeeTheCallersRpath) {
 
   // The control: the same need, when DT_NEEDED of the caller instead of dlopened, is found through
   // the caller's RPATH by both.
-  gcc("-shared -fPIC -Wl,-soname,libcaller.so -Wl,--no-as-needed -Wl,--disable-new-dtags,-rpath,'$ORIGIN/../plugins:$ORIGIN/../plugins/deps' "
+  gcc("-shared -fPIC -Wl,-soname,libcaller.so -Wl,--no-as-needed "
+      "-Wl,--disable-new-dtags,-rpath,'$ORIGIN/../plugins:$ORIGIN/../plugins/deps' "
       "-o lib/libcaller.so caller.c -Lplugins -l:libplug.so");
   const Answer linked = run_app({"libplug.so"});
   ASSERT_EQ(linked.error, "");

@@ -64,8 +64,7 @@ struct TestEntry {
 };
 
 void put_u32(std::vector<std::byte>& bytes, std::size_t at, std::uint32_t value) {
-  for (int i = 0; i < 4; ++i)
-    bytes[at + i] = std::byte{static_cast<std::uint8_t>(value >> (8 * i))};
+  for (int i = 0; i < 4; ++i) bytes[at + i] = std::byte{static_cast<std::uint8_t>(value >> (8 * i))};
 }
 
 std::uint32_t get_u32(const std::vector<std::byte>& bytes, std::size_t at) {
@@ -176,12 +175,10 @@ NewBlockLayout append_new_block(ByteWriter& out, const NewCacheSpec& spec) {
       out.u32(static_cast<std::uint32_t>(field));
   }
   if (!name_offsets.empty()) {
-    for (std::size_t field :
-         {std::size_t{1}, std::size_t{0}, layout.hwcaps_section, 4 * name_offsets.size()})
+    for (std::size_t field : {std::size_t{1}, std::size_t{0}, layout.hwcaps_section, 4 * name_offsets.size()})
       out.u32(static_cast<std::uint32_t>(field));
   }
-  out.put_u32(layout.base + kExtensionOffsetField,
-              static_cast<std::uint32_t>(layout.extension_directory));
+  out.put_u32(layout.base + kExtensionOffsetField, static_cast<std::uint32_t>(layout.extension_directory));
   return layout;
 }
 
@@ -219,8 +216,7 @@ std::vector<std::byte> old_cache(const std::vector<TestEntry>& entries) {
 }
 
 // Old header and entries, padding to 8, a complete new block, then the old strings.
-std::vector<std::byte> combined_cache(const std::vector<TestEntry>& old_entries,
-                                      const NewCacheSpec& new_part,
+std::vector<std::byte> combined_cache(const std::vector<TestEntry>& old_entries, const NewCacheSpec& new_part,
                                       NewBlockLayout* layout = nullptr) {
   ByteWriter out;
   append_old_header(out, old_entries.size());
@@ -331,8 +327,7 @@ TEST(LdCacheParse, KeysInsideTheirValuesAreRead) {
   const auto bytes = new_cache({{{"libz.so.1", "/lib/x86_64-linux-gnu/libz.so.1"}}}, &layout);
   // The writer merged the key into the value's tail, as ldconfig does.
   ASSERT_EQ(get_u32(bytes, layout.entries[0] + kEntryKeyField),
-            get_u32(bytes, layout.entries[0] + kEntryValueField) +
-                std::string("/lib/x86_64-linux-gnu/").size());
+            get_u32(bytes, layout.entries[0] + kEntryValueField) + std::string("/lib/x86_64-linux-gnu/").size());
   const LdCache cache = parse_or_fail(bytes);
   ASSERT_EQ(cache.entries().size(), 1u);
   EXPECT_EQ(cache.entries()[0].key, "libz.so.1");
@@ -369,9 +364,9 @@ TEST(LdCacheParse, OldFormatOffsetsCountFromEndOfEntries) {
 }
 
 TEST(LdCacheParse, CombinedFileUsesTheNewPart) {
-  const LdCache cache = parse_or_fail(
-      combined_cache({{"libold.so.1", "/old/libold.so.1"}},
-                     {{{"libnew.so.1", "/new/libnew.so.1"}, {"libnew.so.0", "/new/libnew.so.0"}}}));
+  const LdCache cache =
+      parse_or_fail(combined_cache({{"libold.so.1", "/old/libold.so.1"}},
+                                   {{{"libnew.so.1", "/new/libnew.so.1"}, {"libnew.so.0", "/new/libnew.so.0"}}}));
   EXPECT_EQ(cache.format(), LdCache::Format::Combined);
   ASSERT_EQ(cache.entries().size(), 2u);
   EXPECT_EQ(cache.entries()[0].key, "libnew.so.1");
@@ -395,8 +390,7 @@ TEST(LdCacheParse, OnlyLittleOrUnsetEndiannessIsAccepted) {
 TEST(LdCacheParse, CombinedFileWithWrongEndianNewPartIsIgnoredWhole) {
   NewCacheSpec big_endian(std::vector<TestEntry>{{"libn.so.1", "/n"}});
   big_endian.endian_flags = 3;
-  const auto parsed =
-      LdCache::parse(combined_cache({{"libold.so.1", "/old/libold.so.1"}}, big_endian));
+  const auto parsed = LdCache::parse(combined_cache({{"libold.so.1", "/old/libold.so.1"}}, big_endian));
   ASSERT_FALSE(parsed);
   EXPECT_NE(parsed.error().message.find("little-endian"), std::string::npos);
 }
@@ -408,8 +402,7 @@ TEST(LdCacheParse, RejectsWhatTheLoaderIgnores) {
     return bytes;
   };
   EXPECT_FALSE(LdCache::parse({}));
-  EXPECT_FALSE(
-      LdCache::parse(bytes_of("not a cache at all, just some text of decent length......")));
+  EXPECT_FALSE(LdCache::parse(bytes_of("not a cache at all, just some text of decent length......")));
   // A bare new header: the loader wants more than 48 bytes.
   NewCacheSpec empty({});
   empty.generator.reset();
@@ -467,10 +460,8 @@ TEST(LdCacheParse, CombinedOffsetPastTheFileReadsAsEmpty) {
   // The loader checks new-part offsets against the whole file size although they count from the
   // new header, so an offset can be "valid" and still point past the end.
   NewBlockLayout layout;
-  auto bytes =
-      combined_cache({{"libold.so.1", "/old"}}, {{{"libn.so.1", "/n/libn.so.1"}}}, &layout);
-  put_u32(bytes, layout.entries[0] + kEntryValueField,
-          static_cast<std::uint32_t>(bytes.size() - 1));
+  auto bytes = combined_cache({{"libold.so.1", "/old"}}, {{{"libn.so.1", "/n/libn.so.1"}}}, &layout);
+  put_u32(bytes, layout.entries[0] + kEntryValueField, static_cast<std::uint32_t>(bytes.size() - 1));
   const LdCache cache = parse_or_fail(bytes);
   ASSERT_EQ(cache.entries().size(), 1u);
   EXPECT_EQ(cache.entries()[0].value, "");
@@ -491,13 +482,11 @@ class LdCacheExtensionDamage : public ::testing::TestWithParam<ExtensionDamage> 
 
 TEST_P(LdCacheExtensionDamage, DropsHwcapsButKeepsEntries) {
   NewBlockLayout layout;
-  auto bytes = new_cache(
-      {surround({{"libhw.so.1", "/d/glibc-hwcaps/x86-64-v3/libhw.so.1", kX8664, hwcaps_entry(0)},
-                 {"libhw.so.1", "/d/libhw.so.1"}}),
-       {"x86-64-v3"}},
-      &layout);
-  ASSERT_EQ(parse_or_fail(bytes).lookup("libhw.so.1", x86_64_v3()),
-            "/d/glibc-hwcaps/x86-64-v3/libhw.so.1");
+  auto bytes = new_cache({surround({{"libhw.so.1", "/d/glibc-hwcaps/x86-64-v3/libhw.so.1", kX8664, hwcaps_entry(0)},
+                                    {"libhw.so.1", "/d/libhw.so.1"}}),
+                          {"x86-64-v3"}},
+                         &layout);
+  ASSERT_EQ(parse_or_fail(bytes).lookup("libhw.so.1", x86_64_v3()), "/d/glibc-hwcaps/x86-64-v3/libhw.so.1");
   GetParam().damage(bytes, layout);
   const LdCache cache = parse_or_fail(bytes);
   EXPECT_EQ(cache.lookup("libhw.so.1", x86_64_v3()), "/d/libhw.so.1");
@@ -519,68 +508,52 @@ INSTANTIATE_TEST_SUITE_P(
                           const std::size_t copy = b.size();
                           b.insert(b.end(), b.begin() + l.extension_directory,
                                    b.begin() + l.extension_directory + kDirectorySize);
-                          put_u32(b, l.base + kExtensionOffsetField,
-                                  static_cast<std::uint32_t>(copy));
+                          put_u32(b, l.base + kExtensionOffsetField, static_cast<std::uint32_t>(copy));
                         },
                         false},
         ExtensionDamage{"DirectoryPastTheEnd",
                         [](auto& b, const auto& l) {
-                          put_u32(b, l.base + kExtensionOffsetField,
-                                  static_cast<std::uint32_t>(b.size() - 4));
+                          put_u32(b, l.base + kExtensionOffsetField, static_cast<std::uint32_t>(b.size() - 4));
                         },
                         false},
-        ExtensionDamage{"BadMagic",
-                        [](auto& b, const auto& l) { put_u32(b, l.extension_directory, 0x1234); },
-                        false},
+        ExtensionDamage{"BadMagic", [](auto& b, const auto& l) { put_u32(b, l.extension_directory, 0x1234); }, false},
         ExtensionDamage{"TooManySections",
-                        [](auto& b, const auto& l) {
-                          put_u32(b, l.extension_directory + kDirectoryCount, 0x10000000);
-                        },
+                        [](auto& b, const auto& l) { put_u32(b, l.extension_directory + kDirectoryCount, 0x10000000); },
                         false},
-        ExtensionDamage{"SectionPastTheEnd",
-                        [](auto& b, const auto& l) {
-                          put_u32(b, l.extension_directory + kHwcapsSectionRecord + 12, 0x100000);
-                        },
-                        false},
+        ExtensionDamage{
+            "SectionPastTheEnd",
+            [](auto& b, const auto& l) { put_u32(b, l.extension_directory + kHwcapsSectionRecord + 12, 0x100000); },
+            false},
         ExtensionDamage{"HwcapsSectionMisaligned",  // an intact copy at an odd offset
                         [](auto& b, const auto& l) {
                           b.resize(b.size() + 5 - b.size() % 4);
                           const std::size_t copy = b.size();
-                          b.insert(b.end(), b.begin() + l.hwcaps_section,
-                                   b.begin() + l.hwcaps_section + 4);
+                          b.insert(b.end(), b.begin() + l.hwcaps_section, b.begin() + l.hwcaps_section + 4);
                           put_u32(b, l.extension_directory + kHwcapsSectionRecord + 8,
                                   static_cast<std::uint32_t>(copy));
                         },
                         true},
-        ExtensionDamage{"HwcapsSectionRaggedSize",
-                        [](auto& b, const auto& l) {
-                          put_u32(b, l.extension_directory + kHwcapsSectionRecord + 12, 3);
-                        },
-                        true},
-        ExtensionDamage{"HwcapsSectionEmpty",
-                        [](auto& b, const auto& l) {
-                          put_u32(b, l.extension_directory + kHwcapsSectionRecord + 12, 0);
-                        },
-                        true},
+        ExtensionDamage{
+            "HwcapsSectionRaggedSize",
+            [](auto& b, const auto& l) { put_u32(b, l.extension_directory + kHwcapsSectionRecord + 12, 3); }, true},
+        ExtensionDamage{
+            "HwcapsSectionEmpty",
+            [](auto& b, const auto& l) { put_u32(b, l.extension_directory + kHwcapsSectionRecord + 12, 0); }, true},
         ExtensionDamage{"HwcapsSectionUnknownTag",
-                        [](auto& b, const auto& l) {
-                          put_u32(b, l.extension_directory + kHwcapsSectionRecord, 7);
-                        },
+                        [](auto& b, const auto& l) { put_u32(b, l.extension_directory + kHwcapsSectionRecord, 7); },
                         true},
         ExtensionDamage{"NameOffsetOutsideTheFile",
-                        [](auto& b, const auto& l) { put_u32(b, l.hwcaps_section, 0xfffffff0); },
-                        true}),
+                        [](auto& b, const auto& l) { put_u32(b, l.hwcaps_section, 0xfffffff0); }, true}),
     [](const auto& param_info) { return std::string(param_info.param.name); });
 
 // Random corruption must give an error or a cache, never a crash or an out-of-range read (run the
 // tests under ASan/valgrind to see the latter).
 TEST(LdCacheParse, MutatedCachesNeverCrash) {
-  const NewCacheSpec spec{
-      surround({{"libhw.so.1", "/d/glibc-hwcaps/x86-64-v3/libhw.so.1", kX8664, hwcaps_entry(1)},
-                {"libhw.so.1", "/d/glibc-hwcaps/x86-64-v2/libhw.so.1", kX8664, hwcaps_entry(0, 1)},
-                {"libhw.so.1", "/d/tls/libhw.so.1", kX8664, kTls},
-                {"libhw.so.1", "/d/libhw.so.1"}}),
-      {"x86-64-v2", "x86-64-v3"}};
+  const NewCacheSpec spec{surround({{"libhw.so.1", "/d/glibc-hwcaps/x86-64-v3/libhw.so.1", kX8664, hwcaps_entry(1)},
+                                    {"libhw.so.1", "/d/glibc-hwcaps/x86-64-v2/libhw.so.1", kX8664, hwcaps_entry(0, 1)},
+                                    {"libhw.so.1", "/d/tls/libhw.so.1", kX8664, kTls},
+                                    {"libhw.so.1", "/d/libhw.so.1"}}),
+                          {"x86-64-v2", "x86-64-v3"}};
   const std::vector<std::vector<std::byte>> seeds = {
       new_cache(spec), combined_cache({{"libold.so.1", "/old"}}, spec),
       old_cache({{"libhw.so.1", "/d/libhw.so.1"}, {"libc.so.6", "/lib/libc.so.6"}})};
@@ -616,9 +589,7 @@ TEST(LdCacheLookup, FindsPlainEntryAndMissesUnknownNames) {
   EXPECT_FALSE(cache.lookup("", x86_64_v3()));
 }
 
-TEST(LdCacheLookup, EmptyCacheFindsNothing) {
-  EXPECT_FALSE(LdCache{}.lookup("libc.so.6", x86_64_v3()));
-}
+TEST(LdCacheLookup, EmptyCacheFindsNothing) { EXPECT_FALSE(LdCache{}.lookup("libc.so.6", x86_64_v3())); }
 
 TEST(LdCacheLookup, NameWithLeadingZeroMatchesKey) {
   const LdCache cache = parse_or_fail(new_cache({surround({{"libzz.so.1", "/d/libzz.so.1"}})}));
@@ -642,8 +613,7 @@ TEST(LdCacheLookup, BestActiveHwcapsSubdirectoryWins) {
             "/d/glibc-hwcaps/x86-64-v4/libhw.so.1");
   EXPECT_EQ(cache.lookup("libhw.so.1", with_hwcaps({"x86-64-v3", "x86-64-v2"}, 0x7)),
             "/d/glibc-hwcaps/x86-64-v3/libhw.so.1");
-  EXPECT_EQ(cache.lookup("libhw.so.1", with_hwcaps({"x86-64-v2"}, 0x3)),
-            "/d/glibc-hwcaps/x86-64-v2/libhw.so.1");
+  EXPECT_EQ(cache.lookup("libhw.so.1", with_hwcaps({"x86-64-v2"}, 0x3)), "/d/glibc-hwcaps/x86-64-v2/libhw.so.1");
   EXPECT_EQ(cache.lookup("libhw.so.1", with_hwcaps({}, 0x1)), "/d/libhw.so.1");
   // Priority is the position in the active list, not the order in the file.
   EXPECT_EQ(cache.lookup("libhw.so.1", with_hwcaps({"x86-64-v2", "x86-64-v4"}, 0xf)),
@@ -651,47 +621,43 @@ TEST(LdCacheLookup, BestActiveHwcapsSubdirectoryWins) {
 }
 
 TEST(LdCacheLookup, InactiveHwcapsSubdirectoryIsSkipped) {
-  const LdCache cache = parse_or_fail(new_cache(
-      {surround({
-           {"libhw.so.1", "/d/glibc-hwcaps/x86-64-v4/libhw.so.1", kX8664, hwcaps_entry(0, 0)},
-           {"libhw.so.1", "/d/libhw.so.1"},
-       }),
-       {"x86-64-v4"}}));
-  EXPECT_EQ(cache.lookup("libhw.so.1", with_hwcaps({"x86-64-v3", "x86-64-v2"}, 0xf)),
-            "/d/libhw.so.1");
-  EXPECT_EQ(cache.lookup("libhw.so.1", with_hwcaps({"x86-64-v4"}, 0xf)),
-            "/d/glibc-hwcaps/x86-64-v4/libhw.so.1");
+  const LdCache cache =
+      parse_or_fail(new_cache({surround({
+                                   {"libhw.so.1", "/d/glibc-hwcaps/x86-64-v4/libhw.so.1", kX8664, hwcaps_entry(0, 0)},
+                                   {"libhw.so.1", "/d/libhw.so.1"},
+                               }),
+                               {"x86-64-v4"}}));
+  EXPECT_EQ(cache.lookup("libhw.so.1", with_hwcaps({"x86-64-v3", "x86-64-v2"}, 0xf)), "/d/libhw.so.1");
+  EXPECT_EQ(cache.lookup("libhw.so.1", with_hwcaps({"x86-64-v4"}, 0xf)), "/d/glibc-hwcaps/x86-64-v4/libhw.so.1");
 }
 
 TEST(LdCacheLookup, HwcapsEntryNeedingHigherIsaLevelIsSkipped) {
   // A library in the v2 directory marked as needing x86-64-v4 (ISA level 3).
   const LdCache cache = parse_or_fail(new_cache({hwcaps_run(3), kHwcapsNames}));
   EXPECT_EQ(cache.lookup("libhw.so.1", with_hwcaps({"x86-64-v2"}, 0x7)), "/d/libhw.so.1");
-  EXPECT_EQ(cache.lookup("libhw.so.1", with_hwcaps({"x86-64-v2"}, 0xf)),
-            "/d/glibc-hwcaps/x86-64-v2/libhw.so.1");
+  EXPECT_EQ(cache.lookup("libhw.so.1", with_hwcaps({"x86-64-v2"}, 0xf)), "/d/glibc-hwcaps/x86-64-v2/libhw.so.1");
 }
 
 TEST(LdCacheLookup, HwcapsEntryBeatsLegacyEntries) {
-  const LdCache cache = parse_or_fail(new_cache(
-      {surround({
-           {"libhw.so.1", "/d/glibc-hwcaps/x86-64-v3/libhw.so.1", kX8664, hwcaps_entry(0, 2)},
-           {"libhw.so.1", "/d/tls/libhw.so.1", kX8664, kTls},
-           {"libhw.so.1", "/d/libhw.so.1"},
-       }),
-       {"x86-64-v3"}}));
-  EXPECT_EQ(cache.lookup("libhw.so.1", with_hwcaps({"x86-64-v3"}, 0x7)),
-            "/d/glibc-hwcaps/x86-64-v3/libhw.so.1");
+  const LdCache cache =
+      parse_or_fail(new_cache({surround({
+                                   {"libhw.so.1", "/d/glibc-hwcaps/x86-64-v3/libhw.so.1", kX8664, hwcaps_entry(0, 2)},
+                                   {"libhw.so.1", "/d/tls/libhw.so.1", kX8664, kTls},
+                                   {"libhw.so.1", "/d/libhw.so.1"},
+                               }),
+                               {"x86-64-v3"}}));
+  EXPECT_EQ(cache.lookup("libhw.so.1", with_hwcaps({"x86-64-v3"}, 0x7)), "/d/glibc-hwcaps/x86-64-v3/libhw.so.1");
   EXPECT_EQ(cache.lookup("libhw.so.1", with_hwcaps({"x86-64-v2"}, 0x7)), "/d/tls/libhw.so.1");
 }
 
 TEST(LdCacheLookup, PlainEntryBeforeExtensionEntryEndsTheSearch) {
   // Not ldconfig's order: the loader takes the first acceptable non-extension entry and stops.
-  const LdCache cache = parse_or_fail(new_cache(
-      {surround({
-           {"libhw.so.1", "/d/libhw.so.1"},
-           {"libhw.so.1", "/d/glibc-hwcaps/x86-64-v3/libhw.so.1", kX8664, hwcaps_entry(0, 2)},
-       }),
-       {"x86-64-v3"}}));
+  const LdCache cache =
+      parse_or_fail(new_cache({surround({
+                                   {"libhw.so.1", "/d/libhw.so.1"},
+                                   {"libhw.so.1", "/d/glibc-hwcaps/x86-64-v3/libhw.so.1", kX8664, hwcaps_entry(0, 2)},
+                               }),
+                               {"x86-64-v3"}}));
   EXPECT_EQ(cache.lookup("libhw.so.1", x86_64_v3()), "/d/libhw.so.1");
 }
 
@@ -767,28 +733,23 @@ TEST(LdCacheLookup, FlagElfIsAcceptedOnlyByTheGenericCheck) {
   };
   const LoaderConfig i386 = default_loader_config(1, 3);
   // New format: an accepted FLAG_ELF entry is the answer unless a better extension entry follows.
-  EXPECT_EQ(parse_or_fail(new_cache({surround(run)})).lookup("ld-linux.so.2", i386),
-            "/lib32/ld-linux.so.2");
+  EXPECT_EQ(parse_or_fail(new_cache({surround(run)})).lookup("ld-linux.so.2", i386), "/lib32/ld-linux.so.2");
   // Old format: no hwcap field, so a later entry with the default flags replaces it.
-  EXPECT_EQ(parse_or_fail(old_cache(surround(run))).lookup("ld-linux.so.2", i386),
-            "/lib/ld-linux.so.2");
+  EXPECT_EQ(parse_or_fail(old_cache(surround(run))).lookup("ld-linux.so.2", i386), "/lib/ld-linux.so.2");
   LoaderConfig strict = i386;
   strict.cache_accepts_plain_elf = false;
-  EXPECT_EQ(parse_or_fail(new_cache({surround(run)})).lookup("ld-linux.so.2", strict),
-            "/lib/ld-linux.so.2");
+  EXPECT_EQ(parse_or_fail(new_cache({surround(run)})).lookup("ld-linux.so.2", strict), "/lib/ld-linux.so.2");
 }
 
 TEST(LdCacheLookup, EqualRunIsWalkedBackToItsFirstEntry) {
-  std::vector<TestEntry> run = {{"libdup.so.1", "/lib32/libdup.so.1", kLibc6},
-                                {"libdup.so.1", "/first/libdup.so.1"}};
+  std::vector<TestEntry> run = {{"libdup.so.1", "/lib32/libdup.so.1", kLibc6}, {"libdup.so.1", "/first/libdup.so.1"}};
   for (int i = 0; i < 7; ++i) run.push_back({"libdup.so.1", "/later" + std::to_string(i)});
   const std::vector<TestEntry> entries = surround(run);
   // The binary search's first probe lands inside the run but after its first x86-64 entry.
   const std::size_t first_probe = (entries.size() - 1) / 2;
   ASSERT_EQ(entries[first_probe].key, "libdup.so.1");
   ASSERT_NE(entries[first_probe].value, "/first/libdup.so.1");
-  EXPECT_EQ(parse_or_fail(new_cache({entries})).lookup("libdup.so.1", x86_64_v3()),
-            "/first/libdup.so.1");
+  EXPECT_EQ(parse_or_fail(new_cache({entries})).lookup("libdup.so.1", x86_64_v3()), "/first/libdup.so.1");
 }
 
 TEST(LdCacheLookup, KeyOffsetOutOfRangeOnTheSearchPathAbortsTheLookup) {
@@ -806,8 +767,8 @@ TEST(LdCacheLookup, KeyOffsetOutOfRangeOnTheSearchPathAbortsTheLookup) {
 
 TEST(LdCacheLookup, ValueOffsetOutOfRangeSkipsTheEntry) {
   NewBlockLayout layout;
-  const std::vector<TestEntry> entries = surround(
-      {{"libhw.so.1", "/d/tls/libhw.so.1", kX8664, kTls}, {"libhw.so.1", "/d/libhw.so.1"}});
+  const std::vector<TestEntry> entries =
+      surround({{"libhw.so.1", "/d/tls/libhw.so.1", kX8664, kTls}, {"libhw.so.1", "/d/libhw.so.1"}});
   auto bytes = new_cache({entries}, &layout);
   ASSERT_EQ(parse_or_fail(bytes).lookup("libhw.so.1", x86_64_v3()), "/d/tls/libhw.so.1");
   put_u32(bytes, layout.entries[4] + kEntryValueField, 0xfffffff0);
@@ -815,14 +776,12 @@ TEST(LdCacheLookup, ValueOffsetOutOfRangeSkipsTheEntry) {
 }
 
 TEST(LdCacheLookup, OldFormatOffsetsAreCheckedAgainstTheStringTable) {
-  const std::vector<TestEntry> entries =
-      surround({{"libhw.so.1", "/d1/libhw.so.1"}, {"libhw.so.1", "/d2/libhw.so.1"}});
+  const std::vector<TestEntry> entries = surround({{"libhw.so.1", "/d1/libhw.so.1"}, {"libhw.so.1", "/d2/libhw.so.1"}});
   auto bytes = old_cache(entries);
   ASSERT_EQ(parse_or_fail(bytes).lookup("libhw.so.1", x86_64_v3()), "/d1/libhw.so.1");
   // Just past the string table, though still inside the file counted from its start.
   const std::size_t string_table = 16 + 12 * entries.size();
-  put_u32(bytes, 16 + 12 * 4 + kEntryValueField,
-          static_cast<std::uint32_t>(bytes.size() - string_table));
+  put_u32(bytes, 16 + 12 * 4 + kEntryValueField, static_cast<std::uint32_t>(bytes.size() - string_table));
   EXPECT_EQ(parse_or_fail(bytes).lookup("libhw.so.1", x86_64_v3()), "/d2/libhw.so.1");
 }
 
@@ -836,37 +795,37 @@ TEST(LdCacheLookup, OldFormatHasNoHwcapLogic) {
 }
 
 TEST(LdCacheLookup, CombinedFileLooksUpInTheNewPart) {
-  const LdCache cache = parse_or_fail(
-      combined_cache({{"libhw.so.1", "/old/libhw.so.1"}}, {hwcaps_run(), kHwcapsNames}));
+  const LdCache cache =
+      parse_or_fail(combined_cache({{"libhw.so.1", "/old/libhw.so.1"}}, {hwcaps_run(), kHwcapsNames}));
   EXPECT_EQ(cache.lookup("libhw.so.1", x86_64_v3()), "/d/glibc-hwcaps/x86-64-v3/libhw.so.1");
 }
 
 TEST(LdCacheLookup, HwcapsPrioritiesComeFromTheLoadersMerge) {
   // The loader merges the section's names, which ldconfig sorts, with its own sorted list. In an
   // unsorted section, v2 (after v3) is passed over by the merge and gets no priority at all.
-  const LdCache cache = parse_or_fail(new_cache(
-      {surround({
-           {"libhw.so.1", "/d/glibc-hwcaps/x86-64-v2/libhw.so.1", kX8664, hwcaps_entry(1, 1)},
-           {"libhw.so.1", "/d/libhw.so.1"},
-       }),
-       {"x86-64-v3", "x86-64-v2"}}));
+  const LdCache cache =
+      parse_or_fail(new_cache({surround({
+                                   {"libhw.so.1", "/d/glibc-hwcaps/x86-64-v2/libhw.so.1", kX8664, hwcaps_entry(1, 1)},
+                                   {"libhw.so.1", "/d/libhw.so.1"},
+                               }),
+                               {"x86-64-v3", "x86-64-v2"}}));
   EXPECT_EQ(cache.lookup("libhw.so.1", x86_64_v3()), "/d/libhw.so.1");
-  const LdCache sorted = parse_or_fail(new_cache(
-      {surround({
-           {"libhw.so.1", "/d/glibc-hwcaps/x86-64-v2/libhw.so.1", kX8664, hwcaps_entry(0, 1)},
-           {"libhw.so.1", "/d/libhw.so.1"},
-       }),
-       {"x86-64-v2", "x86-64-v3"}}));
+  const LdCache sorted =
+      parse_or_fail(new_cache({surround({
+                                   {"libhw.so.1", "/d/glibc-hwcaps/x86-64-v2/libhw.so.1", kX8664, hwcaps_entry(0, 1)},
+                                   {"libhw.so.1", "/d/libhw.so.1"},
+                               }),
+                               {"x86-64-v2", "x86-64-v3"}}));
   EXPECT_EQ(sorted.lookup("libhw.so.1", x86_64_v3()), "/d/glibc-hwcaps/x86-64-v2/libhw.so.1");
 }
 
 TEST(LdCacheLookup, FirstOfEquallyRankedHwcapsEntriesWins) {
-  const LdCache cache = parse_or_fail(new_cache(
-      {surround({
-           {"libhw.so.1", "/d1/glibc-hwcaps/x86-64-v3/libhw.so.1", kX8664, hwcaps_entry(0, 2)},
-           {"libhw.so.1", "/d2/glibc-hwcaps/x86-64-v3/libhw.so.1", kX8664, hwcaps_entry(0, 2)},
-       }),
-       {"x86-64-v3"}}));
+  const LdCache cache =
+      parse_or_fail(new_cache({surround({
+                                   {"libhw.so.1", "/d1/glibc-hwcaps/x86-64-v3/libhw.so.1", kX8664, hwcaps_entry(0, 2)},
+                                   {"libhw.so.1", "/d2/glibc-hwcaps/x86-64-v3/libhw.so.1", kX8664, hwcaps_entry(0, 2)},
+                               }),
+                               {"x86-64-v3"}}));
   EXPECT_EQ(cache.lookup("libhw.so.1", x86_64_v3()), "/d1/glibc-hwcaps/x86-64-v3/libhw.so.1");
 }
 
@@ -883,12 +842,10 @@ constexpr const char* kLdconfigEnv = "env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin 
 std::string describe_flags(std::int32_t flags) {
   static const char* const kTypes[] = {"libc4", "ELF", "libc5", "libc6"};
   static const std::map<int, const char*> kAbis = {
-      {0x0100, ",64bit"},       {0x0200, ",IA-64"},         {0x0300, ",x86-64"},
-      {0x0400, ",64bit"},       {0x0500, ",64bit"},         {0x0600, ",N32"},
-      {0x0700, ",64bit"},       {0x0800, ",x32"},           {0x0900, ",hard-float"},
-      {0x0a00, ",AArch64"},     {0x0b00, ",soft-float"},    {0x0c00, ",nan2008"},
-      {0x0d00, ",N32,nan2008"}, {0x0e00, ",64bit,nan2008"}, {0x0f00, ",soft-float"},
-      {0x1000, ",double-float"}};
+      {0x0100, ",64bit"},       {0x0200, ",IA-64"},         {0x0300, ",x86-64"},     {0x0400, ",64bit"},
+      {0x0500, ",64bit"},       {0x0600, ",N32"},           {0x0700, ",64bit"},      {0x0800, ",x32"},
+      {0x0900, ",hard-float"},  {0x0a00, ",AArch64"},       {0x0b00, ",soft-float"}, {0x0c00, ",nan2008"},
+      {0x0d00, ",N32,nan2008"}, {0x0e00, ",64bit,nan2008"}, {0x0f00, ",soft-float"}, {0x1000, ",double-float"}};
   const int type = flags & 0x00ff;
   std::string text = type < 4 ? kTypes[type] : "unknown";
   const int abi = flags & 0xff00;
@@ -955,11 +912,11 @@ enum class CacheQuery {
   Program,
 };
 
-std::string cache_query_command(const std::string& loader, CacheQuery query,
-                                const std::string& name, const std::string& program) {
-  const std::string tail = query == CacheQuery::Preload ? " --preload " + shell_quote(name) +
-                                                              " --list " + shell_quote(program)
-                                                        : " --list " + shell_quote(name);
+std::string cache_query_command(const std::string& loader, CacheQuery query, const std::string& name,
+                                const std::string& program) {
+  const std::string tail = query == CacheQuery::Preload
+                               ? " --preload " + shell_quote(name) + " --list " + shell_quote(program)
+                               : " --list " + shell_quote(name);
   return "env -i LD_DEBUG=libs " + shell_quote(loader) + tail + " 2>&1";
 }
 
@@ -976,26 +933,22 @@ LoaderPick parse_cache_pick(const std::string& output, const std::string& name) 
   std::istringstream lines(output);
   std::string line;
   const std::string search = "find library=" + name + " [0]; searching";
-  while (std::getline(lines, line) && line.find(search) == std::string::npos) {
-  }
+  while (std::getline(lines, line) && line.find(search) == std::string::npos) {}
   if (!std::getline(lines, line) || line.find(" search cache=") == std::string::npos) return pick;
   pick.answered = true;
   const std::string trying = "  trying file=";
   if (std::getline(lines, line)) {
-    if (const std::size_t at = line.find(trying); at != std::string::npos)
-      pick.path = line.substr(at + trying.size());
+    if (const std::size_t at = line.find(trying); at != std::string::npos) pick.path = line.substr(at + trying.size());
   }
   return pick;
 }
 
 // ~24 evenly spaced keys with an entry `wanted` accepts, plus the extra names, minus `excluded`.
-std::vector<std::string> sample_keys(const LdCache& cache, bool (*wanted)(std::int32_t),
-                                     std::vector<std::string> extra,
+std::vector<std::string> sample_keys(const LdCache& cache, bool (*wanted)(std::int32_t), std::vector<std::string> extra,
                                      const std::set<std::string>& excluded) {
   std::vector<std::string> keys;
   for (const auto& entry : cache.entries())
-    if (wanted(entry.flags) && (keys.empty() || keys.back() != entry.key))
-      keys.push_back(entry.key);
+    if (wanted(entry.flags) && (keys.empty() || keys.back() != entry.key)) keys.push_back(entry.key);
   std::vector<std::string> sample;
   const std::size_t step = std::max<std::size_t>(1, keys.size() / 24);
   for (std::size_t i = 0; i < keys.size(); i += step)
@@ -1004,9 +957,8 @@ std::vector<std::string> sample_keys(const LdCache& cache, bool (*wanted)(std::i
   return sample;
 }
 
-void expect_lookups_match_loader(const LdCache& cache, const LoaderConfig& config,
-                                 const std::string& loader, CacheQuery query,
-                                 const std::string& program, const std::vector<std::string>& keys) {
+void expect_lookups_match_loader(const LdCache& cache, const LoaderConfig& config, const std::string& loader,
+                                 CacheQuery query, const std::string& program, const std::vector<std::string>& keys) {
   for (const std::string& key : keys) {
     const std::string output = run_shell(cache_query_command(loader, query, key, program)).output;
     const LoaderPick pick = parse_cache_pick(output, key);
@@ -1023,8 +975,8 @@ TEST(LdCacheHost, X8664LookupsMatchTheLoader) {
   // Also: a name only i386 entries have, a name in no entry, and a zero-padded variant.
   std::vector<std::string> extra = {"ld-linux.so.2", "libjailbuild-absent.so.1"};
   if (cache->lookup("libz.so.1", *config)) extra.push_back("libz.so.01");
-  const auto keys = sample_keys(*cache, [](std::int32_t flags) { return flags == kX8664; }, extra,
-                                {config->rtld_soname});
+  const auto keys =
+      sample_keys(*cache, [](std::int32_t flags) { return flags == kX8664; }, extra, {config->rtld_soname});
   ASSERT_GE(keys.size(), 20u);
   expect_lookups_match_loader(*cache, *config, kLoader64, CacheQuery::Preload, "/bin/true", keys);
 }
@@ -1040,9 +992,8 @@ TEST(LdCacheHost, I386LookupsMatchTheLoader) {
     GTEST_SKIP() << "this kernel cannot run the i386 loader: " << config.error().message;
   ASSERT_TRUE(config) << config.error().message;
   ASSERT_TRUE(config->hwcaps_subdirs.empty());
-  const auto keys =
-      sample_keys(*cache, [](std::int32_t flags) { return flags == kLibc6 || flags == kPlainElf; },
-                  {"ld-linux.so.2", "ld-linux-x86-64.so.2", "libjailbuild-absent.so.1"}, {});
+  const auto keys = sample_keys(*cache, [](std::int32_t flags) { return flags == kLibc6 || flags == kPlainElf; },
+                                {"ld-linux.so.2", "ld-linux-x86-64.so.2", "libjailbuild-absent.so.1"}, {});
   expect_lookups_match_loader(*cache, *config, kLoader32, CacheQuery::Program, "", keys);
 }
 
@@ -1061,9 +1012,7 @@ class LdCacheRealLdconfig : public ::testing::Test {
     dir_ = nullptr;
   }
 
-  static std::string path(const std::string& relative) {
-    return *dir_ / relative;
-  }
+  static std::string path(const std::string& relative) { return *dir_ / relative; }
 
   // Builds the libraries, runs ldconfig and asks the loader; sets `problem_` when it cannot.
   static bool build() {
@@ -1082,17 +1031,15 @@ class LdCacheRealLdconfig : public ::testing::Test {
     };
     for (const auto& [file, soname] : libraries) {
       std::filesystem::create_directories(std::filesystem::path(path(file)).parent_path());
-      const auto gcc =
-          run_shell("gcc -shared -fPIC -Wl,-soname," + soname + " -o " + shell_quote(path(file)) +
-                    " " + shell_quote(path("probe.c")) + " 2>&1");
+      const auto gcc = run_shell("gcc -shared -fPIC -Wl,-soname," + soname + " -o " + shell_quote(path(file)) + " " +
+                                 shell_quote(path("probe.c")) + " 2>&1");
       if (gcc.exit_status != 0) return fail("gcc failed: " + gcc.output);
     }
     std::ofstream(path("ld.so.conf")) << path("hw") << '\n' << path("lg") << '\n';
 
-    std::string script =
-        "set -e; mount -t tmpfs jb-aux-cache /var/cache/ldconfig; ldconfig -X -C " +
-        shell_quote(path("ld.so.cache")) + " -f " + shell_quote(path("ld.so.conf")) +
-        "; mount --bind " + shell_quote(path("ld.so.cache")) + " /etc/ld.so.cache";
+    std::string script = "set -e; mount -t tmpfs jb-aux-cache /var/cache/ldconfig; ldconfig -X -C " +
+                         shell_quote(path("ld.so.cache")) + " -f " + shell_quote(path("ld.so.conf")) +
+                         "; mount --bind " + shell_quote(path("ld.so.cache")) + " /etc/ld.so.cache";
     for (const char* name : {"libhw.so.1", "liblg.so.1", "libpl.so.1"}) {
       for (CacheQuery query : {CacheQuery::Preload, CacheQuery::Program})
         script += "; echo " + shell_quote(marker(name, query)) + "; " +
@@ -1140,8 +1087,7 @@ class LdCacheRealLdconfig : public ::testing::Test {
 };
 
 TEST_F(LdCacheRealLdconfig, ListingMatchesLdconfigP) {
-  const auto ldconfig =
-      run_shell(std::string(kLdconfigEnv) + "ldconfig -p -C " + shell_quote(path("ld.so.cache")));
+  const auto ldconfig = run_shell(std::string(kLdconfigEnv) + "ldconfig -p -C " + shell_quote(path("ld.so.cache")));
   ASSERT_EQ(ldconfig.exit_status, 0);
   EXPECT_EQ(ldconfig_listing(cache_, path("ld.so.cache")), ldconfig.output);
   std::set<std::string> subdirs;

@@ -68,8 +68,8 @@ TEST(WriteLdCache, SortsForTheLoadersBinarySearchAndKeepsHwcapsEntries) {
 
 TEST(WriteLdCache, LdconfigReadsIt) {
   const std::string path = ::testing::TempDir() + "jailbuild-written-ld.so.cache";
-  std::ofstream(path, std::ios::binary)
-      << write_ld_cache({{0x0303, "libq.so.3", "/opt/q/libq.so.3", 0, std::nullopt}}, "g");
+  std::ofstream(path, std::ios::binary) << write_ld_cache({{0x0303, "libq.so.3", "/opt/q/libq.so.3", 0, std::nullopt}},
+                                                          "g");
   FILE* pipe = ::popen(("/sbin/ldconfig -p -C " + path + " 2>&1").c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string output;

@@ -419,8 +419,8 @@ TEST(DefaultLoaderConfig, X8664IsDebian12Amd64) {
   const LoaderConfig config = default_loader_config(2, 62);
   EXPECT_EQ(config.rtld_path, "/lib64/ld-linux-x86-64.so.2");
   EXPECT_EQ(config.rtld_soname, "ld-linux-x86-64.so.2");
-  EXPECT_EQ(config.system_dirs, (Strings{"/lib/x86_64-linux-gnu/", "/usr/lib/x86_64-linux-gnu/",
-                                         "/lib/", "/usr/lib/"}));
+  EXPECT_EQ(config.system_dirs,
+            (Strings{"/lib/x86_64-linux-gnu/", "/usr/lib/x86_64-linux-gnu/", "/lib/", "/usr/lib/"}));
   EXPECT_EQ(config.lib, "lib/x86_64-linux-gnu");
   EXPECT_EQ(config.platform, "x86_64");
   EXPECT_FALSE(config.platform_bit);
@@ -436,8 +436,7 @@ TEST(DefaultLoaderConfig, I386IsDebianMultiarch) {
   EXPECT_EQ(config.machine, 3);
   EXPECT_EQ(config.rtld_path, "/lib/ld-linux.so.2");
   EXPECT_EQ(config.rtld_soname, "ld-linux.so.2");
-  EXPECT_EQ(config.system_dirs,
-            (Strings{"/lib/i386-linux-gnu/", "/usr/lib/i386-linux-gnu/", "/lib/", "/usr/lib/"}));
+  EXPECT_EQ(config.system_dirs, (Strings{"/lib/i386-linux-gnu/", "/usr/lib/i386-linux-gnu/", "/lib/", "/usr/lib/"}));
   EXPECT_EQ(config.lib, "lib/i386-linux-gnu");
   EXPECT_EQ(config.platform, "i686");
   EXPECT_EQ(config.platform_bit, 49u);
@@ -459,15 +458,13 @@ TEST(DefaultLoaderConfig, OtherMachinesKeepTheirClassAndMachineWithoutHwcaps) {
 
 TEST(LegacySubdirs, ReferenceExample) {
   // [x86_64 (hwcap), x86_64 (platform), tls] — the example of docs/loader-rules.md#hwcaps-subdirectories.
-  EXPECT_EQ(default_loader_config().legacy_subdirs(),
-            (Strings{"tls/x86_64/x86_64/", "tls/x86_64/", "tls/x86_64/", "tls/", "x86_64/x86_64/",
-                     "x86_64/", "x86_64/", ""}));
+  EXPECT_EQ(default_loader_config().legacy_subdirs(), (Strings{"tls/x86_64/x86_64/", "tls/x86_64/", "tls/x86_64/",
+                                                               "tls/", "x86_64/x86_64/", "x86_64/", "x86_64/", ""}));
 }
 
 TEST(LegacySubdirs, I386) {
   EXPECT_EQ(default_loader_config(1, 3).legacy_subdirs(),
-            (Strings{"tls/i686/sse2/", "tls/i686/", "tls/sse2/", "tls/", "i686/sse2/", "i686/",
-                     "sse2/", ""}));
+            (Strings{"tls/i686/sse2/", "tls/i686/", "tls/sse2/", "tls/", "i686/sse2/", "i686/", "sse2/", ""}));
 }
 
 TEST(LegacySubdirs, OnlyTlsWithoutPlatformAndImportantBits) {
@@ -534,8 +531,8 @@ TEST(ParseDiagnostics, RealX8664Output) {
   const LoaderConfig config = parse_or_fail(kRealX8664Diagnostics, marked_base());
   EXPECT_EQ(config.rtld_path, "/lib64/ld-linux-x86-64.so.2");
   EXPECT_EQ(config.rtld_soname, "ld-linux-x86-64.so.2");
-  EXPECT_EQ(config.system_dirs, (Strings{"/lib/x86_64-linux-gnu/", "/usr/lib/x86_64-linux-gnu/",
-                                         "/lib/", "/usr/lib/"}));
+  EXPECT_EQ(config.system_dirs,
+            (Strings{"/lib/x86_64-linux-gnu/", "/usr/lib/x86_64-linux-gnu/", "/lib/", "/usr/lib/"}));
   EXPECT_EQ(config.lib, "lib/x86_64-linux-gnu");
   EXPECT_EQ(config.platform, "x86_64");
   EXPECT_FALSE(config.platform_bit);
@@ -566,8 +563,8 @@ TEST(ParseDiagnostics, RealI386Output) {
   EXPECT_EQ(config.isa_level_mask, 0xfu);
   EXPECT_EQ(config.cache_flags, 3);
   EXPECT_TRUE(config.cache_accepts_plain_elf);
-  EXPECT_EQ(config.legacy_subdirs(), (Strings{"tls/i686/sse2/", "tls/i686/", "tls/sse2/", "tls/",
-                                              "i686/sse2/", "i686/", "sse2/", ""}));
+  EXPECT_EQ(config.legacy_subdirs(),
+            (Strings{"tls/i686/sse2/", "tls/i686/", "tls/sse2/", "tls/", "i686/sse2/", "i686/", "sse2/", ""}));
 }
 
 TEST(ParseDiagnostics, EmptyReportKeepsTheBase) {
@@ -594,15 +591,12 @@ TEST(ParseDiagnostics, StringPlatformGivesTheCachePlatformBit) {
 }
 
 TEST(ParseDiagnostics, ActiveBitsSelectHwcapsNamesInListOrder) {
-  EXPECT_EQ(
-      parse_or_fail("dl_hwcaps_subdirs=\"a:b:c\"\ndl_hwcaps_subdirs_active=0x5\n").hwcaps_subdirs,
-      (Strings{"a", "c"}));
+  EXPECT_EQ(parse_or_fail("dl_hwcaps_subdirs=\"a:b:c\"\ndl_hwcaps_subdirs_active=0x5\n").hwcaps_subdirs,
+            (Strings{"a", "c"}));
   // Empty segments are skipped and take no bit (_dl_hwcaps_split).
-  EXPECT_EQ(
-      parse_or_fail("dl_hwcaps_subdirs=\"::a::b:\"\ndl_hwcaps_subdirs_active=0x2\n").hwcaps_subdirs,
-      (Strings{"b"}));
-  EXPECT_EQ(parse_or_fail("dl_hwcaps_subdirs=\"\"\ndl_hwcaps_subdirs_active=0x0\n").hwcaps_subdirs,
-            Strings{});
+  EXPECT_EQ(parse_or_fail("dl_hwcaps_subdirs=\"::a::b:\"\ndl_hwcaps_subdirs_active=0x2\n").hwcaps_subdirs,
+            (Strings{"b"}));
+  EXPECT_EQ(parse_or_fail("dl_hwcaps_subdirs=\"\"\ndl_hwcaps_subdirs_active=0x0\n").hwcaps_subdirs, Strings{});
   EXPECT_FALSE(parse_diagnostics("dl_hwcaps_subdirs=\"a:b\"\n", default_loader_config()));
   EXPECT_FALSE(parse_diagnostics("dl_hwcaps_subdirs_active=0x1\n", default_loader_config()));
 }
@@ -640,15 +634,14 @@ TEST(ParseDiagnostics, LossyOctalEscapeIsAnErrorOnlyWhereTheValueIsUsed) {
 }
 
 TEST(ParseDiagnostics, UnknownKeysAreIgnored) {
-  const LoaderConfig config =
-      parse_or_fail("future.key=\"x\"\nother.number=0x1234\ndl_hwcap=0x6\n");
+  const LoaderConfig config = parse_or_fail("future.key=\"x\"\nother.number=0x1234\ndl_hwcap=0x6\n");
   EXPECT_EQ(config.hwcap, 0x6u);
 }
 
 TEST(ParseDiagnostics, MalformedLinesAreErrorsNamingTheLine) {
-  for (const char* bad : {"no equals sign", "=0x1", "key=", "key=12", "key=0x", "key=0xZZ",
-                          "key=0x1 trailing", "key=\"unterminated", "key=\"in\"side\"",
-                          "key=\"bad \\q escape\"", "key=0x10000000000000000", "key=\"\\77\""}) {
+  for (const char* bad :
+       {"no equals sign", "=0x1", "key=", "key=12", "key=0x", "key=0xZZ", "key=0x1 trailing", "key=\"unterminated",
+        "key=\"in\"side\"", "key=\"bad \\q escape\"", "key=0x10000000000000000", "key=\"\\77\""}) {
     const std::string text = "dl_hwcap=0x2\n" + std::string(bad) + "\ndl_platform=\"x\"\n";
     const auto parsed = parse_diagnostics(text, default_loader_config());
     ASSERT_FALSE(parsed) << bad;
@@ -658,8 +651,8 @@ TEST(ParseDiagnostics, MalformedLinesAreErrorsNamingTheLine) {
 }
 
 TEST(ParseDiagnostics, ValuesOfTheWrongTypeAreErrors) {
-  for (const char* bad : {"dl_hwcap=\"0x2\"", "path.rtld=0x5", "dl_platform=0x5",
-                          "x86.cpu_features.isa_1=0x100000000", "path.system_dirs[0x0]=0x0"}) {
+  for (const char* bad : {"dl_hwcap=\"0x2\"", "path.rtld=0x5", "dl_platform=0x5", "x86.cpu_features.isa_1=0x100000000",
+                          "path.system_dirs[0x0]=0x0"}) {
     const auto parsed = parse_diagnostics(std::string(bad) + "\n", default_loader_config());
     EXPECT_FALSE(parsed) << bad;
   }
@@ -720,8 +713,8 @@ TEST(QueryLoader, CallersTunablesDoNotLeakIntoTheLoader) {
   const auto clean = query_loader(kLoader64, default_loader_config());
   ASSERT_TRUE(clean) << clean.error().message;
   // First show that the tunable would change the answer here.
-  const auto tuned = run_shell("env -i GLIBC_TUNABLES=" + std::string(kNoAvx2) + " " + kLoader64 +
-                               " --list-diagnostics");
+  const auto tuned =
+      run_shell("env -i GLIBC_TUNABLES=" + std::string(kNoAvx2) + " " + kLoader64 + " --list-diagnostics");
   ASSERT_EQ(tuned.exit_status, 0);
   if (parse_or_fail(tuned.output).hwcaps_subdirs == clean->hwcaps_subdirs)
     GTEST_SKIP() << "this CPU's hwcaps do not depend on AVX2";
@@ -767,15 +760,13 @@ TEST(QueryLoader, FailuresNameTheLoaderAndTheReason) {
 // bare name preloaded but found nowhere prints `search path=DIR/SUBDIR:...\t\t(system search path)`
 // (trailing slashes dropped), and that is system_dirs × search_subdirs in the loader's order.
 std::string loader_system_search_path(const std::string& loader, const std::string& program) {
-  const auto run =
-      run_shell("env -i LD_DEBUG=libs " + shell_quote(loader) +
-                " --preload libjailbuild-absent.so --list " + shell_quote(program) + " 2>&1");
+  const auto run = run_shell("env -i LD_DEBUG=libs " + shell_quote(loader) +
+                             " --preload libjailbuild-absent.so --list " + shell_quote(program) + " 2>&1");
   const std::string begin = "search path=";
   const std::string end = "\t\t(system search path)";
   const std::size_t stop = run.output.find(end);
   const std::size_t start = run.output.rfind(begin, stop);
-  if (stop == std::string::npos || start == std::string::npos)
-    return "(not found in)\n" + run.output;
+  if (stop == std::string::npos || start == std::string::npos) return "(not found in)\n" + run.output;
   return run.output.substr(start + begin.size(), stop - start - begin.size());
 }
 
@@ -795,8 +786,7 @@ TEST(QueryLoader, X8664SearchOrderMatchesTheLoader) {
   if (!have(kLoader64)) GTEST_SKIP() << "no " << kLoader64;
   const auto config = query_loader(kLoader64, default_loader_config());
   ASSERT_TRUE(config) << config.error().message;
-  EXPECT_EQ(expected_system_search_path(*config),
-            loader_system_search_path(kLoader64, "/bin/true"));
+  EXPECT_EQ(expected_system_search_path(*config), loader_system_search_path(kLoader64, "/bin/true"));
 }
 
 TEST(QueryLoader, I386SearchOrderMatchesTheLoader) {

@@ -108,8 +108,10 @@ TEST(SearchSteps, RpathChainComesBeforeLdLibraryPathAndRunpathIsLast) {
   context.loader_chain = {{2, true}, {1, false}, {0, true}};
   context.program_has_rpath = true;
   context.has_ld_library_path = true;
-  EXPECT_EQ(order(context), (decltype(order(context)){{Source::Rpath, 2}, {Source::Rpath, 0},
-                                                      {Source::LdLibraryPath, 0}, {Source::Cache, 0},
+  EXPECT_EQ(order(context), (decltype(order(context)){{Source::Rpath, 2},
+                                                      {Source::Rpath, 0},
+                                                      {Source::LdLibraryPath, 0},
+                                                      {Source::Cache, 0},
                                                       {Source::SystemDirs, 0}}));
 }
 
@@ -126,8 +128,9 @@ TEST(SearchSteps, ARunpathOnTheRequesterSuppressesEveryRpath) {
   context.program_has_rpath = true;
   context.loader_has_runpath = true;
   context.has_ld_library_path = true;
-  EXPECT_EQ(order(context), (decltype(order(context)){{Source::LdLibraryPath, 0}, {Source::Runpath, 2},
-                                                      {Source::Cache, 0}, {Source::SystemDirs, 0}}));
+  EXPECT_EQ(order(context),
+            (decltype(order(context)){
+                {Source::LdLibraryPath, 0}, {Source::Runpath, 2}, {Source::Cache, 0}, {Source::SystemDirs, 0}}));
 }
 
 TEST(SearchSteps, NodeflibDropsTheSystemDirsButKeepsTheCache) {
@@ -138,7 +141,8 @@ TEST(SearchSteps, NodeflibDropsTheSystemDirsButKeepsTheCache) {
 }
 
 TEST(CacheHitAllowed, NodeflibRejectsSystemDirsAndTheirSubdirectoriesByPrefix) {
-  const std::vector<std::string> system_dirs{"/lib/x86_64-linux-gnu/", "/usr/lib/x86_64-linux-gnu/", "/lib/", "/usr/lib/"};
+  const std::vector<std::string> system_dirs{"/lib/x86_64-linux-gnu/", "/usr/lib/x86_64-linux-gnu/", "/lib/",
+                                             "/usr/lib/"};
   EXPECT_TRUE(cache_hit_allowed("/usr/lib/x86_64-linux-gnu/libfakeroot/libfakeroot-0.so", system_dirs, false));
   EXPECT_FALSE(cache_hit_allowed("/usr/lib/x86_64-linux-gnu/libfakeroot/libfakeroot-0.so", system_dirs, true));
   EXPECT_FALSE(cache_hit_allowed("/lib/libc.so.6", system_dirs, true));

@@ -58,5 +58,4 @@ inline std::vector<std::byte> read_file_bytes(const std::filesystem::path& path)
   return bytes;
 }
 
-
 }  // namespace jailbuild::testing

@@ -56,7 +56,9 @@ static long report(const char* what, long result) {
   return result;
 }
 
-static void escaped(const char* why, const char* detail) { printf("ESCAPED: %s%s%s\n", why, detail ? " " : "", detail ? detail : ""); }
+static void escaped(const char* why, const char* detail) {
+  printf("ESCAPED: %s%s%s\n", why, detail ? " " : "", detail ? detail : "");
+}
 
 /* "ESCAPED: WHY LINE" for a file the jail should not reach, open at `fd` (closed here): LINE is its
  * first line, which shows whose file it was. */
@@ -212,7 +214,8 @@ static int mount_escape(void) {
   report("mount tmpfs", mount("tmpfs", "/tmp/jb-escape-m", "tmpfs", 0, NULL));
   /* A root remounted read-write would let the next line write to the host's copy of the root. */
   report("remount root rw", mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND, NULL));
-  const int fd = (int)report("create in root", open("/jb-escape-remount", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  const int fd =
+      (int)report("create in root", open("/jb-escape-remount", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (fd >= 0) {
     escaped("created a file in the host's root directory:", "/jb-escape-remount");
     close(fd);
@@ -362,10 +365,10 @@ static int print_credentials(void) {
   printf("IDS: uid %u %u %u gid %u %u %u\n", ruid, euid, suid, rgid, egid, sgid);
   FILE* in = fopen("/proc/self/status", "re");
   if (!in) {
-    report("open /proc/self/status", -1);  /* no /proc under plain chroot */
+    report("open /proc/self/status", -1); /* no /proc under plain chroot */
     return 0;
   }
-  static const char* const wanted[] = {"Uid:", "Gid:", "Groups:", "CapInh:", "CapPrm:", "CapEff:",
+  static const char* const wanted[] = {"Uid:",    "Gid:",    "Groups:",     "CapInh:",  "CapPrm:", "CapEff:",
                                        "CapBnd:", "CapAmb:", "NoNewPrivs:", "Seccomp:", NULL};
   char line[4096];
   while (fgets(line, sizeof line, in)) {
@@ -539,7 +542,8 @@ static int read_paths(int argc, char** argv) {
     if (fd < 0) continue;
     static char data[65536];
     ssize_t total = 0;
-    for (ssize_t n; total < (ssize_t)sizeof data - 1 && (n = read(fd, data + total, sizeof data - 1 - total)) > 0;) total += n;
+    for (ssize_t n; total < (ssize_t)sizeof data - 1 && (n = read(fd, data + total, sizeof data - 1 - total)) > 0;)
+      total += n;
     close(fd);
     data[total] = 0;
     data[strcspn(data, "\n")] = 0;
@@ -662,7 +666,10 @@ static int fork_bounded(char** argv) {
 /* interrupt: "ready", then waits (10 s at most) for SIGINT, as an interactive program waits for
  * Ctrl-C: "got SIGINT" or "no SIGINT". */
 static volatile sig_atomic_t interrupted = 0;
-static void on_interrupt(int signal_number) { (void)signal_number; interrupted = 1; }
+static void on_interrupt(int signal_number) {
+  (void)signal_number;
+  interrupted = 1;
+}
 static int wait_for_interrupt(void) {
   struct sigaction action;
   memset(&action, 0, sizeof action);
@@ -687,7 +694,8 @@ __attribute__((constructor)) static void attack_own_executable(void) {
     escaped("opened its own executable for writing", NULL);
     close(fd);
   }
-  if (report("PRELOAD chmod /proc/self/exe", chmod("/proc/self/exe", 04755)) == 0) escaped("made its own executable setuid", NULL);
+  if (report("PRELOAD chmod /proc/self/exe", chmod("/proc/self/exe", 04755)) == 0)
+    escaped("made its own executable setuid", NULL);
 }
 #else
 static int dispatch(int argc, char** argv);

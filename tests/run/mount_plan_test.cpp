@@ -50,8 +50,8 @@ bool matches(const MountOp& op, const Expected& expected) {
 void expect_ops(const std::vector<MountOp>& ops, const std::vector<Expected>& expected) {
   ASSERT_EQ(ops.size(), expected.size()) << ::testing::PrintToString(ops);
   for (std::size_t i = 0; i < ops.size(); ++i) {
-    EXPECT_TRUE(matches(ops[i], expected[i])) << "operation " << i << ": " << ::testing::PrintToString(ops[i])
-                                              << "\nexpected " << expected[i].destination;
+    EXPECT_TRUE(matches(ops[i], expected[i]))
+        << "operation " << i << ": " << ::testing::PrintToString(ops[i]) << "\nexpected " << expected[i].destination;
     EXPECT_NE(*ops[i].why, '\0') << "operation " << i << " says not why: " << describe(ops[i]);
   }
 }
@@ -86,36 +86,56 @@ RunOptions options_for(const std::string& root) {
 std::vector<Expected> proc_dev_tmp(bool in_user_namespace) {
   std::vector<Expected> expected{{.kind = MountKind::Proc, .destination = "/proc", .flags = kKernelFs}};
   for (const char* path : {"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"})
-    expected.push_back({.kind = MountKind::ReadOnly, .destination = path, .flags = kKernelFs, .reach = Reach::IfPresent});
+    expected.push_back(
+        {.kind = MountKind::ReadOnly, .destination = path, .flags = kKernelFs, .reach = Reach::IfPresent});
   for (const char* path : {"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
                            "/proc/latency_stats", "/proc/acpi", "/proc/scsi", "/proc/asound"})
-    expected.push_back({.kind = MountKind::Mask, .destination = path, .source = "/dev/null", .flags = kKernelFs,
-                        .data = "mode=0555", .reach = Reach::IfPresent});
+    expected.push_back({.kind = MountKind::Mask,
+                        .destination = path,
+                        .source = "/dev/null",
+                        .flags = kKernelFs,
+                        .data = "mode=0555",
+                        .reach = Reach::IfPresent});
   const unsigned long dev_flags = MS_NOSUID | MS_NOEXEC | (in_user_namespace ? MS_NODEV : 0);
-  expected.push_back({.kind = MountKind::Tmpfs, .destination = "/dev", .flags = dev_flags, .data = "mode=0755,size=64k"});
-  const std::vector<std::pair<std::string, dev_t>> devices{{"null", ::makedev(1, 3)},   {"zero", ::makedev(1, 5)},
-                                                           {"full", ::makedev(1, 7)},   {"random", ::makedev(1, 8)},
+  expected.push_back(
+      {.kind = MountKind::Tmpfs, .destination = "/dev", .flags = dev_flags, .data = "mode=0755,size=64k"});
+  const std::vector<std::pair<std::string, dev_t>> devices{{"null", ::makedev(1, 3)},    {"zero", ::makedev(1, 5)},
+                                                           {"full", ::makedev(1, 7)},    {"random", ::makedev(1, 8)},
                                                            {"urandom", ::makedev(1, 9)}, {"tty", ::makedev(5, 0)}};
   for (const auto& [name, number] : devices) {
     if (in_user_namespace)
-      expected.push_back({.kind = MountKind::Bind, .destination = "/dev/" + name, .source = "/dev/" + name,
-                          .reach = Reach::Make, .point = MountPoint::File});
+      expected.push_back({.kind = MountKind::Bind,
+                          .destination = "/dev/" + name,
+                          .source = "/dev/" + name,
+                          .reach = Reach::Make,
+                          .point = MountPoint::File});
     else
-      expected.push_back({.kind = MountKind::Device, .destination = "/dev/" + name, .reach = Reach::Make,
-                          .point = MountPoint::File, .device = number});
+      expected.push_back({.kind = MountKind::Device,
+                          .destination = "/dev/" + name,
+                          .reach = Reach::Make,
+                          .point = MountPoint::File,
+                          .device = number});
   }
-  for (const auto& [link, target] : {std::pair{"/dev/ptmx", "pts/ptmx"}, {"/dev/fd", "/proc/self/fd"},
-                                     {"/dev/stdin", "/proc/self/fd/0"}, {"/dev/stdout", "/proc/self/fd/1"},
+  for (const auto& [link, target] : {std::pair{"/dev/ptmx", "pts/ptmx"},
+                                     {"/dev/fd", "/proc/self/fd"},
+                                     {"/dev/stdin", "/proc/self/fd/0"},
+                                     {"/dev/stdout", "/proc/self/fd/1"},
                                      {"/dev/stderr", "/proc/self/fd/2"}})
     expected.push_back({.kind = MountKind::Symlink, .destination = link, .source = target, .reach = Reach::Make});
-  expected.push_back({.kind = MountKind::Devpts, .destination = "/dev/pts", .flags = MS_NOSUID | MS_NOEXEC,
-                      .data = "newinstance,ptmxmode=0666,mode=0620", .reach = Reach::Make});
-  expected.push_back({.kind = MountKind::Tmpfs, .destination = "/dev/shm", .flags = MS_NOSUID | MS_NODEV,
-                      .data = "mode=1777,size=64m", .reach = Reach::Make});
+  expected.push_back({.kind = MountKind::Devpts,
+                      .destination = "/dev/pts",
+                      .flags = MS_NOSUID | MS_NOEXEC,
+                      .data = "newinstance,ptmxmode=0666,mode=0620",
+                      .reach = Reach::Make});
+  expected.push_back({.kind = MountKind::Tmpfs,
+                      .destination = "/dev/shm",
+                      .flags = MS_NOSUID | MS_NODEV,
+                      .data = "mode=1777,size=64m",
+                      .reach = Reach::Make});
   if (!in_user_namespace)
     expected.push_back({.kind = MountKind::Remount, .destination = "/dev", .flags = MS_RDONLY | dev_flags});
-  expected.push_back({.kind = MountKind::Tmpfs, .destination = "/tmp", .flags = MS_NOSUID | MS_NODEV,
-                      .data = "mode=1777,size=64m"});
+  expected.push_back(
+      {.kind = MountKind::Tmpfs, .destination = "/tmp", .flags = MS_NOSUID | MS_NODEV, .data = "mode=1777,size=64m"});
   return expected;
 }
 
@@ -129,11 +149,20 @@ TEST(MountPlan, AReadOnlyJailIsATmpfsShowingTheRootsEntriesThenProcDevTmpAndARem
 
   std::vector<Expected> expected{
       {.kind = MountKind::TopLevel, .destination = "/", .flags = MS_NOSUID | MS_NODEV, .data = "mode=0755,size=64k"},
-      {.kind = MountKind::ReadOnlyBind, .destination = "/usr", .source = "/srv/jail/usr", .source_fd = usr,
-       .flags = MS_NOSUID | MS_NODEV, .reach = Reach::Make},
+      {.kind = MountKind::ReadOnlyBind,
+       .destination = "/usr",
+       .source = "/srv/jail/usr",
+       .source_fd = usr,
+       .flags = MS_NOSUID | MS_NODEV,
+       .reach = Reach::Make},
       {.kind = MountKind::Symlink, .destination = "/lib64", .source = "usr/lib64", .reach = Reach::Make},
-      {.kind = MountKind::ReadOnlyBind, .destination = "/hello.txt", .source = "/srv/jail/hello.txt",
-       .source_fd = hello, .flags = MS_NOSUID | MS_NODEV, .reach = Reach::Make, .point = MountPoint::File},
+      {.kind = MountKind::ReadOnlyBind,
+       .destination = "/hello.txt",
+       .source = "/srv/jail/hello.txt",
+       .source_fd = hello,
+       .flags = MS_NOSUID | MS_NODEV,
+       .reach = Reach::Make,
+       .point = MountPoint::File},
   };
   for (Expected& op : proc_dev_tmp(true)) expected.push_back(op);
   expected.push_back({.kind = MountKind::Remount, .destination = "/", .flags = MS_RDONLY | MS_NOSUID | MS_NODEV});
@@ -151,7 +180,8 @@ TEST(MountPlan, WithHostPrivilegesDevGetsFreshNodesAndIsThenMadeReadOnly) {
   const std::vector<MountOp> ops = plan_mounts(options, 7, {}, false);
   expect_ops(ops, expected);
   // Against the user namespace's plan: no host node is bound, and /dev allows devices (its own).
-  for (const MountOp& op : ops) EXPECT_FALSE(op.kind == MountKind::Bind && op.source.starts_with("/dev/")) << describe(op);
+  for (const MountOp& op : ops)
+    EXPECT_FALSE(op.kind == MountKind::Bind && op.source.starts_with("/dev/")) << describe(op);
   EXPECT_EQ(on(plan_mounts(options, 7, {}, true), "/dev").size(), 1U) << "no read-only remount in a user namespace";
 }
 
@@ -177,12 +207,17 @@ TEST(MountPlan, TheCallersMountsComeAfterTmpInCommandLineOrderWithCleanTargets) 
   const auto tmp = std::find_if(ops.begin(), ops.end(), [](const MountOp& op) { return op.destination == "/tmp"; });
   ASSERT_NE(tmp, ops.end());
   const std::vector<MountOp> callers(tmp + 1, ops.end() - 1);
-  expect_ops(callers, {{.kind = MountKind::Tmpfs, .destination = "/srv", .flags = MS_NOSUID | MS_NODEV,
-                        .data = "mode=0755,size=64m"},
-                       {.kind = MountKind::ReadOnlyBind, .destination = "/srv/site", .source = "/var/www",
-                        .point = MountPoint::LikeSource},
-                       {.kind = MountKind::Bind, .destination = "/var/cache", .source = "/var/cache/app",
-                        .point = MountPoint::LikeSource}});
+  expect_ops(
+      callers,
+      {{.kind = MountKind::Tmpfs, .destination = "/srv", .flags = MS_NOSUID | MS_NODEV, .data = "mode=0755,size=64m"},
+       {.kind = MountKind::ReadOnlyBind,
+        .destination = "/srv/site",
+        .source = "/var/www",
+        .point = MountPoint::LikeSource},
+       {.kind = MountKind::Bind,
+        .destination = "/var/cache",
+        .source = "/var/cache/app",
+        .point = MountPoint::LikeSource}});
   EXPECT_EQ(ops.back().kind, MountKind::Remount) << "the top level is made read-only after every mount point is made";
   EXPECT_EQ(ops.back().destination, "/");
 }
@@ -201,8 +236,11 @@ TEST(MountPlan, EveryWritableTmpfsIsBoundedByTmpfsSize) {
 }
 
 TEST(MountPlan, DescribeNamesTheOperationItsPathsFlagsAndWhy) {
-  const MountOp op{.kind = MountKind::ReadOnlyBind, .destination = "/srv/site", .source = "/var/www",
-                   .flags = MS_NOSUID | MS_NODEV, .why = "--ro-bind"};
+  const MountOp op{.kind = MountKind::ReadOnlyBind,
+                   .destination = "/srv/site",
+                   .source = "/var/www",
+                   .flags = MS_NOSUID | MS_NODEV,
+                   .why = "--ro-bind"};
   EXPECT_EQ(name_of(op), "ro-bind /srv/site from /var/www");
   EXPECT_EQ(describe(op), "ro-bind /srv/site from /var/www (nosuid,nodev): --ro-bind");
   const MountOp device{.kind = MountKind::Device, .destination = "/dev/null", .device = ::makedev(1, 3), .why = "x"};

@@ -472,8 +472,8 @@ TEST_F(RunCommand, AJailThatCannotBeSetUpExitsWith125NamingWhy) {
 
 TEST_F(RunCommand, CommandLineMistakesExitWith125) {
   const std::vector<std::vector<std::string>> mistakes{
-      {},                                     // no root
-      {"ROOT"},                               // no program
+      {},        // no root
+      {"ROOT"},  // no program
       {"--no-such-option", "ROOT", "/usr/bin/sh"},
       {"--net", "bogus", "ROOT", "/usr/bin/sh"},
       {"--seccomp", "maybe", "ROOT", "/usr/bin/sh"},
@@ -482,7 +482,7 @@ TEST_F(RunCommand, CommandLineMistakesExitWith125) {
       {"--cap", "NOT_A_CAPABILITY", "ROOT", "/usr/bin/sh"},
       {"--bind", "relative:/mnt", "ROOT", "/usr/bin/sh"},
       {"--env", "NO_EQUALS_SIGN", "ROOT", "/usr/bin/sh"},
-      {"--cwd"},                              // an option without its value
+      {"--cwd"},  // an option without its value
   };
   for (std::vector<std::string> args : mistakes) {
     for (std::string& arg : args)
@@ -622,12 +622,11 @@ TEST_F(RunCommand, TheProgramGetsItsOwnMountPidIpcAndUtsNamespaces) {
     return fresh;
   };
   // A user namespace too, for root as for anyone: the jail's uid 0 is not the host's.
-  EXPECT_EQ(namespaces_of({}), (std::map<std::string, bool>{{"ipc", true}, {"mnt", true}, {"net", false},
-                                                            {"pid", true}, {"user", true}, {"uts", true}}));
+  EXPECT_EQ(namespaces_of({}),
+            (std::map<std::string, bool>{
+                {"ipc", true}, {"mnt", true}, {"net", false}, {"pid", true}, {"user", true}, {"uts", true}}));
   EXPECT_TRUE(namespaces_of({"--net", "none"})["net"]);
-  if (::geteuid() == 0) {
-    EXPECT_FALSE(namespaces_of({"--host-root"})["user"]) << "--host-root keeps the host's";
-  }
+  if (::geteuid() == 0) { EXPECT_FALSE(namespaces_of({"--host-root"})["user"]) << "--host-root keeps the host's"; }
 }
 
 TEST_F(RunCommand, ProcShowsTheJailsOwnProcesses) {
@@ -659,14 +658,11 @@ TEST_F(RunCommand, TheJailHasAMinimalDevAndAFreshTmp) {
   for (const char* needed : {"null", "zero", "full", "random", "urandom", "tty", "pts", "shm", "ptmx"})
     EXPECT_TRUE(in_jail.contains(needed)) << "/dev/" << needed << " missing:\n" << dev.out;
   // No other host device (disks, kmsg, kvm, loop devices, ...) is there.
-  const std::set<std::string> allowed{"null", "zero",  "full",  "random", "urandom", "tty",    "pts",
-                                      "shm",  "ptmx", "fd",    "stdin",  "stdout",  "stderr", "core",
-                                      "console", "mqueue"};
+  const std::set<std::string> allowed{"null", "zero", "full",  "random", "urandom", "tty",  "pts",     "shm",
+                                      "ptmx", "fd",   "stdin", "stdout", "stderr",  "core", "console", "mqueue"};
   for (const auto& entry : fs::directory_iterator("/dev")) {
     const std::string name = entry.path().filename().string();
-    if (!allowed.contains(name)) {
-      EXPECT_FALSE(in_jail.contains(name)) << "host /dev/" << name << " in the jail";
-    }
+    if (!allowed.contains(name)) { EXPECT_FALSE(in_jail.contains(name)) << "host /dev/" << name << " in the jail"; }
   }
 
   // /tmp is an empty tmpfs (the host's /tmp is not empty), writable although the root is not.
@@ -776,8 +772,8 @@ TEST_F(RunCommand, TheDefaultEnvironmentHoldsOnlyPathHomeTermAndLang) {
 }
 
 TEST_F(RunCommand, EnvAssignmentsAreSetOverTheEnvironment) {
-  const Outcome outcome = run({"--env", "GREETING=hello world", "--env", "PATH=/opt/bin", "--env", "EMPTY=",
-                               "--env", "TWICE=first", "--env", "TWICE=second"},
+  const Outcome outcome = run({"--env", "GREETING=hello world", "--env", "PATH=/opt/bin", "--env", "EMPTY=", "--env",
+                               "TWICE=first", "--env", "TWICE=second"},
                               {"/usr/bin/env"});
   ASSERT_EQ(outcome.exit_code, 0) << outcome.describe();
   const auto env = environment_in(outcome.out);
@@ -823,10 +819,9 @@ TEST_F(RunCommand, BindMountsShowHostDirectoriesReadWriteOrReadOnly) {
   ASSERT_EQ(::chown(shared.c_str(), *jail_root, *jail_root), 0) << std::strerror(errno);
   fs::create_directories(root_ + "/mnt/rw");
   fs::create_directories(root_ + "/mnt/ro");
-  const Outcome outcome =
-      shell({"--bind", shared + ":/mnt/rw", "--ro-bind", shared + ":/mnt/ro"},
-            "cat /mnt/rw/hello.txt /mnt/ro/hello.txt; " + probe_ + " write /mnt/rw/from-jail; " + probe_ +
-                " write /mnt/ro/not-allowed; exit 0");
+  const Outcome outcome = shell({"--bind", shared + ":/mnt/rw", "--ro-bind", shared + ":/mnt/ro"},
+                                "cat /mnt/rw/hello.txt /mnt/ro/hello.txt; " + probe_ + " write /mnt/rw/from-jail; " +
+                                    probe_ + " write /mnt/ro/not-allowed; exit 0");
   EXPECT_EQ(outcome.exit_code, 0) << outcome.describe();
   EXPECT_EQ(outcome.out, "hello from the host\nhello from the host\nwrote /mnt/rw/from-jail\n/mnt/ro/not-allowed: " +
                              std::string(std::strerror(EROFS)) + "\n")
@@ -879,9 +874,10 @@ TEST_F(RunCommand, DoubleVerboseLogsEachStepAndMountTheRunTakes) {
         std::string("trace: run: child: read the root's top level"),
         std::string("trace: run: child: build the jail's file system and pivot_root into it"),
         std::string("trace: run: mount: top level / (nosuid,nodev,mode=0755,size=64k)"),
-        "trace: run: mount: ro-bind /usr from " + root_ + "/usr (nosuid,nodev)", std::string("trace: run: mount: proc /proc"),
-        std::string("trace: run: mount: read-only /proc/sys"), std::string("trace: run: mount: mask /proc/kcore"),
-        std::string("trace: run: mount: tmpfs /dev "), std::string("trace: run: mount: symlink /dev/fd -> /proc/self/fd"),
+        "trace: run: mount: ro-bind /usr from " + root_ + "/usr (nosuid,nodev)",
+        std::string("trace: run: mount: proc /proc"), std::string("trace: run: mount: read-only /proc/sys"),
+        std::string("trace: run: mount: mask /proc/kcore"), std::string("trace: run: mount: tmpfs /dev "),
+        std::string("trace: run: mount: symlink /dev/fd -> /proc/self/fd"),
         std::string("trace: run: mount: tmpfs /tmp "), "trace: run: mount: ro-bind /srv/site from " + site,
         std::string("trace: run: mount: remount / (ro,nosuid,nodev)"),
         std::string("trace: run: pivot_root into the top level"),
@@ -920,8 +916,8 @@ TEST_F(RunCommand, RlimitSetsTheProgramsLimits) {
   EXPECT_EQ(one.exit_code, 0) << one.describe();
   EXPECT_EQ(limit_in(one.out, "Max open files"), "64 64") << one.out;
 
-  const Outcome several =
-      run({"--rlimit", "nofile=32:64", "--rlimit", "core=0", "--rlimit", "fsize=unlimited"}, {"cat", "/proc/self/limits"});
+  const Outcome several = run({"--rlimit", "nofile=32:64", "--rlimit", "core=0", "--rlimit", "fsize=unlimited"},
+                              {"cat", "/proc/self/limits"});
   EXPECT_EQ(several.exit_code, 0) << several.describe();
   EXPECT_EQ(limit_in(several.out, "Max open files"), "32 64") << several.out;
   EXPECT_EQ(limit_in(several.out, "Max core file size"), "0 0") << several.out;
@@ -953,8 +949,8 @@ TEST_F(RunCommand, UserAndGroupsAreLookedUpOnTheHost) {
       << as_nobody.describe();
 
   // Numbers and names mixed, with the long options.
-  const Outcome with_groups = shell(
-      {"--user", nobody_uid, "--group", "users", "--groups", "adm," + users_gid}, "id -u; id -g; echo; id -G");
+  const Outcome with_groups =
+      shell({"--user", nobody_uid, "--group", "users", "--groups", "adm," + users_gid}, "id -u; id -g; echo; id -G");
   EXPECT_EQ(with_groups.exit_code, 0) << with_groups.describe();
   const std::size_t blank = with_groups.out.find("\n\n");
   ASSERT_NE(blank, std::string::npos) << with_groups.describe();
@@ -1011,8 +1007,15 @@ TEST_F(RunCommand, ChrootOnlyRunsTheProgramAndWarnsRootWithoutUser) {
 
 // `jailbuild run ROOT COMMAND...` as nobody (uid and gid 65534, no groups), through setpriv.
 Outcome run_as_nobody(const std::string& root, const std::vector<std::string>& command) {
-  std::vector<std::string> argv{kSetpriv, "--reuid", std::to_string(kNobody), "--regid", std::to_string(kNobody),
-                                "--clear-groups", JAILBUILD_BINARY, "run", root};
+  std::vector<std::string> argv{kSetpriv,
+                                "--reuid",
+                                std::to_string(kNobody),
+                                "--regid",
+                                std::to_string(kNobody),
+                                "--clear-groups",
+                                JAILBUILD_BINARY,
+                                "run",
+                                root};
   argv.insert(argv.end(), command.begin(), command.end());
   return Spawned(argv, kPlainEnv).finish();
 }
@@ -1069,10 +1072,10 @@ TEST_F(RunCommand, APythonHttpServerInTheJailServesTheHostOverLoopback) {
 
   const int port = free_loopback_port();
   ASSERT_GT(port, 0);
-  Spawned server(run_argv({}, {kPython, "-m", "http.server", std::to_string(port), "--bind", "127.0.0.1",
-                               "--directory", "/srv"},
-                          root),
-                 kPlainEnv);
+  Spawned server(
+      run_argv({}, {kPython, "-m", "http.server", std::to_string(port), "--bind", "127.0.0.1", "--directory", "/srv"},
+               root),
+      kPlainEnv);
   std::optional<std::string> response;
   const auto deadline = Clock::now() + 30s;
   while (!response && server.running() && Clock::now() < deadline) {

@@ -144,8 +144,15 @@ class RunEscapeReview : public EscapeSuite {
   // ARGV in a mount namespace of its own with a /proc mounted in ROOT, as a plain chroot needs for
   // the attempts through /proc: gone with the namespace when ARGV ends, whatever happens.
   static std::vector<std::string> with_proc_in(const std::string& root, const std::vector<std::string>& argv) {
-    std::vector<std::string> wrapped{kUnshare, "--mount", "--propagation", "private", "--", kShell, "-c",
-                                     "mount -t proc proc \"$0/proc\" && exec \"$@\"", root};
+    std::vector<std::string> wrapped{kUnshare,
+                                     "--mount",
+                                     "--propagation",
+                                     "private",
+                                     "--",
+                                     kShell,
+                                     "-c",
+                                     "mount -t proc proc \"$0/proc\" && exec \"$@\"",
+                                     root};
     wrapped.insert(wrapped.end(), argv.begin(), argv.end());
     return wrapped;
   }
@@ -299,10 +306,9 @@ TEST_F(RunEscapeReview, NoSetuidRootFileCanBePlantedThroughWritable) {
   auto empty_drop = [&] {
     for (const auto& entry : fs::directory_iterator(drop)) fs::remove(entry.path());
   };
-  const std::vector<std::string> refused{"chmod 4755",        "chmod 2755",          "fchmod 4755", "fchmod 2755",
-                                         "fchmodat 4755",     "fchmodat 2755",       "fchmodat2 4755",
-                                         "open O_CREAT 4755", "openat O_CREAT 2755", "creat 4755",
-                                         "mknod 4755",        "mknodat 2755"};
+  const std::vector<std::string> refused{"chmod 4755",          "chmod 2755",    "fchmod 4755",    "fchmod 2755",
+                                         "fchmodat 4755",       "fchmodat 2755", "fchmodat2 4755", "open O_CREAT 4755",
+                                         "openat O_CREAT 2755", "creat 4755",    "mknod 4755",     "mknodat 2755"};
 
   // The control: host root, no filter: a setuid-root file appears on the host.
   const ProcessResult control = jail({"--writable", "--host-root", "--seccomp", "off"}, {"setuid", "/drop"});
@@ -335,9 +341,7 @@ TEST_F(RunEscapeReview, NoSetuidRootFileCanBePlantedThroughWritable) {
     any = true;
     const struct stat status = lstat_of(entry.path());
     EXPECT_NE(status.st_uid, 0u) << entry.path() << " belongs to host root";
-    if (mapped) {
-      EXPECT_EQ(status.st_uid, *mapped) << entry.path();
-    }
+    if (mapped) { EXPECT_EQ(status.st_uid, *mapped) << entry.path(); }
   }
   EXPECT_TRUE(any) << "the unfiltered probe made no file: " << unfiltered.output;
   fs::remove_all(drop);
@@ -463,7 +467,7 @@ TEST_F(RunEscapeReview, TheHostsDeviceNodesCannotBeChangedFromInside) {
 TEST_F(RunEscapeReview, TheHostKernelsStateInProcIsReadOnlyOrMasked) {
   std::vector<std::string> writable;
   for (const std::string file : {"/proc/irq/default_smp_affinity", "/proc/sysrq-trigger", "/proc/sys/kernel/hostname",
-                                  "/proc/sys/kernel/core_pattern", "/proc/sys/kernel/modprobe"})
+                                 "/proc/sys/kernel/core_pattern", "/proc/sys/kernel/modprobe"})
     if (fs::exists(file)) writable.push_back(file);
   // A file of /proc/fs root may write, if this host has one (a file system's tunables).
   std::error_code no_fs;
@@ -491,8 +495,8 @@ TEST_F(RunEscapeReview, TheHostKernelsStateInProcIsReadOnlyOrMasked) {
     }
     break;
   }
-  const std::vector<std::string> masked_files{"/proc/kcore",         "/proc/keys",          "/proc/timer_list",
-                                              "/proc/sched_debug",   "/proc/latency_stats", "/proc/timer_stats"};
+  const std::vector<std::string> masked_files{"/proc/kcore",       "/proc/keys",          "/proc/timer_list",
+                                              "/proc/sched_debug", "/proc/latency_stats", "/proc/timer_stats"};
   const std::vector<std::string> masked_directories{"/proc/acpi", "/proc/scsi", "/proc/asound"};
   std::vector<std::string> probe{"open-write"};
   probe.insert(probe.end(), writable.begin(), writable.end());
@@ -556,8 +560,8 @@ TEST_F(RunEscapeReview, SignalsFromInsideReachNoProcessOfTheCallersGroup) {
     ASSERT_TRUE(control.sleeper_started) << control.run.describe();
     EXPECT_TRUE(contains(control.run.output, "kill " + (target == "-pgid" ? "-hostpgid" : target) + ": OK"))
         << control.run.describe();
-    EXPECT_FALSE(control.sleeper_survived) << "kill " << target << ": the control did not reach the sleeper: "
-                                           << control.run.describe();
+    EXPECT_FALSE(control.sleeper_survived)
+        << "kill " << target << ": the control did not reach the sleeper: " << control.run.describe();
   }
 
   struct Variant {
@@ -574,8 +578,8 @@ TEST_F(RunEscapeReview, SignalsFromInsideReachNoProcessOfTheCallersGroup) {
   const bool open_to_others = (mode_of(dir_) & 0005) == 0005 && (mode_of(root_) & 0005) == 0005;
   if (open_to_others) variants.push_back({"jailbuild as nobody", {}, kNobody, kNobody});
   for (const Variant& variant : variants) {
-    const SignalledGroup jailed = run_beside_sleeper(run_argv(variant.options, {"kill", "0,-1,-pgid"}),
-                                                     variant.sleeper_uid, variant.run_as);
+    const SignalledGroup jailed =
+        run_beside_sleeper(run_argv(variant.options, {"kill", "0,-1,-pgid"}), variant.sleeper_uid, variant.run_as);
     expect_ran(jailed.run);
     EXPECT_TRUE(jailed.sleeper_started) << variant.name << ": " << jailed.run.describe();
     EXPECT_FALSE(answer(jailed.run, "kill -1").starts_with("SKIPPED")) << variant.name << ": kill(-1) not tried";
@@ -649,9 +653,7 @@ TEST_F(RunEscapeReview, TheCallersSessionKeyringIsNotTheJails) {
     const std::string mode = options.empty() ? "default" : "--seccomp off";
     const ProcessResult jailed = jail(options, {"keyring", name});
     expect_ran(jailed);
-    if (!options.empty()) {
-      EXPECT_EQ(answer(jailed, "describe session keyring"), "OK") << jailed.output;
-    }
+    if (!options.empty()) { EXPECT_EQ(answer(jailed, "describe session keyring"), "OK") << jailed.output; }
     EXPECT_EQ(escapes(jailed), std::vector<std::string>{}) << mode << ": " << jailed.output;
     EXPECT_EQ(lines_starting(jailed, "LEAK: "), std::vector<std::string>{}) << mode << ": " << jailed.output;
   }

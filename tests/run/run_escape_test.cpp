@@ -194,10 +194,10 @@ TEST_F(RunEscape, ADeviceNodeForAHostDiskCannotBeOpened) {
 // look at, fails with ENOSYS (so that glibc falls back to clone).
 TEST_F(RunEscape, MountingIsRefusedEvenWithCapSysAdmin) {
   const Tree before = snapshot(root_, true);
-  const std::vector<std::string> refused{
-      "fsopen",      "open_tree",   "move_mount",      "fsmount",       "pivot_root",
-      "chroot /",    "clone newuser", "clone newns",   "setns",         "mount proc",
-      "mount tmpfs", "remount root rw", "umount2 /proc", "unshare user+mount"};
+  const std::vector<std::string> refused{"fsopen",        "open_tree",         "move_mount",    "fsmount",
+                                         "pivot_root",    "chroot /",          "clone newuser", "clone newns",
+                                         "setns",         "mount proc",        "mount tmpfs",   "remount root rw",
+                                         "umount2 /proc", "unshare user+mount"};
   for (const std::vector<std::string>& options : {std::vector<std::string>{}, {"--cap", "SYS_ADMIN"}}) {
     const std::string mode = options.empty() ? "default" : "--cap SYS_ADMIN";
     const ProcessResult jailed = jail(options, {"mount"});
@@ -239,11 +239,11 @@ TEST_F(RunEscape, AHostProcessOfTheSameUidCannotBeSignalledOrTraced) {
   const std::string ids = std::to_string(kNobody) + ":" + std::to_string(kNobody);
 
   const ProcessResult control = chrooted({"ptrace", nobody_pid}, ids);
-  EXPECT_TRUE(contains(joined(escapes(control)), "traced the host process")) << "the control did not escape: "
-                                                                              << control.describe();
+  EXPECT_TRUE(contains(joined(escapes(control)), "traced the host process"))
+      << "the control did not escape: " << control.describe();
 
-  const ProcessResult as_nobody = jail({"-u", std::to_string(kNobody), "-g", std::to_string(kNobody)},
-                                       {"ptrace", nobody_pid});
+  const ProcessResult as_nobody =
+      jail({"-u", std::to_string(kNobody), "-g", std::to_string(kNobody)}, {"ptrace", nobody_pid});
   expect_ran(as_nobody);
   EXPECT_EQ(answer(as_nobody, "kill host"), "ESRCH") << as_nobody.output;
   EXPECT_EQ(answer(as_nobody, "ptrace seize host"), "EPERM") << as_nobody.output;
@@ -292,7 +292,8 @@ TEST_F(RunEscape, ProcListsOnlyTheJailsProcesses) {
   for (std::string entry; listed >> entry;) seen.insert(entry);
   EXPECT_FALSE(seen.empty()) << "an empty /proc proves nothing: " << jailed.output;
   for (const std::string& entry : seen)
-    EXPECT_TRUE(entry == "1" || entry == self) << "/proc lists pid " << entry << " besides 1 and the program's " << self;
+    EXPECT_TRUE(entry == "1" || entry == self)
+        << "/proc lists pid " << entry << " besides 1 and the program's " << self;
   EXPECT_TRUE(host.untouched()) << host.state();
 }
 
@@ -322,7 +323,8 @@ TEST_F(RunEscape, NoInputCanBePushedIntoTheCallersTerminal) {
   // In its own session, the caller's terminal is not the jail's controlling terminal, and pushing
   // input into another terminal needs CAP_SYS_ADMIN on the host: refused in the user namespace
   // even without seccomp.
-  const ProcessResult namespaced = spawn(run_argv({"--cap", "SYS_ADMIN", "--seccomp", "off"}, {"tty"}), kPlainEnv, terminal);
+  const ProcessResult namespaced =
+      spawn(run_argv({"--cap", "SYS_ADMIN", "--seccomp", "off"}, {"tty"}), kPlainEnv, terminal);
   expect_ran(namespaced);
   EXPECT_EQ(answer(namespaced, "TIOCSTI"), "EPERM") << namespaced.output;
   EXPECT_EQ(pty.pending_input(), "") << namespaced.output;
@@ -344,7 +346,8 @@ TEST_F(RunEscape, NoInputCanBePushedIntoTheCallersTerminal) {
 // wherever the file is (the "shocker" escape, with CAP_DAC_READ_SEARCH). The root is a bind mount
 // of a host directory, so the jail's "/" is on the host's filesystem: seccomp must refuse it.
 TEST_F(RunEscape, AHostFileCannotBeOpenedByItsHandle) {
-  struct stat marker_status {}, root_status {};
+  struct stat marker_status {
+  }, root_status{};
   ASSERT_EQ(::stat(marker_.c_str(), &marker_status), 0);
   ASSERT_EQ(::stat(root_.c_str(), &root_status), 0);
   ASSERT_EQ(marker_status.st_dev, root_status.st_dev) << "the marker and the root are on different filesystems";
@@ -378,8 +381,8 @@ TEST_F(RunEscape, AHostFileCannotBeOpenedByItsHandle) {
   EXPECT_EQ(escapes(namespaced), std::vector<std::string>{}) << namespaced.output;
   const ProcessResult unfiltered = jail({"--host-root", "--cap", "DAC_READ_SEARCH", "--seccomp", "off"}, probe);
   expect_ran(unfiltered);
-  EXPECT_TRUE(contains(joined(escapes(unfiltered)), "host-only marker")) << "the control did not escape: "
-                                                                         << unfiltered.output;
+  EXPECT_TRUE(contains(joined(escapes(unfiltered)), "host-only marker"))
+      << "the control did not escape: " << unfiltered.output;
   EXPECT_NE(answer(unfiltered, "open_by_handle_at made-up"), "EPERM") << unfiltered.output;
 }
 
@@ -403,7 +406,8 @@ TEST_F(RunEscape, TheRootIsReadOnly) {
         const std::string refused = answer(jailed, attempt);
         if (options.empty()) {
           EXPECT_TRUE(refused == "EROFS" || refused == "EACCES" || refused == "EPERM")
-              << file << ": " << attempt << "\n" << jailed.output;
+              << file << ": " << attempt << "\n"
+              << jailed.output;
         } else {
           EXPECT_EQ(refused, "EROFS") << file << ": " << attempt << "\n" << jailed.output;
         }
@@ -442,7 +446,8 @@ TEST_F(RunEscape, JailbuildsStateIsOutOfReach) {
   const ProcessResult bound = jail({"--host-root", "--ro-bind", state_ + ":" + state_}, probe);
   expect_ran(bound);
   EXPECT_FALSE(escapes(bound).empty()) << "the control did not read the manifest: " << bound.output;
-  EXPECT_FALSE(lines_starting(bound, "LEAK: ").empty()) << "mountinfo does not name a bound directory: " << bound.output;
+  EXPECT_FALSE(lines_starting(bound, "LEAK: ").empty())
+      << "mountinfo does not name a bound directory: " << bound.output;
 }
 
 // ---- credentials and environment ---------------------------------------------------------------
@@ -455,8 +460,7 @@ TEST_F(RunEscape, AnotherUserGetsOnlyItsIdsAndNoPrivileges) {
   const std::string all = nobody + "\t" + nobody + "\t" + nobody + "\t" + nobody;
   EXPECT_EQ(status_field(status, "Uid").value_or(""), all) << jailed.output;
   EXPECT_EQ(status_field(status, "Gid").value_or(""), all) << jailed.output;
-  EXPECT_EQ(status_field(status, "Groups").value_or("missing"), "")
-      << "supplementary groups kept: " << jailed.output;
+  EXPECT_EQ(status_field(status, "Groups").value_or("missing"), "") << "supplementary groups kept: " << jailed.output;
   expect_no_capabilities(status, jailed.describe());
 }
 
@@ -487,8 +491,8 @@ TEST_F(RunEscape, ASetuidRootProgramInsideStaysUnprivileged) {
   const std::string ids = "IDS: uid " + nobody + " " + nobody + " " + nobody;
 
   const ProcessResult control = run_process(chroot_argv({"creds"}, suid, nobody + ":" + nobody), kPlainEnv);
-  EXPECT_TRUE(contains(control.output, "IDS: uid " + nobody + " 0 0")) << "the control did not become root: "
-                                                                       << control.describe();
+  EXPECT_TRUE(contains(control.output, "IDS: uid " + nobody + " 0 0"))
+      << "the control did not become root: " << control.describe();
 
   const ProcessResult jailed = run_process(run_argv({"-u", nobody, "-g", nobody}, {"creds"}, suid), kPlainEnv);
   fs::remove(host_copy);
@@ -517,7 +521,8 @@ TEST_F(RunEscape, TheCallersPreloadAndSecretsStayOutside) {
       EXPECT_TRUE(name == "PATH" || name == "HOME" || name == "TERM" || name == "LANG")
           << mode << ": the program's environment has " << line;
     }
-    EXPECT_FALSE(contains(jailed.output, "ENV SECRET_TOKEN") || contains(jailed.output, "ENV LD_PRELOAD")) << jailed.output;
+    EXPECT_FALSE(contains(jailed.output, "ENV SECRET_TOKEN") || contains(jailed.output, "ENV LD_PRELOAD"))
+        << jailed.output;
     EXPECT_EQ(escapes(jailed), std::vector<std::string>{}) << mode << ": " << jailed.output;
   }
 
@@ -561,9 +566,9 @@ TEST_F(RunEscape, The32BitAndX32SystemCallAbisAreRefused) {
 // keyrings are not namespaced (keyctl reaches the host's session keyring); bpf, perf_event_open,
 // modules and kexec reach the kernel itself.
 TEST_F(RunEscape, TheOtherDenylistedCallsAreRefused) {
-  const std::vector<std::string> refused{"keyctl",      "add_key",       "request_key",   "bpf",
-                                         "perf_event_open", "init_module", "finit_module", "delete_module",
-                                         "kexec_load",  "kexec_file_load", "process_vm_readv", "process_vm_writev",
+  const std::vector<std::string> refused{"keyctl",          "add_key",         "request_key",      "bpf",
+                                         "perf_event_open", "init_module",     "finit_module",     "delete_module",
+                                         "kexec_load",      "kexec_file_load", "process_vm_readv", "process_vm_writev",
                                          "io_uring_setup"};
   const ProcessResult jailed = jail({}, {"denylist"});
   expect_ran(jailed);

@@ -41,8 +41,8 @@ TEST(RunOptions, BindSpecsTakeSourceAndTargetOrOnePathForBoth) {
 }
 
 TEST(RunOptions, BindSpecsThatCouldLeaveTheRootOrCoverItAreRefused) {
-  for (const std::string spec : {"relative:/x", "/srv:relative", "/srv:/a/../../etc", "/srv:/..", "/srv:/", "/srv://",
-                                 ":/x", "/srv:"}) {
+  for (const std::string spec :
+       {"relative:/x", "/srv:relative", "/srv:/a/../../etc", "/srv:/..", "/srv:/", "/srv://", ":/x", "/srv:"}) {
     auto mount = parse_bind(JailMount::Kind::Bind, spec);
     if (mount) {
       ADD_FAILURE() << spec << " was accepted as " << mount->source << " -> " << mount->target;
@@ -80,8 +80,8 @@ TEST(RunOptions, MalformedResourceLimitsAreRefusedWithTheReason) {
   ASSERT_FALSE(unknown);
   EXPECT_NE(unknown.error().message.find("unknown limit 'files'"), std::string::npos) << unknown.error().message;
   EXPECT_NE(unknown.error().message.find("nofile"), std::string::npos) << "the known names are not listed";
-  for (const std::string spec : {"nofile", "nofile=", "nofile=-1", "nofile=12k", "nofile=10:5", "nofile=unlimited:5",
-                                 "nofile=1:2:3"})
+  for (const std::string spec :
+       {"nofile", "nofile=", "nofile=-1", "nofile=12k", "nofile=10:5", "nofile=unlimited:5", "nofile=1:2:3"})
     EXPECT_FALSE(parse_resource_limit(spec)) << spec;
 }
 
@@ -107,8 +107,7 @@ TEST(RunOptions, IdentitiesAreLookedUpOnTheHost) {
   EXPECT_TRUE(nobody->groups.empty()) << "supplementary groups were given unasked";
   EXPECT_EQ(nobody->home, nobody_home);
 
-  auto chosen = resolve_identity(std::string("nobody"), std::string("0"),
-                                 std::vector<std::string>{"root", "12345"});
+  auto chosen = resolve_identity(std::string("nobody"), std::string("0"), std::vector<std::string>{"root", "12345"});
   ASSERT_TRUE(chosen) << chosen.error().message;
   EXPECT_EQ(chosen->gid, 0u);
   EXPECT_EQ(chosen->groups, (std::vector<gid_t>{0, 12345}));
@@ -131,12 +130,14 @@ TEST(RunOptions, UnknownUsersAndGroupsAreBadRequests) {
   EXPECT_TRUE(user.error().is_usage());
   EXPECT_NE(user.error().message.find("no-such-user-jailbuild"), std::string::npos);
   EXPECT_FALSE(resolve_identity(std::nullopt, std::string("no-such-group-jailbuild"), std::nullopt));
-  EXPECT_FALSE(resolve_identity(std::nullopt, std::nullopt, std::vector<std::string>{"root", "no-such-group-jailbuild"}));
+  EXPECT_FALSE(
+      resolve_identity(std::nullopt, std::nullopt, std::vector<std::string>{"root", "no-such-group-jailbuild"}));
 }
 
 TEST(RunOptions, TheDefaultEnvironmentHoldsOnlyPathHomeTermAndLang) {
-  const std::vector<std::string> caller{"PATH=/home/me/bin:/usr/bin", "HOME=/home/me", "TERM=xterm-256color",
-                                        "LANG=de_DE.UTF-8", "LD_PRELOAD=/tmp/evil.so", "AWS_SECRET_ACCESS_KEY=x"};
+  const std::vector<std::string> caller{"PATH=/home/me/bin:/usr/bin", "HOME=/home/me",
+                                        "TERM=xterm-256color",        "LANG=de_DE.UTF-8",
+                                        "LD_PRELOAD=/tmp/evil.so",    "AWS_SECRET_ACCESS_KEY=x"};
   Identity identity;
   identity.home = "/var/www";
   auto environment = jail_environment(caller, false, identity, {});
@@ -155,7 +156,8 @@ TEST(RunOptions, EnvAssignmentsOverrideAndKeepEnvStartsFromTheCaller) {
   EXPECT_EQ(clean->front(), "PATH=/app/bin");
   EXPECT_EQ(clean->back(), "EMPTY=");
   EXPECT_EQ(clean->size(), 3u) << "LANGUAGE must not pass for LANG: " << ::testing::PrintToString(*clean);
-  for (const std::string bad : {"NOVALUE", "=x"}) EXPECT_FALSE(jail_environment(caller, false, Identity{}, {bad})) << bad;
+  for (const std::string bad : {"NOVALUE", "=x"})
+    EXPECT_FALSE(jail_environment(caller, false, Identity{}, {bad})) << bad;
 }
 
 }  // namespace

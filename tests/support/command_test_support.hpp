@@ -34,7 +34,9 @@ inline constexpr int kExitIncomplete = 1;
 inline constexpr int kExitUsage = 2;
 
 // Whether two files hold the same bytes (compared without printing binaries in failure messages).
-inline bool same_contents(const fs::path& a, const fs::path& b) { return fs::exists(a) && read_file(a) == read_file(b); }
+inline bool same_contents(const fs::path& a, const fs::path& b) {
+  return fs::exists(a) && read_file(a) == read_file(b);
+}
 
 inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 

@@ -148,8 +148,7 @@ class EscapeSuite : public JailSuite {
     write_file(marker_, "host-only marker\n");
     fs::create_directories(dir_ + "/bin");
 
-    const ProcessResult built =
-        run_process({kGcc, "-O1", "-Wall", "-o", probe_, ESCAPE_PROBE_SOURCE}, kPlainEnv);
+    const ProcessResult built = run_process({kGcc, "-O1", "-Wall", "-o", probe_, ESCAPE_PROBE_SOURCE}, kPlainEnv);
     if (built.exit_code != 0) {
       setup_error_ = "building the probe failed: " + built.describe();
       return;
@@ -183,8 +182,8 @@ class EscapeSuite : public JailSuite {
   }
 
   // `jailbuild run OPTIONS ROOT PROGRAM ARGS`, the probe as PROGRAM unless given.
-  static std::vector<std::string> run_argv(const std::vector<std::string>& options, const std::vector<std::string>& args,
-                                           const std::string& program = "") {
+  static std::vector<std::string> run_argv(const std::vector<std::string>& options,
+                                           const std::vector<std::string>& args, const std::string& program = "") {
     std::vector<std::string> command{program.empty() ? probe_ : program};
     command.insert(command.end(), args.begin(), args.end());
     return JailSuite::run_argv(options, command);

@@ -58,9 +58,7 @@ std::optional<Pipe> make_pipe() {
   return Pipe{Fd(fds[0]), Fd(fds[1])};
 }
 
-std::string errno_text(const char* what, int error) {
-  return std::string(what) + ": " + std::strerror(error);
-}
+std::string errno_text(const char* what, int error) { return std::string(what) + ": " + std::strerror(error); }
 
 // Called in the forked child: reports which step failed through `error_fd` and exits.
 // Only async-signal-safe calls.
@@ -111,9 +109,7 @@ void reap(pid_t pid, Clock::time_point deadline, ProcessResult& result) {
   if (WIFSIGNALED(status)) result.term_signal = WTERMSIG(status);
 }
 
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
-}
+bool starts_with(const std::string& s, const std::string& prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -267,8 +263,7 @@ std::string ProcessResult::describe() const {
   return out.str();
 }
 
-ProcessResult run_process(const std::vector<std::string>& argv, const Environment& env,
-                          const ProcessOptions& options) {
+ProcessResult run_process(const std::vector<std::string>& argv, const Environment& env, const ProcessOptions& options) {
   ProcessResult result;
   if (argv.empty()) {
     result.launch_error = "empty argv";
@@ -304,9 +299,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const Environmen
         ::dup2(output->write.get(), STDERR_FILENO) < 0) {
       child_fail(error_fd, "dup2");
     }
-    if (change_root && (::chroot(options.root.c_str()) != 0 || ::chdir("/") != 0)) {
-      child_fail(error_fd, "chroot");
-    }
+    if (change_root && (::chroot(options.root.c_str()) != 0 || ::chdir("/") != 0)) { child_fail(error_fd, "chroot"); }
     if (!options.cwd.empty() && ::chdir(options.cwd.c_str()) != 0) child_fail(error_fd, "chdir");
     ::execve(child_argv[0], child_argv.data(), child_env.data());
     child_fail(error_fd, "execve");
@@ -404,8 +397,7 @@ LoaderTrace trace_explicit(const std::string& loader, const std::string& file, c
   return run_trace({loader, file}, env, cwd, std::move(options));
 }
 
-std::optional<std::string> real_path(const std::string& path, const std::string& cwd,
-                                     const std::string& root) {
+std::optional<std::string> real_path(const std::string& path, const std::string& cwd, const std::string& root) {
   const std::string absolute = starts_with(path, "/") ? path : cwd + "/" + path;
   if (!root.empty() && root != "/") return resolve_in_root(root, absolute);
   char buffer[PATH_MAX];
@@ -413,8 +405,7 @@ std::optional<std::string> real_path(const std::string& path, const std::string&
   return std::string(buffer);
 }
 
-std::vector<std::string> loaded_file_order(const LoaderTrace& trace,
-                                           const std::set<std::string>& excluded) {
+std::vector<std::string> loaded_file_order(const LoaderTrace& trace, const std::set<std::string>& excluded) {
   std::vector<std::string> files;
   for (const auto& object : trace.objects) {
     std::string file = real_path(object.path, trace.cwd, trace.root).value_or("unresolved:" + object.path);
@@ -436,8 +427,7 @@ std::set<std::string> resolver_file_set(const Closure& closure) {
   return files;
 }
 
-std::vector<std::string> resolver_file_order(const LinkMap& program,
-                                             const std::set<std::string>& excluded) {
+std::vector<std::string> resolver_file_order(const LinkMap& program, const std::set<std::string>& excluded) {
   std::vector<std::string> files;
   for (const LoadedObject* object : traced_objects(program)) {
     if (!excluded.contains(object->real_path)) files.push_back(object->real_path);
@@ -485,21 +475,16 @@ namespace {
 
 const char* problem_kind_name(ProblemKind kind) {
   switch (kind) {
-    case ProblemKind::NotFound:
-      return "not found";
-    case ProblemKind::Fatal:
-      return "fatal";
-    case ProblemKind::Skipped:
-      return "skipped";
-    case ProblemKind::Unreadable:
-      return "unreadable";
+    case ProblemKind::NotFound: return "not found";
+    case ProblemKind::Fatal: return "fatal";
+    case ProblemKind::Skipped: return "skipped";
+    case ProblemKind::Unreadable: return "unreadable";
   }
   return "?";
 }
 
 void describe_problem(std::ostringstream& out, const Problem& problem) {
-  out << "  problem (" << problem_kind_name(problem.kind) << ") " << problem.name << ": "
-      << problem.message << "\n";
+  out << "  problem (" << problem_kind_name(problem.kind) << ") " << problem.name << ": " << problem.message << "\n";
 }
 
 }  // namespace
@@ -513,8 +498,8 @@ std::string describe(const Closure& closure) {
     out << "program " << i << (program.static_program ? " (static)" : "") << ":\n";
     for (std::size_t j = 0; j < program.objects.size(); ++j) {
       const LoadedObject& object = program.objects[j];
-      out << "  [" << j << "] " << object.path << " (" << to_string(object.found_by)
-          << ") -> " << object.real_path << "\n";
+      out << "  [" << j << "] " << object.path << " (" << to_string(object.found_by) << ") -> " << object.real_path
+          << "\n";
     }
     for (const auto& problem : program.problems) describe_problem(out, problem);
   }
@@ -531,9 +516,7 @@ std::map<std::string, std::string> loader_diagnostics(const std::string& loader)
     const std::size_t equals = line.find('=');
     if (equals == std::string::npos) continue;
     std::string value = line.substr(equals + 1);
-    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
-      value = value.substr(1, value.size() - 2);
-    }
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') { value = value.substr(1, value.size() - 2); }
     values.emplace(line.substr(0, equals), std::move(value));
   }
   return values;

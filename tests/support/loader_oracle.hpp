@@ -52,9 +52,9 @@ struct ProcessOptions {
 struct ProcessResult {
   std::string launch_error;  // non-empty: it could not be started (fork, chroot, chdir, exec)
   bool timed_out = false;
-  int exit_code = -1;     // its exit status; -1 if it did not exit normally
-  int term_signal = 0;    // the signal that killed it, or 0
-  std::string output;     // stdout and stderr, interleaved as written
+  int exit_code = -1;   // its exit status; -1 if it did not exit normally
+  int term_signal = 0;  // the signal that killed it, or 0
+  std::string output;   // stdout and stderr, interleaved as written
 
   bool exited() const { return launch_error.empty() && !timed_out && term_signal == 0; }
   std::string describe() const;  // a one-paragraph summary for failure messages
@@ -78,12 +78,12 @@ struct TracedObject {
 
 // What the loader printed in trace mode.
 struct LoaderTrace {
-  ProcessResult process;             // the run itself, for diagnostics
-  std::string cwd = "/";             // the working directory it ran in (inside `root`)
-  std::string root = "/";            // the root it ran in
-  std::vector<TracedObject> objects; // loaded objects in link-map order; no vDSO, no "not found"
-  std::vector<std::string> not_found;  // `NAME => not found`, once per reference, in order
-  std::optional<std::string> fatal_error;  // "NAME: REASON" of `…: error while loading shared libraries: …`
+  ProcessResult process;                      // the run itself, for diagnostics
+  std::string cwd = "/";                      // the working directory it ran in (inside `root`)
+  std::string root = "/";                     // the root it ran in
+  std::vector<TracedObject> objects;          // loaded objects in link-map order; no vDSO, no "not found"
+  std::vector<std::string> not_found;         // `NAME => not found`, once per reference, in order
+  std::optional<std::string> fatal_error;     // "NAME: REASON" of `…: error while loading shared libraries: …`
   std::vector<std::string> ignored_preloads;  // `ERROR: ld.so: object 'X' … cannot be preloaded …: ignored.`
   // Symbol-version lines, `…: LIB: version `V' not found (required by X)` or `…: LIB: no version
   // information available (required by X)`. Trace mode goes on; a real run fails on the first kind.
@@ -111,9 +111,8 @@ LoaderTrace trace_exec(const std::string& program, const Environment& env, const
 
 // Runs `LD_TRACE_LOADED_OBJECTS=1 LOADER FILE` plus `env` (what ldd does): works for libraries
 // and for setuid/setgid programs, but FILE's $ORIGIN is the directory of FILE as given.
-LoaderTrace trace_explicit(const std::string& loader, const std::string& file,
-                           const Environment& env, const std::string& cwd,
-                           ProcessOptions options = {});
+LoaderTrace trace_explicit(const std::string& loader, const std::string& file, const Environment& env,
+                           const std::string& cwd, ProcessOptions options = {});
 
 // `path` with every symlink resolved and no `.`/`..` left, as the kernel would walk it inside
 // `root`, relative paths taken from `cwd` (both inside `root`); nullopt if it does not exist.
@@ -128,8 +127,7 @@ std::set<std::string> loaded_file_set(const LoaderTrace& trace);
 
 // The same paths in link-map order, without those in `excluded` (e.g. the interpreter, whose
 // position in the trace follows its own rule, docs/loader-rules.md#trace-output).
-std::vector<std::string> loaded_file_order(const LoaderTrace& trace,
-                                           const std::set<std::string>& excluded = {});
+std::vector<std::string> loaded_file_order(const LoaderTrace& trace, const std::set<std::string>& excluded = {});
 
 // The resolver's counterpart of loaded_file_set: the `real_path` of every object of every
 // program in the closure that a trace would list. That is every object except
@@ -142,8 +140,7 @@ std::set<std::string> resolver_file_set(const Closure& closure);
 
 // The resolver's counterpart of loaded_file_order for one program: the same objects as
 // resolver_file_set in link-map order, without anything in `excluded`.
-std::vector<std::string> resolver_file_order(const LinkMap& program,
-                                             const std::set<std::string>& excluded = {});
+std::vector<std::string> resolver_file_order(const LinkMap& program, const std::set<std::string>& excluded = {});
 
 // The names the loader opened the objects as (l_name), one per traced object, and the resolver's
 // counterpart (LoadedObject::path of the same objects as resolver_file_set). These strings matter

@@ -49,9 +49,7 @@ inline std::optional<std::string> bytes_in(const nlohmann::json& value) {
 inline bool plain_dump_refuses(const std::string& bytes) {
   try {
     (void)nlohmann::json(bytes).dump();
-  } catch (const nlohmann::json::type_error& error) {
-    return error.id == 316;
-  }
+  } catch (const nlohmann::json::type_error& error) { return error.id == 316; }
   return false;
 }
 
@@ -79,8 +77,7 @@ inline std::string build_program_with_non_utf8_paths(const std::filesystem::path
   };
   gcc({"-shared", "-fPIC", "-Wl,-soname," + kLatin1Library, "-o", (latin1 / kLatin1Library).string(),
        "latin1_library.c"});
-  gcc({"-shared", "-fPIC", "-Wl,-soname," + kUtf8Library, "-o", (utf8 / kUtf8Library).string(),
-       "utf8_library.c"});
+  gcc({"-shared", "-fPIC", "-Wl,-soname," + kUtf8Library, "-o", (utf8 / kUtf8Library).string(), "utf8_library.c"});
   const std::string program = (latin1 / "app").string();
   gcc({"-o", program, "non_utf8_app.c", "-Wl,--no-as-needed", "-L" + latin1.string(), "-L" + utf8.string(),
        "-l:" + kLatin1Library, "-l:" + kUtf8Library, "-Wl,-rpath," + latin1.string() + ":" + utf8.string()});

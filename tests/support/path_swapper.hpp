@@ -37,7 +37,8 @@ class PathSwapper {
       : directory_(directory), name_(name) {
     const std::string swap = directory + "/" + name + ".swap";
     if (::symlink(decoy.c_str(), swap.c_str()) != 0) throw std::runtime_error("symlink " + swap);
-    void* shared = ::mmap(nullptr, sizeof(std::atomic<long>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void* shared =
+        ::mmap(nullptr, sizeof(std::atomic<long>), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shared == MAP_FAILED) throw std::runtime_error("mmap");
     swaps_ = new (shared) std::atomic<long>(0);
     pid_ = ::fork();
@@ -77,8 +78,7 @@ class PathSwapper {
     const std::string swap = name_ + ".swap";
     std::uint64_t random = 88172645463325252ull ^ static_cast<std::uint64_t>(::getpid());
     while (true) {
-      if (::renameat2(AT_FDCWD, name_.c_str(), AT_FDCWD, swap.c_str(), RENAME_EXCHANGE) == 0)
-        swaps_->fetch_add(1);
+      if (::renameat2(AT_FDCWD, name_.c_str(), AT_FDCWD, swap.c_str(), RENAME_EXCHANGE) == 0) swaps_->fetch_add(1);
       if (max_pause_us == 0) {
         ::sched_yield();
         continue;

@@ -99,8 +99,10 @@ class Spawned {
         ::dup2(options.merged ? out[1] : err[1], 2);
       }
       for (const Inherited& kept : options.inherit) {
-        if (kept.as < 0 || kept.as == kept.fd) ::fcntl(kept.fd, F_SETFD, 0);
-        else ::dup2(kept.fd, kept.as);  // dup2 leaves FD_CLOEXEC off the copy
+        if (kept.as < 0 || kept.as == kept.fd)
+          ::fcntl(kept.fd, F_SETFD, 0);
+        else
+          ::dup2(kept.fd, kept.as);  // dup2 leaves FD_CLOEXEC off the copy
       }
       struct sigaction default_action {};
       default_action.sa_handler = SIG_DFL;
@@ -200,8 +202,10 @@ class Spawned {
     for (int fd : {stdout_, stderr_})
       if (fd >= 0) fds.push_back({fd, POLLIN, 0});
     if (stdin_ >= 0) fds.push_back({stdin_, POLLOUT, 0});
-    if (!fds.empty()) ::poll(fds.data(), fds.size(), static_cast<int>(wait.count()));
-    else if (wait.count() > 0) ::usleep(static_cast<useconds_t>(wait.count()) * 1000);
+    if (!fds.empty())
+      ::poll(fds.data(), fds.size(), static_cast<int>(wait.count()));
+    else if (wait.count() > 0)
+      ::usleep(static_cast<useconds_t>(wait.count()) * 1000);
     const bool got_out = read_from(stdout_, outcome_.out);
     const bool got_err = read_from(stderr_, outcome_.err);
     if (stdin_ >= 0) {

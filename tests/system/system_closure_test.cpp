@@ -66,7 +66,7 @@ struct Subject {
   std::string real;                        // its real path, left out of both answers
   std::optional<std::string> interpreter;  // PT_INTERP
   TraceMode mode = TraceMode::Exec;
-  std::string loader;                      // for TraceMode::Explicit
+  std::string loader;  // for TraceMode::Explicit
 };
 
 // Why a dynamically linked file is not compared.
@@ -101,7 +101,9 @@ struct Difference {
 bool has_elf_magic(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   char magic[4] = {};
-  return in.read(magic, sizeof magic) && std::string_view(magic, sizeof magic) == "\x7f" "ELF";
+  return in.read(magic, sizeof magic) && std::string_view(magic, sizeof magic) ==
+                                             "\x7f"
+                                             "ELF";
 }
 
 bool is_dynamically_linked(const elf::ElfObject& object) {
@@ -303,9 +305,7 @@ Tally compare_all(const std::vector<Subject>& subjects, const std::vector<Loader
 
 // ---- reporting -------------------------------------------------------------------------------
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // Wall-clock seconds of each phase.
 struct Timings {
@@ -336,10 +336,10 @@ void print_summary(const Survey& survey, const Tally& tally, const Timings& timi
             << " by exec trace, " << modes.at(TraceMode::Explicit) << " by explicit loader trace)\n";
   print_skipped(survey);
   std::cout << "  agreed: " << tally.files_agreed << " loaded files; missing libraries for " << tally.agreed_not_found
-            << " files; load errors for " << tally.agreed_load_errors << " files\n  differences: "
-            << tally.differences.size() << "\n  time: survey " << timings.survey << " s, jailbuild "
-            << timings.jailbuild << " s, loader traces " << timings.loader << " s (" << kParallelTraces
-            << " at a time)\n";
+            << " files; load errors for " << tally.agreed_load_errors
+            << " files\n  differences: " << tally.differences.size() << "\n  time: survey " << timings.survey
+            << " s, jailbuild " << timings.jailbuild << " s, loader traces " << timings.loader << " s ("
+            << kParallelTraces << " at a time)\n";
 }
 
 // Runs `step`, adding its wall-clock time to `seconds`.
@@ -366,8 +366,8 @@ TEST(SystemClosure, EveryDynamicallyLinkedFileMatchesTheLoader) {
   EXPECT_GE(modes.at(TraceMode::Explicit), kMinimumComparedPerMode);
   // Every dynamically linked file loads at least its interpreter or one library.
   EXPECT_GE(tally.files_agreed, survey.subjects.size() - tally.differences.size());
-  EXPECT_TRUE(tally.differences.empty())
-      << tally.differences.size() << " files where jailbuild and the loader differ (above)";
+  EXPECT_TRUE(tally.differences.empty()) << tally.differences.size()
+                                         << " files where jailbuild and the loader differ (above)";
 }
 
 }  // namespace

@@ -160,7 +160,10 @@ TEST(DirStream, AnEmptyDirectoryEndsAtOnceAndErrorsNameThePath) {
   EXPECT_EQ(missing.error().message, std::string("the missing one: ") + std::strerror(ENOENT));
   // adopt takes the descriptor: closed with the stream, never twice.
   const int fd = ::open(dir.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  { auto adopted = DirStream::adopt(UniqueFd(fd), dir.path); ASSERT_TRUE(adopted); }
+  {
+    auto adopted = DirStream::adopt(UniqueFd(fd), dir.path);
+    ASSERT_TRUE(adopted);
+  }
   EXPECT_FALSE(is_open(fd));
 }
 

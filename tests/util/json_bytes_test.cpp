@@ -20,22 +20,22 @@ using testing::plain_dump_refuses;
 const std::vector<std::string> kSamples = {
     "",
     "/usr/bin/ls",
-    "caf\xc3\xa9",                 // 2 bytes
-    "\xe2\x82\xac",                // 3 bytes (euro sign)
-    "\xf0\x9f\x98\x80",            // 4 bytes
-    "\xf4\x8f\xbf\xbf",            // U+10FFFF, the last code point
-    "\xed\x9f\xbf",                // U+D7FF, just below the surrogates
-    "\xef\xbf\xbf",                // U+FFFF
-    "caf\xe9",                     // Latin-1
-    "lib\xff.so",                  // a byte UTF-8 never uses
-    "\xc0\xaf",                    // overlong "/"
-    "\xe0\x80\xaf",                // overlong, 3 bytes
-    "\xf0\x80\x80\xaf",            // overlong, 4 bytes
-    "\xed\xa0\x80",                // a surrogate
-    "\xf4\x90\x80\x80",            // above U+10FFFF
-    "\xe2\x82",                    // cut short
-    "\x80",                        // a lone continuation byte
-    std::string("a\0b", 3),        // NUL is UTF-8 (a path cannot hold one, a message might)
+    "caf\xc3\xa9",           // 2 bytes
+    "\xe2\x82\xac",          // 3 bytes (euro sign)
+    "\xf0\x9f\x98\x80",      // 4 bytes
+    "\xf4\x8f\xbf\xbf",      // U+10FFFF, the last code point
+    "\xed\x9f\xbf",          // U+D7FF, just below the surrogates
+    "\xef\xbf\xbf",          // U+FFFF
+    "caf\xe9",               // Latin-1
+    "lib\xff.so",            // a byte UTF-8 never uses
+    "\xc0\xaf",              // overlong "/"
+    "\xe0\x80\xaf",          // overlong, 3 bytes
+    "\xf0\x80\x80\xaf",      // overlong, 4 bytes
+    "\xed\xa0\x80",          // a surrogate
+    "\xf4\x90\x80\x80",      // above U+10FFFF
+    "\xe2\x82",              // cut short
+    "\x80",                  // a lone continuation byte
+    std::string("a\0b", 3),  // NUL is UTF-8 (a path cannot hold one, a message might)
 };
 
 TEST(JsonBytes, IsUtf8ExactlyWhenNlohmannWritesTheString) {
@@ -51,12 +51,9 @@ TEST(JsonBytes, Utf8IsAStringAndAnythingElseIsLowercaseHexOfEveryByte) {
     EXPECT_EQ(value.is_string(), is_utf8(sample));
     EXPECT_EQ(bytes_in(value), sample) << value.dump();  // decoded by the tests' own reader
     EXPECT_EQ(bytes_in(nlohmann::json::parse(value.dump())), sample) << "written and read back";
-    if (value.is_object()) {
-      EXPECT_EQ(bytes_from_hex(value["hex"].get<std::string>()), sample);
-    }
+    if (value.is_object()) { EXPECT_EQ(bytes_from_hex(value["hex"].get<std::string>()), sample); }
   }
-  EXPECT_EQ(bytes_json(std::vector<std::string>{"a", "caf\xe9"}),
-            (nlohmann::json{"a", {{"hex", "636166e9"}}}));
+  EXPECT_EQ(bytes_json(std::vector<std::string>{"a", "caf\xe9"}), (nlohmann::json{"a", {{"hex", "636166e9"}}}));
 }
 
 TEST(JsonBytes, BytesFromHexAcceptsOnlyPairsOfLowercaseDigits) {

@@ -83,7 +83,8 @@ static const char* error_text(int error, char number[16]) {
   }
   char digits[12];
   int count = 0;
-  for (unsigned value = (unsigned)error; count == 0 || value != 0; value /= 10) digits[count++] = (char)('0' + value % 10);
+  for (unsigned value = (unsigned)error; count == 0 || value != 0; value /= 10)
+    digits[count++] = (char)('0' + value % 10);
   unsigned long used = 0;
   number[0] = '\0';
   append(number, &used, 16, "error ");

@@ -23,14 +23,15 @@ static inline long syscall6(long number, long a, long b, long c, long d, long e,
 
 /* The kernel starts a program with the stack pointer at argc; the ABI wants it 16-byte aligned at
  * a call. */
-__asm__(".text\n"
-        ".global _start\n"
-        "_start:\n"
-        "  xor %rbp, %rbp\n"
-        "  mov %rsp, %rdi\n"
-        "  and $-16, %rsp\n"
-        "  call jail_init_start\n"
-        "  hlt\n");
+__asm__(
+    ".text\n"
+    ".global _start\n"
+    "_start:\n"
+    "  xor %rbp, %rbp\n"
+    "  mov %rsp, %rdi\n"
+    "  and $-16, %rsp\n"
+    "  call jail_init_start\n"
+    "  hlt\n");
 
 #elif defined(__aarch64__)
 
@@ -46,13 +47,14 @@ static inline long syscall6(long number, long a, long b, long c, long d, long e,
   return x0;
 }
 
-__asm__(".text\n"
-        ".global _start\n"
-        "_start:\n"
-        "  mov x29, #0\n"
-        "  mov x30, #0\n"
-        "  mov x0, sp\n"
-        "  bl jail_init_start\n");
+__asm__(
+    ".text\n"
+    ".global _start\n"
+    "_start:\n"
+    "  mov x29, #0\n"
+    "  mov x30, #0\n"
+    "  mov x0, sp\n"
+    "  bl jail_init_start\n");
 
 #else
 #error "the jail's init knows the system calls of x86-64 and AArch64 only"
@@ -80,8 +82,7 @@ static inline long sys_rt_sigprocmask(int how, const sigset_t* set, sigset_t* ol
 /* Waits, without a timeout, for one of `set` (blocked); returns its number. */
 static inline long sys_rt_sigtimedwait(const sigset_t* set, siginfo_t* info) {
   long signal;
-  while ((signal = syscall6(__NR_rt_sigtimedwait, (long)set, (long)info, 0, sizeof(sigset_t), 0, 0)) == -EINTR) {
-  }
+  while ((signal = syscall6(__NR_rt_sigtimedwait, (long)set, (long)info, 0, sizeof(sigset_t), 0, 0)) == -EINTR) {}
   return signal;
 }
 __attribute__((noreturn)) static inline void sys_exit(int status) {
