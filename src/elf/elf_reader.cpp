@@ -23,7 +23,6 @@ namespace {
 using Bytes = std::span<const std::byte>;
 
 // Success, or what is wrong; for the steps that each fill in part of an ElfObject.
-using Status = std::optional<Error>;
 
 // ---------------------------------------------------------------------------------------------
 // On-disk layouts
@@ -259,16 +258,16 @@ const Segment* find_load_segment(std::span<const Segment> segments, std::uint64_
 // PT_INTERP
 
 // The kernel uses the first PT_INTERP, as a C string.
-Status read_interpreter(Bytes file, std::span<const Segment> segments, ElfObject& object) {
+Result<void> read_interpreter(Bytes file, std::span<const Segment> segments, ElfObject& object) {
   const auto interp =
       std::find_if(segments.begin(), segments.end(), [](const Segment& s) { return s.type == kPtInterp; });
-  if (interp == segments.end()) return std::nullopt;
+  if (interp == segments.end()) return {};
   const Result<Bytes> contents = segment_contents(file, *interp, "PT_INTERP");
   if (!contents) return contents.error();
   const std::optional<std::string_view> path = c_string(*contents);
   if (!path) { return Error{"PT_INTERP is not NUL-terminated within its p_filesz " + hex(interp->filesz)}; }
   object.interpreter = std::string(*path);
-  return std::nullopt;
+  return {};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -365,13 +364,13 @@ class StringTable {
   std::optional<std::uint64_t> declared_size_;  // DT_STRSZ, if the table has one
 };
 
-Status resolve_string(const StringTable& strings, std::optional<std::uint64_t> offset, std::string_view tag_name,
-                      std::optional<std::string>& out) {
-  if (!offset) return std::nullopt;
+Result<void> resolve_string(const StringTable& strings, std::optional<std::uint64_t> offset, std::string_view tag_name,
+                            std::optional<std::string>& out) {
+  if (!offset) return {};
   Result<std::string> text = strings.string_at(*offset, tag_name);
   if (!text) return text.error();
   out = std::move(*text);
-  return std::nullopt;
+  return {};
 }
 
 // Each entry gets its own copy of its string (ElfObject holds std::string): N DT_NEEDED entries
@@ -380,7 +379,7 @@ Status resolve_string(const StringTable& strings, std::optional<std::uint64_t> o
 // names), so the total is capped far above any real file instead of capping single names.
 constexpr std::uint64_t kMaxNeededBytes = 1 << 20;
 
-Status resolve_strings(const DynamicTags& tags, const StringTable& strings, ElfObject& object) {
+Result<void> resolve_strings(const DynamicTags& tags, const StringTable& strings, ElfObject& object) {
   std::uint64_t needed_bytes = 0;
   for (const std::uint64_t offset : tags.needed) {
     Result<std::string> name = strings.string_at(offset, "DT_NEEDED");
@@ -392,8 +391,8 @@ Status resolve_strings(const DynamicTags& tags, const StringTable& strings, ElfO
     }
     object.needed.push_back(std::move(*name));
   }
-  if (Status error = resolve_string(strings, tags.soname, "DT_SONAME", object.soname)) return error;
-  if (Status error = resolve_string(strings, tags.rpath, "DT_RPATH", object.rpath)) return error;
+  TRY(resolve_string(strings, tags.soname, "DT_SONAME", object.soname));
+  TRY(resolve_string(strings, tags.rpath, "DT_RPATH", object.rpath));
   return resolve_string(strings, tags.runpath, "DT_RUNPATH", object.runpath);
 }
 
@@ -405,9 +404,9 @@ const Segment* find_dynamic_segment(std::span<const Segment> segments) {
 }
 
 template <typename Layout>
-Status read_dynamic(Bytes file, std::span<const Segment> segments, ElfObject& object) {
+Result<void> read_dynamic(Bytes file, std::span<const Segment> segments, ElfObject& object) {
   const Segment* dynamic = find_dynamic_segment(segments);
-  if (dynamic == nullptr) return std::nullopt;
+  if (dynamic == nullptr) return {};
   object.has_dynamic = true;
   // objcopy --only-keep-debug leaves such a segment; glibc refuses the object ("object file has
   // no dynamic section").
@@ -421,7 +420,7 @@ Status read_dynamic(Bytes file, std::span<const Segment> segments, ElfObject& ob
   const Result<DynamicTags> tags = read_dynamic_tags<Layout>(*contents);
   if (!tags) return tags.error();
   object.flags_1 = tags->flags_1;
-  if (!tags->has_string_tags()) return std::nullopt;
+  if (!tags->has_string_tags()) return {};
 
   if (!tags->strtab) return Error{"dynamic section has string-valued tags but no DT_STRTAB"};
   const Result<StringTable> strings = StringTable::locate(file, segments, *tags->strtab, tags->strsz);
@@ -537,7 +536,7 @@ std::optional<std::uint32_t> x86_isa_needed(const Note& note, std::uint64_t word
 }
 
 template <std::endian Order>
-Status read_notes(Bytes file, std::span<const Segment> segments, std::uint64_t word_size, ElfObject& object) {
+Result<void> read_notes(Bytes file, std::span<const Segment> segments, std::uint64_t word_size, ElfObject& object) {
   for (const Segment& segment : segments) {
     if (segment.type != kPtNote) continue;
     const Result<Bytes> contents = segment_contents(file, segment, "PT_NOTE");
@@ -554,7 +553,7 @@ Status read_notes(Bytes file, std::span<const Segment> segments, std::uint64_t w
       }
     }
   }
-  return std::nullopt;
+  return {};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -565,10 +564,10 @@ Result<ElfObject> parse_object_as(Bytes file, const ElfHeader& header) {
   if (!segments) return segments.error();
   ElfObject object;
   object.header = header;
-  if (Status error = read_interpreter(file, *segments, object)) return *error;
-  if (Status error = read_dynamic<Layout>(file, *segments, object)) return *error;
+  TRY(read_interpreter(file, *segments, object));
+  TRY(read_dynamic<Layout>(file, *segments, object));
   const std::uint64_t word_size = header.elf_class == kClass64 ? 8 : 4;
-  if (Status error = read_notes<Layout::kOrder>(file, *segments, word_size, object)) return *error;
+  TRY(read_notes<Layout::kOrder>(file, *segments, word_size, object));
   return object;
 }
 

@@ -238,18 +238,16 @@ Result<std::optional<std::optional<std::string>>> Diagnostics::nullable_string(s
 
 // Calls `apply` with the value of `key` if it is present; returns the type error otherwise.
 template <typename T, typename Apply>
-std::optional<Error> apply_if_present(const Result<std::optional<T>>& value, Apply apply) {
+Result<void> apply_if_present(const Result<std::optional<T>>& value, Apply apply) {
   if (!value) return value.error();
   if (*value) apply(**value);
-  return std::nullopt;
+  return {};
 }
 
-std::optional<Error> apply_paths(const Diagnostics& report, LoaderConfig& config) {
-  if (auto e = apply_if_present(report.string("path.rtld"), [&](const std::string& v) { config.rtld_path = v; }))
-    return e;
-  if (auto e = apply_if_present(report.string("dso.ld"), [&](const std::string& v) { config.rtld_soname = v; }))
-    return e;
-  if (auto e = apply_if_present(report.string("dl_dst_lib"), [&](const std::string& v) { config.lib = v; })) return e;
+Result<void> apply_paths(const Diagnostics& report, LoaderConfig& config) {
+  TRY(apply_if_present(report.string("path.rtld"), [&](const std::string& v) { config.rtld_path = v; }));
+  TRY(apply_if_present(report.string("dso.ld"), [&](const std::string& v) { config.rtld_soname = v; }));
+  TRY(apply_if_present(report.string("dl_dst_lib"), [&](const std::string& v) { config.lib = v; }));
   // LD_SO_CACHE and the preload file are SYSCONFDIR "/ld.so.cache" and "/ld.so.preload".
   return apply_if_present(report.string("path.sysconfdir"), [&](const std::string& v) {
     config.cache_path = v + "/ld.so.cache";
@@ -258,7 +256,7 @@ std::optional<Error> apply_paths(const Diagnostics& report, LoaderConfig& config
 }
 
 // path.system_dirs[0x0], [0x1], ... in index order; the list replaces the default if present.
-std::optional<Error> apply_system_dirs(const Diagnostics& report, LoaderConfig& config) {
+Result<void> apply_system_dirs(const Diagnostics& report, LoaderConfig& config) {
   std::vector<std::string> dirs;
   for (std::size_t index = 0;; ++index) {
     std::array<char, 20> hex{};
@@ -270,7 +268,7 @@ std::optional<Error> apply_system_dirs(const Diagnostics& report, LoaderConfig& 
     dirs.push_back(std::move(**dir));
   }
   if (!dirs.empty()) config.system_dirs = std::move(dirs);
-  return std::nullopt;
+  return {};
 }
 
 // dl_hwcaps_subdirs is a ':' list and bit i of dl_hwcaps_subdirs_active marks its i-th non-empty
@@ -289,12 +287,11 @@ std::vector<std::string> active_hwcaps_subdirs(std::string_view list, std::uint6
   return names;
 }
 
-std::optional<Error> apply_hwcaps(const Diagnostics& report, LoaderConfig& config) {
-  if (auto e = apply_if_present(report.number("dl_hwcap"), [&](std::uint64_t v) { config.hwcap = v; })) return e;
+Result<void> apply_hwcaps(const Diagnostics& report, LoaderConfig& config) {
+  TRY(apply_if_present(report.number("dl_hwcap"), [&](std::uint64_t v) { config.hwcap = v; }));
   // HWCAP_IMPORTANT, which is the hwcap mask when no tunable overrides it (none does here: the
   // loader is asked with an empty environment).
-  if (auto e = apply_if_present(report.number("dl_hwcap_important"), [&](std::uint64_t v) { config.hwcap_mask = v; }))
-    return e;
+  TRY(apply_if_present(report.number("dl_hwcap_important"), [&](std::uint64_t v) { config.hwcap_mask = v; }));
 
   Result<std::optional<std::string>> subdirs = report.string("dl_hwcaps_subdirs");
   if (!subdirs) return subdirs.error();
@@ -305,17 +302,16 @@ std::optional<Error> apply_hwcaps(const Diagnostics& report, LoaderConfig& confi
         "ld.so --list-diagnostics: dl_hwcaps_subdirs and dl_hwcaps_subdirs_active "
         "must come together"};
   if (*subdirs) config.hwcaps_subdirs = active_hwcaps_subdirs(**subdirs, **active);
-  return std::nullopt;
+  return {};
 }
 
-std::optional<Error> apply_platform(const Diagnostics& report, LoaderConfig& config) {
-  if (auto e = apply_if_present(report.nullable_string("dl_platform"),
-                                [&](const std::optional<std::string>& v) { config.platform = v; }))
-    return e;
+Result<void> apply_platform(const Diagnostics& report, LoaderConfig& config) {
+  TRY(apply_if_present(report.nullable_string("dl_platform"),
+                       [&](const std::optional<std::string>& v) { config.platform = v; }));
   // _dl_string_platform: the cache's platform bit, or -1 for a platform the cache has no bit for.
   Result<std::optional<std::uint64_t>> bit = report.number("dl_string_platform");
   if (!bit) return bit.error();
-  if (!*bit) return std::nullopt;
+  if (!*bit) return {};
   if (**bit == ~std::uint64_t{0}) {
     config.platform_bit.reset();
   } else if (**bit < 64) {
@@ -324,18 +320,18 @@ std::optional<Error> apply_platform(const Diagnostics& report, LoaderConfig& con
     return Error{"ld.so --list-diagnostics: dl_string_platform " + std::to_string(**bit) +
                  " is neither -1 nor a bit number"};
   }
-  return std::nullopt;
+  return {};
 }
 
 // The cache's ISA level n of a glibc-hwcaps entry is usable iff bit n of isa_1 is set
 // (dl_cache_hwcap_isa_level_compatible), so isa_1 is the mask as it is.
-std::optional<Error> apply_isa_level(const Diagnostics& report, LoaderConfig& config) {
+Result<void> apply_isa_level(const Diagnostics& report, LoaderConfig& config) {
   Result<std::optional<std::uint64_t>> isa = report.number("x86.cpu_features.isa_1");
   if (!isa) return isa.error();
-  if (!*isa) return std::nullopt;
+  if (!*isa) return {};
   if (**isa > 0xffffffffu) return Error{"ld.so --list-diagnostics: x86.cpu_features.isa_1 does not fit 32 bits"};
   config.isa_level_mask = static_cast<std::uint32_t>(**isa);
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace
@@ -344,7 +340,7 @@ Result<LoaderConfig> parse_diagnostics(std::string_view text, LoaderConfig base)
   Result<Diagnostics> report = Diagnostics::parse(text);
   if (!report) return report.error();
   for (auto apply : {apply_paths, apply_system_dirs, apply_hwcaps, apply_platform, apply_isa_level})
-    if (std::optional<Error> error = apply(*report, base)) return *error;
+    TRY(apply(*report, base));
   return base;
 }
 

@@ -33,12 +33,12 @@ bool has_dot_dot(std::string_view path) {
   return false;
 }
 
-std::optional<Error> check_target(const std::string& target, const std::string& spec) {
+Result<void> check_target(const std::string& target, const std::string& spec) {
   if (target.empty() || target[0] != '/') return Error::usage(spec + ": the path inside the root must be absolute");
   if (has_dot_dot(target)) return Error::usage(spec + ": the path inside the root may not contain '..'");
   if (target.find_first_not_of('/') == std::string::npos)
     return Error::usage(spec + ": the root itself cannot be mounted over");
-  return std::nullopt;
+  return {};
 }
 
 template <typename Number>
@@ -91,12 +91,12 @@ Result<JailMount> parse_bind(JailMount::Kind kind, const std::string& spec) {
   JailMount mount{kind, spec.substr(0, colon), colon == std::string::npos ? spec : spec.substr(colon + 1)};
   if (mount.source.empty() || mount.source[0] != '/')
     return Error::usage(spec + ": the host path must be absolute (SRC:DST)");
-  if (auto error = check_target(mount.target, spec)) return *error;
+  TRY(check_target(mount.target, spec));
   return mount;
 }
 
 Result<JailMount> parse_tmpfs(const std::string& target) {
-  if (auto error = check_target(target, target)) return *error;
+  TRY(check_target(target, target));
   return JailMount{JailMount::Kind::Tmpfs, "", target};
 }
 
