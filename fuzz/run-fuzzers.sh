@@ -26,11 +26,13 @@ build_fuzzer() {
   echo "== building $work_dir/$name with $cxx"
   # -fno-sanitize-recover: a UBSan report must stop the run like an ASan one, not just print.
   "$cxx" -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -I "$source_dir/include" "$@" "$fuzz_dir/$name.cpp" -o "$work_dir/$name"
+    -I "$source_dir/include" -I "$source_dir/src" "$@" "$fuzz_dir/$name.cpp" -o "$work_dir/$name"
 }
-build_fuzzer elf_reader_fuzzer "$source_dir"/src/elf/*.cpp
+# The base layer the parsers use (src/util/: descriptors and errno text).
+util_sources=("$source_dir"/src/util/system_error.cpp "$source_dir"/src/util/unique_fd.cpp)
+build_fuzzer elf_reader_fuzzer "$source_dir"/src/elf/*.cpp "${util_sources[@]}"
 build_fuzzer ld_cache_fuzzer "$source_dir"/src/resolve/ld_cache.cpp \
-  "$source_dir"/src/resolve/ld_cache_writer.cpp "$source_dir"/src/resolve/loader_config.cpp
+  "$source_dir"/src/resolve/ld_cache_writer.cpp "$source_dir"/src/resolve/loader_config.cpp "${util_sources[@]}"
 
 echo "== building the seed corpus in $seeds"
 # An executable, the dynamic loader (ELF header at one end, PT_DYNAMIC at the other) and a small
