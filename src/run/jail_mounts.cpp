@@ -90,13 +90,20 @@ Result<UniqueFd> open_or_make(int dir_fd, const std::string& name, bool director
     if (!directory && made >= 0) ::close(made);
     fd = ::openat(dir_fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC | type);
   }
+  const auto symlink_refused = [&] { return Error{at() + "a symlink in the root; refusing to mount through it"}; };
   if (fd < 0) {
     struct stat status {};
     if (::fstatat(dir_fd, name.c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(status.st_mode))
-      return Error{at() + "a symlink in the root; refusing to mount through it"};
+      return symlink_refused();
     return failed(at() + "cannot open the mount point in the root");
   }
-  return UniqueFd(fd);
+  UniqueFd held(fd);
+  // O_PATH | O_NOFOLLOW opens a symlink itself rather than failing, as O_DIRECTORY makes it fail
+  // for directories: what is checked on the descriptor is what would be mounted on.
+  struct stat status {};
+  if (::fstat(held.get(), &status) != 0) return failed(at() + "cannot stat the mount point in the root");
+  if (S_ISLNK(status.st_mode)) return symlink_refused();
+  return held;
 }
 
 // A new tmpfs as a detached mount, held by its descriptor. `data` is tmpfs's options,

@@ -830,6 +830,27 @@ TEST_F(RunCommand, BindMountsShowHostDirectoriesReadWriteOrReadOnly) {
   EXPECT_FALSE(fs::exists(shared + "/not-allowed"));
 }
 
+// A file bound onto a name the root holds as a symlink would land on whatever the symlink is
+// taken to mean; jailbuild refuses it, naming the destination. Control: the same bind onto a
+// regular file shows the host's file.
+TEST_F(RunCommand, AFileBindOntoASymlinkInTheRootIsRefused) {
+  const std::string host_file = path("bound-file.txt");
+  write_file(host_file, "from the host\n");
+  write_file(root_ + "/mnt/files/plain", "the root's plain file\n");
+  write_file(root_ + "/mnt/files/pointed-at", "the root's file the symlink names\n");
+  fs::create_symlink("pointed-at", root_ + "/mnt/files/link");
+  const Outcome plain = run({"--ro-bind", host_file + ":/mnt/files/plain"}, {"cat", "/mnt/files/plain"});
+  const Outcome linked =
+      run({"--ro-bind", host_file + ":/mnt/files/link"}, {"cat", "/mnt/files/pointed-at", "/mnt/files/link"});
+  fs::remove_all(root_ + "/mnt/files");
+  EXPECT_EQ(plain.exit_code, 0) << plain.describe();
+  EXPECT_EQ(plain.out, "from the host\n") << plain.describe();
+  EXPECT_EQ(linked.exit_code, kRunFailed) << linked.describe();
+  EXPECT_TRUE(contains(linked.err, "/mnt/files/link")) << linked.describe();
+  EXPECT_TRUE(contains(linked.err, "a symlink in the root; refusing to mount through it")) << linked.describe();
+  EXPECT_EQ(linked.out, "") << linked.describe();
+}
+
 TEST_F(RunCommand, TmpfsMountsAFreshWritableDirectory) {
   REQUIRE_ROOT("compares with a root that root wrote");
   write_file(root_ + "/scratch/underneath.txt", "hidden by the tmpfs\n");
