@@ -4,8 +4,8 @@
 // Every mount is made from descriptors of the things checked: destinations are reached one
 // component at a time with O_NOFOLLOW and mounted on as /proc/self/fd/N (or by name in a
 // directory jailbuild made itself, which nothing else can write), sources are held from the moment
-// they are looked at, and the top level is a mount held by its descriptor (fsmount, open_tree)
-// attached with move_mount. A symlink planted in a --writable root, or swapped in by a concurrent
+// they are looked at, and binds and the top level are copies held by their descriptors (open_tree,
+// fsmount), made read-only while detached and attached with move_mount. A symlink planted in a --writable root, or swapped in by a concurrent
 // run, cannot send a mount to the host.
 #include <dirent.h>
 #include <fcntl.h>
@@ -134,12 +134,34 @@ struct Place {
   int parent = -1;
   std::string name;
   UniqueFd held;       // the destination, reached with O_NOFOLLOW (Walk, IfPresent)
-  int fd = -1;         // the destination's descriptor: held's, or one the executor keeps
-  UniqueFd remounted;  // the mount made on it (see MountExecutor::mounted)
+  int fd = -1;    // the destination's descriptor: held's, or one the executor keeps
 
   // For mount(2). By name only in a directory jailbuild made (Reach::Make).
   std::string path() const { return fd >= 0 ? proc_path(fd) : proc_path(parent) + "/" + name; }
 };
+
+// A copy of the mount holding `source_fd` (a directory or file; not the mounts below it, so that a
+// writable mount below a read-only source cannot come along writable), made read-only when
+// `read_only`, with MS_NOSUID/MS_NODEV of `flags`, and attached at `place`. The copy is held by its
+// descriptor from open_tree to move_mount, and the destination by its own: no name is looked up
+// after it was checked, where a remount would have had to find the new mount again by name.
+Result<void> attach_copy(int source_fd, const Place& place, bool read_only, unsigned long flags) {
+  const UniqueFd copy(::open_tree(source_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
+  if (!copy.valid()) return failed("bind");
+  mount_attr attributes{};
+  attributes.attr_set = (read_only ? MOUNT_ATTR_RDONLY : 0U) | ((flags & MS_NOSUID) != 0 ? MOUNT_ATTR_NOSUID : 0U) |
+                        ((flags & MS_NODEV) != 0 ? MOUNT_ATTR_NODEV : 0U);
+  // Only set, never cleared: what the kernel locked in a user namespace stays as it was.
+  if (attributes.attr_set != 0 &&
+      ::mount_setattr(copy.get(), "", AT_EMPTY_PATH, &attributes, sizeof attributes) != 0)
+    return failed(read_only ? "make it read-only" : "set nosuid, nodev");
+  const int attached = place.fd >= 0 ? ::move_mount(copy.get(), "", place.fd, "",
+                                                    MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
+                                     : ::move_mount(copy.get(), "", place.parent, place.name.c_str(),
+                                                    MOVE_MOUNT_F_EMPTY_PATH);
+  if (attached != 0) return failed("attach it");
+  return {};
+}
 
 // Carries out mount operations in order, in a new mount namespace, over the root `root_fd` holds.
 // It keeps the descriptor of the directory the last operation acted in, since operations come in
@@ -161,9 +183,6 @@ class MountExecutor {
   // one component at a time without following a symlink, made where missing.
   Result<int> directory(std::string_view path);
   Result<Place> reach(const MountOp& op, bool directory);
-  // The path that reaches what was just mounted on `place`: its name looked up again through the
-  // parent's descriptor, which now crosses into the new mount.
-  Result<std::string> mounted(Place& place);
   // Something was mounted on `destination`: a kept descriptor at or below it is of what it covers.
   void covered(const std::string& destination);
 
@@ -224,13 +243,6 @@ Result<Place> MountExecutor::reach(const MountOp& op, bool directory) {
   return place;
 }
 
-Result<std::string> MountExecutor::mounted(Place& place) {
-  if (!place.held.valid()) return place.path();  // reached by name: the name leads to the mount
-  place.remounted = UniqueFd(::openat(place.parent, place.name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-  if (!place.remounted.valid()) return failed("reopen the new mount");
-  return proc_path(place.remounted.get());
-}
-
 void MountExecutor::covered(const std::string& destination) {
   if (kept_path_.empty()) return;
   if (destination == "/" || kept_path_ == destination ||
@@ -263,12 +275,7 @@ Result<void> MountExecutor::act(const MountOp& op) {
     case MountKind::Proc: TRY(mount_call("proc", place.path(), "proc", op.flags, data, "mount")); break;
     case MountKind::Devpts: TRY(mount_call("devpts", place.path(), "devpts", op.flags, data, "mount")); break;
     case MountKind::Tmpfs: TRY(mount_call("tmpfs", place.path(), "tmpfs", op.flags, data, "mount")); break;
-    case MountKind::ReadOnly: {
-      TRY(mount_call(place.path().c_str(), place.path(), nullptr, MS_BIND, nullptr, "bind on itself"));
-      const std::string now = TRY(mounted(place));
-      TRY(remount(now, MS_RDONLY | op.flags, "remount read-only"));
-      break;
-    }
+    case MountKind::ReadOnly: TRY(attach_copy(place.fd, place, true, op.flags)); break;
     case MountKind::Mask: TRY(mask(op, place)); break;
     case MountKind::Device:
       if (::mknodat(place.parent, place.name.c_str(), S_IFCHR | 0666, op.device) != 0) return failed("mknod");
@@ -304,22 +311,18 @@ Result<void> MountExecutor::attach_top_level(const MountOp& op) {
   return {};
 }
 
-// Not MS_REC: a read-only remount covers one mount, and a writable mount below a read-only
-// source must not come along writable.
 Result<void> MountExecutor::bind(const MountOp& op) {
-  UniqueFd source;
-  std::string source_path = op.source;
+  UniqueFd opened;
+  int source_fd = op.source_fd;
   bool directory = op.point == MountPoint::Directory;
-  if (op.source_fd >= 0) {
-    source_path = proc_path(op.source_fd);
-  } else if (op.point == MountPoint::LikeSource) {
-    // The source as the caller named it (the caller is trusted, symlinks and all), held from here
-    // on: what is checked is what is mounted.
-    source = UniqueFd(::open(op.source.c_str(), O_PATH | O_CLOEXEC));
+  if (source_fd < 0) {
+    // The source as named (the caller's --bind, which is trusted, symlinks and all, or a host
+    // node), held from here on: what is checked is what is mounted.
+    opened = UniqueFd(::open(op.source.c_str(), O_PATH | O_CLOEXEC));
     struct stat status {};
-    if (!source.valid() || ::fstat(source.get(), &status) != 0) return failed("cannot open the source");
-    source_path = proc_path(source.get());
-    directory = S_ISDIR(status.st_mode);
+    if (!opened.valid() || ::fstat(opened.get(), &status) != 0) return failed("cannot open the source");
+    source_fd = opened.get();
+    if (op.point == MountPoint::LikeSource) directory = S_ISDIR(status.st_mode);
   }
   Place place = TRY(reach(op, directory));
   if (op.reach == Reach::Make) {
@@ -329,11 +332,7 @@ Result<void> MountExecutor::bind(const MountOp& op) {
     if (made < 0) return failed("make the mount point");
     if (!directory) ::close(made);
   }
-  TRY(mount_call(source_path.c_str(), place.path(), nullptr, MS_BIND, nullptr, "bind"));
-  if (op.kind == MountKind::ReadOnlyBind) {
-    const std::string now = TRY(mounted(place));
-    TRY(remount(now, MS_RDONLY | op.flags, "remount read-only"));
-  }
+  TRY(attach_copy(source_fd, place, op.kind == MountKind::ReadOnlyBind, op.flags));
   covered(op.destination);
   return {};
 }
@@ -344,9 +343,9 @@ Result<void> MountExecutor::mask(const MountOp& op, Place& place) {
   if (::fstat(place.fd, &status) != 0) return failed("stat");
   const char* data = op.data.empty() ? nullptr : op.data.c_str();
   if (S_ISDIR(status.st_mode)) return mount_call("tmpfs", place.path(), "tmpfs", op.flags | MS_RDONLY, data, "mount");
-  TRY(mount_call(op.source.c_str(), place.path(), nullptr, MS_BIND, nullptr, "bind"));
-  const std::string now = TRY(mounted(place));
-  return remount(now, MS_RDONLY | op.flags, "remount read-only");
+  const UniqueFd source(::open(op.source.c_str(), O_PATH | O_CLOEXEC));
+  if (!source.valid()) return failed(op.source + ": open");
+  return attach_copy(source.get(), place, true, op.flags);
 }
 
 // pivot_root(".", ".") stacks the old root on the new one; detaching it leaves only the jail.
