@@ -141,6 +141,29 @@ TEST_F(SyncVerbose, AnIntentChangedInAnyPartIsPlannedAgainAndTheNewListRecordsIt
   EXPECT_TRUE(contains(again.output, "unchanged, as the watch list proves")) << again.output;
 }
 
+// Every requirement of the intent is planned, not only paths: a dlopen recorded in the manifest
+// brings the library in, and the manifest saved with the entries' reasons naming it loads back.
+TEST_F(SyncVerbose, ADlopenInTheIntentIsPlannedAndItsManifestLoadsBack) {
+  nlohmann::json with_dlopen = manifest();
+  with_dlopen["intent"]["requirements"].push_back(
+      {{"kind", "dlopen"}, {"from", "/usr/bin/true"}, {"name", "libm.so.6"}});
+  testing::write_file(manifest_file(), with_dlopen.dump(2));
+  ASSERT_FALSE(fs::exists(root_ + "/usr/bin/true"));
+
+  const ProcessResult synced = sync("-v");
+  ASSERT_EQ(synced.exit_code, kExitOk) << synced.describe();
+  EXPECT_TRUE(fs::is_regular_file(root_ + "/usr/bin/true"));
+  EXPECT_TRUE(testing::same_contents(root_ + "/lib/x86_64-linux-gnu/libm.so.6", "/lib/x86_64-linux-gnu/libm.so.6"))
+      << "libm, which only the dlopen asks for, is not in the root";
+
+  const ProcessResult listed = run_jailbuild({"list", root_, "--state-dir", state_});
+  ASSERT_EQ(listed.exit_code, kExitOk) << listed.describe();
+  EXPECT_TRUE(contains(listed.output, "added:\n  " + data_ + "\n  dlopen(libm.so.6) from /usr/bin/true\nentries:\n"))
+      << listed.output;
+  EXPECT_TRUE(contains(listed.output, "(for dlopen(libm.so.6) from /usr/bin/true)")) << listed.output;
+  EXPECT_EQ(manifest()["intent"], with_dlopen["intent"]);
+}
+
 // A manifest as jailbuild wrote it before the intent (version 1: "added" and string "options")
 // still describes its root: `list` shows it, `sync` checks the root against it and rewrites it as
 // version 2 with the same entries, and the next sync is proven unchanged.
