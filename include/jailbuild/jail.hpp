@@ -53,6 +53,15 @@ struct RootChange {
   bool complete() const;
 };
 
+// What `add` makes of a root's recorded intent and a request (`request`: the requirements and
+// options of one command line): requirements not yet recorded join them, in order; options asked
+// for are turned on (a rule turned on is no longer turned off, and the other way round); users
+// join the list. Returns what changed, one line each ("requirement /usr/bin/x",
+// "option keep_setuid", "rule x on", "rule x off", "user x"), empty when the intent covered the
+// request already. The watch list proves an `add` unchanged only when this is empty for the intent
+// the list was written with.
+std::vector<std::string> extend_intent(Intent& intent, const Intent& request);
+
 // Adds `paths` (and everything they need) to the root, creating it if missing. The plan covers
 // every path the manifest already lists too, so that the root's own loader cache describes all it
 // holds. Nothing is removed. With options.dry_run nothing is written, not even the manifest.

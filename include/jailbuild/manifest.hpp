@@ -1,12 +1,14 @@
-// The manifest: what was added to a root, with which options, and every directory, symlink and
-// file placed there, with its source and why it is there. It lives outside the root, in the state
-// directory, so that a jailed process cannot edit what `sync` will copy in.
+// The manifest: a root's intent (what it was asked to hold: requirements and options) apart from
+// its state (every directory, symlink and file placed there, with its source and why it is there).
+// It lives outside the root, in the state directory, so that a jailed process cannot edit what
+// `sync` will copy in.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "jailbuild/result.hpp"
@@ -15,7 +17,9 @@
 
 namespace jailbuild {
 
-inline constexpr int kManifestVersion = 1;
+// 2: the intent as typed requirements and options ("intent"); 1 had "added" paths and string
+// "options", and is still read (and rewritten as 2 by the next save).
+inline constexpr int kManifestVersion = 2;
 
 // One directory, symlink or file jailbuild placed in the root.
 struct ManifestEntry {
@@ -31,16 +35,20 @@ struct ManifestEntry {
 };
 
 struct Manifest {
-  int version = kManifestVersion;
+  int version = kManifestVersion;  // the layout it was read from; a save always writes kManifestVersion
   std::string root;                              // absolute path of the root on the host
-  std::map<std::string, std::string> options;    // add options that sync must repeat (e.g. keep_setuid)
-  std::vector<std::string> added;                // the PATHs given to `add`, in order, each once
-  std::map<std::string, ManifestEntry> entries;  // by path
+  Intent intent;                                 // what the root is asked to hold, which every run plans
+  std::map<std::string, ManifestEntry> entries;  // what it holds, by path
 };
 
 // The manifest as JSON text indented by two, as `list --json` prints it. Never fails: every byte
 // string in it is encoded losslessly (util/json_bytes.hpp).
 std::string manifest_json_text(const Manifest& manifest);
+
+// An intent as the manifest writes it, on one line (the watch list's header holds it), and back,
+// checked as strictly as in a manifest: an error says where and what is wrong.
+std::string intent_json_line(const Intent& intent);
+Result<Intent> intent_from_json_line(std::string_view text);
 
 // Where manifests live: $JAILBUILD_STATE_DIR if set, /var/lib/jailbuild for root, else
 // $XDG_STATE_HOME/jailbuild (default ~/.local/state/jailbuild).
@@ -50,8 +58,10 @@ std::string default_state_dir();
 // files_of(root).manifest (state_dir.hpp, which owns the state directory's layout).
 std::string manifest_path(const std::string& state_dir, const std::string& root);
 
-// Loads a manifest. A missing file gives nullopt (a root jailbuild has not seen); a corrupt file or
-// an unknown version is an error naming the file and the problem, never an empty manifest.
+// Loads a manifest, of this version or an older one (migrated: a version 1 manifest's added paths
+// become path requirements, in order, and its options typed). A missing file gives nullopt (a root
+// jailbuild has not seen); a corrupt file or an unknown version is an error naming the file and
+// the problem, never an empty manifest.
 Result<std::optional<Manifest>> load_manifest(const std::string& path);
 
 // Writes the manifest atomically (temporary file in the same directory, fsync, rename, fsync of

@@ -1,6 +1,7 @@
-// The vocabulary the stages share: what an entry of a root is, why it is there, the inode facts
-// kept about it, and what went wrong finding or placing it. The planner produces these, the writer
-// and the manifest consume them, the CLI prints them; no stage owns them.
+// The vocabulary the stages share: what a root is asked to hold (its intent), what an entry of a
+// root is, why it is there, the inode facts kept about it, and what went wrong finding or placing
+// it. The planner produces these, the writer and the manifest consume them, the CLI prints them;
+// no stage owns them.
 #pragma once
 
 #include <sys/stat.h>
@@ -9,8 +10,33 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "jailbuild/requirement.hpp"
 
 namespace jailbuild {
+
+// How a root is built, as the commands that shaped it asked: what every later run repeats.
+struct IntentOptions {
+  bool keep_setuid = false;    // setuid and setgid bits kept on copies (add --keep-setuid)
+  bool allow_devices = false;  // device nodes copied (add --allow-devices)
+  // Runtime rules turned on and off by name (--with RULE, --without RULE): never both for one name.
+  std::vector<std::string> rules_with;
+  std::vector<std::string> rules_without;
+  std::vector<std::string> users;  // users the root's passwd and group files are to hold (add --user)
+
+  bool operator==(const IntentOptions&) const = default;
+};
+
+// What a root is asked to hold, apart from what it holds (a manifest's entries, which are state):
+// the typed requirements given to `add`, in order, each once, and the options every run repeats.
+// `sync` plans it again; the watch list proves a run unchanged only for the intent it records.
+struct Intent {
+  IntentOptions options;
+  std::vector<Requirement> requirements;
+
+  bool operator==(const Intent&) const = default;
+};
 
 enum class EntryType { Directory, Symlink, File };
 

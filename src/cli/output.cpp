@@ -9,6 +9,7 @@
 
 #include "util/json_bytes.hpp"
 #include "jailbuild/report.hpp"
+#include "jailbuild/requirement.hpp"
 
 namespace jailbuild::cli {
 namespace {
@@ -308,8 +309,10 @@ nlohmann::json failed_root_json(const std::string& root, const Error& error) {
 }
 
 std::string manifest_text(const Manifest& manifest) {
+  // The requirements in one line each (a path requirement is its path), as the entries' reasons
+  // name them.
   std::string out = "added:\n";
-  for (const std::string& path : manifest.added) out += "  " + path + "\n";
+  for (const Requirement& requirement : manifest.intent.requirements) out += "  " + to_string(requirement) + "\n";
   out += "entries:\n";
   for (const auto& [path, entry] : manifest.entries) {
     out += "  " + entry_line(entry.type, path, entry.link_target) + "\n";

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string_view>
+#include <variant>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -74,16 +75,24 @@ bool gone_from_host(const std::string& path) {
 // An entry recorded before a run that never completed: planned, but no copy seen yet.
 bool is_pending(const ManifestEntry& entry) { return entry.copy_identity == FileIdentity{}; }
 
-bool option_set(const Manifest& manifest, const std::string& name) {
-  const auto it = manifest.options.find(name);
-  return it != manifest.options.end() && it->second == "true";
-}
-
 // The options of the add that recorded the manifest, which every later run repeats.
 WriteOptions recorded_options(const Manifest& manifest, WriteOptions options) {
-  options.keep_setuid = options.keep_setuid || option_set(manifest, "keep_setuid");
-  options.allow_devices = options.allow_devices || option_set(manifest, "allow_devices");
+  options.keep_setuid = options.keep_setuid || manifest.intent.options.keep_setuid;
+  options.allow_devices = options.allow_devices || manifest.intent.options.allow_devices;
   return options;
+}
+
+// The path of a path requirement, nullptr for the other kinds.
+const std::string* added_path_of(const Requirement& requirement) {
+  const auto* path = std::get_if<PathRequirement>(&requirement);
+  return path == nullptr ? nullptr : &path->path;
+}
+
+// Adds `name` to `list` unless it is there; whether it did.
+bool insert_once(std::vector<std::string>& list, const std::string& name) {
+  if (std::find(list.begin(), list.end(), name) != list.end()) return false;
+  list.push_back(name);
+  return true;
 }
 
 // The state of a root under its lock: the manifest as loaded and as it is being changed.
@@ -121,6 +130,7 @@ Result<LockedRoot> lock_root(const JailOptions& jail, bool dry_run, bool create 
 Result<void> load_locked(LockedRoot& locked) {
   locked.previous = TRY(load_manifest(locked.manifest_path));
   locked.manifest = locked.previous.value_or(Manifest{});
+  locked.manifest.version = kManifestVersion;  // what a save writes: an older manifest is rewritten
   std::erase_if(locked.manifest.entries, [](const auto& item) { return is_pending(item.second); });
   locked.manifest.root = locked.root;
   return {};
@@ -145,9 +155,8 @@ WatchedRoot watched(const LockedRoot& locked) {
 
 // The answer of a run that the watch list proves has nothing to do (see prove_unchanged); nullopt
 // when it cannot, after saying why at -v.
-std::optional<RootChange> proven_unchanged(const LockedRoot& locked, const std::vector<std::string>& paths,
-                                           const std::vector<std::string>& options) {
-  const Proof proof = prove_unchanged(watched(locked), paths, options);
+std::optional<RootChange> proven_unchanged(const LockedRoot& locked, const Intent& request) {
+  const Proof proof = prove_unchanged(watched(locked), request);
   if (!proof.unchanged) {
     spdlog::debug("{}: checking every entry: the watch list cannot prove the root unchanged: {}", locked.root,
                   proof.why_not);
@@ -165,7 +174,7 @@ std::optional<RootChange> proven_unchanged(const LockedRoot& locked, const std::
 // How converge() treats entries the plan no longer lists.
 struct Cleanup {
   bool remove_unneeded = false;
-  std::set<std::string> keep_for;  // added paths whose entries stay although unplanned
+  std::set<std::string> keep_for;  // added paths (of path requirements) whose entries stay although unplanned
 };
 
 // Whether an unplanned entry stays for one of `added`: it was placed for it, or it is a generated
@@ -189,7 +198,7 @@ struct Convergence {
   }
 
   LockedRoot& locked;
-  const std::set<std::string>& skip;  // added paths not planned (gone from the host)
+  const std::set<std::string>& skip;  // path requirements' paths not planned (gone from the host)
   const Cleanup& cleanup;
   WriteOptions write;       // the run's options with the recorded add options
   std::int64_t started_ns;  // when the run started, for the watch list
@@ -202,7 +211,7 @@ struct Convergence {
   bool finished = false;            // a pass answered for the whole run
 };
 
-// Plans the manifest's added paths, all but those skipped.
+// Plans the manifest's requirements, all but the paths skipped.
 Result<void> plan_pass(Convergence& run) {
   PlanOptions plan_options;
   plan_options.allow_devices = run.write.allow_devices;
@@ -210,8 +219,10 @@ Result<void> plan_pass(Convergence& run) {
   // not against wherever jailbuild happens to run.
   plan_options.resolver.cwd = "/";
   Planner planner = TRY(Planner::open(plan_options));
-  for (const std::string& added : run.locked.manifest.added)
-    if (!run.skip.count(added)) planner.add(PathRequirement{added});
+  for (const Requirement& requirement : run.locked.manifest.intent.requirements) {
+    const std::string* added = added_path_of(requirement);
+    if (added == nullptr || !run.skip.count(*added)) planner.add(requirement);
+  }
   run.change.plan = planner.finish();
   return {};
 }
@@ -283,8 +294,8 @@ Result<void> apply_plan(Convergence& run) {
   }
   run.change.report = std::move(*report);
   const std::optional<Manifest>& previous = run.locked.previous;
-  run.changed =
-      run.unrecorded_entries || !previous || previous->added != manifest.added || previous->options != manifest.options;
+  run.changed = run.unrecorded_entries || !previous || previous->version != manifest.version ||
+                previous->intent != manifest.intent;
   for (const ManifestEntry& placed : run.change.report.placed) {
     auto recorded = manifest.entries.find(placed.path);
     if (recorded != manifest.entries.end() && recorded->second == placed) continue;
@@ -387,32 +398,57 @@ bool RootChange::complete() const {
   return plan.complete() && report.conflicts.empty() && kept.empty() && vanished.empty();
 }
 
+std::vector<std::string> extend_intent(Intent& intent, const Intent& request) {
+  std::vector<std::string> changes;
+  IntentOptions& options = intent.options;
+  const auto turn_on = [&](bool& option, bool asked, const char* name) {
+    if (asked && !option) changes.push_back(std::string("option ") + name);
+    option = option || asked;
+  };
+  turn_on(options.keep_setuid, request.options.keep_setuid, "keep_setuid");
+  turn_on(options.allow_devices, request.options.allow_devices, "allow_devices");
+  const auto choose = [&](const std::vector<std::string>& asked, std::vector<std::string>& into,
+                          std::vector<std::string>& out_of, const char* how) {
+    for (const std::string& rule : asked) {
+      const bool left = std::erase(out_of, rule) != 0;
+      if (insert_once(into, rule) || left) changes.push_back("rule " + rule + " " + how);
+    }
+  };
+  choose(request.options.rules_with, options.rules_with, options.rules_without, "on");
+  choose(request.options.rules_without, options.rules_without, options.rules_with, "off");
+  for (const std::string& user : request.options.users)
+    if (insert_once(options.users, user)) changes.push_back("user " + user);
+  for (const Requirement& requirement : request.requirements) {
+    if (std::find(intent.requirements.begin(), intent.requirements.end(), requirement) != intent.requirements.end())
+      continue;
+    intent.requirements.push_back(requirement);
+    changes.push_back("requirement " + to_string(requirement));
+  }
+  return changes;
+}
+
 Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::string>& paths,
                                const WriteOptions& options) {
   auto locked = lock_root(jail, options.dry_run, true);
   if (!locked) return locked.error();
-  std::vector<std::string> requested;
-  for (const std::string& path : paths) requested.push_back(added_path(path));
-  // The add options a manifest records, so that later runs repeat them.
-  std::vector<std::string> recorded;
-  if (options.keep_setuid) recorded.push_back("keep_setuid");
-  if (options.allow_devices) recorded.push_back("allow_devices");
+  // What this add asks: its paths, and the options a manifest records so that later runs repeat them.
+  Intent request;
+  request.options.keep_setuid = options.keep_setuid;
+  request.options.allow_devices = options.allow_devices;
+  for (const std::string& path : paths) request.requirements.push_back(PathRequirement{added_path(path)});
   if (jail.allow_proof && !options.dry_run) {
-    if (auto unchanged = proven_unchanged(*locked, requested, recorded)) return std::move(*unchanged);
+    if (auto unchanged = proven_unchanged(*locked, request)) return std::move(*unchanged);
   }
   TRY(load_locked(*locked));
-  Manifest& manifest = locked->manifest;
-  for (const std::string& option : recorded) manifest.options[option] = "true";
   // A path that cannot be added now is reported and not recorded, so later runs do not repeat it.
   std::vector<Problem> refused;
-  for (const std::string& added : requested) {
-    if (auto why = unaddable(added, options.allow_devices)) {
-      refused.push_back({ProblemKind::Unreadable, added, std::nullopt, added + ": " + *why});
-      continue;
-    }
-    if (std::find(manifest.added.begin(), manifest.added.end(), added) == manifest.added.end())
-      manifest.added.push_back(added);
-  }
+  std::erase_if(request.requirements, [&](const Requirement& requirement) {
+    const std::string& added = *added_path_of(requirement);
+    const std::optional<std::string> why = unaddable(added, options.allow_devices);
+    if (why) refused.push_back({ProblemKind::Unreadable, added, std::nullopt, added + ": " + *why});
+    return why.has_value();
+  });
+  (void)extend_intent(locked->manifest.intent, request);
   auto change = converge(*locked, {}, options, Cleanup{});
   if (!change) return change;
   change->plan.problems.insert(change->plan.problems.begin(), refused.begin(), refused.end());
@@ -423,17 +459,19 @@ Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<s
   auto locked = lock_root(jail, dry_run);
   if (!locked) return locked.error();
   TRY(load_known(*locked));
-  Manifest& manifest = locked->manifest;
+  std::vector<Requirement>& requirements = locked->manifest.intent.requirements;
   for (const std::string& path : paths) {
     const std::string added = added_path(path);
-    auto it = std::find(manifest.added.begin(), manifest.added.end(), added);
-    if (it == manifest.added.end()) return Error::usage(added + ": was not added to " + locked->root);
-    manifest.added.erase(it);
+    auto it = std::find(requirements.begin(), requirements.end(), Requirement{PathRequirement{added}});
+    if (it == requirements.end()) return Error::usage(added + ": was not added to " + locked->root);
+    requirements.erase(it);
   }
   // Other added paths gone from the host keep their entries: removing them is sync --prune's call.
   Cleanup cleanup{true, {}};
-  for (const std::string& added : manifest.added)
-    if (gone_from_host(added)) cleanup.keep_for.insert(added);
+  for (const Requirement& requirement : requirements) {
+    const std::string* added = added_path_of(requirement);
+    if (added != nullptr && gone_from_host(*added)) cleanup.keep_for.insert(*added);
+  }
   WriteOptions options;
   options.dry_run = dry_run;
   return converge(*locked, cleanup.keep_for, options, cleanup);
@@ -448,18 +486,22 @@ Result<RootChange> sync_root(const JailOptions& jail, const SyncOptions& options
                         ": the root is gone (its manifest remains; `jailbuild add` with its paths builds it again)");
   }
   if (jail.allow_proof && !options.checksum) {
-    if (auto unchanged = proven_unchanged(*locked, {}, {})) return std::move(*unchanged);
+    if (auto unchanged = proven_unchanged(*locked, Intent{})) return std::move(*unchanged);
   }
   TRY(load_known(*locked));
-  Manifest& manifest = locked->manifest;
+  std::vector<Requirement>& requirements = locked->manifest.intent.requirements;
   std::vector<std::string> gone;
-  for (const std::string& added : manifest.added)
-    if (gone_from_host(added)) gone.push_back(added);
+  for (const Requirement& requirement : requirements) {
+    const std::string* added = added_path_of(requirement);
+    if (added != nullptr && gone_from_host(*added)) gone.push_back(*added);
+  }
 
   Cleanup cleanup{true, {}};
   if (options.prune) {
-    std::erase_if(manifest.added,
-                  [&](const std::string& added) { return std::find(gone.begin(), gone.end(), added) != gone.end(); });
+    std::erase_if(requirements, [&](const Requirement& requirement) {
+      const std::string* added = added_path_of(requirement);
+      return added != nullptr && std::find(gone.begin(), gone.end(), *added) != gone.end();
+    });
   } else {
     cleanup.keep_for.insert(gone.begin(), gone.end());
   }

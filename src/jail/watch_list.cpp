@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jailbuild/jail.hpp"
 #include "util/file_type.hpp"
 #include "util/files.hpp"
 #include "util/open_beneath.hpp"
@@ -24,7 +25,8 @@
 namespace jailbuild {
 namespace {
 
-constexpr std::string_view kHeader = "jailbuild-watch 2";
+// 3: the whole intent on one line ("intent {...}"); 2 had "added" and "option" lines.
+constexpr std::string_view kHeader = "jailbuild-watch 3";
 
 // A path as the last field of a line: backslash and newline escaped.
 void append_escaped(std::string& out, std::string_view path) {
@@ -431,17 +433,9 @@ std::string serialize_watch_list(const WatchList& list) {
   append_identity(out, list.manifest);
   out += "\nboot ";
   append_escaped(out, list.boot_id);
+  out += "\nintent ";
+  append_escaped(out, intent_json_line(list.intent));
   out += '\n';
-  for (const auto& [name, value] : list.options) {
-    out += "option ";
-    append_escaped(out, name + "=" + value);
-    out += '\n';
-  }
-  for (const std::string& added : list.added) {
-    out += "added ";
-    append_escaped(out, added);
-    out += '\n';
-  }
   for (const WatchedPath& watched : list.paths) {
     out += side_letter(watched.side);
     out += ' ';
@@ -463,12 +457,13 @@ Result<WatchListText> read_watch_list(std::string text) {
   std::string_view rest = text;
   std::size_t line_number = 0;
   bool saw_manifest = false;
+  bool saw_intent = false;
   while (!rest.empty()) {
     const std::size_t offset = text.size() - rest.size();
     const auto line = next_line(rest);
     if (!line) return malformed(line_number + 1, "no newline at the end");
     if (++line_number == 1) {
-      if (*line != kHeader) return malformed(1, "not a jailbuild watch list of version 2");
+      if (*line != kHeader) return malformed(1, "not a jailbuild watch list of version 3");
       continue;
     }
     const std::size_t space = line->find(' ');
@@ -488,7 +483,7 @@ Result<WatchListText> read_watch_list(std::string text) {
       saw_manifest = true;
       continue;
     }
-    if (keyword != "root" && keyword != "boot" && keyword != "option" && keyword != "added") {
+    if (keyword != "root" && keyword != "boot" && keyword != "intent") {
       return malformed(line_number, "unknown keyword");
     }
     std::optional<std::string> unescaped = unescape(value);
@@ -497,16 +492,14 @@ Result<WatchListText> read_watch_list(std::string text) {
       list.root = std::move(*unescaped);
     } else if (keyword == "boot") {
       list.boot_id = std::move(*unescaped);
-    } else if (keyword == "added") {
-      list.added.push_back(std::move(*unescaped));
     } else {
-      const std::size_t equals = unescaped->find('=');
-      if (equals == std::string::npos) return malformed(line_number, "option without '='");
-      list.options[unescaped->substr(0, equals)] = unescaped->substr(equals + 1);
+      read.intent_line = std::move(*unescaped);
+      saw_intent = true;
     }
   }
   if (line_number == 0) return malformed(1, "empty");
   if (!saw_manifest) return malformed(line_number, "no manifest identity");
+  if (!saw_intent) return malformed(line_number, "no intent");
   if (read.paths_offset == 0) read.paths_offset = text.size();
   read.text = std::move(text);
   return read;
@@ -516,6 +509,9 @@ Result<WatchList> parse_watch_list(std::string_view text) {
   auto read = read_watch_list(std::string(text));
   if (!read) return read.error();
   WatchList list = std::move(read->header);
+  Result<Intent> intent = intent_from_json_line(read->intent_line);
+  if (!intent) return Error{"not a watch list: its intent: " + intent.error().message};
+  list.intent = std::move(*intent);
   std::string_view rest = std::string_view(read->text).substr(read->paths_offset);
   const auto header_lines = std::count(read->text.begin(), read->text.begin() + read->paths_offset, '\n');
   for (std::size_t line_number = header_lines + 1; !rest.empty(); ++line_number) {
@@ -647,19 +643,16 @@ std::int64_t now_ns() {
   return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
 }
 
-Proof prove_unchanged(const WatchedRoot& watched, const std::vector<std::string>& paths,
-                      const std::vector<std::string>& options) {
+Proof prove_unchanged(const WatchedRoot& watched, const Intent& request) {
   const std::optional<WatchListText> watch = load_watch_list(watched.watch_path);
   if (!watch) return not_proven("no watch list (" + watched.watch_path + " missing or unreadable)");
   if (watch->header.root != watched.root) return not_proven("the watch list is of another root, " + watch->header.root);
-  for (const std::string& path : paths) {
-    const auto& added = watch->header.added;
-    if (std::find(added.begin(), added.end(), path) == added.end()) {
-      return not_proven(path + " was not added when the list was written");
+  if (request != Intent{}) {
+    Result<Intent> recorded = intent_from_json_line(watch->intent_line);
+    if (!recorded) return not_proven("the watch list's intent cannot be read: " + recorded.error().message);
+    if (const std::vector<std::string> asked = extend_intent(*recorded, request); !asked.empty()) {
+      return not_proven("the list was written for an intent without " + asked.front());
     }
-  }
-  for (const std::string& option : options) {
-    if (!watch->header.options.count(option)) return not_proven("the option " + option + " is new");
   }
   const std::optional<FileIdentity> manifest = identity_at(watched.manifest_path, false);
   if (!manifest) return not_proven("no manifest at " + watched.manifest_path);
@@ -692,8 +685,7 @@ NewWatchList make_watch_list(const WatchedRoot& watched, const Manifest& manifes
   list.root = watched.root;
   list.manifest = *manifest_identity;
   list.boot_id = current_boot_id();
-  list.added = manifest.added;
-  list.options = manifest.options;
+  list.intent = manifest.intent;
   const std::int64_t settled_before_ns = started_ns - kSettleMarginNs;
   auto settled = [&](const std::optional<FileIdentity>& identity) {
     return !identity || identity->ctime_ns < settled_before_ns;

@@ -62,8 +62,7 @@ struct WatchList {
   std::string root;       // the root's host path, as its manifest names it
   FileIdentity manifest;  // the manifest file this list was written with
   std::string boot_id;    // of the boot the list was written in
-  std::vector<std::string> added;
-  std::map<std::string, std::string> options;
+  Intent intent;          // the manifest's, which a run may ask no more of for the list to prove it
   std::vector<WatchedPath> paths;
 
   bool operator==(const WatchList&) const = default;
@@ -72,10 +71,12 @@ struct WatchList {
 std::string serialize_watch_list(const WatchList& list);
 Result<WatchList> parse_watch_list(std::string_view text);
 
-// A list as a check reads it: all but the paths parsed, the path lines kept as text. A check
-// reads each line once and builds nothing, which matters as much as its stat calls.
+// A list as a check reads it: all but the intent and the paths parsed, the path lines kept as
+// text. A check reads each line once and builds nothing, which matters as much as its stat calls;
+// the intent is parsed only by a run that asks for something (an `add`), never by a `sync`.
 struct WatchListText {
-  WatchList header;  // paths empty
+  WatchList header;         // intent and paths empty
+  std::string intent_line;  // the intent in the manifest's JSON form (intent_json_line)
   std::string text;
   std::size_t paths_offset = 0;  // where the path lines start in text
 };
@@ -135,12 +136,13 @@ struct Proof {
 };
 
 // The fast path of a run with nothing to do: whether the root's watch list proves, by stat calls
-// alone, that the host and the root are as the last complete run left them, and that it covered
-// `paths` (added paths) and `options` (add options). The manifest is not even read. A locked run
-// that proves it also records the listings of directories that have settled since the list was
-// written.
-Proof prove_unchanged(const WatchedRoot& watched, const std::vector<std::string>& paths,
-                      const std::vector<std::string>& options);
+// alone, that the host and the root are as the last complete run left them, and that the intent
+// it was written with already holds all of `request` (the requirements and options a command asks
+// for, as extend_intent adds them; empty for `sync`). The manifest is not even read: the list
+// records its identity, so a manifest whose intent changed in any part proves nothing. A locked
+// run that proves it also records the listings of directories that have settled since the list
+// was written.
+Proof prove_unchanged(const WatchedRoot& watched, const Intent& request);
 
 // The time now, in nanoseconds since the epoch: when a run starts, for make_watch_list.
 std::int64_t now_ns();

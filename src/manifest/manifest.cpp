@@ -1,8 +1,15 @@
 // The manifest: its JSON layout and validation, where it is stored, and how it is loaded and
-// saved. Layout (version 1), keys of an object in any order, entries sorted by path:
+// saved. Layout (version 2), keys of an object in any order, entries sorted by path:
 //
-//   {"version": 1, "root": "/srv/jail", "options": {"keep_setuid": "true"},
-//    "added": ["/usr/bin/bash"],
+//   {"version": 2, "root": "/srv/jail",
+//    "intent": {"options": {"keep_setuid": true, "allow_devices": false,
+//                           "rules_with": [], "rules_without": [], "users": []},
+//               "requirements": [{"kind": "path", "path": "/usr/bin/bash"},
+//                                {"kind": "dlopen", "from": "/usr/bin/x", "name": "libm.so.6"},
+//                                {"kind": "rule", "name": "nss"},
+//                                {"kind": "traced", "path": "/etc/x", "command": "x --y"},
+//                                {"kind": "generated", "path": "/etc/motd", "content": "hi\n",
+//                                 "mode": 420, "why": "..."}]},
 //    "entries": [{"path": "/usr/bin/bash", "type": "file", "source": "/usr/bin/bash",
 //                 "link_target": "",
 //                 "reasons": [{"added": "/usr/bin/bash", "needed_by": "", "rule": "added"}],
@@ -10,6 +17,10 @@
 //                                     "mtime_ns": ..., "ctime_ns": ..., "mode": 33261,
 //                                     "uid": 0, "gid": 0},
 //                 "copy_identity": {...}}]}
+//
+// The intent is what the root was asked to hold, the entries what it holds. Version 1 had, in
+// place of "intent", "options" (strings: {"keep_setuid": "true"}) and "added" (the paths given to
+// `add`); it is read as version 2 with those paths as path requirements, and never written.
 //
 // Linux paths are bytes, JSON strings are Unicode: every path and text is written with
 // bytes_json (util/json_bytes.hpp), a JSON string when it is UTF-8 and {"hex": "<its bytes in
@@ -34,6 +45,7 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <variant>
 
 namespace jailbuild {
 namespace {
@@ -70,6 +82,39 @@ json entry_to_json(const ManifestEntry& entry) {
               {"copy_identity", identity_to_json(entry.copy_identity)}};
 }
 
+json requirement_to_json(const Requirement& requirement) {
+  struct ToJson {
+    json operator()(const PathRequirement& r) const { return {{"kind", "path"}, {"path", bytes_json(r.path)}}; }
+    json operator()(const DlopenRequirement& r) const {
+      return {{"kind", "dlopen"}, {"from", bytes_json(r.from)}, {"name", bytes_json(r.name)}};
+    }
+    json operator()(const RuleRequirement& r) const { return {{"kind", "rule"}, {"name", bytes_json(r.name)}}; }
+    json operator()(const TracedRequirement& r) const {
+      return {{"kind", "traced"}, {"path", bytes_json(r.path)}, {"command", bytes_json(r.command)}};
+    }
+    json operator()(const GeneratedRequirement& r) const {
+      return {{"kind", "generated"},
+              {"path", bytes_json(r.path)},
+              {"content", bytes_json(r.content)},
+              {"mode", r.mode},
+              {"why", bytes_json(r.why)}};
+    }
+  };
+  return std::visit(ToJson{}, requirement);
+}
+
+json intent_to_json(const Intent& intent) {
+  const IntentOptions& options = intent.options;
+  json requirements = json::array();
+  for (const Requirement& requirement : intent.requirements) requirements.push_back(requirement_to_json(requirement));
+  return json{{"options", json{{"keep_setuid", options.keep_setuid},
+                               {"allow_devices", options.allow_devices},
+                               {"rules_with", bytes_json(options.rules_with)},
+                               {"rules_without", bytes_json(options.rules_without)},
+                               {"users", bytes_json(options.users)}}},
+              {"requirements", std::move(requirements)}};
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reading
 
@@ -90,6 +135,10 @@ enum class PathRule {
   AbsoluteOrEmpty,  // as Absolute, or "" (the source of a generated file)
   AsOpenedOrEmpty,  // any absolute path, "." and ".." allowed (a path as the loader opened it), or ""
   NonEmpty,         // any non-empty string without NUL (a symlink's target)
+  // What a Reason names as `added`: a requirement in one line (requirement.hpp's to_string): an
+  // absolute path as for Absolute (a path or traced requirement), "dlopen(NAME) from PATH",
+  // "rule NAME", or "" (a generated file).
+  RequirementOrEmpty,
 };
 
 // What is wrong with `path` under `rule`, or "" if nothing.
@@ -97,6 +146,7 @@ std::string path_problem(const std::string& path, PathRule rule) {
   if (path.find('\0') != std::string::npos) return "path contains a NUL byte";
   if (path.empty()) return rule == PathRule::NonEmpty || rule == PathRule::Absolute ? "empty path" : "";
   if (rule == PathRule::NonEmpty) return "";
+  if (rule == PathRule::RequirementOrEmpty && (path.starts_with("dlopen(") || path.starts_with("rule "))) return "";
   if (!path.starts_with('/')) return "'" + path + "' is not an absolute path";
   if (path == "/" || rule == PathRule::AsOpenedOrEmpty) return "";
   for (std::size_t start = 1; start <= path.size();) {
@@ -194,6 +244,46 @@ class Reader {
     return value == nullptr ? std::string() : path(*value, member_of(where, key), rule);
   }
 
+  bool boolean(const json& object, std::string_view key, const std::string& where) {
+    const json* value = member(object, key, where);
+    if (value == nullptr) return false;
+    if (!value->is_boolean()) {
+      fail(member_of(where, key), "expected a boolean, got " + type_name(*value));
+      return false;
+    }
+    return value->get<bool>();
+  }
+
+  // A name (of a rule, a user, a library to dlopen): not empty, no NUL.
+  std::string name(const json& value, const std::string& where) {
+    std::string name = text(value, where);
+    if (failed()) return {};
+    if (name.empty()) fail(where, "empty name");
+    if (name.find('\0') != std::string::npos) fail(where, "name contains a NUL byte");
+    return name;
+  }
+
+  std::string name(const json& object, std::string_view key, const std::string& where) {
+    const json* value = member(object, key, where);
+    return value == nullptr ? std::string() : name(*value, member_of(where, key));
+  }
+
+  // The member `key` of `object`: an array of names, each once.
+  std::vector<std::string> names(const json& object, std::string_view key, const std::string& object_where) {
+    std::vector<std::string> names;
+    const json* list = array(object, key, object_where);
+    const std::string where = member_of(object_where, key);
+    for (std::size_t i = 0; list != nullptr && i < list->size() && !failed(); ++i) {
+      std::string name = this->name((*list)[i], element_of(where, i));
+      if (failed()) break;
+      if (std::find(names.begin(), names.end(), name) != names.end()) {
+        fail(element_of(where, i), "'" + name + "' is listed twice");
+      }
+      names.push_back(std::move(name));
+    }
+    return names;
+  }
+
   // An integer that fits in T; floats, booleans and out-of-range numbers are problems.
   template <typename T>
   T integer(const json& object, std::string_view key, const std::string& where) {
@@ -254,7 +344,7 @@ FileIdentity read_identity(Reader& in, const json& entry, std::string_view key, 
 Reason read_reason(Reader& in, const json& value, const std::string& where) {
   Reason reason;
   if (!in.object(value, where, {"added", "needed_by", "rule"})) return reason;
-  reason.added = in.path(value, "added", where, PathRule::AbsoluteOrEmpty);
+  reason.added = in.path(value, "added", where, PathRule::RequirementOrEmpty);
   reason.needed_by = in.path(value, "needed_by", where, PathRule::AsOpenedOrEmpty);
   reason.rule = in.text(value, "rule", where);
   return reason;
@@ -316,8 +406,110 @@ std::map<std::string, ManifestEntry> read_entries(Reader& in, const json& docume
   return entries;
 }
 
-std::vector<std::string> read_added(Reader& in, const json& document) {
-  std::vector<std::string> added;
+// ---- the intent (version 2)
+
+Requirement read_requirement(Reader& in, const json& value, const std::string& where) {
+  if (in.failed()) return {};
+  if (!value.is_object()) {
+    in.fail(where, "expected an object, got " + type_name(value));
+    return {};
+  }
+  const std::string kind = in.text(value, "kind", where);
+  if (in.failed()) return {};
+  if (kind == "path") {
+    if (!in.object(value, where, {"kind", "path"})) return {};
+    return PathRequirement{in.path(value, "path", where, PathRule::Absolute)};
+  }
+  if (kind == "dlopen") {
+    if (!in.object(value, where, {"kind", "from", "name"})) return {};
+    DlopenRequirement dlopen;
+    dlopen.from = in.path(value, "from", where, PathRule::Absolute);
+    dlopen.name = in.name(value, "name", where);
+    return dlopen;
+  }
+  if (kind == "rule") {
+    if (!in.object(value, where, {"kind", "name"})) return {};
+    return RuleRequirement{in.name(value, "name", where)};
+  }
+  if (kind == "traced") {
+    if (!in.object(value, where, {"kind", "path", "command"})) return {};
+    TracedRequirement traced;
+    traced.path = in.path(value, "path", where, PathRule::Absolute);
+    traced.command = in.text(value, "command", where);
+    return traced;
+  }
+  if (kind == "generated") {
+    if (!in.object(value, where, {"kind", "path", "content", "mode", "why"})) return {};
+    GeneratedRequirement generated;
+    generated.path = in.path(value, "path", where, PathRule::Absolute);
+    generated.content = in.text(value, "content", where);
+    generated.mode = in.integer<std::uint32_t>(value, "mode", where);
+    if (!in.failed() && generated.mode > 07777) {
+      in.fail(member_of(where, "mode"), std::to_string(generated.mode) + " is not a permission mode (at most 07777)");
+    }
+    generated.why = in.text(value, "why", where);
+    return generated;
+  }
+  in.fail(member_of(where, "kind"), "unknown requirement kind '" + kind + "'");
+  return {};
+}
+
+std::vector<Requirement> read_requirements(Reader& in, const json& intent, const std::string& intent_where) {
+  std::vector<Requirement> requirements;
+  std::map<std::string, std::size_t> seen;  // each requirement as written back, with its index
+  const json* array = in.array(intent, "requirements", intent_where);
+  const std::string where = member_of(intent_where, "requirements");
+  for (std::size_t i = 0; array != nullptr && i < array->size() && !in.failed(); ++i) {
+    Requirement requirement = read_requirement(in, (*array)[i], element_of(where, i));
+    if (in.failed()) break;
+    // Compared as written back, so that a string and its {"hex": ...} spelling are one requirement.
+    const auto [first, inserted] = seen.emplace(requirement_to_json(requirement).dump(), i);
+    if (!inserted) in.fail(element_of(where, i), "the same requirement as " + element_of(where, first->second));
+    requirements.push_back(std::move(requirement));
+  }
+  return requirements;
+}
+
+IntentOptions read_intent_options(Reader& in, const json& intent, const std::string& intent_where) {
+  IntentOptions options;
+  const json* value = in.member(intent, "options", intent_where);
+  const std::string where = member_of(intent_where, "options");
+  if (value == nullptr ||
+      !in.object(*value, where, {"keep_setuid", "allow_devices", "rules_with", "rules_without", "users"})) {
+    return options;
+  }
+  options.keep_setuid = in.boolean(*value, "keep_setuid", where);
+  options.allow_devices = in.boolean(*value, "allow_devices", where);
+  options.rules_with = in.names(*value, "rules_with", where);
+  options.rules_without = in.names(*value, "rules_without", where);
+  options.users = in.names(*value, "users", where);
+  for (std::size_t i = 0; i < options.users.size() && !in.failed(); ++i) {
+    // A user name becomes a field of passwd and group lines, which ':' and a newline end.
+    if (options.users[i].find_first_of(":\n") != std::string::npos) {
+      in.fail(element_of(member_of(where, "users"), i), "'" + options.users[i] + "' holds ':' or a newline");
+    }
+  }
+  for (const std::string& rule : options.rules_with) {
+    if (in.failed()) break;
+    if (std::find(options.rules_without.begin(), options.rules_without.end(), rule) != options.rules_without.end()) {
+      in.fail(member_of(where, "rules_without"), "'" + rule + "' is in rules_with too");
+    }
+  }
+  return options;
+}
+
+Intent read_intent(Reader& in, const json& value, const std::string& where) {
+  Intent intent;
+  if (!in.object(value, where, {"options", "requirements"})) return intent;
+  intent.options = read_intent_options(in, value, where);
+  intent.requirements = read_requirements(in, value, where);
+  return intent;
+}
+
+// ---- version 1: "added" and "options" in place of "intent"
+
+std::vector<Requirement> read_v1_added(Reader& in, const json& document) {
+  std::vector<Requirement> added;
   std::set<std::string> seen;
   const json* array = in.array(document, "added", "");
   for (std::size_t i = 0; array != nullptr && i < array->size() && !in.failed(); ++i) {
@@ -325,38 +517,43 @@ std::vector<std::string> read_added(Reader& in, const json& document) {
     std::string path = in.path((*array)[i], where, PathRule::Absolute);
     if (in.failed()) break;
     if (!seen.insert(path).second) in.fail(where, "'" + path + "' is listed twice");
-    added.push_back(std::move(path));
+    added.push_back(PathRequirement{std::move(path)});
   }
   return added;
 }
 
-std::map<std::string, std::string> read_options(Reader& in, const json& document) {
-  std::map<std::string, std::string> options;
+// Version 1 wrote the options `add` took as the string "true"; every other name or value is an
+// error, not an option silently dropped.
+IntentOptions read_v1_options(Reader& in, const json& document) {
+  IntentOptions options;
   const json* object = in.member(document, "options", "");
-  if (object == nullptr) return options;
-  if (!object->is_object()) {
-    in.fail("options", "expected an object, got " + type_name(*object));
-    return options;
-  }
+  if (object == nullptr || !in.object(*object, "options", {"keep_setuid", "allow_devices"})) return options;
   for (const auto& [name, value] : object->items()) {
-    if (name.empty()) in.fail("options", "empty option name");
-    options.emplace(name, in.text(value, member_of("options", name)));
+    const std::string where = member_of("options", name);
+    const std::string text = in.text(value, where);
+    if (in.failed()) break;
+    if (text != "true" && text != "false") {
+      in.fail(where, "expected \"true\" or \"false\", got '" + text + "'");
+      break;
+    }
+    (name == "keep_setuid" ? options.keep_setuid : options.allow_devices) = text == "true";
   }
   return options;
 }
 
 // The version comes first: a newer manifest may have any layout, and deserves the version message
 // rather than one about the first key this jailbuild does not know.
-bool check_version(Reader& in, const json& document) {
+std::optional<int> check_version(Reader& in, const json& document) {
   const auto version = in.integer<std::int64_t>(document, "version", "");
-  if (in.failed()) return false;
+  if (in.failed()) return std::nullopt;
   if (version > kManifestVersion) {
     in.fail("", "version " + std::to_string(version) + " is newer than this jailbuild understands (" +
                     std::to_string(kManifestVersion) + ")");
   } else if (version < 1) {
     in.fail("version", std::to_string(version) + " is not a manifest version");
   }
-  return !in.failed();
+  if (in.failed()) return std::nullopt;
+  return static_cast<int>(version);
 }
 
 // "[json.exception.parse_error.101] parse error at line 3, column 5: ..." without its tag.
@@ -383,7 +580,7 @@ Result<Manifest> parse_manifest(const std::string& text, const std::string& path
 Result<std::string> serialize(const Manifest& manifest, const std::string& path) {
   try {
     return manifest_to_json(manifest).dump(2) + "\n";
-  } catch (const json::type_error& error) {  // an option name that is not UTF-8
+  } catch (const json::type_error& error) {  // a string that did not go through bytes_json
     return Error{path + ": cannot write the manifest as JSON: " + error.what()};
   }
 }
@@ -393,28 +590,48 @@ Result<std::string> serialize(const Manifest& manifest, const std::string& path)
 }  // namespace
 
 json manifest_to_json(const Manifest& manifest) {
-  json option_values = json::object();
-  for (const auto& [name, value] : manifest.options) option_values[name] = bytes_json(value);
   json entry_list = json::array();  // sorted by path, as the map is
   for (const auto& [path, entry] : manifest.entries) entry_list.push_back(entry_to_json(entry));
   return json{{"version", kManifestVersion},  // the layout written here, whatever `version` says
               {"root", bytes_json(manifest.root)},
-              {"options", std::move(option_values)},
-              {"added", bytes_json(manifest.added)},
+              {"intent", intent_to_json(manifest.intent)},
               {"entries", std::move(entry_list)}};
 }
 
 std::string manifest_json_text(const Manifest& manifest) { return json_text(manifest_to_json(manifest)); }
 
+std::string intent_json_line(const Intent& intent) {
+  return intent_to_json(intent).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Result<Intent> intent_from_json_line(std::string_view text) {
+  json document;
+  try {
+    document = json::parse(text);
+  } catch (const json::parse_error& error) { return Error{"not valid JSON: " + describe_parse_error(error)}; }
+  Reader in;
+  Intent intent = read_intent(in, document, "intent");
+  if (in.failed()) return in.error();
+  return intent;
+}
+
 Result<Manifest> manifest_from_json(const json& document) {
   if (!document.is_object()) return Error{"expected a JSON object at the top level, got " + type_name(document)};
   Reader in;
-  if (!check_version(in, document)) return in.error();
-  if (!in.object(document, "", {"version", "root", "options", "added", "entries"})) return in.error();
+  const std::optional<int> version = check_version(in, document);
+  if (!version) return in.error();
   Manifest manifest;
-  manifest.root = in.path(document, "root", "", PathRule::Absolute);
-  manifest.options = read_options(in, document);
-  manifest.added = read_added(in, document);
+  manifest.version = *version;
+  if (*version == 1) {
+    if (!in.object(document, "", {"version", "root", "options", "added", "entries"})) return in.error();
+    manifest.root = in.path(document, "root", "", PathRule::Absolute);
+    manifest.intent.options = read_v1_options(in, document);
+    manifest.intent.requirements = read_v1_added(in, document);
+  } else {
+    if (!in.object(document, "", {"version", "root", "intent", "entries"})) return in.error();
+    manifest.root = in.path(document, "root", "", PathRule::Absolute);
+    if (const json* intent = in.member(document, "intent", "")) manifest.intent = read_intent(in, *intent, "intent");
+  }
   manifest.entries = read_entries(in, document);
   if (in.failed()) return in.error();
   return manifest;

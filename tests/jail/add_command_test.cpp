@@ -399,7 +399,8 @@ TEST_F(AddCommand, ListShowsWhyEachFileIsThere) {
   const ProcessResult as_json = jailbuild({"list", root_, "--state-dir", state_, "--json"});
   const nlohmann::json manifest = json_in(as_json.output);
   ASSERT_TRUE(manifest.is_object()) << as_json.output;
-  EXPECT_EQ(manifest["added"], (nlohmann::json{path("app_a"), path("app_b")}));
+  EXPECT_EQ(manifest["intent"]["requirements"],
+            (nlohmann::json{{{"kind", "path"}, {"path", path("app_a")}}, {{"kind", "path"}, {"path", path("app_b")}}}));
 }
 
 TEST_F(AddCommand, RemoveTakesWhatNothingElseNeeds) {
@@ -867,7 +868,8 @@ TEST_F(AddCommand, ConcurrentAddsOnOneRootAreSerializedByTheLock) {
   // Neither run lost the other's work: both programs are recorded and in place.
   const nlohmann::json manifest = json_in(jailbuild({"list", root_, "--state-dir", state_, "--json"}).output);
   ASSERT_TRUE(manifest.is_object());
-  EXPECT_EQ(manifest["added"], (nlohmann::json{path("app_a"), path("app_b")}));
+  EXPECT_EQ(manifest["intent"]["requirements"],
+            (nlohmann::json{{{"kind", "path"}, {"path", path("app_a")}}, {{"kind", "path"}, {"path", path("app_b")}}}));
   expect_loads_in_root(path("app_a"));
   expect_loads_in_root(path("app_b"));
 }
@@ -883,7 +885,7 @@ TEST_F(AddCommand, ConcurrentAddsOfDifferentProgramsKeepBoth) {
     EXPECT_EQ(b.get().exit_code, kExitOk);
     const nlohmann::json manifest = json_in(jailbuild({"list", root_, "--state-dir", state_, "--json"}).output);
     ASSERT_TRUE(manifest.is_object());
-    EXPECT_EQ(manifest["added"].size(), 2u) << manifest["added"].dump();
+    EXPECT_EQ(manifest["intent"]["requirements"].size(), 2u) << manifest["intent"].dump();
     EXPECT_TRUE(fs::exists(root_ + path("app_a")) && fs::exists(root_ + path("app_b")));
   }
 }

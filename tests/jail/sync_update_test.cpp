@@ -197,16 +197,21 @@ class SyncUpdate : public ::testing::Test {
     return report.is_object() ? report : nlohmann::json::object();
   }
 
-  // The manifest's added paths, from `jailbuild list --json`.
+  // The manifest's added paths (its path requirements), from `jailbuild list --json`.
   std::vector<std::string> added_paths(const std::string& root = "") const {
     const ProcessResult listing = run_jailbuild({"list", root.empty() ? root_ : root, "--state-dir", state_, "--json"});
     EXPECT_EQ(listing.exit_code, kExitOk) << listing.describe();
     const nlohmann::json manifest = json_in(listing.output);
-    if (!manifest.is_object() || !manifest.contains("added")) {
+    if (!manifest.is_object() || !manifest.contains("intent")) {
       ADD_FAILURE() << "no manifest listed: " << listing.describe();
       return {};
     }
-    return manifest["added"].get<std::vector<std::string>>();
+    std::vector<std::string> paths;
+    for (const nlohmann::json& requirement : manifest["intent"]["requirements"]) {
+      EXPECT_EQ(requirement["kind"], "path") << requirement.dump();
+      paths.push_back(requirement["path"].get<std::string>());
+    }
+    return paths;
   }
 
   // A root a fresh add of PATHS into an empty directory builds today, with a state directory of

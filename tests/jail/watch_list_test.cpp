@@ -23,6 +23,7 @@
 #include "util/root_dir.hpp"
 #include "util/unique_fd.hpp"
 #include "../../src/jail/watch_list.hpp"
+#include "jailbuild/jail.hpp"
 #include "support/files.hpp"
 #include "support/temp_dir.hpp"
 
@@ -51,8 +52,11 @@ WatchList sample_list() {
   list.root = "/srv/jail with space";
   list.manifest = {1, 2, 3, 4, 5, 0100600, 0, 0};
   list.boot_id = "0b6e3c1e-0000-4000-8000-000000000001";
-  list.added = {"/usr/bin/ls", "/odd\nname\\x"};
-  list.options = {{"keep_setuid", "true"}};
+  list.intent.requirements = {PathRequirement{"/usr/bin/ls"}, PathRequirement{"/odd\nname\\x"},
+                              TracedRequirement{"/etc/caf\xe9", "ls \\ -l\n"}};
+  list.intent.options.keep_setuid = true;
+  list.intent.options.rules_without = {"nss"};
+  list.intent.options.users = {"www-data"};
   list.paths = {
       {WatchedPath::Side::Host, "/usr/bin/ls",
        FileIdentity{66306, 1234, 151344, -5, 1700000000000000000, 0100755, 0, 0}},
@@ -80,8 +84,15 @@ TEST(WatchListText, DamageIsRefused) {
   EXPECT_FALSE(parse_watch_list(good + "x - /path\n")) << "an unknown keyword";
   EXPECT_FALSE(parse_watch_list(good + "h - relative\n")) << "a relative path";
   EXPECT_FALSE(parse_watch_list(good + "h - /bad\\escape\n"));
-  EXPECT_FALSE(parse_watch_list("jailbuild-watch 2\nroot /r\n")) << "no manifest identity";
-  EXPECT_FALSE(parse_watch_list(good + "added /after/the/paths\n")) << "the header after the paths";
+  EXPECT_FALSE(parse_watch_list("jailbuild-watch 3\nroot /r\nintent " + intent_json_line(Intent{}) + "\n"))
+      << "no manifest identity";
+  EXPECT_FALSE(parse_watch_list(good + "intent {}\n")) << "the header after the paths";
+  EXPECT_FALSE(parse_watch_list("jailbuild-watch 2\n" + good.substr(good.find('\n') + 1))) << "the previous version";
+  const std::size_t intent = good.find("\nintent ") + 1;
+  const std::size_t intent_end = good.find('\n', intent) + 1;
+  EXPECT_FALSE(parse_watch_list(good.substr(0, intent) + good.substr(intent_end))) << "no intent";
+  EXPECT_FALSE(parse_watch_list(good.substr(0, intent) + "intent {\"options\": 1}\n" + good.substr(intent_end)))
+      << "an intent that is not one";
 }
 
 class StillCurrent : public ::testing::Test {
@@ -129,6 +140,83 @@ class StillCurrent : public ::testing::Test {
 TEST_F(StillCurrent, HoldsWhenNothingChanged) {
   set_manifest_identity();
   EXPECT_TRUE(current());
+}
+
+// A run proves itself unchanged only if the intent the list was written with already holds all
+// it asks for: every part of the intent counts, not only the added paths.
+TEST_F(StillCurrent, ProvesOnlyARequestTheRecordedIntentHolds) {
+  set_manifest_identity();
+  list_.intent.requirements = {PathRequirement{"/usr/bin/ls"}, DlopenRequirement{"/usr/bin/ls", "libm.so.6"}};
+  list_.intent.options.keep_setuid = true;
+  list_.intent.options.rules_with = {"dns"};
+  list_.intent.options.rules_without = {"nss"};
+  list_.intent.options.users = {"www-data"};
+  const std::string watch_path = dir_.path() + "/root.watch";
+  ASSERT_TRUE(save_watch_list(watch_path, list_));
+  const UniqueFd root_fd = open_root();
+  const WatchedRoot watched{list_.root, root_fd.get(), manifest_, watch_path, false};
+  const auto why_not = [&](const Intent& request) {
+    const Proof proof = prove_unchanged(watched, request);
+    EXPECT_EQ(proof.unchanged, proof.why_not.empty()) << proof.why_not;
+    return proof.why_not;
+  };
+
+  EXPECT_EQ(why_not(Intent{}), "") << "a sync asks for nothing";
+  Intent held;
+  held.requirements = {DlopenRequirement{"/usr/bin/ls", "libm.so.6"}, PathRequirement{"/usr/bin/ls"}};
+  held.options.keep_setuid = true;
+  held.options.rules_with = {"dns"};
+  held.options.rules_without = {"nss"};
+  held.options.users = {"www-data"};
+  EXPECT_EQ(why_not(held), "") << "everything asked for is recorded";
+
+  Intent request;
+  request.requirements = {PathRequirement{"/usr/bin/cat"}};
+  EXPECT_EQ(why_not(request), "the list was written for an intent without requirement /usr/bin/cat");
+  request = {};
+  request.options.allow_devices = true;
+  EXPECT_EQ(why_not(request), "the list was written for an intent without option allow_devices");
+  request = {};
+  request.options.rules_with = {"nss"};  // recorded as turned off
+  EXPECT_EQ(why_not(request), "the list was written for an intent without rule nss on");
+  request = {};
+  request.options.rules_without = {"dns"};  // recorded as turned on
+  EXPECT_EQ(why_not(request), "the list was written for an intent without rule dns off");
+  request = {};
+  request.options.users = {"nobody"};
+  EXPECT_EQ(why_not(request), "the list was written for an intent without user nobody");
+
+  // The same list with the manifest changed (as by a new intent written to it) proves nothing.
+  write_file(manifest_ + ".new", "{\"other\": 1}");
+  fs::rename(manifest_ + ".new", manifest_);
+  EXPECT_TRUE(why_not(Intent{}).starts_with("the manifest changed since the list was written")) << why_not(Intent{});
+}
+
+TEST(ExtendIntent, AddsWhatIsNewOnceAndTurnsRulesOnOrOff) {
+  Intent intent;
+  intent.requirements = {PathRequirement{"/bin/sh"}};
+  intent.options.rules_without = {"nss"};
+  Intent request;
+  request.requirements = {PathRequirement{"/bin/ls"}, PathRequirement{"/bin/sh"}, PathRequirement{"/bin/ls"},
+                          RuleRequirement{"nss"}};
+  request.options.keep_setuid = true;
+  request.options.rules_with = {"nss"};
+  request.options.rules_without = {"dns"};
+  request.options.users = {"www-data", "www-data"};
+  EXPECT_EQ(extend_intent(intent, request),
+            (std::vector<std::string>{"option keep_setuid", "rule nss on", "rule dns off", "user www-data",
+                                      "requirement /bin/ls", "requirement rule nss"}));
+  Intent expected;
+  expected.requirements = {PathRequirement{"/bin/sh"}, PathRequirement{"/bin/ls"}, RuleRequirement{"nss"}};
+  expected.options.keep_setuid = true;
+  expected.options.rules_with = {"nss"};
+  expected.options.rules_without = {"dns"};
+  expected.options.users = {"www-data"};
+  EXPECT_EQ(intent, expected);
+  EXPECT_EQ(extend_intent(intent, request), std::vector<std::string>{}) << "asked again, nothing is new";
+  Intent none;
+  EXPECT_EQ(extend_intent(intent, none), std::vector<std::string>{});
+  EXPECT_EQ(intent, expected) << "an option not asked for is not turned off";
 }
 
 TEST_F(StillCurrent, AnotherManifestOrBootProvesNothing) {

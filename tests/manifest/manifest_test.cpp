@@ -41,17 +41,25 @@ using jailbuild::testing::TempDir;
 
 namespace fs = std::filesystem;
 using jailbuild::default_state_dir;
+using jailbuild::DlopenRequirement;
 using jailbuild::EntryType;
 using jailbuild::FileIdentity;
+using jailbuild::GeneratedRequirement;
+using jailbuild::Intent;
+using jailbuild::intent_from_json_line;
+using jailbuild::intent_json_line;
 using jailbuild::load_manifest;
 using jailbuild::Manifest;
 using jailbuild::manifest_from_json;
 using jailbuild::manifest_path;
 using jailbuild::manifest_to_json;
 using jailbuild::ManifestEntry;
+using jailbuild::PathRequirement;
 using jailbuild::Reason;
+using jailbuild::RuleRequirement;
 using jailbuild::RootLock;
 using jailbuild::save_manifest;
+using jailbuild::TracedRequirement;
 using nlohmann::json;
 
 // ---------------------------------------------------------------------------------------------
@@ -108,7 +116,7 @@ ManifestEntry entry(const std::string& path, EntryType type, const std::string& 
 Manifest small_manifest() {
   Manifest manifest;
   manifest.root = "/srv/jail";
-  manifest.added = {"/usr/bin/tool"};
+  manifest.intent.requirements = {PathRequirement{"/usr/bin/tool"}};
   ManifestEntry lib64 = entry("/lib64", EntryType::Symlink, "/lib64", 1);
   lib64.link_target = "usr/lib64";
   manifest.entries.emplace("/lib64", lib64);
@@ -121,8 +129,21 @@ Manifest small_manifest() {
 Manifest rich_manifest() {
   Manifest manifest = small_manifest();
   manifest.root = "/srv/jail caf\xc3\xa9";
-  manifest.options = {{"keep_setuid", "true"}, {"loader_cache", "generated"}};
-  manifest.added = {"/usr/bin/tool", "/srv/latin1-caf\xe9", "/etc/ssl"};
+  manifest.intent.options.keep_setuid = true;
+  manifest.intent.options.allow_devices = true;
+  manifest.intent.options.rules_with = {"nss", "rule-caf\xe9"};
+  manifest.intent.options.rules_without = {"locale"};
+  manifest.intent.options.users = {"www-data", "caf\xe9"};
+  // Every kind of requirement, with byte strings that are not UTF-8 (and a NUL in generated content).
+  manifest.intent.requirements = {
+      PathRequirement{"/usr/bin/tool"},
+      PathRequirement{"/srv/latin1-caf\xe9"},
+      PathRequirement{"/etc/ssl"},
+      DlopenRequirement{"/usr/bin/tool", "libplugin-\xff.so"},
+      RuleRequirement{"nss"},
+      TracedRequirement{"/etc/hosts\xfe", "tool --fetch 'caf\xe9'"},
+      GeneratedRequirement{"/etc/motd", std::string("hello\0\xff\n", 8), 0600, "generated for caf\xe9"},
+  };
 
   ManifestEntry generated = entry("/etc/ld.so.cache", EntryType::File, "", 4);
   generated.reasons = {Reason{.added = "", .needed_by = "", .rule = "generated loader cache"}};
@@ -154,8 +175,8 @@ Manifest rich_manifest() {
 void expect_same(const Manifest& actual, const Manifest& expected) {
   EXPECT_EQ(actual.version, expected.version);
   EXPECT_EQ(actual.root, expected.root);
-  EXPECT_EQ(actual.options, expected.options);
-  EXPECT_EQ(actual.added, expected.added);
+  EXPECT_EQ(actual.intent.options, expected.intent.options);
+  EXPECT_EQ(actual.intent.requirements, expected.intent.requirements);
   ASSERT_EQ(actual.entries.size(), expected.entries.size());
   for (const auto& [path, want] : expected.entries) {
     SCOPED_TRACE(path);
@@ -191,8 +212,11 @@ TEST(ManifestJson, RoundTripKeepsEverything) {
 TEST(ManifestJson, LayoutIsStableVersionedAndSortedByPath) {
   Manifest manifest;
   manifest.root = "/srv/jail";
-  manifest.options = {{"keep_setuid", "false"}};
-  manifest.added = {"/bin/sh"};
+  manifest.intent.options.allow_devices = true;
+  manifest.intent.options.rules_without = {"nss"};
+  manifest.intent.requirements = {PathRequirement{"/bin/sh"}, DlopenRequirement{"/bin/sh", "libm.so.6"},
+                                  RuleRequirement{"nss2"}, TracedRequirement{"/etc/passwd", "sh -c id"},
+                                  GeneratedRequirement{"/etc/motd", "hi\n", 0640, "asked for"}};
   ManifestEntry sh = entry("/bin/sh", EntryType::Symlink, "/bin/sh", 1);
   sh.link_target = "dash";
   sh.reasons = {Reason{.added = "/bin/sh", .needed_by = "", .rule = "added"}};
@@ -206,10 +230,19 @@ TEST(ManifestJson, LayoutIsStableVersionedAndSortedByPath) {
   manifest.entries.at("/bin").copy_identity = FileIdentity{};
 
   const json expected = R"({
-    "version": 1,
+    "version": 2,
     "root": "/srv/jail",
-    "options": {"keep_setuid": "false"},
-    "added": ["/bin/sh"],
+    "intent": {
+      "options": {"keep_setuid": false, "allow_devices": true, "rules_with": [], "rules_without": ["nss"],
+                  "users": []},
+      "requirements": [
+        {"kind": "path", "path": "/bin/sh"},
+        {"kind": "dlopen", "from": "/bin/sh", "name": "libm.so.6"},
+        {"kind": "rule", "name": "nss2"},
+        {"kind": "traced", "path": "/etc/passwd", "command": "sh -c id"},
+        {"kind": "generated", "path": "/etc/motd", "content": "hi\n", "mode": 416, "why": "asked for"}
+      ]
+    },
     "entries": [
       {"path": "/bin", "type": "directory", "source": "/bin", "link_target": "", "reasons": [],
        "source_identity": {"dev": 0, "ino": 0, "size": 0, "mtime_ns": 0, "ctime_ns": 0, "mode": 0, "uid": 0, "gid": 0},
@@ -223,11 +256,30 @@ TEST(ManifestJson, LayoutIsStableVersionedAndSortedByPath) {
   EXPECT_EQ(manifest_to_json(manifest), expected) << manifest_to_json(manifest).dump(2);
 }
 
+TEST(ManifestJson, IntentOnOneLineRoundTripsAndIsCheckedAsInAManifest) {
+  const Intent intent = rich_manifest().intent;
+  const std::string line = intent_json_line(intent);
+  EXPECT_EQ(line.find('\n'), std::string::npos) << line;
+  EXPECT_EQ(json::parse(line), manifest_to_json(rich_manifest())["intent"]);
+  const auto parsed = intent_from_json_line(line);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_EQ(*parsed, intent);
+
+  const auto unknown = intent_from_json_line(R"({"options": {}, "requirements": [{"kind": "spec"}]})");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().message, "intent.options: missing key 'keep_setuid'");
+  const auto cut = intent_from_json_line(line.substr(0, line.size() / 2));
+  ASSERT_FALSE(cut.ok());
+  EXPECT_TRUE(contains(cut.error().message, "not valid JSON: ")) << cut.error().message;
+}
+
 TEST(ManifestJson, StringsThatAreNotUtf8AreWrittenAsHex) {
   Manifest manifest = small_manifest();
-  manifest.added = {"/caf\xe9"};
+  manifest.intent.requirements = {PathRequirement{"/caf\xe9"}};
+  manifest.intent.options.users = {"caf\xe9"};
   const json document = manifest_to_json(manifest);
-  EXPECT_EQ(document["added"][0], json({{"hex", "2f636166e9"}}));
+  EXPECT_EQ(document["intent"]["requirements"][0], json({{"kind", "path"}, {"path", {{"hex", "2f636166e9"}}}}));
+  EXPECT_EQ(document["intent"]["options"]["users"][0], json({{"hex", "636166e9"}}));
   EXPECT_EQ(document["root"], "/srv/jail");  // UTF-8 stays a plain string
   EXPECT_NO_THROW((void)document.dump());
 }
@@ -283,12 +335,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadManifest{"MissingVersion", erase("/version"), "missing key 'version'"},
         BadManifest{"VersionString", set("/version", "1"), "version: expected an integer, got string"},
         BadManifest{"VersionFloat", set("/version", 1.0), "version: expected an integer, got float"},
-        BadManifest{"NewerVersion", set("/version", 2), "version 2 is newer than this jailbuild understands (1)"},
+        BadManifest{"NewerVersion", set("/version", 3), "version 3 is newer than this jailbuild understands (2)"},
         BadManifest{"NewerVersionWithAnotherLayout",
                     [](json& d) {
                       d = {{"version", 7}, {"roots", json::array()}};
                     },
-                    "version 7 is newer than this jailbuild understands (1)"},
+                    "version 7 is newer than this jailbuild understands (2)"},
         BadManifest{"VersionZero", set("/version", 0), "version: 0 is not a manifest version"},
         BadManifest{"UnknownTopLevelKey", set("/extra", true), "unknown key 'extra'"},
         BadManifest{"MissingRoot", erase("/root"), "missing key 'root'"},
@@ -307,13 +359,89 @@ INSTANTIATE_TEST_SUITE_P(
         BadManifest{"RootHexUnknownKey", set("/root", {{"hex", "2f61"}, {"base64", "x"}}),
                     "root: unknown key 'base64'"},
         BadManifest{"RootHexRelative", set("/root", {{"hex", "61"}}), "root: 'a' is not an absolute path"},
-        BadManifest{"OptionsArray", set("/options", json::array()), "options: expected an object, got array"},
-        BadManifest{"OptionValueNumber", set("/options/keep_setuid", 1),
-                    "options.keep_setuid: expected a string, got number"},
-        BadManifest{"EmptyOptionName", set("/options/", "x"), "options: empty option name"},
-        BadManifest{"AddedNotArray", set("/added", "/usr/bin/tool"), "added: expected an array, got string"},
-        BadManifest{"AddedRelative", set("/added/0", "tool"), "added[0]: 'tool' is not an absolute path"},
-        BadManifest{"AddedTwice", set("/added/1", "/usr/bin/tool"), "added[1]: '/usr/bin/tool' is listed twice"},
+        BadManifest{"MissingIntent", erase("/intent"), "missing key 'intent'"},
+        BadManifest{"IntentArray", set("/intent", json::array()), "intent: expected an object, got array"},
+        BadManifest{"IntentUnknownKey", set("/intent/spec", "jail.toml"), "intent: unknown key 'spec'"},
+        BadManifest{"VersionOneKeyInVersionTwo", set("/added", json::array()), "unknown key 'added'"},
+        BadManifest{"OptionsArray", set("/intent/options", json::array()),
+                    "intent.options: expected an object, got array"},
+        BadManifest{"OptionString", set("/intent/options/keep_setuid", "true"),
+                    "intent.options.keep_setuid: expected a boolean, got string"},
+        BadManifest{"OptionNumber", set("/intent/options/allow_devices", 1),
+                    "intent.options.allow_devices: expected a boolean, got number"},
+        BadManifest{"UnknownOption", set("/intent/options/loader_cache", true),
+                    "intent.options: unknown key 'loader_cache'"},
+        BadManifest{"EmptyOptionName", set("/intent/options/", true), "intent.options: unknown key ''"},
+        BadManifest{"MissingOption", erase("/intent/options/users"), "intent.options: missing key 'users'"},
+        BadManifest{"RulesNotArray", set("/intent/options/rules_with", "nss"),
+                    "intent.options.rules_with: expected an array, got string"},
+        BadManifest{"RuleNumber", set("/intent/options/rules_without", json::array({1})),
+                    "intent.options.rules_without[0]: expected a string, got number"},
+        BadManifest{"RuleEmpty", set("/intent/options/rules_with", json::array({""})),
+                    "intent.options.rules_with[0]: empty name"},
+        BadManifest{"RuleWithNul", set("/intent/options/rules_with", json::array({std::string("a\0b", 3)})),
+                    "intent.options.rules_with[0]: name contains a NUL byte"},
+        BadManifest{"RuleTwice", set("/intent/options/rules_with", json::array({"nss", "nss"})),
+                    "intent.options.rules_with[1]: 'nss' is listed twice"},
+        BadManifest{"RuleOnAndOff",
+                    [](json& d) {
+                      d["intent"]["options"]["rules_with"] = json::array({"nss", "dns"});
+                      d["intent"]["options"]["rules_without"] = json::array({"dns"});
+                    },
+                    "intent.options.rules_without: 'dns' is in rules_with too"},
+        BadManifest{"UserWithColon", set("/intent/options/users", json::array({"www-data", "root:x:0"})),
+                    "intent.options.users[1]: 'root:x:0' holds ':' or a newline"},
+        BadManifest{"UserWithNewline", set("/intent/options/users", json::array({"a\nroot"})),
+                    "intent.options.users[0]: 'a\nroot' holds ':' or a newline"},
+        BadManifest{"UsersObject", set("/intent/options/users", json::object()),
+                    "intent.options.users: expected an array, got object"},
+        BadManifest{"MissingRequirements", erase("/intent/requirements"), "intent: missing key 'requirements'"},
+        BadManifest{"RequirementsObject", set("/intent/requirements", json::object()),
+                    "intent.requirements: expected an array, got object"},
+        BadManifest{"RequirementString", set("/intent/requirements/0", "/usr/bin/tool"),
+                    "intent.requirements[0]: expected an object, got string"},
+        BadManifest{"RequirementWithoutKind", erase("/intent/requirements/0/kind"),
+                    "intent.requirements[0]: missing key 'kind'"},
+        BadManifest{"RequirementKindNumber", set("/intent/requirements/0/kind", 1),
+                    "intent.requirements[0].kind: expected a string, got number"},
+        BadManifest{"UnknownRequirementKind", set("/intent/requirements/0/kind", "socket"),
+                    "intent.requirements[0].kind: unknown requirement kind 'socket'"},
+        BadManifest{"RequirementKeyOfAnotherKind", set("/intent/requirements/0/command", "x"),
+                    "intent.requirements[0]: unknown key 'command'"},
+        BadManifest{"PathRequirementRelative", set("/intent/requirements/0/path", "tool"),
+                    "intent.requirements[0].path: 'tool' is not an absolute path"},
+        BadManifest{"PathRequirementDotDot", set("/intent/requirements/0/path", "/usr/../etc/shadow"),
+                    "intent.requirements[0].path: '/usr/../etc/shadow' has a '..' component"},
+        BadManifest{"PathRequirementBadHex", set("/intent/requirements/0/path", {{"hex", "2F"}}),
+                    "intent.requirements[0].path.hex: expected an even number of lowercase hex digits"},
+        BadManifest{"RequirementTwice", set("/intent/requirements/1", {{"kind", "path"}, {"path", "/usr/bin/tool"}}),
+                    "intent.requirements[1]: the same requirement as intent.requirements[0]"},
+        BadManifest{"RequirementTwiceOnceInHex",
+                    set("/intent/requirements/1",
+                        {{"kind", "path"}, {"path", {{"hex", "2f7573722f62696e2f746f6f6c"}}}}),
+                    "intent.requirements[1]: the same requirement as intent.requirements[0]"},
+        BadManifest{"DlopenWithoutName", set("/intent/requirements/1", {{"kind", "dlopen"}, {"from", "/usr/bin/tool"}}),
+                    "intent.requirements[1]: missing key 'name'"},
+        BadManifest{"DlopenFromRelative",
+                    set("/intent/requirements/1", {{"kind", "dlopen"}, {"from", "tool"}, {"name", "libm.so.6"}}),
+                    "intent.requirements[1].from: 'tool' is not an absolute path"},
+        BadManifest{"RuleNameEmpty", set("/intent/requirements/1", {{"kind", "rule"}, {"name", ""}}),
+                    "intent.requirements[1].name: empty name"},
+        BadManifest{"TracedCommandNumber",
+                    set("/intent/requirements/1", {{"kind", "traced"}, {"path", "/etc/hosts"}, {"command", 7}}),
+                    "intent.requirements[1].command: expected a string, got number"},
+        BadManifest{"GeneratedModeWithFileType",
+                    set("/intent/requirements/1",
+                        {{"kind", "generated"}, {"path", "/etc/x"}, {"content", ""}, {"mode", 0100644}, {"why", ""}}),
+                    "intent.requirements[1].mode: 33188 is not a permission mode (at most 07777)"},
+        BadManifest{"GeneratedModeNegative",
+                    set("/intent/requirements/1",
+                        {{"kind", "generated"}, {"path", "/etc/x"}, {"content", ""}, {"mode", -1}, {"why", ""}}),
+                    "intent.requirements[1].mode: -1 is out of range"},
+        BadManifest{"GeneratedPathRelative",
+                    set("/intent/requirements/1",
+                        {{"kind", "generated"}, {"path", "etc/x"}, {"content", ""}, {"mode", 0644}, {"why", ""}}),
+                    "intent.requirements[1].path: 'etc/x' is not an absolute path"},
         BadManifest{"MissingEntries", erase("/entries"), "missing key 'entries'"},
         BadManifest{"EntriesObject", set("/entries", json::object()), "entries: expected an array, got object"},
         BadManifest{"EntryNotObject", set("/entries/1", "/usr"), "entries[1]: expected an object, got string"},
@@ -347,6 +475,10 @@ INSTANTIATE_TEST_SUITE_P(
                     "entries[2].reasons[0]: missing key 'rule'"},
         BadManifest{"ReasonNeededByRelative", set("/entries/2/reasons/0/needed_by", "libc.so.6"),
                     "entries[2].reasons[0].needed_by: 'libc.so.6' is not an absolute path"},
+        BadManifest{"ReasonAddedRelative", set("/entries/2/reasons/0/added", "usr/bin/tool"),
+                    "entries[2].reasons[0].added: 'usr/bin/tool' is not an absolute path"},
+        BadManifest{"ReasonAddedDotDot", set("/entries/2/reasons/0/added", "/usr/../tool"),
+                    "entries[2].reasons[0].added: '/usr/../tool' has a '..' component"},
         BadManifest{"ReasonUnknownKey", set("/entries/2/reasons/0/why", "x"),
                     "entries[2].reasons[0]: unknown key 'why'"},
         BadManifest{"MissingSourceIdentity", erase("/entries/2/source_identity"),
@@ -375,6 +507,105 @@ INSTANTIATE_TEST_SUITE_P(
                           return identity;
                         }()),
                     "entries[1].copy_identity.uid: expected an integer, got float"}),
+    [](const ::testing::TestParamInfo<BadManifest>& param_info) { return param_info.param.name; });
+
+// ---------------------------------------------------------------------------------------------
+// Version 1 (as jailbuild wrote it before the intent): read, migrated, never written
+
+// A version 1 manifest as an older jailbuild wrote it (keys in its order, indented by two).
+const char* const kVersion1Manifest = R"({
+  "added": [
+    "/bin/sh",
+    "/usr/bin/caf\u00e9"
+  ],
+  "entries": [
+    {
+      "copy_identity": {"ctime_ns": 6, "dev": 1, "gid": 8, "ino": 2, "mode": 41471, "mtime_ns": 5,
+                      "size": 4, "uid": 7},
+      "link_target": "dash",
+      "path": "/bin/sh",
+      "reasons": [{"added": "/bin/sh", "needed_by": "", "rule": "added"}],
+      "source": "/bin/sh",
+      "source_identity": {"ctime_ns": 6, "dev": 1, "gid": 8, "ino": 2, "mode": 41471, "mtime_ns": 5,
+                      "size": 4, "uid": 7},
+      "type": "symlink"
+    }
+  ],
+  "options": {
+    "keep_setuid": "true"
+  },
+  "root": "/srv/jail",
+  "version": 1
+}
+)";
+
+TEST(ManifestVersion1, IsReadWithItsAddedPathsAsPathRequirementsInOrderAndTypedOptions) {
+  const auto parsed = manifest_from_json(json::parse(kVersion1Manifest));
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_EQ(parsed->version, 1);
+  EXPECT_EQ(parsed->root, "/srv/jail");
+  Intent expected;
+  expected.options.keep_setuid = true;
+  expected.requirements = {PathRequirement{"/bin/sh"}, PathRequirement{"/usr/bin/caf\xc3\xa9"}};
+  EXPECT_EQ(parsed->intent, expected);
+  ASSERT_EQ(parsed->entries.size(), 1u);
+  const ManifestEntry& sh = parsed->entries.at("/bin/sh");
+  EXPECT_EQ(sh.link_target, "dash");
+  EXPECT_EQ(sh.reasons, (std::vector<Reason>{{"/bin/sh", "", "added"}}));
+  EXPECT_EQ(sh.copy_identity, (FileIdentity{1, 2, 4, 5, 6, 0120777, 7, 8}));
+
+  // Written back, it is version 2 with the same intent and entries.
+  const json written = manifest_to_json(*parsed);
+  EXPECT_EQ(written["version"], 2);
+  EXPECT_FALSE(written.contains("added"));
+  EXPECT_FALSE(written.contains("options"));
+  const auto reread = manifest_from_json(written);
+  ASSERT_TRUE(reread.ok()) << reread.error().message;
+  EXPECT_EQ(reread->version, 2);
+  EXPECT_EQ(reread->intent, parsed->intent);
+  EXPECT_EQ(reread->entries, parsed->entries);
+}
+
+TEST(ManifestVersion1, WithoutOptionsSetEverythingIsOff) {
+  json document = json::parse(kVersion1Manifest);
+  document["options"] = json::object();
+  const auto parsed = manifest_from_json(document);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_EQ(parsed->intent.options, jailbuild::IntentOptions{});
+}
+
+class ManifestVersion1Validation : public ::testing::TestWithParam<BadManifest> {};
+
+TEST_P(ManifestVersion1Validation, ReportsTheFirstProblemAndWhereItIs) {
+  json document = json::parse(kVersion1Manifest);
+  ASSERT_TRUE(manifest_from_json(document).ok()) << "the unspoiled manifest must be valid";
+  GetParam().spoil(document);
+  const auto parsed = manifest_from_json(document);
+  ASSERT_FALSE(parsed.ok()) << document.dump(2);
+  EXPECT_EQ(parsed.error().message, GetParam().message);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Problems, ManifestVersion1Validation,
+    ::testing::Values(
+        BadManifest{"IntentInVersion1", set("/intent", json::object()), "unknown key 'intent'"},
+        BadManifest{"MissingOptions", erase("/options"), "missing key 'options'"},
+        BadManifest{"OptionsArray", set("/options", json::array()), "options: expected an object, got array"},
+        BadManifest{"OptionValueNumber", set("/options/keep_setuid", 1),
+                    "options.keep_setuid: expected a string, got number"},
+        BadManifest{"OptionValueBoolean", set("/options/keep_setuid", true),
+                    "options.keep_setuid: expected a string, got boolean"},
+        BadManifest{"OptionValueYes", set("/options/allow_devices", "yes"),
+                    "options.allow_devices: expected \"true\" or \"false\", got 'yes'"},
+        BadManifest{"UnknownOption", set("/options/loader_cache", "generated"), "options: unknown key 'loader_cache'"},
+        BadManifest{"EmptyOptionName", set("/options/", "x"), "options: unknown key ''"},
+        BadManifest{"MissingAdded", erase("/added"), "missing key 'added'"},
+        BadManifest{"AddedNotArray", set("/added", "/bin/sh"), "added: expected an array, got string"},
+        BadManifest{"AddedRelative", set("/added/0", "sh"), "added[0]: 'sh' is not an absolute path"},
+        BadManifest{"AddedNumber", set("/added/1", 1), "added[1]: expected a string, got number"},
+        BadManifest{"AddedTwice", set("/added/1", "/bin/sh"), "added[1]: '/bin/sh' is listed twice"},
+        BadManifest{"EntryProblemsStillFound", set("/entries/0/type", "socket"),
+                    "entries[0].type: unknown entry type 'socket'"}),
     [](const ::testing::TestParamInfo<BadManifest>& param_info) { return param_info.param.name; });
 
 // ---------------------------------------------------------------------------------------------
@@ -443,10 +674,52 @@ TEST(LoadManifest, InvalidManifestNamesTheFileAndTheProblem) {
 TEST(LoadManifest, NewerVersionIsAnErrorNotAReset) {
   TempDir dir;
   const std::string path = dir / "newer.json";
-  write_file(path, R"({"version": 2, "root": "/srv/jail", "anything": "else"})");
+  write_file(path, R"({"version": 3, "root": "/srv/jail", "anything": "else"})");
   const auto loaded = load_manifest(path);
   ASSERT_FALSE(loaded.ok());
-  EXPECT_EQ(loaded.error().message, path + ": version 2 is newer than this jailbuild understands (1)");
+  EXPECT_EQ(loaded.error().message, path + ": version 3 is newer than this jailbuild understands (2)");
+}
+
+TEST(LoadManifest, Version1FileIsMigrated) {
+  TempDir dir;
+  const std::string path = dir / "old.json";
+  write_file(path, kVersion1Manifest);
+  const auto loaded = load_manifest(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+  ASSERT_TRUE(loaded->has_value());
+  EXPECT_EQ((*loaded)->version, 1);
+  EXPECT_TRUE((*loaded)->intent.options.keep_setuid);
+  EXPECT_EQ((*loaded)->intent.requirements.size(), 2u);
+}
+
+TEST(LoadManifest, HostileIntentNamesTheFileAndTheProblem) {
+  TempDir dir;
+  const std::string path = dir / "hostile.json";
+  const std::string good = manifest_to_json(small_manifest()).dump();
+  const auto load_error = [&](const std::string& text) {
+    write_file(path, text);
+    const auto loaded = load_manifest(path);
+    EXPECT_FALSE(loaded.ok()) << text;
+    return loaded.ok() ? std::string() : loaded.error().message;
+  };
+  // A path that is not UTF-8 written raw instead of as {"hex": ...}: not JSON.
+  std::string raw = good;
+  raw.replace(raw.find("\"/usr/bin/tool\"}"), 16, "\"/usr/bin/caf\xe9\"}");
+  EXPECT_TRUE(contains(load_error(raw), path + ": not valid JSON: ")) << raw;
+  EXPECT_TRUE(contains(load_error(raw), "ill-formed UTF-8"));
+
+  json document = json::parse(good);
+  document["intent"]["requirements"][0]["kind"] = "exec";
+  EXPECT_EQ(load_error(document.dump()), path + ": intent.requirements[0].kind: unknown requirement kind 'exec'");
+  document = json::parse(good);
+  document["intent"]["options"]["keep_setuid"] = "true";
+  EXPECT_EQ(load_error(document.dump()), path + ": intent.options.keep_setuid: expected a boolean, got string");
+  document = json::parse(good);
+  document["intent"]["options"]["net"] = false;
+  EXPECT_EQ(load_error(document.dump()), path + ": intent.options: unknown key 'net'");
+  document = json::parse(good);
+  document["intent"]["requirements"] = json::array({{{"kind", "path"}, {"path", {{"hex", "2f00"}}}}});
+  EXPECT_EQ(load_error(document.dump()), path + ": intent.requirements[0].path: path contains a NUL byte");
 }
 
 TEST(LoadManifest, DirectoryIsAnError) {
@@ -504,7 +777,7 @@ TEST(SaveManifest, CreatesAPrivateStateDirectoryAndFile) {
   EXPECT_EQ(fs::status(state).permissions(), fs::perms::owner_all);
   EXPECT_EQ(fs::status(path).permissions(), fs::perms::owner_read | fs::perms::owner_write);
   EXPECT_EQ(directory_listing(state + "/roots"), std::vector<std::string>{"srv-jail.json"});
-  EXPECT_TRUE(contains(read_file(path), "\n  \"version\": 1\n"));  // indented, readable
+  EXPECT_TRUE(contains(read_file(path), "\n  \"version\": 2\n"));  // indented, readable
 }
 
 TEST(SaveManifest, ReplacesThePreviousManifest) {
@@ -528,15 +801,20 @@ TEST(SaveManifest, StateDirectoryThatIsAFileIsAnError) {
   EXPECT_EQ(saved.error().message, dir / "state/roots" + ": mkdir: Not a directory");
 }
 
-TEST(SaveManifest, OptionNameThatIsNotUtf8IsAnErrorNotAnException) {
+TEST(SaveManifest, IntentStringsThatAreNotUtf8AreWrittenAsHexAndLoadBack) {
   TempDir dir;
   const std::string path = manifest_path(dir.path(), "/srv/jail");
   Manifest manifest = small_manifest();
-  manifest.options = {{"caf\xe9", "x"}};
+  manifest.intent.options.rules_with = {"caf\xe9"};
+  manifest.intent.requirements.push_back(TracedRequirement{"/caf\xe9", "cat \xff"});
   const auto saved = save_manifest(path, manifest);
-  ASSERT_FALSE(saved.ok());
-  EXPECT_TRUE(contains(saved.error().message, path + ": cannot write the manifest as JSON: "));
-  EXPECT_FALSE(fs::exists(path));
+  ASSERT_TRUE(saved.ok()) << saved.error().message;
+  const json document = json::parse(read_file(path));
+  EXPECT_EQ(document["intent"]["options"]["rules_with"][0], json({{"hex", "636166e9"}}));
+  EXPECT_EQ(document["intent"]["requirements"][1]["command"], json({{"hex", "63617420ff"}}));
+  const auto loaded = load_manifest(path);
+  ASSERT_TRUE(loaded.ok() && loaded->has_value());
+  expect_same(**loaded, manifest);
 }
 
 // A tmpfs of 16 KiB: the manifest that fills it must fail with ENOSPC and change nothing.
