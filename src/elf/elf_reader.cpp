@@ -15,7 +15,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "jailbuild/elf.hpp"
+#include "elf.hpp"
 
 namespace jailbuild::elf {
 namespace {

@@ -1,5 +1,5 @@
 // The planner's input (requirement.hpp) in one line.
-#include "jailbuild/requirement.hpp"
+#include "requirement.hpp"
 
 #include <variant>
 

@@ -2,7 +2,7 @@
 // sysdeps/generic/dl-cache.h), including its range checks: what the loader rejects is an error
 // here, what it skips is skipped, and where a hostile file would make the loader read past the
 // mapping, we stop at the file's end instead (see `CacheBytes::c_string`). See docs/loader-rules.md#loader-cache.
-#include "jailbuild/ld_cache.hpp"
+#include "ld_cache.hpp"
 #include "ld_cache_format.hpp"
 
 #include <algorithm>
