@@ -47,7 +47,7 @@ inline std::string identity_difference(const FileIdentity& was, const FileIdenti
   };
   differs(was.dev != now.dev || was.ino != now.ino, "inode");
   differs((was.mode & S_IFMT) != (now.mode & S_IFMT), "type");
-  differs((was.mode & ~S_IFMT) != (now.mode & ~S_IFMT), "mode");
+  differs((was.mode & ~std::uint32_t{S_IFMT}) != (now.mode & ~std::uint32_t{S_IFMT}), "mode");
   differs(was.uid != now.uid || was.gid != now.gid, "owner");
   differs(was.size != now.size, "size");
   differs(was.mtime_ns != now.mtime_ns, "mtime");
