@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <span>
 
-#include "jailbuild/elf.hpp"
+#include "elf/elf.hpp"
 
 namespace elf = jailbuild::elf;
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <span>
 
-#include "jailbuild/ld_cache.hpp"
+#include "resolve/ld_cache.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data), size);

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "jailbuild/copy_plan.hpp"
 #include "jailbuild/manifest.hpp"
-#include "jailbuild/plan.hpp"
 #include "jailbuild/result.hpp"
-#include "jailbuild/root_writer.hpp"
+#include "jailbuild/write_report.hpp"
 
 namespace jailbuild {
 

@@ -13,7 +13,6 @@
 
 #include "jailbuild/result.hpp"
 #include "jailbuild/types.hpp"
-#include "util/unique_fd.hpp"
 
 namespace jailbuild {
 
@@ -67,23 +66,5 @@ Result<std::optional<Manifest>> load_manifest(const std::string& path);
 // Writes the manifest atomically (temporary file in the same directory, fsync, rename, fsync of
 // the directory), creating the state directory if needed.
 Result<void> save_manifest(const std::string& path, const Manifest& manifest);
-
-// An exclusive lock on one root, held in the state directory (not in the root, where a jailed
-// process could hold it forever). Released when destroyed.
-class RootLock {
- public:
-  // Blocks until the lock is free when `wait`, after telling the user on stderr who holds it;
-  // otherwise fails at once with a message naming the root. `root` is the root's path without
-  // symlinks (open_root's); it is never looked up, only compared with the state directory's.
-  static Result<RootLock> acquire(const std::string& state_dir, const std::string& root, bool wait);
-
-  RootLock(RootLock&& other) noexcept = default;
-  RootLock& operator=(RootLock&&) = delete;
-  ~RootLock() = default;
-
- private:
-  explicit RootLock(UniqueFd fd) : fd_(std::move(fd)) {}
-  UniqueFd fd_;
-};
 
 }  // namespace jailbuild

@@ -11,13 +11,15 @@
 
 #include <sys/types.h>
 
-#include "jailbuild/elf.hpp"
 #include "jailbuild/loader_config.hpp"
 #include "jailbuild/result.hpp"
 #include "jailbuild/types.hpp"
-#include "util/default_path.hpp"
 
 namespace jailbuild {
+
+namespace elf {
+struct ElfObject;  // src/elf/elf.hpp: what the stages that read objects include
+}  // namespace elf
 
 // How an object came to be in a link map.
 enum class FoundBy {

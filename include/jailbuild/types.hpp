@@ -73,7 +73,7 @@ inline std::string identity_difference(const FileIdentity& was, const FileIdenti
   };
   differs(was.dev != now.dev || was.ino != now.ino, "inode");
   differs((was.mode & S_IFMT) != (now.mode & S_IFMT), "type");
-  differs((was.mode & ~S_IFMT) != (now.mode & ~S_IFMT), "mode");
+  differs((was.mode & ~std::uint32_t{S_IFMT}) != (now.mode & ~std::uint32_t{S_IFMT}), "mode");
   differs(was.uid != now.uid || was.gid != now.gid, "owner");
   differs(was.size != now.size, "size");
   differs(was.mtime_ns != now.mtime_ns, "mtime");
@@ -125,5 +125,10 @@ struct Conflict {
   std::string path;
   std::string reason;
 };
+
+// The PATH a program gets when nobody gave one: Debian's default for a login shell (/etc/login.defs
+// ENV_SUPATH). What `deps` and the resolver search for `#!/usr/bin/env NAME`, and what `run` gives
+// the jailed program, so that both find the same program.
+inline constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 }  // namespace jailbuild

@@ -21,9 +21,9 @@
 #include <optional>
 #include <string>
 
+#include "jailbuild/copy_plan.hpp"
 #include "jailbuild/manifest.hpp"
-#include "jailbuild/plan.hpp"
-#include "jailbuild/root_writer.hpp"
+#include "jailbuild/write_report.hpp"
 
 namespace jailbuild::copy {
 

@@ -1,6 +1,6 @@
 // The manifest's record of a planned entry (see root_writer.hpp).
 
-#include "jailbuild/root_writer.hpp"
+#include "root_writer.hpp"
 
 namespace jailbuild {
 

@@ -14,7 +14,7 @@
 // which also says what "placed by jailbuild" means); this file observes, and carries the decision
 // out. A dry run observes and decides, and carries nothing out.
 
-#include "jailbuild/root_writer.hpp"
+#include "root_writer.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>

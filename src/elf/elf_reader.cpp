@@ -15,7 +15,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "jailbuild/elf.hpp"
+#include "elf.hpp"
 
 namespace jailbuild::elf {
 namespace {
@@ -151,7 +151,8 @@ std::optional<std::string_view> c_string(Bytes bytes) {
   if (bytes.empty()) return std::nullopt;  // memchr must not see a null pointer
   const void* nul = std::memchr(bytes.data(), 0, bytes.size());
   if (nul == nullptr) return std::nullopt;
-  return as_chars(bytes.first(static_cast<const std::byte*>(nul) - bytes.data()));
+  // memchr found the NUL inside `bytes`: the distance is below bytes.size(), never negative.
+  return as_chars(bytes.first(static_cast<std::size_t>(static_cast<const std::byte*>(nul) - bytes.data())));
 }
 
 std::string hex(std::uint64_t value) {

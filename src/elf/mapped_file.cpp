@@ -10,7 +10,7 @@
 #include <limits>
 #include <utility>
 
-#include "jailbuild/elf.hpp"
+#include "elf.hpp"
 #include "util/system_error.hpp"
 #include "util/unique_fd.hpp"
 

@@ -15,7 +15,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include "jailbuild/state_dir.hpp"
+#include "copy/root_writer.hpp"
+#include "manifest/root_lock.hpp"
+#include "manifest/state_dir.hpp"
+#include "plan/planner.hpp"
 #include "util/paths.hpp"
 #include "util/root_dir.hpp"
 #include "util/system_error.hpp"

@@ -25,6 +25,14 @@
 namespace jailbuild {
 namespace {
 
+// An identity without what a directory's entries change, its size and times (see ignores_entries).
+FileIdentity without_times(FileIdentity identity) {
+  identity.size = 0;
+  identity.mtime_ns = 0;
+  identity.ctime_ns = 0;
+  return identity;
+}
+
 // 3: the whole intent on one line ("intent {...}"); 2 had "added" and "option" lines.
 constexpr std::string_view kHeader = "jailbuild-watch 3";
 
@@ -346,7 +354,7 @@ WatchCheck check_lines(std::string_view lines, int root_fd, std::atomic<bool>& m
       if (name == "." || name == "..") return fail("a malformed path: " + std::string(path));
       now = walker.entry(name.c_str(), parsed->side == WatchedPath::Side::HostFollow, ok);
     }
-    if (now && ignores_entries({parsed->side, {}, now})) now->size = now->mtime_ns = now->ctime_ns = 0;
+    if (now && ignores_entries({parsed->side, {}, now})) *now = without_times(*now);
     if (!ok)
       return fail("the " + std::string(side_name(parsed->side)) + " " + std::string(path) + ": cannot be checked");
     if (now != parsed->identity) return fail(path_change(parsed->side, path, parsed->identity, now));
@@ -398,7 +406,7 @@ void* check_side(void* argument) {
 bool start_on_another_cpu(pthread_t& thread, SideCheck& side) {
   if (::sched_getaffinity(0, sizeof side.allowed, &side.allowed) != 0) return false;
   cpu_set_t others = side.allowed;
-  if (const int here = ::sched_getcpu(); here >= 0 && here < CPU_SETSIZE) CPU_CLR(here, &others);
+  if (const int here = ::sched_getcpu(); here >= 0 && here < CPU_SETSIZE) CPU_CLR(static_cast<std::size_t>(here), &others);
   if (CPU_COUNT(&others) == 0) return false;
   pthread_attr_t attributes;
   if (::pthread_attr_init(&attributes) != 0) return false;
@@ -419,7 +427,7 @@ bool ignores_entries(const WatchedPath& watched) {
 
 WatchedPath make_watched(WatchedPath::Side side, std::string path, std::optional<FileIdentity> identity) {
   WatchedPath watched{side, std::move(path), identity};
-  if (ignores_entries(watched)) watched.identity->size = watched.identity->mtime_ns = watched.identity->ctime_ns = 0;
+  if (ignores_entries(watched)) watched.identity = without_times(*watched.identity);
   return watched;
 }
 
@@ -513,7 +521,8 @@ Result<WatchList> parse_watch_list(std::string_view text) {
   if (!intent) return Error{"not a watch list: its intent: " + intent.error().message};
   list.intent = std::move(*intent);
   std::string_view rest = std::string_view(read->text).substr(read->paths_offset);
-  const auto header_lines = std::count(read->text.begin(), read->text.begin() + read->paths_offset, '\n');
+  const std::string_view header = std::string_view(read->text).substr(0, read->paths_offset);
+  const auto header_lines = static_cast<std::size_t>(std::count(header.begin(), header.end(), '\n'));
   for (std::size_t line_number = header_lines + 1; !rest.empty(); ++line_number) {
     const auto line = next_line(rest);
     if (!line) return malformed(line_number, "no newline at the end");

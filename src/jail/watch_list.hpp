@@ -28,8 +28,8 @@
 #include <string_view>
 #include <vector>
 
+#include "jailbuild/copy_plan.hpp"
 #include "jailbuild/manifest.hpp"
-#include "jailbuild/plan.hpp"
 #include "jailbuild/result.hpp"
 
 namespace jailbuild {

@@ -21,7 +21,8 @@
 #include <spdlog/spdlog.h>
 
 #include "jailbuild/manifest.hpp"
-#include "jailbuild/state_dir.hpp"
+#include "root_lock.hpp"
+#include "state_dir.hpp"
 #include "util/files.hpp"
 #include "util/system_error.hpp"
 

@@ -1,5 +1,5 @@
 // StateDir: the state directory's layout (see state_dir.hpp), and where it is by default.
-#include "jailbuild/state_dir.hpp"
+#include "state_dir.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>

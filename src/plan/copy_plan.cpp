@@ -1,6 +1,6 @@
 #include <algorithm>
 
-#include "jailbuild/plan.hpp"
+#include "planner.hpp"
 
 namespace jailbuild {
 

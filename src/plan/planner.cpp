@@ -1,4 +1,4 @@
-#include "jailbuild/plan.hpp"
+#include "planner.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -13,9 +13,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "jailbuild/elf.hpp"
-#include "jailbuild/ld_cache.hpp"
-#include "jailbuild/root_view.hpp"
+#include "elf/elf.hpp"
+#include "resolve/ld_cache.hpp"
+#include "resolve/root_view.hpp"
 #include "util/dir_stream.hpp"
 #include "util/io.hpp"
 #include "util/paths.hpp"

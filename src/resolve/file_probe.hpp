@@ -13,9 +13,9 @@
 
 #include <sys/types.h>
 
-#include "jailbuild/elf.hpp"
+#include "elf/elf.hpp"
 #include "jailbuild/loader_config.hpp"
-#include "jailbuild/root_view.hpp"
+#include "root_view.hpp"
 
 namespace jailbuild {
 

@@ -2,7 +2,7 @@
 // sysdeps/generic/dl-cache.h), including its range checks: what the loader rejects is an error
 // here, what it skips is skipped, and where a hostile file would make the loader read past the
 // mapping, we stop at the file's end instead (see `CacheBytes::c_string`). See docs/loader-rules.md#loader-cache.
-#include "jailbuild/ld_cache.hpp"
+#include "ld_cache.hpp"
 #include "ld_cache_format.hpp"
 
 #include <algorithm>
@@ -34,7 +34,7 @@ class CacheBytes {
 
   // Precondition for the integer readers: contains(offset, sizeof the integer).
   std::uint8_t u8(std::size_t offset) const { return std::to_integer<std::uint8_t>(bytes_[offset]); }
-  std::uint32_t u32(std::size_t offset) const { return little_endian(offset, 4); }
+  std::uint32_t u32(std::size_t offset) const { return static_cast<std::uint32_t>(little_endian(offset, 4)); }
   std::uint64_t u64(std::size_t offset) const { return little_endian(offset, 8); }
 
   // The NUL-terminated string at `offset`. The loader only checks that an offset is below its

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <map>
 
-#include "jailbuild/ld_cache.hpp"
+#include "ld_cache.hpp"
 #include "ld_cache_format.hpp"
 
 namespace jailbuild {

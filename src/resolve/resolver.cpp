@@ -16,9 +16,9 @@
 #include <spdlog/spdlog.h>
 
 #include "file_probe.hpp"
-#include "jailbuild/ld_cache.hpp"
-#include "jailbuild/search_path.hpp"
-#include "jailbuild/root_view.hpp"
+#include "ld_cache.hpp"
+#include "root_view.hpp"
+#include "search_path.hpp"
 #include "util/paths.hpp"
 #include "util/system_error.hpp"
 #include "util/unique_fd.hpp"

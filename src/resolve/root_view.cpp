@@ -1,4 +1,4 @@
-#include "jailbuild/root_view.hpp"
+#include "root_view.hpp"
 
 #include <algorithm>
 #include <cerrno>

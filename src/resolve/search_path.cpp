@@ -1,4 +1,4 @@
-#include "jailbuild/search_path.hpp"
+#include "search_path.hpp"
 
 #include <algorithm>
 

@@ -48,9 +48,11 @@ Result<void> switch_identity(const Identity& identity, const std::vector<int>& k
   cap_t state = ::cap_init();  // all sets empty
   if (state == nullptr) return failed("cap_init");
   std::vector<cap_value_t> values(keep.begin(), keep.end());
+  // One capability number per --cap option given: far fewer than INT_MAX.
+  const int count = static_cast<int>(values.size());
   bool set = true;
   for (cap_flag_t flag : {CAP_PERMITTED, CAP_EFFECTIVE, CAP_INHERITABLE})
-    if (!values.empty()) set = set && ::cap_set_flag(state, flag, values.size(), values.data(), CAP_SET) == 0;
+    if (!values.empty()) set = set && ::cap_set_flag(state, flag, count, values.data(), CAP_SET) == 0;
   const bool applied = set && ::cap_set_proc(state) == 0;
   ::cap_free(state);
   if (!applied) return failed("set the capabilities");

@@ -224,7 +224,8 @@ const char* kind_name(MountKind kind) {
 std::string flag_names(unsigned long flags) {
   std::string names;
   for (const auto& [flag, name] :
-       {std::pair{MS_RDONLY, "ro"}, {MS_NOSUID, "nosuid"}, {MS_NODEV, "nodev"}, {MS_NOEXEC, "noexec"}})
+       {std::pair<unsigned long, const char*>{MS_RDONLY, "ro"}, {MS_NOSUID, "nosuid"}, {MS_NODEV, "nodev"},
+        {MS_NOEXEC, "noexec"}})
     if (flags & flag) names += (names.empty() ? "" : ",") + std::string(name);
   return names;
 }

@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "jailbuild/run.hpp"
-#include "util/default_path.hpp"
+#include "jailbuild/types.hpp"
 #include "util/users.hpp"
 
 namespace jailbuild {

@@ -8,21 +8,13 @@
 #include <cerrno>
 #include <cstddef>
 
+#include "embedded_file.hpp"
 #include "jail_setup.hpp"
 #include "util/io.hpp"
 #include "util/system_error.hpp"
 
-// The init program, built by CMake (target jailbuild_init) and embedded here byte for byte.
-asm(R"(
-  .section .rodata.jailbuild_init, "a"
-  .balign 16
-jailbuild_init_begin:
-  .incbin ")" JAILBUILD_INIT_PATH R"("
-jailbuild_init_end:
-  .previous
-)");
-extern "C" const char jailbuild_init_begin[];
-extern "C" const char jailbuild_init_end[];
+// The init program, built by CMake (target jailbuild_init).
+JAILBUILD_EMBED_FILE(char, jailbuild_init, JAILBUILD_INIT_PATH, 16);
 
 namespace jailbuild::run {
 namespace {

@@ -6,19 +6,11 @@
 
 #include <cstddef>
 
+#include "embedded_file.hpp"
 #include "jail_setup.hpp"
 
 // Built by CMake (target jailbuild_seccomp_filter).
-asm(R"(
-  .section .rodata.jailbuild_seccomp_filter, "a"
-  .balign 8
-jailbuild_seccomp_filter_begin:
-  .incbin ")" JAILBUILD_SECCOMP_FILTER_PATH R"("
-jailbuild_seccomp_filter_end:
-  .previous
-)");
-extern "C" const sock_filter jailbuild_seccomp_filter_begin[];
-extern "C" const sock_filter jailbuild_seccomp_filter_end[];
+JAILBUILD_EMBED_FILE(sock_filter, jailbuild_seccomp_filter, JAILBUILD_SECCOMP_FILTER_PATH, 8);
 
 namespace jailbuild::run {
 

@@ -94,14 +94,7 @@ TEST_F(JsonNames, SyncAllJsonWritesEachRootAndItsPathsAsHex) {
   }
   // The host's library is rebuilt (and renamed into place, as a package manager does): a dry run
   // of both roots would update it in each.
-  write_file(dir_ / "latin1_library.c", "int latin(void) { return 3; }\n");
-  ProcessOptions in_dir;
-  in_dir.cwd = dir_.string();
-  const ProcessResult built = run_process(
-      {"/usr/bin/gcc", "-shared", "-fPIC", "-Wl,-soname," + kLatin1Library, "-o", "new.so", "latin1_library.c"},
-      kPlainEnv, in_dir);
-  ASSERT_EQ(built.exit_code, 0) << built.describe();
-  fs::rename(dir_ / "new.so", latin1_library);
+  ASSERT_TRUE(rebuild_latin1_library(dir_, 3));
 
   const ProcessResult planned = run_jailbuild({"sync", "--all", "--dry-run", "--json", "--state-dir", state_});
   ASSERT_EQ(planned.exit_code, kExitOk) << planned.describe();

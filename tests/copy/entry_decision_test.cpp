@@ -13,7 +13,7 @@
 #include <gtest/gtest.h>
 
 // White-box: the decision is private to src/copy.
-#include "../../src/copy/entry_decision.hpp"
+#include "copy/entry_decision.hpp"
 
 namespace jailbuild::copy {
 namespace {

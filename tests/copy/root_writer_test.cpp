@@ -33,12 +33,12 @@
 
 #include <gtest/gtest.h>
 
-#include "jailbuild/root_writer.hpp"
+#include "copy/root_writer.hpp"
 #include "support/temp_dir.hpp"
 
 // White-box: the copy mechanisms are private to src/copy, and each fallback must be exercised.
-#include "../../src/copy/file_copy.hpp"
-#include "../../src/copy/safe_fs.hpp"
+#include "copy/file_copy.hpp"
+#include "copy/safe_fs.hpp"
 #include "util/root_dir.hpp"
 
 namespace jailbuild {

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "jailbuild/elf.hpp"
+#include "elf/elf.hpp"
 
 namespace {
 

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "elf/elf.hpp"
 #include "elf/system_elf_files.hpp"
-#include "jailbuild/elf.hpp"
 
 namespace {
 

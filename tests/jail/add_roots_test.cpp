@@ -40,7 +40,7 @@
 
 #include <gtest/gtest.h>
 
-#include "jailbuild/elf.hpp"
+#include "elf/elf.hpp"
 #include "support/loader_oracle.hpp"
 #include "support/parallel.hpp"
 

@@ -621,16 +621,7 @@ TEST_F(SyncNonUtf8Names, JsonWritesThemAsHexAfterARealUpdate) {
   ASSERT_EQ(added.exit_code, kExitOk) << added.describe();
 
   // The host's library is updated (by rename, as a package manager does): latin() now returns 3.
-  write_file(dir_ / "latin1_library.c", "int latin(void) { return 3; }\n");
-  {
-    ProcessOptions in_dir;
-    in_dir.cwd = dir_.string();
-    const ProcessResult built = run_process(
-        {"/usr/bin/gcc", "-shared", "-fPIC", "-Wl,-soname," + kLatin1Library, "-o", "new.so", "latin1_library.c"},
-        kPlainEnv, in_dir);
-    ASSERT_EQ(built.exit_code, 0) << built.describe();
-  }
-  fs::rename(dir_ / "new.so", latin1_library);
+  ASSERT_TRUE(rebuild_latin1_library(dir_, 3));
 
   const ProcessResult synced = run_jailbuild({"sync", root_, "--state-dir", state_, "--json"});
   ASSERT_EQ(synced.exit_code, kExitOk) << synced.describe();

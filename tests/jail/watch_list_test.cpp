@@ -20,12 +20,12 @@
 
 #include <gtest/gtest.h>
 
-#include "util/root_dir.hpp"
-#include "util/unique_fd.hpp"
-#include "../../src/jail/watch_list.hpp"
+#include "jail/watch_list.hpp"
 #include "jailbuild/jail.hpp"
 #include "support/files.hpp"
 #include "support/temp_dir.hpp"
+#include "util/root_dir.hpp"
+#include "util/unique_fd.hpp"
 
 namespace jailbuild {
 namespace {

@@ -2,8 +2,9 @@
 // saving (a full disk included), the default state directory, and the per-root lock.
 #include "jailbuild/log.hpp"
 #include "jailbuild/manifest.hpp"
-#include "support/temp_dir.hpp"
 #include "manifest/manifest_json.hpp"
+#include "manifest/root_lock.hpp"
+#include "support/temp_dir.hpp"
 #include "util/files.hpp"
 
 #include <fcntl.h>

@@ -11,9 +11,10 @@
 
 #include <gtest/gtest.h>
 
-#include "jailbuild/ld_cache.hpp"
-#include "jailbuild/plan.hpp"
-#include "jailbuild/root_view.hpp"
+#include "elf/elf.hpp"
+#include "plan/planner.hpp"
+#include "resolve/ld_cache.hpp"
+#include "resolve/root_view.hpp"
 
 namespace jailbuild {
 namespace {

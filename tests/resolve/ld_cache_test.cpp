@@ -1,6 +1,6 @@
 // ld.so.cache parsing and lookup: unit tests on caches written in memory, and oracles that hold
 // the reader to `ldconfig -p` and to the real loader's choices (docs/loader-rules.md#loader-cache).
-#include "jailbuild/ld_cache.hpp"
+#include "resolve/ld_cache.hpp"
 
 #include <gtest/gtest.h>
 

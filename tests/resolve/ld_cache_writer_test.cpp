@@ -8,8 +8,8 @@
 
 #include <gtest/gtest.h>
 
-#include "jailbuild/elf.hpp"
-#include "jailbuild/ld_cache.hpp"
+#include "elf/elf.hpp"
+#include "resolve/ld_cache.hpp"
 
 namespace jailbuild {
 namespace {

@@ -13,7 +13,7 @@
 
 #include <gtest/gtest.h>
 
-#include "jailbuild/root_view.hpp"
+#include "resolve/root_view.hpp"
 #include "support/temp_dir.hpp"
 
 namespace jailbuild {

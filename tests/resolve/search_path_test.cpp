@@ -1,7 +1,7 @@
 // The pure search-path rules of docs/loader-rules.md#path-lists and #dynamic-string-tokens, with no disk access.
 #include <gtest/gtest.h>
 
-#include "jailbuild/search_path.hpp"
+#include "resolve/search_path.hpp"
 
 namespace jailbuild {
 namespace {

@@ -13,8 +13,8 @@
 
 #include <gtest/gtest.h>
 
-#include "../../src/run/mount_plan.hpp"
 #include "jailbuild/run.hpp"
+#include "run/mount_plan.hpp"
 
 namespace jailbuild::run {
 

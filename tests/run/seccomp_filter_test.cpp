@@ -6,8 +6,8 @@
 #include <cstring>
 #include <vector>
 
-#include "../../src/run/jail_setup.hpp"
-#include "../../src/run/seccomp_policy.hpp"
+#include "run/jail_setup.hpp"
+#include "run/seccomp_policy.hpp"
 
 namespace jailbuild::run {
 namespace {

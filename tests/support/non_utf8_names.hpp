@@ -84,4 +84,18 @@ inline std::string build_program_with_non_utf8_paths(const std::filesystem::path
   return program;
 }
 
+// Rebuilds DIR/déjà/lib\xff.so (of build_program_with_non_utf8_paths) so that latin() returns
+// `value`, and renames it into place as a package manager does: a new file at the same path.
+inline ::testing::AssertionResult rebuild_latin1_library(const std::filesystem::path& dir, int value) {
+  write_file(dir / "latin1_library.c", "int latin(void) { return " + std::to_string(value) + "; }\n");
+  ProcessOptions in_dir;
+  in_dir.cwd = dir.string();
+  const ProcessResult built = run_process(
+      {"/usr/bin/gcc", "-shared", "-fPIC", "-Wl,-soname," + kLatin1Library, "-o", "new.so", "latin1_library.c"},
+      Environment{{"PATH", "/usr/bin:/bin"}}, in_dir);
+  if (built.exit_code != 0) return ::testing::AssertionFailure() << built.describe();
+  std::filesystem::rename(dir / "new.so", dir / kLatin1Directory / kLatin1Library);
+  return ::testing::AssertionSuccess();
+}
+
 }  // namespace jailbuild::testing

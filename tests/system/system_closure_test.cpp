@@ -32,7 +32,7 @@
 
 #include <gtest/gtest.h>
 
-#include "jailbuild/elf.hpp"
+#include "elf/elf.hpp"
 #include "jailbuild/report.hpp"
 #include "jailbuild/resolver.hpp"
 #include "support/loader_oracle.hpp"

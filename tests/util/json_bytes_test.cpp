@@ -7,8 +7,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "../../src/util/json_bytes.hpp"
 #include "support/non_utf8_names.hpp"
+#include "util/json_bytes.hpp"
 
 namespace jailbuild {
 namespace {

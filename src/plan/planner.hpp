@@ -11,21 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "jailbuild/requirement.hpp"
+#include "jailbuild/copy_plan.hpp"
 #include "jailbuild/resolver.hpp"
 #include "jailbuild/types.hpp"
+#include "jailbuild/requirement.hpp"
 
 namespace jailbuild {
-
-struct PlannedEntry {
-  std::string path;  // absolute inside the root; every directory on the way is planned before it
-  EntryType type = EntryType::File;
-  std::string source;                  // the host path it mirrors; "" for generated files
-  std::string link_target;             // for symlinks, exactly as on the host
-  std::optional<std::string> content;  // for generated files: the bytes to write
-  std::uint32_t mode = 0;              // for generated files and directories without a source
-  std::vector<Reason> reasons;
-};
 
 // The rule a Reason records for an object the loader maps in `map` (not the program itself):
 // "ld.so.cache", "rpath of X", "runpath of X", "path given in DT_NEEDED", "system dir", ...
@@ -33,18 +24,6 @@ struct PlannedEntry {
 // changes only with the manifest's format, never with how `deps` words a reason for display
 // (src/cli/output.cpp).
 std::string loader_rule(const LinkMap& map, const LoadedObject& object);
-
-struct CopyPlan {
-  std::vector<PlannedEntry> entries;  // in creation order: parents before children
-  std::vector<Problem> problems;      // what the resolver could not find or the planner could not read
-  // Host paths the plan depends on besides its entries (whose sources it depends on too): every
-  // path the resolver or the planner looked up, found or not, unless planned with every step on
-  // its way. Sorted, each once.
-  std::vector<std::string> looked_up;
-
-  const PlannedEntry* find(const std::string& path) const;
-  bool complete() const;  // no problem other than a skipped entry
-};
 
 // What a named rule sees: the link maps of every program and library planned so far.
 struct RuleInput {
