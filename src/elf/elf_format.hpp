@@ -65,8 +65,8 @@ struct NoteHeader {  // Elf32_Nhdr and Elf64_Nhdr are the same
   Stored<std::uint32_t, Order> namesz, descsz, type;
 };
 
-// Elf32_Ehdr, Elf32_Phdr, Elf32_Dyn, Elf32_Sym. d_tag is signed in the gABI; read unsigned, since every tag
-// this reader looks for is positive.
+// Elf32_Ehdr, Elf32_Phdr, Elf32_Dyn, Elf32_Sym, Elf32_Rel, Elf32_Rela. d_tag is signed in the
+// gABI; read unsigned, since every tag the readers look for is positive.
 template <std::endian Order>
 struct Elf32 {
   static constexpr std::endian kOrder = Order;
@@ -91,10 +91,17 @@ struct Elf32 {
     std::uint8_t info, other;
     Half shndx;
   };
+  struct Rel {
+    Word offset, info;
+  };
+  struct Rela {
+    Word offset, info, addend;
+  };
+  static constexpr unsigned kRelocationSymbolShift = 8;  // ELF32_R_SYM
 };
 
-// Elf64_Ehdr, Elf64_Phdr, Elf64_Dyn, Elf64_Sym (p_flags and st_value move to keep the 8-byte
-// fields aligned).
+// Elf64_Ehdr, Elf64_Phdr, Elf64_Dyn, Elf64_Sym, Elf64_Rel, Elf64_Rela (p_flags and st_value move
+// to keep the 8-byte fields aligned).
 template <std::endian Order>
 struct Elf64 {
   static constexpr std::endian kOrder = Order;
@@ -124,6 +131,13 @@ struct Elf64 {
     Half shndx;
     Xword value, size;
   };
+  struct Rel {
+    Xword offset, info;
+  };
+  struct Rela {
+    Xword offset, info, addend;
+  };
+  static constexpr unsigned kRelocationSymbolShift = 32;  // ELF64_R_SYM
 };
 
 // Elf32_Verneed and Elf64_Verneed, Elf32_Vernaux and Elf64_Vernaux: the same in both classes.
@@ -145,8 +159,12 @@ static_assert(sizeof(Elf32<std::endian::big>::Dyn) == 8);
 static_assert(sizeof(Elf64<std::endian::big>::Ehdr) == 64);
 static_assert(sizeof(Elf64<std::endian::big>::Phdr) == 56);
 static_assert(sizeof(Elf32<std::endian::big>::Sym) == 16);
+static_assert(sizeof(Elf32<std::endian::big>::Rel) == 8);
+static_assert(sizeof(Elf32<std::endian::big>::Rela) == 12);
 static_assert(sizeof(Elf64<std::endian::big>::Dyn) == 16);
 static_assert(sizeof(Elf64<std::endian::big>::Sym) == 24);
+static_assert(sizeof(Elf64<std::endian::big>::Rel) == 16);
+static_assert(sizeof(Elf64<std::endian::big>::Rela) == 24);
 static_assert(sizeof(Verneed<std::endian::big>) == 16);
 static_assert(sizeof(Vernaux<std::endian::big>) == 16);
 static_assert(sizeof(NoteHeader<std::endian::big>) == 12);
