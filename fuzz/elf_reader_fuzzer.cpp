@@ -8,7 +8,7 @@
 #include <span>
 #include <vector>
 
-#include "jailbuild/dynamic_symbols.hpp"
+#include "elf/dynamic_symbols.hpp"
 #include "jailbuild/elf.hpp"
 
 namespace elf = jailbuild::elf;

@@ -20,8 +20,8 @@
 #include <iterator>
 #include <utility>
 
-#include "elf/elf_format.hpp"
-#include "jailbuild/dynamic_symbols.hpp"
+#include "dynamic_symbols.hpp"
+#include "elf_format.hpp"
 
 namespace jailbuild::elf {
 namespace {

@@ -15,7 +15,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "elf/elf_format.hpp"
+#include "elf_format.hpp"
 #include "jailbuild/elf.hpp"
 
 namespace jailbuild::elf {

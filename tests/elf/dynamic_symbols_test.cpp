@@ -15,7 +15,7 @@
 #include <tuple>
 #include <vector>
 
-#include "jailbuild/dynamic_symbols.hpp"
+#include "elf/dynamic_symbols.hpp"
 #include "support/files.hpp"
 #include "support/temp_dir.hpp"
 

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "elf/system_elf_files.hpp"
-#include "jailbuild/dynamic_symbols.hpp"
+#include "elf/dynamic_symbols.hpp"
 #include "jailbuild/elf.hpp"
 
 namespace {

@@ -1,6 +1,8 @@
 // The symbols an ELF object imports, read from its dynamic symbol table (.dynsym) through the
 // dynamic segment, for rules that depend on what an object calls (tzset: zoneinfo; iconv_open:
 // gconv modules). Apart from parse_object so that the resolver's hot path does not pay for it.
+// Part of the ELF stage's interface, beside its reader; other stages include it as
+// "elf/dynamic_symbols.hpp".
 #pragma once
 
 #include <cstddef>
