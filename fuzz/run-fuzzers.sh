@@ -47,8 +47,9 @@ done
 for cut in 4 16 40 52 64 100 200 512 1000 4096; do
   head -c "$cut" /usr/bin/true > "$seeds/true-first-$cut-bytes"
 done
-# A small library with DT_SONAME, DT_RUNPATH and an FDO .note.dlopen note, as ELF64 and, if the
-# compiler can make one without a 32-bit libc, as ELF32.
+# A small library with DT_SONAME, DT_RUNPATH, an FDO .note.dlopen note and an imported symbol, as
+# ELF64 and, if the compiler can make one without a 32-bit libc, as ELF32, each with a DT_GNU_HASH
+# and with a DT_HASH symbol table (the imported-symbol reader counts symbols from either).
 cat > "$work_dir/seed.c" <<'C'
 __asm__(".pushsection .note.dlopen,\"a\",@note\n"
         ".balign 4\n"
@@ -59,12 +60,15 @@ __asm__(".pushsection .note.dlopen,\"a\",@note\n"
         "1: .asciz \"[{\\\"soname\\\":[\\\"libz.so.1\\\"]}]\"\n"
         "2: .balign 4\n"
         ".popsection\n");
-int f(void) { return 0; }
+int g(void);
+int f(void) { return g(); }
 C
 for bits in 64 32; do
-  gcc -m$bits -shared -fPIC -nostdlib -Wl,-soname,libseed.so.1 -Wl,--enable-new-dtags \
-    -Wl,-rpath,'$ORIGIN/lib' -o "$seeds/libseed$bits.so" "$work_dir/seed.c" 2> /dev/null ||
-    echo "(no ELF$bits seed library: gcc -m$bits failed)"
+  for hash in gnu sysv; do
+    gcc -m$bits -shared -fPIC -nostdlib -Wl,-soname,libseed.so.1 -Wl,--enable-new-dtags -Wl,--hash-style=$hash \
+      -Wl,-rpath,'$ORIGIN/lib' -o "$seeds/libseed$bits-$hash.so" "$work_dir/seed.c" 2> /dev/null ||
+      echo "(no ELF$bits $hash seed library: gcc -m$bits failed)"
+  done
 done
 
 # The host's cache and cuts of it inside the header, the entries and the extension directory.

@@ -1,7 +1,7 @@
-// The ELF reader. On-disk structures are declared once per class (ELF32, ELF64) with fields of
-// type Stored<T, Order>: byte arrays that decode in the file's byte order when read. A structure is
-// copied out of the file with memcpy, so neither alignment nor host byte order matters (the
-// approach of mold's elf.h). Decoding yields host-order values; the logic after it is written once.
+// The ELF reader of what the loader needs. The on-disk structures and the bounds-checked access
+// to them (Stored<T, Order> fields decoded in the file's byte order, contains(), load()) are in
+// elf_format.hpp, shared with the dynamic symbol reader; the logic here is written once for all
+// four layouts.
 //
 // Bounds: every range is checked with contains() before it is read, and nothing is allocated in
 // proportion to a header field, only to bytes that are actually present.
@@ -15,153 +15,14 @@
 #include <type_traits>
 #include <utility>
 
+#include "elf_format.hpp"
 #include "elf.hpp"
 
 namespace jailbuild::elf {
 namespace {
 
-using Bytes = std::span<const std::byte>;
-
-// Success, or what is wrong; for the steps that each fill in part of an ElfObject.
-
-// ---------------------------------------------------------------------------------------------
-// On-disk layouts
-
-template <typename T>
-T byteswap(T value) {
-  static_assert(std::is_unsigned_v<T>);
-  if constexpr (sizeof(T) == 2) {
-    return __builtin_bswap16(value);
-  } else if constexpr (sizeof(T) == 4) {
-    return __builtin_bswap32(value);
-  } else {
-    static_assert(sizeof(T) == 8);
-    return __builtin_bswap64(value);
-  }
-}
-
-// An unsigned integer as stored in the file, in byte order `Order`; alignment 1.
-template <typename T, std::endian Order>
-class Stored {
- public:
-  operator T() const {
-    T value;
-    std::memcpy(&value, bytes_.data(), sizeof value);
-    if constexpr (Order != std::endian::native) value = byteswap(value);
-    return value;
-  }
-
- private:
-  std::array<std::byte, sizeof(T)> bytes_;
-};
-
-template <std::endian Order>
-struct NoteHeader {  // Elf32_Nhdr and Elf64_Nhdr are the same
-  Stored<std::uint32_t, Order> namesz, descsz, type;
-};
-
-// Elf32_Ehdr, Elf32_Phdr, Elf32_Dyn. d_tag is signed in the gABI; read unsigned, since every tag
-// this reader looks for is positive.
-template <std::endian Order>
-struct Elf32 {
-  static constexpr std::endian kOrder = Order;
-  static constexpr std::string_view kName = "ELF32";
-  using Half = Stored<std::uint16_t, Order>;
-  using Word = Stored<std::uint32_t, Order>;
-
-  struct Ehdr {
-    std::array<std::byte, kIdentSize> ident;
-    Half type, machine;
-    Word version, entry, phoff, shoff, flags;
-    Half ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-  };
-  struct Phdr {
-    Word type, offset, vaddr, paddr, filesz, memsz, flags, align;
-  };
-  struct Dyn {
-    Word tag, val;
-  };
-};
-
-// Elf64_Ehdr, Elf64_Phdr, Elf64_Dyn (p_flags moves up to keep the 8-byte fields aligned).
-template <std::endian Order>
-struct Elf64 {
-  static constexpr std::endian kOrder = Order;
-  static constexpr std::string_view kName = "ELF64";
-  using Half = Stored<std::uint16_t, Order>;
-  using Word = Stored<std::uint32_t, Order>;
-  using Xword = Stored<std::uint64_t, Order>;
-
-  struct Ehdr {
-    std::array<std::byte, kIdentSize> ident;
-    Half type, machine;
-    Word version;
-    Xword entry, phoff, shoff;
-    Word flags;
-    Half ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
-  };
-  struct Phdr {
-    Word type, flags;
-    Xword offset, vaddr, paddr, filesz, memsz, align;
-  };
-  struct Dyn {
-    Xword tag, val;
-  };
-};
-
-static_assert(sizeof(Elf32<std::endian::big>::Ehdr) == 52);
-static_assert(sizeof(Elf32<std::endian::big>::Phdr) == 32);
-static_assert(sizeof(Elf32<std::endian::big>::Dyn) == 8);
-static_assert(sizeof(Elf64<std::endian::big>::Ehdr) == 64);
-static_assert(sizeof(Elf64<std::endian::big>::Phdr) == 56);
-static_assert(sizeof(Elf64<std::endian::big>::Dyn) == 16);
-static_assert(sizeof(NoteHeader<std::endian::big>) == 12);
-
-// Calls `visit` with an (empty) layout object for a class and byte order that parse_header has
-// validated.
-template <typename Visitor>
-auto visit_layout(std::uint8_t elf_class, std::uint8_t data, Visitor&& visit) {
-  constexpr auto kLittle = std::endian::little;
-  constexpr auto kBig = std::endian::big;
-  if (elf_class == kClass32) { return data == kDataLsb ? visit(Elf32<kLittle>{}) : visit(Elf32<kBig>{}); }
-  return data == kDataLsb ? visit(Elf64<kLittle>{}) : visit(Elf64<kBig>{});
-}
-
-// ---------------------------------------------------------------------------------------------
-// Bounds-checked access and error text
-
-// Whether [offset, offset + size) lies within `bytes`; cannot overflow.
-bool contains(Bytes bytes, std::uint64_t offset, std::uint64_t size) {
-  return offset <= bytes.size() && size <= bytes.size() - offset;
-}
-
-// Copies a T out of `bytes` at `offset`; the caller has checked the range with contains().
-template <typename T>
-T load(Bytes bytes, std::uint64_t offset) {
-  static_assert(std::is_trivially_copyable_v<T>);
-  T value;
-  std::memcpy(&value, bytes.data() + offset, sizeof(T));
-  return value;
-}
-
-std::string_view as_chars(Bytes bytes) { return {reinterpret_cast<const char*>(bytes.data()), bytes.size()}; }
-
-// The text before the first NUL, or nullopt if `bytes` has no NUL.
-std::optional<std::string_view> c_string(Bytes bytes) {
-  if (bytes.empty()) return std::nullopt;  // memchr must not see a null pointer
-  const void* nul = std::memchr(bytes.data(), 0, bytes.size());
-  if (nul == nullptr) return std::nullopt;
-  // memchr found the NUL inside `bytes`: the distance is below bytes.size(), never negative.
-  return as_chars(bytes.first(static_cast<std::size_t>(static_cast<const std::byte*>(nul) - bytes.data())));
-}
-
-std::string hex(std::uint64_t value) {
-  std::array<char, 2 + 16> text{'0', 'x'};
-  const auto end = std::to_chars(text.data() + 2, text.data() + text.size(), value, 16).ptr;
-  return std::string(text.data(), end);
-}
-
-std::string dec(std::uint64_t value) { return std::to_string(value); }
+// The on-disk layouts and the bounds-checked access shared with the symbol reader.
+using namespace format;
 
 // ---------------------------------------------------------------------------------------------
 // ELF header
@@ -201,61 +62,6 @@ ElfHeader decode_header(Bytes bytes) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Program headers
-
-constexpr std::uint32_t kPtLoad = 1;
-constexpr std::uint32_t kPtDynamic = 2;
-constexpr std::uint32_t kPtInterp = 3;
-constexpr std::uint32_t kPtNote = 4;
-
-// The fields of a program header this reader uses, in host byte order.
-struct Segment {
-  std::uint32_t type = 0;
-  std::uint64_t offset = 0;
-  std::uint64_t vaddr = 0;
-  std::uint64_t filesz = 0;
-  std::uint64_t align = 0;
-};
-
-template <typename Layout>
-Result<std::vector<Segment>> read_segments(Bytes file, const ElfHeader& header) {
-  using Phdr = typename Layout::Phdr;
-  if (header.phnum == 0) return std::vector<Segment>();
-  if (header.phentsize < sizeof(Phdr)) {
-    return Error{"e_phentsize " + dec(header.phentsize) + " is too small for " + std::string(Layout::kName) +
-                 " (need " + dec(sizeof(Phdr)) + ")"};
-  }
-  // Both factors are 16-bit, so the product cannot overflow.
-  if (!contains(file, header.phoff, std::uint64_t{header.phnum} * header.phentsize)) {
-    return Error{"program header table runs past end of file: e_phoff " + hex(header.phoff) + ", " + dec(header.phnum) +
-                 " entries of " + dec(header.phentsize) + " bytes, file size " + dec(file.size())};
-  }
-  std::vector<Segment> segments;
-  segments.reserve(header.phnum);
-  for (std::uint64_t index = 0; index < header.phnum; ++index) {
-    const auto phdr = load<Phdr>(file, header.phoff + index * header.phentsize);
-    segments.push_back({phdr.type, phdr.offset, phdr.vaddr, phdr.filesz, phdr.align});
-  }
-  return segments;
-}
-
-Result<Bytes> segment_contents(Bytes file, const Segment& segment, std::string_view type_name) {
-  if (!contains(file, segment.offset, segment.filesz)) {
-    return Error{std::string(type_name) + " segment runs past end of file: p_offset " + hex(segment.offset) +
-                 ", p_filesz " + hex(segment.filesz) + ", file size " + dec(file.size())};
-  }
-  return file.subspan(segment.offset, segment.filesz);
-}
-
-// The first PT_LOAD segment whose file-backed part holds `address`, or nullptr.
-const Segment* find_load_segment(std::span<const Segment> segments, std::uint64_t address) {
-  const auto it = std::find_if(segments.begin(), segments.end(), [address](const Segment& s) {
-    return s.type == kPtLoad && address >= s.vaddr && address - s.vaddr < s.filesz;
-  });
-  return it == segments.end() ? nullptr : &*it;
-}
-
-// ---------------------------------------------------------------------------------------------
 // PT_INTERP
 
 // The kernel uses the first PT_INTERP, as a C string.
@@ -274,10 +80,7 @@ Result<void> read_interpreter(Bytes file, std::span<const Segment> segments, Elf
 // ---------------------------------------------------------------------------------------------
 // PT_DYNAMIC
 
-constexpr std::uint64_t kDtNull = 0;
 constexpr std::uint64_t kDtNeeded = 1;
-constexpr std::uint64_t kDtStrtab = 5;
-constexpr std::uint64_t kDtStrsz = 10;
 constexpr std::uint64_t kDtSoname = 14;
 constexpr std::uint64_t kDtRpath = 15;
 constexpr std::uint64_t kDtRunpath = 29;
@@ -304,65 +107,6 @@ struct DynamicTags {
   }
 
   bool has_string_tags() const { return !needed.empty() || soname || rpath || runpath; }
-};
-
-// Reads the entries before DT_NULL. The loader stops at DT_NULL, so a dynamic section without
-// one within the bytes of its segment is malformed.
-template <typename Layout>
-Result<DynamicTags> read_dynamic_tags(Bytes contents) {
-  using Dyn = typename Layout::Dyn;
-  DynamicTags tags;
-  for (std::uint64_t offset = 0; contains(contents, offset, sizeof(Dyn)); offset += sizeof(Dyn)) {
-    const auto entry = load<Dyn>(contents, offset);
-    if (entry.tag == kDtNull) return tags;
-    tags.record(entry.tag, entry.val);
-  }
-  return Error{"dynamic section has no DT_NULL within the " + dec(contents.size()) +
-               " bytes of its PT_DYNAMIC segment"};
-}
-
-// The dynamic string table, located through the PT_LOAD segment that maps DT_STRTAB.
-class StringTable {
- public:
-  static Result<StringTable> locate(Bytes file, std::span<const Segment> segments, std::uint64_t address,
-                                    std::optional<std::uint64_t> size) {
-    const Segment* load_segment = find_load_segment(segments, address);
-    if (load_segment == nullptr) { return Error{"DT_STRTAB " + hex(address) + " not inside any PT_LOAD segment"}; }
-    const std::uint64_t offset_in_segment = address - load_segment->vaddr;
-    std::uint64_t offset = 0;
-    if (__builtin_add_overflow(load_segment->offset, offset_in_segment, &offset) || offset > file.size()) {
-      return Error{"DT_STRTAB " + hex(address) + " maps past end of file: PT_LOAD p_offset " +
-                   hex(load_segment->offset) + ", file size " + dec(file.size())};
-    }
-    if (size) {
-      if (!contains(file, offset, *size)) {
-        return Error{"DT_STRSZ " + hex(*size) + " runs past end of file: DT_STRTAB at file offset " + hex(offset) +
-                     ", file size " + dec(file.size())};
-      }
-      return StringTable(file.subspan(offset, *size), size);
-    }
-    // Without DT_STRSZ (the loader never needs it) the table can reach the end of the segment.
-    const Bytes rest = file.subspan(offset);
-    const std::uint64_t in_segment = load_segment->filesz - offset_in_segment;
-    return StringTable(rest.first(std::min<std::uint64_t>(rest.size(), in_segment)), size);
-  }
-
-  Result<std::string> string_at(std::uint64_t offset, std::string_view tag_name) const {
-    if (offset >= table_.size()) {
-      return Error{
-          std::string(tag_name) + " offset " + hex(offset) + " outside " +
-          (declared_size_ ? "DT_STRSZ " + hex(*declared_size_) : std::string("its PT_LOAD segment (no DT_STRSZ)"))};
-    }
-    const std::optional<std::string_view> text = c_string(table_.subspan(offset));
-    if (!text) { return Error{"string at offset " + hex(offset) + " in dynamic string table is not NUL-terminated"}; }
-    return std::string(*text);
-  }
-
- private:
-  StringTable(Bytes table, std::optional<std::uint64_t> declared_size) : table_(table), declared_size_(declared_size) {}
-
-  Bytes table_;
-  std::optional<std::uint64_t> declared_size_;  // DT_STRSZ, if the table has one
 };
 
 Result<void> resolve_string(const StringTable& strings, std::optional<std::uint64_t> offset, std::string_view tag_name,
@@ -397,13 +141,6 @@ Result<void> resolve_strings(const DynamicTags& tags, const StringTable& strings
   return resolve_string(strings, tags.runpath, "DT_RUNPATH", object.runpath);
 }
 
-// glibc's _dl_map_object_from_fd keeps the last PT_DYNAMIC.
-const Segment* find_dynamic_segment(std::span<const Segment> segments) {
-  const auto it =
-      std::find_if(segments.rbegin(), segments.rend(), [](const Segment& s) { return s.type == kPtDynamic; });
-  return it == segments.rend() ? nullptr : &*it;
-}
-
 template <typename Layout>
 Result<void> read_dynamic(Bytes file, std::span<const Segment> segments, ElfObject& object) {
   const Segment* dynamic = find_dynamic_segment(segments);
@@ -418,7 +155,7 @@ Result<void> read_dynamic(Bytes file, std::span<const Segment> segments, ElfObje
   }
   const Result<Bytes> contents = segment_contents(file, *dynamic, "PT_DYNAMIC");
   if (!contents) return contents.error();
-  const Result<DynamicTags> tags = read_dynamic_tags<Layout>(*contents);
+  const Result<DynamicTags> tags = read_dynamic_tags<Layout, DynamicTags>(*contents);
   if (!tags) return tags.error();
   object.flags_1 = tags->flags_1;
   if (!tags->has_string_tags()) return {};
