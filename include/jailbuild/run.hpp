@@ -13,12 +13,23 @@
 
 namespace jailbuild {
 
+// What `--tmpfs DIR:mode=OCTAL,uid=U,gid=G,size=N` sets; what is unset takes the default: mode 0755,
+// the program's uid and gid, --tmpfs-size. The ids are the jail's (as the program sees them), numbers
+// already: names are looked up on the host when the option is parsed.
+struct TmpfsOptions {
+  std::optional<mode_t> mode;
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+  std::optional<std::string> size;  // as parse_tmpfs_size returns it
+};
+
 // A host path or a fresh tmpfs made visible inside the jail (--bind, --ro-bind, --tmpfs).
 struct JailMount {
   enum class Kind { Bind, ReadOnlyBind, Tmpfs };
   Kind kind = Kind::Bind;
   std::string source;  // host path; empty for a tmpfs
   std::string target;  // absolute path inside the root
+  TmpfsOptions tmpfs;  // for a tmpfs
 };
 
 struct ResourceLimit {
@@ -68,7 +79,10 @@ inline constexpr int kRunNotFound = 127;       // no such program in the root
 
 // "SRC:DST" or "PATH" (the same path on both sides). Both absolute; DST may not contain "..".
 Result<JailMount> parse_bind(JailMount::Kind kind, const std::string& spec);
-Result<JailMount> parse_tmpfs(const std::string& target);
+// "DIR" or "DIR:KEY=VALUE,..." with the keys mode (octal), uid and gid (numbers, or names looked up
+// on the host) and size (as --tmpfs-size), each at most once. Every value is checked to be what its
+// key takes, so nothing of a spec reaches tmpfs's options but numbers and a size.
+Result<JailMount> parse_tmpfs(const std::string& spec);
 
 // A tmpfs size as tmpfs takes it: a number of bytes with an optional k, m or g, or a percentage
 // of memory ("64m", "1g", "10%"); returned as given, lower case.
@@ -78,7 +92,8 @@ Result<std::string> parse_tmpfs_size(const std::string& size);
 // a value is a number or "unlimited".
 Result<ResourceLimit> parse_resource_limit(const std::string& spec);
 
-// "NET_BIND_SERVICE", "cap_net_bind_service": the capability's number.
+// "NET_BIND_SERVICE", "cap_net_bind_service": the capability's number. One name: a list is split
+// by the command line (`--cap A,B`).
 Result<int> parse_capability(const std::string& name);
 
 // Looks user, group and groups (names or numbers) up on the host. Without a user: the caller's

@@ -1,6 +1,8 @@
 // `run`: enter a root and run a program there.
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -40,12 +42,29 @@ struct RunCommandLine {
   std::vector<std::string> limits;
 };
 
+// ROOT is the first word that is not an option or an option's value, so a second value given to an
+// option that takes one (`--cap SETUID SETGID ROOT`) becomes ROOT. When ROOT is missing and follows
+// such an option, that is the likely mistake, and the error says so rather than "no such root".
+Result<void> check_root_follows_option(const std::string& root, const CLI::Option* last) {
+  if (last == nullptr || last->get_expected_max() == 0 || last->results().empty()) return {};  // none, or a flag
+  struct stat status {};
+  if (::lstat(root.c_str(), &status) == 0 || errno != ENOENT) return {};
+  const std::string name = last->get_name();
+  const std::string value = last->results().back();
+  std::string error = root + ": no such root; it follows `" + name + " " + value + "`, and " + name + " takes one value";
+  if (last->get_delimiter() != '\0')
+    error += ": give a list as " + name + " " + value + "," + root + " or " + name + " " + value + " " + name + " " + root;
+  return Error::usage(error);
+}
+
 // Everything the command line says, checked and looked up; errors name the option at fault.
-Result<RunOptions> run_options(const RunCommandLine& line, const std::vector<std::string>& positionals) {
+Result<RunOptions> run_options(const RunCommandLine& line, const std::vector<std::string>& positionals,
+                               const CLI::Option* last_option) {
   // CLI11 leaves an unknown option before ROOT among the positionals.
   if (!positionals.empty() && positionals[0].starts_with("-"))
     return Error::usage(positionals[0] + ": unknown option (see jailbuild run --help)");
   if (positionals.size() < 2) return Error::usage("expected ROOT PROGRAM [ARGS...] (see jailbuild run --help)");
+  TRY(check_root_follows_option(positionals[0], last_option));
   RunOptions options;
   options.root = positionals[0];  // opened once, by run_in_jail
   options.program = positionals[1];
@@ -102,10 +121,13 @@ void add_run_command(CLI::App& app, int& exit_code) {
       "126 PROGRAM cannot be executed, 127 PROGRAM not found.");
   run->add_option("-u,--user", line->user, "Run as USER (name or number, looked up on the host)");
   run->add_option("-g,--group", line->group, "Run with GROUP (default: the user's primary group)");
-  run->add_option("--groups", line->groups, "Supplementary groups (default: none)")
+  // Options that take a list take it as one word, comma-separated or repeated: ROOT follows them.
+  run->add_option("--groups", line->groups, "Supplementary groups G1,G2 (default: none)")
       ->delimiter(',')
       ->allow_extra_args(false);
-  run->add_option("--cap", line->capabilities, "Keep capability NAME (e.g. NET_BIND_SERVICE); all others are dropped")
+  run->add_option("--cap", line->capabilities,
+                  "Keep capability NAME (e.g. NET_BIND_SERVICE); repeat, or NAME1,NAME2; all others are dropped")
+      ->delimiter(',')
       ->allow_extra_args(false);
   run->add_option("--env", line->environment, "Set K=V in the program's environment")->allow_extra_args(false);
   run->add_flag("--keep-env", line->keep_environment, "Start from the caller's environment, not PATH/HOME/TERM/LANG");
@@ -114,7 +136,9 @@ void add_run_command(CLI::App& app, int& exit_code) {
   for (const auto& [name, kind, help] :
        {std::tuple{"--bind", JailMount::Kind::Bind, "Bind host SRC read-write at DST inside (SRC:DST)"},
         std::tuple{"--ro-bind", JailMount::Kind::ReadOnlyBind, "Bind host SRC read-only at DST inside (SRC:DST)"},
-        std::tuple{"--tmpfs", JailMount::Kind::Tmpfs, "Mount an empty tmpfs at DIR inside"}}) {
+        std::tuple{"--tmpfs", JailMount::Kind::Tmpfs,
+                   "Mount an empty tmpfs at DIR inside, the program's, mode 0755 "
+                   "(DIR[:mode=OCTAL,uid=U,gid=G,size=N])"}}) {
     run->add_option_function<std::string>(
            name, [line, mount_kind = kind](const std::string& spec) { line->mounts.emplace_back(mount_kind, spec); },
            help)
@@ -134,7 +158,8 @@ void add_run_command(CLI::App& app, int& exit_code) {
   run->add_option("--rlimit", line->limits, "Set a resource limit NAME=VALUE or NAME=SOFT:HARD (nofile=1024)")
       ->allow_extra_args(false);
   run->callback([run, line, &exit_code] {
-    auto options = run_options(*line, run->remaining());
+    const std::vector<CLI::Option*>& parsed = run->parse_order();
+    auto options = run_options(*line, run->remaining(), parsed.empty() ? nullptr : parsed.back());
     if (!options) {
       log_error(options.error());
       exit_code = kRunFailed;

@@ -308,6 +308,25 @@ Result<void> apply_plan(Convergence& run) {
   return {};
 }
 
+// A warning about an entry (a dangling symlink copied as it is) is said by the run that places it;
+// a later run that finds it recorded as planned now says it only with -v, so that every `add` and
+// `sync` of the root does not repeat it.
+Result<void> quiet_repeated_warnings(Convergence& run) {
+  const std::optional<Manifest>& previous = run.locked.previous;
+  if (!previous) return {};
+  std::erase_if(run.change.plan.problems, [&](const Problem& problem) {
+    if (problem.kind != ProblemKind::Skipped) return false;
+    const auto recorded = previous->entries.find(problem.name);
+    const PlannedEntry* planned = run.change.plan.find(problem.name);
+    if (recorded == previous->entries.end() || is_pending(recorded->second) || planned == nullptr ||
+        recorded->second.type != planned->type || recorded->second.link_target != planned->link_target)
+      return false;
+    spdlog::debug("{} (said when it was placed)", problem.message);
+    return true;
+  });
+  return {};
+}
+
 // Removes the unneeded entries that are still as placed (a dry run only lists them).
 Result<void> remove_unneeded(Convergence& run) {
   if (run.write.dry_run) {
@@ -353,7 +372,8 @@ struct Pass {
 };
 constexpr Pass kConvergePasses[] = {
     {"plan", plan_pass},   {"find unneeded", find_unneeded}, {"record pending", record_pending},
-    {"apply", apply_plan}, {"remove", remove_unneeded},      {"save and watch", save_and_watch},
+    {"apply", apply_plan}, {"quiet repeated warnings", quiet_repeated_warnings},
+    {"remove", remove_unneeded}, {"save and watch", save_and_watch},
 };
 
 // Brings the root to the plan of the manifest's added paths (all but `skip`), then removes what

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <set>
 #include <unordered_map>
@@ -65,6 +66,19 @@ class HostReader {
     return file;
   }
 
+  // The text of the symlink `path` (a symlink-free path inside the root); nullopt if it is not one.
+  std::optional<std::string> read_link(const std::string& path) {
+    looked_up_.insert(path);
+    char target[PATH_MAX];
+    const ssize_t n = ::readlink(view_.host_path(path).c_str(), target, sizeof target);
+    if (n < 0) return std::nullopt;
+    return std::string(target, static_cast<std::size_t>(n));
+  }
+
+  // A path the plan depends on although nothing was found there (a dangling symlink's target):
+  // should something appear, the plan changes.
+  void depends_on_missing(const std::string& path) { looked_up_.insert(path); }
+
   // The names in directory `dir`, sorted so that every run plans the same.
   Result<std::vector<std::string>> list(const std::string& dir) {
     depends_on_.insert(dir);  // its entries are read: the plan depends on them
@@ -102,6 +116,12 @@ class HostReader {
 }  // namespace
 
 namespace {
+
+// What becomes of a symlink that leads nowhere (a missing target, a loop).
+enum class Dangling {
+  IsAProblem,    // a path given to add, or needed: it cannot be provided
+  CopiedAsItIs,  // found inside an added directory: copied as the symlink, with a warning
+};
 
 // What a file provider may ask of the planner.
 class PlanBuilder {
@@ -211,9 +231,13 @@ struct Planner::Impl final : PlanBuilder {
 
   // Plans `path` exactly as the host has it: each directory on the way, each symlink followed
   // (recreated as the same symlink), and the object it finally names. Returns that object.
-  std::optional<HostFile> place(const std::string& path, const Reason& why) {
+  // A path that leads nowhere is a problem, unless `dangling` says to copy a symlink that does as
+  // it is (one found inside an added directory: data like any other).
+  std::optional<HostFile> place(const std::string& path, const Reason& why,
+                                Dangling dangling = Dangling::IsAProblem) {
     auto steps = host.walk(path);
     if (!steps) {
+      if (dangling == Dangling::CopiedAsItIs && place_dangling_symlink(path, why, steps.error())) return std::nullopt;
       plan.problems.push_back({ProblemKind::Unreadable, path, std::nullopt, steps.error().message});
       return std::nullopt;
     }
@@ -252,10 +276,32 @@ struct Planner::Impl final : PlanBuilder {
     return std::nullopt;
   }
 
+  // `path` (symlink-free up to its last component), which cannot be walked, as the symlink it is,
+  // with a warning; false if it is not a symlink. Nothing it points to is planned, and the missing
+  // target is watched: once it appears, `sync` plans it.
+  bool place_dangling_symlink(const std::string& path, const Reason& why, const Error& walk_error) {
+    std::optional<std::string> target = host.read_link(path);
+    if (!target) return false;
+    host.depends_on_missing(target->starts_with('/') ? *target : parent_directory(path) + "/" + *target);
+    PlannedEntry& link = entry(path, EntryType::Symlink);
+    link.link_target = *target;
+    add_reason(link, why);
+    placed.insert(path);
+    std::string reason = walk_error.message;
+    if (reason.starts_with(path + ": ")) reason.erase(0, path.size() + 2);
+    // Skipped: a warning, not a failure. Its name is the entry, so that a later run that finds the
+    // link already placed does not say it again (see converge in src/jail/jail.cpp).
+    plan.problems.push_back({ProblemKind::Skipped, path, std::nullopt,
+                             path + " -> " + *target + ": dangling symlink, its target is missing (" + reason +
+                                 "); copied as it is"});
+    return true;
+  }
+
   // Plans `path` and what it needs, as the first provider that claims it says. `descend`: the
   // contents of a directory too (the added directory and its real subdirectories).
-  void add_path(const std::string& added, const std::string& path, const Reason& why, bool descend) {
-    const auto file = place(path, why);
+  void add_path(const std::string& added, const std::string& path, const Reason& why, bool descend,
+                Dangling dangling = Dangling::IsAProblem) {
+    const auto file = place(path, why, dangling);
     if (!file) return;
     for (const FileProvider* provider : file_providers) {
       if (!provider->claims(*file, descend)) continue;
@@ -307,7 +353,7 @@ struct Planner::Impl final : PlanBuilder {
       const std::string child = join_path(dir, name);
       auto file = host.stat(child);
       if (!file) continue;  // gone meanwhile
-      add_path(added, child, {added, "", "inside " + added}, S_ISDIR(file->st.st_mode));
+      add_path(added, child, {added, "", "inside " + added}, S_ISDIR(file->st.st_mode), Dangling::CopiedAsItIs);
     }
   }
 

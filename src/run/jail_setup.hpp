@@ -66,6 +66,10 @@ struct UserNamespace {
 // missing) and the identity's other ids to themselves.
 Result<UserNamespace> plan_user_namespace(const Identity& identity);
 
+// Parent side, before the clone: each --tmpfs uid= and gid= must be an id of the namespace `plan`
+// maps, since the kernel reads them as its ids; a usage error naming the tmpfs otherwise.
+Result<void> check_tmpfs_owners(const std::vector<JailMount>& mounts, const UserNamespace& plan);
+
 // Parent side, after the clone: writes the maps of `child`'s new user namespace.
 Result<void> write_id_maps(pid_t child, const UserNamespace& plan);
 

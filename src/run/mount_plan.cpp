@@ -6,6 +6,7 @@
 #include <sys/sysmacros.h>
 
 #include <array>
+#include <cstdio>
 #include <filesystem>
 #include <utility>
 
@@ -41,6 +42,19 @@ constexpr std::array kProcMasked{"/proc/kcore",       "/proc/keys",        "/pro
 // the host's memory (a tmpfs is half of it by default).
 std::string writable_tmpfs_data(const char* mode, const RunOptions& options) {
   return std::string("mode=") + mode + ",size=" + options.tmpfs_size;
+}
+
+// A --tmpfs: scratch space for the program, so by default its own (its uid and gid, mode 0755), as
+// bubblewrap's are; a root-owned one would be of no use to a program run with -u. The ids are the
+// jail's: the tmpfs is mounted inside the user namespace, where the kernel reads uid= and gid= as
+// that namespace's ids (and the program's are mapped, see user_namespace.cpp). Every part is a
+// number or a checked size (parse_tmpfs), so the options cannot carry another.
+std::string caller_tmpfs_data(const TmpfsOptions& tmpfs, const RunOptions& options) {
+  char mode[8];
+  std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(tmpfs.mode.value_or(0755)));
+  return std::string("mode=") + mode + ",uid=" + std::to_string(tmpfs.uid.value_or(options.identity.uid)) +
+         ",gid=" + std::to_string(tmpfs.gid.value_or(options.identity.gid)) +
+         ",size=" + tmpfs.size.value_or(options.tmpfs_size);
 }
 
 void plan_top_level(std::vector<MountOp>& ops, const RunOptions& options, int root_fd,
@@ -181,7 +195,7 @@ void plan_caller_mounts(std::vector<MountOp>& ops, const RunOptions& options) {
         ops.push_back({.kind = MountKind::Tmpfs,
                        .destination = mount.target,
                        .flags = MS_NOSUID | MS_NODEV,
-                       .data = writable_tmpfs_data("0755", options),
+                       .data = caller_tmpfs_data(mount.tmpfs, options),
                        .why = "--tmpfs"});
         break;
       // Not MS_REC: a read-only remount covers one mount, and a writable mount below a --ro-bind

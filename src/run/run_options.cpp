@@ -84,31 +84,103 @@ Result<gid_t> group_id(const std::string& name) {
   return *gid;
 }
 
+Result<uid_t> user_id(const std::string& name) {
+  if (auto number = parse_number<uid_t>(name)) return *number;
+  const std::optional<Account> account = account_by_name(name);
+  if (!account) return Error::usage("no user named '" + name + "' on the host");
+  return account->uid;
+}
+
+// A tmpfs size as tmpfs takes it, lower case; nullopt if it is not one (or is 0, which would mean
+// no limit at all to tmpfs).
+std::optional<std::string> tmpfs_size(const std::string& size) {
+  const std::string value = lower(size);
+  std::size_t digits = 0;
+  while (digits < value.size() && value[digits] >= '0' && value[digits] <= '9') ++digits;
+  const std::string unit = value.substr(digits);
+  if (digits == 0 || digits > 18 || !(unit.empty() || unit == "k" || unit == "m" || unit == "g" || unit == "%") ||
+      value.find_first_not_of('0') >= digits)
+    return std::nullopt;
+  return value;
+}
+
+// A mode as chmod's octal: one to four octal digits.
+std::optional<mode_t> octal_mode(std::string_view text) {
+  if (text.empty() || text.size() > 4 || text.find_first_not_of("01234567") != std::string_view::npos)
+    return std::nullopt;
+  mode_t mode = 0;
+  for (const char digit : text) mode = static_cast<mode_t>(mode * 8U + static_cast<mode_t>(digit - '0'));
+  return mode;
+}
+
+// One KEY=VALUE of a --tmpfs spec into `options`.
+Result<void> set_tmpfs_option(TmpfsOptions& options, std::string_view option, const std::string& spec) {
+  const std::size_t equals = option.find('=');
+  const std::string key(option.substr(0, equals));
+  const std::string value(equals == std::string_view::npos ? "" : option.substr(equals + 1));
+  const auto bad = [&](const std::string& why) { return Error::usage("--tmpfs " + spec + ": " + why); };
+  if (equals == std::string_view::npos || value.empty())
+    return bad("'" + std::string(option) + "': expected KEY=VALUE (mode, uid, gid or size)");
+  const auto once = [&](bool set) -> Result<void> {
+    if (set) return bad(key + " is given twice");
+    return {};
+  };
+  if (key == "mode") {
+    TRY(once(options.mode.has_value()));
+    options.mode = octal_mode(value);
+    if (!options.mode) return bad("mode=" + value + ": expected an octal mode such as 0700 or 1777");
+  } else if (key == "uid") {
+    TRY(once(options.uid.has_value()));
+    auto uid = user_id(value);
+    if (!uid) return bad("uid=" + value + ": " + uid.error().message);
+    options.uid = *uid;
+  } else if (key == "gid") {
+    TRY(once(options.gid.has_value()));
+    auto gid = group_id(value);
+    if (!gid) return bad("gid=" + value + ": " + gid.error().message);
+    options.gid = *gid;
+  } else if (key == "size") {
+    TRY(once(options.size.has_value()));
+    options.size = tmpfs_size(value);
+    if (!options.size) return bad("size=" + value + ": expected a size such as 64m, 1g or 10% (not 0)");
+  } else {
+    return bad("unknown option '" + key + "' (mode, uid, gid or size)");
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<JailMount> parse_bind(JailMount::Kind kind, const std::string& spec) {
   const std::size_t colon = spec.find(':');
-  JailMount mount{kind, spec.substr(0, colon), colon == std::string::npos ? spec : spec.substr(colon + 1)};
+  JailMount mount{kind, spec.substr(0, colon), colon == std::string::npos ? spec : spec.substr(colon + 1), {}};
   if (mount.source.empty() || mount.source[0] != '/')
     return Error::usage(spec + ": the host path must be absolute (SRC:DST)");
   TRY(check_target(mount.target, spec));
   return mount;
 }
 
-Result<JailMount> parse_tmpfs(const std::string& target) {
-  TRY(check_target(target, target));
-  return JailMount{JailMount::Kind::Tmpfs, "", target};
+Result<JailMount> parse_tmpfs(const std::string& spec) {
+  const std::size_t colon = spec.find(':');
+  JailMount mount{JailMount::Kind::Tmpfs, "", spec.substr(0, colon), {}};
+  TRY(check_target(mount.target, "--tmpfs " + spec));
+  if (colon == std::string::npos) return mount;
+  // Each value is checked against what its key takes (a number, a name looked up, an octal mode, a
+  // size), and only numbers and the checked size are ever written into tmpfs's options: a comma or
+  // an '=' in a value cannot add an option of its own.
+  const std::string_view options = std::string_view(spec).substr(colon + 1);
+  for (std::size_t begin = 0; begin <= options.size();) {
+    const std::size_t end = std::min(options.find(',', begin), options.size());
+    TRY(set_tmpfs_option(mount.tmpfs, options.substr(begin, end - begin), spec));
+    begin = end + 1;
+  }
+  return mount;
 }
 
 Result<std::string> parse_tmpfs_size(const std::string& size) {
-  const std::string value = lower(size);
-  std::size_t digits = 0;
-  while (digits < value.size() && value[digits] >= '0' && value[digits] <= '9') ++digits;
-  const std::string unit = value.substr(digits);
-  if (digits == 0 || digits > 18 || !(unit.empty() || unit == "k" || unit == "m" || unit == "g" || unit == "%") ||
-      value.find_first_not_of('0') >= digits)  // 0 would mean no limit at all to tmpfs
-    return Error::usage("--tmpfs-size " + size + ": expected a size such as 64m, 1g or 10% (not 0)");
-  return value;
+  std::optional<std::string> value = tmpfs_size(size);
+  if (!value) return Error::usage("--tmpfs-size " + size + ": expected a size such as 64m, 1g or 10% (not 0)");
+  return std::move(*value);
 }
 
 Result<ResourceLimit> parse_resource_limit(const std::string& spec) {
@@ -141,8 +213,10 @@ Result<int> parse_capability(const std::string& name) {
   std::string wanted = lower(name);
   if (!wanted.starts_with("cap_")) wanted = "cap_" + wanted;
   cap_value_t value = 0;
-  // cap_from_name also takes numbers; a capability is asked for by name.
-  if (parse_number<int>(name) || ::cap_from_name(wanted.c_str(), &value) != 0)
+  // cap_from_name also takes numbers, and reads a name only up to a character that cannot be in
+  // one ("setuid,setgid" is CAP_SETUID): a capability is asked for by its whole name.
+  const bool name_characters = wanted.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos;
+  if (!name_characters || parse_number<int>(name) || ::cap_from_name(wanted.c_str(), &value) != 0)
     return Error::usage("--cap " + name + ": no such capability (see capabilities(7))");
   return static_cast<int>(value);
 }

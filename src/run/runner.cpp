@@ -317,6 +317,7 @@ Result<Launch> prepare(const RunOptions& options) {
   if (launch.in_user_namespace) {
     spdlog::trace("run: jailbuild: plan the user namespace's id maps");
     launch.user_namespace = TRY(run::plan_user_namespace(options.identity));
+    TRY(run::check_tmpfs_owners(options.mounts, launch.user_namespace));
     struct stat top {};
     if (options.writable && root && options.identity.uid == 0 && ::fstat(root_fd, &top) == 0 &&
         top.st_uid != launch.user_namespace.root_uid)

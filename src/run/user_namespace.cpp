@@ -168,6 +168,25 @@ Result<UserNamespace> plan_user_namespace(const Identity& identity) {
   return plan;
 }
 
+Result<void> check_tmpfs_owners(const std::vector<JailMount>& mounts, const UserNamespace& plan) {
+  const auto mapped = [](const std::vector<IdMapping>& map, unsigned id) {
+    return std::any_of(map.begin(), map.end(), [&](const IdMapping& m) { return id - m.inside < m.count; });
+  };
+  const std::string which =
+      plan.deny_setgroups ? "only yours, as a normal user"
+                          : "only 0 and the ids of -u, -g and --groups; --host-root keeps the host's ids";
+  for (const JailMount& mount : mounts) {
+    if (mount.kind != JailMount::Kind::Tmpfs) continue;
+    if (mount.tmpfs.uid && !mapped(plan.uids, *mount.tmpfs.uid))
+      return Error::usage("--tmpfs " + mount.target + ": uid " + std::to_string(*mount.tmpfs.uid) +
+                          " is not an id of the jail (its user namespace maps " + which + ")");
+    if (mount.tmpfs.gid && !mapped(plan.gids, *mount.tmpfs.gid))
+      return Error::usage("--tmpfs " + mount.target + ": gid " + std::to_string(*mount.tmpfs.gid) +
+                          " is not an id of the jail (its user namespace maps " + which + ")");
+  }
+  return {};
+}
+
 Result<void> write_id_maps(pid_t child, const UserNamespace& plan) {
   const std::string proc = "/proc/" + std::to_string(child) + "/";
   if (plan.deny_setgroups) TRY(write_proc_file(proc + "setgroups", "deny"));

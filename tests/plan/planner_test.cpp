@@ -236,6 +236,37 @@ TEST_F(TempTree, PlanReportsWhatDoesNotExist) {
   EXPECT_NE(plan.problems[0].message.find("No such file or directory"), std::string::npos);
 }
 
+TEST_F(TempTree, ADanglingSymlinkInAnAddedDirectoryIsPlannedAsItIsAndItsTargetWatched) {
+  file("data/a.txt");
+  link("data/sub/font.ttf", "../../fonts/x.ttf");
+  link("data/alive", "a.txt");
+  link("lonely", "nowhere");
+  Planner planner = open_planner();
+  planner.add(PathRequirement{at("data")});
+  planner.add(PathRequirement{at("lonely")});
+  const CopyPlan plan = planner.finish();
+
+  const PlannedEntry* dangling = plan.find(at("data/sub/font.ttf"));
+  ASSERT_NE(dangling, nullptr);
+  EXPECT_EQ(dangling->type, EntryType::Symlink);
+  EXPECT_EQ(dangling->link_target, "../../fonts/x.ttf");
+  EXPECT_EQ(plan.find(at("fonts")), nullptr) << "nothing on the way to the target is planned";
+  // One warning for it, named by its entry; the added dangling link stays an error.
+  ASSERT_EQ(plan.problems.size(), 2u);
+  EXPECT_EQ(plan.problems[0].kind, ProblemKind::Skipped);
+  EXPECT_EQ(plan.problems[0].name, at("data/sub/font.ttf"));
+  EXPECT_NE(plan.problems[0].message.find("dangling symlink, its target is missing"), std::string::npos);
+  EXPECT_EQ(plan.problems[1].kind, ProblemKind::Unreadable);
+  EXPECT_EQ(plan.problems[1].name, at("lonely"));
+  EXPECT_EQ(plan.find(at("lonely")), nullptr);
+  // The missing target is a lookup the plan depends on, as the kernel would follow the link.
+  EXPECT_TRUE(std::binary_search(plan.looked_up.begin(), plan.looked_up.end(), at("data/sub/../../fonts/x.ttf")));
+  // The control: a live link in the same directory is followed and its target planned.
+  ASSERT_NE(plan.find(at("data/alive")), nullptr);
+  EXPECT_EQ(plan.find(at("data/alive"))->type, EntryType::Symlink);
+  EXPECT_NE(plan.find(at("data/a.txt")), nullptr);
+}
+
 // A program needing lib/libcaller.so, whose RUNPATH reaches plugins/, where libplug.so needs
 // plugins/deps/libplugdep.so through its own RUNPATH. Nothing names the plugin but a dlopen.
 class PluginTree : public TempTree {

@@ -199,9 +199,9 @@ TEST(MountPlan, AWritableJailIsTheRootItselfRemountedNosuidButNotReadOnly) {
 
 TEST(MountPlan, TheCallersMountsComeAfterTmpInCommandLineOrderWithCleanTargets) {
   RunOptions options = options_for("/srv/jail");
-  options.mounts = {{JailMount::Kind::Tmpfs, "", "/srv/"},
-                    {JailMount::Kind::ReadOnlyBind, "/var/www", "/srv//site/."},
-                    {JailMount::Kind::Bind, "/var/cache/app", "/var/cache"}};
+  options.mounts = {{JailMount::Kind::Tmpfs, "", "/srv/", {}},
+                    {JailMount::Kind::ReadOnlyBind, "/var/www", "/srv//site/.", {}},
+                    {JailMount::Kind::Bind, "/var/cache/app", "/var/cache", {}}};
   const std::vector<MountOp> ops = plan_mounts(options, 7, {}, true);
 
   const auto tmp = std::find_if(ops.begin(), ops.end(), [](const MountOp& op) { return op.destination == "/tmp"; });
@@ -209,7 +209,10 @@ TEST(MountPlan, TheCallersMountsComeAfterTmpInCommandLineOrderWithCleanTargets) 
   const std::vector<MountOp> callers(tmp + 1, ops.end() - 1);
   expect_ops(
       callers,
-      {{.kind = MountKind::Tmpfs, .destination = "/srv", .flags = MS_NOSUID | MS_NODEV, .data = "mode=0755,size=64m"},
+      {{.kind = MountKind::Tmpfs,
+        .destination = "/srv",
+        .flags = MS_NOSUID | MS_NODEV,
+        .data = "mode=0755,uid=0,gid=0,size=64m"},
        {.kind = MountKind::ReadOnlyBind,
         .destination = "/srv/site",
         .source = "/var/www",
@@ -225,7 +228,7 @@ TEST(MountPlan, TheCallersMountsComeAfterTmpInCommandLineOrderWithCleanTargets) 
 TEST(MountPlan, EveryWritableTmpfsIsBoundedByTmpfsSize) {
   RunOptions options = options_for("/srv/jail");
   options.tmpfs_size = "10%";
-  options.mounts = {{JailMount::Kind::Tmpfs, "", "/scratch"}};
+  options.mounts = {{JailMount::Kind::Tmpfs, "", "/scratch", {}}};
   int bounded = 0;
   for (const MountOp& op : plan_mounts(options, 7, {}, true)) {
     if (op.kind != MountKind::Tmpfs || op.destination == "/dev") continue;  // /dev: 64k, read-only nodes
@@ -233,6 +236,22 @@ TEST(MountPlan, EveryWritableTmpfsIsBoundedByTmpfsSize) {
     ++bounded;
   }
   EXPECT_EQ(bounded, 3) << "/tmp, /dev/shm and --tmpfs";
+}
+
+TEST(MountPlan, ACallersTmpfsIsTheProgramsUnlessItsOptionsSayOtherwise) {
+  RunOptions options = options_for("/srv/jail");
+  options.identity.uid = 33;
+  options.identity.gid = 34;
+  JailMount given{JailMount::Kind::Tmpfs, "", "/srv/given", {}};
+  given.tmpfs = {.mode = 01770, .uid = 0, .gid = 50, .size = "1m"};
+  options.mounts = {{JailMount::Kind::Tmpfs, "", "/srv/cache", {}}, given};
+  const std::vector<MountOp> ops = plan_mounts(options, 7, {}, true);
+  const std::vector<MountOp> cache = on(ops, "/srv/cache");
+  ASSERT_EQ(cache.size(), 1u);
+  EXPECT_EQ(cache[0].data, "mode=0755,uid=33,gid=34,size=64m");
+  const std::vector<MountOp> set = on(ops, "/srv/given");
+  ASSERT_EQ(set.size(), 1u);
+  EXPECT_EQ(set[0].data, "mode=1770,uid=0,gid=50,size=1m");
 }
 
 TEST(MountPlan, DescribeNamesTheOperationItsPathsFlagsAndWhy) {

@@ -93,6 +93,40 @@ TEST(RunOptions, CapabilitiesAreNamedWithOrWithoutTheCapPrefix) {
   }
   EXPECT_FALSE(parse_capability("NET_BIND"));
   EXPECT_FALSE(parse_capability("10")) << "a number is not a name";
+  // libcap reads a name up to the first character that cannot be in one: a list is not a name.
+  for (const std::string list : {"SETUID,SETGID", "setuid;setgid", "SETUID SETGID", "SETUID="})
+    EXPECT_FALSE(parse_capability(list)) << list;
+}
+
+TEST(RunOptions, TmpfsOptionsAreModeUidGidAndSizeEachChecked) {
+  auto plain = parse_tmpfs("/srv/cache");
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_FALSE(plain->tmpfs.mode || plain->tmpfs.uid || plain->tmpfs.gid || plain->tmpfs.size);
+  auto set = parse_tmpfs("/srv/cache:mode=1777,uid=0,gid=50,size=10M");
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_EQ(set->target, "/srv/cache");
+  EXPECT_EQ(set->tmpfs.mode, mode_t{01777});
+  EXPECT_EQ(set->tmpfs.uid, uid_t{0});
+  EXPECT_EQ(set->tmpfs.gid, gid_t{50});
+  EXPECT_EQ(set->tmpfs.size, "10m");
+  const std::string nobody_uid = getent("passwd", "nobody", 3);
+  if (!nobody_uid.empty()) {
+    auto named = parse_tmpfs("/srv/cache:uid=nobody");
+    ASSERT_TRUE(named) << named.error().message;
+    EXPECT_EQ(std::to_string(named->tmpfs.uid.value_or(0)), nobody_uid);
+  }
+  for (const std::string spec :
+       {"/x:", "/x:mode", "/x:mode=", "/x:mode=8", "/x:mode=01777x", "/x:mode=07777,mode=0700", "/x:uid=-1",
+        "/x:uid=no-such-user-jailbuild", "/x:gid=no-such-group-jailbuild", "/x:size=0", "/x:size=1t",
+        "/x:nr_inodes=1", "/x:mode=0700,,uid=0", "/x:uid=0,nr_inodes=1", "/x:size=1m,mode=0700,", "x:mode=0700"}) {
+    auto mount = parse_tmpfs(spec);
+    if (mount) {
+      ADD_FAILURE() << spec << " was accepted";
+      continue;
+    }
+    EXPECT_TRUE(mount.error().is_usage()) << spec;
+    EXPECT_TRUE(mount.error().message.starts_with("--tmpfs " + spec + ": ")) << mount.error().message;
+  }
 }
 
 TEST(RunOptions, IdentitiesAreLookedUpOnTheHost) {
