@@ -350,7 +350,8 @@ def call_jailbuild(ctx, argv, stdin, timeout):
   except subprocess.TimeoutExpired as e:
     return None, e.stdout or b"", e.stderr or b""
   if done.returncode < 0:
-    raise JailbuildCrash(f"jailbuild {' '.join(argv[:1])} killed by signal {-done.returncode}: {excerpt(done.stderr)}")
+    command = next(a for a in argv if not a.startswith("-"))
+    raise JailbuildCrash(f"jailbuild {command} killed by signal {-done.returncode}: {excerpt(done.stderr)}")
   return done.returncode, done.stdout, done.stderr
 
 
