@@ -356,13 +356,19 @@ def call_jailbuild(ctx, argv, stdin, timeout):
 
 
 def run_workload(ctx, workload):
-  """Returns a result dict: status PASS/FAIL, reason, expected, got, stderr."""
+  """Returns a result dict: status PASS/FAIL, reason, expected, got, stderr, seconds."""
+  started = time.monotonic()
+  result = build_and_run(ctx, workload)
+  result["seconds"] = round(time.monotonic() - started, 2)
+  return result
+
+
+def build_and_run(ctx, workload):
   result = {"name": workload.name, "class": workload.cls, "add": [resolve(ctx, p) for p in workload.add]}
   if ctx.host_control:
     return result | run_on_host(ctx, workload)
   root = tempfile.mkdtemp(prefix=workload.name + ".", dir=os.path.join(ctx.work_dir, "roots"))
   result["root"] = root
-  started = time.monotonic()
   try:
     status, _, add_err = call_jailbuild(ctx, ["-q", "add"] + ctx.add_args + result["add"] +
                                         ["--root", root, "--state-dir", ctx.state_dir], None, ADD_TIMEOUT)
@@ -385,7 +391,6 @@ def run_workload(ctx, workload):
         return result | fail(f"exit {status} from {os.path.basename(argv[0])}", "", data, errors)
     return result | judge(ctx, workload, data, errors)
   finally:
-    result["seconds"] = round(time.monotonic() - started, 2)
     if not ctx.keep:
       shutil.rmtree(root, ignore_errors=True)
 
