@@ -14,9 +14,9 @@ the workloads whose programs are on this host). A workload whose program (or the
 tests, e.g. the en_US.UTF-8 locale) is missing is ABSENT, not failed.
 
 Exit status: 0 once the survey ran, however many workloads failed (it is a survey, not a test of
-each workload); 2 if no workload could be run at all (a vacuous survey) or bad usage; 3 if
-jailbuild itself crashed (killed by a signal, or `add` ending with a status it never uses): never a
-workload's fault; 77 when not run as root (`run` and fresh roots need it), as automake skips.
+each workload); 2 if no workload could be run at all (a vacuous survey), or bad usage, including
+an `add` refusing --add-args as usage (exit 2); 3 if jailbuild itself crashed (killed by a signal,
+or `add` ending with a status it never uses): never a workload's fault; 77 when not run as root (`run` and fresh roots need it), as automake skips.
 
 --host-control runs every workload on the host instead (each step in a mount namespace with an
 empty /tmp, as in a jail), where every dependency is there: the control that shows each check can
@@ -343,6 +343,10 @@ class JailbuildCrash(Exception):
   pass
 
 
+class SurveyBroken(Exception):
+  """Not a workload's failure: the survey asked for something jailbuild refuses (e.g. --add-args)."""
+
+
 def call_jailbuild(ctx, argv, stdin, timeout):
   """Runs jailbuild; a death by signal is jailbuild's own crash (run reports a program's as 128+N)."""
   try:
@@ -376,6 +380,8 @@ def build_and_run(ctx, workload):
       return result | fail("add timed out", "", "", add_err)
     if status not in (0, 1, 2):
       raise JailbuildCrash(f"jailbuild add exited {status}: {excerpt(add_err)}")
+    if status == 2:    # bad usage (--add-args) or a bad root path: the survey's own fault
+      raise SurveyBroken(f"jailbuild add exited 2 (usage): {excerpt(add_err)}")
     if status != 0:
       return result | fail(f"add exited {status}", "", "", add_err)
     steps = workload.run if isinstance(workload.run[0], Step) else [Step(workload.run)]
@@ -508,6 +514,7 @@ def main():
 
   results = {}
   crashes = []
+  broken_reasons = []
   runnable = []
   for workload in selected:
     reason = absent_reason(ctx, workload)
@@ -521,6 +528,10 @@ def main():
       workload = futures[future]
       try:
         results[workload.name] = future.result()
+      except SurveyBroken as broken:
+        broken_reasons.append(str(broken))
+        results[workload.name] = {"name": workload.name, "class": workload.cls, "status": "FAIL",
+                                  "reason": "SURVEY BROKEN: " + str(broken)}
       except JailbuildCrash as crash:
         crashes.append(str(crash))
         results[workload.name] = {"name": workload.name, "class": workload.cls, "status": "FAIL",
@@ -551,6 +562,9 @@ def main():
   if crashes:
     print("run_survey: jailbuild crashed: " + "; ".join(crashes), file=sys.stderr)
     return 3
+  if broken_reasons:
+    print(f"run_survey: the survey is broken: {broken_reasons[0]}", file=sys.stderr)
+    return 2
   if ran == 0:
     print("run_survey: no workload could be run: the survey says nothing", file=sys.stderr)
     return 2
