@@ -16,7 +16,8 @@ tests, e.g. the en_US.UTF-8 locale) is missing is ABSENT, not failed.
 Exit status: 0 once the survey ran, however many workloads failed (it is a survey, not a test of
 each workload); 2 if no workload could be run at all (a vacuous survey), or bad usage, including
 an `add` refusing --add-args as usage (exit 2); 3 if jailbuild itself crashed (killed by a signal,
-or `add` ending with a status it never uses): never a workload's fault; 77 when not run as root (`run` and fresh roots need it), as automake skips.
+or `add` ending with a status it never uses): never a workload's fault; 77 when not run as root
+(`run` and fresh roots need it), as automake skips.
 
 --host-control runs every workload on the host instead (each step in a mount namespace with an
 empty /tmp, as in a jail), where every dependency is there: the control that shows each check can
@@ -195,7 +196,7 @@ WORKLOADS = [
            (positive_int,)),
   Workload("openssl-req-x509", "tls", ["/usr/bin/openssl"], [
              Step(["/usr/bin/openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                   "-subj", "/CN=x", "-nodes", "-days", "1", "-keyout", "/tmp/key.pem", "-out", "/dev/stdout"]),
+                   "-subj", "/CN=x", "-nodes", "-days", "1", "-keyout", "/tmp/key.pem"]),    # the certificate to stdout
              Step(["/usr/bin/openssl", "x509", "-noout", "-subject"])],
            ("equal", b"subject=CN = x\n")),
   Workload("openssl-sha256", "plain", ["/usr/bin/openssl"], ["/usr/bin/openssl", "dgst", "-sha256", "-r"], ("host",),
