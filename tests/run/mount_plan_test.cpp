@@ -254,6 +254,27 @@ TEST(MountPlan, ACallersTmpfsIsTheProgramsUnlessItsOptionsSayOtherwise) {
   EXPECT_EQ(set[0].data, "mode=1770,uid=0,gid=50,size=1m");
 }
 
+TEST(MountPlan, GeneratedEtcFilesAreLaidOverEtcReadOnlyAfterTheCallersMountsAndBeforeTheLastRemount) {
+  RunOptions options;
+  options.mounts.push_back({.kind = JailMount::Kind::Tmpfs, .target = "/srv"});
+  EXPECT_TRUE(on(plan_mounts(options, 7, {}, true), "/etc").empty()) << "nothing over /etc unless asked";
+  const std::vector<GeneratedFile> files{{"passwd", "root:x:0:0::/:/bin/sh\n"}, {"group", "root:x:0:\n"}};
+  const std::vector<MountOp> ops = plan_mounts(options, 7, {}, true, files);
+  const std::vector<MountOp> etc = on(ops, "/etc");
+  ASSERT_EQ(etc.size(), 1U);
+  EXPECT_EQ(etc[0].kind, MountKind::Generated);
+  EXPECT_EQ(etc[0].flags, static_cast<unsigned long>(MS_RDONLY | MS_NOSUID | MS_NODEV));
+  EXPECT_EQ(etc[0].reach, Reach::Walk);  // through the root's /etc without following a symlink
+  EXPECT_EQ(etc[0].data, "mode=0755,size=12288");  // bounded: a page per file and one for the directory
+  ASSERT_EQ(etc[0].files.size(), 2U);
+  EXPECT_EQ(etc[0].files[0].name, "passwd");
+  ASSERT_GE(ops.size(), 3U);
+  EXPECT_EQ(ops[ops.size() - 3].destination, "/srv");
+  EXPECT_EQ(ops[ops.size() - 2].kind, MountKind::Generated);
+  EXPECT_EQ(ops.back().kind, MountKind::Remount);
+  EXPECT_EQ(describe(etc[0]).substr(0, 43), "generated /etc (ro,nosuid,nodev,mode=0755,");
+}
+
 TEST(MountPlan, DescribeNamesTheOperationItsPathsFlagsAndWhy) {
   const MountOp op{.kind = MountKind::ReadOnlyBind,
                    .destination = "/srv/site",
