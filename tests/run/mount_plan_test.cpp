@@ -256,7 +256,7 @@ TEST(MountPlan, ACallersTmpfsIsTheProgramsUnlessItsOptionsSayOtherwise) {
 
 TEST(MountPlan, GeneratedEtcFilesAreLaidOverEtcReadOnlyAfterTheCallersMountsAndBeforeTheLastRemount) {
   RunOptions options;
-  options.mounts.push_back({.kind = JailMount::Kind::Tmpfs, .target = "/srv"});
+  options.mounts.push_back({.kind = JailMount::Kind::Tmpfs, .source = "", .target = "/srv", .tmpfs = {}});
   EXPECT_TRUE(on(plan_mounts(options, 7, {}, true), "/etc").empty()) << "nothing over /etc unless asked";
   const std::vector<GeneratedFile> files{{"passwd", "root:x:0:0::/:/bin/sh\n"}, {"group", "root:x:0:\n"}};
   const std::vector<MountOp> ops = plan_mounts(options, 7, {}, true, files);
@@ -272,7 +272,9 @@ TEST(MountPlan, GeneratedEtcFilesAreLaidOverEtcReadOnlyAfterTheCallersMountsAndB
   EXPECT_EQ(ops[ops.size() - 3].destination, "/srv");
   EXPECT_EQ(ops[ops.size() - 2].kind, MountKind::Generated);
   EXPECT_EQ(ops.back().kind, MountKind::Remount);
-  EXPECT_EQ(describe(etc[0]).substr(0, 43), "generated /etc (ro,nosuid,nodev,mode=0755,");
+  EXPECT_TRUE(describe(etc[0]).starts_with("generated /etc (ro,nosuid,nodev,mode=0755,size=12288) [passwd 22 bytes, "
+                                            "group 10 bytes]: "))
+      << describe(etc[0]);
 }
 
 TEST(MountPlan, DescribeNamesTheOperationItsPathsFlagsAndWhy) {
