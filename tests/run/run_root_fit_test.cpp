@@ -187,6 +187,12 @@ TEST_F(RunRootFit, ARunAsAUserTheRootLacksCanNameItselfAndTheRootIsUnchanged) {
   const std::string etc_mount = lines_of(mounts.out).back();  // the uppermost
   EXPECT_TRUE(contains(etc_mount, " ro,nosuid,nodev")) << mounts.out;
   EXPECT_TRUE(contains(etc_mount, " - overlay ")) << mounts.out;
+  // Not even the jail's root can change the view: it is read-only, whoever writes. (The control,
+  // the same write where the file is writable: the tmpfs /tmp.)
+  const Outcome append = run({"-u", "root"}, {kShell, "-c", "echo evil:x:0:0::/:/bin/sh >> /etc/passwd"});
+  EXPECT_NE(append.exit_code, 0) << append.describe();
+  EXPECT_TRUE(contains(append.err, "Read-only file system")) << append.err;
+  EXPECT_EQ(run({"-u", "root"}, {kShell, "-c", "echo evil >> /tmp/passwd"}).exit_code, 0);
   // The root's other /etc entries still show through the view.
   EXPECT_EQ(run({"-u", kWwwData}, {"cat", "/etc/owned-by-www-data"}).out, "x\n");
 
