@@ -147,32 +147,40 @@ Result<void> check_field(const std::string& field, const std::string& what) {
   return {};
 }
 
-// Adds the host's line for `account` unless the root's file names it or its id already. The
-// password field is always "x": no hash, whatever the host's NSS returns, leaves the host.
+// Adds the host's line for `account` unless the root's file names it or its id already.
 Result<bool> add_user(Database& database, const Account& account) {
   const std::string id = std::to_string(account.uid);
   if (database.names.contains(account.name) || database.ids.contains(id)) return false;
-  for (const std::string* field : {&account.name, &account.gecos, &account.home, &account.shell})
-    TRY(check_field(*field, "user " + account.name + ":"));
-  database.text += account.name + ":x:" + id + ":" + std::to_string(account.gid) + ":" + account.gecos + ":" +
-                   account.home + ":" + account.shell + "\n";
+  database.text += TRY(passwd_line(account));
   database.names.insert(account.name);
   database.ids.insert(id);
   return true;
 }
 
-// The same for a group, without its members: the host's memberships are none of the jail's business.
 Result<bool> add_group(Database& database, const GroupEntry& group) {
   const std::string id = std::to_string(group.gid);
   if (database.names.contains(group.name) || database.ids.contains(id)) return false;
-  TRY(check_field(group.name, "group"));
-  database.text += group.name + ":x:" + id + ":\n";
+  database.text += TRY(group_line(group));
   database.names.insert(group.name);
   database.ids.insert(id);
   return true;
 }
 
 }  // namespace
+
+// The password field is always "x": no hash, whatever the host's NSS returns, leaves the host.
+Result<std::string> passwd_line(const Account& account) {
+  for (const std::string* field : {&account.name, &account.gecos, &account.home, &account.shell})
+    TRY(check_field(*field, "user " + account.name + ":"));
+  return account.name + ":x:" + std::to_string(account.uid) + ":" + std::to_string(account.gid) + ":" +
+         account.gecos + ":" + account.home + ":" + account.shell + "\n";
+}
+
+// Without its members: the host's memberships are none of the jail's business.
+Result<std::string> group_line(const GroupEntry& group) {
+  TRY(check_field(group.name, "group"));
+  return group.name + ":x:" + std::to_string(group.gid) + ":\n";
+}
 
 std::vector<std::string> environment_for_root(int root_fd, const RunOptions& options) {
   std::vector<std::string> environment = options.environment;

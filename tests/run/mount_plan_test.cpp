@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "jailbuild/run.hpp"
+#include "run/jail_setup.hpp"
 #include "run/mount_plan.hpp"
 
 namespace jailbuild::run {
@@ -275,6 +276,25 @@ TEST(MountPlan, GeneratedEtcFilesAreLaidOverEtcReadOnlyAfterTheCallersMountsAndB
   EXPECT_TRUE(describe(etc[0]).starts_with("generated /etc (ro,nosuid,nodev,mode=0755,size=12288) [passwd 22 bytes, "
                                             "group 10 bytes]: "))
       << describe(etc[0]);
+}
+
+TEST(GeneratedUserDatabase, LinesCarryNoPasswordNoMembersAndRefuseColonsAndNewlines) {
+  Account www{.name = "www-data", .uid = 33, .gid = 33, .home = "/var/www", .gecos = "www", .shell = "/bin/false"};
+  auto line = passwd_line(www);
+  ASSERT_TRUE(line);
+  EXPECT_EQ(*line, "www-data:x:33:33:www:/var/www:/bin/false\n");
+  for (std::string Account::*field : {&Account::name, &Account::gecos, &Account::home, &Account::shell}) {
+    for (const char* bad : {"a:0:0::/:/bin/sh", "a\nroot2:x:0:0::/:/bin/sh"}) {
+      Account forged = www;
+      forged.*field = bad;
+      const auto refused = passwd_line(forged);
+      ASSERT_FALSE(refused) << *refused;
+      EXPECT_NE(refused.error().message.find("holds ':' or a newline"), std::string::npos) << refused.error().message;
+    }
+  }
+  EXPECT_EQ(*group_line({.name = "www-data", .gid = 33}), "www-data:x:33:\n");
+  EXPECT_FALSE(group_line({.name = "adm:x:4:root", .gid = 4}));
+  EXPECT_FALSE(group_line({.name = "adm\nwheel", .gid = 4}));
 }
 
 TEST(MountPlan, DescribeNamesTheOperationItsPathsFlagsAndWhy) {
