@@ -189,8 +189,8 @@ std::vector<std::string> environment_for_root(int root_fd, const RunOptions& opt
   if (given != environment.end()) {
     // The caller's choice (--env, --keep-env), kept as it is; a word if the root cannot honour it.
     const std::string name = given->substr(5);
-    if (!root_holds_locale(root_fd, name))
-      spdlog::info("run: LANG={} kept as given, but {} has no {}{}/{}", name, options.root, kLocaleDirectory, name,
+    if (!name.empty() && !root_holds_locale(root_fd, name))  // an empty LANG is C
+      spdlog::info("run: LANG={} kept as given, but {} has no {}{}{}", name, options.root, kLocaleDirectory, name,
                    root_has_locale_archive(root_fd) ? " (it may be in its locale-archive, which is not read)"
                                                     : ": programs will fall back to C");
     return environment;
