@@ -54,8 +54,16 @@ struct RunOptions {
   std::string program;                 // absolute inside the root, or a name looked up in its PATH
   std::vector<std::string> arguments;  // after the program name
   Identity identity;
+  // The user was named with -u: if the root's /etc/passwd or /etc/group lacks the run's user or
+  // groups, the jail sees, for this run only, a generated view holding them.
+  bool user_named = false;
   std::vector<int> capabilities;         // CAP_* kept (ambient), all others dropped
-  std::vector<std::string> environment;  // the program's whole environment, "K=V"
+  // The program's whole environment, "K=V". LANG only when the caller gave it (--env, --keep-env):
+  // otherwise, with lang_from_root, run_in_jail sets it to a locale the root holds (see
+  // src/run/root_adjustments.cpp).
+  std::vector<std::string> environment;
+  bool lang_from_root = true;  // false with --keep-env: the caller's environment is passed as it is
+  std::string caller_lang;     // the caller's LANG, the default's first choice if the root holds it
   std::string cwd = "/";                 // inside the root
   bool writable = false;                 // the root mounted read-write
   std::vector<JailMount> mounts;         // in order, after /proc, /dev and /tmp
@@ -101,8 +109,9 @@ Result<int> parse_capability(const std::string& name);
 Result<Identity> resolve_identity(const std::optional<std::string>& user, const std::optional<std::string>& group,
                                   const std::optional<std::vector<std::string>>& groups);
 
-// The program's environment: PATH, HOME, TERM and LANG (the last two from `caller` if set), or all
-// of `caller` with keep_caller; then each of `assignments` ("K=V") set over them.
+// The program's environment: PATH, HOME and TERM (from `caller` if set), or all of `caller` with
+// keep_caller; then each of `assignments` ("K=V") set over them. LANG is not taken from `caller`
+// here: run_in_jail sets it to a locale the root holds, unless this environment has one.
 Result<std::vector<std::string>> jail_environment(const std::vector<std::string>& caller, bool keep_caller,
                                                   const Identity& identity,
                                                   const std::vector<std::string>& assignments);

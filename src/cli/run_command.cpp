@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -73,6 +74,7 @@ Result<RunOptions> run_options(const RunCommandLine& line, const std::vector<std
   auto identity = resolve_identity(line.user, line.group, line.groups);
   if (!identity) return identity.error();
   options.identity = *identity;
+  options.user_named = line.user.has_value();
   for (const std::string& name : line.capabilities) {
     auto capability = parse_capability(name);
     if (!capability) return capability.error();
@@ -80,6 +82,8 @@ Result<RunOptions> run_options(const RunCommandLine& line, const std::vector<std
   }
   std::vector<std::string> caller;
   for (char** entry = environ; *entry != nullptr; ++entry) caller.emplace_back(*entry);
+  if (const char* lang = ::getenv("LANG"); lang != nullptr) options.caller_lang = lang;
+  options.lang_from_root = !line.keep_environment;
   auto environment = jail_environment(caller, line.keep_environment, options.identity, line.environment);
   if (!environment) return environment.error();
   options.environment = std::move(*environment);

@@ -28,6 +28,7 @@
 #include "jail_setup.hpp"
 #include "mount_plan.hpp"
 #include "util/dir_stream.hpp"
+#include "util/io.hpp"
 #include "util/system_error.hpp"
 #include "util/unique_fd.hpp"
 
@@ -126,6 +127,40 @@ Result<UniqueFd> new_tmpfs(const std::string& data, unsigned long flags) {
   UniqueFd mount(::fsmount(context.get(), FSMOUNT_CLOEXEC, attributes));
   if (!mount.valid()) return failed("fsmount");
   return mount;
+}
+
+// Lays `op.files`, made in a fresh tmpfs of jailbuild's, over the directory `directory_fd` holds (O_PATH): an
+// overlay of that tmpfs on the directory as the jail sees it, so its other entries stay visible.
+// Both layers are given by descriptor and the overlay is made read-only, nosuid and nodev while
+// detached: nothing is written to the root, nothing reached by a name.
+Result<void> lay_generated_files(const MountOp& op, int directory_fd) {
+  const UniqueFd scratch = TRY(new_tmpfs(op.data, op.flags));
+  for (const GeneratedFile& file : op.files) {
+    const UniqueFd out(
+        ::openat(scratch.get(), file.name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!out.valid()) return failed("make " + file.name);
+    if (const int error = write_all(out.get(), file.content); error != 0) return system_error("write " + file.name, error);
+  }
+  // fsconfig takes no O_PATH descriptor: each layer reopened as a directory, through what is held.
+  const UniqueFd upper(::openat(scratch.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const UniqueFd lower(::openat(directory_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!upper.valid() || !lower.valid()) return failed("open the overlay's layers");
+  const UniqueFd context(::fsopen("overlay", FSOPEN_CLOEXEC));
+  if (!context.valid()) return failed("fsopen overlay");
+  if (::fsconfig(context.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, upper.get()) != 0 ||
+      ::fsconfig(context.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, lower.get()) != 0)
+    return failed("overlay layers");
+  // The root's layer is the root's: no redirect it holds is followed, no metadata-only copy trusted.
+  for (const auto& [key, value] : {std::pair{"redirect_dir", "nofollow"}, {"metacopy", "off"}})
+    if (::fsconfig(context.get(), FSCONFIG_SET_STRING, key, value, 0) != 0)
+      return failed(std::string("overlay option ") + key + "=" + value);
+  if (::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) return failed("create the overlay");
+  const UniqueFd overlay(
+      ::fsmount(context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+  if (!overlay.valid()) return failed("fsmount the overlay");
+  if (::move_mount(overlay.get(), "", directory_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+    return failed("attach the overlay");
+  return {};
 }
 
 // Where an operation acts: the directory that holds its destination and the name there, and the
@@ -286,6 +321,7 @@ Result<void> MountExecutor::act(const MountOp& op) {
       if (::symlinkat(op.source.c_str(), place.parent, place.name.c_str()) != 0) return failed("symlink");
       return {};
     case MountKind::Remount: return remount(place.path(), op.flags, "remount");
+    case MountKind::Generated: TRY(lay_generated_files(op, place.fd)); break;
     case MountKind::TopLevel:
     case MountKind::Bind:
     case MountKind::ReadOnlyBind: break;  // above
@@ -408,12 +444,12 @@ Result<std::vector<TopLevelEntry>> read_top_level(int root_fd, const RunOptions&
 }
 
 Result<void> enter_new_root(const RunOptions& options, int root_fd, const std::vector<TopLevelEntry>& top_level,
-                            bool in_user_namespace) {
+                            bool in_user_namespace, const std::vector<GeneratedFile>& etc_files) {
   // Nothing mounted from here on may propagate back to the host's namespace.
   spdlog::trace("run: make every mount private");
   TRY(mount_call(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr, "make the mounts private"));
   MountExecutor executor(root_fd);
-  for (const MountOp& op : plan_mounts(options, root_fd, top_level, in_user_namespace)) TRY(executor.perform(op));
+  for (const MountOp& op : plan_mounts(options, root_fd, top_level, in_user_namespace, etc_files)) TRY(executor.perform(op));
   return executor.enter(options.root);
 }
 

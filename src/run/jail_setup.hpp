@@ -21,6 +21,7 @@
 #include "jailbuild/run.hpp"
 #include "mount_plan.hpp"
 #include "util/unique_fd.hpp"
+#include "util/users.hpp"
 
 namespace jailbuild::run {
 
@@ -40,8 +41,29 @@ Result<std::vector<TopLevelEntry>> read_top_level(int root_fd, const RunOptions&
 // host's root detached. Read-only, the root is never written to: a mount point of options.mounts
 // missing below one of its directories cannot be made, and the error says so. Mount points are
 // never made or reached through a symlink.
+// `etc_files`, if any, are laid read-only over the jail's /etc (see MountKind::Generated).
 Result<void> enter_new_root(const RunOptions& options, int root_fd, const std::vector<TopLevelEntry>& top_level,
-                            bool in_user_namespace);
+                            bool in_user_namespace, const std::vector<GeneratedFile>& etc_files = {});
+
+// ---- what a run adapts to its root, read through the root's descriptor (root_adjustments.cpp) ---
+
+// The program's environment for the root `root_fd` holds: options.environment, with LANG as the
+// caller gave it (-v warns if the root lacks that locale) or else set to one the root holds: the
+// caller's LANG, C.UTF-8 (if the root has /usr/lib/locale/C.utf8), or C. -v says which and why.
+std::vector<std::string> environment_for_root(int root_fd, const RunOptions& options);
+
+// With -u (options.user_named): if the root's /etc/passwd or /etc/group lacks the run's user or
+// groups, the two files the jail should see for this run, the root's lines plus the host's (NSS)
+// lines for the run's user and groups, root, nobody and nogroup; none otherwise, and none with
+// --chroot-only (-v says the names are missing) or where no overlay can go (/etc a symlink, or
+// missing in a --writable root). A name or field holding ':' or a newline is an error.
+Result<std::vector<GeneratedFile>> user_database_for_root(int root_fd, const RunOptions& options);
+
+// One line of the generated /etc/passwd or /etc/group: "name:x:uid:gid:gecos:home:shell\n",
+// "name:x:gid:\n" (the password always "x", no members). A field holding ':' or a newline, which
+// would make another field or another user, is an error naming it.
+Result<std::string> passwd_line(const Account& account);
+Result<std::string> group_line(const GroupEntry& group);
 
 // ---- the user namespace (user_namespace.cpp) --------------------------------------------------
 

@@ -102,6 +102,15 @@ void plan_top_level(std::vector<MountOp>& ops, const RunOptions& options, int ro
   }
 }
 
+// A tmpfs just large enough for `files` (in pages, plus one for the directory), so that it is
+// bounded by what jailbuild wrote into it.
+std::size_t generated_size(const std::vector<GeneratedFile>& files) {
+  constexpr std::size_t kPage = 4096;
+  std::size_t pages = 1;
+  for (const GeneratedFile& file : files) pages += file.content.size() / kPage + 1;
+  return pages * kPage;
+}
+
 void plan_proc(std::vector<MountOp>& ops) {
   ops.push_back(
       {.kind = MountKind::Proc, .destination = "/proc", .flags = kKernelFsFlags, .why = "the jail's own processes"});
@@ -231,6 +240,7 @@ const char* kind_name(MountKind kind) {
     case MountKind::Device: return "device";
     case MountKind::Symlink: return "symlink";
     case MountKind::Remount: return "remount";
+    case MountKind::Generated: return "generated";
   }
   return "?";
 }
@@ -247,7 +257,7 @@ std::string flag_names(unsigned long flags) {
 }  // namespace
 
 std::vector<MountOp> plan_mounts(const RunOptions& options, int root_fd, const std::vector<TopLevelEntry>& top_level,
-                                 bool in_user_namespace) {
+                                 bool in_user_namespace, const std::vector<GeneratedFile>& etc_files) {
   std::vector<MountOp> ops;
   ops.reserve(32 + top_level.size() + options.mounts.size());
   plan_top_level(ops, options, root_fd, top_level);
@@ -262,6 +272,14 @@ std::vector<MountOp> plan_mounts(const RunOptions& options, int root_fd, const s
                  .why = "bounded by --tmpfs-size"});
   // After /proc, /dev and /tmp, in command-line order: a mount may go inside an earlier one.
   plan_caller_mounts(ops, options);
+  // After the caller's mounts, so that a --ro-bind of a host /etc still shows the run's names.
+  if (!etc_files.empty())
+    ops.push_back({.kind = MountKind::Generated,
+                   .destination = "/etc",
+                   .flags = MS_RDONLY | MS_NOSUID | MS_NODEV,
+                   .data = "mode=0755,size=" + std::to_string(generated_size(etc_files)),
+                   .files = etc_files,
+                   .why = "the root lacks the run's user or groups: its own lines plus theirs, for this run"});
   ops.push_back({.kind = MountKind::Remount,
                  .destination = "/",
                  .flags = MS_NOSUID | MS_NODEV | (options.writable ? 0UL : static_cast<unsigned long>(MS_RDONLY)),
@@ -285,6 +303,9 @@ std::string describe(const MountOp& op) {
   const std::string flags = flag_names(op.flags);
   if (!flags.empty() || !op.data.empty())
     text += " (" + flags + (flags.empty() || op.data.empty() ? "" : ",") + op.data + ")";
+  for (const GeneratedFile& file : op.files)
+    text += (&file == op.files.data() ? " [" : ", ") + file.name + " " + std::to_string(file.content.size()) + " bytes" +
+            (&file == &op.files.back() ? "]" : "");
   if (*op.why != '\0') text += std::string(": ") + op.why;
   return text;
 }

@@ -25,6 +25,12 @@ struct TopLevelEntry {
   std::string link_target;  // for a symlink
 };
 
+// A file jailbuild makes for one run (the jail's /etc/passwd), never written to the root.
+struct GeneratedFile {
+  std::string name;  // in the directory it is laid over: "passwd"
+  std::string content;
+};
+
 enum class MountKind {
   TopLevel,      // the jail's "/", attached over the root: a fresh tmpfs, or a bind of the root (source_fd)
   Bind,          // the source bound on the destination (never recursive)
@@ -37,6 +43,10 @@ enum class MountKind {
   Device,   // a character device node made fresh
   Symlink,  // a symlink to source
   Remount,  // the mount at the destination remounted with flags (those the kernel locked kept)
+  // `files` made in a small tmpfs of jailbuild's, laid read-only over the directory at the
+  // destination: an overlay whose upper layer is that tmpfs and lower layer the directory as the
+  // jail sees it so far, so the directory's other entries stay as they are.
+  Generated,
 };
 
 // How the executor reaches the destination. Each is made safe against a root that changes under
@@ -75,6 +85,7 @@ struct MountOp {
   Reach reach = Reach::Walk;
   MountPoint point = MountPoint::Directory;
   dev_t device = 0;      // Device
+  std::vector<GeneratedFile> files{};  // Generated
   const char* why = "";  // shown with -vv and in errors
 };
 
@@ -82,9 +93,10 @@ struct MountOp {
 // entries, each bound read-only, or with options.writable the root `root_fd` holds itself), /proc
 // (its host-wide parts read-only or masked), /dev (nodes made fresh with host privileges, the
 // host's bound in a user namespace), /dev/pts, /dev/shm, /tmp, options.mounts in command-line
-// order, and last the top level remounted read-only (nosuid with --writable). No system call.
+// order, `etc_files` (if any) laid over /etc, and last the top level remounted read-only (nosuid
+// with --writable). No system call.
 std::vector<MountOp> plan_mounts(const RunOptions& options, int root_fd, const std::vector<TopLevelEntry>& top_level,
-                                 bool in_user_namespace);
+                                 bool in_user_namespace, const std::vector<GeneratedFile>& etc_files = {});
 
 // What an operation does, for errors: "ro-bind /usr from ROOT/usr".
 std::string name_of(const MountOp& op);

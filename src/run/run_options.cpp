@@ -279,7 +279,6 @@ Result<std::vector<std::string>> jail_environment(const std::vector<std::string>
     set(std::string("PATH=") + kDefaultPath);
     set("HOME=" + identity.home);
     from_caller("TERM");
-    from_caller("LANG");
   }
   for (const std::string& assignment : assignments) {
     const std::size_t equals = assignment.find('=');

@@ -113,6 +113,8 @@ struct JailChild {
   // uid and gid 0 (jailbuild's unprivileged host ids) before it makes anything.
   bool takes_namespace_root = false;
   sigset_t program_mask{};
+  const std::vector<std::string>& environment;       // the program's, LANG fitted to the root
+  const std::vector<run::GeneratedFile>& etc_files;  // laid over the jail's /etc, if any
   UniqueFd root_here{};  // the root, reopened in the new mount namespace
   std::vector<run::TopLevelEntry> top_level{};
 };
@@ -152,7 +154,8 @@ Result<void> detach_from_caller(JailChild&) { return run::detach_from_caller(); 
 Result<void> bring_up_loopback(JailChild&) { return run::bring_up_loopback(); }
 
 Result<void> enter_new_root(JailChild& child) {
-  TRY(run::enter_new_root(child.options, child.root_here.get(), child.top_level, child.in_user_namespace));
+  TRY(run::enter_new_root(child.options, child.root_here.get(), child.top_level, child.in_user_namespace,
+                          child.etc_files));
   child.top_level.clear();  // no descriptor of the host's files may reach the jail
   child.root_here = UniqueFd();
   return {};
@@ -234,7 +237,7 @@ constexpr ChildStep kChildSteps[] = {
   for (const std::string& argument : options.arguments) argv.push_back(const_cast<char*>(argument.c_str()));
   argv.push_back(nullptr);
   std::vector<char*> envp;
-  for (const std::string& entry : options.environment) envp.push_back(const_cast<char*>(entry.c_str()));
+  for (const std::string& entry : child.environment) envp.push_back(const_cast<char*>(entry.c_str()));
   envp.push_back(nullptr);
   ::sigprocmask(SIG_SETMASK, &child.program_mask, nullptr);
   ::fexecve(child.init_fd, argv.data(), envp.data());
@@ -275,6 +278,8 @@ struct Launch {
   UniqueFd init;
   OpenedRoot root;
   run::UserNamespace user_namespace;
+  std::vector<std::string> environment;       // the program's, LANG fitted to the root
+  std::vector<run::GeneratedFile> etc_files;  // the run's passwd and group, if the root lacks them
   // The pipe that holds the child until jailbuild's steps (kParentSteps) are done; there is always
   // one, so that whatever jailbuild must do to the child before it runs has its place.
   UniqueFd hold_read, hold_write;
@@ -306,6 +311,8 @@ Result<Launch> prepare(const RunOptions& options) {
   if (!launch.root.fd.valid()) return system_error(launch.root.path, ENOENT);
   if (launch.root.path == "/") return Error::usage(options.root + ": the host's own root is not a jail");
   const int root_fd = launch.root.fd.get();
+  launch.environment = run::environment_for_root(root_fd, options);
+  launch.etc_files = TRY(run::user_database_for_root(root_fd, options));
   // A --writable root is the jail's top level itself, and its mount points are made here, by
   // jailbuild, without following a symlink: the jail's root may not own the root.
   if (options.writable && !options.chroot_only) {
@@ -393,7 +400,9 @@ int run_in_jail(const RunOptions& options) {
                   .wait_fd = launch.hold_read.get(),
                   .in_user_namespace = launch.in_user_namespace,
                   .setgroups_denied = launch.user_namespace.deny_setgroups,
-                  .takes_namespace_root = launch.in_user_namespace && launch.caller_is_root};
+                  .takes_namespace_root = launch.in_user_namespace && launch.caller_is_root,
+                  .environment = launch.environment,
+                  .etc_files = launch.etc_files};
 
   int flags = 0;
   if (!options.chroot_only) {

@@ -30,7 +30,14 @@ std::optional<Account> account_from(const std::optional<struct passwd>& entry) {
   account.uid = entry->pw_uid;
   account.gid = entry->pw_gid;
   account.home = entry->pw_dir != nullptr ? entry->pw_dir : "";
+  account.gecos = entry->pw_gecos != nullptr ? entry->pw_gecos : "";
+  account.shell = entry->pw_shell != nullptr ? entry->pw_shell : "";
   return account;
+}
+
+std::optional<GroupEntry> group_from(const std::optional<struct group>& entry) {
+  if (!entry) return std::nullopt;
+  return GroupEntry{entry->gr_name != nullptr ? entry->gr_name : "", entry->gr_gid};
 }
 
 }  // namespace
@@ -50,12 +57,23 @@ std::optional<Account> account_by_name(const std::string& name) {
 }
 
 std::optional<gid_t> group_id_by_name(const std::string& name) {
-  std::string buffer;
-  const auto group = look_up<struct group>(
-      [&](struct group* g, char* b, std::size_t n, struct group** r) { return ::getgrnam_r(name.c_str(), g, b, n, r); },
-      buffer);
+  const auto group = group_by_name(name);
   if (!group) return std::nullopt;
-  return group->gr_gid;
+  return group->gid;
+}
+
+std::optional<GroupEntry> group_by_name(const std::string& name) {
+  std::string buffer;
+  return group_from(look_up<struct group>(
+      [&](struct group* g, char* b, std::size_t n, struct group** r) { return ::getgrnam_r(name.c_str(), g, b, n, r); },
+      buffer));
+}
+
+std::optional<GroupEntry> group_by_id(gid_t gid) {
+  std::string buffer;
+  return group_from(look_up<struct group>(
+      [&](struct group* g, char* b, std::size_t n, struct group** r) { return ::getgrgid_r(gid, g, b, n, r); },
+      buffer));
 }
 
 }  // namespace jailbuild

@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "jailbuild/run.hpp"
+#include "run/jail_setup.hpp"
 #include "run/mount_plan.hpp"
 
 namespace jailbuild::run {
@@ -252,6 +253,48 @@ TEST(MountPlan, ACallersTmpfsIsTheProgramsUnlessItsOptionsSayOtherwise) {
   const std::vector<MountOp> set = on(ops, "/srv/given");
   ASSERT_EQ(set.size(), 1u);
   EXPECT_EQ(set[0].data, "mode=1770,uid=0,gid=50,size=1m");
+}
+
+TEST(MountPlan, GeneratedEtcFilesAreLaidOverEtcReadOnlyAfterTheCallersMountsAndBeforeTheLastRemount) {
+  RunOptions options;
+  options.mounts.push_back({.kind = JailMount::Kind::Tmpfs, .source = "", .target = "/srv", .tmpfs = {}});
+  EXPECT_TRUE(on(plan_mounts(options, 7, {}, true), "/etc").empty()) << "nothing over /etc unless asked";
+  const std::vector<GeneratedFile> files{{"passwd", "root:x:0:0::/:/bin/sh\n"}, {"group", "root:x:0:\n"}};
+  const std::vector<MountOp> ops = plan_mounts(options, 7, {}, true, files);
+  const std::vector<MountOp> etc = on(ops, "/etc");
+  ASSERT_EQ(etc.size(), 1U);
+  EXPECT_EQ(etc[0].kind, MountKind::Generated);
+  EXPECT_EQ(etc[0].flags, static_cast<unsigned long>(MS_RDONLY | MS_NOSUID | MS_NODEV));
+  EXPECT_EQ(etc[0].reach, Reach::Walk);  // through the root's /etc without following a symlink
+  EXPECT_EQ(etc[0].data, "mode=0755,size=12288");  // bounded: a page per file and one for the directory
+  ASSERT_EQ(etc[0].files.size(), 2U);
+  EXPECT_EQ(etc[0].files[0].name, "passwd");
+  ASSERT_GE(ops.size(), 3U);
+  EXPECT_EQ(ops[ops.size() - 3].destination, "/srv");
+  EXPECT_EQ(ops[ops.size() - 2].kind, MountKind::Generated);
+  EXPECT_EQ(ops.back().kind, MountKind::Remount);
+  EXPECT_TRUE(describe(etc[0]).starts_with("generated /etc (ro,nosuid,nodev,mode=0755,size=12288) [passwd 22 bytes, "
+                                            "group 10 bytes]: "))
+      << describe(etc[0]);
+}
+
+TEST(GeneratedUserDatabase, LinesCarryNoPasswordNoMembersAndRefuseColonsAndNewlines) {
+  Account www{.name = "www-data", .uid = 33, .gid = 33, .home = "/var/www", .gecos = "www", .shell = "/bin/false"};
+  auto line = passwd_line(www);
+  ASSERT_TRUE(line);
+  EXPECT_EQ(*line, "www-data:x:33:33:www:/var/www:/bin/false\n");
+  for (std::string Account::*field : {&Account::name, &Account::gecos, &Account::home, &Account::shell}) {
+    for (const char* bad : {"a:0:0::/:/bin/sh", "a\nroot2:x:0:0::/:/bin/sh"}) {
+      Account forged = www;
+      forged.*field = bad;
+      const auto refused = passwd_line(forged);
+      ASSERT_FALSE(refused) << *refused;
+      EXPECT_NE(refused.error().message.find("holds ':' or a newline"), std::string::npos) << refused.error().message;
+    }
+  }
+  EXPECT_EQ(*group_line({.name = "www-data", .gid = 33}), "www-data:x:33:\n");
+  EXPECT_FALSE(group_line({.name = "adm:x:4:root", .gid = 4}));
+  EXPECT_FALSE(group_line({.name = "adm\nwheel", .gid = 4}));
 }
 
 TEST(MountPlan, DescribeNamesTheOperationItsPathsFlagsAndWhy) {
