@@ -62,11 +62,20 @@ struct RootChange {
 // the list was written with.
 std::vector<std::string> extend_intent(Intent& intent, const Intent& request);
 
+// Runtime rules an `add` turns on or off by name (add --with RULE, --without RULE): recorded in
+// the root's intent, so that every later `add` and `sync` repeats the choice.
+struct RuleChoice {
+  std::vector<std::string> with;
+  std::vector<std::string> without;
+};
+
 // Adds `paths` (and everything they need) to the root, creating it if missing. The plan covers
 // every path the manifest already lists too, so that the root's own loader cache describes all it
-// holds. Nothing is removed. With options.dry_run nothing is written, not even the manifest.
+// holds, and the runtime rules the root's intent turns on. Nothing is removed. With
+// options.dry_run nothing is written, not even the manifest. A name in `rules` that is no rule is
+// a usage error.
 Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::string>& paths,
-                               const WriteOptions& options);
+                               const WriteOptions& options, const RuleChoice& rules = {});
 
 // Removes added `paths` and every entry nothing else still needs.
 Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<std::string>& paths, bool dry_run);

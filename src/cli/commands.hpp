@@ -13,7 +13,7 @@ inline constexpr int kExitUsage = 2;       // bad usage or unusable input
 // Registers `deps`; when it runs it stores its exit code in `exit_code`.
 void add_deps_command(CLI::App& app, int& exit_code);
 
-// Registers `add`, `list`, `remove` and `sync`.
+// Registers `add`, `list`, `remove`, `sync` and `rules`.
 void add_jail_commands(CLI::App& app, int& exit_code);
 
 // Registers `run`, whose own failures exit 125 (not kExitUsage): 1 and 2 are the program's.

@@ -1,4 +1,5 @@
-// `add`, `list` and `remove`: the commands that change or show a root's contents.
+// `add`, `list`, `remove` and `sync`: the commands that change or show a root's contents; `rules`, what
+// `add --with/--without` names.
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -8,6 +9,7 @@
 
 #include "commands.hpp"
 #include "jailbuild/jail.hpp"
+#include "jailbuild/rules.hpp"
 #include "output.hpp"
 
 namespace jailbuild::cli {
@@ -55,13 +57,14 @@ struct AddOptions {
   RootOptions root;
   std::vector<std::string> paths;
   WriteOptions write;
+  RuleChoice rules;
   bool json = false;
 };
 
 int run_add(const AddOptions& options) {
   JailOptions jail = options.root.jail();
   jail.allow_proof = !options.json;  // the JSON lists every entry, so the plan is needed
-  auto change = add_to_root(jail, options.paths, options.write);
+  auto change = add_to_root(jail, options.paths, options.write, options.rules);
   if (!change) return failed(change.error());
   log_details(*change, options.write.dry_run);
   log_undone(*change);
@@ -156,7 +159,30 @@ void add_jail_commands(CLI::App& app, int& exit_code) {
                         "Replace what is in the way even if jailbuild did not put it there");
   add_command->add_flag("--keep-setuid", add->write.keep_setuid, "Keep setuid/setgid bits and file capabilities");
   add_command->add_flag("--allow-devices", add->write.allow_devices, "Copy device nodes");
+  add_command
+      ->add_option("--with", add->rules.with,
+                   "Turn runtime rules on (RULE[,RULE], repeatable; `jailbuild rules` lists them); later add and sync "
+                   "repeat it")
+      ->delimiter(',')
+      ->type_name("RULE");
+  add_command
+      ->add_option("--without", add->rules.without,
+                   "Turn runtime rules off (RULE[,RULE], repeatable); later add and sync repeat it")
+      ->delimiter(',')
+      ->type_name("RULE");
   add_command->callback([add, &exit_code] { exit_code = run_add(*add); });
+
+  auto rules_as_json = std::make_shared<bool>(false);
+  CLI::App* rules_command = app.add_subcommand(
+      "rules", "List the runtime rules: what each adds to a root, when, and whether it is on by default");
+  rules_command->add_flag("--json", *rules_as_json, "Print the rules as JSON");
+  rules_command->callback([rules_as_json, &exit_code] {
+    if (*rules_as_json)
+      print(rules_json(rule_catalogue()));
+    else
+      print(rules_text(rule_catalogue()));
+    exit_code = kExitOk;
+  });
 
   auto list = std::make_shared<std::pair<RootOptions, bool>>();
   CLI::App* list_command = app.add_subcommand("list", "Show what a root holds and why each entry is there");

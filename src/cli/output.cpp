@@ -313,12 +313,45 @@ std::string manifest_text(const Manifest& manifest) {
   // name them.
   std::string out = "added:\n";
   for (const Requirement& requirement : manifest.intent.requirements) out += "  " + to_string(requirement) + "\n";
+  // The runtime rules turned on or off by name, when any was (add --with, --without).
+  const auto rule_names = [&](const char* title, const std::vector<std::string>& names) {
+    if (names.empty()) return;
+    out += title;
+    for (std::size_t i = 0; i < names.size(); ++i) out += (i == 0 ? " " : ", ") + names[i];
+    out += "\n";
+  };
+  rule_names("rules turned on:", manifest.intent.options.rules_with);
+  rule_names("rules turned off:", manifest.intent.options.rules_without);
   out += "entries:\n";
   for (const auto& [path, entry] : manifest.entries) {
     out += "  " + entry_line(entry.type, path, entry.link_target) + "\n";
     for (const Reason& reason : entry.reasons) out += "      " + describe_reason(reason) + "\n";
   }
   return out;
+}
+
+std::string rules_text(const std::vector<RuleInfo>& rules) {
+  std::string out;
+  for (const RuleInfo& rule : rules) {
+    out += rule.name + (rule.on_by_default ? " (on by default)" : " (off by default: add --with " + rule.name + ")") +
+           "\n";
+    out += "    when:  " + rule.trigger + "\n";
+    out += "    adds:  " + rule.adds + "\n";
+    out += "    size:  " + rule.size_note + "\n";
+  }
+  return out;
+}
+
+nlohmann::json rules_json(const std::vector<RuleInfo>& rules) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const RuleInfo& rule : rules) {
+    list.push_back({{"name", bytes_json(rule.name)},
+                    {"on_by_default", rule.on_by_default},
+                    {"trigger", bytes_json(rule.trigger)},
+                    {"adds", bytes_json(rule.adds)},
+                    {"size", bytes_json(rule.size_note)}});
+  }
+  return {{"rules", std::move(list)}};
 }
 
 void print(const std::string& text) { std::fwrite(text.data(), 1, text.size(), stdout); }

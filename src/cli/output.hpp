@@ -17,6 +17,7 @@
 #include "jailbuild/jail.hpp"
 #include "jailbuild/resolver.hpp"
 #include "jailbuild/result.hpp"
+#include "jailbuild/rules.hpp"
 
 namespace jailbuild::cli {
 
@@ -62,6 +63,12 @@ nlohmann::json failed_root_json(const std::string& root, const Error& error);
 // ---- list
 // `list`: the added paths, then each entry with its reasons.
 std::string manifest_text(const Manifest& manifest);
+
+// ---- rules
+// `rules`: each runtime rule with whether it is on by default, its trigger, what it adds and its size.
+std::string rules_text(const std::vector<RuleInfo>& rules);
+// `rules --json`: {"rules": [{"name", "on_by_default", "trigger", "adds", "size"}, ...]}.
+nlohmann::json rules_json(const std::vector<RuleInfo>& rules);
 
 // ---- stdout
 // Writes `text` to stdout as it is.

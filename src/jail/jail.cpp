@@ -19,6 +19,7 @@
 #include "manifest/root_lock.hpp"
 #include "manifest/state_dir.hpp"
 #include "plan/planner.hpp"
+#include "rules/rules.hpp"
 #include "util/paths.hpp"
 #include "util/root_dir.hpp"
 #include "util/system_error.hpp"
@@ -221,11 +222,16 @@ Result<void> plan_pass(Convergence& run) {
   // Relative search paths resolve against the jailed program's working directory, "/" by default,
   // not against wherever jailbuild happens to run.
   plan_options.resolver.cwd = "/";
+  plan_options.rules = runtime_rules(RuleSettings{});
   Planner planner = TRY(Planner::open(plan_options));
-  for (const Requirement& requirement : run.locked.manifest.intent.requirements) {
+  const Intent& intent = run.locked.manifest.intent;
+  for (const Requirement& requirement : intent.requirements) {
     const std::string* added = added_path_of(requirement);
     if (added == nullptr || !run.skip.count(*added)) planner.add(requirement);
   }
+  // The runtime rules the intent turns on, each deciding from the closures planned above whether
+  // it adds anything: a root of /usr/bin/true gets nothing from them.
+  for (const std::string& rule : enabled_rules(intent.options)) planner.add(RuleRequirement{rule});
   run.change.plan = planner.finish();
   return {};
 }
@@ -451,13 +457,21 @@ std::vector<std::string> extend_intent(Intent& intent, const Intent& request) {
 }
 
 Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::string>& paths,
-                               const WriteOptions& options) {
+                               const WriteOptions& options, const RuleChoice& rules) {
+  TRY(check_rule_names(rules.with));
+  TRY(check_rule_names(rules.without));
+  for (const std::string& rule : rules.with) {
+    if (std::find(rules.without.begin(), rules.without.end(), rule) != rules.without.end())
+      return Error::usage("rule '" + rule + "' is both turned on (--with) and off (--without)");
+  }
   auto locked = lock_root(jail, options.dry_run, true);
   if (!locked) return locked.error();
   // What this add asks: its paths, and the options a manifest records so that later runs repeat them.
   Intent request;
   request.options.keep_setuid = options.keep_setuid;
   request.options.allow_devices = options.allow_devices;
+  request.options.rules_with = rules.with;
+  request.options.rules_without = rules.without;
   for (const std::string& path : paths) request.requirements.push_back(PathRequirement{added_path(path)});
   if (jail.allow_proof && !options.dry_run) {
     if (auto unchanged = proven_unchanged(*locked, request)) return std::move(*unchanged);

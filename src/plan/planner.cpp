@@ -383,10 +383,13 @@ struct Planner::Impl final : PlanBuilder {
 
   // The link maps of planned programs that hold `from`, extended by the dlopen; when none holds
   // it, the closure of `from` itself (a library resolved as the loader resolves it for ldd).
-  void provide(const DlopenRequirement& requirement) {
+  void provide(const DlopenRequirement& requirement) { dlopen(requirement, to_string(Requirement{requirement}), ""); }
+
+  // `added`: the requirement the entries are recorded for; `why`: what asked for the dlopen, put
+  // before the loader's rule in each new object's reason (a rule's trigger), or empty.
+  void dlopen(const DlopenRequirement& requirement, const std::string& added, const std::string& why) {
     const std::string from = absolute(requirement.from);
     const auto canonical = host.view().canonical(from);
-    const std::string added = to_string(Requirement{requirement});
     auto holds_from = [&](const LinkMap& map) -> std::optional<std::size_t> {
       for (std::size_t i = 0; i < map.objects.size(); ++i) {
         const LoadedObject& object = map.objects[i];
@@ -408,8 +411,9 @@ struct Planner::Impl final : PlanBuilder {
       for (std::size_t i = objects_before; i < map.objects.size(); ++i) {
         const LoadedObject& object = map.objects[i];
         const std::string needed_by = object.loader ? absolute(map.objects[*object.loader].path) : "";
-        const std::string rule = object.dlopened ? "dlopen(" + requirement.name + "), " + loader_rule(map, object)
-                                                 : loader_rule(map, object);
+        std::string rule = object.dlopened ? "dlopen(" + requirement.name + "), " + loader_rule(map, object)
+                                           : loader_rule(map, object);
+        if (!why.empty()) rule = why + "; " + rule;
         place(absolute(object.path), {added, needed_by, rule});
       }
     }
@@ -424,15 +428,23 @@ struct Planner::Impl final : PlanBuilder {
       return;
     }
     const std::string added = to_string(Requirement{requirement});
-    for (const Requirement& needed : rule->expand(RuleInput{programs})) {
-      spdlog::debug("rule {}: {}", requirement.name, to_string(needed));
+    for (const RuleAddition& addition : rule->expand(RuleInput{programs})) {
+      const Requirement& needed = addition.requirement;
+      // What `list` shows: the rule and the trigger that held ("rule tz: /usr/bin/date imports tzset").
+      const std::string why = addition.why.empty() ? added : added + ": " + addition.why;
+      spdlog::debug("{}: {}", why, to_string(needed));
       if (std::holds_alternative<RuleRequirement>(needed)) {
         plan.problems.push_back({ProblemKind::Unreadable, requirement.name, std::nullopt,
                                  "rule " + requirement.name + " asks for another rule, " + to_string(needed)});
-        continue;
-      }
-      if (const auto* path = std::get_if<PathRequirement>(&needed)) {
-        add_path(added, absolute(path->path), {added, "", "rule " + requirement.name}, true);
+      } else if (const auto* path = std::get_if<PathRequirement>(&needed)) {
+        add_path(added, absolute(path->path), {added, "", why}, true);
+      } else if (const auto* dlopened = std::get_if<DlopenRequirement>(&needed)) {
+        // At once, not deferred: finish() is already planning the deferred requirements.
+        dlopen(*dlopened, added, why);
+      } else if (const auto* generated = std::get_if<GeneratedRequirement>(&needed)) {
+        GeneratedRequirement with_reason = *generated;
+        if (with_reason.why.empty()) with_reason.why = why;
+        provide(with_reason);
       } else {
         add(needed);
       }

@@ -30,12 +30,18 @@ struct RuleInput {
   const std::vector<LinkMap>& programs;
 };
 
+// One requirement a rule adds, with why: the trigger that held ("/usr/bin/date imports tzset").
+struct RuleAddition {
+  Requirement requirement;
+  std::string why;
+};
+
 // A runtime rule: a name a RuleRequirement can ask for, and the requirements it adds, decided
-// from the planned closures (e.g. the symbols they import). What they bring in gives "rule NAME"
-// as its reason. A rule's requirements may not name rules.
+// from the planned closures (e.g. the symbols they import). What they bring in has "rule NAME" as
+// its `added` and "rule NAME: WHY" as its rule. A rule's requirements may not name rules.
 struct Rule {
   std::string name;
-  std::function<std::vector<Requirement>(const RuleInput&)> expand;
+  std::function<std::vector<RuleAddition>(const RuleInput&)> expand;
 };
 
 struct PlanOptions {

@@ -352,13 +352,14 @@ TEST_F(PluginTree, ARuleAddsWhatItsTriggerInTheClosureAsksFor) {
   };
   const std::string data = at("share/data.txt");
   options.rules.push_back({"caller-data", [&, data](const RuleInput& input) {
-                             return holds(input, "libcaller.so") ? std::vector<Requirement>{PathRequirement{data}}
-                                                                 : std::vector<Requirement>{};
+                             return holds(input, "libcaller.so")
+                                        ? std::vector<RuleAddition>{{PathRequirement{data}, "libcaller.so is loaded"}}
+                                        : std::vector<RuleAddition>{};
                            }});
   options.rules.push_back({"never", [&](const RuleInput& input) {
                              return holds(input, "libnothing.so")
-                                        ? std::vector<Requirement>{PathRequirement{"/etc/hostname"}}
-                                        : std::vector<Requirement>{};
+                                        ? std::vector<RuleAddition>{{PathRequirement{"/etc/hostname"}, "never"}}
+                                        : std::vector<RuleAddition>{};
                            }});
   Planner planner = open_planner(options);
   planner.add(RuleRequirement{"caller-data"});  // a rule sees the whole closure, whenever it was asked for
@@ -368,7 +369,9 @@ TEST_F(PluginTree, ARuleAddsWhatItsTriggerInTheClosureAsksFor) {
   const CopyPlan plan = planner.finish();
   const PlannedEntry* added = plan.find(data);
   ASSERT_NE(added, nullptr);
-  EXPECT_EQ(added->reasons, (std::vector<Reason>{{"rule caller-data", "", "rule caller-data"}}));
+  // The reason names the rule and the trigger that held.
+  EXPECT_EQ(added->reasons,
+            (std::vector<Reason>{{"rule caller-data", "", "rule caller-data: libcaller.so is loaded"}}));
   EXPECT_EQ(plan.find("/etc/hostname"), nullptr);
   ASSERT_EQ(plan.problems.size(), 1u);
   EXPECT_EQ(plan.problems[0].message, "no rule named no-such-rule");

@@ -1,0 +1,52 @@
+// The closure as the rules see it: its objects and the symbols they import.
+#include "closure_imports.hpp"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "elf/dynamic_symbols.hpp"
+
+namespace jailbuild {
+
+const std::vector<std::string>& ClosureImports::imports_of(const LoadedObject& object) {
+  // The real path, not the loader's name: /lib/x86_64-linux-gnu/libc.so.6 and
+  // /usr/lib/x86_64-linux-gnu/libc.so.6 are one file, read once.
+  const std::string& key = object.real_path.empty() ? object.path : object.real_path;
+  auto [it, inserted] = imports_.try_emplace(key);
+  if (!inserted) return it->second;
+  const std::string on_host = host_root_ == "/" ? key : host_root_ + key;
+  auto symbols = elf::read_imported_symbols(on_host);
+  if (!symbols) {
+    spdlog::info("{}; its imports are not looked at by the runtime rules", symbols.error().message);
+    return it->second;
+  }
+  it->second.reserve(symbols->size());
+  for (elf::ImportedSymbol& symbol : *symbols) it->second.push_back(std::move(symbol.name));
+  return it->second;
+}
+
+std::optional<Importer> ClosureImports::who_imports(const std::vector<LinkMap>& programs,
+                                                    const std::set<std::string>& symbols) {
+  for (const LinkMap& map : programs) {
+    for (const LoadedObject& object : map.objects) {
+      for (const std::string& name : imports_of(object))
+        if (symbols.count(name)) return Importer{object.path, name};
+    }
+  }
+  return std::nullopt;
+}
+
+const LoadedObject* ClosureImports::find_object(const std::vector<LinkMap>& programs,
+                                                const std::function<bool(const LoadedObject&)>& is_it) {
+  for (const LinkMap& map : programs)
+    for (const LoadedObject& object : map.objects)
+      if (is_it(object)) return &object;
+  return nullptr;
+}
+
+bool is_libc(const LoadedObject& object) {
+  return std::find(object.names.begin(), object.names.end(), "libc.so.6") != object.names.end();
+}
+
+}  // namespace jailbuild

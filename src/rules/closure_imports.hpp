@@ -1,0 +1,45 @@
+// What the rules see of a plan's closures: which objects they hold and the symbols each imports,
+// read once per real file (by its path with every symlink resolved) whichever rule asks.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "jailbuild/resolver.hpp"
+
+namespace jailbuild {
+
+// An object of the closure that imports a symbol a rule looks for: "/usr/bin/date imports tzset".
+struct Importer {
+  std::string object;  // its path as the loader opened it (the program's as given)
+  std::string symbol;
+  std::string describe() const { return object + " imports " + symbol; }
+};
+
+class ClosureImports {
+ public:
+  explicit ClosureImports(std::string host_root) : host_root_(std::move(host_root)) {}
+
+  // The first object, in link-map order, that imports one of `symbols`; nullopt if none does.
+  // An object whose symbols cannot be read counts as importing nothing (said at -v).
+  std::optional<Importer> who_imports(const std::vector<LinkMap>& programs, const std::set<std::string>& symbols);
+
+  // The first object of the closures that `is_it` accepts.
+  static const LoadedObject* find_object(const std::vector<LinkMap>& programs,
+                                         const std::function<bool(const LoadedObject&)>& is_it);
+
+ private:
+  const std::vector<std::string>& imports_of(const LoadedObject& object);
+
+  std::string host_root_;
+  std::unordered_map<std::string, std::vector<std::string>> imports_;  // real path -> imported names
+};
+
+// Whether `object` is the C library: its soname or the name it was asked for is libc.so.6.
+bool is_libc(const LoadedObject& object);
+
+}  // namespace jailbuild

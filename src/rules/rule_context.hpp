@@ -1,0 +1,25 @@
+// What each rule's decision is given (one file per rule: tz.cpp, shell.cpp, libgcc.cpp), and what
+// it answers: the requirements it adds, each with the trigger that held.
+#pragma once
+
+#include <vector>
+
+#include "closure_imports.hpp"
+#include "rules.hpp"
+
+namespace jailbuild {
+
+struct RuleContext {
+  const RuleInput& input;   // the planned link maps
+  ClosureImports& imports;  // their imports, shared by the rules of one plan
+  const RuleSettings& settings;
+};
+
+using RuleDecision = std::vector<RuleAddition> (*)(const RuleContext&);
+
+// The decisions, each defined in its rule's file.
+std::vector<RuleAddition> decide_shell(const RuleContext& context);
+std::vector<RuleAddition> decide_libgcc(const RuleContext& context);
+std::vector<RuleAddition> decide_tz(const RuleContext& context);
+
+}  // namespace jailbuild

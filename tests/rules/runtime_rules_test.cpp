@@ -1,0 +1,249 @@
+// The runtime rules end to end: roots built by `jailbuild add PROG` alone, then real work run in
+// them by `jailbuild run` with its OUTPUT checked against the host's answer, each beside its
+// control, the same root built with `--without RULE`, where the work fails or answers wrong.
+// And what the user sees of the rules: the reason `list` gives, `rules`, a choice `sync` repeats,
+// and a root of /usr/bin/true that no rule touches.
+//
+// The roots and the fixture programs are under /var/tmp (JailSuite): the jail mounts a fresh tmpfs
+// on /tmp, which would hide a program placed under it.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "support/command_test_support.hpp"
+#include "support/jail_suite.hpp"
+#include "support/loader_oracle.hpp"
+
+namespace jailbuild {
+namespace {
+
+using namespace testing;
+
+const std::string kDate = "/usr/bin/date";
+const std::string kTrue = "/usr/bin/true";
+
+// Starts a thread and cancels it: glibc's pthread_cancel dlopens libgcc_s.so.1 (to unwind the
+// cancelled thread) and aborts without it.
+constexpr const char* kCancelSource = R"(#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+static void* wait_forever(void* unused) { (void)unused; for (;;) pause(); return NULL; }
+int main(void) {
+  pthread_t thread;
+  if (pthread_create(&thread, NULL, wait_forever, NULL) != 0) return 3;
+  pthread_cancel(thread);
+  void* result = NULL;
+  pthread_join(thread, &result);
+  if (result != PTHREAD_CANCELED) return 4;
+  puts("cancelled");
+  return 0;
+}
+)";
+
+// Runs a command through system(3), that is /bin/sh -c, and says how it ended.
+constexpr const char* kSystemSource = R"(#include <stdio.h>
+#include <stdlib.h>
+int main(void) {
+  fflush(stdout);
+  int status = system("echo from-shell");
+  printf("status %d\n", status);
+  return status == 0 ? 0 : 5;
+}
+)";
+
+class RuntimeRules : public JailSuite {
+ protected:
+  static void SetUpTestSuite() {
+    if (!make_suite_directory("rules")) return;
+    cancel_ = dir_ + "/stage/bin/cancel";
+    system_ = dir_ + "/stage/bin/run-shell";
+    write_file(dir_ + "/src/cancel.c", kCancelSource);
+    write_file(dir_ + "/src/system.c", kSystemSource);
+    std::filesystem::create_directories(dir_ + "/stage/bin");
+    for (const std::string& args : {"-pthread -o " + cancel_ + " src/cancel.c", "-o " + system_ + " src/system.c"}) {
+      const std::string command = "cd " + dir_ + " && gcc " + args;
+      if (std::system(command.c_str()) != 0) {
+        setup_error_ = "failed: " + command;
+        return;
+      }
+    }
+  }
+
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "needs root: jailbuild run";
+    ASSERT_TRUE(setup_error_.empty()) << setup_error_;
+  }
+
+  // A fresh root of this suite's named NAME, with `add PATHS --root ROOT OPTIONS...` done in it.
+  static std::string root_with(const std::string& name, const std::vector<std::string>& paths,
+                               const std::vector<std::string>& options = {}) {
+    const std::string root = dir_ + "/" + name;
+    const ProcessResult added = run_jailbuild(add_args(paths, root, state_, options));
+    EXPECT_EQ(added.exit_code, kExitOk) << added.describe();
+    return root;
+  }
+
+  // `jailbuild run [--env NAME=VALUE...] ROOT COMMAND...`, its output (stdout and stderr).
+  static ProcessResult run_in(const std::string& root, const std::vector<std::string>& command,
+                              const std::vector<std::string>& env = {}) {
+    std::vector<std::string> options;
+    for (const std::string& setting : env) options.insert(options.end(), {"--env", setting});
+    return run_process(run_argv(options, command, root), kPlainEnv);
+  }
+
+  static std::string list_of(const std::string& root) {
+    const ProcessResult listed = run_jailbuild({"list", root, "--state-dir", state_});
+    EXPECT_EQ(listed.exit_code, kExitOk) << listed.describe();
+    return listed.output;
+  }
+
+  static bool holds(const std::string& root, const std::string& path) {
+    return std::filesystem::exists(std::filesystem::symlink_status(root + path));
+  }
+
+  static inline std::string cancel_;
+  static inline std::string system_;
+};
+
+// The host's own answer, the oracle: `date +%Z` with exactly `env`.
+std::string host_date_zone(const Environment& env) {
+  const ProcessResult host = run_process({kDate, "+%Z"}, env);
+  EXPECT_EQ(host.exit_code, 0) << host.describe();
+  return host.output;
+}
+
+// ---- tz -------------------------------------------------------------------------------------------
+
+TEST_F(RuntimeRules, TzGivesDateTheZonesTheHostHas) {
+  const std::string root = root_with("tz", {kDate});
+  const ProcessResult paris = run_in(root, {kDate, "+%Z"}, {"TZ=Europe/Paris"});
+  EXPECT_EQ(paris.exit_code, 0) << paris.describe();
+  const std::string host_paris = host_date_zone({{"TZ", "Europe/Paris"}});
+  EXPECT_TRUE(host_paris == "CET\n" || host_paris == "CEST\n") << host_paris;
+  EXPECT_EQ(paris.output, host_paris);
+  // Without TZ: /etc/localtime, the host's zone.
+  const ProcessResult local = run_in(root, {kDate, "+%Z"});
+  EXPECT_EQ(local.output, host_date_zone({})) << local.describe();
+  EXPECT_TRUE(holds(root, "/usr/share/zoneinfo/Europe/Paris"));
+  if (holds("", "/etc/localtime")) {
+    EXPECT_TRUE(holds(root, "/etc/localtime"));
+    EXPECT_EQ(std::filesystem::read_symlink(root + "/etc/localtime"), std::filesystem::read_symlink("/etc/localtime"));
+  }
+  // Why it is there, as `list` says it: the rule and its trigger.
+  const std::string listed = list_of(root);
+  EXPECT_TRUE(contains(listed, "rule tz: /usr/bin/date imports ")) << listed;
+}
+
+TEST_F(RuntimeRules, WithoutTzDatePrintsTheZonesNameNotTheZone) {
+  const std::string root = root_with("tz-off", {kDate}, {"--without", "tz"});
+  const ProcessResult paris = run_in(root, {kDate, "+%Z"}, {"TZ=Europe/Paris"});
+  // glibc finds no file for the zone and takes the name's letters as its abbreviation: wrong,
+  // silently, with exit 0.
+  EXPECT_EQ(paris.output, "Europe\n") << paris.describe();
+  EXPECT_NE(paris.output, host_date_zone({{"TZ", "Europe/Paris"}}));
+  EXPECT_FALSE(holds(root, "/usr/share/zoneinfo"));
+  EXPECT_TRUE(contains(list_of(root), "rules turned off: tz"));
+
+  // The choice is the root's: a sync, and a later add without the option, repeat it.
+  const ProcessResult synced = run_jailbuild({"sync", root, "--state-dir", state_});
+  EXPECT_EQ(synced.exit_code, kExitOk) << synced.describe();
+  EXPECT_FALSE(holds(root, "/usr/share/zoneinfo"));
+  const ProcessResult added = run_jailbuild(add_args({"/usr/bin/ls"}, root, state_));
+  EXPECT_EQ(added.exit_code, kExitOk) << added.describe();
+  EXPECT_FALSE(holds(root, "/usr/share/zoneinfo"));
+  // Turned on again, it adds them.
+  const ProcessResult with = run_jailbuild(add_args({kDate}, root, state_, {"--with", "tz"}));
+  EXPECT_EQ(with.exit_code, kExitOk) << with.describe();
+  EXPECT_TRUE(holds(root, "/usr/share/zoneinfo/Europe/Paris"));
+  EXPECT_EQ(run_in(root, {kDate, "+%Z"}, {"TZ=Europe/Paris"}).output, host_date_zone({{"TZ", "Europe/Paris"}}));
+}
+
+// ---- libgcc ---------------------------------------------------------------------------------------
+
+TEST_F(RuntimeRules, LibgccLetsPthreadCancelUnwind) {
+  const std::string root = root_with("libgcc", {cancel_});
+  const ProcessResult cancelled = run_in(root, {cancel_});
+  EXPECT_EQ(cancelled.exit_code, 0) << cancelled.describe();
+  EXPECT_EQ(cancelled.output, "cancelled\n");
+  const std::string listed = list_of(root);
+  EXPECT_TRUE(contains(listed, "libgcc_s.so.1")) << listed;
+  EXPECT_TRUE(contains(listed, "rule libgcc: " + cancel_ + " imports pthread_cancel")) << listed;
+}
+
+TEST_F(RuntimeRules, WithoutLibgccPthreadCancelAborts) {
+  const std::string root = root_with("libgcc-off", {cancel_}, {"--without", "libgcc"});
+  const ProcessResult aborted = run_in(root, {cancel_});
+  EXPECT_NE(aborted.exit_code, 0) << aborted.describe();
+  EXPECT_TRUE(contains(aborted.output, "libgcc_s.so.1 must be installed")) << aborted.describe();
+  EXPECT_FALSE(contains(aborted.output, "cancelled"));
+}
+
+// ---- shell ----------------------------------------------------------------------------------------
+
+TEST_F(RuntimeRules, ShellLetsSystemRunTheCommand) {
+  const std::string root = root_with("shell", {system_});
+  const ProcessResult ran = run_in(root, {system_});
+  EXPECT_EQ(ran.exit_code, 0) << ran.describe();
+  EXPECT_EQ(ran.output, "from-shell\nstatus 0\n");
+  // glibc runs "/bin/sh" by that name: the symlinks on the way come with the shell.
+  EXPECT_TRUE(holds(root, "/bin/sh"));
+  EXPECT_TRUE(contains(list_of(root), "rule shell: " + system_ + " imports system"));
+}
+
+TEST_F(RuntimeRules, WithoutShellSystemFindsNoShell) {
+  const std::string root = root_with("shell-off", {system_}, {"--without", "shell"});
+  const ProcessResult ran = run_in(root, {system_});
+  EXPECT_EQ(ran.exit_code, 5) << ran.describe();
+  // The shell could not be run: system's status is that of a shell that exited 127.
+  EXPECT_EQ(ran.output, "status 32512\n") << ran.describe();
+  EXPECT_FALSE(holds(root, "/bin/sh"));
+}
+
+// ---- what no rule touches, and the command line ----------------------------------------------------
+
+TEST_F(RuntimeRules, TrueTriggersNoRule) {
+  const std::string with_rules = root_with("true", {kTrue});
+  const std::string without_rules = root_with("true-off", {kTrue}, {"--without", "shell,libgcc", "--without", "tz"});
+  EXPECT_EQ(snapshot(with_rules), snapshot(without_rules));
+  EXPECT_FALSE(contains(list_of(with_rules), "rule "));
+}
+
+TEST_F(RuntimeRules, RulesListsEveryRule) {
+  const ProcessResult text = run_jailbuild({"rules"});
+  EXPECT_EQ(text.exit_code, kExitOk) << text.describe();
+  for (const char* rule : {"shell (on by default)", "libgcc (on by default)", "tz (on by default)"})
+    EXPECT_TRUE(contains(text.output, rule)) << text.output;
+  EXPECT_TRUE(contains(text.output, "tzset")) << text.output;
+  const ProcessResult json = run_jailbuild({"rules", "--json"});
+  EXPECT_EQ(json.exit_code, kExitOk) << json.describe();
+  const nlohmann::json listed = json_in(json.output);
+  std::vector<std::string> names;
+  for (const nlohmann::json& rule : listed.at("rules")) {
+    names.push_back(rule.at("name"));
+    EXPECT_TRUE(rule.at("on_by_default").get<bool>());
+    EXPECT_FALSE(rule.at("trigger").get<std::string>().empty());
+    EXPECT_FALSE(rule.at("adds").get<std::string>().empty());
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"shell", "libgcc", "tz"}));
+}
+
+TEST_F(RuntimeRules, AnUnknownRuleIsAUsageErrorNamingIt) {
+  const std::string root = dir_ + "/unknown-rule";
+  for (const char* option : {"--with", "--without"}) {
+    const ProcessResult refused = run_jailbuild(add_args({kTrue}, root, state_, {option, "tz,nosuch"}));
+    EXPECT_EQ(refused.exit_code, kExitUsage) << refused.describe();
+    EXPECT_TRUE(contains(refused.output, "'nosuch'")) << refused.output;
+    EXPECT_TRUE(contains(refused.output, "shell, libgcc, tz")) << refused.output;
+    EXPECT_FALSE(holds(root, "/usr/bin/true")) << "nothing is added after a usage error";
+  }
+  const ProcessResult both = run_jailbuild(add_args({kTrue}, root, state_, {"--with", "tz", "--without", "tz"}));
+  EXPECT_EQ(both.exit_code, kExitUsage) << both.describe();
+}
+
+}  // namespace
+}  // namespace jailbuild
