@@ -10,7 +10,7 @@ packages=(cmake ninja-build g++ pkg-config liblief-dev libspdlog-dev nlohmann-js
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(clang libclang-rt-14-dev gcc binutils python3 sqlite3 strace git xz-utils) ;;
-    --bench) packages+=(hyperfine libtree pax-utils python3-pyelftools jailkit dracut-core bubblewrap firejail) ;;
+    --bench) packages+=(hyperfine libtree pax-utils python3-pyelftools jailkit dracut-core bubblewrap firejail rsync) ;;
     *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
   esac
 done
