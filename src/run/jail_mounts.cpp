@@ -147,8 +147,19 @@ Result<void> lay_generated_files(const MountOp& op, int directory_fd) {
   if (!upper.valid() || !lower.valid()) return failed("open the overlay's layers");
   const UniqueFd context(::fsopen("overlay", FSOPEN_CLOEXEC));
   if (!context.valid()) return failed("fsopen overlay");
-  if (::fsconfig(context.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, upper.get()) != 0 ||
-      ::fsconfig(context.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, lower.get()) != 0)
+  if (::fsconfig(context.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, upper.get()) != 0) {
+    // Layers given by descriptor came with Linux 6.8 (Debian 12's own kernel is 6.1). Without
+    // them the jail shows the root's own names only, as it did before this view: a run is not
+    // refused for a convenience.
+    if (errno == EINVAL) {
+      spdlog::warn("run: this kernel cannot stack overlay layers by descriptor (lowerdir+, Linux 6.8): {} shows "
+                   "the root's own user and group names only",
+                   op.destination);
+      return {};
+    }
+    return failed("overlay layers");
+  }
+  if (::fsconfig(context.get(), FSCONFIG_SET_FD, "lowerdir+", nullptr, lower.get()) != 0)
     return failed("overlay layers");
   // The root's layer is the root's: no redirect it holds is followed, no metadata-only copy trusted.
   for (const auto& [key, value] : {std::pair{"redirect_dir", "nofollow"}, {"metacopy", "off"}})
