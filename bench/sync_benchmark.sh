@@ -139,8 +139,8 @@ build_roots() {
   rm -rf "$out_dir/roots"
   mkdir -p "$out_dir/roots" "$jk_root" "$rsync_root"
   mapfile -t programs <"$results/programs.txt"
-  "$jailbuild" add "${programs[@]}" --root "$root" --state-dir "$state" >"$results/add.log" 2>&1
-  "$jailbuild" add "$fixture"/bin/* --root "$root" --state-dir "$state" >>"$results/add.log" 2>&1
+  "$jailbuild" add "${programs[@]}" --root "$root" --state-dir "$state" --without tz >"$results/add.log" 2>&1
+  "$jailbuild" add "$fixture"/bin/* --root "$root" --state-dir "$state" --without tz >>"$results/add.log" 2>&1
   grep -F " created, " "$results/add.log"
   jk_cp -j "$jk_root" "${programs[@]}" "$fixture"/bin/* >"$results/jk_cp.log" 2>&1
   # The host path of every entry of jailbuild's root (all exist: its own /etc/ld.so.cache and
