@@ -147,22 +147,15 @@ Result<void> check_field(const std::string& field, const std::string& what) {
   return {};
 }
 
-// Adds the host's line for `account` unless the root's file names it or its id already.
-Result<bool> add_user(Database& database, const Account& account) {
-  const std::string id = std::to_string(account.uid);
-  if (database.names.contains(account.name) || database.ids.contains(id)) return false;
-  database.text += TRY(passwd_line(account));
-  database.names.insert(account.name);
-  database.ids.insert(id);
-  return true;
-}
-
-Result<bool> add_group(Database& database, const GroupEntry& group) {
-  const std::string id = std::to_string(group.gid);
-  if (database.names.contains(group.name) || database.ids.contains(id)) return false;
-  database.text += TRY(group_line(group));
-  database.names.insert(group.name);
-  database.ids.insert(id);
+// Adds the host's line for `name` (made by `line` only then) unless the root's file names it or
+// its id already.
+template <typename MakeLine>
+Result<bool> add_line(Database& database, const std::string& name, unsigned long id, MakeLine line) {
+  const std::string shown_id = std::to_string(id);
+  if (database.names.contains(name) || database.ids.contains(shown_id)) return false;
+  database.text += TRY(line());
+  database.names.insert(name);
+  database.ids.insert(shown_id);
   return true;
 }
 
@@ -172,8 +165,8 @@ Result<bool> add_group(Database& database, const GroupEntry& group) {
 Result<std::string> passwd_line(const Account& account) {
   for (const std::string* field : {&account.name, &account.gecos, &account.home, &account.shell})
     TRY(check_field(*field, "user " + account.name + ":"));
-  return account.name + ":x:" + std::to_string(account.uid) + ":" + std::to_string(account.gid) + ":" +
-         account.gecos + ":" + account.home + ":" + account.shell + "\n";
+  return account.name + ":x:" + std::to_string(account.uid) + ":" + std::to_string(account.gid) + ":" + account.gecos +
+         ":" + account.home + ":" + account.shell + "\n";
 }
 
 // Without its members: the host's memberships are none of the jail's business.
@@ -235,12 +228,12 @@ Result<std::vector<GeneratedFile>> user_database_for_root(int root_fd, const Run
   // The run's user and groups, and the two every program may expect: root, and nobody/nogroup
   // (the name of every id the user namespace does not map).
   for (const auto& user : {account_by_uid(0), account, account_by_name("nobody")})
-    if (user) added = TRY(add_user(users, *user)) || added;
+    if (user) added = TRY(add_line(users, user->name, user->uid, [&] { return passwd_line(*user); })) || added;
   std::vector<std::optional<GroupEntry>> wanted{group_by_id(0), group_by_id(identity.gid)};
   for (const gid_t gid : identity.groups) wanted.push_back(group_by_id(gid));
   wanted.push_back(group_by_name("nogroup"));
   for (const auto& group : wanted)
-    if (group) added = TRY(add_group(groups, *group)) || added;
+    if (group) added = TRY(add_line(groups, group->name, group->gid, [&] { return group_line(*group); })) || added;
   if (!added) return std::vector<GeneratedFile>{};
   struct stat etc {};
   const bool has_etc = ::fstatat(root_fd, "etc", &etc, AT_SYMLINK_NOFOLLOW) == 0;
@@ -250,20 +243,23 @@ Result<std::vector<GeneratedFile>> user_database_for_root(int root_fd, const Run
   }
   if (!has_etc && options.writable && !options.chroot_only) {
     // Its mount point would have to be made in the root itself.
-    spdlog::info("run: --writable: {} has no /etc, and none is made in it: the run's user and groups stay without "
-                 "names",
-                 options.root);
+    spdlog::info(
+        "run: --writable: {} has no /etc, and none is made in it: the run's user and groups stay without "
+        "names",
+        options.root);
     return std::vector<GeneratedFile>{};
   }
   if (options.chroot_only) {
-    spdlog::info("run: --chroot-only: {} lacks the names of the run's user or groups, and without a mount namespace "
-                 "they cannot be shown to the program",
-                 options.root);
+    spdlog::info(
+        "run: --chroot-only: {} lacks the names of the run's user or groups, and without a mount namespace "
+        "they cannot be shown to the program",
+        options.root);
     return std::vector<GeneratedFile>{};
   }
-  spdlog::info("run: {}/etc lacks the run's user or groups: for this run the jail's /etc/passwd and /etc/group "
-               "are the root's lines plus the host's for them, root and nobody (read-only, the root unchanged)",
-               options.root);
+  spdlog::info(
+      "run: {}/etc lacks the run's user or groups: for this run the jail's /etc/passwd and /etc/group "
+      "are the root's lines plus the host's for them, root and nobody (read-only, the root unchanged)",
+      options.root);
   return std::vector<GeneratedFile>{{"passwd", std::move(users.text)}, {"group", std::move(groups.text)}};
 }
 
