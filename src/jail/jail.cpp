@@ -222,7 +222,7 @@ Result<void> plan_pass(Convergence& run) {
   // Relative search paths resolve against the jailed program's working directory, "/" by default,
   // not against wherever jailbuild happens to run.
   plan_options.resolver.cwd = "/";
-  plan_options.rules = runtime_rules(RuleSettings{});
+  plan_options.rules = runtime_rules();
   Planner planner = TRY(Planner::open(plan_options));
   const Intent& intent = run.locked.manifest.intent;
   for (const Requirement& requirement : intent.requirements) {

@@ -233,8 +233,7 @@ struct Planner::Impl final : PlanBuilder {
   // (recreated as the same symlink), and the object it finally names. Returns that object.
   // A path that leads nowhere is a problem, unless `dangling` says to copy a symlink that does as
   // it is (one found inside an added directory: data like any other).
-  std::optional<HostFile> place(const std::string& path, const Reason& why,
-                                Dangling dangling = Dangling::IsAProblem) {
+  std::optional<HostFile> place(const std::string& path, const Reason& why, Dangling dangling = Dangling::IsAProblem) {
     auto steps = host.walk(path);
     if (!steps) {
       if (dangling == Dangling::CopiedAsItIs && place_dangling_symlink(path, why, steps.error())) return std::nullopt;
@@ -291,9 +290,9 @@ struct Planner::Impl final : PlanBuilder {
     if (reason.starts_with(path + ": ")) reason.erase(0, path.size() + 2);
     // Skipped: a warning, not a failure. Its name is the entry, so that a later run that finds the
     // link already placed does not say it again (see converge in src/jail/jail.cpp).
-    plan.problems.push_back({ProblemKind::Skipped, path, std::nullopt,
-                             path + " -> " + *target + ": dangling symlink, its target is missing (" + reason +
-                                 "); copied as it is"});
+    plan.problems.push_back(
+        {ProblemKind::Skipped, path, std::nullopt,
+         path + " -> " + *target + ": dangling symlink, its target is missing (" + reason + "); copied as it is"});
     return true;
   }
 
@@ -428,7 +427,8 @@ struct Planner::Impl final : PlanBuilder {
       return;
     }
     const std::string added = to_string(Requirement{requirement});
-    for (const RuleAddition& addition : rule->expand(RuleInput{programs})) {
+    for (const RuleAddition& addition : rule->expand(RuleInput{
+             programs, host.view(), [this](const std::string& path) { return static_cast<bool>(host.stat(path)); }})) {
       const Requirement& needed = addition.requirement;
       // What `list` shows: the rule and the trigger that held ("rule tz: /usr/bin/date imports tzset").
       const std::string why = addition.why.empty() ? added : added + ": " + addition.why;

@@ -15,6 +15,7 @@
 #include "jailbuild/resolver.hpp"
 #include "jailbuild/types.hpp"
 #include "jailbuild/requirement.hpp"
+#include "resolve/root_view.hpp"
 
 namespace jailbuild {
 
@@ -25,9 +26,15 @@ namespace jailbuild {
 // (src/cli/output.cpp).
 std::string loader_rule(const LinkMap& map, const LoadedObject& object);
 
-// What a named rule sees: the link maps of every program and library planned so far.
+// What a named rule sees: the link maps of every program and library planned so far, and the host
+// as the planner reads it.
 struct RuleInput {
   const std::vector<LinkMap>& programs;
+  const RootView& host;  // host.host_path(p): where the path p of the link maps is on the host
+  // Whether `path` (absolute, symlink-free) exists on the host, not following a symlink there. The
+  // planner records it, found or not, as a path the plan depends on: should it appear or go,
+  // `sync` plans again.
+  std::function<bool(const std::string& path)> exists;
 };
 
 // One requirement a rule adds, with why: the trigger that held ("/usr/bin/date imports tzset").

@@ -68,15 +68,14 @@ std::vector<std::string> enabled_rules(const IntentOptions& options) {
   return enabled;
 }
 
-std::vector<Rule> runtime_rules(const RuleSettings& settings) {
-  // One view of the imports for every rule of this plan; the rules hold it (and the settings) for
-  // as long as the planner holds them.
-  auto imports = std::make_shared<ClosureImports>(settings.host_root);
-  auto shared_settings = std::make_shared<const RuleSettings>(settings);
+std::vector<Rule> runtime_rules() {
+  // One view of the imports for every rule of this plan; the rules hold it for as long as the
+  // planner holds them.
+  auto imports = std::make_shared<ClosureImports>();
   std::vector<Rule> rules;
   for (const CatalogueEntry& entry : entries()) {
-    rules.push_back({entry.info.name, [imports, shared_settings, decide = entry.decide](const RuleInput& input) {
-                       return decide(RuleContext{input, *imports, *shared_settings});
+    rules.push_back({entry.info.name, [imports, decide = entry.decide](const RuleInput& input) {
+                       return decide(RuleContext{input, *imports});
                      }});
   }
   return rules;

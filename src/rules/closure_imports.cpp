@@ -9,14 +9,13 @@
 
 namespace jailbuild {
 
-const std::vector<std::string>& ClosureImports::imports_of(const LoadedObject& object) {
+const std::vector<std::string>& ClosureImports::imports_of(const LoadedObject& object, const RootView& host) {
   // The real path, not the loader's name: /lib/x86_64-linux-gnu/libc.so.6 and
   // /usr/lib/x86_64-linux-gnu/libc.so.6 are one file, read once.
   const std::string& key = object.real_path.empty() ? object.path : object.real_path;
   auto [it, inserted] = imports_.try_emplace(key);
   if (!inserted) return it->second;
-  const std::string on_host = host_root_ == "/" ? key : host_root_ + key;
-  auto symbols = elf::read_imported_symbols(on_host);
+  auto symbols = elf::read_imported_symbols(host.host_path(key));
   if (!symbols) {
     spdlog::info("{}; its imports are not looked at by the runtime rules", symbols.error().message);
     return it->second;
@@ -26,11 +25,10 @@ const std::vector<std::string>& ClosureImports::imports_of(const LoadedObject& o
   return it->second;
 }
 
-std::optional<Importer> ClosureImports::who_imports(const std::vector<LinkMap>& programs,
-                                                    const std::set<std::string>& symbols) {
-  for (const LinkMap& map : programs) {
+std::optional<Importer> ClosureImports::who_imports(const RuleInput& input, const std::set<std::string>& symbols) {
+  for (const LinkMap& map : input.programs) {
     for (const LoadedObject& object : map.objects) {
-      for (const std::string& name : imports_of(object))
+      for (const std::string& name : imports_of(object, input.host))
         if (symbols.count(name)) return Importer{object.path, name};
     }
   }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "jailbuild/resolver.hpp"
+#include "plan/planner.hpp"
 
 namespace jailbuild {
 
@@ -22,20 +23,17 @@ struct Importer {
 
 class ClosureImports {
  public:
-  explicit ClosureImports(std::string host_root) : host_root_(std::move(host_root)) {}
-
-  // The first object, in link-map order, that imports one of `symbols`; nullopt if none does.
-  // An object whose symbols cannot be read counts as importing nothing (said at -v).
-  std::optional<Importer> who_imports(const std::vector<LinkMap>& programs, const std::set<std::string>& symbols);
+  // The first object of the input's link maps, in order, that imports one of `symbols`; nullopt if
+  // none does. An object whose symbols cannot be read counts as importing nothing (said at -v).
+  std::optional<Importer> who_imports(const RuleInput& input, const std::set<std::string>& symbols);
 
   // The first object of the closures that `is_it` accepts.
   static const LoadedObject* find_object(const std::vector<LinkMap>& programs,
                                          const std::function<bool(const LoadedObject&)>& is_it);
 
  private:
-  const std::vector<std::string>& imports_of(const LoadedObject& object);
+  const std::vector<std::string>& imports_of(const LoadedObject& object, const RootView& host);
 
-  std::string host_root_;
   std::unordered_map<std::string, std::vector<std::string>> imports_;  // real path -> imported names
 };
 

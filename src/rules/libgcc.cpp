@@ -9,7 +9,7 @@ std::vector<RuleAddition> decide_libgcc(const RuleContext& context) {
   const LoadedObject* libc = ClosureImports::find_object(context.input.programs, is_libc);
   if (libc == nullptr) return {};
   static const std::set<std::string> unwinds = {"pthread_cancel", "pthread_exit", "backtrace"};
-  const auto importer = context.imports.who_imports(context.input.programs, unwinds);
+  const auto importer = context.imports.who_imports(context.input, unwinds);
   if (!importer) return {};
   // Called from libc, so found with libc's search context, as the loader would find it.
   return {{DlopenRequirement{libc->path, "libgcc_s.so.1"}, importer->describe()}};

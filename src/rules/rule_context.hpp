@@ -12,7 +12,6 @@ namespace jailbuild {
 struct RuleContext {
   const RuleInput& input;   // the planned link maps
   ClosureImports& imports;  // their imports, shared by the rules of one plan
-  const RuleSettings& settings;
 };
 
 using RuleDecision = std::vector<RuleAddition> (*)(const RuleContext&);

@@ -11,14 +11,8 @@
 
 namespace jailbuild {
 
-// What the rules need besides the closures.
-struct RuleSettings {
-  // The root the planner reads the host from ("/"): the link maps' real paths are inside it.
-  std::string host_root = "/";
-};
-
 // One Rule per catalogue entry, sharing one view of the closure's imports, so that each object's
 // imported symbols are read once per plan whichever rules ask: call it once per planner.
-std::vector<Rule> runtime_rules(const RuleSettings& settings);
+std::vector<Rule> runtime_rules();
 
 }  // namespace jailbuild

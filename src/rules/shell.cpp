@@ -10,7 +10,7 @@ std::vector<RuleAddition> decide_shell(const RuleContext& context) {
   // shell, execvp/execlp running a #!-less script through /bin/sh after ENOEXEC, would add the
   // shell to nearly every program that starts another.
   static const std::set<std::string> runs_the_shell = {"system", "popen", "wordexp"};
-  const auto importer = context.imports.who_imports(context.input.programs, runs_the_shell);
+  const auto importer = context.imports.who_imports(context.input, runs_the_shell);
   if (!importer) return {};
   // /bin/sh as glibc names it (_PATH_BSHELL): the planner brings its symlinks (/bin -> usr/bin,
   // sh -> dash) and its closure.

@@ -377,6 +377,30 @@ TEST_F(PluginTree, ARuleAddsWhatItsTriggerInTheClosureAsksFor) {
   EXPECT_EQ(plan.problems[0].message, "no rule named no-such-rule");
 }
 
+// What a rule looks at on the host through RuleInput::exists is a path the plan depends on, found
+// or not, so that sync plans again when it appears (the tz rule's /etc/localtime). Control: a path
+// no rule looked at is not recorded.
+TEST_F(TempTree, WhatARuleLooksAtOnTheHostIsAPathThePlanDependsOn) {
+  file("etc/present", "x");
+  PlanOptions options;
+  options.generate_loader_cache = false;
+  std::vector<bool> seen;
+  options.rules.push_back({"looks", [&](const RuleInput& input) {
+                             seen = {input.exists(at("etc/present")), input.exists(at("etc/absent"))};
+                             return std::vector<RuleAddition>{};
+                           }});
+  Planner planner = open_planner(options);
+  planner.add(RuleRequirement{"looks"});
+  const CopyPlan plan = planner.finish();
+  EXPECT_EQ(seen, (std::vector<bool>{true, false}));
+  const auto recorded = [&](const std::string& path) {
+    return std::find(plan.looked_up.begin(), plan.looked_up.end(), path) != plan.looked_up.end();
+  };
+  EXPECT_TRUE(recorded(at("etc/present")));
+  EXPECT_TRUE(recorded(at("etc/absent")));
+  EXPECT_FALSE(recorded(at("etc/unasked")));
+}
+
 TEST_F(TempTree, ATracedDirectoryIsPlannedWithoutItsContentsAndATracedFileWithItsReason) {
   file("data/listed/inside.txt", "x");
   file("data/opened.txt", "y");
