@@ -222,9 +222,9 @@ Result<void> plan_pass(Convergence& run) {
   // Relative search paths resolve against the jailed program's working directory, "/" by default,
   // not against wherever jailbuild happens to run.
   plan_options.resolver.cwd = "/";
-  plan_options.rules = runtime_rules();
-  Planner planner = TRY(Planner::open(plan_options));
   const Intent& intent = run.locked.manifest.intent;
+  plan_options.rules = runtime_rules(intent.options);
+  Planner planner = TRY(Planner::open(plan_options));
   for (const Requirement& requirement : intent.requirements) {
     const std::string* added = added_path_of(requirement);
     if (added == nullptr || !run.skip.count(*added)) planner.add(requirement);

@@ -18,6 +18,7 @@
 #include "resolve/ld_cache.hpp"
 #include "resolve/root_view.hpp"
 #include "util/dir_stream.hpp"
+#include "util/files.hpp"
 #include "util/io.hpp"
 #include "util/paths.hpp"
 #include "util/system_error.hpp"
@@ -96,6 +97,19 @@ class HostReader {
     return std::move(*mapped);
   }
 
+  // The text of the regular file `path` (a symlink-free path inside the root), not following a
+  // symlink there; nullopt when there is none or it cannot be read.
+  std::optional<std::string> read_text(const std::string& path) {
+    depends_on_.insert(path);
+    const std::string host_path = view_.host_path(path);
+    struct stat st {};
+    if (::lstat(host_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    // Configuration files, read whole: 16 MiB is far beyond any a rule reads.
+    auto text = read_file(host_path, 16u << 20, "a runtime rule");
+    if (!text || !*text) return std::nullopt;
+    return std::move(**text);
+  }
+
   // Everything read, minus the paths `planned` says are watched through their entries.
   template <typename Planned>
   std::set<std::string> dependencies(std::vector<std::string> resolver_lookups, const Planned& planned) const {
@@ -148,7 +162,7 @@ class FileProvider {
 bool is_loadable_elf(const std::string& head) {
   const std::optional<elf::Ident> ident = elf::decode_ident(std::as_bytes(std::span(head.data(), head.size())));
   if (head.size() < 18 || !ident) return false;
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(head[i]); };
+  const auto byte = [&](std::size_t i) { return unsigned{static_cast<unsigned char>(head[i])}; };
   const unsigned type = ident->data == elf::kDataMsb ? (byte(16) << 8 | byte(17)) : (byte(17) << 8 | byte(16));
   return type == elf::kTypeExec || type == elf::kTypeDyn;
 }
@@ -427,8 +441,14 @@ struct Planner::Impl final : PlanBuilder {
       return;
     }
     const std::string added = to_string(Requirement{requirement});
-    for (const RuleAddition& addition : rule->expand(RuleInput{
-             programs, host.view(), [this](const std::string& path) { return static_cast<bool>(host.stat(path)); }})) {
+    const RuleInput input{
+        programs, host.view(), [this](const std::string& path) { return static_cast<bool>(host.stat(path)); },
+        [this](const std::string& path) { return host.read_text(path); },
+        [this](const std::string& dir) {
+          auto names = host.list(dir);
+          return names ? std::move(*names) : std::vector<std::string>{};
+        }};
+    for (const RuleAddition& addition : rule->expand(input)) {
       const Requirement& needed = addition.requirement;
       // What `list` shows: the rule and the trigger that held ("rule tz: /usr/bin/date imports tzset").
       const std::string why = addition.why.empty() ? added : added + ": " + addition.why;

@@ -35,6 +35,13 @@ struct RuleInput {
   // planner records it, found or not, as a path the plan depends on: should it appear or go,
   // `sync` plans again.
   std::function<bool(const std::string& path)> exists;
+  // The contents of the host file `path` (absolute, symlink-free; a symlink is not followed);
+  // nullopt when it is missing or not a readable regular file. Recorded as a path the plan depends
+  // on, read or not.
+  std::function<std::optional<std::string>(const std::string& path)> read;
+  // The names in the host directory `dir` (absolute, symlink-free), sorted; empty when it is
+  // missing or not a directory. Recorded as a path the plan depends on.
+  std::function<std::vector<std::string>(const std::string& dir)> list;
 };
 
 // One requirement a rule adds, with why: the trigger that held ("/usr/bin/date imports tzset").

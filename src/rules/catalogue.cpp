@@ -68,14 +68,15 @@ std::vector<std::string> enabled_rules(const IntentOptions& options) {
   return enabled;
 }
 
-std::vector<Rule> runtime_rules() {
+std::vector<Rule> runtime_rules(const IntentOptions& options) {
   // One view of the imports for every rule of this plan; the rules hold it for as long as the
   // planner holds them.
   auto imports = std::make_shared<ClosureImports>();
+  auto shared_options = std::make_shared<const IntentOptions>(options);
   std::vector<Rule> rules;
   for (const CatalogueEntry& entry : entries()) {
-    rules.push_back({entry.info.name, [imports, decide = entry.decide](const RuleInput& input) {
-                       return decide(RuleContext{input, *imports});
+    rules.push_back({entry.info.name, [imports, shared_options, decide = entry.decide](const RuleInput& input) {
+                       return decide(RuleContext{input, *imports, *shared_options});
                      }});
   }
   return rules;

@@ -12,6 +12,7 @@ namespace jailbuild {
 struct RuleContext {
   const RuleInput& input;   // the planned link maps
   ClosureImports& imports;  // their imports, shared by the rules of one plan
+  const IntentOptions& options;  // the root's: `add --user` names, rules turned on and off
 };
 
 using RuleDecision = std::vector<RuleAddition> (*)(const RuleContext&);

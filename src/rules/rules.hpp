@@ -12,7 +12,8 @@
 namespace jailbuild {
 
 // One Rule per catalogue entry, sharing one view of the closure's imports, so that each object's
-// imported symbols are read once per plan whichever rules ask: call it once per planner.
-std::vector<Rule> runtime_rules();
+// imported symbols are read once per plan whichever rules ask: call it once per planner. `options`
+// are the root's (the users its passwd is to hold); the rules hold a copy.
+std::vector<Rule> runtime_rules(const IntentOptions& options);
 
 }  // namespace jailbuild

@@ -401,6 +401,43 @@ TEST_F(TempTree, WhatARuleLooksAtOnTheHostIsAPathThePlanDependsOn) {
   EXPECT_FALSE(recorded(at("etc/unasked")));
 }
 
+// What a rule reads or lists on the host (a configuration file, a module directory) is given to it
+// as it is and recorded as a path the plan depends on; a symlink is not followed, a missing file is
+// no text. Control: the file beside them, unread, is not recorded.
+TEST_F(TempTree, WhatARuleReadsOrListsOnTheHostIsGivenAndRecorded) {
+  file("etc/rule.conf", "passwd: files\n");
+  file("etc/unread.conf", "x");
+  file("lib/modules/b.so", "");
+  file("lib/modules/a.so", "");
+  ASSERT_EQ(::symlink("rule.conf", at("etc/link.conf").c_str()), 0);
+  PlanOptions options;
+  options.generate_loader_cache = false;
+  std::optional<std::string> text, link, absent;
+  std::vector<std::string> names, none;
+  options.rules.push_back({"reads", [&](const RuleInput& input) {
+                             text = input.read(at("etc/rule.conf"));
+                             link = input.read(at("etc/link.conf"));
+                             absent = input.read(at("etc/absent.conf"));
+                             names = input.list(at("lib/modules"));
+                             none = input.list(at("lib/absent"));
+                             return std::vector<RuleAddition>{};
+                           }});
+  Planner planner = open_planner(options);
+  planner.add(RuleRequirement{"reads"});
+  const CopyPlan plan = planner.finish();
+  EXPECT_EQ(text, "passwd: files\n");
+  EXPECT_EQ(link, std::nullopt);
+  EXPECT_EQ(absent, std::nullopt);
+  EXPECT_EQ(names, (std::vector<std::string>{"a.so", "b.so"}));
+  EXPECT_TRUE(none.empty());
+  const auto recorded = [&](const std::string& path) {
+    return std::find(plan.looked_up.begin(), plan.looked_up.end(), path) != plan.looked_up.end();
+  };
+  for (const char* path : {"etc/rule.conf", "etc/link.conf", "etc/absent.conf", "lib/modules"})
+    EXPECT_TRUE(recorded(at(path))) << path;
+  EXPECT_FALSE(recorded(at("etc/unread.conf")));
+}
+
 TEST_F(TempTree, ATracedDirectoryIsPlannedWithoutItsContentsAndATracedFileWithItsReason) {
   file("data/listed/inside.txt", "x");
   file("data/opened.txt", "y");
