@@ -17,7 +17,7 @@ struct CatalogueEntry {
 // first (the shell's own closure is then looked at by the others).
 const std::vector<CatalogueEntry>& entries() {
   static const std::vector<CatalogueEntry> catalogue = {
-      {{"shell", true, "system, popen or wordexp imported", "/bin/sh with its closure and its symlinks (dash)",
+      {{"shell", true, "system, popen or wordexp imported; or an exec call imported by a file naming /bin/sh", "/bin/sh with its closure and its symlinks (dash)",
         "about 125 KB (dash; its libraries are libc's)"},
        decide_shell},
       {{"libgcc", true, "libc in the closure and pthread_cancel, pthread_exit or backtrace imported",

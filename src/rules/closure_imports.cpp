@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "elf/dynamic_symbols.hpp"
+#include "elf/elf.hpp"
 
 namespace jailbuild {
 
@@ -30,6 +31,28 @@ std::optional<Importer> ClosureImports::who_imports(const RuleInput& input, cons
     for (const LoadedObject& object : map.objects) {
       for (const std::string& name : imports_of(object, input.host))
         if (symbols.count(name)) return Importer{object.path, name};
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Importer> ClosureImports::who_imports_naming(const RuleInput& input,
+                                                          const std::set<std::string>& symbols,
+                                                          std::string_view text) {
+  std::string needle(text);
+  needle.push_back('\0');
+  const auto names_text = [&](const LoadedObject& object) {
+    const std::string& real = object.real_path.empty() ? object.path : object.real_path;
+    auto mapped = elf::MappedFile::open(input.host.host_path(real));
+    if (!mapped) return false;
+    const auto bytes = mapped->bytes();
+    const auto* data = reinterpret_cast<const char*>(bytes.data());
+    return std::string_view(data, bytes.size()).find(needle) != std::string_view::npos;
+  };
+  for (const LinkMap& map : input.programs) {
+    for (const LoadedObject& object : map.objects) {
+      for (const std::string& name : imports_of(object, input.host))
+        if (symbols.count(name) && names_text(object)) return Importer{object.path, name};
     }
   }
   return std::nullopt;

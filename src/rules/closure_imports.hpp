@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -26,6 +27,12 @@ class ClosureImports {
   // The first object of the input's link maps, in order, that imports one of `symbols`; nullopt if
   // none does. An object whose symbols cannot be read counts as importing nothing (said at -v).
   std::optional<Importer> who_imports(const RuleInput& input, const std::set<std::string>& symbols);
+
+  // The first object of the input's link maps, in order, that imports one of `symbols` and whose
+  // file holds `text` as a C string (its bytes and a NUL): a program that passes a path it names
+  // to exec. Only the importers' files are read for it.
+  std::optional<Importer> who_imports_naming(const RuleInput& input, const std::set<std::string>& symbols,
+                                             std::string_view text);
 
   // The first object of the closures that `is_it` accepts.
   static const LoadedObject* find_object(const std::vector<LinkMap>& programs,

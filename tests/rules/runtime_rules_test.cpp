@@ -204,6 +204,35 @@ TEST_F(RuntimeRules, WithoutShellSystemFindsNoShell) {
   EXPECT_FALSE(holds(root, "/bin/sh"));
 }
 
+// GNU tar runs -J's compressor through execv("/bin/sh", ...): tar imports no system or popen, but
+// names /bin/sh, and its root gets the shell; xz, which tar runs by name, is added beside it. The
+// archive is written to a host directory bound into the jail and listed by the host's tar.
+TEST_F(RuntimeRules, ShellLetsTarRunItsCompressor) {
+  for (const bool with_shell : {true, false}) {
+    SCOPED_TRACE(with_shell ? "with shell" : "without shell (the control)");
+    const std::string name = with_shell ? "tar" : "tar-off";
+    const std::string root = root_with(name, {"/usr/bin/tar", "/usr/bin/xz"},
+                                       with_shell ? std::vector<std::string>{} : std::vector<std::string>{"--without", "shell"});
+    const std::string out = dir_ + "/" + name + "-out";
+    std::filesystem::create_directories(out);
+    // Writable by the jail's root, which is not the host's.
+    std::filesystem::permissions(out, std::filesystem::perms::all);
+    const ProcessResult packed = run_process(
+        run_argv({"--bind", out + ":/out"}, {"/usr/bin/tar", "-cJf", "/out/tools.tar.xz", "-C", "/usr/bin", "xz"}, root),
+        kPlainEnv);
+    const ProcessResult listed = run_process({"/usr/bin/tar", "-tJf", out + "/tools.tar.xz"}, kPlainEnv);
+    if (with_shell) {
+      EXPECT_EQ(packed.exit_code, 0) << packed.describe();
+      EXPECT_EQ(listed.output, "xz\n") << listed.describe();
+      EXPECT_TRUE(contains(list_of(root), "rule shell: /usr/bin/tar imports exec")) << list_of(root);
+    } else {
+      EXPECT_NE(packed.exit_code, 0) << packed.describe();
+      EXPECT_NE(listed.output, "xz\n") << listed.describe();
+      EXPECT_FALSE(holds(root, "/bin/sh"));
+    }
+  }
+}
+
 // ---- what no rule touches, and the command line ----------------------------------------------------
 
 TEST_F(RuntimeRules, TrueTriggersNoRule) {
