@@ -231,6 +231,8 @@ Result<Identity> resolve_identity(const std::optional<std::string>& user, const 
       identity.gid = *number;  // a bare number has no primary group but its own, as with OpenBSD's chroot -u
       account = account_by_uid(*number);
     } else {
+      // The account by name, not user_id's number looked up again: two names may share a uid,
+      // and the home directory is the named one's.
       account = account_by_name(*user);
       if (!account) return Error::usage("no user named '" + *user + "' on the host");
       identity.uid = account->uid;
@@ -240,18 +242,9 @@ Result<Identity> resolve_identity(const std::optional<std::string>& user, const 
     account = account_by_uid(identity.uid);
   }
   if (account && account->home.starts_with('/')) identity.home = account->home;
-  if (group) {
-    auto gid = group_id(*group);
-    if (!gid) return gid.error();
-    identity.gid = *gid;
-  }
-  if (groups) {
-    for (const std::string& name : *groups) {
-      auto gid = group_id(name);
-      if (!gid) return gid.error();
-      identity.groups.push_back(*gid);
-    }
-  }
+  if (group) identity.gid = TRY(group_id(*group));
+  if (groups)
+    for (const std::string& name : *groups) identity.groups.push_back(TRY(group_id(name)));
   return identity;
 }
 
