@@ -131,4 +131,12 @@ struct Conflict {
 // the jailed program, so that both find the same program.
 inline constexpr const char* kDefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+// The locale `run` gives a program (LANG) when the caller's is not in the root, and where its files
+// are: glibc's C locale with UTF-8, in the locale directory glibc reads when LOCPATH is unset, under
+// the name with its codeset normalised (as setlocale looks for it). The `locale` rule adds these
+// files, so that `add` and `run` agree on the locale by this one definition.
+inline constexpr const char* kRunLocale = "C.UTF-8";
+inline constexpr const char* kLocaleDirectory = "/usr/lib/locale";
+inline constexpr const char* kRunLocaleFiles = "/usr/lib/locale/C.utf8";
+
 }  // namespace jailbuild

@@ -27,11 +27,16 @@ const std::vector<std::string>& ClosureImports::imports_of(const LoadedObject& o
 }
 
 std::optional<Importer> ClosureImports::who_imports(const RuleInput& input, const std::set<std::string>& symbols) {
-  for (const LinkMap& map : input.programs) {
-    for (const LoadedObject& object : map.objects) {
-      for (const std::string& name : imports_of(object, input.host))
-        if (symbols.count(name)) return Importer{object.path, name};
-    }
+  for (const LinkMap& map : input.programs)
+    if (auto importer = who_imports(map, input.host, symbols)) return importer;
+  return std::nullopt;
+}
+
+std::optional<Importer> ClosureImports::who_imports(const LinkMap& map, const RootView& host,
+                                                    const std::set<std::string>& symbols) {
+  for (const LoadedObject& object : map.objects) {
+    for (const std::string& name : imports_of(object, host))
+      if (symbols.count(name)) return Importer{object.path, name};
   }
   return std::nullopt;
 }

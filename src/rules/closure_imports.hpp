@@ -27,6 +27,8 @@ class ClosureImports {
   // The first object of the input's link maps, in order, that imports one of `symbols`; nullopt if
   // none does. An object whose symbols cannot be read counts as importing nothing (said at -v).
   std::optional<Importer> who_imports(const RuleInput& input, const std::set<std::string>& symbols);
+  // The same within one link map: for a rule whose answer depends on the program's own libc.
+  std::optional<Importer> who_imports(const LinkMap& map, const RootView& host, const std::set<std::string>& symbols);
 
   // The first object of the input's link maps, in order, that imports one of `symbols` and whose
   // file holds `text` as a C string (its bytes and a NUL): a program that passes a path it names

@@ -21,5 +21,9 @@ using RuleDecision = std::vector<RuleAddition> (*)(const RuleContext&);
 std::vector<RuleAddition> decide_shell(const RuleContext& context);
 std::vector<RuleAddition> decide_libgcc(const RuleContext& context);
 std::vector<RuleAddition> decide_tz(const RuleContext& context);
+std::vector<RuleAddition> decide_gconv(const RuleContext& context);      // gconv.cpp
+std::vector<RuleAddition> decide_gconv_all(const RuleContext& context);  // gconv.cpp
+std::vector<RuleAddition> decide_locale(const RuleContext& context);
+std::vector<RuleAddition> decide_terminfo(const RuleContext& context);
 
 }  // namespace jailbuild

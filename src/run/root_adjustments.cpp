@@ -17,8 +17,10 @@
 #include <spdlog/spdlog.h>
 
 #include "jail_setup.hpp"
+#include "jailbuild/types.hpp"
 #include "util/io.hpp"
 #include "util/open_beneath.hpp"
+#include "util/paths.hpp"
 #include "util/system_error.hpp"
 #include "util/unique_fd.hpp"
 #include "util/users.hpp"
@@ -28,10 +30,10 @@ namespace {
 
 // ---- the locale -------------------------------------------------------------------------------
 
-// Where glibc's setlocale looks for a locale's files when LOCPATH is unset: a directory per locale.
-// (The locale-archive it reads first is not read here: a name found only there is reported as
-// unverified, and the default never relies on it.)
-constexpr std::string_view kLocaleDirectory = "usr/lib/locale/";
+// Where glibc's setlocale looks for a locale's files when LOCPATH is unset (kLocaleDirectory), as a
+// path beneath the root: a directory per locale. (The locale-archive it reads first is not read
+// here: a name found only there is reported as unverified, and the default never relies on it.)
+const std::string kLocalesBeneathRoot = std::string(kLocaleDirectory).substr(1) + "/";
 
 // glibc's normalisation of a codeset (_nl_normalize_codeset): letters lower-cased, digits kept,
 // everything else dropped, "iso" put in front of an all-digit result. "UTF-8" is "utf8".
@@ -64,7 +66,7 @@ bool root_holds_locale(int root_fd, const std::string& name) {
     candidates.push_back(name.substr(0, dot + 1) + normalized_codeset(name.substr(dot + 1, at - dot - 1)) + modifier);
   }
   for (const std::string& candidate : candidates) {
-    const int fd = open_beneath(root_fd, std::string(kLocaleDirectory) + candidate + "/LC_CTYPE", O_PATH);
+    const int fd = open_beneath(root_fd, kLocalesBeneathRoot + candidate + "/LC_CTYPE", O_PATH);
     if (fd < 0) continue;
     const UniqueFd held(fd);
     struct stat status {};
@@ -74,7 +76,7 @@ bool root_holds_locale(int root_fd, const std::string& name) {
 }
 
 bool root_has_locale_archive(int root_fd) {
-  const int fd = open_beneath(root_fd, std::string(kLocaleDirectory) + "locale-archive", O_PATH);
+  const int fd = open_beneath(root_fd, kLocalesBeneathRoot + "locale-archive", O_PATH);
   if (fd < 0) return false;
   ::close(fd);
   return true;
@@ -183,7 +185,7 @@ std::vector<std::string> environment_for_root(int root_fd, const RunOptions& opt
     // The caller's choice (--env, --keep-env), kept as it is; a word if the root cannot honour it.
     const std::string name = given->substr(5);
     if (!name.empty() && !root_holds_locale(root_fd, name))  // an empty LANG is C
-      spdlog::info("run: LANG={} kept as given, but {} has no {}{}{}", name, options.root, kLocaleDirectory, name,
+      spdlog::info("run: LANG={} kept as given, but {} has no {}{}{}", name, options.root, kLocalesBeneathRoot, name,
                    root_has_locale_archive(root_fd) ? " (it may be in its locale-archive, which is not read)"
                                                     : ": programs will fall back to C");
     return environment;
@@ -193,18 +195,19 @@ std::vector<std::string> environment_for_root(int root_fd, const RunOptions& opt
   if (!options.caller_lang.empty() && root_holds_locale(root_fd, options.caller_lang)) {
     lang = options.caller_lang;
     spdlog::info("run: LANG={}: the caller's, which {} holds", lang, options.root);
-  } else if (root_holds_locale(root_fd, "C.UTF-8")) {
-    lang = "C.UTF-8";
-    spdlog::info("run: LANG=C.UTF-8: {} holds {}C.utf8{}", options.root, kLocaleDirectory,
+  } else if (root_holds_locale(root_fd, kRunLocale)) {
+    lang = kRunLocale;
+    spdlog::info("run: LANG={}: {} holds {}{}", lang, options.root, std::string(kRunLocaleFiles).substr(1),
                  options.caller_lang.empty() ? "" : " (not the caller's " + options.caller_lang + ")");
   } else {
-    const bool caller_asked_for_it = options.caller_lang == "C.UTF-8" || options.caller_lang == "C.utf8";
+    const bool caller_asked_for_it =
+        options.caller_lang == kRunLocale || options.caller_lang == base_name(kRunLocaleFiles);
     // glibc 2.36 (Debian 12) has no built-in C.UTF-8: without its files setlocale fails and the
     // program runs in C anyway, only without knowing it. Saying C is saying what it gets.
     lang = "C";
-    spdlog::info("run: LANG=C: {} has no {}C.utf8{} (add /usr/lib/locale/C.utf8 for UTF-8)", options.root,
-                 kLocaleDirectory,
-                 options.caller_lang.empty() || caller_asked_for_it ? "" : " nor the caller's " + options.caller_lang);
+    spdlog::info("run: LANG=C: {} has no {}{} (add {} for UTF-8)", options.root, std::string(kRunLocaleFiles).substr(1),
+                 options.caller_lang.empty() || caller_asked_for_it ? "" : " nor the caller's " + options.caller_lang,
+                 kRunLocaleFiles);
   }
   environment.push_back("LANG=" + lang);
   return environment;

@@ -235,11 +235,16 @@ TEST_F(RuntimeRules, ShellLetsTarRunItsCompressor) {
 
 // ---- what no rule touches, and the command line ----------------------------------------------------
 
-TEST_F(RuntimeRules, TrueTriggersNoRule) {
-  const std::string with_rules = root_with("true", {kTrue});
-  const std::string without_rules = root_with("true-off", {kTrue}, {"--without", "shell,libgcc", "--without", "tz"});
+TEST_F(RuntimeRules, TrueTriggersNoRuleButLocale) {
+  // true calls setlocale (its --help is translated): the locale rule adds C.utf8 (its own test is
+  // tests/rules/text_rules_test.cpp); no other rule's trigger holds.
+  const std::string with_rules = root_with("true", {kTrue}, {"--without", "locale"});
+  const std::string without_rules =
+      root_with("true-off", {kTrue}, {"--without", "shell,libgcc", "--without", "tz,gconv,locale,terminfo"});
   EXPECT_EQ(snapshot(with_rules), snapshot(without_rules));
   EXPECT_FALSE(contains(list_of(with_rules), "rule "));
+  const std::string listed = list_of(root_with("true-locale", {kTrue}));
+  EXPECT_TRUE(contains(listed, "rule locale: /usr/bin/true imports setlocale")) << listed;
 }
 
 TEST_F(RuntimeRules, RulesListsEveryRule) {
@@ -254,11 +259,11 @@ TEST_F(RuntimeRules, RulesListsEveryRule) {
   std::vector<std::string> names;
   for (const nlohmann::json& rule : listed.at("rules")) {
     names.push_back(rule.at("name"));
-    EXPECT_TRUE(rule.at("on_by_default").get<bool>());
+    EXPECT_EQ(rule.at("on_by_default").get<bool>(), rule.at("name") != "gconv-all") << rule.dump();
     EXPECT_FALSE(rule.at("trigger").get<std::string>().empty());
     EXPECT_FALSE(rule.at("adds").get<std::string>().empty());
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"shell", "libgcc", "tz"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"shell", "libgcc", "tz", "gconv", "gconv-all", "locale", "terminfo"}));
 }
 
 TEST_F(RuntimeRules, AnUnknownRuleIsAUsageErrorNamingIt) {

@@ -762,9 +762,9 @@ TEST_F(RunCommand, TheDefaultEnvironmentHoldsOnlyPathHomeTermAndLang) {
   const auto env = environment_in(outcome.out);
   EXPECT_EQ(names_of(env), (std::set<std::string>{"HOME", "LANG", "PATH", "TERM"})) << outcome.out;
   EXPECT_EQ(env.at("TERM"), "xterm-jailtest");
-  // A locale the root holds: it has no /usr/lib/locale/C.utf8, so not the caller's C.UTF-8 but C
-  // (run_root_fit_test shows why, and the other cases).
-  EXPECT_EQ(env.at("LANG"), "C");
+  // A locale the root holds: the caller's C.UTF-8, whose files the locale rule added with the
+  // programs that call setlocale (run_root_fit_test has the other cases: a root without them).
+  EXPECT_EQ(env.at("LANG"), "C.UTF-8");
   EXPECT_EQ(env.at("HOME"), caller->pw_dir);  // the user's home, not the caller's HOME
   EXPECT_TRUE(contains(":" + env.at("PATH") + ":", ":/usr/bin:")) << env.at("PATH");
 
