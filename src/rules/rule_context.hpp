@@ -21,5 +21,7 @@ using RuleDecision = std::vector<RuleAddition> (*)(const RuleContext&);
 std::vector<RuleAddition> decide_shell(const RuleContext& context);
 std::vector<RuleAddition> decide_libgcc(const RuleContext& context);
 std::vector<RuleAddition> decide_tz(const RuleContext& context);
+std::vector<RuleAddition> decide_interpreter(const RuleContext& context);
+std::vector<RuleAddition> decide_tls(const RuleContext& context);
 
 }  // namespace jailbuild
