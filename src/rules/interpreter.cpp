@@ -1,10 +1,12 @@
 // Rule `interpreter`: an interpreter added as a program finds its standard library where its
 // build put it, in directories the loader never names: Python's `import json` fails without
-// prefix/lib/python3.X, perl's `use POSIX` without the @INC directories compiled into it. Each
+// prefix/lib/python3.X, perl's `use POSIX` without the @INC directories compiled into it, ruby's
+// `require "json"` without the rubylibdir its rbconfig.rb names. Each
 // interpreter's directories are read from its own files, as it finds them itself, never by
 // running it. Only the standard library: site and vendor trees (dist-packages, /usr/share/perl5)
 // hold what the host installed besides, which a root asks for by adding it.
 #include <algorithm>
+#include <map>
 #include <set>
 #include <string_view>
 
@@ -130,83 +132,162 @@ void add_python_stdlib(const RuleContext& context, const std::string& executable
       executable, version, version, home);
 }
 
-// --- perl --------------------------------------------------------------------------------------
+// --- perl and ruby ----------------------------------------------------------------------------
 
-// Whether `object` is perl's interpreter: the program perl (perl, perl5.36.0; Debian's links
-// libperl in statically) or the shared libperl.so.5.X.
-bool is_perl(const LoadedObject& object) {
-  const auto names = object_names(object);
-  return std::any_of(names.begin(), names.end(), [](const std::string& name) {
-    return name == "perl" || name.starts_with("perl5") || name.starts_with("libperl.so");
-  });
-}
+// An interpreter whose library directories are compiled into it and described by a configuration
+// file its build writes into one of them (perl's Config.pm, ruby's rbconfig.rb).
+struct ConfiguredInterpreter {
+  const char* name;         // "perl"
+  const char* config_file;  // in the directories that hold it: "Config.pm"
+  // Whether the object is the one holding the compiled directories.
+  bool (*is_it)(const std::string& object_name);
+  // The standard library's directories the configuration file names, each with the key naming it.
+  std::vector<std::pair<std::string, std::string>> (*named_dirs)(const std::string& config);
+  const char* excluded;  // a name left out of each directory: the headers for building extensions
+};
 
-// The directories compiled into a perl (its @INC: Configure's archlib, privlib, site and vendor
-// directories, and Debian's perl-base): the absolute paths with "perl" in them that the object holds.
-std::vector<std::string> compiled_perl_dirs(std::span<const std::byte> bytes) {
-  return compiled_paths_containing(bytes, "perl");
+// perl: the program (perl, perl5.36.0: Debian's links libperl in statically) or libperl.so.5.X.
+bool is_perl(const std::string& name) {
+  return name == "perl" || name.starts_with("perl5") || name.starts_with("libperl.so");
 }
 
 // The value of `key => '...'` in a Config.pm (perl's own, written by its build).
-std::optional<std::string> config_value(const std::string& config, const std::string& key) {
+std::optional<std::string> config_pm_value(const std::string& config, const std::string& key) {
   const std::string marker = "\n    " + key + " => '";
   const std::size_t at = config.find(marker);
   if (at == std::string::npos) return std::nullopt;
   const std::size_t value = at + marker.size();
   const std::size_t end = config.find('\'', value);
-  if (end == std::string::npos || end == value || config[value] != '/') return std::nullopt;
+  if (end == std::string::npos) return std::nullopt;
   return config.substr(value, end - value);
 }
 
-// perl's standard library: of the directories compiled into it, those holding perl's Config.pm (the
-// build's archlib, and on Debian perl-base, the part of it that the essential package perl-base
-// ships), and the archlib and privlib that Config.pm names (privlib holds no Config.pm). Not the
-// site and vendor directories: they hold what the host installed besides (/usr/share/perl5, CPAN
-// modules in /usr/local). Left out of archlib: CORE, the headers and libperl.so link for building
-// XS modules (8 MB).
-void add_perl_stdlib(const RuleContext& context, const LoadedObject& interpreter, const std::string& program,
-                     std::vector<RuleAddition>& added, std::set<std::string>& dirs_added) {
+std::vector<std::pair<std::string, std::string>> perl_named_dirs(const std::string& config) {
+  std::vector<std::pair<std::string, std::string>> dirs;
+  for (const char* key : {"archlibexp", "privlibexp"})
+    if (auto dir = config_pm_value(config, key)) dirs.emplace_back(std::move(*dir), key);
+  return dirs;
+}
+
+// ruby: libruby-3.1.so.3.1 holds the load path (the program ruby3.1 links it).
+bool is_ruby(const std::string& name) { return name.starts_with("libruby"); }
+
+// The `CONFIG["key"] = "value"` lines of an rbconfig.rb, values as written ($(name) unexpanded).
+// prefix is written as an expression, (TOPDIR || DESTDIR + "/usr"): TOPDIR is set only for a ruby
+// run from its build tree and DESTDIR is empty once installed, so its last literal is the prefix.
+std::map<std::string, std::string> rbconfig_values(const std::string& config) {
+  std::map<std::string, std::string> values = {{"DESTDIR", ""}};
+  std::size_t start = 0;
+  while (start < config.size()) {
+    std::size_t end = config.find('\n', start);
+    if (end == std::string::npos) end = config.size();
+    std::string_view line(config.data() + start, end - start);
+    start = end + 1;
+    while (line.starts_with(' ')) line.remove_prefix(1);
+    if (!line.starts_with("CONFIG[\"")) continue;
+    const std::size_t key_end = line.find("\"] = ", 8);
+    if (key_end == std::string_view::npos) continue;
+    const std::string key(line.substr(8, key_end - 8));
+    std::string_view value = line.substr(key_end + 5);
+    if (key == "prefix") {
+      const std::size_t close = value.rfind('"');
+      const std::size_t open =
+          close == std::string_view::npos || close == 0 ? std::string_view::npos : value.rfind('"', close - 1);
+      if (open != std::string_view::npos) values[key] = std::string(value.substr(open + 1, close - open - 1));
+    } else if (value.size() >= 2 && value.front() == '"' && value.back() == '"' &&
+               value.find('\\') == std::string_view::npos) {
+      values[key] = std::string(value.substr(1, value.size() - 2));
+    }
+  }
+  return values;
+}
+
+// `key`'s value with every $(name) replaced by name's, as mkconfig's expand does; nullopt when a
+// name is unknown or the expansion nests too deep (a loop).
+std::optional<std::string> rbconfig_expand(const std::map<std::string, std::string>& values, const std::string& key,
+                                           int depth = 0) {
+  const auto it = values.find(key);
+  if (it == values.end() || depth > 16) return std::nullopt;
+  std::string out;
+  const std::string& value = it->second;
+  for (std::size_t i = 0; i < value.size();) {
+    const std::size_t open = value.find("$(", i);
+    const std::size_t close = open == std::string::npos ? std::string::npos : value.find(')', open);
+    if (close == std::string::npos) {
+      out += value.substr(i);
+      break;
+    }
+    out += value.substr(i, open - i);
+    const auto inner = rbconfig_expand(values, value.substr(open + 2, close - open - 2), depth + 1);
+    if (!inner) return std::nullopt;
+    out += *inner;
+    i = close + 1;
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> ruby_named_dirs(const std::string& config) {
+  const auto values = rbconfig_values(config);
+  std::vector<std::pair<std::string, std::string>> dirs;
+  for (const char* key : {"rubyarchdir", "rubylibdir"})
+    if (auto dir = rbconfig_expand(values, key)) dirs.emplace_back(std::move(*dir), key);
+  return dirs;
+}
+
+// Of the directories compiled into the interpreter (perl's @INC, ruby's load path: the build's
+// library directories, its site and vendor ones, and Debian's perl-base), read as the absolute paths
+// with the interpreter's name in them that the object holds: those that hold its configuration file
+// (perl's archlib, and on Debian perl-base, the part of the library the essential package perl-base
+// ships; ruby's rubyarchdir), and the standard library's directories that file names (perl's
+// archlibexp and privlibexp, ruby's rubyarchdir and rubylibdir). Not the site and vendor
+// directories: they hold what the host installed besides (/usr/share/perl5, vendor_ruby, /usr/local).
+// Left out of each: `excluded` (perl's CORE, the headers and libperl.so link for building XS
+// modules: 8 MB).
+void add_configured_stdlib(const RuleContext& context, const ConfiguredInterpreter& kind,
+                           const LoadedObject& interpreter, const std::string& program,
+                           std::vector<RuleAddition>& added, std::set<std::string>& dirs_added) {
   const std::string& file = interpreter.real_path.empty() ? interpreter.path : interpreter.real_path;
-  // In the closure, so planned and watched: mapped, not read into memory (3.8 MB).
+  // In the closure, so planned and watched: mapped, not read into memory (3.8 MB for perl).
   auto mapped = elf::MappedFile::open(context.input.host.host_path(file));
   if (!mapped) {
-    spdlog::info("rule interpreter: {}; perl's standard library is not added", mapped.error().message);
+    spdlog::info("rule interpreter: {}; {}'s standard library is not added", mapped.error().message, kind.name);
     return;
   }
   std::vector<std::pair<std::string, std::string>> library;  // directory, why
-  for (const std::string& dir : compiled_perl_dirs(mapped->bytes())) {
+  for (const std::string& dir : compiled_paths_containing(mapped->bytes(), kind.name)) {
     const auto real = canonical(context, dir);
     if (!real) continue;
-    const std::optional<std::string> config = context.input.read(join_path(*real, "Config.pm"));
+    const std::optional<std::string> config = context.input.read(join_path(*real, kind.config_file));
     if (!config) continue;
-    library.emplace_back(
-        dir, program + " runs perl, whose @INC compiled into " + file + " holds " + dir + " (with perl's Config.pm)");
-    for (const char* key : {"archlibexp", "privlibexp"}) {
-      const std::optional<std::string> named = config_value(*config, key);
-      if (named && canonical(context, *named))
-        library.emplace_back(*named, program + " runs perl, whose " + dir + "/Config.pm names " + *named + " (" +
-                                         std::string(key).substr(0, 7) + ")");
+    library.emplace_back(dir, program + " runs " + kind.name + ", whose directories compiled into " + file +
+                                  " include " + dir + " (with its " + kind.config_file + ")");
+    for (const auto& [named, key] : kind.named_dirs(*config)) {
+      if (is_plain_absolute_path(named) && canonical(context, named))
+        library.emplace_back(named, program + " runs " + kind.name + ", whose " + dir + "/" + kind.config_file +
+                                        " names " + named + " (" + key + ")");
     }
   }
-  if (library.empty())
-    spdlog::info(
-        "rule interpreter: {} holds no @INC directory with perl's Config.pm; perl's standard library is "
-        "not added",
-        file);
+  if (library.empty()) {
+    spdlog::info("rule interpreter: {} holds no directory with {}'s {}; its standard library is not added", file,
+                 kind.name, kind.config_file);
+  }
   for (const auto& [dir, why] : library) {
     if (!dirs_added.insert(dir).second) continue;
     add_tree_except(
-        context, dir, [](const std::string& name) { return name == "CORE"; }, why, added);
+        context, dir, [&](const std::string& name) { return name == kind.excluded; }, why, added);
   }
 }
+
+const ConfiguredInterpreter kPerl = {"perl", "Config.pm", is_perl, perl_named_dirs, "CORE"};
+const ConfiguredInterpreter kRuby = {"ruby", "rbconfig.rb", is_ruby, ruby_named_dirs, ""};
 
 }  // namespace
 
 std::vector<RuleAddition> decide_interpreter(const RuleContext& context) {
   std::vector<RuleAddition> added;
   std::set<std::pair<std::string, std::string>> pythons;  // (executable, version) done
-  std::set<std::string> perls;                            // interpreter files done
-  std::set<std::string> perl_dirs;                        // perl directories added
+  std::set<std::string> interpreters;                     // perl and ruby objects done
+  std::set<std::string> dirs;                             // their directories added
   for (const LinkMap& map : context.input.programs) {
     if (map.objects.empty()) continue;
     const LoadedObject& program = map.objects[0];
@@ -218,8 +299,12 @@ std::vector<RuleAddition> decide_interpreter(const RuleContext& context) {
           add_python_stdlib(context, executable, *version, added);
         if (version) break;
       }
-      if (is_perl(object) && perls.insert(object.real_path.empty() ? object.path : object.real_path).second)
-        add_perl_stdlib(context, object, program.path, added, perl_dirs);
+      for (const ConfiguredInterpreter* kind : {&kPerl, &kRuby}) {
+        const auto names = object_names(object);
+        if (std::none_of(names.begin(), names.end(), kind->is_it)) continue;
+        if (interpreters.insert(object.real_path.empty() ? object.path : object.real_path).second)
+          add_configured_stdlib(context, *kind, object, program.path, added, dirs);
+      }
     }
   }
   return added;

@@ -25,6 +25,7 @@ using namespace testing;
 const std::string kOpenssl = "/usr/bin/openssl";
 const std::string kPython = "/usr/bin/python3.11";
 const std::string kPerl = "/usr/bin/perl";
+const std::string kRuby = "/usr/bin/ruby";
 
 // A self-signed certificate for CN=x, written to standard output (the key to the jail's /tmp).
 const std::vector<std::string> kOpensslReq = {
@@ -226,8 +227,8 @@ TEST_F(TlsInterpreter, PerlFindsItsModules) {
   EXPECT_FALSE(holds(root, "/usr/share/perl5"));
   EXPECT_FALSE(holds(root, "/usr/lib/x86_64-linux-gnu/perl/5.36.0/CORE"));
   EXPECT_TRUE(contains(list_of(root),
-                       "rule interpreter: /usr/bin/perl runs perl, whose @INC compiled into "
-                       "/usr/bin/perl holds /usr/lib/x86_64-linux-gnu/perl-base"));
+                       "rule interpreter: /usr/bin/perl runs perl, whose directories compiled into "
+                       "/usr/bin/perl include /usr/lib/x86_64-linux-gnu/perl-base (with its Config.pm)"));
 }
 
 TEST_F(TlsInterpreter, WithoutInterpreterPerlCannotLocatePosix) {
@@ -236,6 +237,25 @@ TEST_F(TlsInterpreter, WithoutInterpreterPerlCannotLocatePosix) {
   const ProcessResult ran = run_in(root, {kPerl, "-e", kPerlModules});
   EXPECT_NE(ran.exit_code, 0) << ran.describe();
   EXPECT_TRUE(contains(ran.output, "Can't locate strict.pm in @INC")) << ran.describe();
+}
+
+// ---- interpreter (ruby) ---------------------------------------------------------------------------
+
+// json is a default gem of ruby 3.1: in rubylibdir (/usr/lib/ruby/3.1.0), its C parser in
+// rubyarchdir, which holds rbconfig.rb.
+const std::string kRubyJson = "require 'json'; puts JSON.generate({'a' => [1, 2]})";
+
+TEST_F(TlsInterpreter, RubyRequiresJson) {
+  if (!on_host(kRuby)) GTEST_SKIP() << kRuby << " is not installed (scripts/install-deps.sh --test installs it)";
+  const std::string root = root_with("ruby", {kRuby});
+  const ProcessResult ran = run_in(root, {kRuby, "-e", kRubyJson});
+  EXPECT_EQ(ran.exit_code, 0) << ran.describe();
+  EXPECT_EQ(ran.output, "{\"a\":[1,2]}\n");
+  EXPECT_TRUE(contains(list_of(root), "(with its rbconfig.rb)"));
+  const std::string off = root_with("ruby-off", {kRuby}, {"--without", "interpreter"});
+  const ProcessResult failed = run_in(off, {kRuby, "-e", kRubyJson});
+  EXPECT_NE(failed.exit_code, 0) << failed.describe();
+  EXPECT_FALSE(contains(failed.output, "{\"a\":[1,2]}")) << failed.describe();
 }
 
 }  // namespace
