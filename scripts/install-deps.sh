@@ -9,7 +9,8 @@ packages=(cmake ninja-build g++ pkg-config liblief-dev libspdlog-dev nlohmann-js
           libgtest-dev libseccomp-dev libcap-dev)
 for arg in "$@"; do
   case "$arg" in
-    --test) packages+=(clang libclang-rt-14-dev gcc binutils python3 sqlite3 strace git xz-utils) ;;
+    --test) packages+=(clang libclang-rt-14-dev gcc binutils python3 sqlite3 strace git xz-utils
+                      openssl ca-certificates perl ruby) ;;  # the runtime rules' real workloads
     --bench) packages+=(hyperfine libtree pax-utils python3-pyelftools jailkit dracut-core bubblewrap firejail rsync) ;;
     *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
   esac

@@ -13,11 +13,24 @@ struct CatalogueEntry {
   RuleDecision decide;
 };
 
-// In the order the planner applies them: each sees what the earlier ones added, so `shell` comes
-// first (the shell's own closure is then looked at by the others).
+// In the order the planner applies them: each sees what the earlier ones added, so `interpreter`
+// comes first (the ELF modules of the trees it adds have closures the others look at: Python's
+// _ssl links libssl, for `tls`), then `shell` (the shell's own closure is then looked at by the
+// others).
 const std::vector<CatalogueEntry>& entries() {
   static const std::vector<CatalogueEntry> catalogue = {
-      {{"shell", true, "system, popen or wordexp imported; or an exec call imported by a file naming /bin/sh", "/bin/sh with its closure and its symlinks (dash)",
+      {{"interpreter", true,
+        "a program that is python3.X or links libpython3.X; perl or libperl, or libruby, in the closure",
+        "the interpreter's standard library as it finds it: Python's prefix/lib/python3.X (by getpath's os.py "
+        "landmark) without test, idlelib, turtledemo, config-3.X-* and site/dist-packages; perl's @INC "
+        "directories holding its Config.pm and the archlib and privlib it names, without CORE; ruby's load-path "
+        "directory holding rbconfig.rb and the rubyarchdir and rubylibdir it names",
+        "Python 3.11: about 38 MB in 1,464 entries (the tree, and lib-dynload's libraries: libcrypto, "
+        "libsqlite3, ...); perl 5.36: about 40 MB in 2,546 entries (Encode's tables are 10 MB); ruby 3.1: about "
+        "23 MB in 1,740 entries"},
+       decide_interpreter},
+      {{"shell", true, "system, popen or wordexp imported; or an exec call imported by a file naming /bin/sh",
+        "/bin/sh with its closure and its symlinks (dash)",
         "about 125 KB (dash; its libraries are libc's)"},
        decide_shell},
       {{"libgcc", true, "libc in the closure and pthread_cancel, pthread_exit or backtrace imported",
@@ -47,6 +60,13 @@ const std::vector<CatalogueEntry>& entries() {
         "ansi, dumb and their -256color forms), each from the first directory ncurses searches that has it",
         "32 KB in 24 entries"},
        decide_terminfo},
+      {{"tls", true, "libcrypto (or libssl, which links it) in the closure",
+        "from libcrypto's compiled OPENSSLDIR: openssl.cnf, certs (the CA directory, its symlinks followed into "
+        "/etc/ssl/certs and /usr/share/ca-certificates), cert.pem and ct_log_list.cnf where present; never "
+        "private or misc",
+        "about 620 KB in 447 entries (Debian 12 ca-certificates: the CA directory's symlinks, 142 certificates "
+        "and their bundle; openssl.cnf)"},
+       decide_tls},
   };
   return catalogue;
 }

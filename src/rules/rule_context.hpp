@@ -25,5 +25,7 @@ std::vector<RuleAddition> decide_gconv(const RuleContext& context);      // gcon
 std::vector<RuleAddition> decide_gconv_all(const RuleContext& context);  // gconv.cpp
 std::vector<RuleAddition> decide_locale(const RuleContext& context);
 std::vector<RuleAddition> decide_terminfo(const RuleContext& context);
+std::vector<RuleAddition> decide_interpreter(const RuleContext& context);
+std::vector<RuleAddition> decide_tls(const RuleContext& context);
 
 }  // namespace jailbuild

@@ -263,7 +263,8 @@ TEST_F(RuntimeRules, RulesListsEveryRule) {
     EXPECT_FALSE(rule.at("trigger").get<std::string>().empty());
     EXPECT_FALSE(rule.at("adds").get<std::string>().empty());
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"shell", "libgcc", "tz", "gconv", "gconv-all", "locale", "terminfo"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"interpreter", "shell", "libgcc", "tz", "gconv", "gconv-all", "locale",
+                                             "terminfo", "tls"}));
 }
 
 TEST_F(RuntimeRules, AnUnknownRuleIsAUsageErrorNamingIt) {

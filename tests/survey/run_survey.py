@@ -125,6 +125,16 @@ def positive_int(out):
   return (text.isdigit() and int(text) > 0), text
 
 
+def first_host_ca():
+  """The first certificate of the host's CA bundle (ca-certificates), or b"" without one."""
+  try:
+    with open("/etc/ssl/certs/ca-certificates.crt", "rb") as bundle:
+      first, end, _ = bundle.read().partition(b"-----END CERTIFICATE-----")
+  except OSError:
+    return b""
+  return first + end + b"\n" if end else b""
+
+
 def c_program(name):
   return lambda ctx: ctx.programs[name]
 
@@ -199,6 +209,14 @@ WORKLOADS = [
                    "-subj", "/CN=x", "-nodes", "-days", "1", "-keyout", "/tmp/key.pem"]),    # the certificate to stdout
              Step(["/usr/bin/openssl", "x509", "-noout", "-subject"])],
            ("equal", b"subject=CN = x\n")),
+  # python3.11 alone (no data directory): the interpreter rule brings its standard library, whose
+  # _ssl brings libssl, for which the tls rule brings the CA store.
+  Workload("python-alone-ssl-cas", "tls", ["/usr/bin/python3.11"],
+           ["/usr/bin/python3.11", "-c",
+            "import ssl; print(ssl.create_default_context().cert_store_stats()['x509_ca'])"], ("host",)),
+  # The first CA of the host's bundle, given on stdin, verified against the jail's default store.
+  Workload("openssl-verify-ca", "tls", ["/usr/bin/openssl"], ["/usr/bin/openssl", "verify"], ("equal", b"stdin: OK\n"),
+           stdin=first_host_ca(), needs=lambda: None if first_host_ca() else "host has no CA bundle"),
   Workload("openssl-sha256", "plain", ["/usr/bin/openssl"], ["/usr/bin/openssl", "dgst", "-sha256", "-r"], ("host",),
            stdin=BLOB),
   # terminfo
