@@ -164,11 +164,13 @@ void add_jail_commands(CLI::App& app, int& exit_code) {
                    "Turn runtime rules on (RULE[,RULE], repeatable; `jailbuild rules` lists them); later add and sync "
                    "repeat it")
       ->delimiter(',')
+      ->allow_extra_args(false)  // one word: `--without tz PATH` leaves PATH a path
       ->type_name("RULE");
   add_command
       ->add_option("--without", add->rules.without,
                    "Turn runtime rules off (RULE[,RULE], repeatable); later add and sync repeat it")
       ->delimiter(',')
+      ->allow_extra_args(false)
       ->type_name("RULE");
   add_command->callback([add, &exit_code] { exit_code = run_add(*add); });
 

@@ -280,5 +280,16 @@ TEST_F(RuntimeRules, AnUnknownRuleIsAUsageErrorNamingIt) {
   EXPECT_EQ(both.exit_code, kExitUsage) << both.describe();
 }
 
+// --with and --without take one word each (a list is comma-separated): the word after it is a path
+// again, as for run's --cap. Written before the path, as a user types it.
+TEST_F(RuntimeRules, AWordAfterWithoutIsAPathNotAnotherRule) {
+  const std::string root = dir_ + "/without-first";
+  const ProcessResult added =
+      run_jailbuild({"add", "--without", "tz", kDate, "--root", root, "--state-dir", state_});
+  EXPECT_EQ(added.exit_code, kExitOk) << added.describe();
+  EXPECT_TRUE(holds(root, kDate));
+  EXPECT_FALSE(holds(root, "/usr/share/zoneinfo"));
+}
+
 }  // namespace
 }  // namespace jailbuild
