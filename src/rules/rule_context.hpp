@@ -21,5 +21,9 @@ using RuleDecision = std::vector<RuleAddition> (*)(const RuleContext&);
 std::vector<RuleAddition> decide_shell(const RuleContext& context);
 std::vector<RuleAddition> decide_libgcc(const RuleContext& context);
 std::vector<RuleAddition> decide_tz(const RuleContext& context);
+std::vector<RuleAddition> decide_users(const RuleContext& context);
+std::vector<RuleAddition> decide_hosts(const RuleContext& context);
+std::vector<RuleAddition> decide_dns(const RuleContext& context);
+std::vector<RuleAddition> decide_nss(const RuleContext& context);
 
 }  // namespace jailbuild
