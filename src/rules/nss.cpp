@@ -31,10 +31,12 @@ bool answers_only_through_systemd(const std::string& service) {
   return service == "systemd" || service == "resolve" || service == "mymachines";
 }
 
+}  // namespace
+
 // The root's nsswitch.conf: the host's, line by line, less the services above together with the
 // actions that follow them ("resolve [!UNAVAIL=return]": left behind, the action would apply to
 // the service before). `services` receives the services it keeps, each once, in order.
-std::string conf_for_root(const std::string& host_conf, std::vector<std::string>& services) {
+std::string nsswitch_conf_for_root(const std::string& host_conf, std::vector<std::string>& services) {
   std::string out;
   for (std::size_t begin = 0; begin < host_conf.size();) {
     const std::size_t end = std::min(host_conf.find('\n', begin), host_conf.size());
@@ -69,6 +71,15 @@ std::string conf_for_root(const std::string& host_conf, std::vector<std::string>
         at = stop;
       }
     }
+    // A line that names none of them stays as the host wrote it.
+    if (std::none_of(items.begin(), items.end(),
+                     [](const Item& item) { return answers_only_through_systemd(item.service); })) {
+      for (const Item& item : items)
+        if (!item.service.empty() && std::find(services.begin(), services.end(), item.service) == services.end())
+          services.push_back(item.service);
+      out += line + "\n";
+      continue;
+    }
     std::string kept = line.substr(0, colon + 1);
     for (const Item& item : items) {
       if (answers_only_through_systemd(item.service)) continue;
@@ -80,8 +91,6 @@ std::string conf_for_root(const std::string& host_conf, std::vector<std::string>
   }
   return out;
 }
-
-}  // namespace
 
 std::vector<RuleAddition> decide_nss(const RuleContext& context) {
   // The calls that go through NSS for a database (and initgroups, getgrouplist: group; getlogin:
@@ -112,7 +121,7 @@ std::vector<RuleAddition> decide_nss(const RuleContext& context) {
   }
 
   // The host's nsswitch.conf, its order and its actions, less the services only systemd's daemons
-  // answer (conf_for_root): the jail looks its names up as the host would. Its first service is
+  // answer (nsswitch_conf_for_root): the jail looks its names up as the host would. Its first service is
   // `files` on every distribution, which the root's generated passwd, group and hosts answer; any
   // other service behind a daemon (sssd, nslcd) finds no socket in the jail and is skipped as
   // unavailable. Without a conf on the host, none in the root: glibc's defaults hold for both alike.
@@ -131,7 +140,7 @@ std::vector<RuleAddition> decide_nss(const RuleContext& context) {
   // too: no problem for the plan, said at -v.
   const LoadedObject* libc = ClosureImports::find_object(context.input.programs, is_libc);
   std::vector<std::string> services;
-  std::string root_conf = conf_for_root(*conf, services);
+  std::string root_conf = nsswitch_conf_for_root(*conf, services);
   for (const std::string& service : services) {
     if (built_into_libc(service) || libc == nullptr) continue;
     if (!is_service_name(service)) {

@@ -17,6 +17,7 @@
 
 #include "support/command_test_support.hpp"
 #include "support/jail_suite.hpp"
+#include "rules/rule_context.hpp"
 #include "util/users.hpp"
 
 namespace jailbuild {
@@ -282,6 +283,27 @@ TEST_F(UsersHostsNss, WithoutNssServicesAreNotFound) {
   EXPECT_EQ(http.exit_code, 2) << http.describe();
   EXPECT_FALSE(holds(root, "/etc/services"));
   EXPECT_FALSE(holds(root, "/etc/nsswitch.conf"));
+}
+
+// The root's conf from the host's: the services only systemd's daemons answer go with their actions
+// (left behind, "[!UNAVAIL=return]" would apply to `files` and stop every look-up there); every
+// other line stays as the host wrote it, the services it names listed for their modules.
+TEST(NsswitchConfForRoot, DropsSystemdsServicesWithTheirActionsAndKeepsTheRest) {
+  std::vector<std::string> services;
+  const std::string conf = nsswitch_conf_for_root(
+      "# systemd is named here, in a comment\n"
+      "passwd:         files systemd\n"
+      "hosts:          files mymachines resolve [!UNAVAIL=return] dns myhostname\n"
+      "services:       db files\n"
+      "netgroup:       nis # trailing\n",
+      services);
+  EXPECT_EQ(conf,
+            "# systemd is named here, in a comment\n"
+            "passwd: files\n"
+            "hosts: files dns myhostname\n"
+            "services:       db files\n"
+            "netgroup:       nis # trailing\n");
+  EXPECT_EQ(services, (std::vector<std::string>{"files", "dns", "myhostname", "db", "nis"}));
 }
 
 }  // namespace
