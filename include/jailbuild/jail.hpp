@@ -67,13 +67,14 @@ std::vector<std::string> extend_intent(Intent& intent, const Intent& request);
 struct RuleChoice {
   std::vector<std::string> with;
   std::vector<std::string> without;
+  std::vector<std::string> users;  // add --user: users the `users` rule's /etc/passwd and /etc/group hold
 };
 
 // Adds `paths` (and everything they need) to the root, creating it if missing. The plan covers
 // every path the manifest already lists too, so that the root's own loader cache describes all it
 // holds, and the runtime rules the root's intent turns on. Nothing is removed. With
 // options.dry_run nothing is written, not even the manifest. A name in `rules` that is no rule is
-// a usage error.
+// a usage error, and so is a user the host does not know or whose name holds ':' or a newline.
 Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::string>& paths,
                                const WriteOptions& options, const RuleChoice& rules = {});
 

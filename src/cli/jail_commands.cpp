@@ -172,6 +172,11 @@ void add_jail_commands(CLI::App& app, int& exit_code) {
       ->delimiter(',')
       ->allow_extra_args(false)
       ->type_name("RULE");
+  add_command
+      ->add_option("--user", add->rules.users,
+                   "Name a host user (and its groups) in the root's generated /etc/passwd and /etc/group (rule "
+                   "users; repeatable); later add and sync repeat it")
+      ->type_name("NAME");
   add_command->callback([add, &exit_code] { exit_code = run_add(*add); });
 
   auto rules_as_json = std::make_shared<bool>(false);

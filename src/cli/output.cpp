@@ -322,6 +322,7 @@ std::string manifest_text(const Manifest& manifest) {
   };
   rule_names("rules turned on:", manifest.intent.options.rules_with);
   rule_names("rules turned off:", manifest.intent.options.rules_without);
+  rule_names("users (add --user):", manifest.intent.options.users);
   out += "entries:\n";
   for (const auto& [path, entry] : manifest.entries) {
     out += "  " + entry_line(entry.type, path, entry.link_target) + "\n";

@@ -24,6 +24,7 @@
 #include "util/root_dir.hpp"
 #include "util/system_error.hpp"
 #include "util/unique_fd.hpp"
+#include "util/users.hpp"
 #include "watch_list.hpp"
 
 namespace jailbuild {
@@ -464,6 +465,11 @@ Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::s
     if (std::find(rules.without.begin(), rules.without.end(), rule) != rules.without.end())
       return Error::usage("rule '" + rule + "' is both turned on (--with) and off (--without)");
   }
+  for (const std::string& user : rules.users) {
+    if (user.empty() || user.find_first_of(":\n") != std::string::npos)
+      return Error::usage("--user '" + user + "': not a user name (empty, or holding ':' or a newline)");
+    if (!account_by_name(user)) return Error::usage("--user " + user + ": the host has no such user");
+  }
   auto locked = lock_root(jail, options.dry_run, true);
   if (!locked) return locked.error();
   // What this add asks: its paths, and the options a manifest records so that later runs repeat them.
@@ -472,6 +478,7 @@ Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::s
   request.options.allow_devices = options.allow_devices;
   request.options.rules_with = rules.with;
   request.options.rules_without = rules.without;
+  request.options.users = rules.users;
   for (const std::string& path : paths) request.requirements.push_back(PathRequirement{added_path(path)});
   if (jail.allow_proof && !options.dry_run) {
     if (auto unchanged = proven_unchanged(*locked, request)) return std::move(*unchanged);

@@ -27,5 +27,13 @@ std::vector<RuleAddition> decide_locale(const RuleContext& context);
 std::vector<RuleAddition> decide_terminfo(const RuleContext& context);
 std::vector<RuleAddition> decide_interpreter(const RuleContext& context);
 std::vector<RuleAddition> decide_tls(const RuleContext& context);
+std::vector<RuleAddition> decide_users(const RuleContext& context);
+std::vector<RuleAddition> decide_hosts(const RuleContext& context);
+std::vector<RuleAddition> decide_dns(const RuleContext& context);
+std::vector<RuleAddition> decide_nss(const RuleContext& context);
+
+// The root's nsswitch.conf made from the host's (nss.cpp): its lines as they are, less the services
+// only systemd's daemons answer with the actions that follow them; `services` gets those it keeps.
+std::string nsswitch_conf_for_root(const std::string& host_conf, std::vector<std::string>& services);
 
 }  // namespace jailbuild

@@ -59,11 +59,7 @@ std::vector<std::string> environment_for_root(int root_fd, const RunOptions& opt
 // missing in a --writable root). A name or field holding ':' or a newline is an error.
 Result<std::vector<GeneratedFile>> user_database_for_root(int root_fd, const RunOptions& options);
 
-// One line of the generated /etc/passwd or /etc/group: "name:x:uid:gid:gecos:home:shell\n",
-// "name:x:gid:\n" (the password always "x", no members). A field holding ':' or a newline, which
-// would make another field or another user, is an error naming it.
-Result<std::string> passwd_line(const Account& account);
-Result<std::string> group_line(const GroupEntry& group);
+// The lines themselves are made by passwd_line and group_line (util/users.hpp), without members.
 
 // ---- the user namespace (user_namespace.cpp) --------------------------------------------------
 

@@ -141,14 +141,6 @@ Database parse_database(std::string text) {
   return database;
 }
 
-// A field of a generated line: a ':' or a newline would make another field or another line, that
-// is, another user. The host's NSS (an LDAP directory, say) is trusted, but not to that point.
-Result<void> check_field(const std::string& field, const std::string& what) {
-  if (field.find_first_of(":\n") != std::string::npos)
-    return Error{what + " '" + field + "' holds ':' or a newline: refused as a line of the jail's user database"};
-  return {};
-}
-
 // Adds the host's line for `name` (made by `line` only then) unless the root's file names it or
 // its id already.
 template <typename MakeLine>
@@ -162,20 +154,6 @@ Result<bool> add_line(Database& database, const std::string& name, unsigned long
 }
 
 }  // namespace
-
-// The password field is always "x": no hash, whatever the host's NSS returns, leaves the host.
-Result<std::string> passwd_line(const Account& account) {
-  for (const std::string* field : {&account.name, &account.gecos, &account.home, &account.shell})
-    TRY(check_field(*field, "user " + account.name + ":"));
-  return account.name + ":x:" + std::to_string(account.uid) + ":" + std::to_string(account.gid) + ":" + account.gecos +
-         ":" + account.home + ":" + account.shell + "\n";
-}
-
-// Without its members: the host's memberships are none of the jail's business.
-Result<std::string> group_line(const GroupEntry& group) {
-  TRY(check_field(group.name, "group"));
-  return group.name + ":x:" + std::to_string(group.gid) + ":\n";
-}
 
 std::vector<std::string> environment_for_root(int root_fd, const RunOptions& options) {
   std::vector<std::string> environment = options.environment;

@@ -5,6 +5,9 @@
 
 #include <optional>
 #include <string>
+#include <vector>
+
+#include "jailbuild/result.hpp"
 
 namespace jailbuild {
 
@@ -31,5 +34,18 @@ std::optional<gid_t> group_id_by_name(const std::string& name);
 // jailbuild shows of a group is its name and id.
 std::optional<GroupEntry> group_by_id(gid_t gid);
 std::optional<GroupEntry> group_by_name(const std::string& name);
+
+// The ids of every group `account` is in: its primary group first, then the groups that name it
+// as a member (getgrouplist).
+std::vector<gid_t> group_ids_of(const Account& account);
+
+// One line of a generated /etc/passwd or /etc/group, the only way jailbuild writes one (a root's
+// files, `run -u`'s view): "name:x:uid:gid:gecos:home:shell\n", "name:x:gid:MEMBERS\n". The
+// password is always "x": no hash, whatever the host's NSS returns, leaves the host. A group's
+// members are the ones given (none unless the caller decides the jail needs them). A field holding
+// ':' or a newline (or a member holding ','), which would make another field, member or user, is
+// an error naming it: the host's NSS (an LDAP directory, say) is trusted, but not to that point.
+Result<std::string> passwd_line(const Account& account);
+Result<std::string> group_line(const GroupEntry& group, const std::vector<std::string>& members = {});
 
 }  // namespace jailbuild

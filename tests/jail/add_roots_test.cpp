@@ -62,8 +62,11 @@ const testing::Environment kPlainEnv{{"PATH", "/usr/bin:/bin"}};
 // PT_INTERP values of glibc loaders: an exec trace stops after listing instead of running the program.
 const std::set<std::string> kGlibcLoaders = {"/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux.so.2",
                                              "/libx32/ld-linux-x32.so.2"};
-// Files jailbuild writes into a root instead of copying them from the host.
-const std::set<std::string> kGeneratedFiles = {"/etc/ld.so.cache", "/etc/ld.so.conf"};
+// Files jailbuild writes into a root instead of copying them from the host: the loader cache, and
+// the runtime rules' users, hosts and nss files (tests/rules checks their contents).
+const std::set<std::string> kGeneratedFiles = {"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/passwd",
+                                               "/etc/group",       "/etc/hosts",      "/etc/host.conf",
+                                               "/etc/nsswitch.conf"};
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 

@@ -16,6 +16,7 @@
 #include "jailbuild/run.hpp"
 #include "run/jail_setup.hpp"
 #include "run/mount_plan.hpp"
+#include "util/users.hpp"
 
 namespace jailbuild::run {
 

@@ -66,12 +66,14 @@ class RunRootFit : public JailSuite {
     }
     const std::vector<std::string> programs{kShell,          "/usr/bin/wc", "/usr/bin/whoami", "/usr/bin/id",
                                             "/usr/bin/ls",   "/usr/bin/cat", "/usr/bin/grep",  probe_};
-    // root_ is the root without the locale's files: the locale rule, which would add them for
+    // Roots without the runtime rule `users`: what this suite tests is how a run fits a root that
+    // lacks the names (the rule gives a root its own passwd with root, which `-u root` then uses).
+    // root_ is also the root without the locale's files: the locale rule, which would add them for
     // these programs (they call setlocale), is turned off there.
     for (const std::string& root : {root_, with_locale()}) {
-      const ProcessResult added =
-          run_jailbuild(add_args(programs, root, state_, root == root_ ? std::vector<std::string>{"--without", "locale"}
-                                                                       : std::vector<std::string>{}));
+      const ProcessResult added = run_jailbuild(add_args(
+          programs, root, state_,
+          root == root_ ? std::vector<std::string>{"--without", "users,locale"} : std::vector<std::string>{"--without", "users"}));
       if (added.exit_code != kExitOk) {
         setup_error_ = "add: " + added.describe();
         return;
