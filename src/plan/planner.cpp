@@ -576,6 +576,9 @@ Result<Planner> Planner::open(PlanOptions options) {
     char buffer[4096];
     options.resolver.cwd = host.is_host_root() && ::getcwd(buffer, sizeof buffer) ? buffer : "/";
   }
+  // The rules' triggers are the symbols the closures import: read while each file is mapped for the
+  // loader's checks, not by mapping it again.
+  if (!options.rules.empty()) options.resolver.read_imports = true;
   Resolver resolver = TRY(Resolver::open(options.resolver));
   return Planner(std::make_unique<Impl>(std::move(options), std::move(host), std::move(resolver)));
 }
