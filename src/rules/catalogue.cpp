@@ -13,10 +13,23 @@ struct CatalogueEntry {
   RuleDecision decide;
 };
 
-// In the order the planner applies them: each sees what the earlier ones added, so `shell` comes
-// first (the shell's own closure is then looked at by the others).
+// In the order the planner applies them: each sees what the earlier ones added, so the libraries
+// the objects' notes say they dlopen come first, then `shell` (their closures are then looked at
+// by the others).
 const std::vector<CatalogueEntry>& entries() {
   static const std::vector<CatalogueEntry> catalogue = {
+      {{"dlopen-notes", true, "an object of the closure carries an FDO .note.dlopen naming a \"required\" library",
+        "that library with its closure, as dlopen finds it from the object (the first of its sonames found)",
+        "what the notes name; no Debian 12 object carries such notes (systemd 252 predates them)"},
+       decide_dlopen_required},
+      {{"dlopen-recommended", false,
+        "an object of the closure carries an FDO .note.dlopen naming a \"recommended\" library (the spec's default)",
+        "that library with its closure, as for dlopen-notes", "what the notes name"},
+       decide_dlopen_recommended},
+      {{"dlopen-suggested", false,
+        "an object of the closure carries an FDO .note.dlopen naming a \"suggested\" library",
+        "that library with its closure, as for dlopen-notes", "what the notes name"},
+       decide_dlopen_suggested},
       {{"shell", true, "system, popen or wordexp imported", "/bin/sh with its closure and its symlinks (dash)",
         "about 125 KB (dash; its libraries are libc's)"},
        decide_shell},

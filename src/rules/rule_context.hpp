@@ -21,5 +21,9 @@ using RuleDecision = std::vector<RuleAddition> (*)(const RuleContext&);
 std::vector<RuleAddition> decide_shell(const RuleContext& context);
 std::vector<RuleAddition> decide_libgcc(const RuleContext& context);
 std::vector<RuleAddition> decide_tz(const RuleContext& context);
+// dlopen_notes.cpp: one rule per .note.dlopen priority.
+std::vector<RuleAddition> decide_dlopen_required(const RuleContext& context);
+std::vector<RuleAddition> decide_dlopen_recommended(const RuleContext& context);
+std::vector<RuleAddition> decide_dlopen_suggested(const RuleContext& context);
 
 }  // namespace jailbuild
