@@ -9,11 +9,20 @@
 # root (`chroot ROOT PT_INTERP --list PROGRAM`) must find everything, and a few programs must run.
 # Incomplete roots are reported; only jailbuild's must be complete, or this script fails after
 # printing the figures.
+# And the runtime rules' cost (rules.{json,md}, plan.{json,md}, rule-sizes.txt):
+#   fresh     jailbuild's fresh root with the rules on (the default) and with every rule that is on
+#             by default turned off (`--without` all of them), and the bytes of each root;
+#   planning  the same two ways and with only `tz` off, planning alone: `add --dry-run` into an
+#             empty root (resolving, reading imports, the rules choosing their paths, deciding each
+#             entry against the empty root, printing the plan; nothing is written);
+#   per rule  the bytes each rule brought (`list --json`'s rule_sizes: all it needs, and what only
+#             it needs).
 #
 #   bench/add_benchmark.sh [OUT_DIR]          (default: build-bench/add-benchmark)
 #
 #   WARMUP=N  warmup runs per command (default 3)
 #   RUNS=N    minimum measured runs per command (default 20)
+#   RULES_ONLY=1  measure only the runtime rules' cost (no peers, no repeated runs, no checks)
 #
 # Run as root (chroot) on Debian 12. Builds jailbuild in Release in build-bench/ first. Needs
 # hyperfine, jailkit (jk_cp), dracut-core (dracut-install) and binutils (readelf):
@@ -181,6 +190,65 @@ for name, median, stddev in repeated:
 PYTHON
 }
 
+# The rules on by default, comma-separated: what `--without` turns off to build a root without rules.
+default_rules() {
+  "$jailbuild" rules --json |
+    python3 -c 'import json, sys; print(",".join(r["name"] for r in json.load(sys.stdin)["rules"] if r["on_by_default"]))'
+}
+
+# Fresh roots with and without the rules, and the planning alone (into an empty root, --dry-run)
+# with the rules, without tz, and without any; then each fresh root's bytes and what each rule brought.
+time_rules() {
+  local off on_root on_state off_root off_state plan_root plan_state argv
+  off=$(default_rules)
+  on_root=$(root_of rules-on jailbuild) on_state=$(state_of rules-on jailbuild)
+  off_root=$(root_of rules-off jailbuild) off_state=$(state_of rules-off jailbuild)
+  plan_root=$(root_of plan-empty jailbuild) plan_state=$(state_of plan-empty jailbuild)
+  "$out_dir/reset.sh" "$plan_root" "$plan_state"
+  hyperfine -N --warmup "$warmup" --min-runs "$runs" --export-json "$out_dir/rules.json" \
+    --export-markdown "$out_dir/rules.md" \
+    --prepare "$out_dir/reset.sh $on_root $on_state" -n "fresh, rules on" \
+    "$(command_of jailbuild "$on_root" "$on_state")" \
+    --prepare "$out_dir/reset.sh $off_root $off_state" -n "fresh, --without $off" \
+    "$(command_of jailbuild "$off_root" "$off_state") --without $off"
+  hyperfine -N --warmup "$warmup" --min-runs "$runs" --export-json "$out_dir/plan.json" \
+    --export-markdown "$out_dir/plan.md" \
+    -n "plan only, rules on" "$(command_of jailbuild "$plan_root" "$plan_state") --dry-run" \
+    -n "plan only, --without tz" "$(command_of jailbuild "$plan_root" "$plan_state") --dry-run --without tz" \
+    -n "plan only, --without $off" "$(command_of jailbuild "$plan_root" "$plan_state") --dry-run --without $off"
+  # The roots as the last timed runs left them.
+  {
+    echo "bytes (du -sb): rules on $(du -sb "$on_root" | cut -f1), rules off $(du -sb "$off_root" | cut -f1)"
+    echo "entries: rules on $(find "$on_root" -mindepth 1 | wc -l), rules off $(find "$off_root" -mindepth 1 | wc -l)"
+    "$jailbuild" list "$on_root" --state-dir "$on_state" --json >"$out_dir/rules-on-list.json"
+    python3 - "$out_dir/rules-on-list.json" <<'PYTHON'
+import json, sys
+for size in json.load(open(sys.argv[1]))["rule_sizes"]:
+    print(f"rule {size['rule']}: {size['entries']} entries, {size['bytes']} bytes; "
+          f"only for it: {size['own_entries']} entries, {size['own_bytes']} bytes")
+PYTHON
+  } >"$out_dir/rule-sizes.txt"
+}
+
+summarize_rules() {
+  python3 - "$out_dir/rules.json" "$out_dir/plan.json" <<'PYTHON'
+import json, sys
+
+for title, path in (("Fresh root, rules on and off:", sys.argv[1]), ("Planning alone (add --dry-run into an empty root):", sys.argv[2])):
+    # The CPU time (user + system) too: on a loaded machine it varies less than the wall time.
+    results = [(r["command"], r["median"] * 1000, r["stddev"] * 1000, (r["user"] + r["system"]) * 1000)
+               for r in json.load(open(path))["results"]]
+    base, base_cpu = results[-1][1], results[-1][3]
+    print(f"{title}\n")
+    print("| command | median | stddev | time / the last row's | CPU (user + system, mean) | CPU / the last row's |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, median, stddev, cpu in results:
+        print(f"| {name} | {median:.1f} ms | {stddev:.1f} ms | {median / base:.2f} | {cpu:.1f} ms | {cpu / base_cpu:.2f} |")
+    print()
+PYTHON
+  cat "$out_dir/rule-sizes.txt"
+}
+
 machine() {
   describe_host "$out_dir"
   echo "- jailkit $(dpkg-query -W -f='${Version}' jailkit), dracut-core $(dpkg-query -W -f='${Version}' dracut-core), $(hyperfine --version)"
@@ -189,9 +257,16 @@ machine() {
 main() {
   require
   mkdir -p "$out_dir/roots"
-  log "building jailbuild (Release) in build-bench/"
+  log "building jailbuild (Release) in build-bench/, unless JAILBUILD_BINARY names one"
   build_jailbuild
   write_reset_script
+  if [[ ${RULES_ONLY:-} == 1 ]]; then
+    log "the runtime rules: hyperfine -N, $warmup warmups, at least $runs runs each"
+    time_rules
+    { describe_host "$out_dir"; echo; echo "Programs: ${programs[*]}"; echo; summarize_rules; } |
+      tee "$out_dir/summary-rules.md"
+    return
+  fi
   log "building each tool's roots once"
   build_roots
   write_stat_list
@@ -199,11 +274,13 @@ main() {
   time_fresh
   log "repeated: hyperfine -N, $warmup warmups, at least $runs runs each"
   time_repeated
+  log "the runtime rules: hyperfine -N, $warmup warmups, at least $runs runs each"
+  time_rules
   log "checking each tool's root from inside"
   local checks_status=0
   check_roots | tee "$out_dir/checks.txt" || checks_status=$?
   log "summary"
-  { machine; echo; echo "Programs: ${programs[*]}"; echo; summarize; } | tee "$out_dir/summary.md"
+  { machine; echo; echo "Programs: ${programs[*]}"; echo; summarize; echo; summarize_rules; } | tee "$out_dir/summary.md"
   if ((checks_status != 0)); then
     echo "jailbuild's root is incomplete (above)" >&2
     exit 1

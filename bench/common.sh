@@ -37,7 +37,13 @@ require_subcommand() {    # COMMAND
 # A Release build of the CLI in build-bench/, every option that matters stated so that whatever
 # the directory's cache holds, the figures are of the product: no sanitizer, no tests (nor their
 # LIEF). Without -Werror: a compiler's false positive at -O3 must not stop a measurement.
+# JAILBUILD_BINARY=PATH measures that binary instead, unbuilt (on a machine too loaded to build
+# twice; say which build the figures are of).
 build_jailbuild() {
+  if [[ -n ${JAILBUILD_BINARY:-} ]]; then
+    jailbuild=$(realpath "$JAILBUILD_BINARY")
+    return
+  fi
   if ! { cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DJAILBUILD_TESTS=OFF -DJAILBUILD_WERROR=OFF \
            -DJAILBUILD_SANITIZE= &&
          cmake --build build-bench --target jailbuild_cli -j"$(nproc)"; } >"$out_dir/build.log" 2>&1; then

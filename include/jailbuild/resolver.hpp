@@ -105,6 +105,9 @@ struct ResolverOptions {
   std::string path = kDefaultPath;
   // The loader's parameters; nullopt: ask each program's loader (falling back to built-in defaults).
   std::optional<LoaderConfig> loader_config;
+  // Also read each ELF file's imported symbols (LoadedObject::elf->imported_names) while it is
+  // mapped for the loader's checks: the runtime rules need them, `deps` does not pay for them.
+  bool read_imports = false;
 };
 
 // Resolves files against one root. Keeps every ELF file it reads, every cache and every loader's

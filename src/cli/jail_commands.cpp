@@ -82,9 +82,10 @@ int run_add(const AddOptions& options) {
 int run_list(const RootOptions& options, bool json) {
   auto manifest = read_root_manifest(options.jail());
   if (!manifest) return failed(manifest.error());
-  // --json: the manifest's own form, as stored (its byte strings encoded as bytes_json does).
+  // --json: the manifest's own form, as stored (its byte strings encoded as bytes_json does), with
+  // the size of what each rule brought.
   if (json)
-    print(manifest_json_text(*manifest) + "\n");
+    print(list_json(*manifest));
   else
     print(manifest_text(*manifest));
   return kExitOk;

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -308,6 +309,82 @@ nlohmann::json failed_root_json(const std::string& root, const Error& error) {
   return {{"root", bytes_json(root)}, {"error", bytes_json(error.message)}};
 }
 
+namespace {
+
+// What one runtime rule brought into a root, from the manifest's reasons: an entry is the rule's
+// when one of its reasons was added by it ("rule tz", to_string of its RuleRequirement). An entry
+// two rules bring (or a rule and an added path) counts fully in each: `entries` and `bytes` are
+// what the rule needs; `own_entries` and `own_bytes` count only the entries nothing else needs,
+// what `--without RULE` would take out of the root. Bytes are those of regular files (the copies'
+// sizes); directories and symlinks count as entries only.
+struct RuleSize {
+  std::string name;
+  std::size_t entries = 0;
+  std::uint64_t bytes = 0;
+  std::size_t own_entries = 0;
+  std::uint64_t own_bytes = 0;
+};
+
+// One per rule the manifest's intent turns on, in the catalogue's order.
+std::vector<RuleSize> rule_sizes(const Manifest& manifest) {
+  std::vector<RuleSize> sizes;
+  for (const std::string& name : enabled_rules(manifest.intent.options)) {
+    const std::string added = to_string(Requirement{RuleRequirement{name}});
+    RuleSize size{name};
+    for (const auto& [path, entry] : manifest.entries) {
+      const auto is_rules = [&](const Reason& reason) { return reason.added == added; };
+      if (std::none_of(entry.reasons.begin(), entry.reasons.end(), is_rules)) continue;
+      const std::uint64_t bytes = entry.type == EntryType::File ? entry.copy_identity.size : 0;
+      ++size.entries;
+      size.bytes += bytes;
+      if (std::all_of(entry.reasons.begin(), entry.reasons.end(), is_rules)) {
+        ++size.own_entries;
+        size.own_bytes += bytes;
+      }
+    }
+    sizes.push_back(std::move(size));
+  }
+  return sizes;
+}
+
+// 1310 -> "1,310".
+std::string with_commas(std::uint64_t number) {
+  std::string digits = std::to_string(number);
+  for (std::size_t at = digits.size(); at > 3; at -= 3) digits.insert(at - 3, ",");
+  return digits;
+}
+
+// Bytes in decimal units, one decimal: "0 B", "125.4 KB", "1.3 MB".
+std::string size_text(std::uint64_t bytes) {
+  static const char* const kUnits[] = {"B", "KB", "MB", "GB", "TB"};
+  if (bytes < 1000) return std::to_string(bytes) + " B";
+  double value = static_cast<double>(bytes);
+  std::size_t unit = 0;
+  while (value >= 1000 && unit + 1 < std::size(kUnits)) {
+    value /= 1000;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f %s", value, kUnits[unit]);
+  return text;
+}
+
+}  // namespace
+
+nlohmann::json list_json(const Manifest& manifest) {
+  nlohmann::json document = nlohmann::json::parse(manifest_json_text(manifest));
+  nlohmann::json sizes = nlohmann::json::array();
+  for (const RuleSize& size : rule_sizes(manifest)) {
+    sizes.push_back({{"rule", bytes_json(size.name)},
+                     {"entries", size.entries},
+                     {"bytes", size.bytes},
+                     {"own_entries", size.own_entries},
+                     {"own_bytes", size.own_bytes}});
+  }
+  document["rule_sizes"] = std::move(sizes);
+  return document;
+}
+
 std::string manifest_text(const Manifest& manifest) {
   // The requirements in one line each (a path requirement is its path), as the entries' reasons
   // name them.
@@ -323,6 +400,17 @@ std::string manifest_text(const Manifest& manifest) {
   rule_names("rules turned on:", manifest.intent.options.rules_with);
   rule_names("rules turned off:", manifest.intent.options.rules_without);
   rule_names("users (add --user):", manifest.intent.options.users);
+  // What each rule that is on brought, and how much of it only that rule needs; a rule whose
+  // trigger did not hold brought nothing and has no line (`--json` lists it with zeros).
+  std::vector<RuleSize> sizes = rule_sizes(manifest);
+  std::erase_if(sizes, [](const RuleSize& size) { return size.entries == 0; });
+  if (!sizes.empty()) out += "rules:\n";
+  for (const RuleSize& size : sizes) {
+    out += "  rule " + size.name + ": " + with_commas(size.entries) + (size.entries == 1 ? " entry, " : " entries, ") +
+           size_text(size.bytes);
+    if (size.own_bytes != size.bytes) out += " (" + size_text(size.own_bytes) + " needed by nothing else)";
+    out += "\n";
+  }
   out += "entries:\n";
   for (const auto& [path, entry] : manifest.entries) {
     out += "  " + entry_line(entry.type, path, entry.link_target) + "\n";

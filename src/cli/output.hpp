@@ -61,8 +61,10 @@ void log_error(const Error& error);
 nlohmann::json failed_root_json(const std::string& root, const Error& error);
 
 // ---- list
-// `list`: the added paths, then each entry with its reasons.
+// `list`: the added paths, the size of what each runtime rule brought, then each entry with its reasons.
 std::string manifest_text(const Manifest& manifest);
+// `list --json`: the manifest as stored, and "rule_sizes" (rule_sizes_json).
+nlohmann::json list_json(const Manifest& manifest);
 
 // ---- rules
 // `rules`: each runtime rule with whether it is on by default, its trigger, what it adds and its size.

@@ -76,6 +76,11 @@ struct ElfObject {
   std::uint64_t flags_1 = 0;               // DT_FLAGS_1
   std::vector<std::string> dlopen_notes;   // JSON payloads of FDO .note.dlopen notes (type 0x407c0c0a)
   std::uint32_t x86_isa_needed = 0;        // GNU_PROPERTY_X86_ISA_1_NEEDED bits; 0: none stated
+  // The names of the symbols it imports (dynamic_symbols.hpp), in table order, read from the same
+  // bytes only by a caller that asks (the resolver, for the runtime rules: parse_object does not):
+  // nullopt when not asked, or when the table is malformed (imports_error then says why).
+  std::optional<std::vector<std::string>> imported_names;
+  std::string imports_error;
 };
 
 // Parses the ELF header from the start of `bytes`. Fails on non-ELF input or fewer bytes than the

@@ -224,7 +224,9 @@ Result<void> plan_pass(Convergence& run) {
   // not against wherever jailbuild happens to run.
   plan_options.resolver.cwd = "/";
   const Intent& intent = run.locked.manifest.intent;
-  plan_options.rules = runtime_rules(intent.options);
+  const std::vector<std::string> rules = enabled_rules(intent.options);
+  // Only when some are on: the planner then reads the imports of every file it resolves.
+  if (!rules.empty()) plan_options.rules = runtime_rules(intent.options);
   Planner planner = TRY(Planner::open(plan_options));
   for (const Requirement& requirement : intent.requirements) {
     const std::string* added = added_path_of(requirement);
@@ -232,7 +234,7 @@ Result<void> plan_pass(Convergence& run) {
   }
   // The runtime rules the intent turns on, each deciding from the closures planned above whether
   // it adds anything: a root of /usr/bin/true gets nothing from them.
-  for (const std::string& rule : enabled_rules(intent.options)) planner.add(RuleRequirement{rule});
+  for (const std::string& rule : rules) planner.add(RuleRequirement{rule});
   run.change.plan = planner.finish();
   return {};
 }

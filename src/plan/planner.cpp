@@ -398,18 +398,34 @@ struct Planner::Impl final : PlanBuilder {
   // it, the closure of `from` itself (a library resolved as the loader resolves it for ldd).
   void provide(const DlopenRequirement& requirement) { dlopen(requirement, to_string(Requirement{requirement}), ""); }
 
+  // The index of the object `from` (absolute) in `map`, by its path or its real path.
+  std::optional<std::size_t> index_in(const LinkMap& map, const std::string& from) {
+    const auto canonical = host.view().canonical(from);
+    for (std::size_t i = 0; i < map.objects.size(); ++i) {
+      const LoadedObject& object = map.objects[i];
+      if (absolute(object.path) == from || (canonical && object.real_path == *canonical)) return i;
+    }
+    return std::nullopt;
+  }
+
+  // Whether dlopen(name) from `from` would load: tried on a copy of the first link map holding it.
+  bool dlopen_finds(const std::string& from_path, const std::string& name) {
+    const std::string from = absolute(from_path);
+    for (const LinkMap& map : programs) {
+      const auto caller = index_in(map, from);
+      if (!caller) continue;
+      LinkMap trial = map;
+      const Dependency& request = trial.dependencies[resolver.dlopen(trial, *caller, name)];
+      return request.to.has_value() && trial.problems.size() == map.problems.size();
+    }
+    return false;
+  }
+
   // `added`: the requirement the entries are recorded for; `why`: what asked for the dlopen, put
   // before the loader's rule in each new object's reason (a rule's trigger), or empty.
   void dlopen(const DlopenRequirement& requirement, const std::string& added, const std::string& why) {
     const std::string from = absolute(requirement.from);
-    const auto canonical = host.view().canonical(from);
-    auto holds_from = [&](const LinkMap& map) -> std::optional<std::size_t> {
-      for (std::size_t i = 0; i < map.objects.size(); ++i) {
-        const LoadedObject& object = map.objects[i];
-        if (absolute(object.path) == from || (canonical && object.real_path == *canonical)) return i;
-      }
-      return std::nullopt;
-    };
+    const auto holds_from = [&](const LinkMap& map) { return index_in(map, from); };
     if (std::none_of(programs.begin(), programs.end(),
                      [&](const LinkMap& map) { return holds_from(map).has_value(); })) {
       add_path(added, from, {added, "", "calls dlopen(" + requirement.name + ")"}, false);
@@ -447,7 +463,8 @@ struct Planner::Impl final : PlanBuilder {
         [this](const std::string& dir) {
           auto names = host.list(dir);
           return names ? std::move(*names) : std::vector<std::string>{};
-        }};
+        },
+        [this](const std::string& from, const std::string& name) { return dlopen_finds(from, name); }};
     for (const RuleAddition& addition : rule->expand(input)) {
       const Requirement& needed = addition.requirement;
       // What `list` shows: the rule and the trigger that held ("rule tz: /usr/bin/date imports tzset").
@@ -576,6 +593,9 @@ Result<Planner> Planner::open(PlanOptions options) {
     char buffer[4096];
     options.resolver.cwd = host.is_host_root() && ::getcwd(buffer, sizeof buffer) ? buffer : "/";
   }
+  // The rules' triggers are the symbols the closures import: read while each file is mapped for the
+  // loader's checks, not by mapping it again.
+  if (!options.rules.empty()) options.resolver.read_imports = true;
   Resolver resolver = TRY(Resolver::open(options.resolver));
   return Planner(std::make_unique<Impl>(std::move(options), std::move(host), std::move(resolver)));
 }

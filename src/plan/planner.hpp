@@ -42,6 +42,9 @@ struct RuleInput {
   // The names in the host directory `dir` (absolute, symlink-free), sorted; empty when it is
   // missing or not a directory. Recorded as a path the plan depends on.
   std::function<std::vector<std::string>(const std::string& dir)> list;
+  // Whether dlopen(name) called from the object `from` (a path of the link maps) would load a file,
+  // searched as the loader would from that object; what the search looks at is recorded.
+  std::function<bool(const std::string& from, const std::string& name)> dlopen_finds;
 };
 
 // One requirement a rule adds, with why: the trigger that held ("/usr/bin/date imports tzset").

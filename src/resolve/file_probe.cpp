@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "elf/dynamic_symbols.hpp"
 #include "util/system_error.hpp"
 #include "util/unique_fd.hpp"
 
@@ -48,6 +49,19 @@ Verification verify_ident(const std::array<unsigned char, 64>& head, const Loade
   if (!valid_abi_version(ident->osabi, ident->abi_version)) return fatal("ELF file ABI version invalid");
   if (!ident->padding_zero) return fatal("nonzero padding in e_ident");
   return {};
+}
+
+// The names of the symbols `object` imports, from the bytes already mapped for it: the runtime
+// rules' triggers without a second open and mapping of every file of the closure.
+void read_imports(std::span<const std::byte> bytes, const std::string& path, elf::ElfObject& object) {
+  auto symbols = elf::imported_symbols(bytes);
+  if (!symbols) {
+    object.imports_error = path + ": " + symbols.error().message;
+    return;
+  }
+  auto& names = object.imported_names.emplace();
+  names.reserve(symbols->size());
+  for (elf::ImportedSymbol& symbol : *symbols) names.push_back(std::move(symbol.name));
 }
 
 }  // namespace
@@ -113,6 +127,7 @@ std::shared_ptr<const FileData> FileProbes::read_file(int fd, const std::string&
         data->script_head.assign(reinterpret_cast<const char*>(bytes.data()),
                                  std::min(bytes.size(), kKernelScriptHead));
       auto object = elf::parse_object(bytes);
+      if (object && read_imports_) read_imports(bytes, path, *object);
       if (object) {
         data->elf = std::make_shared<const elf::ElfObject>(std::move(*object));
       } else {

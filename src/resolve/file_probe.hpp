@@ -60,7 +60,8 @@ Verification verify_candidate(const Probe& probe, const LoaderConfig& config);
 
 class FileProbes {
  public:
-  explicit FileProbes(const RootView& root) : root_(root) {}
+  // `read_imports`: also read each ELF file's imported symbols (ElfObject::imported_names).
+  FileProbes(const RootView& root, bool read_imports) : root_(root), read_imports_(read_imports) {}
 
   // Opens `path` (absolute inside the root) once; later calls return the remembered answer.
   const Probe& probe(const std::string& path);
@@ -74,6 +75,7 @@ class FileProbes {
                                             bool is_directory);
 
   const RootView& root_;
+  bool read_imports_;
   std::unordered_map<std::string, Probe> probes_;
   std::unordered_map<std::string, Result<std::string>> canonical_;
   std::map<std::pair<dev_t, ino_t>, std::shared_ptr<const FileData>> files_;

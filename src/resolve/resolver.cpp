@@ -117,7 +117,8 @@ namespace {
 
 // What every link map of one Resolver shares: the root, every file read, caches, loader parameters.
 struct ResolveSession {
-  ResolveSession(ResolverOptions opts, RootView view) : options(std::move(opts)), root(std::move(view)), probes(root) {}
+  ResolveSession(ResolverOptions opts, RootView view)
+      : options(std::move(opts)), root(std::move(view)), probes(root, options.read_imports) {}
 
   ResolverOptions options;
   RootView root;

@@ -13,12 +13,24 @@ struct CatalogueEntry {
   RuleDecision decide;
 };
 
-// In the order the planner applies them: each sees what the earlier ones added, so `interpreter`
-// comes first (the ELF modules of the trees it adds have closures the others look at: Python's
-// _ssl links libssl, for `tls`), then `shell` (the shell's own closure is then looked at by the
-// others).
+// In the order the planner applies them: each sees what the earlier ones added, so the libraries
+// the objects' notes say they dlopen come first, then `interpreter` (the ELF modules of the trees
+// it adds have closures the others look at: Python's _ssl links libssl, for `tls`), then `shell`
+// (the shell's own closure is then looked at by the others).
 const std::vector<CatalogueEntry>& entries() {
   static const std::vector<CatalogueEntry> catalogue = {
+      {{"dlopen-notes", true, "an object of the closure carries an FDO .note.dlopen naming a \"required\" library",
+        "that library with its closure, as dlopen finds it from the object (the first of its sonames found)",
+        "what the notes name; no Debian 12 object carries such notes (systemd 252 predates them)"},
+       decide_dlopen_required},
+      {{"dlopen-recommended", false,
+        "an object of the closure carries an FDO .note.dlopen naming a \"recommended\" library (the spec's default)",
+        "that library with its closure, as for dlopen-notes", "what the notes name"},
+       decide_dlopen_recommended},
+      {{"dlopen-suggested", false,
+        "an object of the closure carries an FDO .note.dlopen naming a \"suggested\" library",
+        "that library with its closure, as for dlopen-notes", "what the notes name"},
+       decide_dlopen_suggested},
       {{"interpreter", true,
         "a program that is python3.X or links libpython3.X; perl or libperl, or libruby, in the closure",
         "the interpreter's standard library as it finds it: Python's prefix/lib/python3.X (by getpath's os.py "

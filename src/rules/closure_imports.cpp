@@ -11,11 +11,21 @@
 namespace jailbuild {
 
 const std::vector<std::string>& ClosureImports::imports_of(const LoadedObject& object, const RootView& host) {
+  static const std::vector<std::string> kNone;
+  // Read with the object by the resolver (ResolverOptions::read_imports, which the planner asks
+  // for when it has rules): the file is mapped once per plan, for the loader's checks and these.
+  if (object.elf && object.elf->imported_names) return *object.elf->imported_names;
   // The real path, not the loader's name: /lib/x86_64-linux-gnu/libc.so.6 and
-  // /usr/lib/x86_64-linux-gnu/libc.so.6 are one file, read once.
+  // /usr/lib/x86_64-linux-gnu/libc.so.6 are one file, said once.
   const std::string& key = object.real_path.empty() ? object.path : object.real_path;
   auto [it, inserted] = imports_.try_emplace(key);
   if (!inserted) return it->second;
+  if (object.elf && !object.elf->imports_error.empty()) {
+    spdlog::info("{}; its imports are not looked at by the runtime rules", object.elf->imports_error);
+    return kNone;
+  }
+  // Link maps from a resolver that was not asked for the imports (or an object the ELF reader
+  // refused): read them here, once per file.
   auto symbols = elf::read_imported_symbols(host.host_path(key));
   if (!symbols) {
     spdlog::info("{}; its imports are not looked at by the runtime rules", symbols.error().message);

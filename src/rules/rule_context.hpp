@@ -35,5 +35,9 @@ std::vector<RuleAddition> decide_nss(const RuleContext& context);
 // The root's nsswitch.conf made from the host's (nss.cpp): its lines as they are, less the services
 // only systemd's daemons answer with the actions that follow them; `services` gets those it keeps.
 std::string nsswitch_conf_for_root(const std::string& host_conf, std::vector<std::string>& services);
+// dlopen_notes.cpp: one rule per .note.dlopen priority.
+std::vector<RuleAddition> decide_dlopen_required(const RuleContext& context);
+std::vector<RuleAddition> decide_dlopen_recommended(const RuleContext& context);
+std::vector<RuleAddition> decide_dlopen_suggested(const RuleContext& context);
 
 }  // namespace jailbuild

@@ -8,6 +8,8 @@
 // on /tmp, which would hide a program placed under it.
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -56,6 +58,45 @@ int main(void) {
 }
 )";
 
+// ---- the .note.dlopen fixture: a program whose library says, in a note, what it dlopens.
+
+// The note as the spec lays it out (namesz, descsz, type, "FDO", the JSON padded with NULs to 4),
+// in a section .note.dlopen (SHT_NOTE by its name) that the linker puts in a PT_NOTE segment.
+std::string note_source(const std::string& json) {
+  return "#include <stdint.h>\n#define JSON " + json + "\n" + R"(#define PADDED ((sizeof(JSON) + 3) & ~3u)
+__attribute__((used, section(".note.dlopen"), aligned(4))) static const struct {
+  uint32_t namesz, descsz, type;
+  char name[4];
+  char desc[PADDED];
+} dlopen_note = {4, PADDED, 0x407c0c0a, "FDO", JSON};
+)";
+}
+
+// libask.so: dlopens libanswer.so.1 (its note: required, preferring a libabsent.so.7 that does not
+// exist) and says what it answers, or dlerror(). The note also names libextra.so.1, suggested.
+const std::string kAskNoteJson =
+    R"("[{\"soname\":[\"libabsent.so.7\",\"libanswer.so.1\"],\"feature\":\"answer\",\"priority\":\"required\"},)"
+    R"({\"soname\":[\"libextra.so.1\"],\"priority\":\"suggested\"}]")";
+constexpr const char* kAskSource = R"(#include <dlfcn.h>
+const char* ask(void) {
+  void* handle = dlopen("libanswer.so.1", RTLD_NOW);
+  if (!handle) return dlerror();
+  const char* (*answer)(void) = (const char* (*)(void))dlsym(handle, "answer");
+  return answer ? answer() : dlerror();
+}
+)";
+constexpr const char* kAnswerSource = R"(const char* answer(void) { return "the answer is 42"; }
+)";
+constexpr const char* kAskMainSource = R"(#include <stdio.h>
+#include <string.h>
+const char* ask(void);
+int main(void) {
+  const char* said = ask();
+  puts(said);
+  return strcmp(said, "the answer is 42") == 0 ? 0 : 6;
+}
+)";
+
 class RuntimeRules : public JailSuite {
  protected:
   static void SetUpTestSuite() {
@@ -65,7 +106,26 @@ class RuntimeRules : public JailSuite {
     write_file(dir_ + "/src/cancel.c", kCancelSource);
     write_file(dir_ + "/src/system.c", kSystemSource);
     std::filesystem::create_directories(dir_ + "/stage/bin");
-    for (const std::string& args : {"-pthread -o " + cancel_ + " src/cancel.c", "-o " + system_ + " src/system.c"}) {
+    ask_ = dir_ + "/stage/notes/bin/ask";
+    write_file(dir_ + "/src/ask.c", std::string(kAskSource) + note_source(kAskNoteJson));
+    // A library whose note is not JSON: said at -v, ignored.
+    write_file(dir_ + "/src/bad_note.c", "int bad_note(void) { return 0; }\n" + note_source(R"("[{\"soname\": [")"));
+    write_file(dir_ + "/src/answer.c", kAnswerSource);
+    write_file(dir_ + "/src/extra.c", "int extra(void) { return 1; }\n");
+    write_file(dir_ + "/src/ask_main.c", kAskMainSource);
+    std::filesystem::create_directories(dir_ + "/stage/notes/bin");
+    std::filesystem::create_directories(dir_ + "/stage/notes/lib");
+    const std::string lib = "stage/notes/lib/";
+    const std::vector<std::string> builds = {
+        "-pthread -o " + cancel_ + " src/cancel.c",
+        "-o " + system_ + " src/system.c",
+        "-shared -fPIC -Wl,-soname,libanswer.so.1 -o " + lib + "libanswer.so.1 src/answer.c",
+        "-shared -fPIC -Wl,-soname,libextra.so.1 -o " + lib + "libextra.so.1 src/extra.c",
+        "-shared -fPIC -Wl,-soname,libbadnote.so -o " + lib + "libbadnote.so src/bad_note.c",
+        "-shared -fPIC -Wl,-soname,libask.so -Wl,-rpath,'$ORIGIN' -o " + lib + "libask.so src/ask.c -ldl",
+        "-o " + ask_ + " src/ask_main.c -L" + lib + " -Wl,--no-as-needed -lask -lbadnote -Wl,-rpath," + dir_ +
+            "/stage/notes/lib"};
+    for (const std::string& args : builds) {
       const std::string command = "cd " + dir_ + " && gcc " + args;
       if (std::system(command.c_str()) != 0) {
         setup_error_ = "failed: " + command;
@@ -108,6 +168,7 @@ class RuntimeRules : public JailSuite {
 
   static inline std::string cancel_;
   static inline std::string system_;
+  static inline std::string ask_;
 };
 
 // The host's own answer, the oracle: `date +%Z` with exactly `env`.
@@ -137,6 +198,24 @@ TEST_F(RuntimeRules, TzGivesDateTheZonesTheHostHas) {
   // Why it is there, as `list` says it: the rule and its trigger.
   const std::string listed = list_of(root);
   EXPECT_TRUE(contains(listed, "rule tz: /usr/bin/date imports ")) << listed;
+  // And how much it brought: the regular files under the root's zoneinfo, which nothing else needs.
+  std::uint64_t zoneinfo_bytes = 0;
+  std::size_t zoneinfo_entries = 1;  // the directory itself
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(root + "/usr/share/zoneinfo")) {
+    ++zoneinfo_entries;
+    if (entry.is_regular_file() && !entry.is_symlink()) zoneinfo_bytes += entry.file_size();
+  }
+  EXPECT_TRUE(contains(listed, "\n  rule tz: ")) << listed;
+  const ProcessResult json = run_jailbuild({"list", root, "--state-dir", state_, "--json"});
+  EXPECT_EQ(json.exit_code, kExitOk) << json.describe();
+  const nlohmann::json sizes = json_in(json.output).at("rule_sizes");
+  const auto tz =
+      std::find_if(sizes.begin(), sizes.end(), [](const nlohmann::json& size) { return size.at("rule") == "tz"; });
+  ASSERT_NE(tz, sizes.end()) << sizes.dump();
+  EXPECT_GT(tz->at("bytes").get<std::uint64_t>(), 1000000u);
+  // /etc/localtime (a symlink: an entry, no bytes) and the directories on the way are the rule's too.
+  EXPECT_GE(tz->at("entries").get<std::size_t>(), zoneinfo_entries);
+  EXPECT_EQ(tz->at("own_bytes").get<std::uint64_t>(), zoneinfo_bytes);
 }
 
 TEST_F(RuntimeRules, WithoutTzDatePrintsTheZonesNameNotTheZone) {
@@ -147,7 +226,11 @@ TEST_F(RuntimeRules, WithoutTzDatePrintsTheZonesNameNotTheZone) {
   EXPECT_EQ(paris.output, "Europe\n") << paris.describe();
   EXPECT_NE(paris.output, host_date_zone({{"TZ", "Europe/Paris"}}));
   EXPECT_FALSE(holds(root, "/usr/share/zoneinfo"));
-  EXPECT_TRUE(contains(list_of(root), "rules turned off: tz"));
+  const std::string listed = list_of(root);
+  EXPECT_TRUE(contains(listed, "rules turned off: tz"));
+  EXPECT_FALSE(contains(listed, "rule tz:")) << listed;
+  const ProcessResult json = run_jailbuild({"list", root, "--state-dir", state_, "--json"});
+  for (const nlohmann::json& size : json_in(json.output).at("rule_sizes")) EXPECT_NE(size.at("rule"), "tz");
 
   // The choice is the root's: a sync, and a later add without the option, repeat it.
   const ProcessResult synced = run_jailbuild({"sync", root, "--state-dir", state_});
@@ -233,6 +316,57 @@ TEST_F(RuntimeRules, ShellLetsTarRunItsCompressor) {
   }
 }
 
+// ---- dlopen-notes ---------------------------------------------------------------------------------
+
+TEST_F(RuntimeRules, DlopenNotesBringTheLibraryTheNoteRequires) {
+  const std::string lib = std::filesystem::path(ask_).parent_path().parent_path().string() + "/lib";
+  // The oracle: the note is in a PT_NOTE segment, and on the host the program gets its answer.
+  const ProcessResult headers = run_process({"/usr/bin/readelf", "-lW", lib + "/libask.so"}, kPlainEnv);
+  EXPECT_TRUE(contains(headers.output, "NOTE")) << headers.output;
+  const ProcessResult on_host = run_process({ask_}, kPlainEnv);
+  ASSERT_EQ(on_host.output, "the answer is 42\n") << on_host.describe();
+
+  const std::string root = dir_ + "/notes";
+  const ProcessResult added = run_jailbuild(add_args({ask_}, root, state_, {"-v"}));
+  EXPECT_EQ(added.exit_code, kExitOk) << added.describe();
+  // The note that is not JSON is said, and nothing fails for it.
+  EXPECT_TRUE(contains(added.output, "libbadnote.so: .note.dlopen is not valid JSON")) << added.output;
+  const ProcessResult ran = run_in(root, {ask_});
+  EXPECT_EQ(ran.exit_code, 0) << ran.describe();
+  EXPECT_EQ(ran.output, "the answer is 42\n");
+  EXPECT_TRUE(holds(root, lib + "/libanswer.so.1"));
+  // The suggested library is not there by default.
+  EXPECT_FALSE(holds(root, lib + "/libextra.so.1"));
+  const std::string listed = list_of(root);
+  EXPECT_TRUE(contains(listed, "rule dlopen-notes: " + lib +
+                                   "/libask.so notes dlopen(libabsent.so.7) for answer, "
+                                   "found as libanswer.so.1 (required)"))
+      << listed;
+  // Its size: the library's bytes, which nothing else needs (the directories on the way are the
+  // program's too).
+  EXPECT_TRUE(contains(listed, "\n  rule dlopen-notes: ")) << listed;
+  const ProcessResult json = run_jailbuild({"list", root, "--state-dir", state_, "--json"});
+  const nlohmann::json sizes = json_in(json.output).at("rule_sizes");
+  ASSERT_FALSE(sizes.empty()) << sizes.dump();
+  EXPECT_EQ(sizes[0].at("rule"), "dlopen-notes");
+  EXPECT_EQ(sizes[0].at("own_bytes").get<std::uint64_t>(), std::filesystem::file_size(lib + "/libanswer.so.1"));
+  EXPECT_EQ(sizes[0].at("bytes"), sizes[0].at("own_bytes"));
+
+  // Suggested ones when asked for.
+  const ProcessResult with = run_jailbuild(add_args({ask_}, root, state_, {"--with", "dlopen-suggested"}));
+  EXPECT_EQ(with.exit_code, kExitOk) << with.describe();
+  EXPECT_TRUE(holds(root, lib + "/libextra.so.1"));
+}
+
+TEST_F(RuntimeRules, WithoutDlopenNotesTheDlopenFails) {
+  const std::string lib = std::filesystem::path(ask_).parent_path().parent_path().string() + "/lib";
+  const std::string root = root_with("notes-off", {ask_}, {"--without", "dlopen-notes"});
+  const ProcessResult ran = run_in(root, {ask_});
+  EXPECT_EQ(ran.exit_code, 6) << ran.describe();
+  EXPECT_TRUE(contains(ran.output, "libanswer.so.1: cannot open shared object file")) << ran.describe();
+  EXPECT_FALSE(holds(root, lib + "/libanswer.so.1"));
+}
+
 // ---- what no rule touches, and the command line ----------------------------------------------------
 
 TEST_F(RuntimeRules, TrueTriggersNoRuleButLocale) {
@@ -259,13 +393,15 @@ TEST_F(RuntimeRules, RulesListsEveryRule) {
   std::vector<std::string> names;
   for (const nlohmann::json& rule : listed.at("rules")) {
     names.push_back(rule.at("name"));
-    EXPECT_EQ(rule.at("on_by_default").get<bool>(), rule.at("name") != "gconv-all" && rule.at("name") != "dns")
-        << rule.dump();
+    const bool opt_in = names.back() == "dlopen-recommended" || names.back() == "dlopen-suggested" ||
+                        names.back() == "gconv-all" || names.back() == "dns";
+    EXPECT_EQ(rule.at("on_by_default").get<bool>(), !opt_in) << names.back();
     EXPECT_FALSE(rule.at("trigger").get<std::string>().empty());
     EXPECT_FALSE(rule.at("adds").get<std::string>().empty());
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"interpreter", "shell", "libgcc", "tz", "gconv", "gconv-all", "locale",
-                                             "terminfo", "tls", "users", "hosts", "dns", "nss"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"dlopen-notes", "dlopen-recommended", "dlopen-suggested", "interpreter",
+                                             "shell", "libgcc", "tz", "gconv", "gconv-all", "locale", "terminfo",
+                                             "tls", "users", "hosts", "dns", "nss"}));
 }
 
 TEST_F(RuntimeRules, AnUnknownRuleIsAUsageErrorNamingIt) {
