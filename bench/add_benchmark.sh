@@ -197,7 +197,7 @@ default_rules() {
 }
 
 # Fresh roots with and without the rules, and the planning alone (into an empty root, --dry-run)
-# with the rules, without tz, and without any; then each fresh root's bytes and what each rule brought.
+# with the rules, without tz, without any but with the files they brought named, and without any; then each fresh root's bytes and what each rule brought.
 time_rules() {
   local off on_root on_state off_root off_state plan_root plan_state argv
   off=$(default_rules)
@@ -211,10 +211,20 @@ time_rules() {
     "$(command_of jailbuild "$on_root" "$on_state")" \
     --prepare "$out_dir/reset.sh $off_root $off_state" -n "fresh, --without $off" \
     "$(command_of jailbuild "$off_root" "$off_state") --without $off"
+  # What the rules brought from the host, named as paths to a plan without rules: the planner then
+  # plans the same files, and the difference to "rules on" is the rules' own deciding (reading
+  # imports and configuration, choosing paths), apart from the cost of planning more files.
+  "$jailbuild" list "$on_root" --state-dir "$on_state" --json | python3 -c '
+import json, sys
+for entry in json.load(sys.stdin)["entries"]:
+    if entry["type"] != "directory" and entry.get("source") and all(r["added"].startswith("rule ") for r in entry["reasons"]):
+        print(entry["source"])' >"$out_dir/rule-paths.txt"
   hyperfine -N --warmup "$warmup" --min-runs "$runs" --export-json "$out_dir/plan.json" \
     --export-markdown "$out_dir/plan.md" \
     -n "plan only, rules on" "$(command_of jailbuild "$plan_root" "$plan_state") --dry-run" \
     -n "plan only, --without tz" "$(command_of jailbuild "$plan_root" "$plan_state") --dry-run --without tz" \
+    -n "plan only, rules off, the $(wc -l <"$out_dir/rule-paths.txt") files they brought named as paths" \
+    "$(command_of jailbuild "$plan_root" "$plan_state") --dry-run --without $off $(tr '\n' ' ' <"$out_dir/rule-paths.txt")" \
     -n "plan only, --without $off" "$(command_of jailbuild "$plan_root" "$plan_state") --dry-run --without $off"
   # The roots as the last timed runs left them.
   {
