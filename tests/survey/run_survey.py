@@ -163,7 +163,10 @@ WORKLOADS = [
            ("regex", rb"^(127\.0\.0\.1|::1)\s+localhost\b")),
   Workload("python-getaddrinfo", "hosts", ["/usr/bin/python3", "/usr/lib/python3.11"],
            ["/usr/bin/python3", "-c",
-            "import socket; print(sorted({a[4][0] for a in socket.getaddrinfo('localhost', 80)}))"], ("host",)),
+            "import socket; print(sorted({a[4][0] for a in socket.getaddrinfo('localhost', 80)}))"],
+           # The loopback addresses, not the host's answer: the root's /etc/hosts is Debian's
+           # default (localhost both ways), the host's may list one (a container's holds no ::1).
+           ("regex", rb"^\['(127\.0\.0\.1|::1)'(, '(127\.0\.0\.1|::1)')?\]$")),
   Workload("node-listen-localhost", "hosts", ["/usr/bin/node"],
            ["/usr/bin/node", "-e",
             "const s = require('net').createServer().listen(0, 'localhost', () => {"
