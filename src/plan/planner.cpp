@@ -383,15 +383,19 @@ struct Planner::Impl final : PlanBuilder {
     add_path(added, path, {added, "", "opened by `" + requirement.command + "`"}, false);
   }
 
-  void provide(const GeneratedRequirement& requirement) {
-    place(parent_directory(requirement.path), {"", "", requirement.why});
+  void provide(const GeneratedRequirement& requirement) { generate(requirement, ""); }
+
+  // `added`: the requirement the file is recorded for ("rule users"), empty for jailbuild's own
+  // (the loader cache).
+  void generate(const GeneratedRequirement& requirement, const std::string& added) {
+    place(parent_directory(requirement.path), {added, "", requirement.why});
     PlannedEntry& generated = entry(requirement.path, EntryType::File);
     generated.type = EntryType::File;
     generated.source.clear();
     generated.link_target.clear();
     generated.content = requirement.content;
     generated.mode = requirement.mode;
-    add_reason(generated, {"", "", requirement.why});
+    add_reason(generated, {added, "", requirement.why});
   }
 
   // The link maps of planned programs that hold `from`, extended by the dlopen; when none holds
@@ -481,7 +485,7 @@ struct Planner::Impl final : PlanBuilder {
       } else if (const auto* generated = std::get_if<GeneratedRequirement>(&needed)) {
         GeneratedRequirement with_reason = *generated;
         if (with_reason.why.empty()) with_reason.why = why;
-        provide(with_reason);
+        generate(with_reason, added);
       } else {
         add(needed);
       }
