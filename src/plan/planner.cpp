@@ -340,8 +340,13 @@ struct Planner::Impl final : PlanBuilder {
     Closure closure = resolver.resolve(file);
     for (Problem problem : closure.problems) {
       if (file != added) {
+        // About the script, which is copied: named by its path, so that the warning says which
+        // file, and a later run that finds it placed says it only with -v (quiet_repeated_warnings).
         problem.kind = ProblemKind::Skipped;
+        if (problem.message.find(file) == std::string::npos) problem.message += " (interpreter of " + file + ")";
         problem.message += " (in " + added + "; copied without its interpreter)";
+        problem.name = file;
+        problem.needed_by.reset();
       }
       plan.problems.push_back(std::move(problem));
     }

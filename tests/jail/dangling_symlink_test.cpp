@@ -137,6 +137,24 @@ TEST_F(DanglingSymlink, TheWarningIsSaidByTheRunThatPlacesTheLinkNotByLaterOnes)
   EXPECT_EQ(fs::read_symlink(root_ + data_ + "/sub/font.ttf").string(), "../../elsewhere/y.ttf");
 }
 
+// The same for a script in an added directory whose interpreter is missing (perl's privlib holds
+// `#!./perl` scripts): copied, warned about once by the run that places it, naming the script; not
+// by later runs. The control is the first run's warning.
+TEST_F(DanglingSymlink, AScriptWithoutItsInterpreterIsWarnedAboutOnceNamingTheScript) {
+  const std::string script = data_ + "/tool.sh";
+  write_file(script, "#!./no-such-interpreter\necho hi\n");
+  ::chmod(script.c_str(), 0755);
+  const ProcessResult first = add({data_, "/usr/bin/cat"});
+  ASSERT_EQ(first.exit_code, kExitOk) << first.describe();
+  EXPECT_EQ(count(first.output, "(interpreter of " + script + ") (in " + data_ + "; copied without its interpreter)"), 1u)
+      << first.describe();
+  EXPECT_TRUE(fs::is_regular_file(root_ + script));
+
+  const ProcessResult again = add({"/usr/bin/readlink"});
+  EXPECT_EQ(again.exit_code, kExitOk) << again.describe();
+  EXPECT_FALSE(contains(again.output, "warning")) << again.describe();
+}
+
 TEST_F(DanglingSymlink, ATargetThatAppearsLaterIsCopiedBySyncThoughNothingElseChanged) {
   // A loop is never proven unchanged (following it fails, which proves nothing): left out here.
   fs::remove(data_ + "/sub/loop");
