@@ -92,6 +92,44 @@ class UsersHostsNss : public JailSuite {
   }
 };
 
+// ---- nss: a module the host's nsswitch.conf names ---------------------------------------------------
+
+// A host whose nsswitch.conf names a service libc does not hold itself: `compat` (libnss_compat.so.2,
+// which Debian 12's libc6 ships beside libc). The host's conf is not changed: `add` runs in a mount
+// namespace of its own where a test conf is bound over /etc/nsswitch.conf. The root gets the
+// module, and `id -un` in the jail finds root through it (the conf names no other passwd service).
+// The control: the same root without the module, where the name is not found.
+TEST_F(UsersHostsNss, NssBringsTheModuleTheHostsConfNames) {
+  const std::string module = "/usr/lib/x86_64-linux-gnu/libnss_compat.so.2";
+  if (!std::filesystem::exists(module)) GTEST_SKIP() << "no " << module << " on this host";
+  const std::string conf = dir_ + "/nsswitch-compat.conf";
+  write_file(conf, "passwd: compat\ngroup: compat\n");
+  const std::string root = dir_ + "/nss-compat";
+  // unshare ... sh -c 'mount --bind CONF /etc/nsswitch.conf && exec jailbuild add ...' CONF
+  std::vector<std::string> argv{"/usr/bin/unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+                                "mount --bind \"$0\" /etc/nsswitch.conf && exec \"$@\"", conf, JAILBUILD_BINARY};
+  for (const std::string& arg : add_args({kId}, root, state_, {"-v"})) argv.push_back(arg);
+  const ProcessResult added = run_process(argv, kPlainEnv);
+  ASSERT_EQ(added.exit_code, kExitOk) << added.describe();
+  EXPECT_EQ(read_text("/etc/nsswitch.conf").find("passwd: compat\ngroup: compat\n"), std::string::npos)
+      << "the host's conf is untouched";
+  EXPECT_EQ(read_text(root + "/etc/nsswitch.conf"), "passwd: compat\ngroup: compat\n");
+  ASSERT_TRUE(holds(root, "/lib/x86_64-linux-gnu/libnss_compat.so.2") ||
+              holds(root, "/usr/lib/x86_64-linux-gnu/libnss_compat.so.2"))
+      << list_of(root);
+  EXPECT_TRUE(contains(list_of(root), "libnss_compat.so.2")) << list_of(root);
+  const ProcessResult named = run_in(root, {kId, "-un"});
+  EXPECT_EQ(named.exit_code, 0) << named.describe();
+  EXPECT_EQ(named.output, "root\n") << named.describe();
+
+  // The control: the module taken out of the root, the conf left naming it.
+  for (const char* dir : {"/lib/x86_64-linux-gnu/", "/usr/lib/x86_64-linux-gnu/"})
+    std::filesystem::remove(root + dir + "libnss_compat.so.2");
+  const ProcessResult unnamed = run_in(root, {kId, "-un"});
+  EXPECT_NE(unnamed.exit_code, 0) << unnamed.describe();
+  EXPECT_NE(unnamed.output, "root\n") << unnamed.describe();
+}
+
 // ---- users ----------------------------------------------------------------------------------------
 
 TEST_F(UsersHostsNss, UsersLetIdAndLsNameRoot) {
