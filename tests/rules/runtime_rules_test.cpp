@@ -18,7 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "support/command_test_support.hpp"
-#include "support/jail_suite.hpp"
+#include "support/rule_suite.hpp"
 #include "support/loader_oracle.hpp"
 
 namespace jailbuild {
@@ -97,7 +97,7 @@ int main(void) {
 }
 )";
 
-class RuntimeRules : public JailSuite {
+class RuntimeRules : public RuleSuite {
  protected:
   static void SetUpTestSuite() {
     if (!make_suite_directory("rules")) return;
@@ -139,33 +139,6 @@ class RuntimeRules : public JailSuite {
     ASSERT_TRUE(setup_error_.empty()) << setup_error_;
   }
 
-  // A fresh root of this suite's named NAME, with `add PATHS --root ROOT OPTIONS...` done in it.
-  static std::string root_with(const std::string& name, const std::vector<std::string>& paths,
-                               const std::vector<std::string>& options = {}) {
-    const std::string root = dir_ + "/" + name;
-    const ProcessResult added = run_jailbuild(add_args(paths, root, state_, options));
-    EXPECT_EQ(added.exit_code, kExitOk) << added.describe();
-    return root;
-  }
-
-  // `jailbuild run [--env NAME=VALUE...] ROOT COMMAND...`, its output (stdout and stderr).
-  static ProcessResult run_in(const std::string& root, const std::vector<std::string>& command,
-                              const std::vector<std::string>& env = {}) {
-    std::vector<std::string> options;
-    for (const std::string& setting : env) options.insert(options.end(), {"--env", setting});
-    return run_process(run_argv(options, command, root), kPlainEnv);
-  }
-
-  static std::string list_of(const std::string& root) {
-    const ProcessResult listed = run_jailbuild({"list", root, "--state-dir", state_});
-    EXPECT_EQ(listed.exit_code, kExitOk) << listed.describe();
-    return listed.output;
-  }
-
-  static bool holds(const std::string& root, const std::string& path) {
-    return std::filesystem::exists(std::filesystem::symlink_status(root + path));
-  }
-
   static inline std::string cancel_;
   static inline std::string system_;
   static inline std::string ask_;
@@ -182,7 +155,7 @@ std::string host_date_zone(const Environment& env) {
 
 TEST_F(RuntimeRules, TzGivesDateTheZonesTheHostHas) {
   const std::string root = root_with("tz", {kDate});
-  const ProcessResult paris = run_in(root, {kDate, "+%Z"}, {"TZ=Europe/Paris"});
+  const ProcessResult paris = run_in(root, {kDate, "+%Z"}, env({"TZ=Europe/Paris"}));
   EXPECT_EQ(paris.exit_code, 0) << paris.describe();
   const std::string host_paris = host_date_zone({{"TZ", "Europe/Paris"}});
   EXPECT_TRUE(host_paris == "CET\n" || host_paris == "CEST\n") << host_paris;
@@ -220,7 +193,7 @@ TEST_F(RuntimeRules, TzGivesDateTheZonesTheHostHas) {
 
 TEST_F(RuntimeRules, WithoutTzDatePrintsTheZonesNameNotTheZone) {
   const std::string root = root_with("tz-off", {kDate}, {"--without", "tz"});
-  const ProcessResult paris = run_in(root, {kDate, "+%Z"}, {"TZ=Europe/Paris"});
+  const ProcessResult paris = run_in(root, {kDate, "+%Z"}, env({"TZ=Europe/Paris"}));
   // glibc finds no file for the zone and takes the name's letters as its abbreviation: wrong,
   // silently, with exit 0.
   EXPECT_EQ(paris.output, "Europe\n") << paris.describe();
@@ -243,7 +216,7 @@ TEST_F(RuntimeRules, WithoutTzDatePrintsTheZonesNameNotTheZone) {
   const ProcessResult with = run_jailbuild(add_args({kDate}, root, state_, {"--with", "tz"}));
   EXPECT_EQ(with.exit_code, kExitOk) << with.describe();
   EXPECT_TRUE(holds(root, "/usr/share/zoneinfo/Europe/Paris"));
-  EXPECT_EQ(run_in(root, {kDate, "+%Z"}, {"TZ=Europe/Paris"}).output, host_date_zone({{"TZ", "Europe/Paris"}}));
+  EXPECT_EQ(run_in(root, {kDate, "+%Z"}, env({"TZ=Europe/Paris"})).output, host_date_zone({{"TZ", "Europe/Paris"}}));
 }
 
 // ---- libgcc ---------------------------------------------------------------------------------------

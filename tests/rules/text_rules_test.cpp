@@ -17,7 +17,7 @@
 #include <gtest/gtest.h>
 
 #include "support/command_test_support.hpp"
-#include "support/jail_suite.hpp"
+#include "support/rule_suite.hpp"
 #include "support/loader_oracle.hpp"
 
 namespace jailbuild {
@@ -37,7 +37,7 @@ const std::string kUtf8Text = "caf\xc3\xa9 \xc3\xbc" "ber\n";
 // "日本語" in UTF-8: EUC-JP, a module outside glibc's core set (it needs libJIS.so besides).
 const std::string kJapaneseUtf8 = "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\n";
 
-class TextRules : public JailSuite {
+class TextRules : public RuleSuite {
  protected:
   static void SetUpTestSuite() { make_suite_directory("text-rules"); }
 
@@ -58,23 +58,6 @@ class TextRules : public JailSuite {
     return root;
   }
 
-  // `jailbuild run [--env NAME=VALUE...] ROOT COMMAND...`, its output (stdout and stderr).
-  static ProcessResult run_in(const std::string& root, const std::vector<std::string>& command,
-                              const std::vector<std::string>& env = {}) {
-    std::vector<std::string> options;
-    for (const std::string& setting : env) options.insert(options.end(), {"--env", setting});
-    return run_process(run_argv(options, command, root), kPlainEnv);
-  }
-
-  static std::string list_of(const std::string& root) {
-    const ProcessResult listed = run_jailbuild({"list", root, "--state-dir", state_});
-    EXPECT_EQ(listed.exit_code, kExitOk) << listed.describe();
-    return listed.output;
-  }
-
-  static bool holds(const std::string& root, const std::string& path) {
-    return std::filesystem::exists(std::filesystem::symlink_status(root + path));
-  }
 };
 
 // The host's own answer, the oracle: `argv` run on the host with exactly `env`.
@@ -161,7 +144,7 @@ TEST_F(TextRules, WithoutLocaleWcCountsBytes) {
   EXPECT_EQ(counted.exit_code, 0) << counted.describe();
   EXPECT_EQ(counted.output, "14 /data/text\n") << counted.describe();  // wrong, silently
   // Even asked for by name, the locale is not there: setlocale fails and wc runs in C.
-  EXPECT_EQ(run_in(root, {kWc, "-m", "/data/text"}, {"LANG=C.UTF-8"}).output, "14 /data/text\n");
+  EXPECT_EQ(run_in(root, {kWc, "-m", "/data/text"}, env({"LANG=C.UTF-8"})).output, "14 /data/text\n");
   EXPECT_FALSE(holds(root, "/usr/lib/locale"));
 }
 
@@ -184,15 +167,15 @@ TEST_F(TextRules, LocaleLetsSortCollateUnderTheHostsNamedLocale) {
       on_host({kSort, dir_ + "/words"}, {{"PATH", "/usr/bin:/bin"}, {"LC_ALL", "en_US.UTF-8"}});
   const std::string c_order = on_host({kSort, dir_ + "/words"}, {{"PATH", "/usr/bin:/bin"}, {"LC_ALL", "C"}});
   ASSERT_NE(host_order, c_order) << "en_US.UTF-8 collates as C on this host: the test would prove nothing";
-  EXPECT_EQ(run_in(root, {kSort, "/data/words"}, {"LC_ALL=en_US.UTF-8"}).output, host_order);
-  EXPECT_EQ(run_in(off, {kSort, "/data/words"}, {"LC_ALL=en_US.UTF-8"}).output, c_order);
+  EXPECT_EQ(run_in(root, {kSort, "/data/words"}, env({"LC_ALL=en_US.UTF-8"})).output, host_order);
+  EXPECT_EQ(run_in(off, {kSort, "/data/words"}, env({"LC_ALL=en_US.UTF-8"})).output, c_order);
 }
 
 // ---- terminfo -------------------------------------------------------------------------------------
 
 TEST_F(TextRules, TerminfoLetsTputDescribeTheTerminal) {
   const std::string root = root_with("terminfo", {kTput});
-  const ProcessResult cols = run_in(root, {kTput, "cols"}, {"TERM=xterm-256color"});
+  const ProcessResult cols = run_in(root, {kTput, "cols"}, env({"TERM=xterm-256color"}));
   EXPECT_EQ(cols.exit_code, 0) << cols.describe();
   EXPECT_TRUE(std::regex_match(cols.output, std::regex("[0-9]+\n"))) << cols.describe();
   const ProcessResult colors = run_in(root, {kTput, "-T", "xterm-256color", "colors"});
@@ -207,7 +190,7 @@ TEST_F(TextRules, TerminfoLetsTputDescribeTheTerminal) {
 
 TEST_F(TextRules, WithoutTerminfoTputKnowsNoTerminal) {
   const std::string root = root_with("terminfo-off", {kTput}, {"--without", "terminfo"});
-  const ProcessResult cols = run_in(root, {kTput, "cols"}, {"TERM=xterm-256color"});
+  const ProcessResult cols = run_in(root, {kTput, "cols"}, env({"TERM=xterm-256color"}));
   EXPECT_NE(cols.exit_code, 0) << cols.describe();
   EXPECT_TRUE(contains(cols.output, "unknown terminal \"xterm-256color\"")) << cols.describe();
   const ProcessResult colors = run_in(root, {kTput, "-T", "xterm-256color", "colors"});

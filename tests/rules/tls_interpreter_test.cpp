@@ -14,7 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "support/command_test_support.hpp"
-#include "support/jail_suite.hpp"
+#include "support/rule_suite.hpp"
 #include "support/loader_oracle.hpp"
 
 namespace jailbuild {
@@ -48,7 +48,7 @@ const std::string kPerlModules =
     "use strict; use warnings; use POSIX qw(floor); use Data::Dumper; use Encode; $Data::Dumper::Indent = 0;"
     " print floor(2.5), ' ', Dumper([1]), ' ', length(encode('UTF-8', chr(0xe9))), qq(\\n)";
 
-class TlsInterpreter : public JailSuite {
+class TlsInterpreter : public RuleSuite {
  protected:
   static void SetUpTestSuite() { make_suite_directory("tls-interpreter"); }
 
@@ -58,29 +58,6 @@ class TlsInterpreter : public JailSuite {
   }
 
   static bool on_host(const std::string& program) { return ::access(program.c_str(), X_OK) == 0; }
-
-  // A fresh root of this suite's named NAME, with `add PATHS --root ROOT OPTIONS...` done in it.
-  static std::string root_with(const std::string& name, const std::vector<std::string>& paths,
-                               const std::vector<std::string>& options = {}) {
-    const std::string root = dir_ + "/" + name;
-    const ProcessResult added = run_jailbuild(add_args(paths, root, state_, options));
-    EXPECT_EQ(added.exit_code, kExitOk) << added.describe();
-    return root;
-  }
-
-  static ProcessResult run_in(const std::string& root, const std::vector<std::string>& command) {
-    return run_process(run_argv({}, command, root), kPlainEnv);
-  }
-
-  static std::string list_of(const std::string& root) {
-    const ProcessResult listed = run_jailbuild({"list", root, "--state-dir", state_});
-    EXPECT_EQ(listed.exit_code, kExitOk) << listed.describe();
-    return listed.output;
-  }
-
-  static bool holds(const std::string& root, const std::string& path) {
-    return std::filesystem::exists(std::filesystem::symlink_status(root + path));
-  }
 
   // The first certificate of the host's CA directory (a root CA, self-signed), by its real path.
   static std::string a_host_ca() {

@@ -16,7 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "support/command_test_support.hpp"
-#include "support/jail_suite.hpp"
+#include "support/rule_suite.hpp"
 #include "rules/rule_context.hpp"
 #include "util/users.hpp"
 
@@ -56,7 +56,7 @@ std::string host_user() {
   return "";
 }
 
-class UsersHostsNss : public JailSuite {
+class UsersHostsNss : public RuleSuite {
  protected:
   static void SetUpTestSuite() { make_suite_directory("users"); }
 
@@ -67,29 +67,6 @@ class UsersHostsNss : public JailSuite {
     ASSERT_TRUE(setup_error_.empty()) << setup_error_;
   }
 
-  static std::string root_with(const std::string& name, const std::vector<std::string>& paths,
-                               const std::vector<std::string>& options = {}) {
-    const std::string root = dir_ + "/" + name;
-    const ProcessResult added = run_jailbuild(add_args(paths, root, state_, options));
-    EXPECT_EQ(added.exit_code, kExitOk) << added.describe();
-    return root;
-  }
-
-  // `jailbuild run OPTIONS... ROOT COMMAND...`.
-  static ProcessResult run_in(const std::string& root, const std::vector<std::string>& command,
-                              const std::vector<std::string>& options = {}) {
-    return run_process(run_argv(options, command, root), kPlainEnv);
-  }
-
-  static bool holds(const std::string& root, const std::string& path) {
-    return std::filesystem::exists(std::filesystem::symlink_status(root + path));
-  }
-
-  static std::string list_of(const std::string& root) {
-    const ProcessResult listed = run_jailbuild({"list", root, "--state-dir", state_});
-    EXPECT_EQ(listed.exit_code, kExitOk) << listed.describe();
-    return listed.output;
-  }
 };
 
 // ---- nss: a module the host's nsswitch.conf names ---------------------------------------------------
