@@ -17,7 +17,7 @@ const std::vector<std::string>& ClosureImports::imports_of(const LoadedObject& o
   if (object.elf && object.elf->imported_names) return *object.elf->imported_names;
   // The real path, not the loader's name: /lib/x86_64-linux-gnu/libc.so.6 and
   // /usr/lib/x86_64-linux-gnu/libc.so.6 are one file, said once.
-  const std::string& key = object.real_path.empty() ? object.path : object.real_path;
+  const std::string& key = file_of(object);
   auto [it, inserted] = imports_.try_emplace(key);
   if (!inserted) return it->second;
   if (object.elf && !object.elf->imports_error.empty()) {
@@ -57,8 +57,7 @@ std::optional<Importer> ClosureImports::who_imports_naming(const RuleInput& inpu
   std::string needle(text);
   needle.push_back('\0');
   const auto names_text = [&](const LoadedObject& object) {
-    const std::string& real = object.real_path.empty() ? object.path : object.real_path;
-    auto mapped = elf::MappedFile::open(input.host.host_path(real));
+    auto mapped = map_file_of(object, input.host);
     if (!mapped) return false;
     const auto bytes = mapped->bytes();
     const auto* data = reinterpret_cast<const char*>(bytes.data());
@@ -66,8 +65,12 @@ std::optional<Importer> ClosureImports::who_imports_naming(const RuleInput& inpu
   };
   for (const LinkMap& map : input.programs) {
     for (const LoadedObject& object : map.objects) {
-      for (const std::string& name : imports_of(object, input.host))
-        if (symbols.count(name) && names_text(object)) return Importer{object.path, name};
+      // The first of the symbols it imports, then its file searched once (tar imports four exec
+      // calls).
+      const std::vector<std::string>& imports = imports_of(object, input.host);
+      const auto imported = std::find_if(imports.begin(), imports.end(),
+                                         [&](const std::string& name) { return symbols.count(name) != 0; });
+      if (imported != imports.end() && names_text(object)) return Importer{object.path, *imported};
     }
   }
   return std::nullopt;
@@ -79,6 +82,10 @@ const LoadedObject* ClosureImports::find_object(const std::vector<LinkMap>& prog
     for (const LoadedObject& object : map.objects)
       if (is_it(object)) return &object;
   return nullptr;
+}
+
+Result<elf::MappedFile> map_file_of(const LoadedObject& object, const RootView& host) {
+  return elf::MappedFile::open(host.host_path(file_of(object)));
 }
 
 bool is_libc(const LoadedObject& object) {

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "elf/elf.hpp"
 #include "jailbuild/resolver.hpp"
 #include "plan/planner.hpp"
 
@@ -45,6 +46,17 @@ class ClosureImports {
 
   std::unordered_map<std::string, std::vector<std::string>> imports_;  // real path -> imported names
 };
+
+// The file of a closure object: its real path (every symlink resolved), or the loader's name when
+// it has none. One file however many names load it (libc.so.6 by /lib and by /usr/lib).
+inline const std::string& file_of(const LoadedObject& object) {
+  return object.real_path.empty() ? object.path : object.real_path;
+}
+
+// The file of a closure object, mapped from the host (for the strings a build compiled into it:
+// OPENSSLDIR, perl's @INC, "/bin/sh"). It is in the closure, so planned, and the watch list
+// follows it: a new build makes `sync` plan again.
+Result<elf::MappedFile> map_file_of(const LoadedObject& object, const RootView& host);
 
 // Whether `object` is the C library: its soname or the name it was asked for is libc.so.6.
 bool is_libc(const LoadedObject& object);

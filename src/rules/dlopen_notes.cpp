@@ -90,7 +90,7 @@ std::vector<RuleAddition> decide_dlopen_notes(const RuleContext& context, const 
   for (const LinkMap& map : context.input.programs) {
     for (const LoadedObject& object : map.objects) {
       if (!object.elf || object.elf->dlopen_notes.empty()) continue;
-      const std::string& real_path = object.real_path.empty() ? object.path : object.real_path;
+      const std::string& real_path = file_of(object);
       for (const std::string& payload : object.elf->dlopen_notes) {
         for (const NotedLibrary& library : parse_note(object.path, payload)) {
           if (library.priority != priority || !decided.emplace(real_path, library.sonames.front()).second) continue;

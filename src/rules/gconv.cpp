@@ -52,7 +52,7 @@ std::vector<GconvUser> gconv_users(const RuleContext& context) {
 }  // namespace
 
 std::string gconv_directory(const LoadedObject& libc) {
-  std::string directory = parent_directory(libc.real_path.empty() ? libc.path : libc.real_path);
+  std::string directory = parent_directory(file_of(libc));
   const std::string top = directory.substr(0, directory.find('/', 1));  // "/lib" of /lib/x86_64-linux-gnu
   if (top == "/lib" || top == "/lib64" || top == "/lib32" || top == "/libx32") directory = "/usr" + directory;
   return join_path(directory, "gconv");

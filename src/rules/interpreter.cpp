@@ -246,9 +246,9 @@ std::vector<std::pair<std::string, std::string>> ruby_named_dirs(const std::stri
 void add_configured_stdlib(const RuleContext& context, const ConfiguredInterpreter& kind,
                            const LoadedObject& interpreter, const std::string& program,
                            std::vector<RuleAddition>& added, std::set<std::string>& dirs_added) {
-  const std::string& file = interpreter.real_path.empty() ? interpreter.path : interpreter.real_path;
+  const std::string& file = file_of(interpreter);
   // In the closure, so planned and watched: mapped, not read into memory (3.8 MB for perl).
-  auto mapped = elf::MappedFile::open(context.input.host.host_path(file));
+  auto mapped = map_file_of(interpreter, context.input.host);
   if (!mapped) {
     spdlog::info("rule interpreter: {}; {}'s standard library is not added", mapped.error().message, kind.name);
     return;
@@ -291,7 +291,7 @@ std::vector<RuleAddition> decide_interpreter(const RuleContext& context) {
   for (const LinkMap& map : context.input.programs) {
     if (map.objects.empty()) continue;
     const LoadedObject& program = map.objects[0];
-    const std::string executable = program.real_path.empty() ? program.path : program.real_path;
+    const std::string executable = file_of(program);
     for (const LoadedObject& object : map.objects) {
       for (const std::string& name : object_names(object)) {
         const std::optional<std::string> version = python_version(name);
@@ -302,7 +302,7 @@ std::vector<RuleAddition> decide_interpreter(const RuleContext& context) {
       for (const ConfiguredInterpreter* kind : {&kPerl, &kRuby}) {
         const auto names = object_names(object);
         if (std::none_of(names.begin(), names.end(), kind->is_it)) continue;
-        if (interpreters.insert(object.real_path.empty() ? object.path : object.real_path).second)
+        if (interpreters.insert(file_of(object)).second)
           add_configured_stdlib(context, *kind, object, program.path, added, dirs);
       }
     }

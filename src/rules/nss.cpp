@@ -148,7 +148,7 @@ std::vector<RuleAddition> decide_nss(const RuleContext& context) {
       continue;
     }
     const std::string module = "libnss_" + service + ".so.2";
-    const std::string& libc_file = libc->real_path.empty() ? libc->path : libc->real_path;
+    const std::string& libc_file = file_of(*libc);
     if (!context.input.exists(join_path(parent_directory(libc_file), module))) {
       spdlog::info("rule nss: {} names {}, but the host has no {} beside libc: skipped there and here", conf_path,
                    service, module);

@@ -38,12 +38,12 @@ std::vector<RuleAddition> decide_tls(const RuleContext& context) {
   for (const LinkMap& map : context.input.programs) {
     for (const LoadedObject& object : map.objects) {
       if (!is_libcrypto(object)) continue;
-      const std::string& library = object.real_path.empty() ? object.path : object.real_path;
+      const std::string& library = file_of(object);
       if (!libraries_read.insert(library).second) continue;
       // The library is in the closure, so planned: the watch list follows it, and a new build
       // with another OPENSSLDIR makes `sync` plan again. Mapped, not read into memory: the text
       // sits somewhere in its 4.5 MB.
-      auto mapped = elf::MappedFile::open(context.input.host.host_path(library));
+      auto mapped = map_file_of(object, context.input.host);
       const std::optional<std::string> dir = mapped ? compiled_openssl_dir(mapped->bytes()) : std::nullopt;
       if (!dir) {
         spdlog::info("rule tls: {} names no OPENSSLDIR that can be read{}; no OpenSSL configuration or CA store added",
