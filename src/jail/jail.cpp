@@ -459,6 +459,25 @@ std::vector<std::string> extend_intent(Intent& intent, const Intent& request) {
   return changes;
 }
 
+namespace {
+
+// Users named with `add --user` while the rule that writes them is off: said by the add that
+// brings the two together (names a user, or turns the rule off), not by every later one.
+void warn_users_without_their_rule(const Intent& intent, const RuleChoice& asked) {
+  if (intent.options.users.empty()) return;
+  const bool turns_users_off = std::find(asked.without.begin(), asked.without.end(), "users") != asked.without.end();
+  if (asked.users.empty() && !turns_users_off) return;
+  const std::vector<std::string> enabled = enabled_rules(intent.options);
+  if (std::find(enabled.begin(), enabled.end(), "users") != enabled.end()) return;
+  std::string names;
+  for (const std::string& user : intent.options.users) names += (names.empty() ? "" : ", ") + user;
+  spdlog::warn("--user {}: rule users is off for this root (--without users), so no /etc/passwd or /etc/group is "
+               "written for them; `add --with users` turns it on again",
+               names);
+}
+
+}  // namespace
+
 Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::string>& paths,
                                const WriteOptions& options, const RuleChoice& rules) {
   TRY(check_rule_names(rules.with));
@@ -495,6 +514,7 @@ Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::s
     return why.has_value();
   });
   (void)extend_intent(locked->manifest.intent, request);
+  warn_users_without_their_rule(locked->manifest.intent, rules);
   auto change = converge(*locked, {}, options, Cleanup{});
   if (!change) return change;
   change->plan.problems.insert(change->plan.problems.begin(), refused.begin(), refused.end());

@@ -148,6 +148,28 @@ TEST_F(UsersHostsNss, WithoutUsersIdCannotNameRootAndLsPrintsNumbers) {
   EXPECT_EQ(listed.output, numeric.output) << "with no names, ls -l prints the numbers";
 }
 
+// `--user` with the rule off writes nothing for the user: the add that brings the two together
+// says so, a later add that does neither does not say it again.
+TEST_F(UsersHostsNss, AUserNamedWithTheRuleOffIsWarnedOfOnce) {
+  const std::string user = host_user();
+  if (user.empty()) {
+    GTEST_SKIP() << "the host has neither daemon nor www-data";
+  }
+  const std::string root = dir_ + "/users-named-off";
+  const ProcessResult added = run_jailbuild(add_args({kId}, root, state_, {"--without", "users", "--user", user}));
+  EXPECT_EQ(added.exit_code, kExitOk) << added.describe();
+  EXPECT_TRUE(contains(added.output, "--user " + user + ": rule users is off")) << added.describe();
+  EXPECT_FALSE(holds(root, "/etc/passwd"));
+  const ProcessResult later = run_jailbuild(add_args({kLs}, root, state_));
+  EXPECT_EQ(later.exit_code, kExitOk) << later.describe();
+  EXPECT_FALSE(contains(later.output, "rule users is off")) << later.describe();
+  // The control: the rule on again, the user is written and nothing is said.
+  const ProcessResult on = run_jailbuild(add_args({kLs}, root, state_, {"--with", "users"}));
+  EXPECT_EQ(on.exit_code, kExitOk) << on.describe();
+  EXPECT_FALSE(contains(on.output, "rule users is off")) << on.describe();
+  EXPECT_TRUE(has(names_in(read_text(root + "/etc/passwd")), user));
+}
+
 TEST_F(UsersHostsNss, TheRootsFilesHoldOnlyWhatWasAskedForAndNoPassword) {
   const std::string user = host_user();
   if (user.empty()) {
@@ -272,6 +294,64 @@ TEST_F(UsersHostsNss, DnsGivesTheHostsResolverAsARegularFile) {
     EXPECT_EQ(read_text(root + "/etc/resolv.conf"), host);
   }
   EXPECT_TRUE(contains(list_of(root), "rule dns: /usr/bin/getent imports "));
+}
+
+// `add --with dns` on a host whose /etc/resolv.conf is a symlink into /run, as systemd-resolved
+// and resolvconf make it. The host is not changed: `add` runs in a mount namespace of its own
+// where /etc is an overlay over the host's (its resolv.conf replaced by the symlink) and /run a
+// fresh tmpfs holding what the symlink leads to. Returns the root's resolv.conf, "" when the root
+// has none; `regular` says whether it is a regular file.
+std::string resolv_conf_added_with_dns(const std::string& dir, const std::string& name, const std::string& link_target,
+                                       const std::string& stub_text, const std::string& upstream_text, bool& regular) {
+  const std::string scratch = dir + "/" + name + "-etc";
+  std::filesystem::create_directories(scratch);
+  const std::string root = dir + "/" + name;
+  // sh -c SCRIPT SCRATCH TARGET STUB UPSTREAM JAILBUILD ARGS...
+  const std::string script =
+      "mount -t tmpfs tmpfs \"$0\" && mkdir \"$0/up\" \"$0/work\" &&"
+      " mount -t overlay overlay -o lowerdir=/etc,upperdir=\"$0/up\",workdir=\"$0/work\" /etc &&"
+      " mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/resolve /run/resolvconf &&"
+      " printf %s \"$2\" > /run/systemd/resolve/stub-resolv.conf &&"
+      " printf %s \"$2\" > /run/resolvconf/resolv.conf &&"
+      " printf %s \"$3\" > /run/systemd/resolve/resolv.conf &&"
+      " ln -sf \"$1\" /etc/resolv.conf && shift 3 && exec \"$@\"";
+  std::vector<std::string> argv{"/usr/bin/unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
+                                script, scratch, link_target, stub_text, upstream_text, JAILBUILD_BINARY};
+  for (const std::string& arg : add_args({kGetent}, root, dir + "/state-" + name, {"--with", "dns"}))
+    argv.push_back(arg);
+  const ProcessResult added = run_process(argv, kPlainEnv);
+  EXPECT_EQ(added.exit_code, kExitOk) << added.describe();
+  const std::string conf = root + "/etc/resolv.conf";
+  regular = std::filesystem::is_regular_file(std::filesystem::symlink_status(conf));
+  return std::filesystem::exists(std::filesystem::symlink_status(conf)) ? read_text(conf) : "";
+}
+
+TEST_F(UsersHostsNss, DnsFollowsTheHostsSymlinkIntoRun) {
+  const std::string host_before = read_text("/etc/resolv.conf");
+  bool regular = false;
+  const std::string conf = resolv_conf_added_with_dns(dir_, "dns-resolvconf", "../run/resolvconf/resolv.conf",
+                                                      "nameserver 192.0.2.1\nsearch example.test\n", "", regular);
+  EXPECT_TRUE(regular) << "a symlink into the host's /run would dangle in the jail";
+  EXPECT_EQ(conf, "nameserver 192.0.2.1\nsearch example.test\n");
+  EXPECT_EQ(read_text("/etc/resolv.conf"), host_before) << "the host's resolv.conf is untouched";
+}
+
+// systemd-resolved's stub (127.0.0.53) answers on the host's loopback only: the root gets the
+// servers resolved itself uses. The control: a resolv.conf naming another server besides the stub
+// is taken as it is.
+TEST_F(UsersHostsNss, DnsReplacesSystemdResolvedsStubByItsUpstreamServers) {
+  bool regular = false;
+  const std::string upstream = "nameserver 192.0.2.53\n";
+  const std::string conf =
+      resolv_conf_added_with_dns(dir_, "dns-stub", "../run/systemd/resolve/stub-resolv.conf",
+                                 "nameserver 127.0.0.53\noptions edns0 trust-ad\n", upstream, regular);
+  EXPECT_TRUE(regular);
+  EXPECT_EQ(conf, upstream);
+
+  const std::string mixed = "nameserver 127.0.0.53\nnameserver 192.0.2.9\n";
+  const std::string kept = resolv_conf_added_with_dns(dir_, "dns-mixed", "../run/systemd/resolve/stub-resolv.conf",
+                                                      mixed, upstream, regular);
+  EXPECT_EQ(kept, mixed);
 }
 
 // ---- nss ------------------------------------------------------------------------------------------
