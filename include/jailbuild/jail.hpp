@@ -75,8 +75,10 @@ struct RuleChoice {
 // holds, and the runtime rules the root's intent turns on. Nothing is removed. With
 // options.dry_run nothing is written, not even the manifest. A name in `rules` that is no rule is
 // a usage error, and so is a user the host does not know or whose name holds ':' or a newline.
+// `traced`: the paths a traced workload used (add --trace), recorded with its command line.
 Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::string>& paths,
-                               const WriteOptions& options, const RuleChoice& rules = {});
+                               const WriteOptions& options, const RuleChoice& rules = {},
+                               const std::vector<TracedRequirement>& traced = {});
 
 // Removes added `paths` and every entry nothing else still needs.
 Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<std::string>& paths, bool dry_run);

@@ -70,6 +70,9 @@ struct RunOptions {
   bool seccomp = true;
   Network network = Network::Host;
   bool chroot_only = false;  // chroot(2) and no namespaces
+  // add --trace: `root` is the host's own "/", which a jail otherwise never is; the workload sees
+  // the host's entries read-only (unless writable) through the same mirror as any root.
+  bool host_view = false;
   // With a root caller: no user namespace, so the jail's uid 0 is the host's root (see
   // src/run/user_namespace.cpp for what the namespace changes).
   bool host_root = false;

@@ -1,6 +1,10 @@
 // The command layer: each subcommand parses its options and calls the library.
 #pragma once
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include <CLI/CLI.hpp>
 
 namespace jailbuild::cli {
@@ -13,8 +17,10 @@ inline constexpr int kExitUsage = 2;       // bad usage or unusable input
 // Registers `deps`; when it runs it stores its exit code in `exit_code`.
 void add_deps_command(CLI::App& app, int& exit_code);
 
-// Registers `add`, `list`, `remove`, `sync` and `rules`.
-void add_jail_commands(CLI::App& app, int& exit_code);
+// Registers `add`, `list`, `remove`, `sync` and `rules`. `traced_command`: what followed `--` in an
+// `add` (see main.cpp), for `add --trace`.
+void add_jail_commands(CLI::App& app, int& exit_code,
+                       const std::optional<std::vector<std::string>>& traced_command);
 
 // Registers `run`, whose own failures exit 125 (not kExitUsage): 1 and 2 are the program's.
 void add_run_command(CLI::App& app, int& exit_code);

@@ -1,15 +1,19 @@
 // `add`, `list`, `remove` and `sync`: the commands that change or show a root's contents; `rules`, what
 // `add --with/--without` names.
 #include <algorithm>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include "commands.hpp"
 #include "jailbuild/jail.hpp"
 #include "jailbuild/rules.hpp"
+#include "jailbuild/trace.hpp"
 #include "output.hpp"
 
 namespace jailbuild::cli {
@@ -59,12 +63,53 @@ struct AddOptions {
   WriteOptions write;
   RuleChoice rules;
   bool json = false;
+  bool trace = false;
+  std::optional<std::vector<std::string>> traced_command;  // after `--`
+  std::optional<std::string> trace_user;
+  bool trace_writable = false;
+  std::vector<std::string> trace_excludes;
 };
 
+// add --trace: the workload run once on the host, traced; what it used, as requirements. Its
+// failure is said, not fatal: what it used up to there is added.
+Result<std::vector<TracedRequirement>> trace_workload(const AddOptions& options) {
+  if (!options.trace)
+    return Error::usage("a command after -- is run only with --trace: jailbuild add --trace --root ROOT -- CMD [ARGS...]");
+  if (!options.traced_command || options.traced_command->empty())
+    return Error::usage("--trace: give the command to trace after --: jailbuild add --trace --root ROOT -- CMD [ARGS...]");
+  HostTrace trace{*options.traced_command, options.trace_user, options.trace_writable, {}};
+  for (const std::string& excluded : options.trace_excludes) {
+    if (!excluded.starts_with('/')) return Error::usage("--trace-exclude " + excluded + ": must be absolute");
+    std::string directory = std::filesystem::path(excluded).lexically_normal().string();
+    while (directory.size() > 1 && directory.back() == '/') directory.pop_back();
+    trace.excluded.push_back(std::move(directory));
+  }
+  const std::string command = command_line(trace.command);
+  const TraceLog log = TRY(trace_on_host(trace));
+  std::vector<TracedRequirement> used = traced_requirements(log, trace);
+  if (log.exit_status == kRunFailed && used.empty())
+    return Error{"--trace: `" + command + "` could not be started (see above)"};
+  if (log.exit_status != 0)
+    spdlog::warn("--trace: `{}` exited with status {}; what it used is added", command, log.exit_status);
+  for (const WriteNeed& need : write_needs(log, trace))
+    spdlog::warn("--trace: `{}` could not write {}: in a jail it needs {} writable (run --bind HOST_DIR:{} or --tmpfs {})",
+                 command, need.path, need.directory, need.directory, need.directory);
+  spdlog::info("--trace: `{}` used {} paths of the host", command, used.size());
+  return used;
+}
+
 int run_add(const AddOptions& options) {
+  if (options.paths.empty() && !options.trace)
+    return failed(Error::usage("add: give a PATH to add, or --trace -- CMD (see jailbuild add --help)"));
+  std::vector<TracedRequirement> traced;
+  if (options.trace || options.traced_command) {
+    auto used = trace_workload(options);
+    if (!used) return failed(used.error());
+    traced = std::move(*used);
+  }
   JailOptions jail = options.root.jail();
   jail.allow_proof = !options.json;  // the JSON lists every entry, so the plan is needed
-  auto change = add_to_root(jail, options.paths, options.write, options.rules);
+  auto change = add_to_root(jail, options.paths, options.write, options.rules, traced);
   if (!change) return failed(change.error());
   log_details(*change, options.write.dry_run);
   log_undone(*change);
@@ -148,11 +193,19 @@ int run_sync(const SyncCommand& command) {
 
 }  // namespace
 
-void add_jail_commands(CLI::App& app, int& exit_code) {
+void add_jail_commands(CLI::App& app, int& exit_code,
+                       const std::optional<std::vector<std::string>>& traced_command) {
   auto add = std::make_shared<AddOptions>();
+  add->traced_command = traced_command;
   CLI::App* add_command = app.add_subcommand(
       "add", "Copy programs, libraries, scripts, directories or files into a root with everything they need");
-  add_command->add_option("PATH", add->paths, "What to add")->required();
+  add_command->footer(
+      "Usage: jailbuild add PATH... --root ROOT [OPTIONS]\n"
+      "       jailbuild add [PATH...] --root ROOT --trace [--trace-user USER] [--trace-writable]\n"
+      "                     [--trace-exclude DIR]... -- CMD [ARGS...]\n"
+      "--trace runs CMD once on the host (read-only, fresh /tmp, /var/tmp and /run) and adds every host\n"
+      "path it and its children opened, executed or looked up; later syncs keep them current.");
+  add_command->add_option("PATH", add->paths, "What to add");
   add->root.add_to(*add_command, true, true);
   add_command->add_flag("--dry-run", add->write.dry_run, "Print the plan and change nothing");
   add_command->add_flag("--json", add->json, "Print what was (or would be) placed as JSON");
@@ -178,6 +231,16 @@ void add_jail_commands(CLI::App& app, int& exit_code) {
                    "Name a host user (and its groups) in the root's generated /etc/passwd and /etc/group (rule "
                    "users; repeatable); later add and sync repeat it")
       ->type_name("NAME");
+  add_command->add_flag("--trace", add->trace,
+                        "Run the command after -- once on the host, traced, and add every path it used");
+  add_command->add_option("--trace-user", add->trace_user, "Run the traced command as USER (name or number)");
+  add_command->add_flag("--trace-writable", add->trace_writable,
+                        "Let the traced command write the host's files (default: the host is read-only to it)");
+  add_command
+      ->add_option("--trace-exclude", add->trace_excludes,
+                   "Add nothing the traced command used under DIR (repeatable): its input data, say")
+      ->allow_extra_args(false)
+      ->type_name("DIR");
   add_command->callback([add, &exit_code] { exit_code = run_add(*add); });
 
   auto rules_as_json = std::make_shared<bool>(false);

@@ -1,4 +1,8 @@
+#include <cstring>
 #include <exception>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -6,8 +10,30 @@
 #include "jailbuild/log.hpp"
 #include "jailbuild/run.hpp"
 
+namespace {
+
+// `jailbuild [-v|-q]... add ... -- CMD [ARGS...]`: the command `add --trace` runs, everything after
+// the first `--` of an `add`, taken out of the arguments before CLI11 parses them (it would take
+// CMD and ARGS for more PATHs). nullopt when the arguments are no such `add`.
+std::optional<std::vector<std::string>> take_traced_command(std::vector<char*>& args) {
+  std::size_t word = 1;
+  while (word < args.size() && args[word][0] == '-') ++word;  // the global options are flags
+  if (word == args.size() || std::strcmp(args[word], "add") != 0) return std::nullopt;
+  for (std::size_t i = word + 1; i < args.size(); ++i) {
+    if (std::strcmp(args[i], "--") != 0) continue;
+    std::vector<std::string> command(args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end());
+    args.resize(i);
+    return command;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace jailbuild::cli;
+  std::vector<char*> args(argv, argv + argc);
+  const std::optional<std::vector<std::string>> traced_command = take_traced_command(args);
   CLI::App app{"jailbuild: build and run chroot jails holding exactly what a program needs"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "jailbuild 0.1.0");
@@ -19,7 +45,7 @@ int main(int argc, char** argv) {
 
   int exit_code = kExitOk;
   add_deps_command(app, exit_code);
-  add_jail_commands(app, exit_code);
+  add_jail_commands(app, exit_code, traced_command);
   add_run_command(app, exit_code);
 
   // The logger before parsing (what fails there is said in its format), then at the level asked
@@ -28,7 +54,7 @@ int main(int argc, char** argv) {
   app.parse_complete_callback([&] { jailbuild::set_up_logging(jailbuild::verbosity_from(verbosity, quiet)); });
 
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::Success& e) { return app.exit(e); } catch (const CLI::ParseError& e) {
     app.exit(e);
     return app.get_subcommand("run")->parsed() ? jailbuild::kRunFailed : kExitUsage;

@@ -87,10 +87,12 @@ WriteOptions recorded_options(const Manifest& manifest, WriteOptions options) {
   return options;
 }
 
-// The path of a path requirement, nullptr for the other kinds.
+// The host path of a path requirement or a traced one, nullptr for the other kinds: what `sync`
+// reports gone from the host, `--prune` forgets and `remove` takes out, alike for both.
 const std::string* added_path_of(const Requirement& requirement) {
-  const auto* path = std::get_if<PathRequirement>(&requirement);
-  return path == nullptr ? nullptr : &path->path;
+  if (const auto* path = std::get_if<PathRequirement>(&requirement)) return &path->path;
+  if (const auto* traced = std::get_if<TracedRequirement>(&requirement)) return &traced->path;
+  return nullptr;
 }
 
 // Adds `name` to `list` unless it is there; whether it did.
@@ -479,7 +481,8 @@ void warn_users_without_their_rule(const Intent& intent, const RuleChoice& asked
 }  // namespace
 
 Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::string>& paths,
-                               const WriteOptions& options, const RuleChoice& rules) {
+                               const WriteOptions& options, const RuleChoice& rules,
+                               const std::vector<TracedRequirement>& traced) {
   TRY(check_rule_names(rules.with));
   TRY(check_rule_names(rules.without));
   for (const std::string& rule : rules.with) {
@@ -501,6 +504,7 @@ Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::s
   request.options.rules_without = rules.without;
   request.options.users = rules.users;
   for (const std::string& path : paths) request.requirements.push_back(PathRequirement{added_path(path)});
+  request.requirements.insert(request.requirements.end(), traced.begin(), traced.end());
   if (jail.allow_proof && !options.dry_run) {
     if (auto unchanged = proven_unchanged(*locked, request)) return std::move(*unchanged);
   }
@@ -528,9 +532,12 @@ Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<s
   std::vector<Requirement>& requirements = locked->manifest.intent.requirements;
   for (const std::string& path : paths) {
     const std::string added = added_path(path);
-    auto it = std::find(requirements.begin(), requirements.end(), Requirement{PathRequirement{added}});
-    if (it == requirements.end()) return Error::usage(added + ": was not added to " + locked->root);
-    requirements.erase(it);
+    // Added or traced (by any number of workloads): all of it goes.
+    const auto erased = std::erase_if(requirements, [&](const Requirement& requirement) {
+      const std::string* named = added_path_of(requirement);
+      return named != nullptr && *named == added;
+    });
+    if (erased == 0) return Error::usage(added + ": was not added to " + locked->root);
   }
   // Other added paths gone from the host keep their entries: removing them is sync --prune's call.
   Cleanup cleanup{true, {}};

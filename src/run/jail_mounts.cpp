@@ -432,7 +432,8 @@ Result<std::vector<TopLevelEntry>> read_top_level(int root_fd, const RunOptions&
     if (name == "proc" || name == "dev") continue;
     const std::string shown = options.root + "/" + name;
     if (name == "tmp") {
-      warn_if_hidden(root_fd, shown);
+      // The host's /tmp, when the host is the root (add --trace), is meant to be out of sight.
+      if (!options.host_view) warn_if_hidden(root_fd, shown);
       continue;
     }
     TopLevelEntry entry;

@@ -23,6 +23,16 @@
 #include "util/unique_fd.hpp"
 #include "util/users.hpp"
 
+namespace jailbuild::trace {
+class SyscallTracer;
+}
+
+namespace jailbuild {
+// run_in_jail with every process of the jail traced by `tracer` (attached before the child goes
+// on, its filter loaded before the default one): add --trace, run --report-missing.
+int run_in_jail(const RunOptions& options, trace::SyscallTracer* tracer);
+}  // namespace jailbuild
+
 namespace jailbuild::run {
 
 // "WHAT: reason" for the failed system call that set errno.
@@ -133,5 +143,8 @@ Result<UniqueFd> sealed_init();
 Result<void> load_seccomp_filter();
 // The denylist's BPF program as embedded in jailbuild when it was built.
 std::span<const sock_filter> default_seccomp_program();
+// Child side, before the denylist when the jail is traced: the trace filter, which stops on the
+// calls that name paths (src/trace/traced_calls.hpp) for jailbuild's tracer and allows the rest.
+Result<void> load_trace_filter();
 
 }  // namespace jailbuild::run

@@ -29,6 +29,7 @@
 #include <spdlog/spdlog.h>
 
 #include "init/jail_init.h"
+#include "trace/tracer.hpp"
 #include "jail_setup.hpp"
 #include "jailbuild/run.hpp"
 #include "util/root_dir.hpp"
@@ -69,15 +70,28 @@ void forward(const Jail& jail, int signal, const siginfo_t& info) {
   }
 }
 
+// Every status the traced jail's processes have to report (their ptrace stops, each resumed by
+// the tracer): the child's exit status once it has ended.
+std::optional<int> drain_traced(trace::SyscallTracer& tracer) {
+  std::optional<int> ended;
+  int status = 0;
+  for (pid_t pid; (pid = ::waitpid(-1, &status, WNOHANG | __WALL)) > 0;)
+    if (auto exited = tracer.on_status(pid, status)) ended = exited;
+  return ended;
+}
+
 // With the supervised signals blocked: passes each one on to the jail until the child exits, and
 // returns its exit status. Ctrl-Z stops the program's group, then jailbuild itself, so that the
-// caller's shell sees the job stopped; its SIGCONT resumes both.
-int supervise(const Jail& jail) {
+// caller's shell sees the job stopped; its SIGCONT resumes both. Traced, each SIGCHLD may also
+// be a ptrace stop of any of the jail's processes, which the tracer handles.
+int supervise(const Jail& jail, trace::SyscallTracer* tracer) {
   const sigset_t supervised = supervised_signals();
   while (true) {
     siginfo_t info{};
     const int signal = ::sigwaitinfo(&supervised, &info);
-    if (signal == SIGCHLD) {
+    if (signal == SIGCHLD && tracer != nullptr) {
+      if (auto ended = drain_traced(*tracer)) return exit_status_of(*ended);
+    } else if (signal == SIGCHLD) {
       int status = 0;
       if (::waitpid(jail.child, &status, WNOHANG) == jail.child) return exit_status_of(status);
     } else if (signal > 0) {
@@ -112,6 +126,7 @@ struct JailChild {
   // Root's own ids are not mapped in the jail's user namespace: the child takes the namespace's
   // uid and gid 0 (jailbuild's unprivileged host ids) before it makes anything.
   bool takes_namespace_root = false;
+  bool traced = false;  // add --trace, run --report-missing: jailbuild has attached with ptrace
   sigset_t program_mask{};
   const std::vector<std::string>& environment;       // the program's, LANG fitted to the root
   const std::vector<run::GeneratedFile>& etc_files;  // laid over the jail's /etc, if any
@@ -186,6 +201,7 @@ Result<void> change_directory(JailChild& child) {
 Result<void> close_descriptors(JailChild& child) { return run::close_all_but({child.init_fd}); }
 
 Result<void> load_seccomp_filter(JailChild&) { return run::load_seccomp_filter(); }
+Result<void> load_trace_filter(JailChild&) { return run::load_trace_filter(); }
 
 bool always(const JailChild&) { return true; }
 bool in_namespaces(const JailChild& child) { return !child.options.chroot_only; }
@@ -193,6 +209,7 @@ bool chroot_only(const JailChild& child) { return child.options.chroot_only; }
 bool takes_namespace_root(const JailChild& child) { return child.takes_namespace_root; }
 bool without_network(const JailChild& child) { return child.options.network == Network::None; }
 bool with_seccomp(const JailChild& child) { return child.options.seccomp; }
+bool traced(const JailChild& child) { return child.traced; }
 
 struct ChildStep {
   const char* what;  // for -vv
@@ -202,8 +219,9 @@ struct ChildStep {
 
 // From a freshly cloned process to the jail, in the one order that works: the root's entries are
 // read with the caller's ids, everything is made as the namespace's root, the mounts need the
-// capabilities the identity then drops, and the filter, last, refuses what came before it.
-// (Landlock goes before the filter.)
+// capabilities the identity then drops, and the filters, last, refuse what came before them. The
+// trace filter goes first so that nothing is traced of jailbuild's own setup; the default filter
+// after it still refuses what it refuses (the stricter action wins). (Landlock goes before them.)
 constexpr ChildStep kChildSteps[] = {
     {"die with jailbuild (PR_SET_PDEATHSIG)", always, die_with_jailbuild},
     {"wait until jailbuild has done its part", always, wait_for_jailbuild},
@@ -218,6 +236,7 @@ constexpr ChildStep kChildSteps[] = {
     {"take the program's identity and drop capabilities", always, switch_identity},
     {"change to the working directory", always, change_directory},
     {"close every descriptor but the init's", always, close_descriptors},
+    {"load the trace filter (stops on the calls that name paths)", traced, load_trace_filter},
     {"load the seccomp filter", with_seccomp, load_seccomp_filter},
 };
 
@@ -283,6 +302,7 @@ struct Launch {
   // The pipe that holds the child until jailbuild's steps (kParentSteps) are done; there is always
   // one, so that whatever jailbuild must do to the child before it runs has its place.
   UniqueFd hold_read, hold_write;
+  trace::SyscallTracer* tracer = nullptr;  // add --trace, run --report-missing
 };
 
 Result<Launch> prepare(const RunOptions& options) {
@@ -291,7 +311,7 @@ Result<Launch> prepare(const RunOptions& options) {
   const bool root = launch.caller_is_root;
   launch.in_user_namespace = !options.chroot_only && (!root || !options.host_root);
   TRY(check_options(options, launch.in_user_namespace));
-  if (options.host_root && !options.chroot_only && options.identity.uid == 0)
+  if (options.host_root && !options.chroot_only && !options.host_view && options.identity.uid == 0)
     spdlog::warn("--host-root: the program runs as the host's root; any way out of the jail is a way to host root");
   if (launch.in_user_namespace && root && options.network == Network::Host &&
       std::find(options.capabilities.begin(), options.capabilities.end(), CAP_NET_BIND_SERVICE) !=
@@ -309,7 +329,8 @@ Result<Launch> prepare(const RunOptions& options) {
   spdlog::trace("run: jailbuild: open the root {}", options.root);
   launch.root = TRY(open_root(options.root, false));
   if (!launch.root.fd.valid()) return system_error(launch.root.path, ENOENT);
-  if (launch.root.path == "/") return Error::usage(options.root + ": the host's own root is not a jail");
+  if (launch.root.path == "/" && !options.host_view)
+    return Error::usage(options.root + ": the host's own root is not a jail");
   const int root_fd = launch.root.fd.get();
   launch.environment = run::environment_for_root(root_fd, options);
   launch.etc_files = TRY(run::user_database_for_root(root_fd, options));
@@ -348,6 +369,11 @@ Result<void> write_id_maps(const Launch& launch, pid_t child) {
 
 bool in_user_namespace(const Launch& launch) { return launch.in_user_namespace; }
 
+// Attached while the child waits, so that nothing it runs escapes the trace; it stops only on the
+// calls of the trace filter it loads last.
+Result<void> attach_tracer(const Launch& launch, pid_t child) { return launch.tracer->seize(child); }
+bool traced(const Launch& launch) { return launch.tracer != nullptr; }
+
 struct ParentStep {
   const char* what;  // for -vv
   bool (*applies)(const Launch&);
@@ -357,6 +383,7 @@ struct ParentStep {
 // Done to the child from outside, before it takes a step of its own. (Its cgroup goes here.)
 constexpr ParentStep kParentSteps[] = {
     {"write the child's id maps", in_user_namespace, write_id_maps},
+    {"attach the tracer (PTRACE_SEIZE)", traced, attach_tracer},
 };
 
 std::string namespace_names(int flags) {
@@ -387,13 +414,14 @@ int abandon(Launch& launch, pid_t child, const sigset_t& program_mask, const Err
 
 }  // namespace
 
-int run_in_jail(const RunOptions& options) {
+int run_in_jail(const RunOptions& options, trace::SyscallTracer* tracer) {
   auto prepared = prepare(options);
   if (!prepared) {
     spdlog::error("{}", prepared.error().message);
     return kRunFailed;
   }
   Launch& launch = *prepared;
+  launch.tracer = tracer;
   JailChild start{.options = options,
                   .root_fd = launch.root.fd.get(),
                   .init_fd = launch.init.get(),
@@ -401,6 +429,7 @@ int run_in_jail(const RunOptions& options) {
                   .in_user_namespace = launch.in_user_namespace,
                   .setgroups_denied = launch.user_namespace.deny_setgroups,
                   .takes_namespace_root = launch.in_user_namespace && launch.caller_is_root,
+                  .traced = tracer != nullptr,
                   .environment = launch.environment,
                   .etc_files = launch.etc_files};
 
@@ -437,7 +466,9 @@ int run_in_jail(const RunOptions& options) {
   spdlog::trace("run: jailbuild: let the child go on, then pass signals on until it ends");
   if (::write(launch.hold_write.get(), "", 1) != 1)
     return abandon(launch, child, start.program_mask, run::failed("start the jail"));
-  return supervise(Jail{child, !options.chroot_only});
+  return supervise(Jail{child, !options.chroot_only}, tracer);
 }
+
+int run_in_jail(const RunOptions& options) { return run_in_jail(options, nullptr); }
 
 }  // namespace jailbuild

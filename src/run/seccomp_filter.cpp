@@ -5,12 +5,14 @@
 #include <sys/prctl.h>
 
 #include <cstddef>
+#include <string>
 
 #include "embedded_file.hpp"
 #include "jail_setup.hpp"
 
-// Built by CMake (target jailbuild_seccomp_filter).
+// Built by CMake (targets jailbuild_seccomp_filter and jailbuild_trace_filter).
 JAILBUILD_EMBED_FILE(sock_filter, jailbuild_seccomp_filter, JAILBUILD_SECCOMP_FILTER_PATH, 8);
+JAILBUILD_EMBED_FILE(sock_filter, jailbuild_trace_filter, JAILBUILD_TRACE_FILTER_PATH, 8);
 
 namespace jailbuild::run {
 
@@ -18,13 +20,22 @@ std::span<const sock_filter> default_seccomp_program() {
   return {jailbuild_seccomp_filter_begin, jailbuild_seccomp_filter_end};
 }
 
-Result<void> load_seccomp_filter() {
+namespace {
+
+Result<void> load_filter(std::span<const sock_filter> code, const char* what) {
   // PR_SET_NO_NEW_PRIVS is already set (switch_identity): without it, and without
   // CAP_SYS_ADMIN, the kernel refuses a filter.
-  const std::span<const sock_filter> code = default_seccomp_program();
   const sock_fprog program{static_cast<unsigned short>(code.size()), const_cast<sock_filter*>(code.data())};
-  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) return failed("seccomp: load the filter");
+  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) return failed(std::string("seccomp: load ") + what);
   return {};
+}
+
+}  // namespace
+
+Result<void> load_seccomp_filter() { return load_filter(default_seccomp_program(), "the filter"); }
+
+Result<void> load_trace_filter() {
+  return load_filter({jailbuild_trace_filter_begin, jailbuild_trace_filter_end}, "the trace filter");
 }
 
 }  // namespace jailbuild::run

@@ -14,4 +14,8 @@ namespace jailbuild::run {
 // The classic BPF program of the default filter, for this machine's native architecture.
 Result<std::vector<sock_filter>> compile_default_filter();
 
+// The trace filter (add --trace, run --report-missing): stops the workload for jailbuild on the
+// calls of src/trace/traced_calls.hpp, allows every other.
+Result<std::vector<sock_filter>> compile_trace_filter();
+
 }  // namespace jailbuild::run

@@ -1,0 +1,74 @@
+// The runner traced: `add --trace` runs a workload on the host through the jail's own machinery,
+// pointed at the host's "/" instead of a root; `run --report-missing` runs a jail as usual. Both
+// with jailbuild's tracer attached (src/trace/tracer.hpp).
+#include <unistd.h>
+
+#include <climits>
+#include <string_view>
+
+#include <spdlog/spdlog.h>
+
+#include "jail_setup.hpp"
+#include "jailbuild/trace.hpp"
+#include "trace/tracer.hpp"
+
+extern char** environ;
+
+namespace jailbuild {
+namespace {
+
+// Where the workload starts: where jailbuild was started, as a shell would run it, unless that is
+// in a scratch directory the workload gets empty (then "/").
+std::string working_directory() {
+  char cwd[PATH_MAX];
+  if (::getcwd(cwd, sizeof cwd) == nullptr) return "/";
+  const std::string here = cwd;
+  for (const std::string_view scratch : {"/tmp", "/var/tmp", "/run"}) {
+    if (here.starts_with(scratch) && (here.size() == scratch.size() || here[scratch.size()] == '/')) {
+      spdlog::warn("--trace: the workload starts in / (the working directory {} is in its empty {})", here, scratch);
+      return "/";
+    }
+  }
+  return here;
+}
+
+TraceLog traced(const RunOptions& options) {
+  trace::SyscallTracer tracer;
+  const int status = run_in_jail(options, &tracer);
+  TraceLog log = tracer.take_log();
+  log.exit_status = status;
+  return log;
+}
+
+}  // namespace
+
+Result<TraceLog> trace_on_host(const HostTrace& trace) {
+  if (trace.command.empty()) return Error::usage("--trace: no command to trace after --");
+  RunOptions options;
+  options.root = std::string("/");  // constructed, then moved: GCC 12 warns falsely (-Wrestrict) on = "/"
+  options.host_view = true;
+  options.program = trace.command.front();
+  options.arguments.assign(trace.command.begin() + 1, trace.command.end());
+  options.identity = TRY(resolve_identity(trace.user, std::nullopt, std::nullopt));
+  // As the caller would run it on the host: its whole environment, LANG included.
+  std::vector<std::string> caller;
+  for (char** entry = environ; *entry != nullptr; ++entry) caller.emplace_back(*entry);
+  options.environment = TRY(jail_environment(caller, true, options.identity, {}));
+  options.lang_from_root = false;
+  options.cwd = working_directory();
+  options.writable = trace.writable;
+  // /tmp is the jail's own tmpfs already; /var/tmp and /run are where programs keep what they make
+  // for a while (locks, sockets, caches): fresh and empty too, so that the host's stay untouched
+  // and what the workload finds there is what it made.
+  for (const char* scratch : {"/var/tmp", "/run"}) options.mounts.push_back({JailMount::Kind::Tmpfs, "", scratch, {}});
+  // As root: the workload reads the host as root does (no user namespace, whose unmapped ids would
+  // make root's 0600 files unreadable); the capabilities are still dropped and the host is read-only.
+  options.host_root = ::geteuid() == 0;
+  spdlog::info("--trace: running `{}` on the host ({}), traced", command_line(trace.command),
+               trace.writable ? "read-write: --trace-writable" : "read-only");
+  return traced(options);
+}
+
+TraceLog run_traced(const RunOptions& options) { return traced(options); }
+
+}  // namespace jailbuild
