@@ -13,10 +13,13 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
 #include "jailbuild/run.hpp"
+#include "jailbuild/trace.hpp"
+#include "util/json_bytes.hpp"
 #include "output.hpp"
 
 extern char** environ;
@@ -41,7 +44,49 @@ struct RunCommandLine {
   bool host_root = false;
   std::string tmpfs_size = RunOptions{}.tmpfs_size;
   std::vector<std::string> limits;
+  bool report_missing = false;
+  bool report_json = false;
 };
+
+// run --report-missing: on stderr (stdout is the program's), after the program has ended, what the
+// jail looked for and the host has, and the `add` that brings it in. Nothing when nothing is missing.
+void report_missing(const RunOptions& options, const std::vector<PathAccess>& missing, bool as_json) {
+  // A directory the jail looked up is named, not put in the fix: adding it would copy all it holds,
+  // and what the program needs of it shows up as files of its own.
+  std::vector<std::string> fix = {"jailbuild", "add"};
+  std::vector<bool> directory;
+  for (const PathAccess& access : missing) {
+    struct stat status {};
+    directory.push_back(::stat(access.path.c_str(), &status) == 0 && S_ISDIR(status.st_mode));
+    if (!directory.back()) fix.push_back(access.path);
+  }
+  fix.insert(fix.end(), {"--root", options.root});
+  const bool any_file = fix.size() > 4;
+  if (as_json) {
+    nlohmann::json paths = nlohmann::json::array();
+    for (std::size_t i = 0; i < missing.size(); ++i)
+      paths.push_back({{"path", bytes_json(missing[i].path)},
+                       {"directory", static_cast<bool>(directory[i])},
+                       {"use", to_string(missing[i].use)},
+                       {"call", missing[i].call},
+                       {"by", bytes_json(missing[i].program)}});
+    nlohmann::json report = {{"root", bytes_json(options.root)}, {"missing", paths}};
+    report["fix"] = any_file ? bytes_json(fix) : nlohmann::json(nullptr);
+    const std::string text = json_text(report) + "\n";
+    std::fwrite(text.data(), 1, text.size(), stderr);
+    return;
+  }
+  if (missing.empty()) return;
+  std::string text = "jailbuild: the jail looked for " + std::to_string(missing.size()) +
+                     (missing.size() == 1 ? " path" : " paths") + " it lacks and the host has:\n";
+  for (std::size_t i = 0; i < missing.size(); ++i) {
+    const PathAccess& access = missing[i];
+    text += "  " + access.path + (directory[i] ? "/  (a directory; " : "  (") + to_string(access.use) + ", " + access.call;
+    text += access.program.empty() ? ")\n" : " by " + access.program + ")\n";
+  }
+  if (any_file) text += "jailbuild: to add the files: " + command_line(fix) + "\n";
+  std::fwrite(text.data(), 1, text.size(), stderr);
+}
 
 // ROOT is the first word that is not an option or an option's value, so a second value given to an
 // option that takes one (`--cap SETUID SETGID ROOT`) becomes ROOT. When ROOT is missing and follows
@@ -159,6 +204,10 @@ void add_run_command(CLI::App& app, int& exit_code) {
                 "from jailbuild's range in /etc/subuid)");
   run->add_option("--tmpfs-size", line->tmpfs_size,
                   "Size of /tmp, /dev/shm and each --tmpfs (default 256m; k, m, g or %)");
+  run->add_flag("--report-missing", line->report_missing,
+                "Trace the jail; at the end, list on stderr the paths it looked for that the root lacks and the host "
+                "has, with the `jailbuild add` that adds them");
+  run->add_flag("--report-json", line->report_json, "With --report-missing: the report as JSON (on stderr)");
   run->add_option("--rlimit", line->limits, "Set a resource limit NAME=VALUE or NAME=SOFT:HARD (nofile=1024)")
       ->allow_extra_args(false);
   run->callback([run, line, &exit_code] {
@@ -169,7 +218,19 @@ void add_run_command(CLI::App& app, int& exit_code) {
       exit_code = kRunFailed;
       return;
     }
-    const int status = run_in_jail(*options);
+    if (line->report_json && !line->report_missing) {
+      log_error(Error::usage("--report-json goes with --report-missing"));
+      exit_code = kRunFailed;
+      return;
+    }
+    int status = 0;
+    if (line->report_missing) {
+      const TraceLog log = run_traced(*options);
+      status = log.exit_status;
+      report_missing(*options, missing_from_root(log, *options), line->report_json);
+    } else {
+      status = run_in_jail(*options);
+    }
     // The jail has ended: jailbuild leaves at once, without tearing its heap down. Every page it
     // wrote before the clone was shared copy-on-write with the child, and freeing the command
     // model page by page would fault each one in again, a cost paid on every run for nothing.

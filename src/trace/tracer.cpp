@@ -69,13 +69,16 @@ std::string proc_link(pid_t pid, const std::string& link) {
 
 // `path` made absolute as the call resolves it: against the working directory or the directory
 // descriptor `dirfd`. "" when the base is not a directory of the file system.
+// "/usr/share/" and "/usr/./share" as "/usr/share": one name per path in the log.
 std::string absolute_for(pid_t pid, int dirfd, const std::string& path) {
-  if (path.starts_with('/')) return std::filesystem::path(path).lexically_normal().string();
-  const std::string base = dirfd == AT_FDCWD ? proc_link(pid, "cwd") : proc_link(pid, "fd/" + std::to_string(dirfd));
-  if (base.empty()) return "";
-  std::string joined = std::filesystem::path(join_path(base, path)).lexically_normal().string();
-  while (joined.size() > 1 && joined.back() == '/') joined.pop_back();
-  return joined;
+  std::string base;
+  if (!path.starts_with('/')) {
+    base = dirfd == AT_FDCWD ? proc_link(pid, "cwd") : proc_link(pid, "fd/" + std::to_string(dirfd));
+    if (base.empty()) return "";
+  }
+  std::string absolute = std::filesystem::path(base.empty() ? path : join_path(base, path)).lexically_normal().string();
+  while (absolute.size() > 1 && absolute.back() == '/') absolute.pop_back();
+  return absolute;
 }
 
 // The kernel's own file systems: what a process reads there is the kernel's, not the host's
