@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdlib>
 #include <string_view>
 
 #include <spdlog/spdlog.h>
@@ -50,10 +51,14 @@ Result<TraceLog> trace_on_host(const HostTrace& trace) {
   options.program = trace.command.front();
   options.arguments.assign(trace.command.begin() + 1, trace.command.end());
   options.identity = TRY(resolve_identity(trace.user, std::nullopt, std::nullopt));
-  // As the caller would run it on the host: its whole environment, LANG included.
+  // The environment `run` gives a program (PATH, HOME, TERM), so that the trace sees what a run
+  // of the same command will do: the same PATH finds the same programs. And the caller's LANG,
+  // whose locale files the trace then adds, and which `run` then sets since the root holds it.
   std::vector<std::string> caller;
   for (char** entry = environ; *entry != nullptr; ++entry) caller.emplace_back(*entry);
-  options.environment = TRY(jail_environment(caller, true, options.identity, {}));
+  std::vector<std::string> assignments;
+  if (const char* lang = ::getenv("LANG"); lang != nullptr) assignments.push_back(std::string("LANG=") + lang);
+  options.environment = TRY(jail_environment(caller, false, options.identity, assignments));
   options.lang_from_root = false;
   options.cwd = working_directory();
   options.writable = trace.writable;
