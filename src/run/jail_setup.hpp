@@ -146,5 +146,7 @@ std::span<const sock_filter> default_seccomp_program();
 // Child side, before the denylist when the jail is traced: the trace filter, which stops on the
 // calls that name paths (src/trace/traced_calls.hpp) for jailbuild's tracer and allows the rest.
 Result<void> load_trace_filter();
+// The trace filter's BPF program as embedded in jailbuild when it was built.
+std::span<const sock_filter> trace_seccomp_program();
 
 }  // namespace jailbuild::run

@@ -34,8 +34,8 @@ Result<void> load_filter(std::span<const sock_filter> code, const char* what) {
 
 Result<void> load_seccomp_filter() { return load_filter(default_seccomp_program(), "the filter"); }
 
-Result<void> load_trace_filter() {
-  return load_filter({jailbuild_trace_filter_begin, jailbuild_trace_filter_end}, "the trace filter");
-}
+std::span<const sock_filter> trace_seccomp_program() { return {jailbuild_trace_filter_begin, jailbuild_trace_filter_end}; }
+
+Result<void> load_trace_filter() { return load_filter(trace_seccomp_program(), "the trace filter"); }
 
 }  // namespace jailbuild::run
