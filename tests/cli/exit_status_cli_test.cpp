@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "jailbuild/manifest.hpp"
@@ -79,6 +81,29 @@ TEST_F(ExitStatus, AddUsageErrorsExit2AndAMissingLibrary1) {
   // The control: the same add with a sound root succeeds; a missing library exits 1.
   expect_status(add_args({"/bin/true"}, root_, state_), kExitOk);
   expect_status(add_args({program_missing_a_library()}, root_, state_), kExitIncomplete, "libgone.so.1");
+}
+
+TEST_F(ExitStatus, AddTraceUsageErrorsExit2AndChangeNothing) {
+  std::vector<std::string> no_command = add_args({}, root_, state_, {"--trace"});
+  expect_status(no_command, kExitUsage, "give the command to trace after --");
+  std::vector<std::string> empty_command = no_command;
+  empty_command.push_back("--");
+  expect_status(empty_command, kExitUsage, "give the command to trace after --");
+  std::vector<std::string> untraced = add_args({"/bin/true"}, root_, state_);
+  untraced.insert(untraced.end(), {"--", "/bin/true"});
+  expect_status(untraced, kExitUsage, "run only with --trace");
+  std::vector<std::string> relative = add_args({}, root_, state_, {"--trace", "--trace-exclude", "data"});
+  relative.insert(relative.end(), {"--", "/bin/true"});
+  expect_status(relative, kExitUsage, "--trace-exclude data: must be absolute");
+  expect_status(add_args({}, root_, state_), kExitUsage, "give a PATH to add, or --trace");
+  EXPECT_FALSE(fs::exists(root_)) << "a usage error changed nothing, and created no root";
+  // The control: the same trace with a command adds what it ran.
+  std::vector<std::string> traced = add_args({}, root_, state_, {"--trace"});
+  traced.insert(traced.end(), {"--", "/bin/true"});
+  if (::geteuid() == 0) {
+    expect_status(traced, kExitOk);
+    EXPECT_TRUE(fs::exists(root_ + "/bin/true") || fs::exists(root_ + "/usr/bin/true"));
+  }
 }
 
 TEST_F(ExitStatus, SyncUsageErrorsExit2AndAVanishedPath1) {
