@@ -423,7 +423,7 @@ Result<std::vector<TopLevelEntry>> read_top_level(int root_fd, const RunOptions&
   std::vector<TopLevelEntry> entries;
   if (options.writable) {
     // The jail's top level is the root itself: only its tmp, which the jail's /tmp covers, is read.
-    warn_if_hidden(root_fd, options.root + "/tmp");
+    if (!options.host_view) warn_if_hidden(root_fd, options.root + "/tmp");
     return entries;
   }
   DirStream listing = TRY(open_directory_stream(root_fd, ".", options.root + ": list"));
