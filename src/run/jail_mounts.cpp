@@ -187,19 +187,22 @@ struct Place {
 };
 
 // A copy of the mount holding `source_fd` (a directory or file; not the mounts below it, so that a
-// writable mount below a read-only source cannot come along writable), made read-only when
-// `read_only`, with MS_NOSUID/MS_NODEV of `flags`, and attached at `place`. The copy is held by its
+// writable mount below a read-only source cannot come along writable, unless `recursive`, when
+// they come along with the same attributes set on each), made read-only when `read_only`, with
+// MS_NOSUID/MS_NODEV of `flags`, and attached at `place`. The copy is held by its
 // descriptor from open_tree to move_mount, and the destination by its own: no name is looked up
 // after it was checked, where a remount would have had to find the new mount again by name.
-Result<void> attach_copy(int source_fd, const Place& place, bool read_only, unsigned long flags) {
-  const UniqueFd copy(::open_tree(source_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
+Result<void> attach_copy(int source_fd, const Place& place, bool read_only, unsigned long flags,
+                         bool recursive = false) {
+  const unsigned int tree = recursive ? static_cast<unsigned int>(AT_RECURSIVE) : 0U;
+  const UniqueFd copy(::open_tree(source_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | tree));
   if (!copy.valid()) return failed("bind");
   mount_attr attributes{};
   attributes.attr_set = (read_only ? MOUNT_ATTR_RDONLY : 0U) | ((flags & MS_NOSUID) != 0 ? MOUNT_ATTR_NOSUID : 0U) |
                         ((flags & MS_NODEV) != 0 ? MOUNT_ATTR_NODEV : 0U);
   // Only set, never cleared: what the kernel locked in a user namespace stays as it was.
   if (attributes.attr_set != 0 &&
-      ::mount_setattr(copy.get(), "", AT_EMPTY_PATH, &attributes, sizeof attributes) != 0)
+      ::mount_setattr(copy.get(), "", AT_EMPTY_PATH | tree, &attributes, sizeof attributes) != 0)
     return failed(read_only ? "make it read-only" : "set nosuid, nodev");
   const int attached = place.fd >= 0 ? ::move_mount(copy.get(), "", place.fd, "",
                                                     MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)
@@ -346,7 +349,8 @@ Result<void> MountExecutor::act(const MountOp& op) {
 Result<void> MountExecutor::attach_top_level(const MountOp& op) {
   UniqueFd tree;
   if (op.source_fd >= 0) {
-    tree = UniqueFd(::open_tree(op.source_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
+    const unsigned int recursive = op.recursive ? static_cast<unsigned int>(AT_RECURSIVE) : 0U;
+    tree = UniqueFd(::open_tree(op.source_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | recursive));
     if (!tree.valid()) return failed("bind");
   } else {
     tree = TRY(new_tmpfs(op.data, op.flags));
@@ -379,7 +383,7 @@ Result<void> MountExecutor::bind(const MountOp& op) {
     if (made < 0) return failed("make the mount point");
     if (!directory) ::close(made);
   }
-  TRY(attach_copy(source_fd, place, op.kind == MountKind::ReadOnlyBind, op.flags));
+  TRY(attach_copy(source_fd, place, op.kind == MountKind::ReadOnlyBind, op.flags, op.recursive));
   covered(op.destination);
   return {};
 }

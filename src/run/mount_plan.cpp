@@ -69,6 +69,7 @@ void plan_top_level(std::vector<MountOp>& ops, const RunOptions& options, int ro
                    .destination = "/",
                    .source = options.root,
                    .source_fd = root_fd,
+                   .recursive = options.host_view,
                    .why = "the root itself, --writable"});
     return;
   }
@@ -98,6 +99,7 @@ void plan_top_level(std::vector<MountOp>& ops, const RunOptions& options, int ro
                    .flags = MS_NOSUID | MS_NODEV,
                    .reach = Reach::Make,
                    .point = entry.directory ? MountPoint::Directory : MountPoint::File,
+                   .recursive = options.host_view,
                    .why = "an entry of the root, held since it was read"});
   }
 }

@@ -86,6 +86,11 @@ struct MountOp {
   MountPoint point = MountPoint::Directory;
   dev_t device = 0;      // Device
   std::vector<GeneratedFile> files{};  // Generated
+  // TopLevel, Bind, ReadOnlyBind: the mounts below the source come along, each made read-only
+  // with it for ReadOnlyBind. Only for the host's own view (add --trace), where what the host
+  // mounted below its directories is part of what the workload would see; a root's binds never
+  // are (a user namespace refuses a non-recursive bind of a directory with mounts below it).
+  bool recursive = false;
   const char* why = "";  // shown with -vv and in errors
 };
 
