@@ -48,6 +48,25 @@ struct RunCommandLine {
   bool report_json = false;
 };
 
+// A path the jail named, for a terminal: the jail chooses its bytes (the program it ran may have any
+// name in a --writable root), so control characters are shown as \xNN rather than sent to the
+// caller's terminal, where they could rewrite what it shows.
+std::string for_terminal(const std::string& text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string shown;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      shown += "\\x";
+      shown += kHex[byte >> 4];
+      shown += kHex[byte & 0xf];
+    } else {
+      shown += c;
+    }
+  }
+  return shown;
+}
+
 // run --report-missing: on stderr (stdout is the program's), after the program has ended, what the
 // jail looked for and the host has, and the `add` that brings it in. Nothing when nothing is missing.
 void report_missing(const RunOptions& options, const std::vector<PathAccess>& missing, bool as_json) {
@@ -81,10 +100,11 @@ void report_missing(const RunOptions& options, const std::vector<PathAccess>& mi
                      (missing.size() == 1 ? " path" : " paths") + " it lacks and the host has:\n";
   for (std::size_t i = 0; i < missing.size(); ++i) {
     const PathAccess& access = missing[i];
-    text += "  " + access.path + (directory[i] ? "/  (a directory; " : "  (") + to_string(access.use) + ", " + access.call;
-    text += access.program.empty() ? ")\n" : " by " + access.program + ")\n";
+    text += "  " + for_terminal(access.path) + (directory[i] ? "/  (a directory; " : "  (") + to_string(access.use) +
+            ", " + access.call;
+    text += access.program.empty() ? ")\n" : " by " + for_terminal(access.program) + ")\n";
   }
-  if (any_file) text += "jailbuild: to add the files: " + command_line(fix) + "\n";
+  if (any_file) text += "jailbuild: to add the files: " + for_terminal(command_line(fix)) + "\n";
   std::fwrite(text.data(), 1, text.size(), stderr);
 }
 
