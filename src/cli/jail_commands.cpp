@@ -1,6 +1,11 @@
 // `add`, `list`, `remove` and `sync`: the commands that change or show a root's contents; `rules`, what
 // `add --with/--without` names.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -15,6 +20,8 @@
 #include "jailbuild/rules.hpp"
 #include "jailbuild/trace.hpp"
 #include "output.hpp"
+#include "util/system_error.hpp"
+#include "util/unique_fd.hpp"
 
 namespace jailbuild::cli {
 namespace {
@@ -85,7 +92,17 @@ Result<std::vector<TracedRequirement>> trace_workload(const AddOptions& options)
     trace.excluded.push_back(std::move(directory));
   }
   const std::string command = command_line(trace.command);
-  const TraceLog log = TRY(trace_on_host(trace));
+  // With --json, stdout is the document's: the workload's output goes to stderr meanwhile.
+  UniqueFd saved_stdout;
+  if (options.json) {
+    std::fflush(stdout);
+    saved_stdout = UniqueFd(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3));
+    if (!saved_stdout.valid() || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+      return system_error("--trace --json: send the workload's output to stderr", errno);
+  }
+  auto traced = trace_on_host(trace);
+  if (saved_stdout.valid()) ::dup2(saved_stdout.get(), STDOUT_FILENO);
+  const TraceLog log = TRY(std::move(traced));
   std::vector<TracedRequirement> used = traced_requirements(log, trace);
   if (log.exit_status == kRunFailed && used.empty())
     return Error{"--trace: `" + command + "` could not be started (see above)"};
