@@ -11,6 +11,7 @@
 
 #include "jail_setup.hpp"
 #include "jailbuild/trace.hpp"
+#include "jailbuild/types.hpp"
 #include "trace/tracer.hpp"
 
 extern char** environ;
@@ -52,12 +53,13 @@ Result<TraceLog> trace_on_host(const HostTrace& trace) {
   options.arguments.assign(trace.command.begin() + 1, trace.command.end());
   options.identity = TRY(resolve_identity(trace.user, std::nullopt, std::nullopt));
   // The environment `run` gives a program (PATH, HOME, TERM), so that the trace sees what a run
-  // of the same command will do: the same PATH finds the same programs. And the caller's LANG,
-  // whose locale files the trace then adds, and which `run` then sets since the root holds it.
+  // of the same command will do: the same PATH finds the same programs. And the LANG `run` will
+  // set: the caller's, whose locale files the trace then adds (so that the root holds it, which
+  // is when `run` passes it on), or else C.UTF-8, which the locale rule adds.
   std::vector<std::string> caller;
   for (char** entry = environ; *entry != nullptr; ++entry) caller.emplace_back(*entry);
-  std::vector<std::string> assignments;
-  if (const char* lang = ::getenv("LANG"); lang != nullptr) assignments.push_back(std::string("LANG=") + lang);
+  const char* lang = ::getenv("LANG");
+  const std::vector<std::string> assignments = {std::string("LANG=") + (lang != nullptr && *lang != '\0' ? lang : kRunLocale)};
   options.environment = TRY(jail_environment(caller, false, options.identity, assignments));
   options.lang_from_root = false;
   options.cwd = working_directory();
