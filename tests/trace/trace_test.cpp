@@ -259,6 +259,22 @@ TEST_F(Trace, TheHostIsReadOnlyToTheWorkloadAndItsWritesAreReported) {
   std::filesystem::remove("/etc/" + name);
 }
 
+// --trace-user: the workload runs as that user (its output passes through), and what that user
+// cannot read is not added. The control: as root, the same file is read and added.
+TEST_F(Trace, TraceUserRunsTheWorkloadAsThatUser) {
+  const std::string secret = input_ + "/root-only.txt";
+  write_text(secret, "root only\n");
+  std::filesystem::permissions(secret, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  const ProcessResult as_nobody =
+      traced_root("as-nobody", {"/bin/sh", "-c", "id -un; cat " + secret}, {}, {"--trace-user", "nobody"});
+  EXPECT_TRUE(contains(as_nobody.output, "nobody\n")) << as_nobody.output;
+  EXPECT_FALSE(contains(as_nobody.output, "root only")) << as_nobody.output;
+  EXPECT_FALSE(holds(dir_ + "/as-nobody", secret));
+  const ProcessResult as_root = traced_root("as-root", {"/bin/sh", "-c", "cat " + secret});
+  EXPECT_TRUE(contains(as_root.output, "root only")) << as_root.output;
+  EXPECT_TRUE(holds(dir_ + "/as-root", secret));
+}
+
 // ---- traced paths in list and sync --------------------------------------------------------------
 
 TEST_F(Trace, SyncKeepsATracedFileCurrentAndReportsItGoneAndTracesAccumulate) {
