@@ -6,9 +6,11 @@
 //
 // The setup is three lists, run in order and logged step by step with -vv: what jailbuild
 // prepares before the clone (prepare), what it does to the child while a pipe holds it
-// (kParentSteps: the id maps), and what the child does to itself (kChildSteps: session, mounts,
-// limits, identity, descriptors, seccomp), each step in the module of its kernel facility (see
-// jail_setup.hpp). Any failure after the clone takes the one way back, abandon().
+// (kParentSteps: the id maps, the tracer's attach), and what the child does to itself (kChildSteps:
+// session, mounts, limits, identity, descriptors, the trace filter, seccomp), each step in the
+// module of its kernel facility (see jail_setup.hpp). Any failure after the clone takes the one way
+// back, abandon(). Traced (add --trace, run --report-missing: traced_run.cpp), jailbuild's tracer
+// follows every process of the jail, and the supervising loop hands it their ptrace stops.
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <sched.h>
@@ -29,9 +31,9 @@
 #include <spdlog/spdlog.h>
 
 #include "init/jail_init.h"
-#include "trace/tracer.hpp"
 #include "jail_setup.hpp"
 #include "jailbuild/run.hpp"
+#include "trace/tracer.hpp"
 #include "util/root_dir.hpp"
 #include "util/system_error.hpp"
 #include "util/unique_fd.hpp"
