@@ -29,9 +29,9 @@ const char* to_string(PathUse use);
 struct PathAccess {
   std::string path;
   PathUse use = PathUse::Read;
-  int error = 0;         // errno of the call, 0 for success
-  std::string call;      // the system call: "openat"
-  std::string program;   // what the process was running: the path of its last execve
+  int error = 0;        // errno of the call, 0 for success
+  std::string call;     // the system call: "openat"
+  std::string program;  // what the process was running: the path of its last execve
   bool operator==(const PathAccess&) const = default;
 };
 
@@ -45,10 +45,10 @@ struct TraceLog {
 // ---- add --trace --------------------------------------------------------------------------------
 
 struct HostTrace {
-  std::vector<std::string> command;       // CMD ARGS..., CMD found in PATH as a shell would
-  std::optional<std::string> user;        // --trace-user: a name or number looked up on the host
-  bool writable = false;                  // --trace-writable: the workload may write the host
-  std::vector<std::string> excluded;      // --trace-exclude: absolute host directories
+  std::vector<std::string> command;   // CMD ARGS..., CMD found in PATH as a shell would
+  std::optional<std::string> user;    // --trace-user: a name or number looked up on the host
+  bool writable = false;              // --trace-writable: the workload may write the host
+  std::vector<std::string> excluded;  // --trace-exclude: absolute host directories
 };
 
 // Runs the workload once on the host, traced: the host's file system read-only (unless

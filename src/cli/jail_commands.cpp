@@ -81,9 +81,11 @@ struct AddOptions {
 // failure is said, not fatal: what it used up to there is added.
 Result<std::vector<TracedRequirement>> trace_workload(const AddOptions& options) {
   if (!options.trace)
-    return Error::usage("a command after -- is run only with --trace: jailbuild add --trace --root ROOT -- CMD [ARGS...]");
+    return Error::usage(
+        "a command after -- is run only with --trace: jailbuild add --trace --root ROOT -- CMD [ARGS...]");
   if (!options.traced_command || options.traced_command->empty())
-    return Error::usage("--trace: give the command to trace after --: jailbuild add --trace --root ROOT -- CMD [ARGS...]");
+    return Error::usage(
+        "--trace: give the command to trace after --: jailbuild add --trace --root ROOT -- CMD [ARGS...]");
   HostTrace trace{*options.traced_command, options.trace_user, options.trace_writable, {}};
   for (const std::string& excluded : options.trace_excludes) {
     if (!excluded.starts_with('/')) return Error::usage("--trace-exclude " + excluded + ": must be absolute");
@@ -109,8 +111,9 @@ Result<std::vector<TracedRequirement>> trace_workload(const AddOptions& options)
   if (log.exit_status != 0)
     spdlog::warn("--trace: `{}` exited with status {}; what it used is added", command, log.exit_status);
   for (const WriteNeed& need : write_needs(log, trace))
-    spdlog::warn("--trace: `{}` could not write {}: in a jail it needs {} writable (run --bind HOST_DIR:{} or --tmpfs {})",
-                 command, need.path, need.directory, need.directory, need.directory);
+    spdlog::warn(
+        "--trace: `{}` could not write {}: in a jail it needs {} writable (run --bind HOST_DIR:{} or --tmpfs {})",
+        command, need.path, need.directory, need.directory, need.directory);
   spdlog::info("--trace: `{}` used {} paths of the host", command, used.size());
   return used;
 }
@@ -210,8 +213,7 @@ int run_sync(const SyncCommand& command) {
 
 }  // namespace
 
-void add_jail_commands(CLI::App& app, int& exit_code,
-                       const std::optional<std::vector<std::string>>& traced_command) {
+void add_jail_commands(CLI::App& app, int& exit_code, const std::optional<std::vector<std::string>>& traced_command) {
   auto add = std::make_shared<AddOptions>();
   add->traced_command = traced_command;
   CLI::App* add_command = app.add_subcommand(

@@ -59,7 +59,8 @@ Result<TraceLog> trace_on_host(const HostTrace& trace) {
   std::vector<std::string> caller;
   for (char** entry = environ; *entry != nullptr; ++entry) caller.emplace_back(*entry);
   const char* lang = ::getenv("LANG");
-  const std::vector<std::string> assignments = {std::string("LANG=") + (lang != nullptr && *lang != '\0' ? lang : kRunLocale)};
+  const std::vector<std::string> assignments = {std::string("LANG=") +
+                                                (lang != nullptr && *lang != '\0' ? lang : kRunLocale)};
   options.environment = TRY(jail_environment(caller, false, options.identity, assignments));
   options.lang_from_root = false;
   options.cwd = working_directory();

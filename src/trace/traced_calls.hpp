@@ -93,8 +93,6 @@ inline constexpr TracedCall kTracedCalls[] = {
 // AT_EMPTY_PATH)) and statx on a descriptor name no path, and the filter lets them run untraced
 // (the descriptor's open was seen). A non-empty path with AT_EMPTY_PATH, which no libc makes, is
 // missed.
-inline bool may_name_no_path(const TracedCall& call) {
-  return call.kind == CallKind::LookUp && call.flags_arg >= 0;
-}
+inline bool may_name_no_path(const TracedCall& call) { return call.kind == CallKind::LookUp && call.flags_arg >= 0; }
 
 }  // namespace jailbuild::trace

@@ -103,8 +103,8 @@ void resume(pid_t pid, int signal = 0) { ::ptrace(PTRACE_CONT, pid, 0, static_ca
 }  // namespace
 
 Result<void> SyscallTracer::seize(pid_t child) {
-  constexpr long kOptions = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK |
-                            PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
+  constexpr long kOptions = PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK |
+                            PTRACE_O_TRACECLONE | PTRACE_O_TRACEEXEC | PTRACE_O_EXITKILL;
   if (::ptrace(PTRACE_SEIZE, child, 0, kOptions) != 0)
     return system_error("trace: attach to the workload (pid " + std::to_string(child) + ")", errno);
   child_ = child;
@@ -123,12 +123,8 @@ std::optional<int> SyscallTracer::on_status(pid_t pid, int status) {
   const int signal = WSTOPSIG(status);
   const int event = status >> 16;
   switch (event) {
-    case PTRACE_EVENT_SECCOMP:
-      on_seccomp_stop(pid, tracee);
-      return std::nullopt;
-    case PTRACE_EVENT_EXEC:
-      on_exec(pid);
-      return std::nullopt;
+    case PTRACE_EVENT_SECCOMP: on_seccomp_stop(pid, tracee); return std::nullopt;
+    case PTRACE_EVENT_EXEC: on_exec(pid); return std::nullopt;
     case PTRACE_EVENT_FORK:
     case PTRACE_EVENT_VFORK:
     case PTRACE_EVENT_CLONE: {

@@ -55,9 +55,7 @@ class Trace : public RuleSuite {
   }
 
   void SetUp() override {
-    if (::geteuid() != 0) {
-      GTEST_SKIP() << "needs root: jailbuild run as root, the suite's input under /srv";
-    }
+    if (::geteuid() != 0) { GTEST_SKIP() << "needs root: jailbuild run as root, the suite's input under /srv"; }
     ASSERT_TRUE(setup_error_.empty()) << setup_error_;
   }
 
@@ -71,6 +69,22 @@ class Trace : public RuleSuite {
     const ProcessResult added = run_jailbuild(args);
     EXPECT_EQ(added.exit_code, kExitOk) << added.describe();
     return added;
+  }
+
+  // The check every workload gets: in the root `add --trace -- WORKLOAD` built (NAME), the same
+  // workload exits 0 printing `expected`; in the control, a root of `untraced_paths` added without
+  // the trace (NAME-untraced), it does not print it. The control's result, for more checks.
+  static ProcessResult expect_only_the_traced_root_works(const std::string& name,
+                                                         const std::vector<std::string>& workload,
+                                                         const std::vector<std::string>& untraced_paths,
+                                                         const std::string& expected) {
+    traced_root(name, workload);
+    const ProcessResult ran = run_in(dir_ + "/" + name, workload);
+    EXPECT_EQ(ran.exit_code, 0) << ran.describe();
+    EXPECT_EQ(ran.output, expected);
+    const ProcessResult failed = run_in(root_with(name + "-untraced", untraced_paths), workload);
+    EXPECT_NE(failed.output, expected) << failed.describe();
+    return failed;
   }
 
   // A C program built from `source` into the input directory; "" (the test skips) without gcc.
@@ -94,8 +108,9 @@ TEST_F(Trace, TarXzCompressesAndExtractsInTheTracedRoot) {
   write_text(data + "/file.txt", "compressed and back\n");
   const std::vector<std::string> work = {
       "/bin/sh", "-c",
-      "tar -cJf /tmp/t.tar.xz -C " + data + " file.txt && mkdir /tmp/out && tar --no-same-owner -xJf /tmp/t.tar.xz -C /tmp/out && "
-      "cat /tmp/out/file.txt"};
+      "tar -cJf /tmp/t.tar.xz -C " + data +
+          " file.txt && mkdir /tmp/out && tar --no-same-owner -xJf /tmp/t.tar.xz -C /tmp/out && "
+          "cat /tmp/out/file.txt"};
   const ProcessResult traced = traced_root("tar", work, {}, {"--trace-exclude", data});
   EXPECT_TRUE(contains(traced.output, "compressed and back")) << "the workload's output passes through";
   const ProcessResult ran = run_in(dir_ + "/tar", work, {"--ro-bind", data});
@@ -134,8 +149,7 @@ TEST_F(Trace, GitClonesALocalRepositoryAndLogsIt) {
   // fixes it; the exit status is the program's.
   const std::vector<std::string> clone = {"/usr/bin/git", "clone", "-q", repository, "/tmp/c"};
   const ProcessResult plain = run_in(untraced, clone, {"--ro-bind", repository, "--host-root"});
-  const ProcessResult reported =
-      run_in(untraced, clone, {"--report-missing", "--ro-bind", repository, "--host-root"});
+  const ProcessResult reported = run_in(untraced, clone, {"--report-missing", "--ro-bind", repository, "--host-root"});
   EXPECT_EQ(reported.exit_code, plain.exit_code) << reported.describe();
   EXPECT_NE(reported.exit_code, 0);
   EXPECT_TRUE(contains(reported.output, "/usr/lib/git-core/git-upload-pack")) << reported.describe();
@@ -144,14 +158,16 @@ TEST_F(Trace, GitClonesALocalRepositoryAndLogsIt) {
               contains(reported.output, " --root " + untraced))
       << reported.describe();
   // As JSON, for scripts.
-  const ProcessResult json = run_in(untraced, clone, {"--report-missing", "--report-json", "--ro-bind", repository,
-                                                      "--host-root"});
+  const ProcessResult json =
+      run_in(untraced, clone, {"--report-missing", "--report-json", "--ro-bind", repository, "--host-root"});
   const nlohmann::json report = json_in(json.output.substr(json.output.find("{\n")));
   bool named = false;
-  for (const auto& missing : report.at("missing")) named = named || missing.at("path") == "/usr/lib/git-core/git-upload-pack";
+  for (const auto& missing : report.at("missing"))
+    named = named || missing.at("path") == "/usr/lib/git-core/git-upload-pack";
   EXPECT_TRUE(named) << json.output;
   // The traced root lacks nothing the clone looks for.
-  const ProcessResult complete = run_in(dir_ + "/git", clone, {"--report-missing", "--ro-bind", repository, "--host-root"});
+  const ProcessResult complete =
+      run_in(dir_ + "/git", clone, {"--report-missing", "--ro-bind", repository, "--host-root"});
   EXPECT_EQ(complete.exit_code, 0) << complete.describe();
   EXPECT_FALSE(contains(complete.output, "the jail looked for")) << complete.describe();
 }
@@ -161,14 +177,7 @@ TEST_F(Trace, PythonRunsASubprocessAndFindsLibc) {
   const std::vector<std::string> work = {
       "/usr/bin/python3", "-c",
       "import subprocess, ctypes.util; subprocess.run(['ls', '-d', '/usr']); print(ctypes.util.find_library('c'))"};
-  traced_root("python", work);
-  const ProcessResult ran = run_in(dir_ + "/python", work);
-  EXPECT_EQ(ran.exit_code, 0) << ran.describe();
-  EXPECT_EQ(ran.output, "/usr\nlibc.so.6\n");
-
-  const std::string untraced = root_with("python-untraced", {"/usr/bin/python3"});
-  const ProcessResult failed = run_in(untraced, work);
-  EXPECT_NE(failed.output, "/usr\nlibc.so.6\n") << failed.describe();
+  expect_only_the_traced_root_works("python", work, {"/usr/bin/python3"}, "/usr\nlibc.so.6\n");
 }
 
 // A static program: no loader, no closure, only its own opens, which the trace sees all the same.
@@ -184,13 +193,7 @@ TEST_F(Trace, AStaticProgramGetsTheDataFileItOpens) {
                                     "}\n",
                                     "-static");
   if (program.empty()) GTEST_SKIP() << "gcc -static does not build here (no static libc)";
-  traced_root("static", {program, data});
-  const ProcessResult ran = run_in(dir_ + "/static", {program, data});
-  EXPECT_EQ(ran.exit_code, 0) << ran.describe();
-  EXPECT_EQ(ran.output, "static read\n");
-
-  const std::string untraced = root_with("static-untraced", {program});
-  const ProcessResult failed = run_in(untraced, {program, data});
+  const ProcessResult failed = expect_only_the_traced_root_works("static", {program, data}, {program}, "static read\n");
   EXPECT_EQ(failed.exit_code, 3) << failed.describe();
 }
 
@@ -209,13 +212,8 @@ TEST_F(Trace, ALibraryDlopenedByARunTimeNameIsAdded) {
                                     "}\n",
                                     "-ldl");
   ASSERT_FALSE(program.empty());
-  traced_root("dlopen", {program, plugin});
-  const ProcessResult ran = run_in(dir_ + "/dlopen", {program, plugin});
-  EXPECT_EQ(ran.exit_code, 0) << ran.describe();
-  EXPECT_EQ(ran.output, "plugged in\n");
-
-  const std::string untraced = root_with("dlopen-untraced", {program});
-  const ProcessResult failed = run_in(untraced, {program, plugin});
+  const ProcessResult failed =
+      expect_only_the_traced_root_works("dlopen", {program, plugin}, {program}, "plugged in\n");
   EXPECT_EQ(failed.exit_code, 3) << failed.describe();
 }
 
@@ -224,14 +222,7 @@ TEST_F(Trace, AChildProcessesOpensAreTracedToo) {
   const std::string data = input_ + "/child-data.txt";
   write_text(data, "read by the child\n");
   const std::vector<std::string> work = {"/bin/sh", "-c", "cat " + data + "; echo parent done"};
-  traced_root("child", work);
-  const ProcessResult ran = run_in(dir_ + "/child", work);
-  EXPECT_EQ(ran.exit_code, 0) << ran.describe();
-  EXPECT_EQ(ran.output, "read by the child\nparent done\n");
-
-  const std::string untraced = root_with("child-untraced", {"/bin/sh"});
-  const ProcessResult failed = run_in(untraced, work);
-  EXPECT_NE(failed.output, "read by the child\nparent done\n") << failed.describe();
+  expect_only_the_traced_root_works("child", work, {"/bin/sh"}, "read by the child\nparent done\n");
 }
 
 // ---- what a trace must not do, and what it says --------------------------------------------------
@@ -240,9 +231,8 @@ TEST_F(Trace, TheHostIsReadOnlyToTheWorkloadAndItsWritesAreReported) {
   const std::string name = "jailbuild-trace-probe-" + std::to_string(::getpid());
   const std::string home = std::getenv("HOME") != nullptr ? std::getenv("HOME") : "/root";
   const std::vector<std::string> targets = {"/etc/" + name, "/var/lib/" + name, "/root/" + name};
-  const std::vector<std::string> work = {"/bin/sh", "-c",
-                                         "echo x > /etc/" + name + "; mkdir /var/lib/" + name + "; echo x > $HOME/" +
-                                             name + "; exit 0"};
+  const std::vector<std::string> work = {
+      "/bin/sh", "-c", "echo x > /etc/" + name + "; mkdir /var/lib/" + name + "; echo x > $HOME/" + name + "; exit 0"};
   const ProcessResult traced = traced_root("readonly", work);
   for (const std::string& target : targets) {
     EXPECT_FALSE(std::filesystem::exists(target)) << target << " was written on the host";

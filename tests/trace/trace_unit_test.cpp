@@ -53,17 +53,17 @@ TEST(TracedRequirements, ExistingHostPathsUsedWithSuccessOnceOutsideTheScratchAn
   log.accesses = {
       access("/usr/bin/true", PathUse::Execute),
       access("/etc/passwd", PathUse::Read),
-      access("/etc/passwd", PathUse::LookUp),          // once, though used twice
-      access("/usr/share", PathUse::LookUp),           // a directory: planned without its contents
-      access("/proc/self/status", PathUse::Read),      // the kernel's
-      access("/tmp/made-by-it", PathUse::Read),        // the workload's own scratch
+      access("/etc/passwd", PathUse::LookUp),      // once, though used twice
+      access("/usr/share", PathUse::LookUp),       // a directory: planned without its contents
+      access("/proc/self/status", PathUse::Read),  // the kernel's
+      access("/tmp/made-by-it", PathUse::Read),    // the workload's own scratch
       access("/var/tmp/made-by-it", PathUse::Read),
       access("/run/made-by-it", PathUse::Read),
-      access("/etc/ld.so.cache", PathUse::Read),       // each root has its own
+      access("/etc/ld.so.cache", PathUse::Read),        // each root has its own
       access("/etc/no-such-file-here", PathUse::Read),  // gone (or never there)
-      access("/etc/hostname", PathUse::Read, ENOENT),  // failed: nothing found
-      access("/etc/group", PathUse::Write),            // its output, not its need
-      access("/usr/lib/os-release", PathUse::Read),    // under --trace-exclude
+      access("/etc/hostname", PathUse::Read, ENOENT),   // failed: nothing found
+      access("/etc/group", PathUse::Write),             // its output, not its need
+      access("/usr/lib/os-release", PathUse::Read),     // under --trace-exclude
       access("/", PathUse::LookUp),
   };
   HostTrace trace{{"workload", "--flag"}, std::nullopt, false, {"/usr/lib"}};
@@ -77,7 +77,8 @@ TEST(TracedRequirements, ExistingHostPathsUsedWithSuccessOnceOutsideTheScratchAn
 
 TEST(WriteNeeds, WritesTheReadOnlyHostRefusedNameTheirDirectory) {
   TraceLog log;
-  log.accesses = {access("/etc/x", PathUse::Write, EROFS), access("/etc/x", PathUse::Write, EROFS),
+  log.accesses = {access("/etc/x", PathUse::Write, EROFS),
+                  access("/etc/x", PathUse::Write, EROFS),
                   access("/var/lib/app/state", PathUse::Write, EROFS),
                   access("/etc/y", PathUse::Write, EACCES),      // refused for another reason
                   access("/tmp/fine", PathUse::Write, 0),        // its scratch
@@ -92,7 +93,7 @@ TEST(WriteNeeds, WritesTheReadOnlyHostRefusedNameTheirDirectory) {
 TEST(MissingFromRoot, WhatTheJailDidNotFindAndTheHostHasOnceOutsideItsOwnMounts) {
   TraceLog log;
   log.accesses = {access("/bin/sh", PathUse::Execute, ENOENT),
-                  access("/bin/sh", PathUse::LookUp, ENOENT),            // once
+                  access("/bin/sh", PathUse::LookUp, ENOENT),               // once
                   access("/etc/no-such-file-here", PathUse::Read, ENOENT),  // not on the host either
                   access("/etc/passwd", PathUse::Read, EACCES),             // found, refused
                   access("/etc/hostname", PathUse::Write, ENOENT),          // a write
