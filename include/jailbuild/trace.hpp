@@ -40,6 +40,7 @@ struct PathAccess {
 struct TraceLog {
   std::vector<PathAccess> accesses;
   int exit_status = 0;  // as `run` returns it (128+N for signal N; kRunFailed and the like)
+  bool truncated = false;  // more distinct accesses than the tracer keeps: the rest were dropped
 };
 
 // ---- add --trace --------------------------------------------------------------------------------

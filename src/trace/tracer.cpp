@@ -14,6 +14,8 @@
 #include <climits>
 #include <filesystem>
 
+#include <spdlog/spdlog.h>
+
 #include "util/paths.hpp"
 #include "util/system_error.hpp"
 
@@ -223,6 +225,15 @@ void SyscallTracer::on_exec(pid_t pid) {
 }
 
 void SyscallTracer::record(const Tracee& tracee, const PendingCall& pending, int error) {
+  // A jail chooses its paths (run --report-missing traces what may be hostile): the log is bounded,
+  // so that millions of distinct names cannot grow jailbuild without end. Far above any real
+  // workload's (Python's imports: some 2,000).
+  constexpr std::size_t kMostAccesses = 200'000;
+  if (log_.accesses.size() >= kMostAccesses) {
+    if (!log_.truncated) spdlog::warn("trace: more than {} distinct paths used; the rest are not recorded", kMostAccesses);
+    log_.truncated = true;
+    return;
+  }
   if (!seen_.emplace(pending.path, pending.use, error).second) return;
   log_.accesses.push_back({pending.path, pending.use, error, pending.call->name, tracee.program});
 }
