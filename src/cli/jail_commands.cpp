@@ -106,8 +106,11 @@ Result<std::vector<TracedRequirement>> trace_workload(const AddOptions& options)
   if (saved_stdout.valid()) ::dup2(saved_stdout.get(), STDOUT_FILENO);
   const TraceLog log = TRY(std::move(traced));
   std::vector<TracedRequirement> used = traced_requirements(log, trace);
-  if (log.exit_status == kRunFailed && used.empty())
-    return Error{"--trace: `" + command + "` could not be started (see above)"};
+  // Nothing used and one of run's own statuses: the workload never ran (a setup failure, a
+  // command not found or not executable), and there is nothing to add.
+  const bool never_ran =
+      log.exit_status == kRunFailed || log.exit_status == kRunCannotExecute || log.exit_status == kRunNotFound;
+  if (never_ran && used.empty()) return Error{"--trace: `" + command + "` could not be run on the host (see above)"};
   if (log.exit_status != 0)
     spdlog::warn("--trace: `{}` exited with status {}; what it used is added", command, log.exit_status);
   for (const WriteNeed& need : write_needs(log, trace))

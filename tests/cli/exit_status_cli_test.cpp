@@ -101,6 +101,11 @@ TEST_F(ExitStatus, AddTraceUsageErrorsExit2AndChangeNothing) {
   std::vector<std::string> traced = add_args({}, root_, state_, {"--trace"});
   traced.insert(traced.end(), {"--", "/bin/true"});
   if (::geteuid() == 0) {
+    // A command the host does not have never ran: a failure, and still no root.
+    std::vector<std::string> missing = add_args({}, root_, state_, {"--trace"});
+    missing.insert(missing.end(), {"--", path("no-such-command")});
+    expect_status(missing, kExitIncomplete, "could not be run on the host");
+    EXPECT_FALSE(fs::exists(root_));
     expect_status(traced, kExitOk);
     EXPECT_TRUE(fs::exists(root_ + "/bin/true") || fs::exists(root_ + "/usr/bin/true"));
   }
