@@ -86,6 +86,9 @@ Result<std::vector<TracedRequirement>> trace_workload(const AddOptions& options)
   if (!options.traced_command || options.traced_command->empty())
     return Error::usage(
         "--trace: give the command to trace after --: jailbuild add --trace --root ROOT -- CMD [ARGS...]");
+  // What add_to_root would refuse after the workload has run, refused before it runs.
+  TRY(check_rule_names(options.rules.with));
+  TRY(check_rule_names(options.rules.without));
   HostTrace trace{*options.traced_command, options.trace_user, options.trace_writable, {}};
   for (const std::string& excluded : options.trace_excludes) {
     if (!excluded.starts_with('/')) return Error::usage("--trace-exclude " + excluded + ": must be absolute");

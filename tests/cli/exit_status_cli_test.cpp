@@ -96,6 +96,11 @@ TEST_F(ExitStatus, AddTraceUsageErrorsExit2AndChangeNothing) {
   relative.insert(relative.end(), {"--", "/bin/true"});
   expect_status(relative, kExitUsage, "--trace-exclude data: must be absolute");
   expect_status(add_args({}, root_, state_), kExitUsage, "give a PATH to add, or --trace");
+  // A rule name add would refuse is refused before the workload runs (it would print its word).
+  std::vector<std::string> bad_rule = add_args({}, root_, state_, {"--without", "nosuchrule", "--trace"});
+  bad_rule.insert(bad_rule.end(), {"--", "/bin/echo", "the workload ran"});
+  expect_status(bad_rule, kExitUsage, "no rule named 'nosuchrule'");
+  EXPECT_FALSE(contains(run_jailbuild(bad_rule).output, "the workload ran"));
   EXPECT_FALSE(fs::exists(root_)) << "a usage error changed nothing, and created no root";
   // The control: the same trace with a command adds what it ran.
   std::vector<std::string> traced = add_args({}, root_, state_, {"--trace"});
