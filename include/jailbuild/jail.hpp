@@ -80,6 +80,13 @@ Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::s
                                const WriteOptions& options, const RuleChoice& rules = {},
                                const std::vector<TracedRequirement>& traced = {});
 
+// The root made to hold exactly `intent` (`apply`): its requirements and options replace the
+// recorded ones, what is new is added, entries nothing needs any more are removed, the rest is
+// synced. Checked as add checks its request (rule names, users). Path requirements are made
+// absolute as add makes them; one that cannot be added is a problem and is not recorded. Proven
+// unchanged by the watch list, without planning, when `intent` is the one recorded.
+Result<RootChange> set_root_intent(const JailOptions& jail, Intent intent, const WriteOptions& options);
+
 // Removes added `paths` and every entry nothing else still needs.
 Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<std::string>& paths, bool dry_run);
 

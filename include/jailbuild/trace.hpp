@@ -70,6 +70,12 @@ struct WriteNeed {
 };
 std::vector<WriteNeed> write_needs(const TraceLog& log, const HostTrace& trace);
 
+// add --trace and apply: the workload traced on the host (trace_on_host) and what it used, as
+// requirements; its failure (a status but 0) and the writes it could not make are warnings, what it
+// used up to there is added. A workload that never ran (could not be set up, found or executed,
+// and used nothing) is an error.
+Result<std::vector<TracedRequirement>> trace_for_root(const HostTrace& trace);
+
 // The command line as one string for the reasons shown to the user: arguments quoted for a shell
 // where they need it.
 std::string command_line(const std::vector<std::string>& command);

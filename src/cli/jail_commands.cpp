@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,10 +19,26 @@
 #include "jailbuild/rules.hpp"
 #include "jailbuild/trace.hpp"
 #include "output.hpp"
+#include "util/paths.hpp"
 #include "util/system_error.hpp"
 #include "util/unique_fd.hpp"
 
 namespace jailbuild::cli {
+
+// The exit code of a change that happened: 1 if it left anything undone (a problem other than a
+// skipped entry, a conflict, a kept entry, a vanished path), else 0.
+int exit_code_of(const RootChange& change) {
+  const bool problems = std::any_of(change.plan.problems.begin(), change.plan.problems.end(),
+                                    [](const Problem& problem) { return problem.kind != ProblemKind::Skipped; });
+  return problems || !change.complete() ? kExitIncomplete : kExitOk;
+}
+
+// The exit code of a command that could not be carried out, after saying why.
+int failed(const Error& error) {
+  log_error(error);
+  return error.is_usage() ? kExitUsage : kExitIncomplete;
+}
+
 namespace {
 
 struct RootOptions {
@@ -49,20 +64,6 @@ struct RootOptions {
   }
   JailOptions jail() const { return {root, state_dir, !no_wait}; }
 };
-
-// The exit code of a change that happened: 1 if it left anything undone (a problem other than a
-// skipped entry, a conflict, a kept entry, a vanished path), else 0.
-int exit_code_of(const RootChange& change) {
-  const bool problems = std::any_of(change.plan.problems.begin(), change.plan.problems.end(),
-                                    [](const Problem& problem) { return problem.kind != ProblemKind::Skipped; });
-  return problems || !change.complete() ? kExitIncomplete : kExitOk;
-}
-
-// The exit code of a command that could not be carried out, after saying why.
-int failed(const Error& error) {
-  log_error(error);
-  return error.is_usage() ? kExitUsage : kExitIncomplete;
-}
 
 struct AddOptions {
   RootOptions root;
@@ -92,11 +93,8 @@ Result<std::vector<TracedRequirement>> trace_workload(const AddOptions& options)
   HostTrace trace{*options.traced_command, options.trace_user, options.trace_writable, {}};
   for (const std::string& excluded : options.trace_excludes) {
     if (!excluded.starts_with('/')) return Error::usage("--trace-exclude " + excluded + ": must be absolute");
-    std::string directory = std::filesystem::path(excluded).lexically_normal().string();
-    while (directory.size() > 1 && directory.back() == '/') directory.pop_back();
-    trace.excluded.push_back(std::move(directory));
+    trace.excluded.push_back(lexically_normal(excluded));
   }
-  const std::string command = command_line(trace.command);
   // With --json, stdout is the document's: the workload's output goes to stderr meanwhile.
   UniqueFd saved_stdout;
   if (options.json) {
@@ -105,22 +103,8 @@ Result<std::vector<TracedRequirement>> trace_workload(const AddOptions& options)
     if (!saved_stdout.valid() || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
       return system_error("--trace --json: send the workload's output to stderr", errno);
   }
-  auto traced = trace_on_host(trace);
+  auto used = trace_for_root(trace);
   if (saved_stdout.valid()) ::dup2(saved_stdout.get(), STDOUT_FILENO);
-  const TraceLog log = TRY(std::move(traced));
-  std::vector<TracedRequirement> used = traced_requirements(log, trace);
-  // Nothing used and one of run's own statuses: the workload never ran (a setup failure, a
-  // command not found or not executable), and there is nothing to add.
-  const bool never_ran =
-      log.exit_status == kRunFailed || log.exit_status == kRunCannotExecute || log.exit_status == kRunNotFound;
-  if (never_ran && used.empty()) return Error{"--trace: `" + command + "` could not be run on the host (see above)"};
-  if (log.exit_status != 0)
-    spdlog::warn("--trace: `{}` exited with status {}; what it used is added", command, log.exit_status);
-  for (const WriteNeed& need : write_needs(log, trace))
-    spdlog::warn(
-        "--trace: `{}` could not write {}: in a jail it needs {} writable (run --bind HOST_DIR:{} or --tmpfs {})",
-        command, need.path, need.directory, need.directory, need.directory);
-  spdlog::info("--trace: `{}` used {} paths of the host", command, used.size());
   return used;
 }
 

@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   int exit_code = kExitOk;
   add_deps_command(app, exit_code);
   add_jail_commands(app, exit_code, traced_command);
+  add_spec_commands(app, exit_code);
   add_run_command(app, exit_code);
 
   // The logger before parsing (what fails there is said in its format), then at the level asked

@@ -18,6 +18,8 @@
 
 #include "commands.hpp"
 #include "jailbuild/run.hpp"
+#include "jailbuild/run_settings.hpp"
+#include "jailbuild/spec.hpp"
 #include "jailbuild/trace.hpp"
 #include "util/json_bytes.hpp"
 #include "output.hpp"
@@ -27,23 +29,11 @@ extern char** environ;
 namespace jailbuild::cli {
 namespace {
 
+// What the command line gave: the options as words (only those given are set, so that `run ROOT`
+// lays them over the recorded ones), and what --report-missing asks.
 struct RunCommandLine {
-  std::optional<std::string> user;
-  std::optional<std::string> group;
-  std::optional<std::vector<std::string>> groups;
-  std::vector<std::string> capabilities;
-  std::vector<std::string> environment;
-  bool keep_environment = false;
-  std::string cwd = "/";
-  bool writable = false;
-  // --bind, --ro-bind and --tmpfs in command-line order: a later mount may go inside an earlier one.
-  std::vector<std::pair<JailMount::Kind, std::string>> mounts;
-  std::string seccomp = "on";
-  std::string network = "host";
-  bool chroot_only = false;
-  bool host_root = false;
-  std::string tmpfs_size = RunOptions{}.tmpfs_size;
-  std::vector<std::string> limits;
+  RunSettings given;
+  std::string state_dir;
   bool report_missing = false;
   bool report_json = false;
 };
@@ -123,55 +113,31 @@ Result<void> check_root_follows_option(const std::string& root, const CLI::Optio
   return Error::usage(error);
 }
 
-// Everything the command line says, checked and looked up; errors name the option at fault.
+// Everything the command line says, checked and looked up; errors name the option at fault. ROOT
+// alone runs the default command recorded for it (apply), with the recorded settings under the
+// command line's.
 Result<RunOptions> run_options(const RunCommandLine& line, const std::vector<std::string>& positionals,
                                const CLI::Option* last_option) {
   // CLI11 leaves an unknown option before ROOT among the positionals.
   if (!positionals.empty() && positionals[0].starts_with("-"))
     return Error::usage(positionals[0] + ": unknown option (see jailbuild run --help)");
-  if (positionals.size() < 2) return Error::usage("expected ROOT PROGRAM [ARGS...] (see jailbuild run --help)");
+  if (positionals.empty()) return Error::usage("expected ROOT [PROGRAM [ARGS...]] (see jailbuild run --help)");
   TRY(check_root_follows_option(positionals[0], last_option));
-  RunOptions options;
-  options.root = positionals[0];  // opened once, by run_in_jail
-  options.program = positionals[1];
-  options.arguments.assign(positionals.begin() + 2, positionals.end());
-
-  auto identity = resolve_identity(line.user, line.group, line.groups);
-  if (!identity) return identity.error();
-  options.identity = *identity;
-  options.user_named = line.user.has_value();
-  for (const std::string& name : line.capabilities) {
-    auto capability = parse_capability(name);
-    if (!capability) return capability.error();
-    options.capabilities.push_back(*capability);
+  const std::string& root = positionals[0];
+  RunSettings settings = line.given;
+  std::vector<std::string> command(positionals.begin() + 1, positionals.end());
+  if (command.empty()) {
+    const std::optional<RunSettings> recorded = TRY(recorded_run_settings(line.state_dir, root));
+    if (!recorded || recorded->command.empty())
+      return Error::usage(root + ": no PROGRAM given and no default command recorded for this root (jailbuild "
+                                 "apply records a spec's [run] command)");
+    settings = overlay(*recorded, line.given);
+    command = recorded->command;
   }
   std::vector<std::string> caller;
   for (char** entry = environ; *entry != nullptr; ++entry) caller.emplace_back(*entry);
-  if (const char* lang = ::getenv("LANG"); lang != nullptr) options.caller_lang = lang;
-  options.lang_from_root = !line.keep_environment;
-  auto environment = jail_environment(caller, line.keep_environment, options.identity, line.environment);
-  if (!environment) return environment.error();
-  options.environment = std::move(*environment);
-  options.cwd = line.cwd;
-  options.writable = line.writable;
-  for (const auto& [kind, spec] : line.mounts) {
-    auto mount = kind == JailMount::Kind::Tmpfs ? parse_tmpfs(spec) : parse_bind(kind, spec);
-    if (!mount) return mount.error();
-    options.mounts.push_back(*mount);
-  }
-  options.seccomp = line.seccomp == "on";
-  options.network = line.network == "none" ? Network::None : Network::Host;
-  options.chroot_only = line.chroot_only;
-  options.host_root = line.host_root;
-  auto tmpfs_size = parse_tmpfs_size(line.tmpfs_size);
-  if (!tmpfs_size) return tmpfs_size.error();
-  options.tmpfs_size = *tmpfs_size;
-  for (const std::string& spec : line.limits) {
-    auto limit = parse_resource_limit(spec);
-    if (!limit) return limit.error();
-    options.limits.push_back(*limit);
-  }
-  return options;
+  const char* lang = ::getenv("LANG");
+  return run_options_of(settings, root, command, caller, lang != nullptr ? lang : "");
 }
 
 }  // namespace
@@ -184,24 +150,30 @@ void add_run_command(CLI::App& app, int& exit_code) {
   run->fallthrough(false);
   run->prefix_command();
   run->footer(
-      "Usage: jailbuild run [OPTIONS] ROOT PROGRAM [ARGS...]\n"
+      "Usage: jailbuild run [OPTIONS] ROOT [PROGRAM [ARGS...]]\n"
       "PROGRAM is a path inside ROOT or a name looked up in the jail's PATH. Options go before ROOT.\n"
+      "Without PROGRAM: the command and settings `jailbuild apply` recorded for ROOT, each option given\n"
+      "here replacing the recorded one.\n"
       "Exit status: the program's (128+N if signal N killed it); 125 the jail could not be set up,\n"
       "126 PROGRAM cannot be executed, 127 PROGRAM not found.");
-  run->add_option("-u,--user", line->user, "Run as USER (name or number, looked up on the host)");
-  run->add_option("-g,--group", line->group, "Run with GROUP (default: the user's primary group)");
+  RunSettings& given = line->given;
+  run->add_option("-u,--user", given.user, "Run as USER (name or number, looked up on the host)");
+  run->add_option("-g,--group", given.group, "Run with GROUP (default: the user's primary group)");
   // Options that take a list take it as one word, comma-separated or repeated: ROOT follows them.
-  run->add_option("--groups", line->groups, "Supplementary groups G1,G2 (default: none)")
+  run->add_option("--groups", given.groups, "Supplementary groups G1,G2 (default: none)")
       ->delimiter(',')
       ->allow_extra_args(false);
-  run->add_option("--cap", line->capabilities,
+  run->add_option("--cap", given.capabilities,
                   "Keep capability NAME (e.g. NET_BIND_SERVICE); repeat, or NAME1,NAME2; all others are dropped")
       ->delimiter(',')
       ->allow_extra_args(false);
-  run->add_option("--env", line->environment, "Set K=V in the program's environment")->allow_extra_args(false);
-  run->add_flag("--keep-env", line->keep_environment, "Start from the caller's environment, not PATH/HOME/TERM/LANG");
-  run->add_option("--cwd", line->cwd, "Working directory inside the root (default /)");
-  run->add_flag("--writable", line->writable, "Mount the root read-write (default read-only)");
+  run->add_option("--env", given.environment, "Set K=V in the program's environment")->allow_extra_args(false);
+  run->add_flag_callback(
+      "--keep-env", [&given] { given.keep_environment = true; },
+      "Start from the caller's environment, not PATH/HOME/TERM/LANG");
+  run->add_option("--cwd", given.cwd, "Working directory inside the root (default /)");
+  run->add_flag_callback(
+      "--writable", [&given] { given.writable = true; }, "Mount the root read-write (default read-only)");
   for (const auto& [name, kind, help] :
        {std::tuple{"--bind", JailMount::Kind::Bind, "Bind host SRC read-write at DST inside (SRC:DST)"},
         std::tuple{"--ro-bind", JailMount::Kind::ReadOnlyBind, "Bind host SRC read-only at DST inside (SRC:DST)"},
@@ -209,27 +181,35 @@ void add_run_command(CLI::App& app, int& exit_code) {
                    "Mount an empty tmpfs at DIR inside, the program's, mode 0755 "
                    "(DIR[:mode=OCTAL,uid=U,gid=G,size=N])"}}) {
     run->add_option_function<std::string>(
-           name, [line, mount_kind = kind](const std::string& spec) { line->mounts.emplace_back(mount_kind, spec); },
+           name,
+           [&given, mount_kind = kind](const std::string& spec) {
+             if (!given.mounts) given.mounts.emplace();
+             given.mounts->emplace_back(mount_kind, spec);
+           },
            help)
         ->trigger_on_parse()
         ->allow_extra_args(false);
   }
-  run->add_option("--seccomp", line->seccomp, "on (default) or off: the system call denylist")
+  run->add_option("--seccomp", given.seccomp, "on (default) or off: the system call denylist")
       ->check(CLI::IsMember({"on", "off"}));
-  run->add_option("--net", line->network, "host (default) or none: a network namespace with only loopback")
+  run->add_option("--net", given.network, "host (default) or none: a network namespace with only loopback")
       ->check(CLI::IsMember({"host", "none"}));
-  run->add_flag("--chroot-only", line->chroot_only, "Plain chroot(2), no namespaces (root only)");
-  run->add_flag("--host-root", line->host_root,
-                "As root: no user namespace, the jail's uid 0 is the host's root (default: an unprivileged id "
-                "from jailbuild's range in /etc/subuid)");
-  run->add_option("--tmpfs-size", line->tmpfs_size,
+  run->add_flag_callback(
+      "--chroot-only", [&given] { given.chroot_only = true; }, "Plain chroot(2), no namespaces (root only)");
+  run->add_flag_callback(
+      "--host-root", [&given] { given.host_root = true; },
+      "As root: no user namespace, the jail's uid 0 is the host's root (default: an unprivileged id "
+      "from jailbuild's range in /etc/subuid)");
+  run->add_option("--tmpfs-size", given.tmpfs_size,
                   "Size of /tmp, /dev/shm and each --tmpfs (default 256m; k, m, g or %)");
   run->add_flag("--report-missing", line->report_missing,
                 "Trace the jail; at the end, list on stderr the paths it looked for that the root lacks and the host "
                 "has, with the `jailbuild add` that adds them");
   run->add_flag("--report-json", line->report_json, "With --report-missing: the report as JSON (on stderr)");
-  run->add_option("--rlimit", line->limits, "Set a resource limit NAME=VALUE or NAME=SOFT:HARD (nofile=1024)")
+  run->add_option("--rlimit", given.limits, "Set a resource limit NAME=VALUE or NAME=SOFT:HARD (nofile=1024)")
       ->allow_extra_args(false);
+  run->add_option("--state-dir", line->state_dir,
+                  "Where the recorded settings of `run ROOT` are kept (default /var/lib/jailbuild for root)");
   run->callback([run, line, &exit_code] {
     const std::vector<CLI::Option*>& parsed = run->parse_order();
     auto options = run_options(*line, run->remaining(), parsed.empty() ? nullptr : parsed.back());

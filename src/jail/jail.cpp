@@ -162,8 +162,9 @@ WatchedRoot watched(const LockedRoot& locked) {
 
 // The answer of a run that the watch list proves has nothing to do (see prove_unchanged); nullopt
 // when it cannot, after saying why at -v.
-std::optional<RootChange> proven_unchanged(const LockedRoot& locked, const Intent& request) {
-  const Proof proof = prove_unchanged(watched(locked), request);
+std::optional<RootChange> proven_unchanged(const LockedRoot& locked, const Intent& request,
+                                          IntentMatch match = IntentMatch::covers) {
+  const Proof proof = prove_unchanged(watched(locked), request, match);
   if (!proof.unchanged) {
     spdlog::debug("{}: checking every entry: the watch list cannot prove the root unchanged: {}", locked.root,
                   proof.why_not);
@@ -463,6 +464,47 @@ std::vector<std::string> extend_intent(Intent& intent, const Intent& request) {
 
 namespace {
 
+// What add and apply refuse before touching anything: a rule name that is no rule, one both on and
+// off, a user the host does not know or whose name a passwd line cannot hold.
+Result<void> check_choice(const RuleChoice& rules) {
+  TRY(check_rule_names(rules.with));
+  TRY(check_rule_names(rules.without));
+  for (const std::string& rule : rules.with) {
+    if (std::find(rules.without.begin(), rules.without.end(), rule) != rules.without.end())
+      return Error::usage("rule '" + rule + "' is both turned on (--with) and off (--without)");
+  }
+  for (const std::string& user : rules.users) {
+    if (user.empty() || user.find_first_of(":\n") != std::string::npos)
+      return Error::usage("--user '" + user + "': not a user name (empty, or holding ':' or a newline)");
+    if (!account_by_name(user)) return Error::usage("--user " + user + ": the host has no such user");
+  }
+  return {};
+}
+
+// Requirements that cannot be added now (missing, a FIFO...), taken out of `requirements` and
+// returned as problems: reported, not recorded, so later runs do not repeat them.
+std::vector<Problem> take_unaddable(std::vector<Requirement>& requirements, bool allow_devices) {
+  std::vector<Problem> refused;
+  std::erase_if(requirements, [&](const Requirement& requirement) {
+    const std::string* added = added_path_of(requirement);
+    if (added == nullptr) return false;
+    const std::optional<std::string> why = unaddable(*added, allow_devices);
+    if (why) refused.push_back({ProblemKind::Unreadable, *added, std::nullopt, *added + ": " + *why});
+    return why.has_value();
+  });
+  return refused;
+}
+
+// Added paths gone from the host: their entries stay (removing them is sync --prune's call).
+Cleanup cleanup_keeping_vanished(const std::vector<Requirement>& requirements) {
+  Cleanup cleanup{true, {}};
+  for (const Requirement& requirement : requirements) {
+    const std::string* added = added_path_of(requirement);
+    if (added != nullptr && gone_from_host(*added)) cleanup.keep_for.insert(*added);
+  }
+  return cleanup;
+}
+
 // Users named with `add --user` while the rule that writes them is off: said by the add that
 // brings the two together (names a user, or turns the rule off), not by every later one.
 void warn_users_without_their_rule(const Intent& intent, const RuleChoice& asked) {
@@ -483,17 +525,7 @@ void warn_users_without_their_rule(const Intent& intent, const RuleChoice& asked
 Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::string>& paths,
                                const WriteOptions& options, const RuleChoice& rules,
                                const std::vector<TracedRequirement>& traced) {
-  TRY(check_rule_names(rules.with));
-  TRY(check_rule_names(rules.without));
-  for (const std::string& rule : rules.with) {
-    if (std::find(rules.without.begin(), rules.without.end(), rule) != rules.without.end())
-      return Error::usage("rule '" + rule + "' is both turned on (--with) and off (--without)");
-  }
-  for (const std::string& user : rules.users) {
-    if (user.empty() || user.find_first_of(":\n") != std::string::npos)
-      return Error::usage("--user '" + user + "': not a user name (empty, or holding ':' or a newline)");
-    if (!account_by_name(user)) return Error::usage("--user " + user + ": the host has no such user");
-  }
+  TRY(check_choice(rules));
   auto locked = lock_root(jail, options.dry_run, true);
   if (!locked) return locked.error();
   // What this add asks: its paths, and the options a manifest records so that later runs repeat them.
@@ -509,17 +541,32 @@ Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::s
     if (auto unchanged = proven_unchanged(*locked, request)) return std::move(*unchanged);
   }
   TRY(load_locked(*locked));
-  // A path that cannot be added now is reported and not recorded, so later runs do not repeat it.
-  std::vector<Problem> refused;
-  std::erase_if(request.requirements, [&](const Requirement& requirement) {
-    const std::string& added = *added_path_of(requirement);
-    const std::optional<std::string> why = unaddable(added, options.allow_devices);
-    if (why) refused.push_back({ProblemKind::Unreadable, added, std::nullopt, added + ": " + *why});
-    return why.has_value();
-  });
+  const std::vector<Problem> refused = take_unaddable(request.requirements, options.allow_devices);
   (void)extend_intent(locked->manifest.intent, request);
   warn_users_without_their_rule(locked->manifest.intent, rules);
   auto change = converge(*locked, {}, options, Cleanup{});
+  if (!change) return change;
+  change->plan.problems.insert(change->plan.problems.begin(), refused.begin(), refused.end());
+  return change;
+}
+
+Result<RootChange> set_root_intent(const JailOptions& jail, Intent intent, const WriteOptions& options) {
+  TRY(check_choice({intent.options.rules_with, intent.options.rules_without, intent.options.users}));
+  for (Requirement& requirement : intent.requirements)
+    if (auto* path = std::get_if<PathRequirement>(&requirement)) path->path = added_path(path->path);
+  auto locked = lock_root(jail, options.dry_run, true);
+  if (!locked) return locked.error();
+  if (jail.allow_proof && !options.dry_run) {
+    if (auto unchanged = proven_unchanged(*locked, intent, IntentMatch::exact)) return std::move(*unchanged);
+  }
+  TRY(load_locked(*locked));
+  const std::vector<Problem> refused = take_unaddable(intent.requirements, intent.options.allow_devices);
+  const Cleanup cleanup = cleanup_keeping_vanished(intent.requirements);
+  locked->manifest.intent = std::move(intent);
+  WriteOptions write = options;
+  write.keep_setuid = locked->manifest.intent.options.keep_setuid;
+  write.allow_devices = locked->manifest.intent.options.allow_devices;
+  auto change = converge(*locked, cleanup.keep_for, write, cleanup);
   if (!change) return change;
   change->plan.problems.insert(change->plan.problems.begin(), refused.begin(), refused.end());
   return change;
@@ -540,11 +587,7 @@ Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<s
     if (erased == 0) return Error::usage(added + ": was not added to " + locked->root);
   }
   // Other added paths gone from the host keep their entries: removing them is sync --prune's call.
-  Cleanup cleanup{true, {}};
-  for (const Requirement& requirement : requirements) {
-    const std::string* added = added_path_of(requirement);
-    if (added != nullptr && gone_from_host(*added)) cleanup.keep_for.insert(*added);
-  }
+  const Cleanup cleanup = cleanup_keeping_vanished(requirements);
   WriteOptions options;
   options.dry_run = dry_run;
   return converge(*locked, cleanup.keep_for, options, cleanup);

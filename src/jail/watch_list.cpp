@@ -652,13 +652,15 @@ std::int64_t now_ns() {
   return static_cast<std::int64_t>(now.tv_sec) * 1'000'000'000 + now.tv_nsec;
 }
 
-Proof prove_unchanged(const WatchedRoot& watched, const Intent& request) {
+Proof prove_unchanged(const WatchedRoot& watched, const Intent& request, IntentMatch match) {
   const std::optional<WatchListText> watch = load_watch_list(watched.watch_path);
   if (!watch) return not_proven("no watch list (" + watched.watch_path + " missing or unreadable)");
   if (watch->header.root != watched.root) return not_proven("the watch list is of another root, " + watch->header.root);
-  if (request != Intent{}) {
+  if (request != Intent{} || match == IntentMatch::exact) {
     Result<Intent> recorded = intent_from_json_line(watch->intent_line);
     if (!recorded) return not_proven("the watch list's intent cannot be read: " + recorded.error().message);
+    if (match == IntentMatch::exact && *recorded != request)
+      return not_proven("the list was written for another intent than the one asked for");
     if (const std::vector<std::string> asked = extend_intent(*recorded, request); !asked.empty()) {
       return not_proven("the list was written for an intent without " + asked.front());
     }

@@ -135,14 +135,19 @@ struct Proof {
   WatchCheck check;
 };
 
+// How the intent a watch list was written with must match a command's request for a proof.
+enum class IntentMatch {
+  covers,  // holds all of the request, as extend_intent adds it (add; sync asks for nothing)
+  exact,   // is the request (apply, which also takes out what the request no longer names)
+};
+
 // The fast path of a run with nothing to do: whether the root's watch list proves, by stat calls
 // alone, that the host and the root are as the last complete run left them, and that the intent
-// it was written with already holds all of `request` (the requirements and options a command asks
-// for, as extend_intent adds them; empty for `sync`). The manifest is not even read: the list
+// it was written with matches `request` (the requirements and options a command asks for). The manifest is not even read: the list
 // records its identity, so a manifest whose intent changed in any part proves nothing. A locked
 // run that proves it also records the listings of directories that have settled since the list
 // was written.
-Proof prove_unchanged(const WatchedRoot& watched, const Intent& request);
+Proof prove_unchanged(const WatchedRoot& watched, const Intent& request, IntentMatch match = IntentMatch::covers);
 
 // The time now, in nanoseconds since the epoch: when a run starts, for make_watch_list.
 std::int64_t now_ns();

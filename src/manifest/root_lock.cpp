@@ -24,6 +24,7 @@
 #include "root_lock.hpp"
 #include "state_dir.hpp"
 #include "util/files.hpp"
+#include "util/paths.hpp"
 #include "util/system_error.hpp"
 
 namespace jailbuild {
@@ -43,19 +44,12 @@ bool is_within(const std::string& path, const std::string& directory) {
   return path.starts_with(directory) && (path.size() == directory.size() || path[directory.size()] == '/');
 }
 
-// `path` without ".", "..", repeated or trailing slashes, as written: no symlink is looked up.
-std::string lexical(const std::string& path) {
-  std::string result = std::filesystem::path(path).lexically_normal().string();
-  while (result.size() > 1 && result.ends_with('/')) result.pop_back();
-  return result;
-}
-
 // A lock (or a manifest) inside the root could be held forever, or edited, by a jailed process.
 // Checked before anything is created, so a refused state directory is not created in the root.
 // The root is taken as written (jailbuild opens roots only by a path without symlinks, so it is
 // its real path): resolving it again could follow a symlink swapped in meanwhile.
 Result<void> check_outside_root(const std::string& state_dir, const std::string& root) {
-  if (is_within(resolved(state_dir), lexical(root))) {
+  if (is_within(resolved(state_dir), lexically_normal(root))) {
     return Error{"the state directory " + state_dir + " is inside the root " + root +
                  ", where a jailed process could change it; choose another with --state-dir"};
   }

@@ -24,6 +24,7 @@ namespace {
 
 constexpr std::string_view kManifestSuffix = ".json";
 constexpr std::string_view kWatchListSuffix = ".watch";
+constexpr std::string_view kRunSettingsSuffix = ".run";
 constexpr std::string_view kLockSuffix = ".lock";
 
 // ---------------------------------------------------------------------------------------------
@@ -152,12 +153,13 @@ StateDir::RootFiles StateDir::files_of(const std::string& root) const {
   RootFiles files;
   files.manifest = join_path(roots_directory(), name + std::string(kManifestSuffix));
   files.watch_list = watch_list_of(files.manifest);
+  files.run_settings = join_path(roots_directory(), name + std::string(kRunSettingsSuffix));
   files.lock = join_path(locks_directory(), name + std::string(kLockSuffix));
   return files;
 }
 
 void StateDir::remove_temporaries(const RootFiles& files) {
-  jailbuild::remove_temporaries({files.manifest, files.watch_list});
+  jailbuild::remove_temporaries({files.manifest, files.watch_list, files.run_settings});
 }
 
 std::string StateDir::watch_list_of(const std::string& manifest_path) {

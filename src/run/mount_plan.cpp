@@ -7,8 +7,9 @@
 
 #include <array>
 #include <cstdio>
-#include <filesystem>
 #include <utility>
+
+#include "util/paths.hpp"
 
 namespace jailbuild::run {
 namespace {
@@ -190,17 +191,10 @@ void plan_dev(std::vector<MountOp>& ops, const RunOptions& options, bool in_user
                    .why = "its nodes made, nothing more may be"});
 }
 
-// "/srv//site/./" as "/srv/site": the executor reaches a destination one name at a time.
-std::string clean(const std::string& target) {
-  std::string path = std::filesystem::path(target).lexically_normal().string();
-  while (path.size() > 1 && path.back() == '/') path.pop_back();
-  return path;
-}
-
 void plan_caller_mounts(std::vector<MountOp>& ops, const RunOptions& options) {
   for (const JailMount& given : options.mounts) {
     JailMount mount = given;
-    mount.target = clean(given.target);
+    mount.target = lexically_normal(given.target);
     switch (mount.kind) {
       case JailMount::Kind::Tmpfs:
         ops.push_back({.kind = MountKind::Tmpfs,

@@ -79,4 +79,23 @@ Result<TraceLog> trace_on_host(const HostTrace& trace) {
 
 TraceLog run_traced(const RunOptions& options) { return traced(options); }
 
+Result<std::vector<TracedRequirement>> trace_for_root(const HostTrace& trace) {
+  const std::string command = command_line(trace.command);
+  const TraceLog log = TRY(trace_on_host(trace));
+  std::vector<TracedRequirement> used = traced_requirements(log, trace);
+  // Nothing used and one of run's own statuses: the workload never ran (a setup failure, a
+  // command not found or not executable), and there is nothing to add.
+  const bool never_ran =
+      log.exit_status == kRunFailed || log.exit_status == kRunCannotExecute || log.exit_status == kRunNotFound;
+  if (never_ran && used.empty()) return Error{"--trace: `" + command + "` could not be run on the host (see above)"};
+  if (log.exit_status != 0)
+    spdlog::warn("--trace: `{}` exited with status {}; what it used is added", command, log.exit_status);
+  for (const WriteNeed& need : write_needs(log, trace))
+    spdlog::warn(
+        "--trace: `{}` could not write {}: in a jail it needs {} writable (run --bind HOST_DIR:{} or --tmpfs {})",
+        command, need.path, need.directory, need.directory, need.directory);
+  spdlog::info("--trace: `{}` used {} paths of the host", command, used.size());
+  return used;
+}
+
 }  // namespace jailbuild

@@ -12,7 +12,6 @@
 #include <array>
 #include <cerrno>
 #include <climits>
-#include <filesystem>
 
 #include <spdlog/spdlog.h>
 
@@ -78,9 +77,7 @@ std::string absolute_for(pid_t pid, int dirfd, const std::string& path) {
     base = dirfd == AT_FDCWD ? proc_link(pid, "cwd") : proc_link(pid, "fd/" + std::to_string(dirfd));
     if (base.empty()) return "";
   }
-  std::string absolute = std::filesystem::path(base.empty() ? path : join_path(base, path)).lexically_normal().string();
-  while (absolute.size() > 1 && absolute.back() == '/') absolute.pop_back();
-  return absolute;
+  return lexically_normal(base.empty() ? path : join_path(base, path));
 }
 
 // The kernel's own file systems: what a process reads there is the kernel's, not the host's

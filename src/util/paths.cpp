@@ -1,5 +1,7 @@
 #include "util/paths.hpp"
 
+#include <filesystem>
+
 namespace jailbuild {
 
 std::string join_path(std::string_view directory, std::string_view name) {
@@ -12,6 +14,12 @@ std::string join_path(std::string_view directory, std::string_view name) {
 std::string absolute_path(const std::string& path, std::string_view directory) {
   if (path.starts_with('/')) return path;
   return join_path(directory, path);
+}
+
+std::string lexically_normal(const std::string& path) {
+  std::string normal = std::filesystem::path(path).lexically_normal().string();
+  while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+  return normal;
 }
 
 std::string parent_directory(std::string_view path) {

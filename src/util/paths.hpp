@@ -13,6 +13,10 @@ std::string join_path(std::string_view directory, std::string_view name);
 // `path` as it is if absolute, else joined to `directory` (absolute: the working directory, say).
 std::string absolute_path(const std::string& path, std::string_view directory);
 
+// `path` without ".", "..", repeated or trailing slashes, as written: no symlink is looked up, so
+// ".." after a symlink is taken lexically ("/srv//site/./" gives "/srv/site").
+std::string lexically_normal(const std::string& path);
+
 // Everything before the last slash: "/a/b" gives "/a", "/a" gives "/", "a" gives ".".
 std::string parent_directory(std::string_view path);
 

@@ -1,0 +1,98 @@
+// apply: a root made what its spec says, and the run settings recorded beside its manifest.
+#include <algorithm>
+#include <set>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "jailbuild/manifest.hpp"
+#include "jailbuild/spec.hpp"
+#include "manifest/root_lock.hpp"
+#include "manifest/state_dir.hpp"
+#include "util/files.hpp"
+#include "util/json_bytes.hpp"
+#include "util/root_dir.hpp"
+
+namespace jailbuild {
+namespace {
+
+// Run settings are a few kilobytes at most.
+constexpr std::uint64_t kMaxRunSettingsSize = 1 << 20;
+
+// The state files of `root` (as given: made canonical without following a symlink, as every
+// command on a root does), and the canonical path.
+Result<std::pair<std::string, StateDir::RootFiles>> state_files_of(const std::string& state_dir,
+                                                                  const std::string& root) {
+  OpenedRoot opened = TRY(open_root(root, false));
+  StateDir::RootFiles files = StateDir(state_dir).files_of(opened.path);
+  return std::pair{std::move(opened.path), std::move(files)};
+}
+
+// The traced command lines the root's manifest records, each once.
+Result<std::set<std::string>> recorded_traces(const std::string& manifest_path, std::vector<Requirement>& traced) {
+  std::set<std::string> commands;
+  const std::optional<Manifest> manifest = TRY(load_manifest(manifest_path));
+  if (!manifest) return commands;
+  for (const Requirement& requirement : manifest->intent.requirements)
+    if (const auto* path = std::get_if<TracedRequirement>(&requirement)) {
+      commands.insert(path->command);
+      traced.push_back(requirement);
+    }
+  return commands;
+}
+
+}  // namespace
+
+Result<std::optional<RunSettings>> recorded_run_settings(const std::string& state_dir, const std::string& root) {
+  const auto [canonical, files] = TRY(state_files_of(state_dir, root));
+  const std::optional<std::string> text = TRY(read_file(files.run_settings, kMaxRunSettingsSize, "run settings"));
+  if (!text) return std::optional<RunSettings>{};
+  const nlohmann::json json = nlohmann::json::parse(*text, nullptr, false);
+  if (json.is_discarded()) return Error{files.run_settings + ": not JSON (remove it, or apply the spec again)"};
+  auto settings = run_settings_from_json(json);
+  if (!settings) return Error{files.run_settings + ": " + settings.error().message};
+  return std::optional<RunSettings>(std::move(*settings));
+}
+
+Result<Applied> apply_spec(const Spec& spec, bool dry_run) {
+  const auto [root, files] = TRY(state_files_of(spec.state_dir, spec.root));
+  std::vector<Requirement> recorded_traced;
+  const std::set<std::string> recorded = TRY(recorded_traces(files.manifest, recorded_traced));
+
+  Applied applied;
+  Intent intent;
+  intent.options = spec.options;
+  for (const std::string& path : spec.paths) intent.requirements.push_back(PathRequirement{path});
+  // Traces the root already holds are kept as recorded (sync keeps their files current); a trace
+  // runs when its command line is new, so a second apply runs no workload.
+  std::set<std::string> wanted;
+  for (const HostTrace& trace : spec.traces) wanted.insert(command_line(trace.command));
+  for (const Requirement& requirement : recorded_traced)
+    if (wanted.count(std::get<TracedRequirement>(requirement).command) != 0) intent.requirements.push_back(requirement);
+  for (const std::string& command : recorded)
+    if (wanted.count(command) == 0) applied.untraced.push_back(command);
+  std::set<std::string> traced_now;
+  for (const HostTrace& trace : spec.traces) {
+    const std::string command = command_line(trace.command);
+    if (recorded.count(command) != 0 || !traced_now.insert(command).second) continue;
+    applied.traced.push_back(command);
+    if (dry_run) continue;  // a dry run runs no workload: it says which it would trace
+    for (TracedRequirement& used : TRY(trace_for_root(trace))) intent.requirements.emplace_back(std::move(used));
+  }
+
+  WriteOptions write;
+  write.dry_run = dry_run;
+  applied.change = TRY(set_root_intent({root, spec.state_dir, true, true}, std::move(intent), write));
+
+  // The run settings after the root: a run of the new settings finds what they name in place.
+  const std::optional<RunSettings> settings = TRY(recorded_run_settings(spec.state_dir, root));
+  applied.run_settings_changed = settings != spec.run;
+  if (applied.run_settings_changed && !dry_run) {
+    // Under the root's lock, whose holder removes the temporaries of the files it guards.
+    const RootLock lock = TRY(RootLock::acquire(StateDir(spec.state_dir).path(), root, true));
+    TRY(replace_file(files.run_settings, json_text(run_settings_json(spec.run)) + "\n"));
+  }
+  return applied;
+}
+
+}  // namespace jailbuild
