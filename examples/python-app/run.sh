@@ -1,23 +1,20 @@
 #!/usr/bin/env bash
 # Builds a jail for a small Python application (app.py: json and sqlite3 from the standard
-# library) and runs it there: as nobody, in a read-only root, with one writable directory for
-# its database. Run as root. See README.md.
+# library) from jail.toml and runs it there: as nobody, in a read-only root, with one writable
+# directory for its database. Run as root. See README.md.
 #
-#   examples/python-app/run.sh [ROOT]     (ROOT default: /var/tmp/jailbuild-examples/python-app)
+#   examples/python-app/run.sh     (the root: jail.toml's, /var/tmp/jailbuild-examples/python-app)
 #
 #   JAILBUILD=PATH  the jailbuild binary (default: jailbuild in PATH, else build/jailbuild)
-#   STATE_DIR=DIR   passed to add as --state-dir (default: jailbuild's own, /var/lib/jailbuild)
 #
-# The database lives on the host in ROOT.data/ (owned by nobody), mounted at /data in the jail.
+# The database lives on the host in ROOT.data/ (owned by nobody), bound at /data in the jail.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-app=$here/app.py
-root=${1:-/var/tmp/jailbuild-examples/python-app}
+spec=$here/jail.toml
+root=/var/tmp/jailbuild-examples/python-app  # as jail.toml says
 data=$root.data
 jailbuild=${JAILBUILD:-$(command -v jailbuild || realpath -m "$here/../../build/jailbuild")}
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-state=()
-[[ -n ${STATE_DIR:-} ]] && state=(--state-dir "$STATE_DIR")
 
 if ((EUID != 0)); then
   echo "run as root: the example runs the app as nobody" >&2
@@ -28,23 +25,23 @@ if [[ ! -x $jailbuild ]]; then
   exit 2
 fi
 
-# 1. The root: the interpreter, its standard library (a directory: every extension module comes
-#    with its libraries, _sqlite3 with libsqlite3) and the application.
-python=/usr/bin/python3
-stdlib=$("$python" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')    # /usr/lib/python3.11
-echo "== $jailbuild add $python $stdlib $app --root $root"
-"$jailbuild" add "$python" "$stdlib" "$app" --root "$root" "${state[@]}"
+# 1. The root, as the spec says: the interpreter (the interpreter rule brings its standard library,
+#    every extension module with its libraries: _sqlite3 with libsqlite3) and /bin/sh.
+echo "== $jailbuild apply $spec"
+"$jailbuild" apply "$spec"
 
 # 2. A directory for the database, writable by nobody only.
 install -d -m 700 -o nobody -g nogroup "$data"
 
-# 3. The app, as nobody, with the database directory bound read-write at /data and no attempt to
-#    write bytecode into the read-only root.
-jail=("$jailbuild" run -u nobody --bind "$data:/data" --env PYTHONDONTWRITEBYTECODE=1 "$root")
-for args in "info" "add first note, written from inside the jail" "add second note" "list"; do
-  read -ra words <<<"$args"
-  echo "== ${jail[*]} $app ${words[*]}"
-  "${jail[@]}" "$app" "${words[@]}"
-done
+# 3. The spec's command, as nobody, with the app bound read-only at /app and the database
+#    directory read-write at /data: it adds a note and lists them all.
+echo "== $jailbuild run $root"
+"$jailbuild" run "$root"
+
+# 4. Another command in the same jail: a command line gives every setting itself.
+jail=("$jailbuild" run -u nobody --net none --ro-bind "$here:/app" --bind "$data:/data"
+      --env PYTHONDONTWRITEBYTECODE=1 "$root")
+echo "== ${jail[*]} /usr/bin/python3 /app/app.py info"
+"${jail[@]}" /usr/bin/python3 /app/app.py info
 echo "== on the host: ls -l $data"
 ls -l "$data"

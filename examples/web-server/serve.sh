@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# Builds a jail for busybox httpd and serves examples/web-server/site/ from it on 127.0.0.1:80,
-# as www-data with one capability, CAP_NET_BIND_SERVICE. Run as root. See README.md.
+# Builds a jail for busybox httpd from jail.toml and serves examples/web-server/site/ from it on
+# 127.0.0.1:80, as www-data with one capability, CAP_NET_BIND_SERVICE. Run as root. See README.md.
 #
-#   examples/web-server/serve.sh [--check] [ROOT]   (ROOT default: /var/tmp/jailbuild-examples/web-server)
+#   examples/web-server/serve.sh [--check]   (the root: jail.toml's, /var/tmp/jailbuild-examples/web-server)
 #
 #   --check         start the server in the background, fetch the page and the CGI script with
 #                   curl, stop the server and print its exit status; without it the server runs
 #                   in the foreground until Ctrl-C
 #   JAILBUILD=PATH  the jailbuild binary (default: jailbuild in PATH, else build/jailbuild)
-#   STATE_DIR=DIR   passed to add as --state-dir (default: jailbuild's own, /var/lib/jailbuild)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 site=$here/site
@@ -17,11 +16,10 @@ if [[ ${1:-} == --check ]]; then
   check=true
   shift
 fi
-root=${1:-/var/tmp/jailbuild-examples/web-server}
+spec=$here/jail.toml
+root=/var/tmp/jailbuild-examples/web-server  # as jail.toml says
 jailbuild=${JAILBUILD:-$(command -v jailbuild || realpath -m "$here/../../build/jailbuild")}
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-state=()
-[[ -n ${STATE_DIR:-} ]] && state=(--state-dir "$STATE_DIR")
 
 if ((EUID != 0)); then
   echo "run as root: the server binds port 80 and runs as www-data" >&2
@@ -42,18 +40,15 @@ if ! command -v busybox >/dev/null; then
   echo "== busybox is not installed: apt-get install busybox"
   apt-get install -y -qq --no-install-recommends busybox
 fi
-busybox=$(command -v busybox)
 
-# 2. The root: busybox with its closure, and the site with the closure of its CGI script (#!/bin/sh).
-echo "== $jailbuild add $busybox $site --root $root"
-"$jailbuild" add "$busybox" "$site" --root "$root" "${state[@]}"
+# 2. The root, as the spec says: busybox with its closure, /bin/sh for the CGI script. A second
+#    apply with nothing changed does nothing (the watch list proves it).
+echo "== $jailbuild apply $spec"
+"$jailbuild" apply "$spec"
 
-# 3. The server: in the host's network (to be reachable on 127.0.0.1), as www-data, keeping only
-#    the capability to bind a port below 1024. That capability must be the host's: the host's
-#    network belongs to the host's user namespace, so --host-root (no user namespace). No process
-#    of the jail is uid 0 even so: the program and the jail's init both run as www-data.
-server=("$jailbuild" run --net host --host-root -u www-data --cap NET_BIND_SERVICE "$root"
-        "$busybox" httpd -f -v -p 127.0.0.1:80 -h "$site")
+# 3. The server: the spec's [run] command and settings (site/ bound read-only at /srv/site, in the
+#    host's network, as www-data keeping only CAP_NET_BIND_SERVICE).
+server=("$jailbuild" run "$root")
 echo "== ${server[*]}"
 if ! $check; then
   exec "${server[@]}"

@@ -199,7 +199,9 @@ Result<RunSettings> read_run(const SpecReader& reader, const toml::node& node) {
   };
   const auto mount_list = [&](JailMount::Kind kind, const char* key) {
     return [&mounts, &reader, kind, key](const toml::node& value) -> Result<void> {
-      for (const std::string& spec : TRY(reader.strings(value, key))) {
+      for (std::string spec : TRY(reader.strings(value, key))) {
+        // A bind's host side may be relative: to the spec's directory, as its paths are.
+        if (kind != JailMount::Kind::Tmpfs && !spec.starts_with('/')) spec = reader.path(spec);
         auto mount = kind == JailMount::Kind::Tmpfs ? parse_tmpfs(spec) : parse_bind(kind, spec);
         if (!mount) return reader.error(value, mount.error().message);
         mounts.push_back({depth_of(mount->target), {kind, spec}});

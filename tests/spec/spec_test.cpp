@@ -55,7 +55,7 @@ cwd = "/srv"
 net = "none"
 seccomp = "on"
 tmpfs = ["/var/cache/app/tmp", "/var/cache/app:mode=0700"]
-ro-bind = ["/srv/site:/var/www"]
+ro-bind = ["site:/var/www"]
 tmpfs-size = "64m"
 rlimit = { nofile = 1024, core = "0:0" }
 )");
@@ -82,7 +82,7 @@ rlimit = { nofile = 1024, core = "0:0" }
   EXPECT_EQ(run.limits, (std::vector<std::string>{"core=0:0", "nofile=1024"}));
   // Parents first, whichever list named them: /var/cache/app before the tmpfs inside it.
   using Kind = JailMount::Kind;
-  const std::vector<std::pair<Kind, std::string>> mounts{{Kind::ReadOnlyBind, "/srv/site:/var/www"},
+  const std::vector<std::pair<Kind, std::string>> mounts{{Kind::ReadOnlyBind, dir_ / "site:/var/www"},
                                                          {Kind::Tmpfs, "/var/cache/app:mode=0700"},
                                                          {Kind::Tmpfs, "/var/cache/app/tmp"}};
   EXPECT_EQ(run.mounts, mounts);
@@ -101,7 +101,7 @@ TEST_F(SpecReading, EveryBadSpecNamesTheFileAndTheLine) {
       {"root = \"r\"\npaths = \"/usr/bin/date\"\n", "2: paths must be a list of strings"},
       {"root = \"r\"\n[run]\nnet = \"bridge\"\n", "3: net = \"bridge\": must be host or none"},
       {"root = \"r\"\n[run]\ncap = [\"NOT_A_CAP\"]\n", "3: "},
-      {"root = \"r\"\n[run]\nbind = [\"relative:/x\"]\n", "3: "},
+      {"root = \"r\"\n[run]\nbind = [\"/srv:relative\"]\n", "3: "},
       {"root = \"r\"\n[run]\nrlimit = { nofiles = 3 }\n", "3: "},
       {"root = \"r\"\n[run]\nenv = { A = 1 }\n", "3: env A must be a string"},
       {"root = \"r\"\n[run]\nwritable = \"yes\"\n", "3: writable must be true or false"},
