@@ -106,6 +106,11 @@ Result<RootChange> sync_root(const JailOptions& jail, const SyncOptions& options
 // The roots that have a manifest in `state_dir` (default_state_dir() if empty), sorted.
 Result<std::vector<std::string>> roots_in_state_dir(const std::string& state_dir);
 
+// The intent the root's manifest records; nullopt for a root jailbuild has not seen. Read from the
+// watch list's header (one line) when the list was written with the manifest in place, else from
+// the manifest: apply asks this before every run, and parsing every entry would cost it 10x sync.
+Result<std::optional<Intent>> recorded_intent(const JailOptions& jail);
+
 // The root's manifest; an error if jailbuild has none for it.
 Result<Manifest> read_root_manifest(const JailOptions& jail);
 

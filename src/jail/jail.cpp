@@ -659,4 +659,19 @@ Result<Manifest> read_root_manifest(const JailOptions& jail) {
   return std::move(**loaded);
 }
 
+Result<std::optional<Intent>> recorded_intent(const JailOptions& jail) {
+  const OpenedRoot opened = TRY(open_root(jail.root, false));
+  const StateDir::RootFiles files = StateDir(jail.state_dir).files_of(opened.path);
+  if (const std::optional<WatchListText> watch = load_watch_list(files.watch_list)) {
+    const std::optional<FileIdentity> manifest = identity_at(files.manifest, false);
+    if (manifest && *manifest == watch->header.manifest && watch->header.root == opened.path) {
+      if (Result<Intent> intent = intent_from_json_line(watch->intent_line))
+        return std::optional<Intent>(std::move(*intent));
+    }
+  }
+  const std::optional<Manifest> manifest = TRY(load_manifest(files.manifest));
+  if (!manifest) return std::optional<Intent>{};
+  return std::optional<Intent>(manifest->intent);
+}
+
 }  // namespace jailbuild

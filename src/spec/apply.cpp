@@ -28,17 +28,14 @@ Result<std::pair<std::string, StateDir::RootFiles>> state_files_of(const std::st
   return std::pair{std::move(opened.path), std::move(files)};
 }
 
-// The traced command lines the root's manifest records, each once.
-Result<std::set<std::string>> recorded_traces(const std::string& manifest_path, std::vector<Requirement>& traced) {
-  std::set<std::string> commands;
-  const std::optional<Manifest> manifest = TRY(load_manifest(manifest_path));
-  if (!manifest) return commands;
-  for (const Requirement& requirement : manifest->intent.requirements)
-    if (const auto* path = std::get_if<TracedRequirement>(&requirement)) {
-      commands.insert(path->command);
-      traced.push_back(requirement);
-    }
-  return commands;
+// The traced requirements the root's intent records, in order.
+Result<std::vector<TracedRequirement>> recorded_traces(const JailOptions& jail) {
+  std::vector<TracedRequirement> traced;
+  const std::optional<Intent> intent = TRY(recorded_intent(jail));
+  if (!intent) return traced;
+  for (const Requirement& requirement : intent->requirements)
+    if (const auto* path = std::get_if<TracedRequirement>(&requirement)) traced.push_back(*path);
+  return traced;
 }
 
 }  // namespace
@@ -56,8 +53,10 @@ Result<std::optional<RunSettings>> recorded_run_settings(const std::string& stat
 
 Result<Applied> apply_spec(const Spec& spec, bool dry_run) {
   const auto [root, files] = TRY(state_files_of(spec.state_dir, spec.root));
-  std::vector<Requirement> recorded_traced;
-  const std::set<std::string> recorded = TRY(recorded_traces(files.manifest, recorded_traced));
+  const JailOptions jail{root, spec.state_dir, true, true};
+  const std::vector<TracedRequirement> recorded_traced = TRY(recorded_traces(jail));
+  std::set<std::string> recorded;
+  for (const TracedRequirement& traced : recorded_traced) recorded.insert(traced.command);
 
   Applied applied;
   Intent intent;
@@ -67,8 +66,8 @@ Result<Applied> apply_spec(const Spec& spec, bool dry_run) {
   // runs when its command line is new, so a second apply runs no workload.
   std::set<std::string> wanted;
   for (const HostTrace& trace : spec.traces) wanted.insert(command_line(trace.command));
-  for (const Requirement& requirement : recorded_traced)
-    if (wanted.count(std::get<TracedRequirement>(requirement).command) != 0) intent.requirements.push_back(requirement);
+  for (const TracedRequirement& traced : recorded_traced)
+    if (wanted.count(traced.command) != 0) intent.requirements.push_back(traced);
   for (const std::string& command : recorded)
     if (wanted.count(command) == 0) applied.untraced.push_back(command);
   std::set<std::string> traced_now;
@@ -82,7 +81,7 @@ Result<Applied> apply_spec(const Spec& spec, bool dry_run) {
 
   WriteOptions write;
   write.dry_run = dry_run;
-  applied.change = TRY(set_root_intent({root, spec.state_dir, true, true}, std::move(intent), write));
+  applied.change = TRY(set_root_intent(jail, std::move(intent), write));
 
   // The run settings after the root: a run of the new settings finds what they name in place.
   const std::optional<RunSettings> settings = TRY(recorded_run_settings(spec.state_dir, root));
