@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -80,12 +81,17 @@ Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::s
                                const WriteOptions& options, const RuleChoice& rules = {},
                                const std::vector<TracedRequirement>& traced = {});
 
-// The root made to hold exactly `intent` (`apply`): its requirements and options replace the
-// recorded ones, what is new is added, entries nothing needs any more are removed, the rest is
-// synced. Checked as add checks its request (rule names, users). Path requirements are made
-// absolute as add makes them; one that cannot be added is a problem and is not recorded. Proven
-// unchanged by the watch list, without planning, when `intent` is the one recorded.
-Result<RootChange> set_root_intent(const JailOptions& jail, Intent intent, const WriteOptions& options);
+// What `apply` asks of a root, decided from the intent it records (nullptr for a root jailbuild
+// has not seen): the intent it is to hold. Called once, under the root's lock.
+using IntentDecision = std::function<Result<Intent>(const Intent* recorded)>;
+
+// The root made to hold exactly the intent `decide` returns (`apply`): its requirements and options
+// replace the recorded ones, what is new is added, entries nothing needs any more are removed, the
+// rest is synced. Checked as add checks its request (rule names, users). Path requirements are
+// made absolute as add makes them; one that cannot be added is a problem and is not recorded.
+// Proven unchanged by the watch list, without planning, when the intent is the one recorded: the
+// recorded intent is then read from the list's header, never from the whole manifest.
+Result<RootChange> set_root_intent(const JailOptions& jail, const IntentDecision& decide, const WriteOptions& options);
 
 // Removes added `paths` and every entry nothing else still needs.
 Result<RootChange> remove_from_root(const JailOptions& jail, const std::vector<std::string>& paths, bool dry_run);
@@ -105,11 +111,6 @@ Result<RootChange> sync_root(const JailOptions& jail, const SyncOptions& options
 
 // The roots that have a manifest in `state_dir` (default_state_dir() if empty), sorted.
 Result<std::vector<std::string>> roots_in_state_dir(const std::string& state_dir);
-
-// The intent the root's manifest records; nullopt for a root jailbuild has not seen. Read from the
-// watch list's header (one line) when the list was written with the manifest in place, else from
-// the manifest: apply asks this before every run, and parsing every entry would cost it 10x sync.
-Result<std::optional<Intent>> recorded_intent(const JailOptions& jail);
 
 // The root's manifest; an error if jailbuild has none for it.
 Result<Manifest> read_root_manifest(const JailOptions& jail);

@@ -5,6 +5,7 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <optional>
 #include <set>
 #include <string_view>
@@ -35,7 +36,12 @@ namespace {
 // program runs by the name it was added by), and an added symlink is added as the symlink, with
 // what it points to. A path with ".." is made canonical up to its last component instead, since
 // ".." after a symlink is not what it looks like.
-std::string added_path(const std::string& path) {
+// The real paths of the parent directories added_path resolved, by the parent as given: a command
+// naming hundreds of programs in /usr/bin resolves /usr/bin once (realpath reads every symlink on
+// the way each time).
+using ResolvedParents = std::map<std::string, std::optional<std::string>>;
+
+std::string added_path(const std::string& path, ResolvedParents& parents) {
   std::string absolute = path;
   if (absolute.empty() || absolute.front() != '/') {
     char cwd[PATH_MAX];
@@ -47,7 +53,9 @@ std::string added_path(const std::string& path) {
   char resolved[PATH_MAX];
   if (name == "." || name == "..") return ::realpath(absolute.c_str(), resolved) ? resolved : absolute;
   const std::string parent = slash == 0 ? "/" : absolute.substr(0, slash);
-  if (!::realpath(parent.c_str(), resolved)) return absolute;  // missing: refused as such later
+  auto [known, inserted] = parents.try_emplace(parent);
+  if (inserted && ::realpath(parent.c_str(), resolved)) known->second = resolved;
+  if (!known->second) return absolute;  // missing: refused as such later
   std::string lexical;  // without "." components and repeated slashes: "/bin/true" stays so
   bool has_dot_dot = false;
   for (std::size_t begin = 1; begin <= slash;) {
@@ -58,7 +66,13 @@ std::string added_path(const std::string& path) {
     begin = end + 1;
   }
   if (!has_dot_dot) return lexical + "/" + name;
-  return std::string(resolved) + (std::string_view(resolved) == "/" ? "" : "/") + name;
+  const std::string& real_parent = *known->second;
+  return real_parent + (real_parent == "/" ? "" : "/") + name;
+}
+
+std::string added_path(const std::string& path) {
+  ResolvedParents parents;
+  return added_path(path, parents);
 }
 
 // Why `path` cannot be added, if it cannot: it is missing, or not something a root can hold.
@@ -160,16 +174,8 @@ WatchedRoot watched(const LockedRoot& locked) {
                      locked.lock.has_value()};
 }
 
-// The answer of a run that the watch list proves has nothing to do (see prove_unchanged); nullopt
-// when it cannot, after saying why at -v.
-std::optional<RootChange> proven_unchanged(const LockedRoot& locked, const Intent& request,
-                                          IntentMatch match = IntentMatch::covers) {
-  const Proof proof = prove_unchanged(watched(locked), request, match);
-  if (!proof.unchanged) {
-    spdlog::debug("{}: checking every entry: the watch list cannot prove the root unchanged: {}", locked.root,
-                  proof.why_not);
-    return std::nullopt;
-  }
+// The answer of a run that the watch list proved has nothing to do.
+RootChange unchanged_change(const LockedRoot& locked, const Proof& proof) {
   spdlog::debug("{}: unchanged, as the watch list proves", locked.root);
   RootChange change;
   change.root = locked.root;
@@ -177,6 +183,18 @@ std::optional<RootChange> proven_unchanged(const LockedRoot& locked, const Inten
   change.proven_unchanged = true;
   change.report.unchanged = proof.check.root_entries;
   return change;
+}
+
+// The answer of a run that the watch list proves has nothing to do (see prove_unchanged); nullopt
+// when it cannot, after saying why at -v.
+std::optional<RootChange> proven_unchanged(const LockedRoot& locked, const Intent& request) {
+  const Proof proof = prove_unchanged(watched(locked), request);
+  if (!proof.unchanged) {
+    spdlog::debug("{}: checking every entry: the watch list cannot prove the root unchanged: {}", locked.root,
+                  proof.why_not);
+    return std::nullopt;
+  }
+  return unchanged_change(locked, proof);
 }
 
 // How converge() treats entries the plan no longer lists.
@@ -535,7 +553,8 @@ Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::s
   request.options.rules_with = rules.with;
   request.options.rules_without = rules.without;
   request.options.users = rules.users;
-  for (const std::string& path : paths) request.requirements.push_back(PathRequirement{added_path(path)});
+  ResolvedParents parents;
+  for (const std::string& path : paths) request.requirements.push_back(PathRequirement{added_path(path, parents)});
   request.requirements.insert(request.requirements.end(), traced.begin(), traced.end());
   if (jail.allow_proof && !options.dry_run) {
     if (auto unchanged = proven_unchanged(*locked, request)) return std::move(*unchanged);
@@ -550,16 +569,31 @@ Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::s
   return change;
 }
 
-Result<RootChange> set_root_intent(const JailOptions& jail, Intent intent, const WriteOptions& options) {
-  TRY(check_choice({intent.options.rules_with, intent.options.rules_without, intent.options.users}));
-  for (Requirement& requirement : intent.requirements)
-    if (auto* path = std::get_if<PathRequirement>(&requirement)) path->path = added_path(path->path);
+Result<RootChange> set_root_intent(const JailOptions& jail, const IntentDecision& decide, const WriteOptions& options) {
   auto locked = lock_root(jail, options.dry_run, true);
   if (!locked) return locked.error();
-  if (jail.allow_proof && !options.dry_run) {
-    if (auto unchanged = proven_unchanged(*locked, intent, IntentMatch::exact)) return std::move(*unchanged);
+  // The recorded intent from the watch list when it is current (one line, where the manifest
+  // would be every entry), else from the manifest.
+  const std::optional<WatchListText> watch = load_watch_list(locked->watch_path);
+  std::optional<Intent> recorded = watch ? current_intent(watched(*locked), *watch) : std::nullopt;
+  bool loaded = false;
+  if (!recorded) {
+    TRY(load_locked(*locked));
+    loaded = true;
+    if (locked->previous) recorded = locked->previous->intent;
   }
-  TRY(load_locked(*locked));
+  Intent intent = TRY(decide(recorded ? &*recorded : nullptr));
+  TRY(check_choice({intent.options.rules_with, intent.options.rules_without, intent.options.users}));
+  ResolvedParents parents;
+  for (Requirement& requirement : intent.requirements)
+    if (auto* path = std::get_if<PathRequirement>(&requirement)) path->path = added_path(path->path, parents);
+  if (watch && recorded && intent == *recorded && jail.allow_proof && !options.dry_run) {
+    const Proof proof = prove_unchanged(watched(*locked), *watch, intent, IntentMatch::exact);
+    if (proof.unchanged) return unchanged_change(*locked, proof);
+    spdlog::debug("{}: checking every entry: the watch list cannot prove the root unchanged: {}", locked->root,
+                  proof.why_not);
+  }
+  if (!loaded) TRY(load_locked(*locked));
   const std::vector<Problem> refused = take_unaddable(intent.requirements, intent.options.allow_devices);
   const Cleanup cleanup = cleanup_keeping_vanished(intent.requirements);
   locked->manifest.intent = std::move(intent);
@@ -657,21 +691,6 @@ Result<Manifest> read_root_manifest(const JailOptions& jail) {
   if (!loaded) return loaded.error();
   if (!loaded->has_value()) return unknown_root(opened->path, path);
   return std::move(**loaded);
-}
-
-Result<std::optional<Intent>> recorded_intent(const JailOptions& jail) {
-  const OpenedRoot opened = TRY(open_root(jail.root, false));
-  const StateDir::RootFiles files = StateDir(jail.state_dir).files_of(opened.path);
-  if (const std::optional<WatchListText> watch = load_watch_list(files.watch_list)) {
-    const std::optional<FileIdentity> manifest = identity_at(files.manifest, false);
-    if (manifest && *manifest == watch->header.manifest && watch->header.root == opened.path) {
-      if (Result<Intent> intent = intent_from_json_line(watch->intent_line))
-        return std::optional<Intent>(std::move(*intent));
-    }
-  }
-  const std::optional<Manifest> manifest = TRY(load_manifest(files.manifest));
-  if (!manifest) return std::optional<Intent>{};
-  return std::optional<Intent>(manifest->intent);
 }
 
 }  // namespace jailbuild

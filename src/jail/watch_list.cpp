@@ -655,13 +655,31 @@ std::int64_t now_ns() {
 Proof prove_unchanged(const WatchedRoot& watched, const Intent& request, IntentMatch match) {
   const std::optional<WatchListText> watch = load_watch_list(watched.watch_path);
   if (!watch) return not_proven("no watch list (" + watched.watch_path + " missing or unreadable)");
+  return prove_unchanged(watched, *watch, request, match);
+}
+
+std::optional<Intent> current_intent(const WatchedRoot& watched, const WatchListText& watch) {
+  if (watch.header.root != watched.root) return std::nullopt;
+  const std::optional<FileIdentity> manifest = identity_at(watched.manifest_path, false);
+  if (!manifest || *manifest != watch.header.manifest) return std::nullopt;
+  Result<Intent> intent = intent_from_json_line(watch.intent_line);
+  if (!intent) return std::nullopt;
+  return std::move(*intent);
+}
+
+Proof prove_unchanged(const WatchedRoot& watched, const WatchListText& loaded, const Intent& request,
+                      IntentMatch match) {
+  const WatchListText* watch = &loaded;
   if (watch->header.root != watched.root) return not_proven("the watch list is of another root, " + watch->header.root);
   if (request != Intent{} || match == IntentMatch::exact) {
     Result<Intent> recorded = intent_from_json_line(watch->intent_line);
     if (!recorded) return not_proven("the watch list's intent cannot be read: " + recorded.error().message);
     if (match == IntentMatch::exact && *recorded != request)
       return not_proven("the list was written for another intent than the one asked for");
-    if (const std::vector<std::string> asked = extend_intent(*recorded, request); !asked.empty()) {
+    // (An intent equal to the request holds all of it: extend_intent, quadratic in requirements, is not asked.)
+    if (const std::vector<std::string> asked = match == IntentMatch::exact ? std::vector<std::string>{}
+                                                                             : extend_intent(*recorded, request);
+        !asked.empty()) {
       return not_proven("the list was written for an intent without " + asked.front());
     }
   }

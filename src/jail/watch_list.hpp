@@ -148,6 +148,12 @@ enum class IntentMatch {
 // run that proves it also records the listings of directories that have settled since the list
 // was written.
 Proof prove_unchanged(const WatchedRoot& watched, const Intent& request, IntentMatch match = IntentMatch::covers);
+// The same with the list already read.
+Proof prove_unchanged(const WatchedRoot& watched, const WatchListText& list, const Intent& request, IntentMatch match);
+
+// The intent the list holds, when it was written with the manifest in place (the same file, by
+// identity): the manifest's intent, read from one line rather than from the whole manifest.
+std::optional<Intent> current_intent(const WatchedRoot& watched, const WatchListText& list);
 
 // The time now, in nanoseconds since the epoch: when a run starts, for make_watch_list.
 std::int64_t now_ns();

@@ -28,16 +28,6 @@ Result<std::pair<std::string, StateDir::RootFiles>> state_files_of(const std::st
   return std::pair{std::move(opened.path), std::move(files)};
 }
 
-// The traced requirements the root's intent records, in order.
-Result<std::vector<TracedRequirement>> recorded_traces(const JailOptions& jail) {
-  std::vector<TracedRequirement> traced;
-  const std::optional<Intent> intent = TRY(recorded_intent(jail));
-  if (!intent) return traced;
-  for (const Requirement& requirement : intent->requirements)
-    if (const auto* path = std::get_if<TracedRequirement>(&requirement)) traced.push_back(*path);
-  return traced;
-}
-
 }  // namespace
 
 Result<std::optional<RunSettings>> recorded_run_settings(const std::string& state_dir, const std::string& root) {
@@ -53,35 +43,37 @@ Result<std::optional<RunSettings>> recorded_run_settings(const std::string& stat
 
 Result<Applied> apply_spec(const Spec& spec, bool dry_run) {
   const auto [root, files] = TRY(state_files_of(spec.state_dir, spec.root));
-  const JailOptions jail{root, spec.state_dir, true, true};
-  const std::vector<TracedRequirement> recorded_traced = TRY(recorded_traces(jail));
-  std::set<std::string> recorded;
-  for (const TracedRequirement& traced : recorded_traced) recorded.insert(traced.command);
-
   Applied applied;
-  Intent intent;
-  intent.options = spec.options;
-  for (const std::string& path : spec.paths) intent.requirements.push_back(PathRequirement{path});
-  // Traces the root already holds are kept as recorded (sync keeps their files current); a trace
-  // runs when its command line is new, so a second apply runs no workload.
-  std::set<std::string> wanted;
-  for (const HostTrace& trace : spec.traces) wanted.insert(command_line(trace.command));
-  for (const TracedRequirement& traced : recorded_traced)
-    if (wanted.count(traced.command) != 0) intent.requirements.push_back(traced);
-  for (const std::string& command : recorded)
-    if (wanted.count(command) == 0) applied.untraced.push_back(command);
-  std::set<std::string> traced_now;
-  for (const HostTrace& trace : spec.traces) {
-    const std::string command = command_line(trace.command);
-    if (recorded.count(command) != 0 || !traced_now.insert(command).second) continue;
-    applied.traced.push_back(command);
-    if (dry_run) continue;  // a dry run runs no workload: it says which it would trace
-    for (TracedRequirement& used : TRY(trace_for_root(trace))) intent.requirements.emplace_back(std::move(used));
-  }
+  // The intent: the spec's paths and options, then its traces. A trace the root already records
+  // is kept as recorded (sync keeps its files current); a trace runs when its command line is new,
+  // so a second apply runs no workload. Decided under the root's lock, from the recorded intent.
+  const IntentDecision decide = [&](const Intent* recorded) -> Result<Intent> {
+    Intent intent;
+    intent.options = spec.options;
+    for (const std::string& path : spec.paths) intent.requirements.push_back(PathRequirement{path});
+    std::set<std::string> wanted;
+    for (const HostTrace& trace : spec.traces) wanted.insert(command_line(trace.command));
+    std::set<std::string> held;
+    for (const Requirement& requirement : recorded ? recorded->requirements : std::vector<Requirement>{}) {
+      const auto* traced = std::get_if<TracedRequirement>(&requirement);
+      if (traced == nullptr) continue;
+      if (wanted.count(traced->command) != 0) intent.requirements.push_back(requirement);
+      if (held.insert(traced->command).second && wanted.count(traced->command) == 0)
+        applied.untraced.push_back(traced->command);
+    }
+    for (const HostTrace& trace : spec.traces) {
+      const std::string command = command_line(trace.command);
+      if (!held.insert(command).second) continue;  // recorded, or named twice in the spec
+      applied.traced.push_back(command);
+      if (dry_run) continue;  // a dry run runs no workload: it says which it would trace
+      for (TracedRequirement& used : TRY(trace_for_root(trace))) intent.requirements.emplace_back(std::move(used));
+    }
+    return intent;
+  };
 
   WriteOptions write;
   write.dry_run = dry_run;
-  applied.change = TRY(set_root_intent(jail, std::move(intent), write));
+  applied.change = TRY(set_root_intent({root, spec.state_dir, true, true}, decide, write));
 
   // The run settings after the root: a run of the new settings finds what they name in place.
   const std::optional<RunSettings> settings = TRY(recorded_run_settings(spec.state_dir, root));
