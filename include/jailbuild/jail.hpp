@@ -71,6 +71,10 @@ struct RuleChoice {
   std::vector<std::string> users;  // add --user: users the `users` rule's /etc/passwd and /etc/group hold
 };
 
+// What add and apply refuse before touching anything: a rule name that is no rule, one both on and
+// off, a user the host does not know or whose name a passwd line cannot hold.
+Result<void> check_choice(const RuleChoice& rules);
+
 // Adds `paths` (and everything they need) to the root, creating it if missing. The plan covers
 // every path the manifest already lists too, so that the root's own loader cache describes all it
 // holds, and the runtime rules the root's intent turns on. Nothing is removed. With

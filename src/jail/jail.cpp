@@ -482,22 +482,6 @@ std::vector<std::string> extend_intent(Intent& intent, const Intent& request) {
 
 namespace {
 
-// What add and apply refuse before touching anything: a rule name that is no rule, one both on and
-// off, a user the host does not know or whose name a passwd line cannot hold.
-Result<void> check_choice(const RuleChoice& rules) {
-  TRY(check_rule_names(rules.with));
-  TRY(check_rule_names(rules.without));
-  for (const std::string& rule : rules.with) {
-    if (std::find(rules.without.begin(), rules.without.end(), rule) != rules.without.end())
-      return Error::usage("rule '" + rule + "' is both turned on (--with) and off (--without)");
-  }
-  for (const std::string& user : rules.users) {
-    if (user.empty() || user.find_first_of(":\n") != std::string::npos)
-      return Error::usage("--user '" + user + "': not a user name (empty, or holding ':' or a newline)");
-    if (!account_by_name(user)) return Error::usage("--user " + user + ": the host has no such user");
-  }
-  return {};
-}
 
 // Requirements that cannot be added now (missing, a FIFO...), taken out of `requirements` and
 // returned as problems: reported, not recorded, so later runs do not repeat them.
@@ -539,6 +523,21 @@ void warn_users_without_their_rule(const Intent& intent, const RuleChoice& asked
 }
 
 }  // namespace
+
+Result<void> check_choice(const RuleChoice& rules) {
+  TRY(check_rule_names(rules.with));
+  TRY(check_rule_names(rules.without));
+  for (const std::string& rule : rules.with) {
+    if (std::find(rules.without.begin(), rules.without.end(), rule) != rules.without.end())
+      return Error::usage("rule '" + rule + "' is both turned on (--with) and off (--without)");
+  }
+  for (const std::string& user : rules.users) {
+    if (user.empty() || user.find_first_of(":\n") != std::string::npos)
+      return Error::usage("--user '" + user + "': not a user name (empty, or holding ':' or a newline)");
+    if (!account_by_name(user)) return Error::usage("--user " + user + ": the host has no such user");
+  }
+  return {};
+}
 
 Result<RootChange> add_to_root(const JailOptions& jail, const std::vector<std::string>& paths,
                                const WriteOptions& options, const RuleChoice& rules,

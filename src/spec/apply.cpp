@@ -42,6 +42,8 @@ Result<std::optional<RunSettings>> recorded_run_settings(const std::string& stat
 }
 
 Result<Applied> apply_spec(const Spec& spec, bool dry_run) {
+  // Refused before any trace runs, as set_root_intent would refuse it after.
+  TRY(check_choice({spec.options.rules_with, spec.options.rules_without, spec.options.users}));
   const auto [root, files] = TRY(state_files_of(spec.state_dir, spec.root));
   Applied applied;
   // The intent: the spec's paths and options, then its traces. A trace the root already records
