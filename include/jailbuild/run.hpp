@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -78,6 +79,11 @@ struct RunOptions {
   bool host_root = false;
   std::string tmpfs_size = "256m";  // size= of /tmp, /dev/shm and --tmpfs: tmpfs's syntax
   std::vector<ResourceLimit> limits;
+  // Landlock (src/run/landlock.hpp): on by default at the kernel's best ABI; the ports the jail may
+  // connect to and bind (TCP), each list restricting only when given.
+  bool landlock = true;
+  std::optional<std::vector<std::uint16_t>> allow_connect;
+  std::optional<std::vector<std::uint16_t>> allow_bind;
 };
 
 // Exit statuses of `run` itself, as chroot(8) and env(1) use them; any other is the program's own
@@ -102,6 +108,9 @@ Result<std::string> parse_tmpfs_size(const std::string& size);
 // "NAME=VALUE" or "NAME=SOFT:HARD"; NAME as in setrlimit without RLIMIT_ (nofile, NOFILE);
 // a value is a number or "unlimited".
 Result<ResourceLimit> parse_resource_limit(const std::string& spec);
+
+// A TCP port for --allow-connect and --allow-bind: 1 to 65535.
+Result<std::uint16_t> parse_port(const std::string& port);
 
 // "NET_BIND_SERVICE", "cap_net_bind_service": the capability's number. One name: a list is split
 // by the command line (`--cap A,B`).

@@ -206,6 +206,20 @@ void add_run_command(CLI::App& app, int& exit_code) {
                 "Trace the jail; at the end, list on stderr the paths it looked for that the root lacks and the host "
                 "has, with the `jailbuild add` that adds them");
   run->add_flag("--report-json", line->report_json, "With --report-missing: the report as JSON (on stderr)");
+  run->add_option("--landlock", given.landlock,
+                  "on (default) or off: Landlock confines files (write only where the jail may), signals and "
+                  "abstract sockets, at the kernel's best ABI")
+      ->check(CLI::IsMember({"on", "off"}));
+  run->add_option("--allow-connect", given.allow_connect,
+                  "Let the jail connect only to these TCP ports (PORT[,PORT...]; Landlock ABI 4)")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->type_name("PORTS");
+  run->add_option("--allow-bind", given.allow_bind,
+                  "Let the jail bind only these TCP ports (PORT[,PORT...]; Landlock ABI 4)")
+      ->delimiter(',')
+      ->allow_extra_args(false)
+      ->type_name("PORTS");
   run->add_option("--rlimit", given.limits, "Set a resource limit NAME=VALUE or NAME=SOFT:HARD (nofile=1024)")
       ->allow_extra_args(false);
   run->add_option("--state-dir", line->state_dir,

@@ -209,6 +209,12 @@ Result<ResourceLimit> parse_resource_limit(const std::string& spec) {
   return limit;
 }
 
+Result<std::uint16_t> parse_port(const std::string& port) {
+  const std::optional<unsigned> number = parse_number<unsigned>(port);
+  if (!number || *number == 0 || *number > 65535) return Error::usage(port + ": not a TCP port (1 to 65535)");
+  return static_cast<std::uint16_t>(*number);
+}
+
 Result<int> parse_capability(const std::string& name) {
   std::string wanted = lower(name);
   if (!wanted.starts_with("cap_")) wanted = "cap_" + wanted;

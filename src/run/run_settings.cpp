@@ -36,6 +36,9 @@ void for_each_field(Visit&& visit, Settings&... settings) {
   visit("host-root", settings.host_root...);
   visit("tmpfs-size", settings.tmpfs_size...);
   visit("rlimit", settings.limits...);
+  visit("landlock", settings.landlock...);
+  visit("allow-connect", settings.allow_connect...);
+  visit("allow-bind", settings.allow_bind...);
 }
 
 Result<void> read_field(const nlohmann::json& value, const char* key, std::optional<std::string>& field) {
@@ -108,6 +111,15 @@ Result<RunOptions> run_options_of(const RunSettings& settings, const std::string
   if (settings.tmpfs_size) options.tmpfs_size = TRY(parse_tmpfs_size(*settings.tmpfs_size));
   for (const std::string& spec : settings.limits.value_or(std::vector<std::string>{}))
     options.limits.push_back(TRY(parse_resource_limit(spec)));
+  const std::string landlock = settings.landlock.value_or("on");
+  if (landlock != "on" && landlock != "off") return Error::usage("--landlock " + landlock + ": must be on or off");
+  options.landlock = landlock == "on";
+  for (const auto& [words, ports] : {std::pair{&settings.allow_connect, &options.allow_connect},
+                                     std::pair{&settings.allow_bind, &options.allow_bind}}) {
+    if (!*words) continue;
+    ports->emplace();
+    for (const std::string& port : **words) (*ports)->push_back(TRY(parse_port(port)));
+  }
   return options;
 }
 

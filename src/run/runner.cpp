@@ -32,6 +32,7 @@
 
 #include "init/jail_init.h"
 #include "jail_setup.hpp"
+#include "landlock.hpp"
 #include "jailbuild/run.hpp"
 #include "trace/tracer.hpp"
 #include "util/root_dir.hpp"
@@ -132,6 +133,7 @@ struct JailChild {
   sigset_t program_mask{};
   const std::vector<std::string>& environment;       // the program's, LANG fitted to the root
   const std::vector<run::GeneratedFile>& etc_files;  // laid over the jail's /etc, if any
+  const run::LandlockPlan& landlock;
   UniqueFd root_here{};  // the root, reopened in the new mount namespace
   std::vector<run::TopLevelEntry> top_level{};
 };
@@ -202,6 +204,7 @@ Result<void> change_directory(JailChild& child) {
 
 Result<void> close_descriptors(JailChild& child) { return run::close_all_but({child.init_fd}); }
 
+Result<void> restrict_with_landlock(JailChild& child) { return run::apply_landlock(child.landlock); }
 Result<void> load_seccomp_filter(JailChild&) { return run::load_seccomp_filter(); }
 Result<void> load_trace_filter(JailChild&) { return run::load_trace_filter(); }
 
@@ -212,6 +215,7 @@ bool takes_namespace_root(const JailChild& child) { return child.takes_namespace
 bool without_network(const JailChild& child) { return child.options.network == Network::None; }
 bool with_seccomp(const JailChild& child) { return child.options.seccomp; }
 bool traced(const JailChild& child) { return child.traced; }
+bool with_landlock(const JailChild& child) { return child.landlock.abi != 0; }
 
 struct ChildStep {
   const char* what;  // for -vv
@@ -223,7 +227,8 @@ struct ChildStep {
 // read with the caller's ids, everything is made as the namespace's root, the mounts need the
 // capabilities the identity then drops, and the filters, last, refuse what came before them. The
 // trace filter goes first so that nothing is traced of jailbuild's own setup; the default filter
-// after it still refuses what it refuses (the stricter action wins). (Landlock goes before them.)
+// after it still refuses what it refuses (the stricter action wins). Landlock goes before them, once
+// the jail's file system is what the program will see (its rules name the jail's paths).
 constexpr ChildStep kChildSteps[] = {
     {"die with jailbuild (PR_SET_PDEATHSIG)", always, die_with_jailbuild},
     {"wait until jailbuild has done its part", always, wait_for_jailbuild},
@@ -238,6 +243,7 @@ constexpr ChildStep kChildSteps[] = {
     {"take the program's identity and drop capabilities", always, switch_identity},
     {"change to the working directory", always, change_directory},
     {"close every descriptor but the init's", always, close_descriptors},
+    {"restrict itself with Landlock", with_landlock, restrict_with_landlock},
     {"load the trace filter (stops on the calls that name paths)", traced, load_trace_filter},
     {"load the seccomp filter", with_seccomp, load_seccomp_filter},
 };
@@ -305,6 +311,7 @@ struct Launch {
   // one, so that whatever jailbuild must do to the child before it runs has its place.
   UniqueFd hold_read, hold_write;
   trace::SyscallTracer* tracer = nullptr;  // add --trace, run --report-missing
+  run::LandlockPlan landlock;              // decided here, enforced by the child on itself
 };
 
 Result<Launch> prepare(const RunOptions& options) {
@@ -356,6 +363,10 @@ Result<Launch> prepare(const RunOptions& options) {
           "that id may (chown what it must write, or --host-root)",
           options.root, top.st_uid, launch.user_namespace.root_uid);
   }
+  // Landlock is the jail's, not the traced host's: add --trace must see the host's own answers
+  // (a read-only file system says EROFS, which tells a write the workload needs).
+  launch.landlock = TRY(run::plan_landlock(options, options.host_view ? 0 : run::landlock_abi()));
+  if (options.landlock && !options.host_view) spdlog::debug("run: Landlock: {}", run::describe(launch.landlock));
   int holding[2] = {-1, -1};
   if (::pipe2(holding, O_CLOEXEC) != 0) return run::failed("pipe");
   launch.hold_read = UniqueFd(holding[0]);
@@ -433,7 +444,8 @@ int run_in_jail(const RunOptions& options, trace::SyscallTracer* tracer) {
                   .takes_namespace_root = launch.in_user_namespace && launch.caller_is_root,
                   .traced = tracer != nullptr,
                   .environment = launch.environment,
-                  .etc_files = launch.etc_files};
+                  .etc_files = launch.etc_files,
+                  .landlock = launch.landlock};
 
   int flags = 0;
   if (!options.chroot_only) {

@@ -217,6 +217,25 @@ Result<RunSettings> read_run(const SpecReader& reader, const toml::node& node) {
       return Error::usage(std::string(key) + " = \"" + word + "\": must be " + known);
     };
   };
+  // allow-connect = [80, 443]: numbers (or strings), each a TCP port.
+  const auto ports = [&](std::optional<std::vector<std::string>>& field, const char* key) {
+    return [&field, &reader, key](const toml::node& value) -> Result<void> {
+      const toml::array* array = value.as_array();
+      if (array == nullptr) return reader.error(value, std::string(key) + " must be a list of ports");
+      std::vector<std::string> words;
+      for (const toml::node& port : *array) {
+        if (const auto number = port.value_exact<std::int64_t>())
+          words.push_back(std::to_string(*number));
+        else if (const auto word = port.value_exact<std::string>())
+          words.push_back(*word);
+        else
+          return reader.error(port, std::string(key) + " must be a list of ports");
+        if (auto checked = parse_port(words.back()); !checked) return reader.error(port, checked.error().message);
+      }
+      field = std::move(words);
+      return {};
+    };
+  };
   const SpecReader::Handlers handlers{{"command",
         [&](const toml::node& value) -> Result<void> {
           run.command = TRY(reader.strings(value, "command"));
@@ -255,6 +274,9 @@ Result<RunSettings> read_run(const SpecReader& reader, const toml::node& node) {
                              TRY(parse_tmpfs_size(size));
                              return {};
                            })},
+       {"landlock", text(run.landlock, "landlock", one_of("landlock", {"on", "off"}))},
+       {"allow-connect", ports(run.allow_connect, "allow-connect")},
+       {"allow-bind", ports(run.allow_bind, "allow-bind")},
        {"rlimit", [&](const toml::node& value) -> Result<void> {
           run.limits = TRY(read_limits(reader, value));
           return {};

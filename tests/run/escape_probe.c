@@ -25,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -609,6 +611,47 @@ static int kill_escape(char** argv) {
   return 0;
 }
 
+/* tcp connect|bind PORT...: a TCP socket connected to 127.0.0.1:PORT, or bound to it, for each
+ * ("connect 8080: OK", "bind 9090: EACCES"). */
+static int tcp(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const int fd = (int)report("socket", socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (fd < 0) return 1;
+    struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[i]))};
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    char what[64];
+    snprintf(what, sizeof what, "%s %s", argv[0], argv[i]);
+    if (strcmp(argv[0], "connect") == 0)
+      report(what, connect(fd, (struct sockaddr*)&address, sizeof address));
+    else
+      report(what, bind(fd, (struct sockaddr*)&address, sizeof address));
+    close(fd);
+  }
+  return 0;
+}
+
+/* create PATH...: a new file at each ("create /usr/x: EACCES"), removed again when made. */
+static int create_files(int argc, char** argv) {
+  for (int i = 0; i < argc; ++i) {
+    char what[4200];
+    snprintf(what, sizeof what, "create %s", argv[i]);
+    const int fd = (int)report(what, open(argv[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (fd >= 0) {
+      close(fd);
+      unlink(argv[i]);
+    }
+  }
+  return 0;
+}
+
+/* signal PID: signal 0 (no effect but the permission check) sent to PID ("signal 1234: OK"). */
+static int signal_pid(char** argv) {
+  char what[64];
+  snprintf(what, sizeof what, "signal %s", argv[0]);
+  report(what, kill((pid_t)atoi(argv[0]), 0));
+  return 0;
+}
+
 /* statvfs PATH...: the size of the file system holding each, "SIZE PATH: BYTES". */
 static int file_system_sizes(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) {
@@ -737,6 +780,9 @@ static int dispatch(int argc, char** argv) {
   if (strcmp(mode, "open-write") == 0) return open_for_writing(count, args);
   if (strcmp(mode, "dev-node") == 0 && count >= 2) return device_nodes(count, args);
   if (strcmp(mode, "kill") == 0 && count == 2) return kill_escape(args);
+  if (strcmp(mode, "tcp") == 0 && count >= 2) return tcp(count, args);
+  if (strcmp(mode, "create") == 0) return create_files(count, args);
+  if (strcmp(mode, "signal") == 0 && count == 1) return signal_pid(args);
   if (strcmp(mode, "statvfs") == 0) return file_system_sizes(count, args);
   if (strcmp(mode, "keyring") == 0 && count == 1) return keyring_escape(args);
   if (strcmp(mode, "fork") == 0 && count == 1) return fork_bounded(args);

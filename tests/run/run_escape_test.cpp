@@ -211,14 +211,19 @@ TEST_F(RunEscape, MountingIsRefusedEvenWithCapSysAdmin) {
   }
   EXPECT_EQ(snapshot(root_, true), before) << "the root changed on the host";
 
+  // Landlock is a wall of its own: a process it restricts changes no mount, capability or not.
+  const ProcessResult landlocked = jail({"--cap", "SYS_ADMIN", "--seccomp", "off"}, {"mount"});
+  expect_ran(landlocked);
+  EXPECT_EQ(answer(landlocked, "mount tmpfs"), "EPERM") << landlocked.output;
+
   // The controls, both inside the jail's own mount namespace (the host's mounts stay as they
-  // are): with CAP_SYS_ADMIN and no seccomp, mounting works; with no capability and no seccomp, a
-  // new user namespace gives back the right to mount.
-  const ProcessResult capable = jail({"--cap", "SYS_ADMIN", "--seccomp", "off"}, {"mount"});
+  // are): with CAP_SYS_ADMIN and neither seccomp nor Landlock, mounting works; with no capability
+  // and neither, a new user namespace gives back the right to mount.
+  const ProcessResult capable = jail({"--cap", "SYS_ADMIN", "--seccomp", "off", "--landlock", "off"}, {"mount"});
   fs::remove(root_ + "/jb-escape-remount");  // the root remounted read-write (asked for, here)
   expect_ran(capable);
   EXPECT_EQ(answer(capable, "mount tmpfs"), "OK") << "the control could not mount: " << capable.output;
-  const ProcessResult unfiltered = jail({"--seccomp", "off"}, {"mount"});
+  const ProcessResult unfiltered = jail({"--seccomp", "off", "--landlock", "off"}, {"mount"});
   expect_ran(unfiltered);
   EXPECT_EQ(answer(unfiltered, "unshare user+mount"), "OK") << unfiltered.output;
   EXPECT_EQ(answer(unfiltered, "mount tmpfs after unshare"), "OK") << unfiltered.output;
