@@ -5,6 +5,7 @@
 // and attaching it next to a second, hand-written one cost a run 1.5 ms (two JIT compiles); the
 // runner now attaches one program it carries as bytes.
 #include "seccomp_policy.hpp"
+#include "seccomp_rules.hpp"
 #include "trace/traced_calls.hpp"
 #include "util/system_error.hpp"
 #include "util/unique_fd.hpp"
@@ -27,66 +28,10 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace jailbuild::run {
 namespace {
-
-// Refused with EPERM: the file system view (mount and its new API, pivot_root, chroot), other
-// namespaces (unshare, setns), the kernel itself (modules, kexec, bpf, perf, keyrings), other
-// processes (ptrace, process_vm_*), and file handles, which open files by inode number on a
-// mounted file system, bypassing the jail's paths (the "shocker" escape).
-constexpr std::array kDenied{
-    "mount",
-    "umount2",
-    "pivot_root",
-    "chroot",  // the file system view
-    "fsopen",
-    "fsconfig",
-    "fsmount",
-    "fspick",
-    "move_mount",
-    "open_tree",
-    "mount_setattr",
-    "unshare",
-    "setns",  // namespaces
-    "init_module",
-    "finit_module",
-    "delete_module",
-    "kexec_load",
-    "kexec_file_load",  // the kernel
-    "bpf",
-    "perf_event_open",
-    "keyctl",
-    "add_key",
-    "request_key",
-    "ptrace",
-    "process_vm_readv",
-    "process_vm_writev",  // other processes
-    "open_by_handle_at",  // files by inode
-    // io_uring opens, reads and writes files on the kernel's own threads, out of any filter's
-    // sight (Docker refuses it too).
-    "io_uring_setup",
-    "io_uring_enter",
-    "io_uring_register",
-};
-
-// A setuid or setgid bit in a mode: refused wherever a mode is given, so that nothing in a jail
-// can make a file that would run with its owner's ids outside it (through --writable or a
-// --bind). The bits are tested one at a time: a rule can only compare a masked value for equality.
-constexpr std::array<unsigned long, 2> kPrivilegeBits{S_ISUID, S_ISGID};
-
-// The calls that take a mode, with the position of the mode argument, and for the opening calls
-// the position of the flags that make them create (O_CREAT, O_TMPFILE); -1 for none.
-struct ModeCall {
-  const char* name;
-  unsigned mode_arg;
-  int flags_arg;
-};
-constexpr std::array kModeCalls{ModeCall{"chmod", 1, -1},     ModeCall{"fchmod", 1, -1}, ModeCall{"fchmodat", 2, -1},
-                                ModeCall{"fchmodat2", 2, -1}, ModeCall{"mknod", 1, -1},  ModeCall{"mknodat", 2, -1},
-                                ModeCall{"creat", 1, -1},     ModeCall{"open", 2, 1},    ModeCall{"openat", 3, 2}};
-// __O_TMPFILE, the bit O_TMPFILE adds to O_DIRECTORY: glibc does not export it.
-constexpr unsigned long kCreatingFlags[] = {O_CREAT, O_TMPFILE & ~static_cast<unsigned long>(O_DIRECTORY)};
 
 // System calls newer than this libseccomp (and so out of reach of its rules) are refused with
 // ENOSYS by hand-written instructions before libseccomp's program: a denylist cannot refuse a call
@@ -102,21 +47,13 @@ int first_unknown_syscall() {
   return call;
 }
 
-// Namespace flags of clone(2): each would give the program a namespace of its own to mount in.
-constexpr std::array<unsigned long, 7> kNamespaceFlags{CLONE_NEWNS,  CLONE_NEWUTS, CLONE_NEWIPC,   CLONE_NEWUSER,
-                                                       CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWCGROUP};
-
-// Terminal ioctls that push input into the terminal (TIOCSTI) or reach the console (TIOCLINUX):
-// the kernel compares only the low 32 bits of the request, so the filter does too.
-constexpr std::array<unsigned long, 2> kDeniedIoctls{TIOCSTI, TIOCLINUX};
-
 struct ContextDeleter {
   void operator()(scmp_filter_ctx context) const { ::seccomp_release(context); }
 };
 
 Error seccomp_failed(const std::string& what, int result) { return system_error("seccomp: " + what, -result); }
 
-// The denylist's rules, for libseccomp to compile.
+// The denylist's rules (seccomp_rules.hpp), for libseccomp to compile.
 Result<std::unique_ptr<void, ContextDeleter>> denylist() {
   // Only the native ABI is in the filter: a 32-bit (int 0x80) or x32 system call is not matched
   // by any rule and kills the process (SCMP_FLTATR_ACT_BADARCH), since its numbers differ.
@@ -125,47 +62,19 @@ Result<std::unique_ptr<void, ContextDeleter>> denylist() {
   scmp_filter_ctx filter = context.get();
   if (int rc = ::seccomp_attr_set(filter, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); rc < 0)
     return seccomp_failed("refuse foreign ABIs", rc);
-  const uint32_t refuse = SCMP_ACT_ERRNO(EPERM);
-  for (const char* name : kDenied) {
-    const int call = ::seccomp_syscall_resolve_name(name);
-    if (call == __NR_SCMP_ERROR) continue;  // unknown to this libseccomp: refused by the unknown-call prefix
-    if (int rc = ::seccomp_rule_add(filter, refuse, call, 0); rc < 0) return seccomp_failed(name, rc);
-  }
-  for (unsigned long flag : kNamespaceFlags)
-    if (int rc = ::seccomp_rule_add(filter, refuse, SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag));
-        rc < 0)
-      return seccomp_failed("clone", rc);
-  // clone3 passes its flags in memory, out of a filter's reach: ENOSYS makes glibc fall back to clone.
-  if (int rc = ::seccomp_rule_add(filter, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0); rc < 0)
-    return seccomp_failed("clone3", rc);
-  for (unsigned long request : kDeniedIoctls)
-    if (int rc =
-            ::seccomp_rule_add(filter, refuse, SCMP_SYS(ioctl), 1, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, request));
-        rc < 0)
-      return seccomp_failed("ioctl", rc);
-  // Creating files with a setuid or setgid bit, by any call that takes a mode.
-  for (const ModeCall& call : kModeCalls) {
-    const int number = ::seccomp_syscall_resolve_name(call.name);
+  for (const SeccompRule& rule : default_policy_rules()) {
+    const int call = ::seccomp_syscall_resolve_name(rule.name.c_str());
     // Not in this ABI (open, chmod on newer architectures), or newer than this libseccomp
     // (fchmodat2 before 2.5.5), and then refused whole by the unknown-call prefix.
-    if (number == __NR_SCMP_ERROR) continue;
-    for (unsigned long bit : kPrivilegeBits) {
-      const scmp_arg_cmp mode{call.mode_arg, SCMP_CMP_MASKED_EQ, bit, bit};
-      if (call.flags_arg < 0) {
-        if (int rc = ::seccomp_rule_add(filter, refuse, number, 1, mode); rc < 0) return seccomp_failed(call.name, rc);
-        continue;
-      }
-      for (unsigned long creating : kCreatingFlags) {
-        const scmp_arg_cmp flags{static_cast<unsigned>(call.flags_arg), SCMP_CMP_MASKED_EQ, creating, creating};
-        if (int rc = ::seccomp_rule_add(filter, refuse, number, 2, flags, mode); rc < 0)
-          return seccomp_failed(call.name, rc);
-      }
-    }
+    if (call == __NR_SCMP_ERROR) continue;
+    std::vector<scmp_arg_cmp> conditions;
+    for (const SeccompCondition& condition : rule.conditions)
+      conditions.push_back({condition.arg, SCMP_CMP_MASKED_EQ, condition.mask, condition.value});
+    if (int rc = ::seccomp_rule_add_array(filter, SCMP_ACT_ERRNO(static_cast<uint32_t>(rule.error)), call,
+                                          static_cast<unsigned>(conditions.size()), conditions.data());
+        rc < 0)
+      return seccomp_failed(rule.name, rc);
   }
-  // openat2 passes its mode in memory, out of a filter's reach: ENOSYS makes callers fall back to
-  // openat, which the rules above see.
-  if (int rc = ::seccomp_rule_add(filter, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(openat2), 0); rc < 0)
-    return seccomp_failed("openat2", rc);
   return context;
 }
 
