@@ -6,11 +6,12 @@
 set -euo pipefail
 
 packages=(cmake ninja-build g++ pkg-config liblief-dev libspdlog-dev nlohmann-json3-dev libcli11-dev
-          libgtest-dev libseccomp-dev libcap-dev)
+          libgtest-dev libseccomp-dev libcap-dev libtomlplusplus-dev libarchive-dev libssl-dev)
 for arg in "$@"; do
   case "$arg" in
     --test) packages+=(clang libclang-rt-14-dev gcc binutils python3 sqlite3 strace git xz-utils
-                      openssl ca-certificates perl ruby) ;;  # the runtime rules' real workloads
+                      openssl ca-certificates perl ruby  # the runtime rules' real workloads
+                      skopeo umoci crun) ;;  # export's oracles
     --bench) packages+=(hyperfine libtree pax-utils python3-pyelftools jailkit dracut-core bubblewrap firejail rsync) ;;
     *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
   esac

@@ -33,6 +33,10 @@ void add_jail_commands(CLI::App& app, int& exit_code,
 // Registers `apply`.
 void add_spec_commands(CLI::App& app, int& exit_code);
 
+// Registers `export`, which executes jailbuild-export with `arguments`: the global -v and -q,
+// then every word after `export` (see export_for in main.cpp).
+void add_export_command(CLI::App& app, int& exit_code, const std::vector<std::string>& arguments);
+
 // Registers `run`, whose own failures exit 125 (not kExitUsage): 1 and 2 are the program's.
 void add_run_command(CLI::App& app, int& exit_code);
 

@@ -28,6 +28,17 @@ std::optional<std::vector<std::string>> take_traced_command(std::vector<char*>& 
   return std::nullopt;
 }
 
+// `jailbuild [-v|-q]... export ARGS...`: the words jailbuild-export is given, the global flags
+// first. Empty when the arguments are no export.
+std::vector<std::string> export_arguments(const std::vector<char*>& args) {
+  std::size_t word = 1;
+  while (word < args.size() && args[word][0] == '-') ++word;
+  if (word == args.size() || std::strcmp(args[word], "export") != 0) return {};
+  std::vector<std::string> arguments(args.begin() + 1, args.begin() + static_cast<std::ptrdiff_t>(word));
+  arguments.insert(arguments.end(), args.begin() + static_cast<std::ptrdiff_t>(word) + 1, args.end());
+  return arguments;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -47,6 +58,7 @@ int main(int argc, char** argv) {
   add_deps_command(app, exit_code);
   add_jail_commands(app, exit_code, traced_command);
   add_spec_commands(app, exit_code);
+  add_export_command(app, exit_code, export_arguments(args));
   add_run_command(app, exit_code);
 
   // The logger before parsing (what fails there is said in its format), then at the level asked

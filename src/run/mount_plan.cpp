@@ -34,10 +34,11 @@ constexpr std::array<std::pair<const char*, const char*>, 5> kDevLinks{{{"/dev/p
 // read-only, the files that set kernel or device state (the jail's root, the host's with
 // --host-root, could write them); masked, those that show host-wide state (the kernel's memory,
 // every keyring's description, timers and scheduling of every host process, devices).
-constexpr std::array kProcReadOnly{"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs"};
-constexpr std::array kProcMasked{"/proc/kcore",       "/proc/keys",        "/proc/timer_list",
-                                 "/proc/timer_stats", "/proc/sched_debug", "/proc/latency_stats",
-                                 "/proc/acpi",        "/proc/scsi",        "/proc/asound"};
+constexpr std::array<const char*, 5> kProcReadOnly{"/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus",
+                                                   "/proc/fs"};
+constexpr std::array<const char*, 9> kProcMasked{"/proc/kcore",       "/proc/keys",        "/proc/timer_list",
+                                                 "/proc/timer_stats", "/proc/sched_debug", "/proc/latency_stats",
+                                                 "/proc/acpi",        "/proc/scsi",        "/proc/asound"};
 
 // A tmpfs the jail can write to (/tmp, /dev/shm, --tmpfs): bounded, so that filling it cannot take
 // the host's memory (a tmpfs is half of it by default).
@@ -251,6 +252,9 @@ std::string flag_names(unsigned long flags) {
 }
 
 }  // namespace
+
+std::span<const char* const> proc_read_only_paths() { return kProcReadOnly; }
+std::span<const char* const> proc_masked_paths() { return kProcMasked; }
 
 std::vector<MountOp> plan_mounts(const RunOptions& options, int root_fd, const std::vector<TopLevelEntry>& top_level,
                                  bool in_user_namespace, const std::vector<GeneratedFile>& etc_files) {

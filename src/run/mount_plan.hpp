@@ -6,6 +6,7 @@
 
 #include <sys/types.h>
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -100,6 +101,11 @@ struct MountOp {
 // host's bound in a user namespace), /dev/pts, /dev/shm, /tmp, options.mounts in command-line
 // order, `etc_files` (if any) laid over /etc, and last the top level remounted read-only (nosuid
 // with --writable). No system call.
+// The /proc paths every jail sees read-only, and those it sees masked (Docker's lists): also what
+// an exported OCI bundle asks its runtime for (linux.readonlyPaths, linux.maskedPaths).
+std::span<const char* const> proc_read_only_paths();
+std::span<const char* const> proc_masked_paths();
+
 std::vector<MountOp> plan_mounts(const RunOptions& options, int root_fd, const std::vector<TopLevelEntry>& top_level,
                                  bool in_user_namespace, const std::vector<GeneratedFile>& etc_files = {});
 
