@@ -210,7 +210,7 @@ json bundle_config(const RunFacts& facts) {
 class Staging {
  public:
   static Result<Staging> beside(const std::string& output) {
-    std::string pattern = join_path(parent_directory(output), "." + base_name(output) + ".jailbuild-tmp.XXXXXX");
+    std::string pattern = join_path(parent_directory(output), ".jailbuild-tmp." + base_name(output) + ".XXXXXX");
     if (::mkdtemp(pattern.data()) == nullptr) return system_error(pattern + ": make a staging directory", errno);
     Staging staging;
     staging.path_ = pattern;

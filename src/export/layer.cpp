@@ -204,7 +204,10 @@ Result<Layer> write_layer(int root_fd, const std::map<std::string, ManifestEntry
   TarSink tar_sink;
   tar_sink.gzip = gzip.get();
   const WriteArchive tar(archive_write_new());
+  // Names are bytes (a CA store's links hold UTF-8, a root may hold any byte): written as they are,
+  // said so in the pax header (hdrcharset=BINARY), never translated through a locale.
   if (archive_write_set_format_pax_restricted(tar.get()) != ARCHIVE_OK ||
+      archive_write_set_options(tar.get(), "pax:hdrcharset=BINARY") != ARCHIVE_OK ||
       archive_write_open(tar.get(), &tar_sink, nullptr, write_tar, nullptr) != ARCHIVE_OK)
     return archive_error(tar.get(), "set up tar");
 
@@ -235,6 +238,8 @@ Result<Layer> write_layer(int root_fd, const std::map<std::string, ManifestEntry
 Result<void> unpack_layer(const std::string& layer, const std::string& directory) {
   // libarchive writes relative to the working directory (an absolute name is refused): the
   // directory, for the time of the unpacking (jailbuild-export is single-threaded).
+  const UniqueFd layer_fd(::open(layer.c_str(), O_RDONLY | O_CLOEXEC));  // named relative to the caller's directory
+  if (!layer_fd.valid()) return system_error(layer, errno);
   const UniqueFd caller_cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
   const UniqueFd target(::open(directory.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!caller_cwd.valid() || !target.valid() || ::fchdir(target.get()) != 0) return system_error(directory, errno);
@@ -245,7 +250,7 @@ Result<void> unpack_layer(const std::string& layer, const std::string& directory
   const std::unique_ptr<archive, int (*)(archive*)> reader(archive_read_new(), archive_read_free);
   archive_read_support_filter_gzip(reader.get());
   archive_read_support_format_tar(reader.get());
-  if (archive_read_open_filename(reader.get(), layer.c_str(), kReadChunk) != ARCHIVE_OK)
+  if (archive_read_open_fd(reader.get(), layer_fd.get(), kReadChunk) != ARCHIVE_OK)
     return archive_error(reader.get(), layer);
   const WriteArchive disk(archive_write_disk_new());
   archive_write_disk_set_options(disk.get(), ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_TIME |

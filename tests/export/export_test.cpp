@@ -136,6 +136,18 @@ TEST_F(Export, CrunRunsTheBundleWithTheIsolationRunGives) {
   EXPECT_FALSE(fs::exists(out_ + "/bundle/rootfs/written-by-jail"));
 }
 
+TEST_F(Export, OutputsMayBeNamedRelativeToTheWorkingDirectory) {
+  for (const std::string output : {"--oci layout", "--oci-archive image.tar", "--bundle bundle"}) {
+    const ProcessResult exported = shell("cd " + out_ + " && " + JAILBUILD_BINARY + " export " + root_ +
+                                         " --state-dir " + state_ + " " + output);
+    EXPECT_EQ(exported.exit_code, 0) << output << ": " << exported.describe();
+  }
+  EXPECT_TRUE(fs::exists(out_ + "/layout/index.json"));
+  EXPECT_TRUE(fs::exists(out_ + "/image.tar"));
+  EXPECT_TRUE(fs::exists(out_ + "/bundle/rootfs/usr/bin/id"));
+  EXPECT_TRUE(temporaries(out_).empty());
+}
+
 TEST_F(Export, TwoExportsAreByteIdentical) {
   for (const char* name : {"a", "b"}) {
     ASSERT_EQ(export_to({"--oci", out_ + "/" + name}).exit_code, 0);
