@@ -1,5 +1,6 @@
 // jailbuild-export: what `jailbuild export` executes, with the same words (see export_command.cpp):
 // [-v|-q]... ROOT --oci DIR ... It links libarchive and libcrypto, which jailbuild does not.
+#include <clocale>
 #include <exception>
 #include <string>
 
@@ -49,6 +50,9 @@ int export_as_asked(const ExportCommand& command) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // libarchive writes names in UTF-8 translated from the locale's charset: one fixed locale, so
+  // that an export does not depend on the caller's LANG (reproducible), and UTF-8 names pass.
+  std::setlocale(LC_ALL, "C.UTF-8");
   CLI::App app{"jailbuild-export: what `jailbuild export` runs"};
   int verbosity = 0;
   bool quiet = false;

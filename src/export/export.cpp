@@ -337,13 +337,13 @@ Result<Exported> export_root(const ExportOptions& options) {
   if (::lstat(options.output.c_str(), &existing) == 0)
     return Error::usage(options.output + ": exists; export makes a new one (remove it first)");
   const OpenedRoot root = TRY(open_root(options.jail.root, false));
-  if (!root.fd.valid()) return system_error(root.path, ENOENT);
   const StateDir state_dir(options.jail.state_dir);
   // Under the root's lock: no sync changes a file between its check and its copy into the layer.
   const RootLock lock = TRY(RootLock::acquire(state_dir.path(), root.path, options.jail.wait_for_lock));
   const std::string manifest_path = state_dir.files_of(root.path).manifest;
   const std::optional<Manifest> manifest = TRY(load_manifest(manifest_path));
   if (!manifest) return Error::usage(root.path + ": jailbuild has no manifest for this root (looked in " + manifest_path + ")");
+  if (!root.fd.valid()) return Error{root.path + ": the root is gone (its manifest remains)"};
   const std::int64_t epoch = TRY(epoch_of(options, manifest_path));
   const RunFacts facts = TRY(run_facts(options, root.path, root.fd.get()));
   if (options.format == ExportFormat::Bundle && !facts.has_command)

@@ -14,6 +14,8 @@
 #include <cerrno>
 #include <memory>
 
+#include <spdlog/spdlog.h>
+
 #include "util/io.hpp"
 #include "util/open_beneath.hpp"
 #include "util/system_error.hpp"
@@ -150,7 +152,15 @@ Result<void> write_entry(archive* tar, const ManifestEntry& entry, const Opened&
   archive_entry_set_mode(item, opened.status.st_mode);
   archive_entry_set_uid(item, opened.status.st_uid);
   archive_entry_set_gid(item, opened.status.st_gid);
-  const std::int64_t mtime = opened.status.st_mtim.tv_sec < epoch ? opened.status.st_mtim.tv_sec : epoch;
+  // The host's time for what mirrors a host path, as recorded when it was placed: the root's own
+  // times say when jailbuild wrote there (a sync that re-made a symlink, a directory whose entry
+  // was replaced), which no image should show as a change. Generated files keep the root's.
+  constexpr std::int64_t kNanosecondsPerSecond = 1'000'000'000;
+  const std::int64_t recorded = entry.source_identity.mtime_ns / kNanosecondsPerSecond;
+  const std::int64_t time = entry.source.empty() || entry.source_identity == FileIdentity{}
+                                ? static_cast<std::int64_t>(opened.status.st_mtim.tv_sec)
+                                : recorded;
+  const std::int64_t mtime = time < epoch ? time : epoch;
   archive_entry_set_mtime(item, mtime, 0);
   if (S_ISLNK(opened.status.st_mode)) archive_entry_set_symlink(item, opened.link_target.c_str());
   if (S_ISCHR(opened.status.st_mode) || S_ISBLK(opened.status.st_mode)) archive_entry_set_rdev(item, opened.status.st_rdev);
@@ -161,7 +171,13 @@ Result<void> write_entry(archive* tar, const ManifestEntry& entry, const Opened&
     const ssize_t size = ::fgetxattr(opened.fd.get(), kCapabilityAttribute, capability.data(), capability.size());
     if (size > 0) archive_entry_xattr_add_entry(item, kCapabilityAttribute, capability.data(), static_cast<std::size_t>(size));
   }
-  if (archive_write_header(tar, item) != ARCHIVE_OK) return archive_error(tar, entry.path);
+  // A name that is not UTF-8 is a warning: libarchive writes its bytes as they are, said so in
+  // that entry's pax header (hdrcharset=BINARY). Names that are UTF-8 are translated from the
+  // C.UTF-8 locale jailbuild-export sets, whatever the caller's.
+  if (const int written = archive_write_header(tar, item); written != ARCHIVE_OK) {
+    if (written != ARCHIVE_WARN) return archive_error(tar, entry.path);
+    spdlog::debug("export: {}: {}", entry.path, archive_error_string(tar));
+  }
   if (!regular) return {};
   std::vector<char> buffer(kReadChunk);
   auto left = static_cast<std::uint64_t>(opened.status.st_size);
@@ -204,10 +220,7 @@ Result<Layer> write_layer(int root_fd, const std::map<std::string, ManifestEntry
   TarSink tar_sink;
   tar_sink.gzip = gzip.get();
   const WriteArchive tar(archive_write_new());
-  // Names are bytes (a CA store's links hold UTF-8, a root may hold any byte): written as they are,
-  // said so in the pax header (hdrcharset=BINARY), never translated through a locale.
   if (archive_write_set_format_pax_restricted(tar.get()) != ARCHIVE_OK ||
-      archive_write_set_options(tar.get(), "pax:hdrcharset=BINARY") != ARCHIVE_OK ||
       archive_write_open(tar.get(), &tar_sink, nullptr, write_tar, nullptr) != ARCHIVE_OK)
     return archive_error(tar.get(), "set up tar");
 

@@ -116,6 +116,24 @@ TEST_F(ExitStatus, AddTraceUsageErrorsExit2AndChangeNothing) {
   }
 }
 
+TEST_F(ExitStatus, ApplyAndExportUsageErrorsExit2) {
+  expect_status({"apply", path("no-such-spec.toml")}, kExitUsage, "no-such-spec.toml: no such spec file");
+  expect_status({"export", root_, "--state-dir", state_}, kExitUsage, "exactly one of --oci DIR");
+  expect_status({"export", root_, "--state-dir", state_, "--oci", path("a"), "--bundle", path("b")}, kExitUsage,
+                "exactly one of --oci DIR");
+  expect_status({"export", root_, "--state-dir", state_, "--oci", path("a")}, kExitUsage,
+                "jailbuild has no manifest for this root");
+  EXPECT_FALSE(fs::exists(path("a")));
+  // Help comes from jailbuild itself, as for every command (and lists the options it passes on).
+  const ProcessResult help = run_jailbuild({"export", "--help"});
+  EXPECT_EQ(help.exit_code, kExitOk) << help.describe();
+  EXPECT_TRUE(contains(help.output, "--oci-archive")) << help.output;
+  // The control: a root jailbuild knows exports.
+  ASSERT_EQ(run_jailbuild(add_args({"/bin/true"}, root_, state_)).exit_code, kExitOk);
+  expect_status({"export", root_, "--state-dir", state_, "--oci", path("a")}, kExitOk, "");
+  EXPECT_TRUE(fs::exists(path("a") + "/index.json"));
+}
+
 TEST_F(ExitStatus, SyncUsageErrorsExit2AndAVanishedPath1) {
   expect_status({"sync", "--state-dir", state_}, kExitUsage);                  // neither ROOT nor --all
   expect_status({"sync", root_, "--all", "--state-dir", state_}, kExitUsage);  // both

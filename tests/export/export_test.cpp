@@ -148,6 +148,23 @@ TEST_F(Export, OutputsMayBeNamedRelativeToTheWorkingDirectory) {
   EXPECT_TRUE(temporaries(out_).empty());
 }
 
+TEST_F(Export, NamesThatAreNotUtf8AreExportedAsTheirBytes) {
+  // Its own root: a directory holding a Latin-1 name, and one of UTF-8 (a CA store's kind).
+  const std::string host = out_ + "/odd-host", root = out_ + "/odd-root", state = out_ + "/odd-state";
+  fs::create_directories(host);
+  write_file(host + "/caf\xe9", "latin-1\n");
+  write_file(host + "/F\xc5\x91tan\xc3\xbas\xc3\xadtv\xc3\xa1ny.pem", "utf-8\n");
+  ASSERT_EQ(run_jailbuild(add_args({host}, root, state)).exit_code, 0);
+  const ProcessResult exported =
+      run_jailbuild({"export", root, "--state-dir", state, "--oci", out_ + "/layout", "--json"});
+  ASSERT_EQ(exported.exit_code, 0) << exported.describe();
+  const ProcessResult unpacked =
+      run_process({"/usr/bin/umoci", "unpack", "--image", out_ + "/layout:latest", out_ + "/bundle"}, kPlainEnv);
+  ASSERT_EQ(unpacked.exit_code, 0) << unpacked.describe();
+  EXPECT_EQ(read_file(out_ + "/bundle/rootfs" + host + "/caf\xe9"), "latin-1\n");
+  EXPECT_EQ(read_file(out_ + "/bundle/rootfs" + host + "/F\xc5\x91tan\xc3\xbas\xc3\xadtv\xc3\xa1ny.pem"), "utf-8\n");
+}
+
 TEST_F(Export, TwoExportsAreByteIdentical) {
   for (const char* name : {"a", "b"}) {
     ASSERT_EQ(export_to({"--oci", out_ + "/" + name}).exit_code, 0);
@@ -166,6 +183,9 @@ TEST_F(Export, TwoExportsAreByteIdentical) {
 }
 
 TEST_F(Export, AnExportAfterASyncDiffersInTheChangedFileOnly) {
+  // The suite's directory, on the way to the host file, changed as the tests made their outputs
+  // in it: synced first, so that the host change below is the only one.
+  ASSERT_EQ(run_jailbuild({"sync", root_, "--state-dir", state_}).exit_code, 0);
   ASSERT_EQ(export_to({"--oci", out_ + "/before"}).exit_code, 0);
   write_file(host_dir_ + "/data.txt", "one\ntwo\n");
   const ProcessResult synced = run_jailbuild({"sync", root_, "--state-dir", state_});
