@@ -50,6 +50,16 @@ struct Identity {
 
 enum class Network { Host, None };
 
+// What the run's cgroup bounds (--memory, --pids, --cpus); unset is unbounded, and with none set no
+// cgroup is made. See src/run/cgroups.cpp.
+struct CgroupLimits {
+  std::optional<std::uint64_t> memory;  // bytes, swap included where the kernel can count it
+  std::optional<std::uint64_t> pids;    // processes and threads, the jail's init included
+  std::optional<double> cpus;           // CPU time per wall time: 0.5 is half of one CPU
+
+  bool any() const { return memory || pids || cpus; }
+};
+
 struct RunOptions {
   std::string root;
   std::string program;                 // absolute inside the root, or a name looked up in its PATH
@@ -79,6 +89,7 @@ struct RunOptions {
   bool host_root = false;
   std::string tmpfs_size = "256m";  // size= of /tmp, /dev/shm and --tmpfs: tmpfs's syntax
   std::vector<ResourceLimit> limits;
+  CgroupLimits cgroup_limits;
   // Landlock (src/run/landlock.hpp): on by default at the kernel's best ABI; the ports the jail may
   // connect to and bind (TCP), each list restricting only when given.
   bool landlock = true;
@@ -108,6 +119,17 @@ Result<std::string> parse_tmpfs_size(const std::string& size);
 // "NAME=VALUE" or "NAME=SOFT:HARD"; NAME as in setrlimit without RLIMIT_ (nofile, NOFILE);
 // a value is a number or "unlimited".
 Result<ResourceLimit> parse_resource_limit(const std::string& spec);
+
+// --memory: bytes, or a number with k, m or g (powers of 1024, either case): "32M", "64m", "1G",
+// "1048576". At least 1 MiB: below it the jail's init alone could not start.
+Result<std::uint64_t> parse_memory_limit(const std::string& size);
+
+// --pids: a whole number of processes (threads count), at least 2: the jail's init and the program.
+Result<std::uint64_t> parse_pids_limit(const std::string& count);
+
+// --cpus: a decimal fraction of one CPU ("0.5", "2"), from 0.01 (1 ms per 100 ms period, the least
+// the kernel takes) to 1024.
+Result<double> parse_cpus(const std::string& fraction);
 
 // A TCP port for --allow-connect and --allow-bind: 1 to 65535.
 Result<std::uint16_t> parse_port(const std::string& port);

@@ -36,6 +36,9 @@ struct RunSettings {
   std::optional<bool> host_root;          // --host-root
   std::optional<std::string> tmpfs_size;  // --tmpfs-size
   std::optional<std::vector<std::string>> limits;  // --rlimit NAME=VALUE
+  std::optional<std::string> memory;               // --memory 32M
+  std::optional<std::string> pids;                 // --pids 64
+  std::optional<std::string> cpus;                 // --cpus 0.5
   std::optional<std::string> landlock;                    // --landlock on | off
   std::optional<std::vector<std::string>> allow_connect;  // --allow-connect PORT
   std::optional<std::vector<std::string>> allow_bind;     // --allow-bind PORT

@@ -222,6 +222,16 @@ void add_run_command(CLI::App& app, int& exit_code) {
       ->type_name("PORTS");
   run->add_option("--rlimit", given.limits, "Set a resource limit NAME=VALUE or NAME=SOFT:HARD (nofile=1024)")
       ->allow_extra_args(false);
+  // Bounds for the whole jail, through a cgroup made for the run (v2, or v1 where a controller is only
+  // there) and removed after it.
+  run->add_option("--memory", given.memory,
+                  "Bound the jail's memory (swap included where the kernel counts it): BYTES, or with k, m, g "
+                  "(32M, 1G); the kernel kills the program beyond it (exit 137)")
+      ->type_name("SIZE");
+  run->add_option("--pids", given.pids, "Bound the jail's processes and threads to N, its init included")
+      ->type_name("N");
+  run->add_option("--cpus", given.cpus, "Bound the jail's CPU time to FRACTION of one CPU (0.5, 2)")
+      ->type_name("FRACTION");
   run->add_option("--state-dir", line->state_dir,
                   "Where the recorded settings of `run ROOT` are kept (default /var/lib/jailbuild for root)");
   run->callback([run, line, &exit_code] {

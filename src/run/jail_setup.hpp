@@ -11,10 +11,13 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "jailbuild/result.hpp"
@@ -129,6 +132,83 @@ Result<void> apply_limits(const std::vector<ResourceLimit>& limits);
 // stays in the permitted, effective, inheritable and ambient sets so that it survives execve;
 // finally PR_SET_NO_NEW_PRIVS.
 Result<void> switch_identity(const Identity& identity, const std::vector<int>& keep, bool setgroups_denied);
+
+// ---- cgroups (cgroups.cpp) ----------------------------------------------------------------------
+
+enum class CgroupController { Memory, Pids, Cpu };
+
+// "memory", "pids", "cpu": the controller's name in /proc/self/cgroup, mountinfo and cgroup.controllers.
+const char* controller_name(CgroupController controller);
+
+// One directory the run's cgroup is made of: in the unified (v2) hierarchy, or in one v1 hierarchy
+// (one per controller, or shared by co-mounted ones), each holding the controllers it bounds.
+struct CgroupDirectory {
+  int version = 2;
+  // On the host, absolute: where the run's directory is made. v1: jailbuild's own cgroup in that
+  // hierarchy. v2: its parent, since a v2 cgroup that holds processes (jailbuild's) cannot hand
+  // controllers to children; the run's cgroup is a sibling of jailbuild's.
+  std::string parent;
+  std::vector<CgroupController> controllers;
+  bool operator==(const CgroupDirectory&) const = default;
+};
+
+// Reads a small file of the cgroup file system by its path; nullopt if it does not exist.
+using CgroupFileReader = std::function<std::optional<std::string>(const std::string& path)>;
+
+// Where the run's cgroup goes for `limits`, decided per controller from the text of
+// /proc/self/mountinfo and /proc/self/cgroup (as nsjail does): v2 if the unified hierarchy offers
+// the controller where the run's cgroup would go (its parent's cgroup.controllers, through
+// `read`), else the v1 hierarchy mounted with it, under jailbuild's own cgroup there. An error
+// naming the option and the controller if neither has it. Nothing but `read` touches the system.
+Result<std::vector<CgroupDirectory>> plan_cgroups(const CgroupLimits& limits, std::string_view mountinfo,
+                                                  std::string_view self_cgroup, const CgroupFileReader& read);
+
+// The run's cgroup, from before the clone until the jail's processes are gone: made (with its
+// limits written) by make, joined by the child through add, removed by finish or, on any other
+// way out, by the destructor. Its directories are "jailbuild-PID" (jailbuild's pid).
+class CgroupRun {
+ public:
+  struct Directory {
+    int version = 2;
+    std::string path;  // for messages
+    std::string name;  // in the parent
+    UniqueFd parent;   // O_PATH, for the rmdir
+    UniqueFd self;     // O_PATH, for openat of its files
+    std::vector<CgroupController> controllers;
+  };
+
+  CgroupRun() = default;
+  CgroupRun(CgroupRun&&) = default;
+  CgroupRun& operator=(CgroupRun&& other) noexcept;
+  CgroupRun(const CgroupRun&) = delete;
+  CgroupRun& operator=(const CgroupRun&) = delete;
+  ~CgroupRun();
+
+  // Parent side, before the clone: each directory of `plan` made and its limits written (without
+  // root, only where the kernel lets the caller: a delegated v2 subtree; an error naming the
+  // file and why otherwise). Swap is bounded to nothing where the kernel has the knob.
+  static Result<CgroupRun> make(const std::vector<CgroupDirectory>& plan, const CgroupLimits& limits);
+
+  bool empty() const { return directories_.empty(); }
+  const std::vector<Directory>& directories() const { return directories_; }
+
+  // Parent side, after the clone, while the child waits: `pid` into each directory's cgroup.procs.
+  Result<void> add(pid_t pid) const;
+
+  // Once the jail's child has been reaped: how many processes the memory limit killed (the OOM
+  // killer's count in memory.oom_control or memory.events), then the directories removed, any
+  // process still in them (--chroot-only leaves the program's children behind) killed first.
+  // A directory that cannot be removed is a warning naming it.
+  std::uint64_t finish();
+
+ private:
+  void remove();
+  std::vector<Directory> directories_;
+};
+
+// Parent side: the plan for `limits` on this machine (see plan_cgroups), made (see CgroupRun::make);
+// an empty CgroupRun when no limit is asked for.
+Result<CgroupRun> make_cgroup_run(const CgroupLimits& limits);
 
 // ---- the jail's init (sealed_init.cpp) --------------------------------------------------------
 

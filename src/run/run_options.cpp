@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <string_view>
 
@@ -181,6 +182,52 @@ Result<std::string> parse_tmpfs_size(const std::string& size) {
   std::optional<std::string> value = tmpfs_size(size);
   if (!value) return Error::usage("--tmpfs-size " + size + ": expected a size such as 64m, 1g or 10% (not 0)");
   return std::move(*value);
+}
+
+Result<std::uint64_t> parse_memory_limit(const std::string& size) {
+  const auto bad = [&size](const std::string& why) { return Error::usage("--memory " + size + ": " + why); };
+  std::string_view digits = size;
+  unsigned shift = 0;
+  if (!digits.empty()) {
+    switch (std::tolower(static_cast<unsigned char>(digits.back()))) {
+      case 'k': shift = 10; break;
+      case 'm': shift = 20; break;
+      case 'g': shift = 30; break;
+      default: break;
+    }
+    if (shift != 0) digits.remove_suffix(1);
+  }
+  const auto number = parse_number<std::uint64_t>(digits);
+  if (!number || digits.find_first_not_of("0123456789") != std::string_view::npos)
+    return bad("expected bytes, or a number with k, m or g (32M, 1G)");
+  // The cgroup files take bytes as a signed 64-bit number.
+  if (*number > (std::uint64_t{1} << (62 - shift))) return bad("too large");
+  const std::uint64_t bytes = *number << shift;
+  if (bytes < (std::uint64_t{1} << 20)) return bad("at least 1M: the jail's init and the program need more");
+  return bytes;
+}
+
+Result<std::uint64_t> parse_pids_limit(const std::string& count) {
+  const auto number = parse_number<std::uint64_t>(count);
+  if (!number || count.find_first_not_of("0123456789") != std::string::npos)
+    return Error::usage("--pids " + count + ": expected a whole number of processes");
+  if (*number < 2) return Error::usage("--pids " + count + ": at least 2, the jail's init and the program");
+  if (*number > (std::uint64_t{1} << 31)) return Error::usage("--pids " + count + ": too large");
+  return *number;
+}
+
+Result<double> parse_cpus(const std::string& fraction) {
+  const auto bad = [&fraction](const std::string& why) { return Error::usage("--cpus " + fraction + ": " + why); };
+  // Digits with at most one point: from_chars alone would also take "1e3", "inf" and "nan".
+  const std::size_t point = fraction.find('.');
+  const bool decimal = fraction.find_first_not_of("0123456789.") == std::string::npos &&
+                       fraction.find_first_of("0123456789") != std::string::npos &&
+                       (point == std::string::npos || fraction.find('.', point + 1) == std::string::npos);
+  const auto value = decimal ? parse_number<double>(fraction) : std::nullopt;
+  if (!value) return bad("expected a fraction of one CPU such as 0.5 or 2");
+  if (*value < 0.01) return bad("at least 0.01 (1 ms of CPU time per 100 ms)");
+  if (*value > 1024) return bad("at most 1024");
+  return *value;
 }
 
 Result<ResourceLimit> parse_resource_limit(const std::string& spec) {

@@ -36,6 +36,9 @@ void for_each_field(Visit&& visit, Settings&... settings) {
   visit("host-root", settings.host_root...);
   visit("tmpfs-size", settings.tmpfs_size...);
   visit("rlimit", settings.limits...);
+  visit("memory", settings.memory...);
+  visit("pids", settings.pids...);
+  visit("cpus", settings.cpus...);
   visit("landlock", settings.landlock...);
   visit("allow-connect", settings.allow_connect...);
   visit("allow-bind", settings.allow_bind...);
@@ -111,6 +114,9 @@ Result<RunOptions> run_options_of(const RunSettings& settings, const std::string
   if (settings.tmpfs_size) options.tmpfs_size = TRY(parse_tmpfs_size(*settings.tmpfs_size));
   for (const std::string& spec : settings.limits.value_or(std::vector<std::string>{}))
     options.limits.push_back(TRY(parse_resource_limit(spec)));
+  if (settings.memory) options.cgroup_limits.memory = TRY(parse_memory_limit(*settings.memory));
+  if (settings.pids) options.cgroup_limits.pids = TRY(parse_pids_limit(*settings.pids));
+  if (settings.cpus) options.cgroup_limits.cpus = TRY(parse_cpus(*settings.cpus));
   const std::string landlock = settings.landlock.value_or("on");
   if (landlock != "on" && landlock != "off") return Error::usage("--landlock " + landlock + ": must be on or off");
   options.landlock = landlock == "on";

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cerrno>
 #include <cstdio>
 #include <string>
@@ -312,6 +313,9 @@ struct Launch {
   UniqueFd hold_read, hold_write;
   trace::SyscallTracer* tracer = nullptr;  // add --trace, run --report-missing
   run::LandlockPlan landlock;              // decided here, enforced by the child on itself
+  // --memory, --pids, --cpus: made here, joined by the child (kParentSteps), removed once the jail
+  // has ended (run_in_jail) or, on any failure, when the launch goes.
+  run::CgroupRun cgroup;
 };
 
 Result<Launch> prepare(const RunOptions& options) {
@@ -367,6 +371,10 @@ Result<Launch> prepare(const RunOptions& options) {
   // (a read-only file system says EROFS, which tells a write the workload needs).
   launch.landlock = TRY(run::plan_landlock(options, options.host_view ? 0 : run::landlock_abi()));
   if (options.landlock && !options.host_view) spdlog::debug("run: Landlock: {}", run::describe(launch.landlock));
+  if (options.cgroup_limits.any()) {
+    spdlog::trace("run: jailbuild: make the run's cgroup");
+    launch.cgroup = TRY(run::make_cgroup_run(options.cgroup_limits));
+  }
   int holding[2] = {-1, -1};
   if (::pipe2(holding, O_CLOEXEC) != 0) return run::failed("pipe");
   launch.hold_read = UniqueFd(holding[0]);
@@ -382,6 +390,10 @@ Result<void> write_id_maps(const Launch& launch, pid_t child) {
 
 bool in_user_namespace(const Launch& launch) { return launch.in_user_namespace; }
 
+// Before the child takes a step: everything the jail ever starts is counted from its first process.
+Result<void> join_cgroup(const Launch& launch, pid_t child) { return launch.cgroup.add(child); }
+bool with_cgroup(const Launch& launch) { return !launch.cgroup.empty(); }
+
 // Attached while the child waits, so that nothing it runs escapes the trace; it stops only on the
 // calls of the trace filter it loads last.
 Result<void> attach_tracer(const Launch& launch, pid_t child) { return launch.tracer->seize(child); }
@@ -393,8 +405,9 @@ struct ParentStep {
   Result<void> (*run)(const Launch&, pid_t child);
 };
 
-// Done to the child from outside, before it takes a step of its own. (Its cgroup goes here.)
+// Done to the child from outside, before it takes a step of its own.
 constexpr ParentStep kParentSteps[] = {
+    {"move the child into the run's cgroup (cgroup.procs)", with_cgroup, join_cgroup},
     {"write the child's id maps", in_user_namespace, write_id_maps},
     {"attach the tracer (PTRACE_SEIZE)", traced, attach_tracer},
 };
@@ -423,6 +436,23 @@ int abandon(Launch& launch, pid_t child, const sigset_t& program_mask, const Err
   ::sigprocmask(SIG_SETMASK, &program_mask, nullptr);
   spdlog::error("{}", error.message);
   return kRunFailed;
+}
+
+// "32 MiB" for 33554432: --memory as it was likely given.
+std::string size_text(std::uint64_t bytes) {
+  for (const auto& [shift, unit] : {std::pair{30, "GiB"}, {20, "MiB"}, {10, "KiB"}})
+    if (bytes % (std::uint64_t{1} << shift) == 0) return std::to_string(bytes >> shift) + " " + unit;
+  return std::to_string(bytes) + " bytes";
+}
+
+// A program the OOM killer ended exits 137 like any SIGKILL: the one line that tells which it was.
+void report_memory_limit(const RunOptions& options, int status, std::uint64_t oom_kills) {
+  if (oom_kills == 0) return;
+  const std::string limit = size_text(options.cgroup_limits.memory.value_or(0));
+  if (status == 128 + SIGKILL)
+    spdlog::error("the memory limit (--memory {}) killed the program: the jail ran out of memory", limit);
+  else
+    spdlog::warn("the memory limit (--memory {}) killed {} of the jail's processes", limit, oom_kills);
 }
 
 }  // namespace
@@ -480,7 +510,9 @@ int run_in_jail(const RunOptions& options, trace::SyscallTracer* tracer) {
   spdlog::trace("run: jailbuild: let the child go on, then pass signals on until it ends");
   if (::write(launch.hold_write.get(), "", 1) != 1)
     return abandon(launch, child, start.program_mask, run::failed("start the jail"));
-  return supervise(Jail{child, !options.chroot_only}, tracer);
+  const int status = supervise(Jail{child, !options.chroot_only}, tracer);
+  report_memory_limit(options, status, launch.cgroup.finish());
+  return status;
 }
 
 int run_in_jail(const RunOptions& options) { return run_in_jail(options, nullptr); }

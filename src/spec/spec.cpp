@@ -1,6 +1,8 @@
 // Reading a spec: TOML parsed by toml++, then every key checked against what it may hold, each
 // error naming the file and the line (see docs/commands/apply.md for the format).
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -236,6 +238,28 @@ Result<RunSettings> read_run(const SpecReader& reader, const toml::node& node) {
       return {};
     };
   };
+  // memory = "32M" or 33554432, pids = 64, cpus = 0.5: a number, or the option's word; kept as the
+  // word the command line would give, checked as the option checks it.
+  const auto number_or_text = [&]<typename Parsed>(std::optional<std::string>& field, const char* key,
+                                                   Result<Parsed> (*check)(const std::string&)) {
+    return [&field, &reader, key, check](const toml::node& value) -> Result<void> {
+      std::string word;
+      if (const auto whole = value.value_exact<std::int64_t>()) {
+        word = std::to_string(*whole);
+      } else if (const auto real = value.value_exact<double>()) {
+        char digits[32];
+        const auto written = std::to_chars(digits, digits + sizeof digits, *real, std::chars_format::fixed);
+        word.assign(digits, written.ptr);
+      } else if (const auto given = value.value_exact<std::string>()) {
+        word = *given;
+      } else {
+        return reader.error(value, std::string(key) + " must be a number or a string");
+      }
+      if (auto checked = check(word); !checked) return reader.error(value, checked.error().message);
+      field = std::move(word);
+      return {};
+    };
+  };
   const SpecReader::Handlers handlers{{"command",
         [&](const toml::node& value) -> Result<void> {
           run.command = TRY(reader.strings(value, "command"));
@@ -274,6 +298,9 @@ Result<RunSettings> read_run(const SpecReader& reader, const toml::node& node) {
                              TRY(parse_tmpfs_size(size));
                              return {};
                            })},
+       {"memory", number_or_text(run.memory, "memory", parse_memory_limit)},
+       {"pids", number_or_text(run.pids, "pids", parse_pids_limit)},
+       {"cpus", number_or_text(run.cpus, "cpus", parse_cpus)},
        {"landlock", text(run.landlock, "landlock", one_of("landlock", {"on", "off"}))},
        {"allow-connect", ports(run.allow_connect, "allow-connect")},
        {"allow-bind", ports(run.allow_bind, "allow-bind")},
