@@ -347,6 +347,7 @@ Result<CgroupRun> CgroupRun::make(const std::vector<CgroupDirectory>& plan, cons
                         .name = name,
                         .parent = UniqueFd(::open(planned.parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)),
                         .self = {},
+                        .tasks = {},
                         .controllers = planned.controllers};
     if (!directory.parent.valid()) return failed_at(planned.parent, "open", errno);
     if (planned.version == 2) TRY(enable_in_parent(directory.parent.get(), planned.parent, planned.controllers));
@@ -368,15 +369,40 @@ Result<CgroupRun> CgroupRun::make(const std::vector<CgroupDirectory>& plan, cons
     // Owned from here on: the destructor removes it whatever fails next.
     run.directories_.push_back(std::move(directory));
     if (!opened) return failed_at(run.directories_.back().path, "open", open_error);
-    TRY(write_limits(run.directories_.back(), limits));
+    Directory& made_directory = run.directories_.back();
+    TRY(write_limits(made_directory, limits));
+    if (made_directory.version == 1) {
+      made_directory.tasks = UniqueFd(::openat(made_directory.self.get(), "tasks", O_WRONLY | O_CLOEXEC));
+      if (!made_directory.tasks.valid()) return failed_at(made_directory.path + "/tasks", "open", errno);
+    }
   }
   return run;
 }
 
 Result<void> CgroupRun::add(pid_t pid) const {
   for (const Directory& directory : directories_)
-    TRY(write_at(directory.self.get(), directory.path, "cgroup.procs", std::to_string(pid)));
+    if (directory.version == 2)
+      TRY(write_at(directory.self.get(), directory.path, "cgroup.procs", std::to_string(pid)));
   return {};
+}
+
+Result<void> CgroupRun::join_v1() const {
+  for (const Directory& directory : directories_) {
+    if (directory.version != 1) continue;
+    // The kernel checks the credentials the file was opened with (jailbuild's), not the child's,
+    // which are its user namespace's by now.
+    if (const int error = write_all(directory.tasks.get(), "0"); error != 0)
+      return failed_at(directory.path + "/tasks", "write 0 (join)", error);
+  }
+  return {};
+}
+
+bool CgroupRun::has_v1() const {
+  return std::any_of(directories_.begin(), directories_.end(), [](const Directory& d) { return d.version == 1; });
+}
+
+bool CgroupRun::has_v2() const {
+  return std::any_of(directories_.begin(), directories_.end(), [](const Directory& d) { return d.version == 2; });
 }
 
 std::uint64_t CgroupRun::finish() {

@@ -135,9 +135,12 @@ struct JailChild {
   const std::vector<std::string>& environment;       // the program's, LANG fitted to the root
   const std::vector<run::GeneratedFile>& etc_files;  // laid over the jail's /etc, if any
   const run::LandlockPlan& landlock;
+  const run::CgroupRun& cgroup;  // --memory, --pids, --cpus: the v1 directories it joins itself
   UniqueFd root_here{};  // the root, reopened in the new mount namespace
   std::vector<run::TopLevelEntry> top_level{};
 };
+
+Result<void> join_cgroup_v1(JailChild& child) { return child.cgroup.join_v1(); }
 
 Result<void> die_with_jailbuild(JailChild&) {
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return run::failed("PR_SET_PDEATHSIG");
@@ -217,6 +220,7 @@ bool without_network(const JailChild& child) { return child.options.network == N
 bool with_seccomp(const JailChild& child) { return child.options.seccomp; }
 bool traced(const JailChild& child) { return child.traced; }
 bool with_landlock(const JailChild& child) { return child.landlock.abi != 0; }
+bool with_cgroup_v1(const JailChild& child) { return child.cgroup.has_v1(); }
 
 struct ChildStep {
   const char* what;  // for -vv
@@ -231,6 +235,7 @@ struct ChildStep {
 // after it still refuses what it refuses (the stricter action wins). Landlock goes before them, once
 // the jail's file system is what the program will see (its rules name the jail's paths).
 constexpr ChildStep kChildSteps[] = {
+    {"join the run's cgroup v1 directories (tasks)", with_cgroup_v1, join_cgroup_v1},
     {"die with jailbuild (PR_SET_PDEATHSIG)", always, die_with_jailbuild},
     {"wait until jailbuild has done its part", always, wait_for_jailbuild},
     {"open the root in the new mount namespace, close what else was inherited", in_namespaces, reopen_root},
@@ -391,8 +396,9 @@ Result<void> write_id_maps(const Launch& launch, pid_t child) {
 bool in_user_namespace(const Launch& launch) { return launch.in_user_namespace; }
 
 // Before the child takes a step: everything the jail ever starts is counted from its first process.
+// (v1 directories the child joins itself, more cheaply: see CgroupRun::join_v1.)
 Result<void> join_cgroup(const Launch& launch, pid_t child) { return launch.cgroup.add(child); }
-bool with_cgroup(const Launch& launch) { return !launch.cgroup.empty(); }
+bool with_cgroup_v2(const Launch& launch) { return launch.cgroup.has_v2(); }
 
 // Attached while the child waits, so that nothing it runs escapes the trace; it stops only on the
 // calls of the trace filter it loads last.
@@ -407,7 +413,7 @@ struct ParentStep {
 
 // Done to the child from outside, before it takes a step of its own.
 constexpr ParentStep kParentSteps[] = {
-    {"move the child into the run's cgroup (cgroup.procs)", with_cgroup, join_cgroup},
+    {"move the child into the run's cgroup v2 directory (cgroup.procs)", with_cgroup_v2, join_cgroup},
     {"write the child's id maps", in_user_namespace, write_id_maps},
     {"attach the tracer (PTRACE_SEIZE)", traced, attach_tracer},
 };
@@ -475,7 +481,8 @@ int run_in_jail(const RunOptions& options, trace::SyscallTracer* tracer) {
                   .traced = tracer != nullptr,
                   .environment = launch.environment,
                   .etc_files = launch.etc_files,
-                  .landlock = launch.landlock};
+                  .landlock = launch.landlock,
+                  .cgroup = launch.cgroup};
 
   int flags = 0;
   if (!options.chroot_only) {

@@ -120,6 +120,24 @@ TEST_F(SpecReading, EveryBadSpecNamesTheFileAndTheLine) {
   EXPECT_EQ(error_of("root = \"r\"\n"), "");  // the control: the smallest good spec
 }
 
+TEST_F(SpecReading, CgroupLimitsTakeNumbersOrTheOptionsWords) {
+  const Result<Spec> numbers = read("root = \"r\"\n[run]\nmemory = 33554432\npids = 64\ncpus = 0.5\n");
+  ASSERT_TRUE(numbers) << numbers.error().message;
+  EXPECT_EQ(numbers->run.memory, "33554432");
+  EXPECT_EQ(numbers->run.pids, "64");
+  EXPECT_EQ(numbers->run.cpus, "0.5");
+  const Result<Spec> words = read("root = \"r\"\n[run]\nmemory = \"256M\"\npids = \"512\"\ncpus = 2\n");
+  ASSERT_TRUE(words) << words.error().message;
+  EXPECT_EQ(words->run.memory, "256M");
+  EXPECT_EQ(words->run.cpus, "2");
+  // Checked as the options are, naming the line.
+  EXPECT_TRUE(error_of("root = \"r\"\n[run]\nmemory = \"lots\"\n").starts_with(file_ + ":3: --memory lots"));
+  EXPECT_TRUE(error_of("root = \"r\"\n[run]\npids = 1\n").starts_with(file_ + ":3: --pids 1"));
+  EXPECT_TRUE(error_of("root = \"r\"\n[run]\ncpus = 0.001\n").starts_with(file_ + ":3: --cpus"));
+  EXPECT_TRUE(
+      error_of("root = \"r\"\n[run]\npids = true\n").starts_with(file_ + ":3: pids must be a number or a string"));
+}
+
 TEST_F(SpecReading, AMissingFileIsAnError) {
   const Result<Spec> spec = read_spec(dir_ / "none.toml");
   ASSERT_FALSE(spec);
