@@ -7,6 +7,7 @@
 #                                                   minimal /dev, a tmpfs on /tmp, capabilities
 #                                                   dropped, no_new_privs, the seccomp denylist
 #   jailbuild run --seccomp off ROOT /usr/bin/true  the same without the seccomp filter
+#   jailbuild run --landlock off ROOT /usr/bin/true the default without Landlock (what Landlock costs)
 #   jailbuild run --memory 256M --pids 512 ROOT /usr/bin/true
 #                                                   the default with a cgroup made for the run (one
 #                                                   directory per hierarchy: two on a v1 machine),
@@ -88,6 +89,7 @@ require() {
 jailbuild_default() { local jail=$1; shift; echo "$jailbuild run $jail $*"; }
 jailbuild_no_seccomp() { local jail=$1; shift; echo "$jailbuild run --seccomp off $jail $*"; }
 jailbuild_cgroup() { local jail=$1; shift; echo "$jailbuild run --memory 256M --pids 512 $jail $*"; }
+jailbuild_no_landlock() { local jail=$1; shift; echo "$jailbuild run --landlock off $jail $*"; }
 jailbuild_chroot_only() { local jail=$1; shift; echo "$jailbuild run --chroot-only $jail $*"; }
 jailbuild_host_root() { local jail=$1; shift; echo "$jailbuild run --host-root $jail $*"; }
 chroot_command() { local jail=$1; shift; echo "chroot $jail $*"; }
@@ -131,13 +133,14 @@ firejail_command() {
   echo "firejail --quiet --noprofile --chroot=$jail --ipc-namespace --hostname=jail --read-only=/ --private-dev" \
     "--private-tmp --caps.drop=all --nonewprivs --seccomp $*"
 }
-tools=(jailbuild_default jailbuild_cgroup jailbuild_no_seccomp bwrap_user_masked_command bwrap_user_command bwrap_command jailbuild_host_root jailbuild_chroot_only
+tools=(jailbuild_default jailbuild_cgroup jailbuild_no_landlock jailbuild_no_seccomp bwrap_user_masked_command bwrap_user_command bwrap_command jailbuild_host_root jailbuild_chroot_only
        chroot_command firejail_command)
 name_of() {
   case "$1" in
     jailbuild_default) echo "jailbuild run" ;;
     jailbuild_no_seccomp) echo "jailbuild run --seccomp off" ;;
     jailbuild_cgroup) echo "jailbuild run --memory 256M --pids 512" ;;
+    jailbuild_no_landlock) echo "jailbuild run --landlock off" ;;
     bwrap_command) echo "bwrap" ;;
     bwrap_user_command) echo "bwrap --unshare-user" ;;
     bwrap_user_masked_command) echo "bwrap --unshare-user, /proc masked" ;;
@@ -283,6 +286,9 @@ print(f"- (no target) jailbuild run --host-root / bwrap without a user namespace
 print(f"- (no target) what jailbuild's filter costs: {own_filter * 1000:.2f} ms")
 print(f"- jailbuild run --chroot-only − chroot(8): **{gap:+.2f} ms** (target at most 1 ms): "
       f"{'met' if gap <= 1 else '**not met**'}")
+landlock = (base - rows["jailbuild run --landlock off"]["median"]) * 1000
+print(f"- what Landlock costs, jailbuild run − jailbuild run --landlock off: "
+      f"**{landlock:+.2f} ms** (target at most 0.5 ms): {'met' if landlock <= 0.5 else '**not met**'}")
 cgroup = (rows["jailbuild run --memory 256M --pids 512"]["median"] - base) * 1000
 print(f"- what the run's cgroup costs, jailbuild run --memory 256M --pids 512 − jailbuild run: "
       f"**{cgroup:+.2f} ms** (target at most 0.5 ms): {'met' if cgroup <= 0.5 else '**not met**'}")
