@@ -25,6 +25,7 @@
 #include "jailbuild/spec.hpp"
 #include "jailbuild/types.hpp"
 #include "layer.hpp"
+#include "unrecorded.hpp"
 #include "manifest/root_lock.hpp"
 #include "manifest/state_dir.hpp"
 #include "run/mount_plan.hpp"
@@ -42,6 +43,18 @@ namespace {
 
 using nlohmann::json;
 using exporting::Layer;
+
+// The image is of the machine jailbuild was built for: the root holds that machine's programs. The
+// filter's rules name system calls, which libseccomp (in the runtime) numbers for that machine.
+#if defined(__x86_64__)
+constexpr const char* kImageArchitecture = "amd64";
+constexpr const char* kSeccompArchitecture = "SCMP_ARCH_X86_64";
+#elif defined(__aarch64__)
+constexpr const char* kImageArchitecture = "arm64";
+constexpr const char* kSeccompArchitecture = "SCMP_ARCH_AARCH64";
+#else
+#error "export: name this machine's OCI architecture and libseccomp's name for it"
+#endif
 
 constexpr const char* kManifestMediaType = "application/vnd.oci.image.manifest.v1+json";
 constexpr const char* kConfigMediaType = "application/vnd.oci.image.config.v1+json";
@@ -109,7 +122,7 @@ json image_config(const RunFacts& facts, const Layer& layer, std::int64_t epoch)
                  {"Env", facts.run.environment},
                  {"WorkingDir", facts.run.cwd}};
   if (facts.has_command) config["Cmd"] = command_of(facts.run);
-  return {{"architecture", "amd64"},
+  return {{"architecture", kImageArchitecture},
           {"os", "linux"},
           {"created", rfc3339(epoch)},
           {"config", config},
@@ -132,7 +145,7 @@ json oci_seccomp() {
           {{"index", condition.arg}, {"value", condition.mask}, {"valueTwo", condition.value}, {"op", "SCMP_CMP_MASKED_EQ"}});
     calls.push_back(std::move(call));
   }
-  return {{"defaultAction", "SCMP_ACT_ALLOW"}, {"architectures", {"SCMP_ARCH_X86_64"}}, {"syscalls", calls}};
+  return {{"defaultAction", "SCMP_ACT_ALLOW"}, {"architectures", {kSeccompArchitecture}}, {"syscalls", calls}};
 }
 
 // config.json of a runtime bundle: the isolation `run` gives, as far as OCI says it.
@@ -346,6 +359,14 @@ Result<Exported> export_root(const ExportOptions& options) {
   if (!root.fd.valid()) return Error{root.path + ": the root is gone (its manifest remains)"};
   const std::int64_t epoch = TRY(epoch_of(options, manifest_path));
   const RunFacts facts = TRY(run_facts(options, root.path, root.fd.get()));
+  // What jailbuild did not place is not exported; said at -v, since whoever put it there may
+  // expect it in the image. The walk costs a readdir of every recorded directory: not done unless
+  // it is said.
+  if (spdlog::should_log(spdlog::level::debug)) {
+    const std::vector<std::string> unrecorded = TRY(exporting::unrecorded_paths(root.fd.get(), manifest->entries));
+    for (const std::string& path : unrecorded)
+      spdlog::debug("export: {}: not in the manifest, left out of the layer", path);
+  }
   if (options.format == ExportFormat::Bundle && !facts.has_command)
     return Error::usage(root.path + ": a bundle needs a command, and none is recorded (apply a spec with [run] command)");
 

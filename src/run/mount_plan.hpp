@@ -95,17 +95,17 @@ struct MountOp {
   const char* why = "";  // shown with -vv and in errors
 };
 
+// The /proc paths every jail sees read-only, and those it sees masked (Docker's lists): also what
+// an exported OCI bundle asks its runtime for (linux.readonlyPaths, linux.maskedPaths).
+std::span<const char* const> proc_read_only_paths();
+std::span<const char* const> proc_masked_paths();
+
 // What the jail sees, in order: the top level (a read-only tmpfs showing `top_level`, the root's
 // entries, each bound read-only, or with options.writable the root `root_fd` holds itself), /proc
 // (its host-wide parts read-only or masked), /dev (nodes made fresh with host privileges, the
 // host's bound in a user namespace), /dev/pts, /dev/shm, /tmp, options.mounts in command-line
 // order, `etc_files` (if any) laid over /etc, and last the top level remounted read-only (nosuid
 // with --writable). No system call.
-// The /proc paths every jail sees read-only, and those it sees masked (Docker's lists): also what
-// an exported OCI bundle asks its runtime for (linux.readonlyPaths, linux.maskedPaths).
-std::span<const char* const> proc_read_only_paths();
-std::span<const char* const> proc_masked_paths();
-
 std::vector<MountOp> plan_mounts(const RunOptions& options, int root_fd, const std::vector<TopLevelEntry>& top_level,
                                  bool in_user_namespace, const std::vector<GeneratedFile>& etc_files = {});
 
