@@ -361,11 +361,13 @@ Result<Exported> export_root(const ExportOptions& options) {
   const RunFacts facts = TRY(run_facts(options, root.path, root.fd.get()));
   // What jailbuild did not place is not exported; said at -v, since whoever put it there may
   // expect it in the image. The walk costs a readdir of every recorded directory: not done unless
-  // it is said.
+  // it is said. A directory it cannot read is said too, not a failure: -v changes no export.
   if (spdlog::should_log(spdlog::level::debug)) {
-    const std::vector<std::string> unrecorded = TRY(exporting::unrecorded_paths(root.fd.get(), manifest->entries));
-    for (const std::string& path : unrecorded)
-      spdlog::debug("export: {}: not in the manifest, left out of the layer", path);
+    const auto unrecorded = exporting::unrecorded_paths(root.fd.get(), manifest->entries);
+    if (!unrecorded)
+      spdlog::debug("export: {}: cannot list what it holds beyond its manifest: {}", root.path, unrecorded.error().message);
+    else
+      for (const std::string& path : *unrecorded) spdlog::debug("export: {}: not in the manifest, left out of the layer", path);
   }
   if (options.format == ExportFormat::Bundle && !facts.has_command)
     return Error::usage(root.path + ": a bundle needs a command, and none is recorded (apply a spec with [run] command)");
