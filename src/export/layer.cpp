@@ -145,7 +145,9 @@ std::string difference(const ManifestEntry& entry, const Opened& opened) {
   return "";
 }
 
-Result<void> write_entry(archive* tar, const ManifestEntry& entry, const Opened& opened, std::int64_t epoch) {
+// `buffer`: the caller's, one for every file (a megabyte zeroed per file cost 2.5% of an export).
+Result<void> write_entry(archive* tar, const ManifestEntry& entry, const Opened& opened, std::int64_t epoch,
+                         std::vector<char>& buffer) {
   const std::unique_ptr<archive_entry, void (*)(archive_entry*)> header(archive_entry_new(), archive_entry_free);
   archive_entry* item = header.get();
   archive_entry_set_pathname(item, entry.path.c_str() + 1);
@@ -179,7 +181,6 @@ Result<void> write_entry(archive* tar, const ManifestEntry& entry, const Opened&
     spdlog::debug("export: {}: {}", entry.path, archive_error_string(tar));
   }
   if (!regular) return {};
-  std::vector<char> buffer(kReadChunk);
   auto left = static_cast<std::uint64_t>(opened.status.st_size);
   while (left > 0) {
     const ssize_t got = ::read(opened.fd.get(), buffer.data(), buffer.size());
@@ -225,6 +226,7 @@ Result<Layer> write_layer(int root_fd, const std::map<std::string, ManifestEntry
     return archive_error(tar.get(), "set up tar");
 
   Layer layer;
+  std::vector<char> buffer(kReadChunk);
   for (const auto& [path, entry] : entries) {
     if (path == "/") continue;  // the layer's own top
     auto opened = open_entry(root_fd, entry);
@@ -234,7 +236,7 @@ Result<Layer> write_layer(int root_fd, const std::map<std::string, ManifestEntry
     }
     if (const std::string differs = difference(entry, *opened); !differs.empty())
       layer.differences.push_back(path + ": " + differs);
-    TRY(write_entry(tar.get(), entry, *opened, epoch));
+    TRY(write_entry(tar.get(), entry, *opened, epoch, buffer));
     ++layer.entries;
   }
   if (archive_write_close(tar.get()) != ARCHIVE_OK) return archive_error(tar.get(), "finish the tar");
