@@ -187,6 +187,30 @@ TEST_F(ExportChecks, InCrunTheBundlesDevAndMountsAreRuns) {
   EXPECT_TRUE(contains(jailed.output, "/tmp tmpfs")) << jailed.output;
 }
 
+TEST_F(ExportChecks, InCrunTheBundlesFilterRefusesWhatRunsRefusesAndOffAllowsIt) {
+  // unshare(2) is in the default filter's table (EPERM); a new user namespace needs no privilege,
+  // so without the filter it succeeds: the control that the refusal is the filter's.
+  for (const std::string mode : {"on", "off"}) {
+    SCOPED_TRACE("seccomp = " + mode);
+    out_ = dir_ + "/filter-" + mode;
+    fs::create_directories(out_);
+    make_root({"/bin/sh", "/usr/bin/unshare", "/bin/true"},
+              "command = [\"/bin/sh\", \"-c\", \"if unshare -U /bin/true 2>/dev/null; then echo allowed; else echo "
+              "refused; fi\"]\nseccomp = \"" +
+                  mode + "\"\n");
+    const ProcessResult exported = export_root({"--bundle", out_ + "/bundle"});
+    ASSERT_EQ(exported.exit_code, 0) << exported.describe();
+    const ProcessResult crun = shell(
+        "unshare -m sh -c 'mount -t cgroup2 none /sys/fs/cgroup && "
+        "/usr/bin/crun --cgroup-manager=disabled run --bundle " +
+        out_ + "/bundle jailbuild-export-filter-" + mode + "'");
+    ASSERT_EQ(crun.exit_code, 0) << crun.describe();
+    EXPECT_EQ(crun.output, mode == "on" ? "refused\n" : "allowed\n");
+    const ProcessResult jailed = run_jailbuild({"run", "--state-dir", out_ + "/state", out_ + "/root"});
+    EXPECT_EQ(jailed.output, crun.output) << jailed.describe();
+  }
+}
+
 TEST_F(ExportChecks, TheControlWithHostNetworkSeccompOffAndACapabilityAsksForNeither) {
   make_root({"/usr/bin/id"}, "command = [\"/usr/bin/id\"]\nseccomp = \"off\"\ncap = [\"NET_BIND_SERVICE\"]\n");
   const ProcessResult exported = export_root({"--bundle", out_ + "/bundle"});
