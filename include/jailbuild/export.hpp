@@ -22,7 +22,7 @@ enum class ExportFormat {
 struct ExportOptions {
   JailOptions jail;
   ExportFormat format = ExportFormat::Layout;
-  std::string output;           // the directory or file to make; must not exist
+  std::string output;           // the directory or file to make: new, or (layout, bundle) an empty directory
   std::string tag = "latest";   // the layout's reference name (index.json's annotation)
   bool force = false;           // export a root that differs from its manifest
   // Every time in the layer is clamped to this; nullopt: $SOURCE_DATE_EPOCH if set, else the

@@ -43,7 +43,7 @@ void define_export_options(CLI::App& command, ExportCommand& export_command) {
       "manifest's last change) give the same bytes. A root that differs from its manifest is refused.\n"
       "Exit status: 0 exported, 1 failed (the root differs, a write failed), 2 bad usage.");
   command.add_option("ROOT", export_command.root, "The jail's root directory")->required();
-  command.add_option("--oci", export_command.layout, "Write an OCI image layout to DIR (must not exist)")
+  command.add_option("--oci", export_command.layout, "Write an OCI image layout to DIR (must not exist, or be empty)")
       ->type_name("DIR");
   command.add_option("--oci-archive", export_command.archive, "Write the OCI image layout as one tar FILE")
       ->type_name("FILE");

@@ -30,6 +30,7 @@
 #include "manifest/state_dir.hpp"
 #include "run/mount_plan.hpp"
 #include "run/seccomp_rules.hpp"
+#include "util/dir_stream.hpp"
 #include "util/files.hpp"
 #include "util/io.hpp"
 #include "util/open_beneath.hpp"
@@ -237,10 +238,13 @@ class Staging {
     if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
   }
   const std::string& path() const { return path_; }
-  // Renames the staging directory (or a file in it) to `output`, which must not exist meanwhile.
-  Result<void> publish(const std::string& inside, const std::string& output) {
+  // Renames the staging directory (or a file in it) to `output`, which must not exist meanwhile;
+  // or, with `over_empty_directory`, must be an empty directory (rename(2) replaces one at once,
+  // and fails with ENOTEMPTY if anything was put in it meanwhile).
+  Result<void> publish(const std::string& inside, const std::string& output, bool over_empty_directory = false) {
     const std::string from = inside.empty() ? path_ : join_path(path_, inside);
-    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, output.c_str(), RENAME_NOREPLACE) != 0)
+    const unsigned flags = over_empty_directory ? 0 : RENAME_NOREPLACE;
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, output.c_str(), flags) != 0)
       return system_error(output, errno);
     if (inside.empty()) path_.clear();
     return {};
@@ -344,11 +348,24 @@ Result<void> write_layout_archive(const std::string& directory, const std::strin
 
 }  // namespace
 
+// Whether `path` is a directory (not a symlink to one) holding nothing: what `mktemp -d` gives,
+// which an export of a layout or a bundle may take the place of.
+bool is_empty_directory(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return false;
+  auto stream = DirStream::adopt(std::move(fd), path);
+  if (!stream) return false;
+  const auto first = stream->next();
+  return first && *first == nullptr;
+}
+
 Result<Exported> export_root(const ExportOptions& options) {
   if (options.output.empty()) return Error::usage("export: no output given (--oci, --oci-archive or --bundle)");
   struct stat existing {};
-  if (::lstat(options.output.c_str(), &existing) == 0)
-    return Error::usage(options.output + ": exists; export makes a new one (remove it first)");
+  const bool over_empty_directory = ::lstat(options.output.c_str(), &existing) == 0;
+  if (over_empty_directory && (options.format == ExportFormat::Archive || !is_empty_directory(options.output)))
+    return Error::usage(options.output + ": exists; export makes a new one (remove it first; an empty directory is" +
+                        " replaced by a layout or a bundle)");
   const OpenedRoot root = TRY(open_root(options.jail.root, false));
   const StateDir state_dir(options.jail.state_dir);
   // Under the root's lock: no sync changes a file between its check and its copy into the layer.
@@ -404,7 +421,7 @@ Result<Exported> export_root(const ExportOptions& options) {
       if (options.format == ExportFormat::Layout) {
         TRY(write_layout(staging.path(), documents, layer_file, layer));
         if (::chmod(staging.path().c_str(), 0755) != 0) return system_error(staging.path(), errno);
-        TRY(staging.publish("", options.output));
+        TRY(staging.publish("", options.output, over_empty_directory));
         break;
       }
       const std::string layout = join_path(staging.path(), "layout");
@@ -421,7 +438,7 @@ Result<Exported> export_root(const ExportOptions& options) {
       TRY(write_text(join_path(staging.path(), "config.json"), bundle_config(facts).dump(2) + "\n"));
       // The bundle's top is readable by the runtime; the staging directory was made 0700.
       if (::chmod(staging.path().c_str(), 0755) != 0) return system_error(staging.path(), errno);
-      TRY(staging.publish("", options.output));
+      TRY(staging.publish("", options.output, over_empty_directory));
       break;
     }
   }

@@ -271,5 +271,30 @@ TEST_F(ExportChecks, WhatTheRootHoldsBeyondItsManifestIsNamedWithVerboseAndLeftO
   EXPECT_FALSE(contains(quiet.output, "left-by-hand")) << quiet.output;
 }
 
+TEST_F(ExportChecks, AnEmptyDirectoryIsReplacedByALayoutOrABundleAndNothingElseIs) {
+  make_root({"/usr/bin/id"}, "command = [\"/usr/bin/id\"]\n");
+  for (const char* made : {"empty-layout", "empty-bundle", "empty-for-archive", "not-empty", "link-target"})
+    fs::create_directories(out_ + "/" + made);
+  write_file(out_ + "/not-empty/keep.txt", "mine\n");
+  fs::create_directory_symlink(out_ + "/link-target", out_ + "/link");
+  // What `mktemp -d` gives: taken.
+  EXPECT_EQ(export_root({"--oci", out_ + "/empty-layout"}).exit_code, 0);
+  EXPECT_TRUE(fs::exists(out_ + "/empty-layout/index.json"));
+  EXPECT_EQ(export_root({"--bundle", out_ + "/empty-bundle"}).exit_code, 0);
+  EXPECT_TRUE(fs::exists(out_ + "/empty-bundle/config.json"));
+  // Anything else: refused, and left as it was.
+  const ProcessResult not_empty = export_root({"--oci", out_ + "/not-empty"});
+  EXPECT_EQ(not_empty.exit_code, 2) << not_empty.describe();
+  EXPECT_TRUE(contains(not_empty.output, "exists")) << not_empty.output;
+  EXPECT_EQ(read_file(out_ + "/not-empty/keep.txt"), "mine\n");
+  EXPECT_EQ(std::distance(fs::directory_iterator(out_ + "/not-empty"), fs::directory_iterator{}), 1);
+  EXPECT_EQ(export_root({"--oci-archive", out_ + "/empty-for-archive"}).exit_code, 2);
+  EXPECT_TRUE(fs::is_directory(out_ + "/empty-for-archive"));
+  EXPECT_EQ(export_root({"--oci", out_ + "/link"}).exit_code, 2);
+  EXPECT_TRUE(fs::is_symlink(out_ + "/link"));
+  EXPECT_TRUE(fs::is_empty(out_ + "/link-target"));
+  EXPECT_TRUE(temporaries(out_).empty());
+}
+
 }  // namespace
 }  // namespace jailbuild
