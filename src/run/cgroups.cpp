@@ -19,7 +19,6 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
-#include <cmath>
 #include <span>
 
 #include <spdlog/spdlog.h>
@@ -199,8 +198,9 @@ Result<void> write_limits(const CgroupRun::Directory& directory, const CgroupLim
       }
       case CgroupController::Pids: TRY(write_at(fd, path, "pids.max", std::to_string(*limits.pids))); break;
       case CgroupController::Cpu: {
-        const auto quota =
-            static_cast<std::uint64_t>(std::llround(*limits.cpus * static_cast<double>(kCpuPeriodMicroseconds)));
+        // Rounded by hand: std::llround would make jailbuild load libm, for one call (see
+        // DepsCommand.JailbuildItselfLoadsOnlyTheCLibrary); the value is positive.
+        const auto quota = static_cast<std::uint64_t>(*limits.cpus * static_cast<double>(kCpuPeriodMicroseconds) + 0.5);
         if (v2) {
           TRY(write_at(fd, path, "cpu.max", std::to_string(quota) + " " + std::to_string(kCpuPeriodMicroseconds)));
         } else {
