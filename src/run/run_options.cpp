@@ -223,8 +223,22 @@ Result<double> parse_cpus(const std::string& fraction) {
   const bool decimal = fraction.find_first_not_of("0123456789.") == std::string::npos &&
                        fraction.find_first_of("0123456789") != std::string::npos &&
                        (point == std::string::npos || fraction.find('.', point + 1) == std::string::npos);
-  const auto value = decimal ? parse_number<double>(fraction) : std::nullopt;
-  if (!value) return bad("expected a fraction of one CPU such as 0.5 or 2");
+  if (!decimal) return bad("expected a fraction of one CPU such as 0.5 or 2");
+  // Read by hand, not with from_chars: its double version makes jailbuild load libm (fesetround).
+  std::uint64_t whole = 0, tenths = 0, scale = 1;
+  bool after_point = false;
+  for (const char c : fraction) {
+    if (c == '.') {
+      after_point = true;
+      continue;
+    }
+    const auto digit = static_cast<std::uint64_t>(c - '0');
+    if (!after_point && whole <= 1024)
+      whole = whole * 10 + digit;
+    else if (after_point && scale < 1'000'000)
+      tenths = tenths * 10 + digit, scale *= 10;
+  }
+  const std::optional<double> value = static_cast<double>(whole) + static_cast<double>(tenths) / static_cast<double>(scale);
   if (*value < 0.01) return bad("at least 0.01 (1 ms of CPU time per 100 ms)");
   if (*value > 1024) return bad("at most 1024");
   return *value;

@@ -1,6 +1,7 @@
 // Reading a spec: TOML parsed by toml++, then every key checked against what it may hold, each
 // error naming the file and the line (see docs/commands/apply.md for the format).
 #include <algorithm>
+#include <cstdio>
 #include <charconv>
 #include <cstdint>
 #include <filesystem>
@@ -247,9 +248,16 @@ Result<RunSettings> read_run(const SpecReader& reader, const toml::node& node) {
       if (const auto whole = value.value_exact<std::int64_t>()) {
         word = std::to_string(*whole);
       } else if (const auto real = value.value_exact<double>()) {
-        char digits[32];
-        const auto written = std::to_chars(digits, digits + sizeof digits, *real, std::chars_format::fixed);
-        word.assign(digits, written.ptr);
+        // printf's, not std::to_chars: the double version of to_chars makes jailbuild load libm
+        // (fegetround), which no other command needs (DepsCommand.JailbuildItselfLoadsOnlyTheCLibrary).
+        char digits[64];
+        std::snprintf(digits, sizeof digits, "%.6f", *real);
+        word = digits;
+        while (word.find('.') != std::string::npos && (word.back() == '0' || word.back() == '.')) {
+          const bool point = word.back() == '.';
+          word.pop_back();
+          if (point) break;
+        }
       } else if (const auto given = value.value_exact<std::string>()) {
         word = *given;
       } else {
