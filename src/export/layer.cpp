@@ -17,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "util/io.hpp"
+#include "util/json_bytes.hpp"
 #include "util/open_beneath.hpp"
 #include "util/system_error.hpp"
 #include "util/unique_fd.hpp"
@@ -42,13 +43,7 @@ class Sha256 {
     std::array<unsigned char, EVP_MAX_MD_SIZE> hash{};
     unsigned size = 0;
     EVP_DigestFinal_ex(context_.get(), hash.data(), &size);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string text = "sha256:";
-    for (unsigned i = 0; i < size; ++i) {
-      text += kHex[hash[i] >> 4];
-      text += kHex[hash[i] & 0xf];
-    }
-    return text;
+    return "sha256:" + hex_text(std::string_view(reinterpret_cast<const char*>(hash.data()), size));
   }
 
  private:

@@ -26,6 +26,7 @@
 #include "jail_setup.hpp"
 #include "util/files.hpp"
 #include "util/io.hpp"
+#include "util/paths.hpp"
 #include "util/system_error.hpp"
 
 namespace jailbuild::run {
@@ -124,11 +125,6 @@ std::optional<std::string> host_path(const CgroupMount& mount, std::string_view 
   std::string host = mount.mount_point + std::string(path.substr(root.size()));
   while (host.size() > 1 && host.back() == '/') host.pop_back();
   return host;
-}
-
-std::string parent_of(const std::string& path) {
-  const std::size_t slash = path.rfind('/');
-  return slash == 0 || slash == std::string::npos ? "/" : path.substr(0, slash);
 }
 
 Error failed_at(const std::string& path, const std::string& what, int error_number) {
@@ -284,7 +280,7 @@ Result<std::vector<CgroupDirectory>> plan_cgroups(const CgroupLimits& limits, st
         if (const auto own = host_path(mount, *unified_path)) {
           // At the top of what jailbuild sees (the root, or a cgroup namespace's): there is no parent to
           // go beside it in, and the top is where a process may hand controllers down.
-          unified_parent = *own == mount.mount_point ? *own : parent_of(*own);
+          unified_parent = *own == mount.mount_point ? *own : parent_directory(*own);
           offered = read(*unified_parent + "/cgroup.controllers");
           break;
         }

@@ -372,10 +372,9 @@ Result<Launch> prepare(const RunOptions& options) {
           "that id may (chown what it must write, or --host-root)",
           options.root, top.st_uid, launch.user_namespace.root_uid);
   }
-  // Landlock is the jail's, not the traced host's: add --trace must see the host's own answers
-  // (a read-only file system says EROFS, which tells a write the workload needs).
-  launch.landlock = TRY(run::plan_landlock(options, options.host_view ? 0 : run::landlock_abi()));
-  if (options.landlock && !options.host_view) spdlog::debug("run: Landlock: {}", run::describe(launch.landlock));
+  // The kernel's ABI is asked only when Landlock is: a run with --landlock off pays nothing for it.
+  launch.landlock = TRY(run::plan_landlock(options, options.landlock ? run::landlock_abi() : 0));
+  if (options.landlock) spdlog::debug("run: Landlock: {}", run::describe(launch.landlock));
   if (options.cgroup_limits.any()) {
     spdlog::trace("run: jailbuild: make the run's cgroup");
     launch.cgroup = TRY(run::make_cgroup_run(options.cgroup_limits));

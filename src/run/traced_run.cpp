@@ -65,6 +65,9 @@ Result<TraceLog> trace_on_host(const HostTrace& trace) {
   options.lang_from_root = false;
   options.cwd = working_directory();
   options.writable = trace.writable;
+  // No Landlock: the workload must meet the host's own answers (a read-only file system says
+  // EROFS, which is how write_needs tells a write the workload needs).
+  options.landlock = false;
   // /tmp is the jail's own tmpfs already; /var/tmp and /run are where programs keep what they make
   // for a while (locks, sockets, caches): fresh and empty too, so that the host's stay untouched
   // and what the workload finds there is what it made.

@@ -28,17 +28,22 @@ Result<std::pair<std::string, StateDir::RootFiles>> state_files_of(const std::st
   return std::pair{std::move(opened.path), std::move(files)};
 }
 
+// The run settings recorded in `file`; nullopt if there are none.
+Result<std::optional<RunSettings>> read_run_settings(const std::string& file) {
+  const std::optional<std::string> text = TRY(read_file(file, kMaxRunSettingsSize, "run settings"));
+  if (!text) return std::optional<RunSettings>{};
+  const nlohmann::json json = nlohmann::json::parse(*text, nullptr, false);
+  if (json.is_discarded()) return Error{file + ": not JSON (remove it, or apply the spec again)"};
+  auto settings = run_settings_from_json(json);
+  if (!settings) return Error{file + ": " + settings.error().message};
+  return std::optional<RunSettings>(std::move(*settings));
+}
+
 }  // namespace
 
 Result<std::optional<RunSettings>> recorded_run_settings(const std::string& state_dir, const std::string& root) {
   const auto [canonical, files] = TRY(state_files_of(state_dir, root));
-  const std::optional<std::string> text = TRY(read_file(files.run_settings, kMaxRunSettingsSize, "run settings"));
-  if (!text) return std::optional<RunSettings>{};
-  const nlohmann::json json = nlohmann::json::parse(*text, nullptr, false);
-  if (json.is_discarded()) return Error{files.run_settings + ": not JSON (remove it, or apply the spec again)"};
-  auto settings = run_settings_from_json(json);
-  if (!settings) return Error{files.run_settings + ": " + settings.error().message};
-  return std::optional<RunSettings>(std::move(*settings));
+  return read_run_settings(files.run_settings);
 }
 
 Result<Applied> apply_spec(const Spec& spec, bool dry_run) {
@@ -78,7 +83,7 @@ Result<Applied> apply_spec(const Spec& spec, bool dry_run) {
   applied.change = TRY(set_root_intent({root, spec.state_dir, true, true}, decide, write));
 
   // The run settings after the root: a run of the new settings finds what they name in place.
-  const std::optional<RunSettings> settings = TRY(recorded_run_settings(spec.state_dir, root));
+  const std::optional<RunSettings> settings = TRY(read_run_settings(files.run_settings));
   applied.run_settings_changed = settings != spec.run;
   if (applied.run_settings_changed && !dry_run) {
     // Under the root's lock, whose holder removes the temporaries of the files it guards.

@@ -43,8 +43,7 @@ bool is_utf8(std::string_view bytes) {
   return true;
 }
 
-nlohmann::json bytes_json(std::string_view bytes) {
-  if (is_utf8(bytes)) return std::string(bytes);
+std::string hex_text(std::string_view bytes) {
   std::string hex;
   hex.reserve(bytes.size() * 2);
   for (const char c : bytes) {
@@ -52,7 +51,12 @@ nlohmann::json bytes_json(std::string_view bytes) {
     hex += kHexDigits[byte >> 4];
     hex += kHexDigits[byte & 0xF];
   }
-  return nlohmann::json{{"hex", std::move(hex)}};
+  return hex;
+}
+
+nlohmann::json bytes_json(std::string_view bytes) {
+  if (is_utf8(bytes)) return std::string(bytes);
+  return nlohmann::json{{"hex", hex_text(bytes)}};
 }
 
 nlohmann::json bytes_json(const std::vector<std::string>& list) {

@@ -33,6 +33,9 @@ nlohmann::json bytes_json(const std::vector<std::string>& list);
 // lowercase hex digits. (The manifest's reader checks the object around it, to say where it is.)
 std::optional<std::string> bytes_from_hex(std::string_view hex);
 
+// `bytes` as lowercase hex, two digits a byte: what bytes_json writes, and a digest's text.
+std::string hex_text(std::string_view bytes);
+
 // `document` as text, indented by two, for printing. Every byte string in a document jailbuild
 // prints goes through bytes_json, so nothing is left that dump() could refuse; should a string
 // ever slip past it, it is written with U+FFFD in place of its bad bytes rather than throwing:
