@@ -212,8 +212,10 @@ Result<RunSettings> read_run(const SpecReader& reader, const toml::node& node) {
       return {};
     };
   };
-  const auto one_of = [](const char* key, std::initializer_list<std::string_view> values) {
-    return [key, values](const std::string& word) -> Result<void> {
+  // The values are copied into the check: an initializer_list's array ends with the expression that
+  // made it, before the check runs (AddressSanitizer: stack-use-after-scope).
+  const auto one_of = [](const char* key, std::initializer_list<std::string_view> allowed) {
+    return [key, values = std::vector<std::string_view>(allowed)](const std::string& word) -> Result<void> {
       if (std::find(values.begin(), values.end(), word) != values.end()) return {};
       std::string known;
       for (const std::string_view value : values) known += (known.empty() ? "" : " or ") + std::string(value);
