@@ -60,6 +60,16 @@ struct CgroupLimits {
   bool any() const { return memory || pids || cpus; }
 };
 
+// --seccomp traced or allowlist:FILE: the only system calls the jail may make, refused with EPERM
+// otherwise, in a filter loaded after the default one (which still refuses what it refuses). See
+// include/jailbuild/seccomp_allowlist.hpp.
+struct SeccompAllowlist {
+  std::string origin;              // where the list came from, for messages: a file's path
+  std::vector<std::string> calls;  // system call names (the baseline every allowlist holds is not listed)
+  std::string filter;              // the compiled BPF program, as bytes; empty: compiled when the run starts
+  bool operator==(const SeccompAllowlist&) const = default;
+};
+
 struct RunOptions {
   std::string root;
   std::string program;                 // absolute inside the root, or a name looked up in its PATH
@@ -79,6 +89,7 @@ struct RunOptions {
   bool writable = false;                 // the root mounted read-write
   std::vector<JailMount> mounts;         // in order, after /proc, /dev and /tmp
   bool seccomp = true;
+  std::optional<SeccompAllowlist> seccomp_allowlist;  // only with seccomp
   Network network = Network::Host;
   bool chroot_only = false;  // chroot(2) and no namespaces
   // add --trace: `root` is the host's own "/", which a jail otherwise never is; the workload sees

@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -30,7 +31,7 @@ struct RunSettings {
   std::optional<bool> writable;                          // --writable
   // --bind, --ro-bind, --tmpfs, in order (a later one may go inside an earlier one).
   std::optional<std::vector<std::pair<JailMount::Kind, std::string>>> mounts;
-  std::optional<std::string> seccomp;     // on | off
+  std::optional<std::string> seccomp;     // on | off | traced | allowlist:FILE
   std::optional<std::string> network;     // host | none
   std::optional<bool> chroot_only;        // --chroot-only
   std::optional<bool> host_root;          // --host-root
@@ -54,10 +55,15 @@ RunSettings overlay(const RunSettings& recorded, const RunSettings& given);
 
 // The settings checked and looked up, for running `command` (PROGRAM ARGS...) in `root`. `caller`
 // is the environment the program's PATH, HOME and TERM come from (jailbuild's own for `run`; empty
-// for an export, which must not depend on who exports); `caller_lang` the caller's LANG.
+// for an export, which must not depend on who exports); `caller_lang` the caller's LANG;
+// `state_dir` where `--seccomp traced` finds the root's recorded allowlist ("" for the default).
 Result<RunOptions> run_options_of(const RunSettings& settings, const std::string& root,
                                   const std::vector<std::string>& command, const std::vector<std::string>& caller,
-                                  const std::string& caller_lang);
+                                  const std::string& caller_lang, const std::string& state_dir);
+
+// --seccomp's value: on, off, traced, or allowlist:FILE (the file is read when the run starts).
+inline constexpr std::string_view kAllowlistPrefix = "allowlist:";
+Result<void> check_seccomp_setting(const std::string& seccomp);
 
 // The settings as a JSON object (only the fields set, in run's option names: "user", "cap", ...,
 // "bind", "ro-bind" and "tmpfs" as one ordered "mounts" list of {"bind": SPEC}), and back. The

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,9 @@ struct PathAccess {
 // the workload ended.
 struct TraceLog {
   std::vector<PathAccess> accesses;
+  // The numbers of the native system calls the workload made outside the allowlist's baseline,
+  // each once: the trace filter lets the baseline run without a stop (src/run/seccomp_rules.hpp).
+  std::set<long> system_calls;
   int exit_status = 0;  // as `run` returns it (128+N for signal N; kRunFailed and the like)
   bool truncated = false;  // more distinct accesses than the tracer keeps: the rest were dropped
 };
@@ -74,7 +78,11 @@ std::vector<WriteNeed> write_needs(const TraceLog& log, const HostTrace& trace);
 // requirements; its failure (a status but 0) and the writes it could not make are warnings, what it
 // used up to there is added. A workload that never ran (could not be set up, found or executed,
 // and used nothing) is an error.
-Result<std::vector<TracedRequirement>> trace_for_root(const HostTrace& trace);
+struct TracedWorkload {
+  std::vector<TracedRequirement> used;
+  std::set<long> system_calls;  // as TraceLog's: for the root's allowlist (record_system_calls)
+};
+Result<TracedWorkload> trace_for_root(const HostTrace& trace);
 
 // The command line as one string for the reasons shown to the user: arguments quoted for a shell
 // where they need it.

@@ -25,7 +25,7 @@ int failed(const Error& error);
 // Registers `deps`; when it runs it stores its exit code in `exit_code`.
 void add_deps_command(CLI::App& app, int& exit_code);
 
-// Registers `add`, `list`, `remove`, `sync` and `rules`. `traced_command`: what followed `--` in an
+// Registers `add`, `list`, `profile`, `remove`, `sync` and `rules`. `traced_command`: what followed `--` in an
 // `add` (see main.cpp), for `add --trace`.
 void add_jail_commands(CLI::App& app, int& exit_code,
                        const std::optional<std::vector<std::string>>& traced_command);

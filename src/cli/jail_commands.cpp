@@ -17,8 +17,10 @@
 #include "commands.hpp"
 #include "jailbuild/jail.hpp"
 #include "jailbuild/rules.hpp"
+#include "jailbuild/seccomp_allowlist.hpp"
 #include "jailbuild/trace.hpp"
 #include "output.hpp"
+#include "util/json_bytes.hpp"
 #include "util/paths.hpp"
 #include "util/system_error.hpp"
 #include "util/unique_fd.hpp"
@@ -80,7 +82,7 @@ struct AddOptions {
 
 // add --trace: the workload run once on the host, traced; what it used, as requirements. Its
 // failure is said, not fatal: what it used up to there is added.
-Result<std::vector<TracedRequirement>> trace_workload(const AddOptions& options) {
+Result<TracedWorkload> trace_workload(const AddOptions& options) {
   if (!options.trace)
     return Error::usage(
         "a command after -- is run only with --trace: jailbuild add --trace --root ROOT -- CMD [ARGS...]");
@@ -111,16 +113,22 @@ Result<std::vector<TracedRequirement>> trace_workload(const AddOptions& options)
 int run_add(const AddOptions& options) {
   if (options.paths.empty() && !options.trace)
     return failed(Error::usage("add: give a PATH to add, or --trace -- CMD (see jailbuild add --help)"));
-  std::vector<TracedRequirement> traced;
+  TracedWorkload traced;
   if (options.trace || options.traced_command) {
-    auto used = trace_workload(options);
-    if (!used) return failed(used.error());
-    traced = std::move(*used);
+    auto workload = trace_workload(options);
+    if (!workload) return failed(workload.error());
+    traced = std::move(*workload);
   }
   JailOptions jail = options.root.jail();
   jail.allow_proof = !options.json;  // the JSON lists every entry, so the plan is needed
-  auto change = add_to_root(jail, options.paths, options.write, options.rules, traced);
+  auto change = add_to_root(jail, options.paths, options.write, options.rules, traced.used);
   if (!change) return failed(change.error());
+  if (options.trace && !options.write.dry_run) {
+    auto recorded = record_system_calls(jail.state_dir, jail.root, traced.system_calls);
+    if (!recorded) return failed(recorded.error());
+    spdlog::info("--trace: {} system calls recorded beyond the baseline (run --seccomp traced allows only them)",
+                 *recorded);
+  }
   log_details(*change, options.write.dry_run);
   log_undone(*change);
   if (options.json) {
@@ -143,6 +151,25 @@ int run_list(const RootOptions& options, bool json) {
     print(list_json(*manifest));
   else
     print(manifest_text(*manifest));
+  return kExitOk;
+}
+
+// profile: the root's traced allowlist, as a list `run --seccomp allowlist:FILE` takes back (to
+// review and edit), or as the OCI filter an engine loads.
+int run_profile(const RootOptions& options, bool oci) {
+  auto recorded = recorded_allowlist(options.state_dir, options.root);
+  if (!recorded) return failed(recorded.error());
+  if (!*recorded)
+    return failed(Error::usage(options.root + ": no system calls recorded (jailbuild add --trace --root " +
+                               options.root + " -- CMD records those CMD makes)"));
+  if (oci) {
+    print(oci_seccomp(**recorded));
+    return kExitOk;
+  }
+  std::string text = "# " + for_terminal(options.root) + ": the system calls its traces made (" + (*recorded)->origin +
+                     "), beyond the baseline every allowlist holds\n";
+  for (const std::string& call : (*recorded)->calls) text += call + "\n";
+  print(text);
   return kExitOk;
 }
 
@@ -269,6 +296,13 @@ void add_jail_commands(CLI::App& app, int& exit_code, const std::optional<std::v
   list->first.add_to(*list_command, false);
   list_command->add_flag("--json", list->second, "Print the manifest as JSON");
   list_command->callback([list, &exit_code] { exit_code = run_list(list->first, list->second); });
+
+  auto profile = std::make_shared<std::pair<RootOptions, bool>>();
+  CLI::App* profile_command = app.add_subcommand(
+      "profile", "Show the system calls a root's traces made: the allowlist `run --seccomp traced` enforces");
+  profile->first.add_to(*profile_command, false);
+  profile_command->add_flag("--oci", profile->second, "Print it as an OCI runtime's seccomp filter (config.json's linux.seccomp)");
+  profile_command->callback([profile, &exit_code] { exit_code = run_profile(profile->first, profile->second); });
 
   struct RemoveOptions {
     RootOptions root;

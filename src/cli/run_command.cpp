@@ -38,25 +38,6 @@ struct RunCommandLine {
   bool report_json = false;
 };
 
-// A path the jail named, for a terminal: the jail chooses its bytes (the program it ran may have any
-// name in a --writable root), so control characters are shown as \xNN rather than sent to the
-// caller's terminal, where they could rewrite what it shows.
-std::string for_terminal(const std::string& text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string shown;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (byte < 0x20 || byte == 0x7f) {
-      shown += "\\x";
-      shown += kHex[byte >> 4];
-      shown += kHex[byte & 0xf];
-    } else {
-      shown += c;
-    }
-  }
-  return shown;
-}
-
 // run --report-missing: on stderr (stdout is the program's), after the program has ended, what the
 // jail looked for and the host has, and the `add` that brings it in. Nothing when nothing is missing.
 void report_missing(const RunOptions& options, const std::vector<PathAccess>& missing, bool as_json) {
@@ -137,7 +118,7 @@ Result<RunOptions> run_options(const RunCommandLine& line, const std::vector<std
   std::vector<std::string> caller;
   for (char** entry = environ; *entry != nullptr; ++entry) caller.emplace_back(*entry);
   const char* lang = ::getenv("LANG");
-  return run_options_of(settings, root, command, caller, lang != nullptr ? lang : "");
+  return run_options_of(settings, root, command, caller, lang != nullptr ? lang : "", line.state_dir);
 }
 
 }  // namespace
@@ -190,8 +171,15 @@ void add_run_command(CLI::App& app, int& exit_code) {
         ->trigger_on_parse()
         ->allow_extra_args(false);
   }
-  run->add_option("--seccomp", given.seccomp, "on (default) or off: the system call denylist")
-      ->check(CLI::IsMember({"on", "off"}));
+  run->add_option("--seccomp", given.seccomp,
+                  "on (default): the system call denylist; off; traced: also an allowlist of the calls the root's "
+                  "traces made (add --trace), all others refused with EPERM; allowlist:FILE: the same from a list "
+                  "of names, one a line")
+      ->type_name("on|off|traced|allowlist:FILE")
+      ->check([](const std::string& value) -> std::string {
+        auto checked = check_seccomp_setting(value);
+        return checked ? "" : checked.error().message;
+      });
   run->add_option("--net", given.network, "host (default) or none: a network namespace with only loopback")
       ->check(CLI::IsMember({"host", "none"}));
   run->add_flag_callback(

@@ -22,6 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "jailbuild/run_settings.hpp"
+#include "jailbuild/seccomp_allowlist.hpp"
 #include "jailbuild/spec.hpp"
 #include "jailbuild/types.hpp"
 #include "layer.hpp"
@@ -29,7 +30,7 @@
 #include "manifest/root_lock.hpp"
 #include "manifest/state_dir.hpp"
 #include "run/mount_plan.hpp"
-#include "run/seccomp_rules.hpp"
+#include "run/seccomp_oci.hpp"
 #include "util/dir_stream.hpp"
 #include "util/files.hpp"
 #include "util/io.hpp"
@@ -45,16 +46,13 @@ namespace {
 using nlohmann::json;
 using exporting::Layer;
 
-// The image is of the machine jailbuild was built for: the root holds that machine's programs. The
-// filter's rules name system calls, which libseccomp (in the runtime) numbers for that machine.
+// The image is of the machine jailbuild was built for: the root holds that machine's programs.
 #if defined(__x86_64__)
 constexpr const char* kImageArchitecture = "amd64";
-constexpr const char* kSeccompArchitecture = "SCMP_ARCH_X86_64";
 #elif defined(__aarch64__)
 constexpr const char* kImageArchitecture = "arm64";
-constexpr const char* kSeccompArchitecture = "SCMP_ARCH_AARCH64";
 #else
-#error "export: name this machine's OCI architecture and libseccomp's name for it"
+#error "export: name this machine's OCI architecture"
 #endif
 
 constexpr const char* kManifestMediaType = "application/vnd.oci.image.manifest.v1+json";
@@ -102,7 +100,14 @@ Result<RunFacts> run_facts(const ExportOptions& options, const std::string& root
   RunFacts facts;
   facts.has_command = !settings.command.empty();
   const std::vector<std::string> command = facts.has_command ? settings.command : std::vector<std::string>{"/bin/sh"};
-  facts.run = TRY(run_options_of(settings, root, command, {}, ""));
+  facts.run = TRY(run_options_of(settings, root, command, {}, "", options.jail.state_dir));
+  // The root's traced allowlist, when it has one, is the bundle's filter unless the settings chose.
+  if (facts.run.seccomp && !facts.run.seccomp_allowlist && !settings.seccomp) {
+    facts.run.seccomp_allowlist = TRY(recorded_allowlist(options.jail.state_dir, root));
+    if (facts.run.seccomp_allowlist)
+      spdlog::info("export: the bundle's seccomp filter is the allowlist of {} ({} system calls and the baseline)",
+                   facts.run.seccomp_allowlist->origin, facts.run.seccomp_allowlist->calls.size());
+  }
   // run sets LANG from the root at each run; an image has one environment: C.UTF-8 if it holds it.
   const bool has_lang = std::any_of(facts.run.environment.begin(), facts.run.environment.end(),
                                     [](const std::string& entry) { return entry.starts_with("LANG="); });
@@ -133,20 +138,6 @@ json image_config(const RunFacts& facts, const Layer& layer, std::int64_t epoch)
 
 json descriptor(const char* media_type, const std::string& bytes) {
   return {{"mediaType", media_type}, {"digest", exporting::sha256_digest(bytes)}, {"size", bytes.size()}};
-}
-
-// The default seccomp filter (seccomp_rules.hpp) in the OCI runtime's terms: allow by default,
-// each rule an errno under its argument conditions; foreign ABIs not listed, so refused.
-json oci_seccomp() {
-  json calls = json::array();
-  for (const run::SeccompRule& rule : run::default_policy_rules()) {
-    json call = {{"names", {rule.name}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", rule.error}};
-    for (const run::SeccompCondition& condition : rule.conditions)
-      call["args"].push_back(
-          {{"index", condition.arg}, {"value", condition.mask}, {"valueTwo", condition.value}, {"op", "SCMP_CMP_MASKED_EQ"}});
-    calls.push_back(std::move(call));
-  }
-  return {{"defaultAction", "SCMP_ACT_ALLOW"}, {"architectures", {kSeccompArchitecture}}, {"syscalls", calls}};
 }
 
 // config.json of a runtime bundle: the isolation `run` gives, as far as OCI says it.
@@ -197,7 +188,9 @@ json bundle_config(const RunFacts& facts) {
                         {"maskedPaths", std::vector<std::string>(run::proc_masked_paths().begin(), run::proc_masked_paths().end())},
                         {"readonlyPaths",
                          std::vector<std::string>(run::proc_read_only_paths().begin(), run::proc_read_only_paths().end())}};
-  if (run.seccomp) linux_section["seccomp"] = oci_seccomp();
+  // The allowlist when the run has one (--seccomp traced or allowlist:FILE), the denylist folded in.
+  if (run.seccomp)
+    linux_section["seccomp"] = run.seccomp_allowlist ? oci_seccomp(*run.seccomp_allowlist) : run::oci_default_seccomp();
   json process = {{"terminal", false},
                   {"user", {{"uid", run.identity.uid}, {"gid", run.identity.gid}}},
                   {"args", command_of(run)},

@@ -25,6 +25,7 @@ namespace {
 constexpr std::string_view kManifestSuffix = ".json";
 constexpr std::string_view kWatchListSuffix = ".watch";
 constexpr std::string_view kRunSettingsSuffix = ".run";
+constexpr std::string_view kSystemCallsSuffix = ".syscalls";
 constexpr std::string_view kLockSuffix = ".lock";
 
 // ---------------------------------------------------------------------------------------------
@@ -154,12 +155,13 @@ StateDir::RootFiles StateDir::files_of(const std::string& root) const {
   files.manifest = join_path(roots_directory(), name + std::string(kManifestSuffix));
   files.watch_list = watch_list_of(files.manifest);
   files.run_settings = join_path(roots_directory(), name + std::string(kRunSettingsSuffix));
+  files.system_calls = join_path(roots_directory(), name + std::string(kSystemCallsSuffix));
   files.lock = join_path(locks_directory(), name + std::string(kLockSuffix));
   return files;
 }
 
 void StateDir::remove_temporaries(const RootFiles& files) {
-  jailbuild::remove_temporaries({files.manifest, files.watch_list, files.run_settings});
+  jailbuild::remove_temporaries({files.manifest, files.watch_list, files.run_settings, files.system_calls});
 }
 
 std::string StateDir::watch_list_of(const std::string& manifest_path) {

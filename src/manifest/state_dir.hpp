@@ -5,6 +5,8 @@
 //   roots/NAME.json   a root's manifest (manifest.hpp)
 //   roots/NAME.watch  its watch list: only a cache (src/jail/watch_list.hpp)
 //   roots/NAME.run    how it runs, as `apply` recorded it from a spec (run_settings.hpp)
+//   roots/NAME.syscalls  the system calls its traces made, and their allowlist compiled
+//                        (src/run/seccomp_allowlist.hpp)
 //   locks/NAME.lock   its lock (RootLock)
 //
 // NAME is the root's path escaped (see root_file_name in state_dir.cpp), so the files of a root
@@ -32,6 +34,7 @@ class StateDir {
     std::string manifest;
     std::string watch_list;
     std::string run_settings;
+    std::string system_calls;
     std::string lock;
   };
   RootFiles files_of(const std::string& root) const;

@@ -233,10 +233,14 @@ Result<UniqueFd> sealed_init();
 Result<void> load_seccomp_filter();
 // The denylist's BPF program as embedded in jailbuild when it was built.
 std::span<const sock_filter> default_seccomp_program();
-// Child side, before the denylist when the jail is traced: the trace filter, which stops on the
-// calls that name paths (src/trace/traced_calls.hpp) for jailbuild's tracer and allows the rest.
+// Child side, after the denylist when the jail is traced: the trace filter, which stops the
+// workload for jailbuild's tracer on every call outside the allowlist's baseline (it reads the paths
+// of src/trace/traced_calls.hpp and records the numbers of all) and allows the rest.
 Result<void> load_trace_filter();
 // The trace filter's BPF program as embedded in jailbuild when it was built.
 std::span<const sock_filter> trace_seccomp_program();
+// Child side, last: an allowlist's filter (--seccomp traced or allowlist:FILE), the BPF program
+// compile_allowlist made, as bytes. The kernel checks the program; a bad one fails the run.
+Result<void> load_allowlist_filter(std::string_view program);
 
 }  // namespace jailbuild::run

@@ -1,6 +1,7 @@
 // RunSettings: run's options as words, laid over each other, checked into RunOptions, and kept as
 // JSON (see jailbuild/run_settings.hpp).
 #include "jailbuild/run_settings.hpp"
+#include "jailbuild/seccomp_allowlist.hpp"
 
 #include <array>
 #include <string_view>
@@ -82,9 +83,15 @@ RunSettings overlay(const RunSettings& recorded, const RunSettings& given) {
   return settings;
 }
 
+Result<void> check_seccomp_setting(const std::string& seccomp) {
+  if (seccomp == "on" || seccomp == "off" || seccomp == "traced") return {};
+  if (seccomp.starts_with(kAllowlistPrefix) && seccomp.size() > kAllowlistPrefix.size()) return {};
+  return Error::usage("--seccomp " + seccomp + ": must be on, off, traced or allowlist:FILE");
+}
+
 Result<RunOptions> run_options_of(const RunSettings& settings, const std::string& root,
                                   const std::vector<std::string>& command, const std::vector<std::string>& caller,
-                                  const std::string& caller_lang) {
+                                  const std::string& caller_lang, const std::string& state_dir) {
   if (command.empty()) return Error::usage(root + ": no program to run, and no default command recorded for it");
   RunOptions options;
   options.root = root;  // opened once, by run_in_jail
@@ -104,8 +111,16 @@ Result<RunOptions> run_options_of(const RunSettings& settings, const std::string
   for (const auto& [kind, spec] : settings.mounts.value_or(std::vector<std::pair<JailMount::Kind, std::string>>{}))
     options.mounts.push_back(TRY(kind == JailMount::Kind::Tmpfs ? parse_tmpfs(spec) : parse_bind(kind, spec)));
   const std::string seccomp = settings.seccomp.value_or("on");
-  if (seccomp != "on" && seccomp != "off") return Error::usage("--seccomp " + seccomp + ": must be on or off");
-  options.seccomp = seccomp == "on";
+  TRY(check_seccomp_setting(seccomp));
+  options.seccomp = seccomp != "off";
+  if (seccomp == "traced") {
+    options.seccomp_allowlist = TRY(recorded_allowlist(state_dir, root));
+    if (!options.seccomp_allowlist)
+      return Error::usage("--seccomp traced: no system calls are recorded for " + root +
+                          " (jailbuild add --trace --root ROOT -- CMD records those CMD makes)");
+  } else if (seccomp.starts_with(kAllowlistPrefix)) {
+    options.seccomp_allowlist = TRY(allowlist_from_file(seccomp.substr(kAllowlistPrefix.size())));
+  }
   const std::string network = settings.network.value_or("host");
   if (network != "host" && network != "none") return Error::usage("--net " + network + ": must be host or none");
   options.network = network == "none" ? Network::None : Network::Host;

@@ -35,6 +35,7 @@
 #include "jail_setup.hpp"
 #include "landlock.hpp"
 #include "jailbuild/run.hpp"
+#include "jailbuild/seccomp_allowlist.hpp"
 #include "trace/tracer.hpp"
 #include "util/root_dir.hpp"
 #include "util/system_error.hpp"
@@ -136,6 +137,7 @@ struct JailChild {
   const std::vector<run::GeneratedFile>& etc_files;  // laid over the jail's /etc, if any
   const run::LandlockPlan& landlock;
   const run::CgroupRun& cgroup;  // --memory, --pids, --cpus: the v1 directories it joins itself
+  const std::string& allowlist_filter;  // --seccomp traced or allowlist:FILE: its BPF program; or empty
   UniqueFd root_here{};  // the root, reopened in the new mount namespace
   std::vector<run::TopLevelEntry> top_level{};
 };
@@ -211,6 +213,7 @@ Result<void> close_descriptors(JailChild& child) { return run::close_all_but({ch
 Result<void> restrict_with_landlock(JailChild& child) { return run::apply_landlock(child.landlock); }
 Result<void> load_seccomp_filter(JailChild&) { return run::load_seccomp_filter(); }
 Result<void> load_trace_filter(JailChild&) { return run::load_trace_filter(); }
+Result<void> load_allowlist_filter(JailChild& child) { return run::load_allowlist_filter(child.allowlist_filter); }
 
 bool always(const JailChild&) { return true; }
 bool in_namespaces(const JailChild& child) { return !child.options.chroot_only; }
@@ -218,6 +221,7 @@ bool chroot_only(const JailChild& child) { return child.options.chroot_only; }
 bool takes_namespace_root(const JailChild& child) { return child.takes_namespace_root; }
 bool without_network(const JailChild& child) { return child.options.network == Network::None; }
 bool with_seccomp(const JailChild& child) { return child.options.seccomp; }
+bool with_allowlist(const JailChild& child) { return !child.allowlist_filter.empty(); }
 bool traced(const JailChild& child) { return child.traced; }
 bool with_landlock(const JailChild& child) { return child.landlock.abi != 0; }
 bool with_cgroup_v1(const JailChild& child) { return child.cgroup.has_v1(); }
@@ -231,9 +235,12 @@ struct ChildStep {
 // From a freshly cloned process to the jail, in the one order that works: the root's entries are
 // read with the caller's ids, everything is made as the namespace's root, the mounts need the
 // capabilities the identity then drops, and the filters, last, refuse what came before them. The
-// trace filter goes first so that nothing is traced of jailbuild's own setup; the default filter
-// after it still refuses what it refuses (the stricter action wins). Landlock goes before them, once
-// the jail's file system is what the program will see (its rules name the jail's paths).
+// denylist goes first; the trace filter after it, so that what is traced of jailbuild's own path is
+// one prctl at most, and the denylist still refuses what it refuses (the stricter action wins, and a
+// refused call is never stopped on); the allowlist last, since of two filters that refuse a call the
+// later one's errno is returned, and it says ENOSYS where glibc needs it (seccomp_policy.hpp).
+// Landlock goes before them, once the jail's file system is what the program will see (its rules
+// name the jail's paths).
 constexpr ChildStep kChildSteps[] = {
     {"join the run's cgroup v1 directories (tasks)", with_cgroup_v1, join_cgroup_v1},
     {"die with jailbuild (PR_SET_PDEATHSIG)", always, die_with_jailbuild},
@@ -250,8 +257,9 @@ constexpr ChildStep kChildSteps[] = {
     {"change to the working directory", always, change_directory},
     {"close every descriptor but the init's", always, close_descriptors},
     {"restrict itself with Landlock", with_landlock, restrict_with_landlock},
-    {"load the trace filter (stops on the calls that name paths)", traced, load_trace_filter},
     {"load the seccomp filter", with_seccomp, load_seccomp_filter},
+    {"load the trace filter (stops on every call outside the allowlist's baseline)", traced, load_trace_filter},
+    {"load the system call allowlist", with_allowlist, load_allowlist_filter},
 };
 
 // The child: pid 1 of the new PID namespace (with namespaces) until it execs the jail's init from
@@ -321,6 +329,7 @@ struct Launch {
   // --memory, --pids, --cpus: made here, joined by the child (kParentSteps), removed once the jail
   // has ended (run_in_jail) or, on any failure, when the launch goes.
   run::CgroupRun cgroup;
+  std::string allowlist_filter;  // --seccomp traced or allowlist:FILE: the compiled BPF program
 };
 
 Result<Launch> prepare(const RunOptions& options) {
@@ -375,6 +384,12 @@ Result<Launch> prepare(const RunOptions& options) {
   // The kernel's ABI is asked only when Landlock is: a run with --landlock off pays nothing for it.
   launch.landlock = TRY(run::plan_landlock(options, options.landlock ? run::landlock_abi() : 0));
   if (options.landlock) spdlog::debug("run: Landlock: {}", run::describe(launch.landlock));
+  if (options.seccomp && options.seccomp_allowlist) {
+    const SeccompAllowlist allowlist = TRY(compiled(*options.seccomp_allowlist));
+    launch.allowlist_filter = allowlist.filter;
+    spdlog::debug("run: seccomp: an allowlist of {} system calls and the baseline, from {}", allowlist.calls.size(),
+                  allowlist.origin);
+  }
   if (options.cgroup_limits.any()) {
     spdlog::trace("run: jailbuild: make the run's cgroup");
     launch.cgroup = TRY(run::make_cgroup_run(options.cgroup_limits));
@@ -481,7 +496,8 @@ int run_in_jail(const RunOptions& options, trace::SyscallTracer* tracer) {
                   .environment = launch.environment,
                   .etc_files = launch.etc_files,
                   .landlock = launch.landlock,
-                  .cgroup = launch.cgroup};
+                  .cgroup = launch.cgroup,
+                  .allowlist_filter = launch.allowlist_filter};
 
   int flags = 0;
   if (!options.chroot_only) {

@@ -1,11 +1,15 @@
-// Loads the jail's default system call filter: the BPF program seccomp_policy.cpp compiled when
-// jailbuild was built, embedded here byte for byte and attached with one prctl.
+// Loads the jail's system call filters: the default and trace filters seccomp_policy.cpp compiled
+// when jailbuild was built, embedded here byte for byte, and an allowlist's, each attached with one
+// prctl.
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
 
 #include <cstddef>
+#include <cstring>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "embedded_file.hpp"
 #include "jail_setup.hpp"
@@ -37,5 +41,14 @@ Result<void> load_seccomp_filter() { return load_filter(default_seccomp_program(
 std::span<const sock_filter> trace_seccomp_program() { return {jailbuild_trace_filter_begin, jailbuild_trace_filter_end}; }
 
 Result<void> load_trace_filter() { return load_filter(trace_seccomp_program(), "the trace filter"); }
+
+Result<void> load_allowlist_filter(std::string_view program) {
+  // The bytes are a copy aligned for sock_filter: a std::string's are not promised to be.
+  std::vector<sock_filter> code(program.size() / sizeof(sock_filter));
+  if (code.empty() || program.size() % sizeof(sock_filter) != 0)
+    return Error{"seccomp: the allowlist's filter has " + std::to_string(program.size()) + " bytes"};
+  std::memcpy(code.data(), program.data(), program.size());
+  return load_filter(code, "the allowlist");
+}
 
 }  // namespace jailbuild::run

@@ -22,11 +22,14 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdint>
 #include <cerrno>
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -110,27 +113,77 @@ std::vector<sock_filter> unknown_call_prefix() {
   };
 }
 
-// The trace filter's rules: SECCOMP_RET_TRACE for the calls of kTracedCalls, so that the kernel
-// stops the workload for its tracer on those alone; every other call is allowed (the default
-// filter, loaded after it, still refuses what it refuses: the stricter action wins).
+bool is_traced_call(int number) {
+  for (const trace::TracedCall& call : trace::kTracedCalls)
+    if (call.number == number) return true;
+  return false;
+}
+
+// The trace filter's rules: SECCOMP_RET_TRACE, a stop for the tracer, for every call but the
+// allowlist's baseline (seccomp_rules.hpp), which runs untraced: the tracer reads the paths of the
+// calls of kTracedCalls and records the number of every call it stops on (run --seccomp traced).
+// The default filter, loaded after it, still refuses what it refuses (the stricter action wins),
+// so a refused call is never stopped on, nor recorded.
 Result<std::unique_ptr<void, ContextDeleter>> trace_rules() {
-  std::unique_ptr<void, ContextDeleter> context(::seccomp_init(SCMP_ACT_ALLOW));
+  std::unique_ptr<void, ContextDeleter> context(::seccomp_init(SCMP_ACT_TRACE(0)));
   if (!context) return Error{"seccomp: cannot create a filter"};
   scmp_filter_ctx filter = context.get();
+  for (const std::string& name : allowlist_baseline()) {
+    const int number = ::seccomp_syscall_resolve_name(name.c_str());
+    if (number == __NR_SCMP_ERROR || is_traced_call(number)) continue;
+    if (int rc = ::seccomp_rule_add(filter, SCMP_ACT_ALLOW, number, 0); rc < 0) return seccomp_failed(name, rc);
+  }
   for (const trace::TracedCall& call : trace::kTracedCalls) {
-    const int number = static_cast<int>(call.number);
-    int rc = 0;
-    if (trace::may_name_no_path(call)) {
-      // fstat and statx on a descriptor run untraced (see may_name_no_path).
-      const scmp_arg_cmp named = {static_cast<unsigned>(call.flags_arg), SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, 0};
-      rc = ::seccomp_rule_add(filter, SCMP_ACT_TRACE(0), number, 1, named);
-    } else {
-      rc = ::seccomp_rule_add(filter, SCMP_ACT_TRACE(0), number, 0);
-    }
-    if (rc < 0) return seccomp_failed(call.name, rc);
+    if (!trace::may_name_no_path(call)) continue;
+    // fstat and statx on a descriptor run untraced (see may_name_no_path).
+    const scmp_arg_cmp unnamed = {static_cast<unsigned>(call.flags_arg), SCMP_CMP_MASKED_EQ, AT_EMPTY_PATH, AT_EMPTY_PATH};
+    if (int rc = ::seccomp_rule_add(filter, SCMP_ACT_ALLOW, static_cast<int>(call.number), 1, unnamed); rc < 0)
+      return seccomp_failed(call.name, rc);
   }
   return context;
 }
+
+// An allowlist's rules: each of `names` and the baseline allowed, every other call refused with
+// EPERM; but the calls the denylist answers with ENOSYS (clone3, openat2) get ENOSYS here too.
+// The allowlist is loaded after the default filter, and of two filters that both refuse a call the
+// later one's errno is the one returned: glibc falls back to clone and openat on ENOSYS only.
+Result<std::unique_ptr<void, ContextDeleter>> allowlist_rules(const std::vector<std::string>& names) {
+  std::unique_ptr<void, ContextDeleter> context(::seccomp_init(SCMP_ACT_ERRNO(EPERM)));
+  if (!context) return Error{"seccomp: cannot create a filter"};
+  scmp_filter_ctx filter = context.get();
+  if (int rc = ::seccomp_attr_set(filter, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); rc < 0)
+    return seccomp_failed("refuse foreign ABIs", rc);
+  // A binary tree of the numbers: a call is found in a few comparisons, not one per name.
+  if (int rc = ::seccomp_attr_set(filter, SCMP_FLTATR_CTL_OPTIMIZE, 2); rc < 0)
+    return seccomp_failed("optimize the filter", rc);
+  std::set<int> fallback;
+  for (const SeccompRule& rule : default_policy_rules()) {
+    if (rule.error != ENOSYS || !rule.conditions.empty()) continue;
+    const int number = ::seccomp_syscall_resolve_name(rule.name.c_str());
+    if (number == __NR_SCMP_ERROR || !fallback.insert(number).second) continue;
+    if (int rc = ::seccomp_rule_add(filter, SCMP_ACT_ERRNO(ENOSYS), number, 0); rc < 0)
+      return seccomp_failed(rule.name, rc);
+  }
+  std::set<int> allowed;
+  for (const std::string& name : allowlist_baseline()) {
+    const int number = ::seccomp_syscall_resolve_name(name.c_str());
+    if (number != __NR_SCMP_ERROR) allowed.insert(number);
+  }
+  for (const std::string& name : names) {
+    const int number = ::seccomp_syscall_resolve_name(name.c_str());
+    if (number == __NR_SCMP_ERROR) return Error{"seccomp: " + name + ": not a system call of this architecture"};
+    allowed.insert(number);
+  }
+  for (const int number : allowed) {
+    if (fallback.count(number) != 0) continue;
+    if (int rc = ::seccomp_rule_add(filter, SCMP_ACT_ALLOW, number, 0); rc < 0)
+      return seccomp_failed("allow call " + std::to_string(number), rc);
+  }
+  return context;
+}
+
+// The kernel's limit on a filter's length (BPF_MAXINSNS).
+constexpr std::size_t kMostInstructions = 4096;
 
 }  // namespace
 
@@ -144,11 +197,34 @@ Result<std::vector<sock_filter>> compile_default_filter() {
   std::vector<sock_filter> program = unknown_call_prefix();
   const std::vector<sock_filter> rules = TRY(exported_program(context.get()));
   program.insert(program.end(), rules.begin(), rules.end());
-  // The kernel's limit (BPF_MAXINSNS): far above this filter's size, checked so a growing rule
-  // set fails the build rather than a run.
-  if (program.size() > 4096)
+  // Far above this filter's size, checked so a growing rule set fails the build rather than a run.
+  if (program.size() > kMostInstructions)
     return Error{"seccomp: the filter has " + std::to_string(program.size()) + " instructions"};
   return program;
+}
+
+Result<std::vector<sock_filter>> compile_allowlist(const std::vector<std::string>& names) {
+  auto context = TRY(allowlist_rules(names));
+  // The same ENOSYS for calls newer than this libseccomp as the default filter gives them.
+  std::vector<sock_filter> program = unknown_call_prefix();
+  const std::vector<sock_filter> rules = TRY(exported_program(context.get()));
+  program.insert(program.end(), rules.begin(), rules.end());
+  if (program.size() > kMostInstructions)
+    return Error{"seccomp: the allowlist's filter has " + std::to_string(program.size()) + " instructions"};
+  return program;
+}
+
+std::optional<std::string> system_call_name(long number) {
+  if (number < 0 || number > INT32_MAX) return std::nullopt;
+  char* name = ::seccomp_syscall_resolve_num_arch(::seccomp_arch_native(), static_cast<int>(number));
+  if (name == nullptr) return std::nullopt;
+  std::string text(name);
+  ::free(name);
+  return text;
+}
+
+bool is_system_call_name(const std::string& name) {
+  return ::seccomp_syscall_resolve_name(name.c_str()) != __NR_SCMP_ERROR;
 }
 
 }  // namespace jailbuild::run

@@ -79,7 +79,61 @@ constexpr std::array<unsigned long, 7> kNamespaceFlags{CLONE_NEWNS,  CLONE_NEWUT
 // the kernel compares only the low 32 bits of the request, so the filter does too.
 constexpr std::array<unsigned long, 2> kDeniedIoctls{TIOCSTI, TIOCLINUX};
 
+// See allowlist_baseline(). Grouped by why each is harmless; a name missing from an architecture
+// (open on aarch64) is skipped where the names are compiled.
+constexpr std::array kBaseline{
+    // jailbuild's own path once the filters are loaded: the signal mask, fexecve (execveat) of the
+    // jail's init, and the init's calls (src/run/init/jail_init_syscalls.h): it forks the program,
+    // gives it a process group, executes it, passes signals on and reaps.
+    "rt_sigprocmask", "execveat", "execve", "clone", "setpgid", "kill", "wait4", "rt_sigtimedwait", "exit_group",
+    "exit",
+    // The program's own memory.
+    "brk", "mmap", "munmap", "mprotect", "mremap", "madvise", "msync", "mincore",
+    // Descriptors it holds: reading, writing, seeking, duplicating, waiting on, closing them.
+    "read", "write", "pread64", "pwrite64", "readv", "writev", "preadv", "pwritev", "preadv2", "pwritev2", "lseek",
+    "close", "close_range", "dup", "dup2", "dup3", "fcntl", "fstat", "newfstatat", "statx", "fstatfs", "fsync",
+    "fdatasync", "ftruncate", "getdents64", "poll", "ppoll", "select", "pselect6", "epoll_create1", "epoll_ctl",
+    "epoll_wait", "epoll_pwait", "pipe", "pipe2", "eventfd2",
+    // Threads and their synchronisation.
+    "futex", "set_robust_list", "get_robust_list", "set_tid_address", "rseq", "sched_yield", "sched_getaffinity",
+    "arch_prctl",
+    // Signals to itself.
+    "rt_sigaction", "rt_sigreturn", "rt_sigsuspend", "rt_sigpending", "sigaltstack", "tgkill",
+    // The time, and waiting for it.
+    "clock_gettime", "clock_getres", "gettimeofday", "time", "nanosleep", "clock_nanosleep",
+    // Its own ids and facts.
+    "getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid", "getgroups",
+    "getpgrp", "getpgid", "getsid", "getcwd", "uname", "getrlimit", "prlimit64", "getrusage", "sysinfo", "umask",
+    "getrandom", "waitid",
+};
+
 }  // namespace
+
+std::vector<SeccompRule> allowing_rules() {
+  unsigned long namespaces = 0;
+  for (const unsigned long flag : kNamespaceFlags) namespaces |= flag;
+  unsigned long creating = 0;
+  for (const unsigned long flag : kCreatingFlags) creating |= flag;
+  unsigned long privileged = 0;
+  for (const unsigned long bit : kPrivilegeBits) privileged |= bit;
+  std::vector<SeccompRule> rules = {{"clone", 0, {{0, namespaces, 0}}}, {"ioctl", 0, {}}};
+  for (const ModeCall& call : kModeCalls) {
+    rules.push_back({call.name, 0, {{call.mode_arg, privileged, 0}}});
+    if (call.flags_arg >= 0) rules.push_back({call.name, 0, {{static_cast<unsigned>(call.flags_arg), creating, 0}}});
+  }
+  return rules;
+}
+
+bool refused_whole(const std::string& name) {
+  for (const SeccompRule& rule : default_policy_rules())
+    if (rule.name == name && rule.conditions.empty()) return true;
+  return false;
+}
+
+const std::vector<std::string>& allowlist_baseline() {
+  static const std::vector<std::string> names(kBaseline.begin(), kBaseline.end());
+  return names;
+}
 
 std::vector<SeccompRule> default_policy_rules() {
   std::vector<SeccompRule> rules;

@@ -82,7 +82,7 @@ Result<TraceLog> trace_on_host(const HostTrace& trace) {
 
 TraceLog run_traced(const RunOptions& options) { return traced(options); }
 
-Result<std::vector<TracedRequirement>> trace_for_root(const HostTrace& trace) {
+Result<TracedWorkload> trace_for_root(const HostTrace& trace) {
   const std::string command = command_line(trace.command);
   const TraceLog log = TRY(trace_on_host(trace));
   std::vector<TracedRequirement> used = traced_requirements(log, trace);
@@ -98,7 +98,7 @@ Result<std::vector<TracedRequirement>> trace_for_root(const HostTrace& trace) {
         "--trace: `{}` could not write {}: in a jail it needs {} writable (run --bind HOST_DIR:{} or --tmpfs {})",
         command, need.path, need.directory, need.directory, need.directory);
   spdlog::info("--trace: `{}` used {} paths of the host", command, used.size());
-  return used;
+  return TracedWorkload{std::move(used), log.system_calls};
 }
 
 }  // namespace jailbuild

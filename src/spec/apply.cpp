@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "jailbuild/manifest.hpp"
+#include "jailbuild/seccomp_allowlist.hpp"
 #include "jailbuild/spec.hpp"
 #include "manifest/root_lock.hpp"
 #include "manifest/state_dir.hpp"
@@ -51,6 +52,7 @@ Result<Applied> apply_spec(const Spec& spec, bool dry_run) {
   TRY(check_choice({spec.options.rules_with, spec.options.rules_without, spec.options.users}));
   const auto [root, files] = TRY(state_files_of(spec.state_dir, spec.root));
   Applied applied;
+  std::set<long> system_calls;  // what the new traces made, for the root's allowlist
   // The intent: the spec's paths and options, then its traces. A trace the root already records
   // is kept as recorded (sync keeps its files current); a trace runs when its command line is new,
   // so a second apply runs no workload. Decided under the root's lock, from the recorded intent.
@@ -73,7 +75,9 @@ Result<Applied> apply_spec(const Spec& spec, bool dry_run) {
       if (!held.insert(command).second) continue;  // recorded, or named twice in the spec
       applied.traced.push_back(command);
       if (dry_run) continue;  // a dry run runs no workload: it says which it would trace
-      for (TracedRequirement& used : TRY(trace_for_root(trace))) intent.requirements.emplace_back(std::move(used));
+      TracedWorkload workload = TRY(trace_for_root(trace));
+      for (TracedRequirement& used : workload.used) intent.requirements.emplace_back(std::move(used));
+      system_calls.insert(workload.system_calls.begin(), workload.system_calls.end());
     }
     return intent;
   };
@@ -81,6 +85,7 @@ Result<Applied> apply_spec(const Spec& spec, bool dry_run) {
   WriteOptions write;
   write.dry_run = dry_run;
   applied.change = TRY(set_root_intent({root, spec.state_dir, true, true}, decide, write));
+  if (!applied.traced.empty() && !dry_run) TRY(record_system_calls(spec.state_dir, root, system_calls));
 
   // The run settings after the root: a run of the new settings finds what they name in place.
   const std::optional<RunSettings> settings = TRY(read_run_settings(files.run_settings));

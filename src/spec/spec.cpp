@@ -299,7 +299,15 @@ Result<RunSettings> read_run(const SpecReader& reader, const toml::node& node) {
        {"bind", mount_list(JailMount::Kind::Bind, "bind")},
        {"ro-bind", mount_list(JailMount::Kind::ReadOnlyBind, "ro-bind")},
        {"tmpfs", mount_list(JailMount::Kind::Tmpfs, "tmpfs")},
-       {"seccomp", text(run.seccomp, "seccomp", one_of("seccomp", {"on", "off"}))},
+       {"seccomp",
+        [&run, &reader, checked = text(run.seccomp, "seccomp", check_seccomp_setting)](const toml::node& value) -> Result<void> {
+          TRY(checked(value));
+          // allowlist:FILE with FILE relative: to the spec's directory, as its paths are.
+          const std::string file = run.seccomp->substr(std::min(run.seccomp->size(), kAllowlistPrefix.size()));
+          if (run.seccomp->starts_with(kAllowlistPrefix) && !file.starts_with('/'))
+            run.seccomp = std::string(kAllowlistPrefix) + reader.path(file);
+          return {};
+        }},
        {"net", text(run.network, "net", one_of("net", {"host", "none"}))},
        {"chroot-only", flag(run.chroot_only, "chroot-only")},
        {"host-root", flag(run.host_root, "host-root")},

@@ -1,6 +1,7 @@
 #include "tracer.hpp"
 
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/openat2.h>
 #include <signal.h>
 #include <sys/ptrace.h>
@@ -12,6 +13,7 @@
 #include <array>
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 
 #include <spdlog/spdlog.h>
 
@@ -30,6 +32,17 @@ const TracedCall* traced_call(unsigned long number) {
   }();
   const auto found = by_number.find(number);
   return found == by_number.end() ? nullptr : found->second;
+}
+
+// The AUDIT_ARCH_* of this build: the trace filter lets no other ABI's call through.
+std::uint32_t native_architecture() {
+#if defined(__x86_64__)
+  return AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+  return AUDIT_ARCH_AARCH64;
+#else
+#error "trace: name this architecture's AUDIT_ARCH"
+#endif
 }
 
 // `size` bytes of the tracee's memory at `address`; false if any is unreadable.
@@ -157,9 +170,10 @@ std::optional<int> SyscallTracer::on_status(pid_t pid, int status) {
 void SyscallTracer::on_seccomp_stop(pid_t pid, Tracee& tracee) {
   __ptrace_syscall_info info{};
   const long size = ::ptrace(PTRACE_GET_SYSCALL_INFO, pid, sizeof info, &info);
-  const TracedCall* call = size > 0 && info.op == PTRACE_SYSCALL_INFO_SECCOMP
-                               ? traced_call(static_cast<unsigned long>(info.seccomp.nr))
-                               : nullptr;
+  if (size <= 0 || info.op != PTRACE_SYSCALL_INFO_SECCOMP) return resume(pid);
+  // Every call the trace filter stops on is one the workload makes (run --seccomp traced).
+  if (info.arch == native_architecture()) log_.system_calls.insert(static_cast<long>(info.seccomp.nr));
+  const TracedCall* call = traced_call(static_cast<unsigned long>(info.seccomp.nr));
   if (call == nullptr) return resume(pid);
   const auto& args = info.seccomp.args;
   const auto named = read_path(pid, args[static_cast<std::size_t>(call->path_arg)]);

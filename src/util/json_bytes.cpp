@@ -54,6 +54,22 @@ std::string hex_text(std::string_view bytes) {
   return hex;
 }
 
+std::string for_terminal(std::string_view text) {
+  std::string shown;
+  shown.reserve(text.size());
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) {
+      shown += "\\x";
+      shown += kHexDigits[byte >> 4];
+      shown += kHexDigits[byte & 0xF];
+    } else {
+      shown += c;
+    }
+  }
+  return shown;
+}
+
 nlohmann::json bytes_json(std::string_view bytes) {
   if (is_utf8(bytes)) return std::string(bytes);
   return nlohmann::json{{"hex", hex_text(bytes)}};

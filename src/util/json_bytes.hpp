@@ -36,6 +36,11 @@ std::optional<std::string> bytes_from_hex(std::string_view hex);
 // `bytes` as lowercase hex, two digits a byte: what bytes_json writes, and a digest's text.
 std::string hex_text(std::string_view bytes);
 
+// `text` for a terminal or a message: control characters (below 0x20, and 0x7f) as \xNN, so that
+// bytes someone else chose (a path a jail named, a line of a file) cannot rewrite what the
+// terminal shows. Everything else as it is.
+std::string for_terminal(std::string_view text);
+
 // `document` as text, indented by two, for printing. Every byte string in a document jailbuild
 // prints goes through bytes_json, so nothing is left that dump() could refuse; should a string
 // ever slip past it, it is written with U+FFFD in place of its bad bytes rather than throwing:
