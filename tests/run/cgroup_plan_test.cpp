@@ -55,7 +55,7 @@ TEST(CgroupLimitWords, RunSettingsCarryThemIntoRunOptionsAndJson) {
   settings.memory = "32M";
   settings.pids = "20";
   settings.cpus = "0.5";
-  const auto options = run_options_of(settings, "/r", {"/bin/true"}, {}, "");
+  const auto options = run_options_of(settings, "/r", {"/bin/true"}, {}, "", "");
   ASSERT_TRUE(options) << options.error().message;
   EXPECT_EQ(options->cgroup_limits.memory, 32U << 20);
   EXPECT_EQ(options->cgroup_limits.pids, 20U);
@@ -64,9 +64,9 @@ TEST(CgroupLimitWords, RunSettingsCarryThemIntoRunOptionsAndJson) {
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(*back, settings);
   settings.memory = "lots";
-  EXPECT_FALSE(run_options_of(settings, "/r", {"/bin/true"}, {}, ""));
+  EXPECT_FALSE(run_options_of(settings, "/r", {"/bin/true"}, {}, "", ""));
   // None given: no cgroup at all.
-  EXPECT_FALSE(run_options_of(RunSettings{}, "/r", {"/bin/true"}, {}, "")->cgroup_limits.any());
+  EXPECT_FALSE(run_options_of(RunSettings{}, "/r", {"/bin/true"}, {}, "", "")->cgroup_limits.any());
 }
 
 // ---- where the cgroup goes ----------------------------------------------------------------------

@@ -28,6 +28,7 @@
 #include <netinet/in.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -741,6 +742,37 @@ __attribute__((constructor)) static void attack_own_executable(void) {
     escaped("made its own executable setuid", NULL);
 }
 #else
+/* "work FILE": what the traced workload does (tests/run/seccomp_allowlist_test.cpp): reads FILE,
+ * forks a child that writes through a pipe, waits for it. "calls": the same work, then the calls a
+ * trace of "work" never saw: socket, personality, memfd_create. */
+static int ordinary_work(const char* path) {
+  char buffer[64];
+  const int file = open(path, O_RDONLY | O_CLOEXEC);
+  report("work read", file < 0 ? -1 : read(file, buffer, sizeof buffer));
+  if (file >= 0) close(file);
+  int ends[2];
+  if (report("work pipe", pipe(ends)) != 0) return 1;
+  const pid_t child = fork();
+  if (child == 0) {
+    close(ends[0]);
+    _exit(write(ends[1], "x", 1) == 1 ? 0 : 1);
+  }
+  close(ends[1]);
+  report("work child", child < 0 ? -1 : read(ends[0], buffer, 1) == 1 ? 0 : -1);
+  int status = 0;
+  report("work wait", waitpid(child, &status, 0) == child && status == 0 ? 0 : -1);
+  return 0;
+}
+
+static int untraced_calls(void) {
+  const long socket_fd = report("socket", socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (socket_fd >= 0) close((int)socket_fd);
+  report("personality", syscall(SYS_personality, 0xffffffffUL) < 0 ? -1 : 0);
+  const long memfd = report("memfd_create", syscall(SYS_memfd_create, "jb-probe", MFD_CLOEXEC));
+  if (memfd >= 0) close((int)memfd);
+  return 0;
+}
+
 static int dispatch(int argc, char** argv);
 
 /* Every mode that runs to its end prints PROBE-END last: the test knows the probe ran. */
@@ -788,6 +820,8 @@ static int dispatch(int argc, char** argv) {
   if (strcmp(mode, "fork") == 0 && count == 1) return fork_bounded(args);
   if (strcmp(mode, "interrupt") == 0) return wait_for_interrupt();
   if (strcmp(mode, "hello") == 0) return puts("hello from the jail") < 0;
+  if (strcmp(mode, "work") == 0 && count == 1) return ordinary_work(args[0]);
+  if (strcmp(mode, "calls") == 0 && count == 1) return ordinary_work(args[0]) || untraced_calls();
   fprintf(stderr, "probe: unknown mode or wrong arguments: %s\n", mode);
   return 2;
 }

@@ -181,13 +181,13 @@ TEST(RunSettings, JsonRoundTripsAndRefusesWhatItDoesNotKnow) {
 TEST(RunSettings, AreCheckedAsTheCommandLineIs) {
   RunSettings settings;
   settings.network = "bridge";
-  EXPECT_FALSE(run_options_of(settings, "/r", {"date"}, {}, ""));
+  EXPECT_FALSE(run_options_of(settings, "/r", {"date"}, {}, "", ""));
   settings.network = "none";
   settings.capabilities = std::vector<std::string>{"NOT_A_CAP"};
-  EXPECT_FALSE(run_options_of(settings, "/r", {"date"}, {}, ""));
+  EXPECT_FALSE(run_options_of(settings, "/r", {"date"}, {}, "", ""));
   settings.capabilities.reset();
-  EXPECT_FALSE(run_options_of(settings, "/r", {}, {}, ""));  // nothing to run
-  const Result<RunOptions> options = run_options_of(settings, "/r", {"date", "-u"}, {}, "");
+  EXPECT_FALSE(run_options_of(settings, "/r", {}, {}, "", ""));  // nothing to run
+  const Result<RunOptions> options = run_options_of(settings, "/r", {"date", "-u"}, {}, "", "");
   ASSERT_TRUE(options) << options.error().message;
   EXPECT_EQ(options->program, "date");
   EXPECT_EQ(options->arguments, std::vector<std::string>{"-u"});
