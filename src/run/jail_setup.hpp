@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "jailbuild/result.hpp"
@@ -242,5 +243,42 @@ std::span<const sock_filter> trace_seccomp_program();
 // Child side, last: an allowlist's filter (--seccomp traced or allowlist:FILE), the BPF program
 // compile_allowlist made, as bytes. The kernel checks the program; a bad one fails the run.
 Result<void> load_allowlist_filter(std::string_view program);
+
+// ---- an allowlist's refusals, said by name with -v (seccomp_notify.cpp) ------------------------
+
+// Parent side, before the clone: `program` (an allowlist's filter) with its refusals (EPERM) made
+// SECCOMP_RET_USER_NOTIF, so that jailbuild hears of each and answers it with the same EPERM.
+std::string notifying_refusals(std::string program);
+
+// Child side, last: loads `program` (notifying_refusals') with a listener, writes the listener's
+// number on `number_fd` and waits on `answer_fd` until jailbuild has taken it (pidfd_getfd); then
+// closes all three. Only the allowlist's baseline calls are made on the way.
+Result<void> load_notifying_allowlist(std::string_view program, int number_fd, int answer_fd);
+
+// Parent side: takes the child's listener and answers every notification with EPERM, on a thread
+// of its own, saying each call's name once (spdlog info, -v); stops when the jail has no process
+// left or when stopped. The program sees what it would see without -v.
+class RefusalReporter {
+ public:
+  explicit RefusalReporter(std::string origin);  // the allowlist's origin, for the message
+  ~RefusalReporter();
+  RefusalReporter(const RefusalReporter&) = delete;
+  RefusalReporter& operator=(const RefusalReporter&) = delete;
+
+  // Before the clone: the pipe the child writes the listener's number on; returns its write end.
+  Result<int> open_channel();
+  // After the clone: serves `child`, answering the handover on `answer_fd` (the holding pipe).
+  void start(pid_t child, int answer_fd);
+  // Once the jail has ended; after it, the jail's leftover processes (--chroot-only has no PID
+  // namespace to end them) get ENOSYS for a refused call, as the kernel answers without a listener.
+  void stop();
+
+ private:
+  void serve(pid_t child, int answer_fd);
+
+  std::string origin_;
+  UniqueFd number_read_, number_write_, stop_;
+  std::thread thread_;
+};
 
 }  // namespace jailbuild::run

@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <cerrno>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -138,6 +139,9 @@ struct JailChild {
   const run::LandlockPlan& landlock;
   const run::CgroupRun& cgroup;  // --memory, --pids, --cpus: the v1 directories it joins itself
   const std::string& allowlist_filter;  // --seccomp traced or allowlist:FILE: its BPF program; or empty
+  // -v with an allowlist: where the child hands its filter's listener to jailbuild (and wait_fd,
+  // kept open, where it hears that jailbuild has it); -1 otherwise.
+  int refusal_fd = -1;
   UniqueFd root_here{};  // the root, reopened in the new mount namespace
   std::vector<run::TopLevelEntry> top_level{};
 };
@@ -159,13 +163,16 @@ Result<void> wait_for_jailbuild(JailChild& child) {
   return {};
 }
 
+// The holding pipe stays open past the first byte only when the listener is handed over on it.
+int handover_wait_fd(const JailChild& child) { return child.refusal_fd >= 0 ? child.wait_fd : -1; }
+
 // The inherited descriptor of the root names a mount of the host's namespace, where nothing may
 // be mounted; the working directory, which jailbuild set to it, was carried into the new
 // namespace by clone(2): the same directory, no name looked up again.
 Result<void> reopen_root(JailChild& child) {
   child.root_here = UniqueFd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!child.root_here.valid()) return run::failed(child.options.root + ": open in the new mount namespace");
-  return run::close_all_but({child.root_here.get(), child.init_fd});
+  return run::close_all_but({child.root_here.get(), child.init_fd, child.refusal_fd, handover_wait_fd(child)});
 }
 
 // Read while the child still has the caller's ids (see read_top_level).
@@ -208,12 +215,17 @@ Result<void> change_directory(JailChild& child) {
   return {};
 }
 
-Result<void> close_descriptors(JailChild& child) { return run::close_all_but({child.init_fd}); }
+Result<void> close_descriptors(JailChild& child) {
+  return run::close_all_but({child.init_fd, child.refusal_fd, handover_wait_fd(child)});
+}
 
 Result<void> restrict_with_landlock(JailChild& child) { return run::apply_landlock(child.landlock); }
 Result<void> load_seccomp_filter(JailChild&) { return run::load_seccomp_filter(); }
 Result<void> load_trace_filter(JailChild&) { return run::load_trace_filter(); }
-Result<void> load_allowlist_filter(JailChild& child) { return run::load_allowlist_filter(child.allowlist_filter); }
+Result<void> load_allowlist_filter(JailChild& child) {
+  if (child.refusal_fd >= 0) return run::load_notifying_allowlist(child.allowlist_filter, child.refusal_fd, child.wait_fd);
+  return run::load_allowlist_filter(child.allowlist_filter);
+}
 
 bool always(const JailChild&) { return true; }
 bool in_namespaces(const JailChild& child) { return !child.options.chroot_only; }
@@ -330,6 +342,9 @@ struct Launch {
   // has ended (run_in_jail) or, on any failure, when the launch goes.
   run::CgroupRun cgroup;
   std::string allowlist_filter;  // --seccomp traced or allowlist:FILE: the compiled BPF program
+  // -v with an allowlist: what hears of the allowlist's refusals and says them (seccomp_notify.cpp).
+  std::unique_ptr<run::RefusalReporter> refusals;
+  int refusal_fd = -1;  // the child's end of its channel
 };
 
 Result<Launch> prepare(const RunOptions& options) {
@@ -389,6 +404,12 @@ Result<Launch> prepare(const RunOptions& options) {
     launch.allowlist_filter = allowlist.filter;
     spdlog::debug("run: seccomp: an allowlist of {} system calls and the baseline, from {}", allowlist.calls.size(),
                   allowlist.origin);
+    // Only -v pays for hearing of each refusal (a round trip through jailbuild per refused call).
+    if (spdlog::should_log(spdlog::level::debug)) {
+      launch.allowlist_filter = run::notifying_refusals(std::move(launch.allowlist_filter));
+      launch.refusals = std::make_unique<run::RefusalReporter>(allowlist.origin);
+      launch.refusal_fd = TRY(launch.refusals->open_channel());
+    }
   }
   if (options.cgroup_limits.any()) {
     spdlog::trace("run: jailbuild: make the run's cgroup");
@@ -497,7 +518,8 @@ int run_in_jail(const RunOptions& options, trace::SyscallTracer* tracer) {
                   .etc_files = launch.etc_files,
                   .landlock = launch.landlock,
                   .cgroup = launch.cgroup,
-                  .allowlist_filter = launch.allowlist_filter};
+                  .allowlist_filter = launch.allowlist_filter,
+                  .refusal_fd = launch.refusal_fd};
 
   int flags = 0;
   if (!options.chroot_only) {
@@ -529,10 +551,15 @@ int run_in_jail(const RunOptions& options, trace::SyscallTracer* tracer) {
     spdlog::trace("run: jailbuild: {} (pid {})", step.what, child);
     if (auto done = step.run(launch, child); !done) return abandon(launch, child, start.program_mask, done.error());
   }
+  if (launch.refusals) {
+    spdlog::trace("run: jailbuild: start hearing the allowlist's refusals");
+    launch.refusals->start(child, launch.hold_write.get());
+  }
   spdlog::trace("run: jailbuild: let the child go on, then pass signals on until it ends");
   if (::write(launch.hold_write.get(), "", 1) != 1)
     return abandon(launch, child, start.program_mask, run::failed("start the jail"));
   const int status = supervise(Jail{child, !options.chroot_only}, tracer);
+  if (launch.refusals) launch.refusals->stop();
   report_memory_limit(options, status, launch.cgroup.finish());
   return status;
 }

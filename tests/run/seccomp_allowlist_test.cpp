@@ -105,6 +105,32 @@ TEST_F(SeccompAllowlist, ProfilePrintsTheListAndAllowlistFileTakesItBack) {
   EXPECT_EQ(answer(widened, "personality"), "EPERM") << widened.describe();
 }
 
+TEST_F(SeccompAllowlist, VerboseSaysEachRefusedCallOnceByNameAndTheProgramSeesTheSameRefusal) {
+  const auto said = [](const ProcessResult& result, const std::string& call) {
+    std::vector<std::string> lines;
+    for (const std::string& line : lines_starting(result, "jailbuild: info: seccomp: the allowlist ("))
+      if (contains(line, ") refused " + call + " (EPERM)")) lines.push_back(line);
+    return lines;
+  };
+  std::vector<std::string> verbose_run = run_argv({"--state-dir", state_, "--seccomp", "traced"}, {"calls", traced_probe_},
+                                                  traced_probe_);
+  verbose_run.insert(verbose_run.begin() + 1, "-v");  // jailbuild -v run ...
+  const ProcessResult verbose = run_process(verbose_run, kPlainEnv);
+  expect_work_done(verbose);
+  for (const std::string& call : kUntracedCalls) {
+    EXPECT_EQ(answer(verbose, call), "EPERM") << call << ": " << verbose.describe();
+    EXPECT_EQ(said(verbose, call).size(), 1U) << call << ": " << verbose.describe();  // socket is made twice
+  }
+  EXPECT_EQ(answer(verbose, "socket again"), "EPERM") << verbose.describe();
+  EXPECT_TRUE(said(verbose, "read").empty()) << verbose.describe();  // allowed calls are not said
+  // The control: without -v the same refusals, and not a word of them.
+  const ProcessResult quiet = jail_traced_probe({"--state-dir", state_, "--seccomp", "traced"}, "calls");
+  for (const std::string& call : kUntracedCalls) {
+    EXPECT_EQ(answer(quiet, call), "EPERM") << call << ": " << quiet.describe();
+    EXPECT_TRUE(said(quiet, call).empty()) << call << ": " << quiet.describe();
+  }
+}
+
 TEST_F(SeccompAllowlist, ARealPipelineRunsUnderItsOwnTrace) {
   // sh forks, pipes and waits; glibc's posix_spawn and fork try clone3 first, which must get ENOSYS
   // (not EPERM) for the fallback to clone to happen.
