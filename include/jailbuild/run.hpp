@@ -58,6 +58,15 @@ struct CgroupLimits {
   std::optional<double> cpus;           // CPU time per wall time: 0.5 is half of one CPU
 
   bool any() const { return memory || pids || cpus; }
+
+  // --cpus as the kernel takes it (cgroup v2's cpu.max, v1's cfs files, OCI's linux.resources.cpu):
+  // a quota of CPU time in each period, the kernel's default period of 100 ms.
+  static constexpr std::uint64_t kCpuPeriodMicroseconds = 100000;
+  std::uint64_t cpu_quota_microseconds() const {
+    // Rounded by hand: std::llround would make jailbuild load libm, for one call (see
+    // DepsCommand.JailbuildItselfLoadsOnlyTheCLibrary); the value is positive.
+    return static_cast<std::uint64_t>(cpus.value_or(0) * static_cast<double>(kCpuPeriodMicroseconds) + 0.5);
+  }
 };
 
 // --seccomp traced or allowlist:FILE: the only system calls the jail may make, refused with EPERM

@@ -191,6 +191,14 @@ json bundle_config(const RunFacts& facts) {
   // The allowlist when the run has one (--seccomp traced or allowlist:FILE), the denylist folded in.
   if (run.seccomp)
     linux_section["seccomp"] = run.seccomp_allowlist ? oci_seccomp(*run.seccomp_allowlist) : run::oci_default_seccomp();
+  // --memory, --pids, --cpus, as the runtime's cgroup: memory bounds memory and swap together, as
+  // run's does (OCI's swap is the total of both), so a jail at its limit is stopped, not swapped out.
+  const CgroupLimits& limits = run.cgroup_limits;
+  if (limits.memory) linux_section["resources"]["memory"] = {{"limit", *limits.memory}, {"swap", *limits.memory}};
+  if (limits.pids) linux_section["resources"]["pids"] = {{"limit", *limits.pids}};
+  if (limits.cpus)
+    linux_section["resources"]["cpu"] = {{"quota", limits.cpu_quota_microseconds()},
+                                         {"period", CgroupLimits::kCpuPeriodMicroseconds}};
   json process = {{"terminal", false},
                   {"user", {{"uid", run.identity.uid}, {"gid", run.identity.gid}}},
                   {"args", command_of(run)},

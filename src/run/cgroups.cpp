@@ -34,9 +34,6 @@ namespace {
 
 constexpr std::array kControllers{CgroupController::Memory, CgroupController::Pids, CgroupController::Cpu};
 
-// The CFS period the --cpus quota is a share of: the kernel's default, 100 ms.
-constexpr std::uint64_t kCpuPeriodMicroseconds = 100000;
-
 // Files of the cgroup file system are a few lines; mountinfo may be long on a busy host.
 constexpr std::uint64_t kMaxCgroupFileSize = 1 << 20;
 
@@ -194,14 +191,13 @@ Result<void> write_limits(const CgroupRun::Directory& directory, const CgroupLim
       }
       case CgroupController::Pids: TRY(write_at(fd, path, "pids.max", std::to_string(*limits.pids))); break;
       case CgroupController::Cpu: {
-        // Rounded by hand: std::llround would make jailbuild load libm, for one call (see
-        // DepsCommand.JailbuildItselfLoadsOnlyTheCLibrary); the value is positive.
-        const auto quota = static_cast<std::uint64_t>(*limits.cpus * static_cast<double>(kCpuPeriodMicroseconds) + 0.5);
+        const std::string quota = std::to_string(limits.cpu_quota_microseconds());
+        const std::string period = std::to_string(CgroupLimits::kCpuPeriodMicroseconds);
         if (v2) {
-          TRY(write_at(fd, path, "cpu.max", std::to_string(quota) + " " + std::to_string(kCpuPeriodMicroseconds)));
+          TRY(write_at(fd, path, "cpu.max", quota + " " + period));
         } else {
-          TRY(write_at(fd, path, "cpu.cfs_period_us", std::to_string(kCpuPeriodMicroseconds)));
-          TRY(write_at(fd, path, "cpu.cfs_quota_us", std::to_string(quota)));
+          TRY(write_at(fd, path, "cpu.cfs_period_us", period));
+          TRY(write_at(fd, path, "cpu.cfs_quota_us", quota));
         }
         break;
       }

@@ -222,6 +222,24 @@ TEST_F(ExportChecks, TheControlWithHostNetworkSeccompOffAndACapabilityAsksForNei
     EXPECT_EQ(config["process"]["capabilities"][set], json::array({"CAP_NET_BIND_SERVICE"})) << set;
 }
 
+TEST_F(ExportChecks, TheBundleAsksTheRuntimeForRunsCgroupLimits) {
+  // What run writes to the cgroup files (tests/run/cgroup_test.cpp checks them in action), in OCI's
+  // words: memory and swap together, pids, a CFS quota of the kernel's default period.
+  make_root({"/usr/bin/id"}, "command = [\"/usr/bin/id\"]\nmemory = \"32M\"\npids = 20\ncpus = 0.5\n");
+  ASSERT_EQ(export_root({"--bundle", out_ + "/bundle"}).exit_code, 0);
+  const json config = json::parse(read_file(out_ + "/bundle/config.json"));
+  const json expected = {{"memory", {{"limit", 32U << 20}, {"swap", 32U << 20}}},
+                         {"pids", {{"limit", 20}}},
+                         {"cpu", {{"quota", 50000}, {"period", 100000}}}};
+  EXPECT_EQ(config["linux"]["resources"], expected) << config["linux"].dump();
+  // The control: without the limits, no resources for the runtime to set.
+  out_ = dir_ + "/no-limits";
+  fs::create_directories(out_);
+  make_root({"/usr/bin/id"}, "command = [\"/usr/bin/id\"]\n");
+  ASSERT_EQ(export_root({"--bundle", out_ + "/bundle"}).exit_code, 0);
+  EXPECT_FALSE(json::parse(read_file(out_ + "/bundle/config.json"))["linux"].contains("resources"));
+}
+
 TEST_F(ExportChecks, ADirectoryReplacedByASymlinkOutOfTheRootIsNeverFollowed) {
   // A host directory added to the root, and a host directory elsewhere holding a file of the same
   // name that the root must never give away.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "support/escape_suite.hpp"
 
@@ -144,6 +145,39 @@ TEST_F(SeccompAllowlist, ARealPipelineRunsUnderItsOwnTrace) {
   EXPECT_EQ(ran.exit_code, 0) << ran.describe();
   EXPECT_EQ(lines_starting(ran, "2"), std::vector<std::string>{"2"}) << ran.describe();
   EXPECT_TRUE(lines_starting(ran, "jailbuild: error").empty()) << ran.describe();
+}
+
+TEST_F(SeccompAllowlist, AnExportedBundleCarriesTheAllowlistAndCrunEnforcesIt) {
+  // A spec traces the probe's work (apply records the calls as add --trace does) and names its
+  // "calls" as the command; export writes the recorded allowlist as the bundle's linux.seccomp, and
+  // crun (libseccomp's own reading of the OCI form) runs the probe under it. The control: the same
+  // bundle without linux.seccomp, where the calls get through.
+  const std::string spec_root = dir_ + "/spec-root", spec_state = dir_ + "/spec-state", bundle = dir_ + "/bundle";
+  const std::string probe = "\"" + traced_probe_ + "\"";
+  write_file(dir_ + "/jail.toml", "root = \"" + spec_root + "\"\nstate-dir = \"" + spec_state + "\"\n[[trace]]\ncommand = [" +
+                                      probe + ", \"work\", " + probe + "]\n[run]\ncommand = [" + probe +
+                                      ", \"calls\", " + probe + "]\n");
+  const ProcessResult applied = run_jailbuild({"apply", dir_ + "/jail.toml"});
+  ASSERT_EQ(applied.exit_code, kExitOk) << applied.describe();
+  const ProcessResult exported = run_jailbuild({"export", spec_root, "--state-dir", spec_state, "--bundle", bundle});
+  ASSERT_EQ(exported.exit_code, kExitOk) << exported.describe();
+  nlohmann::json config = nlohmann::json::parse(read_file(bundle + "/config.json"));
+  ASSERT_TRUE(config["linux"].contains("seccomp")) << config["linux"].dump();
+  EXPECT_EQ(config["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
+  for (const bool filtered : {true, false}) {
+    SCOPED_TRACE(filtered ? "the exported filter" : "the control, no filter");
+    if (!filtered) config["linux"].erase("seccomp");
+    write_file(bundle + "/config.json", config.dump());
+    // As in tests/export: crun sees cgroup v2 alone, in a mount namespace of its own.
+    const ProcessResult crun = run_process(
+        {"/usr/bin/unshare", "-m", "/bin/sh", "-c",
+         "mount -t cgroup2 none /sys/fs/cgroup && /usr/bin/crun --cgroup-manager=disabled run --bundle " + bundle +
+             " jailbuild-allowlist-test"},
+        kPlainEnv);
+    expect_work_done(crun);
+    for (const std::string& call : kUntracedCalls)
+      EXPECT_EQ(answer(crun, call), filtered ? "EPERM" : "OK") << call << ": " << crun.describe();
+  }
 }
 
 TEST_F(SeccompAllowlist, MistakesAreClearErrors) {
