@@ -52,8 +52,12 @@ Result<std::optional<std::string>> read_file(const std::string& path, std::uint6
   } else {
     // Read straight into the string, sized as fstat says; to the end, however the size changed
     // since, but never past max_size.
+    // /proc and sysfs files say size 0: for them a page, which the kernel fills in one read (a
+    // doubling from one byte took a dozen reads of /proc/self/mountinfo).
+    constexpr std::size_t kGeneratedFileGuess = 4096;
     std::size_t filled = 0;
-    text.resize(static_cast<std::size_t>(status.st_size) + 1);  // + 1: the end is seen in one read
+    const auto guess = status.st_size == 0 ? kGeneratedFileGuess : static_cast<std::size_t>(status.st_size);
+    text.resize(std::min<std::uint64_t>(max_size, guess) + 1);  // + 1: the end is seen in one read
     for (;;) {
       // Grown since fstat: room up to one byte past max_size, which tells too large from not.
       if (filled == text.size()) text.resize(std::min<std::uint64_t>(max_size + 1, text.size() * 2));
