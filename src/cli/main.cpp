@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "command_docs.hpp"
 #include "commands.hpp"
 #include "jailbuild/log.hpp"
 #include "jailbuild/run.hpp"
@@ -47,7 +48,7 @@ int main(int argc, char** argv) {
   const std::optional<std::vector<std::string>> traced_command = take_traced_command(args);
   CLI::App app{"jailbuild: build and run chroot jails holding exactly what a program needs"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "jailbuild 0.1.0");
+  app.set_version_flag("--version", "jailbuild " JAILBUILD_VERSION);
   int verbosity = 0;
   bool quiet = false;
   app.add_flag("-v,--verbose", verbosity, "More detail on stderr: -v why, -vv each step");
@@ -60,6 +61,7 @@ int main(int argc, char** argv) {
   add_spec_commands(app, exit_code);
   add_export_command(app, exit_code, export_arguments(args));
   add_run_command(app, exit_code);
+  add_doc_commands(app, exit_code);
 
   // The logger before parsing (what fails there is said in its format), then at the level asked
   // for once the options are known, before any command runs.
