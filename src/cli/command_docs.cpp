@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "util/files.hpp"
 
 namespace jailbuild::cli {
 namespace {
@@ -371,13 +371,6 @@ std::string zsh_script(const CLI::App& app) {
   return script;
 }
 
-std::string read_prose(const std::string& path) {
-  std::ifstream file(path);
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
 }  // namespace
 
 std::string man_page_markdown(const CLI::App& app, const std::string& name, const std::string& prose) {
@@ -407,12 +400,13 @@ void add_doc_commands(CLI::App& app, int& exit_code) {
   man->callback([&app, asked, &exit_code] {
     std::string prose;
     if (!asked->prose.empty()) {
-      std::ifstream probe(asked->prose);
-      if (!probe) {
-        exit_code = failed(Error::usage(asked->prose + ": cannot be read"));
+      // A docs page is some tens of KiB; one file helper for the whole project (util/files.hpp).
+      auto text = read_file(asked->prose, 1 << 20, "a docs page");
+      if (!text || !*text) {
+        exit_code = failed(text ? Error::usage(asked->prose + ": no such file") : text.error());
         return;
       }
-      prose = read_prose(asked->prose);
+      prose = std::move(**text);
     }
     const std::string page = man_page_markdown(app, asked->name, prose);
     if (page.empty()) {
