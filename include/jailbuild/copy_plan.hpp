@@ -19,6 +19,12 @@ struct PlannedEntry {
   std::optional<std::string> content;  // for generated files: the bytes to write
   std::uint32_t mode = 0;              // for generated files and directories without a source
   std::vector<Reason> reasons;
+  // A regular source's size when it was planned: what the progress line counts on. The copy
+  // reads the size again from the file it opens; this one is never trusted for anything else.
+  std::uint64_t source_size = 0;
+
+  // The bytes the entry holds, as planned: the generated content's, or the source's.
+  std::uint64_t bytes() const { return content ? content->size() : source_size; }
 };
 
 struct CopyPlan {

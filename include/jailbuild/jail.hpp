@@ -10,6 +10,7 @@
 
 #include "jailbuild/copy_plan.hpp"
 #include "jailbuild/manifest.hpp"
+#include "jailbuild/progress.hpp"
 #include "jailbuild/result.hpp"
 #include "jailbuild/write_report.hpp"
 
@@ -22,6 +23,8 @@ struct JailOptions {
   // May answer "nothing to do" from the root's watch list without planning (RootChange::
   // proven_unchanged); false when the caller wants the full plan and report even then.
   bool allow_proof = true;
+  // Told how far planning and copying have come (the progress line); nullptr: nobody.
+  Progress* progress = nullptr;
 };
 
 // A setuid or setgid file found in a root.

@@ -40,7 +40,8 @@ struct Applied {
 // Makes the root what the spec says: the traces new to it run (not in a dry run, which lists them),
 // then its intent becomes the spec's exactly (add_to_root for what is new, removal of what the spec
 // no longer names, sync of the rest: set_root_intent), then the run settings are recorded.
-Result<Applied> apply_spec(const Spec& spec, bool dry_run);
+// `progress`: told how far planning and copying have come (nullptr: nobody).
+Result<Applied> apply_spec(const Spec& spec, bool dry_run, Progress* progress = nullptr);
 
 // The run settings `apply` recorded for `root` (a path as given: it is made canonical), nullopt
 // when none were. `state_dir` empty: the default.

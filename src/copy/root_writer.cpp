@@ -755,7 +755,8 @@ RootWriter::~RootWriter() {
   if (root_fd_ >= 0) ::close(root_fd_);
 }
 
-Result<WriteReport> RootWriter::apply(const CopyPlan& plan, const Manifest* previous, const WriteOptions& options) {
+Result<WriteReport> RootWriter::apply(const CopyPlan& plan, const Manifest* previous, const WriteOptions& options,
+                                      Progress& progress) {
   partial_ = WriteReport{};
   WriteReport report;
   Applier applier(root_fd_, root_, previous, options, report);
@@ -765,6 +766,7 @@ Result<WriteReport> RootWriter::apply(const CopyPlan& plan, const Manifest* prev
       partial_ = std::move(report);
       return placed.error();
     }
+    progress.advance(1, entry.bytes());
   }
   return report;
 }

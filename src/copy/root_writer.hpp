@@ -10,6 +10,7 @@
 
 #include "jailbuild/copy_plan.hpp"
 #include "jailbuild/manifest.hpp"
+#include "jailbuild/progress.hpp"
 #include "jailbuild/result.hpp"
 #include "jailbuild/types.hpp"
 #include "jailbuild/write_report.hpp"
@@ -37,8 +38,10 @@ class RootWriter {
   // entry it records whose source and copy are both unchanged is left as it is. Temporary files an
   // interrupted run left in the planned directories are removed. Errors that stop
   // the run (disk full, unreadable source) name the path and the cause; what was placed before
-  // stays consistent (every file old or new).
-  Result<WriteReport> apply(const CopyPlan& plan, const Manifest* previous, const WriteOptions& options);
+  // stays consistent (every file old or new). `progress` is told of each entry done, with the
+  // bytes it holds, within a Copying stage the caller began.
+  Result<WriteReport> apply(const CopyPlan& plan, const Manifest* previous, const WriteOptions& options,
+                            Progress& progress = Progress::none());
 
   // Removes entries jailbuild placed (children before parents), each only if it is still what
   // `recorded` says; returns the paths it left alone because they changed, with why.

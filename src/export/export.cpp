@@ -262,11 +262,20 @@ Result<void> write_text(const std::string& path, const std::string& text) {
   return {};
 }
 
-// The layer written into `directory` as `name`, open for the caller.
-Result<Layer> write_layer_file(int root_fd, const Manifest& manifest, std::int64_t epoch, const std::string& path) {
+// The layer written to the new file `path`, the progress line told of each entry (a stage whose
+// total is the manifest's: what the files held when they were placed).
+Result<Layer> write_layer_file(int root_fd, const Manifest& manifest, std::int64_t epoch, const std::string& path,
+                               Progress& progress, const std::string& subject) {
   const UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd.valid()) return system_error(path, errno);
-  Layer layer = TRY(exporting::write_layer(root_fd, manifest.entries, epoch, fd.get()));
+  ProgressCount total;
+  for (const auto& [entry_path, entry] : manifest.entries) {
+    if (entry_path == "/") continue;  // not in the layer
+    ++total.files;
+    if (entry.type == EntryType::File) total.bytes += entry.copy_identity.size;
+  }
+  const ProgressStageScope stage(progress, ProgressStage::Exporting, subject, total);
+  Layer layer = TRY(exporting::write_layer(root_fd, manifest.entries, epoch, fd.get(), progress));
   if (::fsync(fd.get()) != 0) return system_error(path, errno);
   return layer;
 }
@@ -394,7 +403,8 @@ Result<Exported> export_root(const ExportOptions& options) {
   const std::string layer_file = join_path(staging.path(), ".layer");
   spdlog::debug("export: {}: the layer of {} entries, times clamped to {}", root.path, manifest->entries.size(),
                 rfc3339(epoch));
-  const Layer layer = TRY(write_layer_file(root.fd.get(), *manifest, epoch, layer_file));
+  Progress& progress = options.jail.progress != nullptr ? *options.jail.progress : Progress::none();
+  const Layer layer = TRY(write_layer_file(root.fd.get(), *manifest, epoch, layer_file, progress, root.path));
   Exported exported;
   exported.output = options.output;
   exported.layer_digest = layer.digest;
@@ -434,7 +444,11 @@ Result<Exported> export_root(const ExportOptions& options) {
     case ExportFormat::Bundle: {
       const std::string rootfs = join_path(staging.path(), "rootfs");
       if (::mkdir(rootfs.c_str(), 0755) != 0) return system_error(rootfs, errno);
-      TRY(exporting::unpack_layer(layer_file, rootfs));
+      {
+        const ProgressStageScope stage(progress, ProgressStage::Unpacking, options.output,
+                                       ProgressCount{layer.entries, layer.bytes});
+        TRY(exporting::unpack_layer(layer_file, rootfs, progress));
+      }
       if (::unlink(layer_file.c_str()) != 0) return system_error(layer_file, errno);
       TRY(write_text(join_path(staging.path(), "config.json"), bundle_config(facts).dump(2) + "\n"));
       // The bundle's top is readable by the runtime; the staging directory was made 0700.

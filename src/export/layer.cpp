@@ -198,7 +198,7 @@ std::string sha256_digest(std::string_view bytes) {
 }
 
 Result<Layer> write_layer(int root_fd, const std::map<std::string, ManifestEntry>& entries, std::int64_t epoch,
-                          int out) {
+                          int out, Progress& progress) {
   CompressedSink compressed;
   compressed.fd = out;
   const WriteArchive gzip(archive_write_new());
@@ -232,7 +232,10 @@ Result<Layer> write_layer(int root_fd, const std::map<std::string, ManifestEntry
     if (const std::string differs = difference(entry, *opened); !differs.empty())
       layer.differences.push_back(path + ": " + differs);
     TRY(write_entry(tar.get(), entry, *opened, epoch, buffer));
+    const std::uint64_t bytes = S_ISREG(opened->status.st_mode) ? static_cast<std::uint64_t>(opened->status.st_size) : 0;
     ++layer.entries;
+    layer.bytes += bytes;
+    progress.advance(1, bytes);
   }
   if (archive_write_close(tar.get()) != ARCHIVE_OK) return archive_error(tar.get(), "finish the tar");
   if (archive_write_close(gzip.get()) != ARCHIVE_OK) {
@@ -245,7 +248,7 @@ Result<Layer> write_layer(int root_fd, const std::map<std::string, ManifestEntry
   return layer;
 }
 
-Result<void> unpack_layer(const std::string& layer, const std::string& directory) {
+Result<void> unpack_layer(const std::string& layer, const std::string& directory, Progress& progress) {
   // libarchive writes relative to the working directory (an absolute name is refused): the
   // directory, for the time of the unpacking (jailbuild-export is single-threaded).
   const UniqueFd layer_fd(::open(layer.c_str(), O_RDONLY | O_CLOEXEC));  // named relative to the caller's directory
@@ -282,6 +285,7 @@ Result<void> unpack_layer(const std::string& layer, const std::string& directory
         return archive_error(disk.get(), path);
     if (read != ARCHIVE_EOF) return archive_error(reader.get(), path);
     if (archive_write_finish_entry(disk.get()) != ARCHIVE_OK) return archive_error(disk.get(), path);
+    progress.advance(1, archive_entry_size_is_set(entry) ? static_cast<std::uint64_t>(archive_entry_size(entry)) : 0);
   }
   if (archive_write_close(disk.get()) != ARCHIVE_OK) return archive_error(disk.get(), directory);
   return {};

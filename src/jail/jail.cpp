@@ -125,12 +125,14 @@ struct LockedRoot {
   std::optional<RootLock> lock;      // none in a dry run
   std::optional<Manifest> previous;  // as loaded; none for a root jailbuild has not seen
   Manifest manifest;                 // what this run records
+  Progress* progress = &Progress::none();  // the caller's, told of planning and copying
 };
 
 // Opens the root once (creating it when `create` and not a dry run) and takes its lock. Every later
 // step reaches the root through locked.root_fd; the path is only a name (the manifest's key, messages).
 Result<LockedRoot> lock_root(const JailOptions& jail, bool dry_run, bool create = false) {
   LockedRoot locked;
+  if (jail.progress != nullptr) locked.progress = jail.progress;
   Result<OpenedRoot> opened = open_root(jail.root, create && !dry_run);
   if (!opened) return opened.error();
   locked.root = std::move(opened->path);
@@ -248,6 +250,8 @@ Result<void> plan_pass(Convergence& run) {
   const std::vector<std::string> rules = enabled_rules(intent.options);
   // Only when some are on: the planner then reads the imports of every file it resolves.
   if (!rules.empty()) plan_options.rules = runtime_rules(intent.options);
+  plan_options.progress = run.locked.progress;
+  const ProgressStageScope stage(*run.locked.progress, ProgressStage::Planning, run.locked.root, std::nullopt);
   Planner planner = TRY(Planner::open(plan_options));
   for (const Requirement& requirement : intent.requirements) {
     const std::string* added = added_path_of(requirement);
@@ -315,7 +319,16 @@ Result<void> record_pending(Convergence& run) {
 // memory to what was placed.
 Result<void> apply_plan(Convergence& run) {
   Manifest& manifest = run.locked.manifest;
-  auto report = run.writer->apply(run.change.plan, &run.pending, run.write);
+  ProgressCount total;
+  for (const PlannedEntry& entry : run.change.plan.entries) {
+    ++total.files;
+    total.bytes += entry.bytes();
+  }
+  Result<WriteReport> report = [&] {
+    const ProgressStage what = run.write.dry_run ? ProgressStage::Checking : ProgressStage::Copying;
+    const ProgressStageScope stage(*run.locked.progress, what, run.locked.root, total);
+    return run.writer->apply(run.change.plan, &run.pending, run.write, *run.locked.progress);
+  }();
   if (!report) {
     // Record what was placed before the failure, so that the next run knows those entries as
     // jailbuild's own and finishes the job instead of reporting them as conflicts.

@@ -205,9 +205,13 @@ class PlainFileProvider final : public FileProvider {
 
 struct Planner::Impl final : PlanBuilder {
   Impl(PlanOptions opts, RootView view, Resolver resolver_)
-      : options(std::move(opts)), host(std::move(view)), resolver(std::move(resolver_)) {}
+      : options(std::move(opts)),
+        progress(options.progress != nullptr ? *options.progress : Progress::none()),
+        host(std::move(view)),
+        resolver(std::move(resolver_)) {}
 
   PlanOptions options;
+  Progress& progress;
   HostReader host;
   Resolver resolver;
   CopyPlan plan;
@@ -234,6 +238,7 @@ struct Planner::Impl final : PlanBuilder {
       fresh.type = type;
       fresh.source = path;
       plan.entries.push_back(std::move(fresh));
+      progress.advance(1, 0);
     }
     return plan.entries[it->second];
   }
@@ -280,7 +285,12 @@ struct Planner::Impl final : PlanBuilder {
                 {ProblemKind::Skipped, path, std::nullopt, path + ": not copied (a FIFO, socket or device node)"});
             return std::nullopt;
           }
-          add_reason(entry(step.path, S_ISDIR(mode) ? EntryType::Directory : EntryType::File), why);
+          PlannedEntry& planned = entry(step.path, S_ISDIR(mode) ? EntryType::Directory : EntryType::File);
+          add_reason(planned, why);
+          if (S_ISREG(mode) && planned.source_size == 0 && file->st.st_size > 0) {
+            planned.source_size = static_cast<std::uint64_t>(file->st.st_size);
+            progress.advance(0, planned.source_size);
+          }
           placed.insert(path);
           return std::move(*file);
         }
@@ -399,6 +409,7 @@ struct Planner::Impl final : PlanBuilder {
     generated.source.clear();
     generated.link_target.clear();
     generated.content = requirement.content;
+    generated.source_size = 0;
     generated.mode = requirement.mode;
     add_reason(generated, {added, "", requirement.why});
   }

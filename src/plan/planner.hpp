@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "jailbuild/copy_plan.hpp"
+#include "jailbuild/progress.hpp"
 #include "jailbuild/resolver.hpp"
 #include "jailbuild/types.hpp"
 #include "jailbuild/requirement.hpp"
@@ -68,6 +69,7 @@ struct PlanOptions {
   bool generate_loader_cache = true;
   bool allow_devices = false;  // plan device nodes found in added directories (else skipped)
   std::vector<Rule> rules;     // the rules RuleRequirements may name
+  Progress* progress = nullptr;  // told of each entry planned, and of its size; nullptr: nobody
 };
 
 class Planner {

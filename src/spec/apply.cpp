@@ -47,7 +47,7 @@ Result<std::optional<RunSettings>> recorded_run_settings(const std::string& stat
   return read_run_settings(files.run_settings);
 }
 
-Result<Applied> apply_spec(const Spec& spec, bool dry_run) {
+Result<Applied> apply_spec(const Spec& spec, bool dry_run, Progress* progress) {
   // Refused before any trace runs, as set_root_intent would refuse it after.
   TRY(check_choice({spec.options.rules_with, spec.options.rules_without, spec.options.users}));
   const auto [root, files] = TRY(state_files_of(spec.state_dir, spec.root));
@@ -84,7 +84,7 @@ Result<Applied> apply_spec(const Spec& spec, bool dry_run) {
 
   WriteOptions write;
   write.dry_run = dry_run;
-  applied.change = TRY(set_root_intent({root, spec.state_dir, true, true}, decide, write));
+  applied.change = TRY(set_root_intent({root, spec.state_dir, true, true, progress}, decide, write));
   if (!applied.traced.empty() && !dry_run) TRY(record_system_calls(spec.state_dir, root, system_calls));
 
   // The run settings after the root: a run of the new settings finds what they name in place.
