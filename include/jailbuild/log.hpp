@@ -13,6 +13,8 @@
 //   trace    each step: each candidate the resolver rejects, each step the runner takes     (-vv on)
 #pragma once
 
+#include <string_view>
+
 namespace jailbuild {
 
 enum class Verbosity {
@@ -29,5 +31,14 @@ Verbosity verbosity_from(int verbose_flags, bool quiet);
 // asks for. May be called again (the command line does once its options are parsed); each call
 // replaces the logger, so that tests get the same format as the command.
 void set_up_logging(Verbosity verbosity);
+
+// The status line: one line kept under the messages on stderr while long work runs (the progress
+// line, src/cli/progress_line.hpp). show_status_line draws `text` (one line, no newline, no wider
+// than the terminal) over the one before; a message logged meanwhile erases it, is written, and the
+// line is drawn again under it. Erased with spaces, not escape sequences: any terminal, even a
+// dumb one, shows it right.
+void show_status_line(std::string_view text);
+// Erases the status line, if one is shown: the work is over.
+void clear_status_line();
 
 }  // namespace jailbuild

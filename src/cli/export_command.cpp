@@ -56,6 +56,7 @@ void define_export_options(CLI::App& command, ExportCommand& export_command) {
                      "Where manifests are kept (default /var/lib/jailbuild for root)");
   command.add_flag("--no-wait", export_command.no_wait, "Fail at once if another jailbuild works on this root");
   command.add_flag("--json", export_command.json, "Print the digests and what was exported as JSON");
+  add_progress_option(command, export_command.progress);
 }
 
 Result<void> check_export_command(const ExportCommand& command) {

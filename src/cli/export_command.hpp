@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "jailbuild/result.hpp"
+#include "progress_line.hpp"
 
 namespace jailbuild::cli {
 
@@ -17,6 +18,7 @@ struct ExportCommand {
   bool force = false;
   bool no_wait = false;
   bool json = false;
+  ProgressMode progress = ProgressMode::automatic;
 };
 
 void define_export_options(CLI::App& command, ExportCommand& export_command);

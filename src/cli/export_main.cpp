@@ -22,7 +22,8 @@ using namespace jailbuild::cli;
 int export_as_asked(const ExportCommand& command) {
   if (auto checked = check_export_command(command); !checked) return failed(checked.error());
   ExportOptions options;
-  options.jail = {command.root, command.state_dir, !command.no_wait, true};
+  ProgressLine progress(command.progress);
+  options.jail = {command.root, command.state_dir, !command.no_wait, true, progress.if_shown()};
   options.tag = command.tag;
   options.force = command.force;
   options.format = !command.layout.empty() ? ExportFormat::Layout

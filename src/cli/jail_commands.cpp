@@ -20,6 +20,7 @@
 #include "jailbuild/seccomp_allowlist.hpp"
 #include "jailbuild/trace.hpp"
 #include "output.hpp"
+#include "progress_line.hpp"
 #include "util/json_bytes.hpp"
 #include "util/paths.hpp"
 #include "util/system_error.hpp"
@@ -73,6 +74,7 @@ struct AddOptions {
   WriteOptions write;
   RuleChoice rules;
   bool json = false;
+  ProgressMode progress = ProgressMode::automatic;
   bool trace = false;
   std::optional<std::vector<std::string>> traced_command;  // after `--`
   std::optional<std::string> trace_user;
@@ -121,6 +123,8 @@ int run_add(const AddOptions& options) {
   }
   JailOptions jail = options.root.jail();
   jail.allow_proof = !options.json;  // the JSON lists every entry, so the plan is needed
+  ProgressLine progress(options.progress);
+  jail.progress = progress.if_shown();
   auto change = add_to_root(jail, options.paths, options.write, options.rules, traced.used);
   if (!change) return failed(change.error());
   if (options.trace && !options.write.dry_run) {
@@ -187,6 +191,7 @@ struct SyncCommand {
   bool all = false;
   bool json = false;
   SyncOptions sync;
+  ProgressMode progress = ProgressMode::automatic;
 };
 
 // One root's sync, printed; returns its exit code.
@@ -219,9 +224,11 @@ int run_sync(const SyncCommand& command) {
   }
   nlohmann::json json_out = nlohmann::json::array();
   int code = kExitOk;
+  ProgressLine progress(command.progress);
   for (const std::string& root : roots) {
     JailOptions jail = command.root.jail();
     jail.root = root;
+    jail.progress = progress.if_shown();
     code = std::max(code, sync_one(command, jail, json_out));
   }
   if (command.json) print(command.all ? json_out : json_out.at(0));
@@ -249,6 +256,7 @@ void add_jail_commands(CLI::App& app, int& exit_code, const std::optional<std::v
                         "Replace what is in the way even if jailbuild did not put it there");
   add_command->add_flag("--keep-setuid", add->write.keep_setuid, "Keep setuid/setgid bits and file capabilities");
   add_command->add_flag("--allow-devices", add->write.allow_devices, "Copy device nodes");
+  add_progress_option(*add_command, add->progress);
   add_command
       ->add_option("--with", add->rules.with,
                    "Turn runtime rules on (RULE[,RULE], repeatable; `jailbuild rules` lists them); later add and sync "
@@ -335,6 +343,7 @@ void add_jail_commands(CLI::App& app, int& exit_code, const std::optional<std::v
                          "Replace what is in the way even if jailbuild did not put it there");
   sync_command->add_flag("--prune", sync->sync.prune,
                          "Forget added paths gone from the host and remove the files only they needed");
+  add_progress_option(*sync_command, sync->progress);
   sync_command->callback([sync, &exit_code] {
     if (!sync->all && sync->root.root.empty()) throw CLI::RequiredError("ROOT or --all");
     exit_code = run_sync(*sync);

@@ -347,14 +347,18 @@ std::vector<RuleSize> rule_sizes(const Manifest& manifest) {
   return sizes;
 }
 
-// 1310 -> "1,310".
+}  // namespace
+
 std::string with_commas(std::uint64_t number) {
-  std::string digits = std::to_string(number);
-  for (std::size_t at = digits.size(); at > 3; at -= 3) digits.insert(at - 3, ",");
-  return digits;
+  const std::string digits = std::to_string(number);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i != 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
 }
 
-// Bytes in decimal units, one decimal: "0 B", "125.4 KB", "1.3 MB".
 std::string size_text(std::uint64_t bytes) {
   static const char* const kUnits[] = {"B", "KB", "MB", "GB", "TB"};
   if (bytes < 1000) return std::to_string(bytes) + " B";
@@ -368,8 +372,6 @@ std::string size_text(std::uint64_t bytes) {
   std::snprintf(text, sizeof text, "%.1f %s", value, kUnits[unit]);
   return text;
 }
-
-}  // namespace
 
 nlohmann::json list_json(const Manifest& manifest) {
   nlohmann::json document = nlohmann::json::parse(manifest_json_text(manifest));

@@ -9,6 +9,7 @@
 // bytes_json (src/util/json_bytes.hpp), so no `--json` fails on a name that is not UTF-8.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,12 @@ nlohmann::json list_json(const Manifest& manifest);
 std::string rules_text(const std::vector<RuleInfo>& rules);
 // `rules --json`: {"rules": [{"name", "on_by_default", "trigger", "adds", "size"}, ...]}.
 nlohmann::json rules_json(const std::vector<RuleInfo>& rules);
+
+// ---- numbers
+// 1310 -> "1,310".
+std::string with_commas(std::uint64_t number);
+// Bytes in decimal units, one decimal: "0 B", "125.4 KB", "1.3 MB".
+std::string size_text(std::uint64_t bytes);
 
 // ---- stdout
 // Writes `text` to stdout as it is.

@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "jailbuild/spec.hpp"
 #include "output.hpp"
+#include "progress_line.hpp"
 #include "util/json_bytes.hpp"
 
 namespace jailbuild::cli {
@@ -17,12 +18,14 @@ struct ApplyOptions {
   std::string spec;
   bool dry_run = false;
   bool json = false;
+  ProgressMode progress = ProgressMode::automatic;
 };
 
 int run_apply(const ApplyOptions& options) {
   auto spec = read_spec(options.spec);
   if (!spec) return failed(spec.error());
-  auto applied = apply_spec(*spec, options.dry_run);
+  ProgressLine progress(options.progress);
+  auto applied = apply_spec(*spec, options.dry_run, progress.if_shown());
   if (!applied) return failed(applied.error());
   const RootChange& change = applied->change;
   log_details(change, options.dry_run);
@@ -59,6 +62,7 @@ void add_spec_commands(CLI::App& app, int& exit_code) {
   command->add_option("SPEC", apply->spec, "The spec file (TOML)")->required();
   command->add_flag("--dry-run", apply->dry_run, "Print what would change, run no trace and change nothing");
   command->add_flag("--json", apply->json, "Print the changes as JSON");
+  add_progress_option(*command, apply->progress);
   command->callback([apply, &exit_code] { exit_code = run_apply(*apply); });
 }
 

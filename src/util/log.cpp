@@ -1,11 +1,54 @@
 #include "jailbuild/log.hpp"
 
+#include <cstdio>
 #include <memory>
+#include <mutex>
+#include <string>
 
-#include <spdlog/sinks/stdout_sinks.h>
+#include <unistd.h>
+
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "util/io.hpp"
+
 namespace jailbuild {
+namespace {
+
+// The status line as shown on stderr, and the lock every write to stderr takes, so that a message
+// from one thread never lands in the middle of the line drawn by another.
+struct StatusLine {
+  std::mutex mutex;
+  std::string shown;  // empty: none
+
+  // What takes the line off the screen: back to its start, spaces over it, back again.
+  std::string eraser() const { return shown.empty() ? "" : "\r" + std::string(shown.size(), ' ') + "\r"; }
+};
+
+// Never destroyed: a message logged while the program exits still finds it.
+StatusLine& status_line() {
+  static StatusLine* const line = new StatusLine;
+  return *line;
+}
+
+// stderr, one write per message (stderr is unbuffered: a message must not wait behind a jail's
+// output), with the status line erased before the message and drawn again after it.
+class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& message) override {
+    spdlog::memory_buf_t formatted;
+    formatter_->format(message, formatted);
+    StatusLine& line = status_line();
+    const std::lock_guard lock(line.mutex);
+    std::string out = line.eraser();
+    out.append(formatted.data(), formatted.size());
+    out += line.shown;
+    (void)write_all(STDERR_FILENO, out);  // nowhere left to say that stderr failed
+  }
+  void flush_() override {}
+};
+
+}  // namespace
 
 Verbosity verbosity_from(int verbose_flags, bool quiet) {
   if (quiet) return Verbosity::quiet;
@@ -16,7 +59,7 @@ Verbosity verbosity_from(int verbose_flags, bool quiet) {
 void set_up_logging(Verbosity verbosity) {
   // Thread-safe: the watch list checks the host and the root on two threads, and either may log.
   // No colours: the messages are read by people and by scripts alike.
-  auto logger = std::make_shared<spdlog::logger>("jailbuild", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger = std::make_shared<spdlog::logger>("jailbuild", std::make_shared<StderrSink>());
   logger->set_pattern("jailbuild: %l: %v");
   switch (verbosity) {
     case Verbosity::quiet: logger->set_level(spdlog::level::err); break;
@@ -24,9 +67,24 @@ void set_up_logging(Verbosity verbosity) {
     case Verbosity::verbose: logger->set_level(spdlog::level::debug); break;
     case Verbosity::very_verbose: logger->set_level(spdlog::level::trace); break;
   }
-  // Every message at once: stderr is unbuffered, and a message must not wait behind a jail's output.
-  logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(std::move(logger));
+}
+
+void show_status_line(std::string_view text) {
+  StatusLine& line = status_line();
+  const std::lock_guard lock(line.mutex);
+  std::string out = line.eraser();
+  line.shown.assign(text);
+  out += line.shown;
+  (void)write_all(STDERR_FILENO, out);
+}
+
+void clear_status_line() {
+  StatusLine& line = status_line();
+  const std::lock_guard lock(line.mutex);
+  const std::string out = line.eraser();
+  line.shown.clear();
+  (void)write_all(STDERR_FILENO, out);
 }
 
 }  // namespace jailbuild
