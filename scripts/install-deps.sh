@@ -13,7 +13,7 @@ for arg in "$@"; do
                       openssl ca-certificates perl ruby  # the runtime rules' real workloads
                       skopeo umoci crun  # export's oracles
                       go-md2man zsh man-db  # the man pages and completions (tests/cli/command_docs_test.cpp)
-                      debhelper dpkg-dev fakeroot lintian) ;;  # the package (scripts/package.sh, tests/package/)
+                      debhelper dpkg-dev fakeroot lintian systemd) ;;  # the package (scripts/package.sh, tests/package/)
     --bench) packages+=(hyperfine libtree pax-utils python3-pyelftools jailkit dracut-core bubblewrap firejail rsync) ;;
     *) echo "usage: $0 [--test] [--bench]" >&2; exit 2 ;;
   esac

@@ -3,8 +3,9 @@
 # (dpkg --root): lintian reports no error; the installed jailbuild runs (--version, export's
 # helper found in ../libexec); `man jailbuild-add` finds and renders its page without a warning;
 # the bash completion completes (its function called with COMP_WORDS); systemd accepts the
-# template unit (systemd-analyze verify; this machine's PID 1 is not systemd, so `systemctl cat`
-# has nothing to ask); the apt hook is a conffile and inactive until its line is uncommented (the
+# template unit (systemd-analyze verify), and a systemd started in namespaces of its own (this
+# machine's PID 1 is not systemd) shows it with `systemctl cat` and runs a jail as
+# jailbuild@ROOT.service (systemd_unit_test.sh); the apt hook is a conffile and inactive until its line is uncommented (the
 # control: uncommented, apt reads the hook); dpkg -r leaves the conffile and the state directory
 # only, dpkg -P the state directory only.
 #   tests/package/package_test.sh OUT_DIR       (run as root; exits 77, skipped, otherwise)
@@ -66,6 +67,9 @@ verified=$(verify "$unit") || fail "systemd-analyze verify: $verified"
 sed 's|^ExecStart=/usr/bin/jailbuild |ExecStart=/usr/bin/no-such-program |' "$unit" >"${unit%/*}/control@.service"
 ! verify "${unit%/*}/control@.service" >/dev/null || fail "the control: systemd-analyze verify accepts a missing program"
 rm "${unit%/*}/control@.service"
+systemd_status=0
+tests/package/systemd_unit_test.sh "$scratch" "$out_dir" || systemd_status=$?
+((systemd_status == 0 || systemd_status == 77)) || fail "jailbuild@.service under systemd (systemd_unit_test.sh)"
 
 hook=/etc/apt/apt.conf.d/99jailbuild-sync
 grep -qx "$hook" "$scratch/var/lib/dpkg/info/jailbuild.conffiles" || fail "$hook is not a conffile"
