@@ -1,6 +1,5 @@
 #include "jailbuild/log.hpp"
 
-#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -31,7 +30,7 @@ StatusLine& status_line() {
   return *line;
 }
 
-// stderr, one write per message (stderr is unbuffered: a message must not wait behind a jail's
+// stderr, one write(2) per message (no stdio buffer: a message must not wait behind a jail's
 // output), with the status line erased before the message and drawn again after it.
 class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
  protected:
