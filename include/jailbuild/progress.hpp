@@ -35,6 +35,8 @@ class Progress {
 
   // A Progress that tells nobody: what the library uses when its caller passed none.
   static Progress& none();
+  // `progress`, or none() for nullptr: what an options struct's pointer means.
+  static Progress& or_none(Progress* progress) { return progress != nullptr ? *progress : none(); }
 };
 
 namespace detail {

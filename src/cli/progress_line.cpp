@@ -87,9 +87,7 @@ ProgressLine::ProgressLine(ProgressMode mode) {
   shown_ = !quiet && (mode == ProgressMode::always || (mode == ProgressMode::automatic && ::isatty(STDERR_FILENO)));
 }
 
-ProgressLine::~ProgressLine() {
-  if (running_) end();
-}
+ProgressLine::~ProgressLine() { end(); }
 
 void ProgressLine::begin(ProgressStage stage, const std::string& subject, std::optional<ProgressCount> total) {
   if (!shown_) return;

@@ -403,7 +403,7 @@ Result<Exported> export_root(const ExportOptions& options) {
   const std::string layer_file = join_path(staging.path(), ".layer");
   spdlog::debug("export: {}: the layer of {} entries, times clamped to {}", root.path, manifest->entries.size(),
                 rfc3339(epoch));
-  Progress& progress = options.jail.progress != nullptr ? *options.jail.progress : Progress::none();
+  Progress& progress = Progress::or_none(options.jail.progress);
   const Layer layer = TRY(write_layer_file(root.fd.get(), *manifest, epoch, layer_file, progress, root.path));
   Exported exported;
   exported.output = options.output;

@@ -125,14 +125,14 @@ struct LockedRoot {
   std::optional<RootLock> lock;      // none in a dry run
   std::optional<Manifest> previous;  // as loaded; none for a root jailbuild has not seen
   Manifest manifest;                 // what this run records
-  Progress* progress = &Progress::none();  // the caller's, told of planning and copying
+  Progress* progress = nullptr;      // the caller's, told of planning and copying; never null
 };
 
 // Opens the root once (creating it when `create` and not a dry run) and takes its lock. Every later
 // step reaches the root through locked.root_fd; the path is only a name (the manifest's key, messages).
 Result<LockedRoot> lock_root(const JailOptions& jail, bool dry_run, bool create = false) {
   LockedRoot locked;
-  if (jail.progress != nullptr) locked.progress = jail.progress;
+  locked.progress = &Progress::or_none(jail.progress);
   Result<OpenedRoot> opened = open_root(jail.root, create && !dry_run);
   if (!opened) return opened.error();
   locked.root = std::move(opened->path);

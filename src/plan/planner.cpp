@@ -206,7 +206,7 @@ class PlainFileProvider final : public FileProvider {
 struct Planner::Impl final : PlanBuilder {
   Impl(PlanOptions opts, RootView view, Resolver resolver_)
       : options(std::move(opts)),
-        progress(options.progress != nullptr ? *options.progress : Progress::none()),
+        progress(Progress::or_none(options.progress)),
         host(std::move(view)),
         resolver(std::move(resolver_)) {}
 

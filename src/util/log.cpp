@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <spdlog/details/null_mutex.h>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
@@ -14,8 +15,8 @@
 namespace jailbuild {
 namespace {
 
-// The status line as shown on stderr, and the lock every write to stderr takes, so that a message
-// from one thread never lands in the middle of the line drawn by another.
+// The status line as shown on stderr, and the one lock every write to stderr takes, so that a
+// message from one thread never lands in the middle of the line drawn by another.
 struct StatusLine {
   std::mutex mutex;
   std::string shown;  // empty: none
@@ -31,14 +32,15 @@ StatusLine& status_line() {
 }
 
 // stderr, one write(2) per message (no stdio buffer: a message must not wait behind a jail's
-// output), with the status line erased before the message and drawn again after it.
-class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
+// output), with the status line erased before the message and drawn again after it. The status
+// line's lock guards the formatter too, so the sink's own mutex is a null one.
+class StderrSink final : public spdlog::sinks::base_sink<spdlog::details::null_mutex> {
  protected:
   void sink_it_(const spdlog::details::log_msg& message) override {
-    spdlog::memory_buf_t formatted;
-    formatter_->format(message, formatted);
     StatusLine& line = status_line();
     const std::lock_guard lock(line.mutex);
+    spdlog::memory_buf_t formatted;
+    formatter_->format(message, formatted);
     std::string out = line.eraser();
     out.append(formatted.data(), formatted.size());
     out += line.shown;
